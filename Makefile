@@ -1,0 +1,50 @@
+# requestagent — see README.md. Every target works on a fresh Debian machine:
+# the targets that need omniORB install it first (scripts/install-omniorb.sh).
+
+GO        ?= go
+BIN       := bin/requestagent
+PEERS     := $(CURDIR)/build/peers
+FUZZTIME  ?= 20s
+BENCHTIME ?= 2s
+export REQUESTAGENT_PEERS := $(PEERS)
+
+.PHONY: all build run test test-short bench fuzz lint deps peers clean
+
+all: lint test
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/requestagent
+
+run: build
+	./$(BIN)
+
+# omniORB (Debian packages) for the interop peers; a no-op when present.
+deps:
+	@scripts/install-omniorb.sh
+
+peers: deps
+	@testdata/interop/build.sh $(PEERS)
+
+# The whole suite, race detector on, interop with omniORB required (never skipped).
+test: peers
+	REQUESTAGENT_REQUIRE_INTEROP=1 $(GO) test -race -count=1 -timeout 20m ./...
+
+# Unit tests only, for a quick edit loop (skips what needs omniORB).
+test-short:
+	$(GO) test -race -short ./...
+
+# Go benchmarks plus the multi-process ones against omniORB; prints ratios.
+bench: peers
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+# Every fuzz target for FUZZTIME each; new crashers land in testdata/fuzz.
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@scripts/check-no-print.sh
+
+clean:
+	rm -rf bin build

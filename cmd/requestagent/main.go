@@ -1,0 +1,98 @@
+// Command requestagent runs the Native Messaging request agent.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/requestagent/requestagent/agent"
+)
+
+func main() {
+	// VisiBroker operators type -? for usage.
+	for i, a := range os.Args {
+		if a == "-?" {
+			os.Args[i] = "--help"
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := newApp().RunContext(ctx, os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "requestagent:", err)
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) {
+			os.Exit(ec.ExitCode())
+		}
+		os.Exit(1)
+	}
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:    "requestagent",
+		Usage:   "Native Messaging request agent for CORBA two-phase invocations",
+		Version: version(),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: fmt.Sprintf(":%d", agent.DefaultPort), EnvVars: []string{"REQUESTAGENT_LISTEN"},
+				Usage: "TCP address to serve GIOP on"},
+			&cli.StringFlag{Name: "host", EnvVars: []string{"REQUESTAGENT_HOST"},
+				Usage: "host name to advertise in IORs (default: the listening address, or localhost)"},
+			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"REQUESTAGENT_LOG_LEVEL"},
+				Usage: "trace, debug, info, warn or error"},
+			&cli.DurationFlag{Name: "shutdown-grace", Value: 10 * time.Second, EnvVars: []string{"REQUESTAGENT_SHUTDOWN_GRACE"},
+				Usage: "how long SIGTERM waits for requests in progress"},
+		},
+		Action: serve,
+	}
+}
+
+func newLogger(level string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		return zerolog.Logger{}, cli.Exit(fmt.Sprintf("--log-level %q: %v", level, err), 2)
+	}
+	var w = zerolog.New(os.Stderr)
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
+	}
+	return w.Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func serve(c *cli.Context) error {
+	log, err := newLogger(c.String("log-level"))
+	if err != nil {
+		return err
+	}
+	svc, err := agent.Start(agent.Config{Listen: c.String("listen"), Host: c.String("host"), Logger: log})
+	if err != nil {
+		if errors.Is(err, agent.ErrBadConfig) {
+			return cli.Exit(err.Error(), 2)
+		}
+		return err
+	}
+	<-c.Context.Done()
+	log.Info().Msg("requestagent: shutting down")
+	ctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-grace"))
+	defer cancel()
+	if err := svc.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}

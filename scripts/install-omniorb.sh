@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install the omniORB 4.2.5 C++ toolchain used to build the interop peers in
+# testdata/interop/ (Debian/Ubuntu, apt). Idempotent: does nothing when every
+# required tool and header is already present. Prints exactly one line.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+have_all() {
+  command -v omniidl >/dev/null 2>&1 &&
+    command -v catior >/dev/null 2>&1 &&
+    command -v g++ >/dev/null 2>&1 &&
+    command -v pkg-config >/dev/null 2>&1 &&
+    [ -f /usr/include/omniORB4/CORBA.h ]
+}
+
+if have_all; then
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-omniorb: apt-get not found; install omniORB 4.2 (omniidl, catior, headers), g++, pkg-config by hand" >&2
+  exit 1
+fi
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo -n env DEBIAN_FRONTEND=noninteractive)
+  else
+    echo "install-omniorb: not root and sudo is not available" >&2
+    exit 1
+  fi
+fi
+
+PKGS=(libomniorb4-dev omniidl omniorb omniorb-idl g++ pkg-config make)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! { "${SUDO[@]}" apt-get update && "${SUDO[@]}" apt-get install -y --no-install-recommends "${PKGS[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "install-omniorb: apt-get failed" >&2
+  exit 1
+fi
+
+if ! have_all; then
+  echo "install-omniorb: packages installed but omniidl/catior/CORBA.h/g++/pkg-config still missing" >&2
+  exit 1
+fi
+echo "install-omniorb: installed ${PKGS[*]} ($(pkg-config --modversion omniORB4 2>/dev/null || echo '?'))"
