@@ -1,0 +1,348 @@
+package giop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+)
+
+// Client makes calls on CORBA objects. It keeps one multiplexed connection
+// per endpoint, negotiates code sets once per connection, follows
+// LOCATION_FORWARD up to Config.MaxForwardHops, and, when joined to a
+// Server with UseBiDir, sends calls to bidirectional clients over the
+// connection they opened. A Client is safe for concurrent use.
+type Client struct {
+	cfg    *Config
+	dialer net.Dialer
+
+	mu sync.Mutex // guards the fields below
+	// bidir, if set, is consulted before dialling (UseBiDir).
+	bidir *Server
+	// offer, if set, is announced in BI_DIR_IIOP on our GIOP 1.2
+	// connections, and handler serves the calls that come back over them.
+	offer     []ListenPoint
+	handler   Handler
+	endpoints map[string]*endpoint
+	closed    bool
+}
+
+// endpoint serialises dialling to one host:port, so concurrent first
+// calls share one connection.
+type endpoint struct {
+	mu   sync.Mutex // held while dialling
+	conn *Conn
+}
+
+// NewClient returns a client. A nil cfg means DefaultConfig().
+func NewClient(cfg *Config) *Client {
+	return &Client{cfg: cfg.withDefaults(), endpoints: make(map[string]*endpoint)}
+}
+
+// UseBiDir makes calls to objects whose address a bidirectional client of s
+// announced go over that client's inbound connection instead of a new one.
+func (c *Client) UseBiDir(s *Server) {
+	c.mu.Lock()
+	c.bidir = s
+	c.mu.Unlock()
+}
+
+// OfferBiDir makes the client offer bidirectional GIOP on its GIOP 1.2
+// connections: it announces the listen points and serves the requests the
+// server sends back with h. Call it before the first call.
+func (c *Client) OfferBiDir(h Handler, listenPoints []ListenPoint) {
+	c.mu.Lock()
+	c.handler, c.offer = h, listenPoints
+	c.mu.Unlock()
+}
+
+// Invocation describes one call.
+type Invocation struct {
+	Operation string
+	// Args writes the in and inout arguments; nil for none.
+	Args func(e *Encoder)
+	// Oneway sends the request without waiting for (or getting) a reply.
+	Oneway bool
+	// Contexts are extra service contexts for the request.
+	Contexts ServiceContextList
+}
+
+// Response is the reply to a call.
+type Response struct {
+	Header *ReplyHeader
+	// Result is positioned at the return value (after a normal reply) or at
+	// the members (after a user exception).
+	Result *Decoder
+	// Conn is the connection the reply came on.
+	Conn *Conn
+}
+
+// Invoke calls an operation on the object ref and waits for the reply.
+//
+// Errors: a *SystemException raised by the target (or by this client:
+// TRANSIENT completed NO when nothing could be sent, COMM_FAILURE completed
+// MAYBE when the connection died after sending, TIMEOUT when ctx ended); a
+// *UserException raised by the target, with its Body ready to decode. For
+// user exceptions the Response is returned too.
+func (c *Client) Invoke(ctx context.Context, ref *IOR, inv *Invocation) (*Response, error) {
+	target := ref
+	for hops := 0; ; hops++ {
+		prof, err := target.IIOP()
+		if err != nil {
+			return nil, &SystemException{Name: ExcInvObjref, Completed: CompletedNo, cause: err}
+		}
+		resp, err := c.invokeProfile(ctx, prof, inv)
+		if err != nil || inv.Oneway {
+			return resp, err
+		}
+		switch resp.Header.Status {
+		case ReplyLocationForward, ReplyLocationForwardPerm:
+			fwd := resp.Result.IOR()
+			if err := resp.Result.Err(); err != nil {
+				return nil, &SystemException{Name: ExcMarshal, Completed: CompletedNo, cause: err}
+			}
+			if hops >= c.cfg.MaxForwardHops {
+				return nil, &SystemException{Name: ExcTransient, Completed: CompletedNo, cause: ErrForwardLoop}
+			}
+			target = fwd
+			continue
+		case ReplyNeedsAddressingMode:
+			// We always send KeyAddr, the one form every server takes.
+			return nil, &SystemException{Name: ExcNoImplement, Completed: CompletedNo,
+				cause: errors.New("giop: server wants an addressing mode other than KeyAddr")}
+		}
+		return resp, resultError(resp)
+	}
+}
+
+// resultError turns an exceptional reply into the error Invoke returns.
+func resultError(resp *Response) error {
+	switch resp.Header.Status {
+	case ReplySystemException:
+		x := resp.Result.SystemException()
+		if err := resp.Result.Err(); err != nil {
+			return &SystemException{Name: ExcMarshal, Completed: CompletedMaybe, cause: err}
+		}
+		return x
+	case ReplyUserException:
+		id := resp.Result.BoundedString(maxRepoIDLen, "exception repository id")
+		if err := resp.Result.Err(); err != nil {
+			return &SystemException{Name: ExcMarshal, Completed: CompletedMaybe, cause: err}
+		}
+		return &UserException{RepoID: id, Body: resp.Result}
+	}
+	return nil
+}
+
+// invokeProfile sends inv to one IIOP profile. A connection the server
+// closed in an orderly way (CloseConnection) before answering is retried
+// once on a new connection, since the server promises it did not run the
+// request (§15.5.2).
+func (c *Client) invokeProfile(ctx context.Context, prof *IIOPProfile, inv *Invocation) (*Response, error) {
+	for attempt := 0; ; attempt++ {
+		conn, v, err := c.connFor(ctx, prof)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := conn.invoke(ctx, v, prof, inv)
+		if err != nil && attempt == 0 && errors.Is(err, errPeerClosed) {
+			continue
+		}
+		return resp, err
+	}
+}
+
+// connFor returns a connection to the profile's endpoint and the GIOP
+// version to speak: an inbound bidirectional connection if one announced
+// the address, else a cached or new outbound one.
+func (c *Client) connFor(ctx context.Context, prof *IIOPProfile) (*Conn, Version, error) {
+	v := prof.Version
+	if !v.Supported() || v.Minor > 2 {
+		v = V1_2
+	}
+	c.mu.Lock()
+	bidir, handler, offer := c.bidir, c.handler, c.offer
+	c.mu.Unlock()
+	if bidir != nil {
+		for _, a := range prof.Addresses() {
+			if conn := bidir.BiDirConn(ListenPoint{Host: a.Host, Port: a.Port}); conn != nil {
+				return conn, V1_2, nil
+			}
+		}
+	}
+	addr := net.JoinHostPort(prof.Host, strconv.Itoa(int(prof.Port)))
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, v, &SystemException{Name: ExcBadInvOrder, Completed: CompletedNo, cause: ErrConnClosed}
+	}
+	ep := c.endpoints[addr]
+	if ep == nil {
+		ep = &endpoint{}
+		c.endpoints[addr] = ep
+	}
+	c.mu.Unlock()
+
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.conn != nil && ep.conn.Err() == nil {
+		return ep.conn, v, nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	defer cancel()
+	nc, err := c.dialer.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		return nil, v, &SystemException{Name: ExcTransient, Completed: CompletedNo,
+			cause: fmt.Errorf("giop: connect to %s: %w", addr, err)}
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	conn := newConnOffering(nc, c.cfg, handler, false, offer)
+	conn.start()
+	ep.conn = conn
+	c.cfg.Logger.Debug().Str("peer", addr).Msg("giop: connected")
+	return conn, v, nil
+}
+
+// Close closes every connection the client opened and waits for their
+// goroutines. Calls in progress fail. It is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	eps := c.endpoints
+	c.endpoints = make(map[string]*endpoint)
+	c.mu.Unlock()
+	for _, ep := range eps {
+		ep.mu.Lock()
+		if ep.conn != nil {
+			ep.conn.Close()
+		}
+		ep.mu.Unlock()
+	}
+	return nil
+}
+
+// Invoke calls an operation on the object with the given key over this
+// connection, whichever side opened it: the explicit binding of a callback
+// to the connection its recipient registered through (Ice's fixed proxies,
+// giop-interop.md §3). GIOP 1.2 is used.
+func (c *Conn) Invoke(ctx context.Context, key []byte, inv *Invocation) (*Response, error) {
+	resp, err := c.invoke(ctx, V1_2, &IIOPProfile{Version: V1_2, ObjectKey: key}, inv)
+	if err != nil || inv.Oneway {
+		return resp, err
+	}
+	return resp, resultError(resp)
+}
+
+// invoke sends one request and waits for its reply.
+func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *Invocation) (*Response, error) {
+	flags := ResponseTarget
+	if inv.Oneway {
+		flags = ResponseNone
+	}
+	cl := &call{ch: make(chan *Message, 1)}
+	c.mu.Lock()
+	if c.closed {
+		err := c.closeErr
+		c.mu.Unlock()
+		return nil, &SystemException{Name: ExcTransient, Completed: CompletedNo, cause: err}
+	}
+	id := c.nextID
+	c.nextID += 2
+	if !inv.Oneway {
+		c.pending[id] = cl
+	}
+	ctxs := c.connContexts(v, prof, inv.Contexts)
+	c.mu.Unlock()
+
+	e := getEncoder()
+	e.StartRequest(v, &RequestHeader{RequestID: id, ResponseFlags: flags,
+		ObjectKey: prof.ObjectKey, Operation: inv.Operation, ServiceContexts: ctxs})
+	if inv.Args != nil {
+		inv.Args(e)
+	}
+	if err := c.queue(&outFrame{buf: e.FinishMessage(), enc: e, sent: &cl.sent}); err != nil {
+		c.forgetCall(id)
+		return nil, &SystemException{Name: ExcTransient, Completed: CompletedNo, cause: err}
+	}
+	if inv.Oneway {
+		return nil, nil
+	}
+	select {
+	case m := <-cl.ch:
+		if m == nil {
+			err := c.Err()
+			if errors.Is(err, errPeerClosed) || !cl.sent.Load() {
+				return nil, &SystemException{Name: ExcTransient, Completed: CompletedNo, cause: err}
+			}
+			return nil, &SystemException{Name: ExcCommFailure, Completed: CompletedMaybe, cause: err}
+		}
+		h, d, err := DecodeReply(m)
+		if err != nil {
+			return nil, &SystemException{Name: ExcMarshal, Completed: CompletedMaybe, cause: err}
+		}
+		return &Response{Header: h, Result: d, Conn: c}, nil
+	case <-ctx.Done():
+		c.forgetCall(id)
+		// CancelRequest is advisory (§15.4.4); it lets the server stop work.
+		ce := getEncoder()
+		c.queue(&outFrame{buf: ce.EncodeCancelRequest(v, id), enc: ce})
+		return nil, &SystemException{Name: ExcTimeout, Completed: CompletedMaybe, cause: ctx.Err()}
+	}
+}
+
+func (c *Conn) forgetCall(id uint32) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+// connContexts adds the once-per-connection contexts to a request's own:
+// CodeSets on the first GIOP ≥ 1.1 request to an object whose IOR
+// advertises code sets (as omniORB does, giop-interop.md §2.7), and our
+// BI_DIR_IIOP offer on the first GIOP 1.2 request. c.mu must be held.
+func (c *Conn) connContexts(v Version, prof *IIOPProfile, extra ServiceContextList) ServiceContextList {
+	if c.accepted {
+		return extra
+	}
+	var out ServiceContextList
+	if c.codeSets == nil && v.Minor >= 1 {
+		if info, ok := prof.CodeSets(); ok {
+			cs := chooseCodeSets(info)
+			c.codeSets = &cs
+			out = append(out, cs.ServiceContext())
+		}
+	}
+	if len(c.offer) > 0 && !c.bidirOffered && v.Minor >= 2 {
+		c.bidirOffered = true
+		out = append(out, BiDirContext(c.offer))
+	}
+	if out == nil {
+		return extra
+	}
+	return append(out, extra...)
+}
+
+// chooseCodeSets picks transmission code sets from a server's
+// CodeSetComponentInfo the way omniORB does: the server's native set if we
+// support it, else the first conversion set we support, else UTF-8 and
+// UTF-16 (giop-interop.md §2.7).
+func chooseCodeSets(info CodeSetComponentInfo) CodeSetContext {
+	pick := func(c CodeSetComponent, supported []uint32, fallback uint32) uint32 {
+		for _, cs := range append([]uint32{c.Native}, c.Conversion...) {
+			for _, s := range supported {
+				if cs == s {
+					return cs
+				}
+			}
+		}
+		return fallback
+	}
+	return CodeSetContext{
+		Char:  pick(info.ForChar, []uint32{CodeSetUTF8, CodeSetISO8859_1}, CodeSetUTF8),
+		WChar: pick(info.ForWChar, []uint32{CodeSetUTF16}, CodeSetUTF16),
+	}
+}

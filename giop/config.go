@@ -1,0 +1,163 @@
+package giop
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config holds the limits and timeouts of GIOP connections, for servers and
+// clients alike. The zero value of a field means its default; start from
+// DefaultConfig and call Validate after changing fields.
+type Config struct {
+	// MaxMessageSize is the largest message body accepted, after fragment
+	// reassembly, in bytes. Larger messages are answered with MessageError
+	// and the connection closes. Default 2 MiB, like omniORB's
+	// giopMaxMsgSize (giop-interop.md §2.13); at least 8 KiB.
+	MaxMessageSize int
+
+	// MaxFragments is the most Fragment messages one message may have, so a
+	// flood of empty fragments ends. Default 1024.
+	MaxFragments int
+
+	// MaxPendingFragmented is how many GIOP 1.2 messages may be in mid-
+	// reassembly on one connection at once. Default 8.
+	MaxPendingFragmented int
+
+	// MessageTimeout bounds the time between a message's header and the
+	// last byte of its body, against peers that send half a message and
+	// stall. Default 30s.
+	MessageTimeout time.Duration
+
+	// FragmentTimeout bounds the time from the first to the last fragment of
+	// a message. Default 60s.
+	FragmentTimeout time.Duration
+
+	// WriteTimeout bounds one write to the socket; a peer that does not
+	// read is disconnected after it. Default 30s.
+	WriteTimeout time.Duration
+
+	// MaxInFlight is the most requests from the peer being served at once on
+	// one connection. Beyond it requests get TRANSIENT (completed NO), and
+	// the reader keeps reading so that replies to nested calls still flow.
+	// Default 1024.
+	MaxInFlight int
+
+	// MaxForwardHops is the most LOCATION_FORWARD replies a client call
+	// follows. Default 8.
+	MaxForwardHops int
+
+	// DialTimeout bounds connecting to a server when the caller's context
+	// has no earlier deadline. Default 10s.
+	DialTimeout time.Duration
+
+	// AcceptBiDir lets a server use an inbound GIOP 1.2 connection for calls
+	// to the listen points its client announced in BI_DIR_IIOP (§15.8).
+	// Default true (DefaultConfig); the zero Config has it false.
+	AcceptBiDir bool
+
+	// ShutdownGrace is how long a server's graceful shutdown waits for
+	// requests in progress before closing connections. Default 10s.
+	ShutdownGrace time.Duration
+
+	// Logger receives connection events. Default: discard.
+	Logger zerolog.Logger
+}
+
+// Defaults used by DefaultConfig and for zero fields.
+const (
+	DefaultMaxMessageSize       = 2 << 20
+	DefaultMaxFragments         = 1024
+	DefaultMaxPendingFragmented = 8
+	DefaultMessageTimeout       = 30 * time.Second
+	DefaultFragmentTimeout      = 60 * time.Second
+	DefaultWriteTimeout         = 30 * time.Second
+	DefaultMaxInFlight          = 1024
+	DefaultMaxForwardHops       = 8
+	DefaultDialTimeout          = 10 * time.Second
+	DefaultShutdownGrace        = 10 * time.Second
+	minMaxMessageSize           = 8 << 10
+)
+
+// DefaultConfig returns a Config with every field at its default.
+func DefaultConfig() *Config {
+	return &Config{
+		MaxMessageSize:       DefaultMaxMessageSize,
+		MaxFragments:         DefaultMaxFragments,
+		MaxPendingFragmented: DefaultMaxPendingFragmented,
+		MessageTimeout:       DefaultMessageTimeout,
+		FragmentTimeout:      DefaultFragmentTimeout,
+		WriteTimeout:         DefaultWriteTimeout,
+		MaxInFlight:          DefaultMaxInFlight,
+		MaxForwardHops:       DefaultMaxForwardHops,
+		DialTimeout:          DefaultDialTimeout,
+		AcceptBiDir:          true,
+		ShutdownGrace:        DefaultShutdownGrace,
+		Logger:               zerolog.Nop(),
+	}
+}
+
+// withDefaults returns a copy of c (or of the defaults when c is nil) with
+// zero fields set to their defaults.
+func (c *Config) withDefaults() *Config {
+	if c == nil {
+		return DefaultConfig()
+	}
+	out := *c
+	d := DefaultConfig()
+	setInt := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	setDur := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	setInt(&out.MaxMessageSize, d.MaxMessageSize)
+	setInt(&out.MaxFragments, d.MaxFragments)
+	setInt(&out.MaxPendingFragmented, d.MaxPendingFragmented)
+	setDur(&out.MessageTimeout, d.MessageTimeout)
+	setDur(&out.FragmentTimeout, d.FragmentTimeout)
+	setDur(&out.WriteTimeout, d.WriteTimeout)
+	setInt(&out.MaxInFlight, d.MaxInFlight)
+	setInt(&out.MaxForwardHops, d.MaxForwardHops)
+	setDur(&out.DialTimeout, d.DialTimeout)
+	setDur(&out.ShutdownGrace, d.ShutdownGrace)
+	return &out
+}
+
+// Validate reports the first field that is out of range. Errors wrap
+// ErrBadConfig and name the field.
+func (c *Config) Validate() error {
+	bad := func(field string, v any, why string) error {
+		return fmt.Errorf("%w: %s=%v: %s", ErrBadConfig, field, v, why)
+	}
+	switch {
+	case c.MaxMessageSize != 0 && c.MaxMessageSize < minMaxMessageSize:
+		return bad("MaxMessageSize", c.MaxMessageSize, "must be at least 8 KiB")
+	case c.MaxMessageSize > 1<<30:
+		return bad("MaxMessageSize", c.MaxMessageSize, "must be at most 1 GiB")
+	case c.MaxFragments < 0:
+		return bad("MaxFragments", c.MaxFragments, "must not be negative")
+	case c.MaxPendingFragmented < 0:
+		return bad("MaxPendingFragmented", c.MaxPendingFragmented, "must not be negative")
+	case c.MessageTimeout < 0:
+		return bad("MessageTimeout", c.MessageTimeout, "must not be negative")
+	case c.FragmentTimeout < 0:
+		return bad("FragmentTimeout", c.FragmentTimeout, "must not be negative")
+	case c.WriteTimeout < 0:
+		return bad("WriteTimeout", c.WriteTimeout, "must not be negative")
+	case c.MaxInFlight < 0:
+		return bad("MaxInFlight", c.MaxInFlight, "must not be negative")
+	case c.MaxForwardHops < 0:
+		return bad("MaxForwardHops", c.MaxForwardHops, "must not be negative")
+	case c.DialTimeout < 0:
+		return bad("DialTimeout", c.DialTimeout, "must not be negative")
+	case c.ShutdownGrace < 0:
+		return bad("ShutdownGrace", c.ShutdownGrace, "must not be negative")
+	}
+	return nil
+}

@@ -1,0 +1,539 @@
+package giop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Conn is one GIOP connection, accepted or dialled. It has exactly one
+// reader goroutine, which reads messages and never blocks on a handler, and
+// one writer goroutine, which owns writes to the socket.
+//
+// Both directions are multiplexed: the peer's requests are dispatched to the
+// Conn's handler, each in its own goroutine (so a call nested inside another
+// — a bidirectional callback — can never starve for a worker, seed 001), and
+// our own requests wait for their replies by request id. A dialled
+// connection numbers its requests 2, 4, 6, …; an accepted one uses odd ids
+// for calls back to its client (§15.8, giop-interop.md §2.9).
+type Conn struct {
+	nc       net.Conn
+	cfg      *Config
+	log      zerolog.Logger
+	handler  Handler // serves the peer's requests; nil refuses them
+	accepted bool    // we accepted this connection (we are its server)
+	frames   *frameReader
+
+	writeCh  chan *outFrame
+	doneCh   chan struct{} // closed when the connection is closed
+	wg       sync.WaitGroup
+	closing  atomic.Bool // draining: no new requests are dispatched
+	inflight sync.WaitGroup
+
+	// onClose is called once, after the connection is closed.
+	onClose func(*Conn)
+	// onListenPoint is called for each new listen point the peer announces.
+	onListenPoint func(*Conn, ListenPoint)
+
+	mu sync.Mutex // guards the fields below
+	// pending holds our outstanding requests by request id.
+	pending map[uint32]*call
+	// nextID is the id of our next request.
+	nextID uint32
+	// serving maps the peer's requests being served to their cancel functions.
+	serving map[uint32]context.CancelFunc
+	// codeSets is what the peer's CodeSets context chose (server side) or
+	// what we sent (client side); nil until negotiated.
+	codeSets *CodeSetContext
+	// listenPoints are what the peer announced in BI_DIR_IIOP.
+	listenPoints []ListenPoint
+	// offer lists the listen points we announce (client side); immutable.
+	offer []ListenPoint
+	// bidirOffered is set when we have sent our BI_DIR_IIOP context (client side).
+	bidirOffered bool
+	// closeErr is why the connection closed.
+	closeErr error
+	closed   bool
+}
+
+// outFrame is one encoded message queued for the writer.
+type outFrame struct {
+	buf     []byte
+	enc     *Encoder      // returned to the pool once written; may be nil
+	sent    *atomic.Bool  // set once the bytes are on the socket; may be nil
+	written chan struct{} // closed once the write was attempted; may be nil
+}
+
+// call is one of our requests waiting for its reply.
+type call struct {
+	ch   chan *Message // buffered 1: the reply, or nil when the connection died
+	sent atomic.Bool
+}
+
+var encoderPool = sync.Pool{New: func() any { return NewEncoder(V1_2, true) }}
+
+// getEncoder returns a pooled little-endian encoder. Little-endian is the
+// byte order of x86 and of what omniORB sends there, so neither side swaps.
+func getEncoder() *Encoder {
+	e := encoderPool.Get().(*Encoder)
+	e.Reset(V1_2, true)
+	return e
+}
+
+func putEncoder(e *Encoder) {
+	if cap(e.buf) > 1<<20 {
+		return // do not keep huge buffers alive
+	}
+	encoderPool.Put(e)
+}
+
+func newConn(nc net.Conn, cfg *Config, h Handler, accepted bool) *Conn {
+	return newConnOffering(nc, cfg, h, accepted, nil)
+}
+
+func newConnOffering(nc net.Conn, cfg *Config, h Handler, accepted bool, offer []ListenPoint) *Conn {
+	c := &Conn{
+		nc:       nc,
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("peer", nc.RemoteAddr().String()).Logger(),
+		handler:  h,
+		accepted: accepted,
+		writeCh:  make(chan *outFrame, 64),
+		doneCh:   make(chan struct{}),
+		pending:  make(map[uint32]*call),
+		serving:  make(map[uint32]context.CancelFunc),
+		nextID:   2,
+		offer:    offer,
+	}
+	if accepted {
+		c.nextID = 1
+	}
+	c.frames = newFrameReader(nc, nc, cfg)
+	return c
+}
+
+// start launches the reader and writer goroutines.
+func (c *Conn) start() {
+	c.wg.Add(2)
+	go func() { defer c.wg.Done(); c.readLoop() }()
+	go func() { defer c.wg.Done(); c.writeLoop() }()
+}
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns our network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// Done returns a channel closed when the connection has closed.
+func (c *Conn) Done() <-chan struct{} { return c.doneCh }
+
+// Err returns why the connection closed, or nil while it is open.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+// CodeSets returns the code sets negotiated on the connection, if any.
+func (c *Conn) CodeSets() (CodeSetContext, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.codeSets == nil {
+		return CodeSetContext{}, false
+	}
+	return *c.codeSets, true
+}
+
+// ListenPoints returns the listen points the peer announced for
+// bidirectional use (empty unless it offered BI_DIR_IIOP on GIOP 1.2).
+func (c *Conn) ListenPoints() []ListenPoint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]ListenPoint(nil), c.listenPoints...)
+}
+
+// readLoop is the connection's only reader. It returns when the connection
+// fails or closes; protocol errors are answered with MessageError first.
+func (c *Conn) readLoop() {
+	var err error
+	defer func() {
+		if r := recover(); r != nil {
+			// A bug, not input: decoders return errors. Keep the process up.
+			c.log.Error().Interface("panic", r).Bytes("stack", debug.Stack()).Msg("giop: reader panic")
+			err = fmt.Errorf("giop: reader panic: %v", r)
+		}
+		c.close(err)
+	}()
+	for {
+		var m *Message
+		m, err = c.frames.next()
+		if err != nil {
+			if isProtocolErr(err) {
+				c.log.Warn().Err(err).Msg("giop: closing connection after protocol error")
+				c.sendMessageError()
+			}
+			return
+		}
+		if err = c.handleMessage(m); err != nil {
+			if isProtocolErr(err) {
+				c.log.Warn().Err(err).Str("type", m.Type.String()).Msg("giop: closing connection after protocol error")
+				c.sendMessageError()
+			}
+			return
+		}
+	}
+}
+
+// isProtocolErr reports whether err is the peer's fault, deserving a
+// MessageError, as opposed to an I/O failure.
+func isProtocolErr(err error) bool {
+	return errors.Is(err, ErrProtocol) || errors.Is(err, ErrMarshal) ||
+		errors.Is(err, ErrMessageTooLarge) || errors.Is(err, ErrLimit)
+}
+
+// errPeerClosed marks an orderly CloseConnection from the peer.
+var errPeerClosed = fmt.Errorf("%w: peer sent CloseConnection", ErrConnClosed)
+
+// handleMessage acts on one complete message. It never blocks on a
+// handler; an error closes the connection.
+func (c *Conn) handleMessage(m *Message) error {
+	switch m.Type {
+	case MsgRequest:
+		return c.handleRequest(m)
+	case MsgReply:
+		h, _, err := DecodeReply(m)
+		if err != nil {
+			return err
+		}
+		c.deliver(h.RequestID, m)
+	case MsgLocateRequest:
+		return c.handleLocateRequest(m)
+	case MsgLocateReply:
+		h, _, err := DecodeLocateReply(m)
+		if err != nil {
+			return err
+		}
+		c.deliver(h.RequestID, m)
+	case MsgCancelRequest:
+		id, err := DecodeCancelRequest(m)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		cancel := c.serving[id]
+		c.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+	case MsgCloseConnection:
+		return errPeerClosed
+	case MsgMessageError:
+		return fmt.Errorf("%w: peer sent MessageError", ErrConnClosed)
+	default:
+		return fmt.Errorf("%w: unexpected %s", ErrProtocol, m.Type)
+	}
+	return nil
+}
+
+// deliver hands a reply to the call waiting for it. A reply nobody waits
+// for (its caller gave up) is dropped.
+func (c *Conn) deliver(id uint32, m *Message) {
+	c.mu.Lock()
+	cl := c.pending[id]
+	delete(c.pending, id)
+	c.mu.Unlock()
+	if cl == nil {
+		c.log.Debug().Uint32("request_id", id).Msg("giop: reply for no waiting call dropped")
+		return
+	}
+	cl.ch <- m
+}
+
+func (c *Conn) handleRequest(m *Message) error {
+	h, args, err := DecodeRequest(m)
+	if err != nil {
+		return err
+	}
+	c.noteContexts(m.Version, h.ServiceContexts)
+	if c.closing.Load() {
+		// Draining: the request is not processed, and the CloseConnection
+		// we send next tells the client it may safely reissue it (§15.5.2).
+		return nil
+	}
+	if h.ResponseFlags == ResponseServer {
+		// SYNC_WITH_SERVER: acknowledge receipt before running it.
+		c.sendReply(m.Version, &ReplyHeader{RequestID: h.RequestID, Status: ReplyNoException}, nil)
+	}
+	respond := h.ResponseFlags == ResponseTarget
+	if c.handler == nil {
+		if respond {
+			c.sendSystemException(m.Version, h.RequestID, NewSystemException(ExcObjectNotExist, MinorObjectNotExistNoObject, CompletedNo))
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.mu.Lock()
+	if len(c.serving) >= c.cfg.MaxInFlight {
+		c.mu.Unlock()
+		cancel()
+		if respond {
+			c.sendSystemException(m.Version, h.RequestID, NewSystemException(ExcTransient, 0, CompletedNo))
+		}
+		return nil
+	}
+	// A client may reuse an id only after its reply, so a clash is harmless
+	// to overwrite: the older cancel function is simply dropped.
+	c.serving[h.RequestID] = cancel
+	c.mu.Unlock()
+
+	req := &ServerRequest{Header: h, Version: m.Version, LittleEndian: m.LittleEndian,
+		Args: args, Conn: c, ctx: ctx, msg: m, respond: respond}
+	c.inflight.Add(1)
+	go c.serve(req, cancel)
+	return nil
+}
+
+// serve runs one request's handler and sends its reply.
+func (c *Conn) serve(req *ServerRequest, cancel context.CancelFunc) {
+	defer c.inflight.Done()
+	defer func() {
+		c.mu.Lock()
+		delete(c.serving, req.Header.RequestID)
+		c.mu.Unlock()
+		cancel()
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error().Interface("panic", r).Bytes("stack", debug.Stack()).
+				Str("operation", req.Header.Operation).Msg("giop: handler panic")
+			req.finish(NewSystemException(ExcUnknown, 0, CompletedMaybe))
+		}
+	}()
+	req.finish(c.handler.ServeGIOP(req.ctx, req))
+}
+
+func (c *Conn) handleLocateRequest(m *Message) error {
+	h, err := DecodeLocateRequest(m)
+	if err != nil {
+		return err
+	}
+	status := UnknownObject
+	if c.handler != nil && c.handler.Locate(h.ObjectKey) {
+		status = ObjectHere
+	}
+	e := getEncoder()
+	e.StartLocateReply(m.Version, h.RequestID, status)
+	c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+	return nil
+}
+
+// noteContexts records the connection-level contexts a request carries:
+// the code sets (first one wins, as in omniORB) and, on GIOP 1.2 with
+// bidirectional use accepted, listen points, which add to earlier ones
+// (§15.8.1).
+func (c *Conn) noteContexts(v Version, l ServiceContextList) {
+	for _, sc := range l {
+		switch sc.ID {
+		case ServiceCodeSets:
+			cs, err := ParseCodeSetContext(sc.Data)
+			if err != nil {
+				c.log.Debug().Err(err).Msg("giop: unreadable CodeSets context ignored")
+				continue
+			}
+			c.mu.Lock()
+			if c.codeSets == nil {
+				c.codeSets = &cs
+			}
+			c.mu.Unlock()
+		case ServiceBiDirIIOP:
+			if !c.accepted || !c.cfg.AcceptBiDir || v.Minor < 2 {
+				continue
+			}
+			pts, err := ParseBiDirContext(sc.Data)
+			if err != nil {
+				c.log.Debug().Err(err).Msg("giop: unreadable BI_DIR_IIOP context ignored")
+				continue
+			}
+			c.addListenPoints(pts)
+		}
+	}
+}
+
+func (c *Conn) addListenPoints(pts []ListenPoint) {
+	var added []ListenPoint
+	defer func() {
+		if c.onListenPoint != nil {
+			for _, p := range added {
+				c.onListenPoint(c, p)
+			}
+		}
+	}()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range pts {
+		known := false
+		for _, q := range c.listenPoints {
+			known = known || q == p
+		}
+		if !known && len(c.listenPoints) < maxListenPoints {
+			c.listenPoints = append(c.listenPoints, p)
+			added = append(added, p)
+			c.log.Debug().Stringer("listen_point", p).Msg("giop: bidirectional listen point announced")
+		}
+	}
+}
+
+func (c *Conn) sendReply(v Version, h *ReplyHeader, body []byte) {
+	e := getEncoder()
+	e.StartReply(v, h)
+	e.WriteRaw(body)
+	c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+}
+
+func (c *Conn) sendSystemException(v Version, id uint32, x *SystemException) {
+	e := getEncoder()
+	e.StartReply(v, &ReplyHeader{RequestID: id, Status: ReplySystemException})
+	e.WriteSystemException(x)
+	c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+}
+
+// sendMessageError writes a MessageError directly, bypassing the writer
+// (which may be stuck), with a short deadline; the connection closes next.
+func (c *Conn) sendMessageError() {
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.nc.Write(EncodeHeaderOnly(V1_2, MsgMessageError))
+}
+
+// queue hands a frame to the writer. It fails only when the connection is
+// closed, in which case the frame's encoder is recycled here.
+func (c *Conn) queue(f *outFrame) error {
+	select {
+	case c.writeCh <- f:
+		return nil
+	case <-c.doneCh:
+		if f.enc != nil {
+			putEncoder(f.enc)
+		}
+		return ErrConnClosed
+	}
+}
+
+// writeLoop is the connection's only writer. It gathers whatever frames are
+// queued into one vectored write, so a burst of replies costs one syscall.
+func (c *Conn) writeLoop() {
+	var (
+		batch []*outFrame
+		bufs  net.Buffers
+	)
+	for {
+		select {
+		case f := <-c.writeCh:
+			batch = append(batch[:0], f)
+		case <-c.doneCh:
+			return
+		}
+	gather:
+		for len(batch) < 64 {
+			select {
+			case f := <-c.writeCh:
+				batch = append(batch, f)
+			default:
+				break gather
+			}
+		}
+		bufs = bufs[:0]
+		for _, f := range batch {
+			bufs = append(bufs, f.buf)
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+		_, err := bufs.WriteTo(c.nc)
+		for _, f := range batch {
+			if err == nil && f.sent != nil {
+				f.sent.Store(true)
+			}
+			if f.enc != nil {
+				putEncoder(f.enc)
+			}
+			if f.written != nil {
+				close(f.written)
+			}
+		}
+		clear(batch)
+		if err != nil {
+			c.close(fmt.Errorf("giop: write: %w", err))
+			return
+		}
+	}
+}
+
+// close shuts the connection down once, failing every waiting call.
+func (c *Conn) close(err error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	if err == nil {
+		err = ErrConnClosed
+	}
+	c.closeErr = err
+	pending := c.pending
+	c.pending = make(map[uint32]*call)
+	for _, cancel := range c.serving {
+		cancel()
+	}
+	c.mu.Unlock()
+	close(c.doneCh)
+	c.nc.Close()
+	for _, cl := range pending {
+		cl.ch <- nil
+	}
+	c.log.Debug().Err(err).Msg("giop: connection closed")
+	if c.onClose != nil {
+		c.onClose(c)
+	}
+}
+
+// Close closes the connection at once, without CloseConnection, and waits
+// for its goroutines. Calls in progress fail with COMM_FAILURE.
+func (c *Conn) Close() error {
+	c.close(ErrConnClosed)
+	c.wg.Wait()
+	return nil
+}
+
+// shutdown closes the connection gracefully: no new requests are
+// dispatched, requests in progress finish (until ctx ends), then
+// CloseConnection is sent — only once all replies are out, as §15.5.2
+// requires — and the connection closes.
+func (c *Conn) shutdown(ctx context.Context) {
+	c.closing.Store(true)
+	done := make(chan struct{})
+	go func() { c.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	case <-c.doneCh:
+	}
+	// Queued replies go out before CloseConnection because the writer
+	// takes frames in order.
+	f := &outFrame{buf: EncodeHeaderOnly(V1_2, MsgCloseConnection), written: make(chan struct{})}
+	if c.queue(f) == nil {
+		select {
+		case <-f.written:
+		case <-c.doneCh:
+		case <-ctx.Done():
+		}
+	}
+	c.close(fmt.Errorf("%w: shut down", ErrConnClosed))
+	c.wg.Wait()
+}

@@ -1,0 +1,184 @@
+package giop
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// reassembler joins fragmented GIOP messages (CORBA 3.0 §15.4.9) under
+// limits, so that a peer cannot make the connection hold more than
+// maxPartial×maxSize bytes or loop over endless empty fragments.
+//
+// GIOP 1.1 allows one fragmented message at a time, continued by Fragment
+// messages that carry no request id. GIOP 1.2 Fragments start with the
+// request id, so several fragmented messages may interleave.
+//
+// A reassembler is used by one connection reader goroutine only.
+type reassembler struct {
+	maxSize      int // total bytes of a message, header included
+	maxFragments int // Fragment messages per message
+	maxPartial   int // GIOP 1.2 messages being reassembled at once
+
+	v11  *partial            // the GIOP 1.1 message in progress
+	byID map[uint32]*partial // GIOP 1.2 messages in progress, by request id
+}
+
+type partial struct {
+	msg       *Message
+	fragments int
+	started   time.Time
+}
+
+// oldest returns when the oldest message in progress started, if any.
+func (r *reassembler) oldest() (time.Time, bool) {
+	var t time.Time
+	found := false
+	consider := func(p *partial) {
+		if p != nil && (!found || p.started.Before(t)) {
+			t, found = p.started, true
+		}
+	}
+	consider(r.v11)
+	for _, p := range r.byID {
+		consider(p)
+	}
+	return t, found
+}
+
+// pending reports how many messages are being reassembled.
+func (r *reassembler) pending() int {
+	n := len(r.byID)
+	if r.v11 != nil {
+		n++
+	}
+	return n
+}
+
+// fragmentable reports whether a message type may start a fragment chain.
+func fragmentable(h Header) bool {
+	switch h.Type {
+	case MsgRequest, MsgReply:
+		return true
+	case MsgLocateRequest, MsgLocateReply:
+		return h.Version.Minor >= 2
+	}
+	return false
+}
+
+// add takes one message as read from the wire. It returns the complete
+// message when m completes one (m itself when it is not fragmented), or
+// nil when more fragments are needed. Errors wrap ErrProtocol or
+// ErrMessageTooLarge and end the connection.
+func (r *reassembler) add(m *Message, now time.Time) (*Message, error) {
+	if m.Type == MsgFragment {
+		return r.addFragment(m)
+	}
+	if m.Type == MsgCancelRequest {
+		r.cancel(m)
+		return m, nil
+	}
+	if !m.MoreFragments {
+		return m, nil
+	}
+	if !fragmentable(m.Header) {
+		return nil, fmt.Errorf("%w: %s in GIOP %s cannot be fragmented", ErrProtocol, m.Type, m.Version)
+	}
+	p := &partial{msg: m, started: now}
+	if m.Version.Minor == 1 {
+		if r.v11 != nil {
+			return nil, fmt.Errorf("%w: new fragmented GIOP 1.1 message before the last one ended", ErrProtocol)
+		}
+		r.v11 = p
+		return nil, nil
+	}
+	id, ok := firstULong(m.Buf[HeaderSize:], m.LittleEndian)
+	if !ok {
+		return nil, fmt.Errorf("%w: fragmented %s without a request id", ErrProtocol, m.Type)
+	}
+	if _, dup := r.byID[id]; dup {
+		return nil, fmt.Errorf("%w: second fragmented message with request id %d", ErrProtocol, id)
+	}
+	if len(r.byID) >= r.maxPartial {
+		return nil, fmt.Errorf("%w: more than %d fragmented messages in progress", ErrLimit, r.maxPartial)
+	}
+	if r.byID == nil {
+		r.byID = make(map[uint32]*partial)
+	}
+	r.byID[id] = p
+	return nil, nil
+}
+
+func (r *reassembler) addFragment(f *Message) (*Message, error) {
+	var (
+		p    *partial
+		data = f.Buf[HeaderSize:]
+		id   uint32
+	)
+	if f.Version.Minor == 1 {
+		p = r.v11
+	} else {
+		var ok bool
+		if id, ok = firstULong(data, f.LittleEndian); !ok {
+			return nil, fmt.Errorf("%w: GIOP 1.2 Fragment without a request id", ErrProtocol)
+		}
+		p = r.byID[id]
+		data = data[4:]
+	}
+	if p == nil {
+		return nil, fmt.Errorf("%w: Fragment with no fragmented message in progress", ErrProtocol)
+	}
+	m := p.msg
+	if f.Version != m.Version || f.LittleEndian != m.LittleEndian {
+		return nil, fmt.Errorf("%w: Fragment version or byte order differs from its message", ErrProtocol)
+	}
+	p.fragments++
+	if p.fragments > r.maxFragments {
+		return nil, fmt.Errorf("%w: more than %d fragments in one message", ErrLimit, r.maxFragments)
+	}
+	if len(m.Buf)+len(data) > r.maxSize {
+		return nil, fmt.Errorf("%w: fragmented message exceeds %d bytes", ErrMessageTooLarge, r.maxSize)
+	}
+	if f.Version.Minor == 1 && len(data) > 0 {
+		// 1.1 fragment data aligns relative to its own header (§15.4.9);
+		// in message coordinates it starts at len(m.Buf) where the fragment
+		// would have it at offset 12.
+		m.segs = append(m.segs, segment{start: len(m.Buf), origin: len(m.Buf) - HeaderSize})
+	}
+	m.Buf = append(m.Buf, data...)
+	if f.MoreFragments {
+		return nil, nil
+	}
+	if f.Version.Minor == 1 {
+		r.v11 = nil
+	} else {
+		delete(r.byID, id)
+	}
+	m.MoreFragments = false
+	m.Size = uint32(len(m.Buf) - HeaderSize)
+	m.Buf[6] &^= flagMoreFragments
+	if m.LittleEndian {
+		binary.LittleEndian.PutUint32(m.Buf[8:], m.Size)
+	} else {
+		binary.BigEndian.PutUint32(m.Buf[8:], m.Size)
+	}
+	return m, nil
+}
+
+// cancel drops a GIOP 1.2 message being reassembled when its request is
+// cancelled before the last fragment (§15.4.9).
+func (r *reassembler) cancel(m *Message) {
+	if id, ok := firstULong(m.Buf[HeaderSize:], m.LittleEndian); ok {
+		delete(r.byID, id)
+	}
+}
+
+func firstULong(b []byte, little bool) (uint32, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	if little {
+		return binary.LittleEndian.Uint32(b), true
+	}
+	return binary.BigEndian.Uint32(b), true
+}

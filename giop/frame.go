@@ -1,0 +1,118 @@
+package giop
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// readChunk is how much of a declared body is allocated before the bytes
+// arrive: a peer that announces 2 MiB and sends nothing costs 64 KiB.
+const readChunk = 64 << 10
+
+// deadliner is the part of net.Conn the frame reader needs.
+type deadliner interface {
+	SetReadDeadline(time.Time) error
+}
+
+// frameReader reads GIOP messages from a stream and reassembles fragments.
+// It is owned by one connection's reader goroutine.
+type frameReader struct {
+	r        io.Reader
+	dl       deadliner // may be nil (tests over plain readers)
+	maxBody  int
+	msgTime  time.Duration // a started message must arrive within this
+	fragTime time.Duration // a fragment chain must complete within this
+	now      func() time.Time
+	asm      reassembler
+	hdr      [HeaderSize]byte
+}
+
+func newFrameReader(r io.Reader, dl deadliner, cfg *Config) *frameReader {
+	return &frameReader{
+		r:        r,
+		dl:       dl,
+		maxBody:  cfg.MaxMessageSize,
+		msgTime:  cfg.MessageTimeout,
+		fragTime: cfg.FragmentTimeout,
+		now:      time.Now,
+		asm: reassembler{
+			maxSize:      cfg.MaxMessageSize + HeaderSize,
+			maxFragments: cfg.MaxFragments,
+			maxPartial:   cfg.MaxPendingFragmented,
+		},
+	}
+}
+
+// next returns the next complete message. Errors wrapping ErrProtocol,
+// ErrMessageTooLarge, ErrLimit or ErrMarshal deserve a MessageError before
+// the connection closes; others are I/O errors.
+func (f *frameReader) next() (*Message, error) {
+	for {
+		// Between messages a connection may idle for ever, unless a
+		// fragment chain is open: then it must finish in time.
+		if f.dl != nil {
+			var deadline time.Time
+			if t, ok := f.asm.oldest(); ok && f.fragTime > 0 {
+				deadline = t.Add(f.fragTime)
+			}
+			f.dl.SetReadDeadline(deadline)
+		}
+		if _, err := io.ReadFull(f.r, f.hdr[:]); err != nil {
+			if f.asm.pending() > 0 && isTimeout(err) {
+				return nil, fmt.Errorf("%w: fragmented message not completed within %v", ErrProtocol, f.fragTime)
+			}
+			return nil, err
+		}
+		h, err := ParseHeader(f.hdr[:])
+		if err != nil {
+			return nil, err
+		}
+		if int64(h.Size) > int64(f.maxBody) {
+			return nil, fmt.Errorf("%w: %s of %d bytes (limit %d)", ErrMessageTooLarge, h.Type, h.Size, f.maxBody)
+		}
+		if f.dl != nil && f.msgTime > 0 {
+			f.dl.SetReadDeadline(f.now().Add(f.msgTime))
+		}
+		buf, err := f.readBody(int(h.Size))
+		if err != nil {
+			if isTimeout(err) {
+				return nil, fmt.Errorf("%w: %s body not received within %v", ErrProtocol, h.Type, f.msgTime)
+			}
+			return nil, err
+		}
+		m, err := f.asm.add(&Message{Header: h, Buf: buf}, f.now())
+		if err != nil || m != nil {
+			return m, err
+		}
+	}
+}
+
+// readBody returns a new buffer holding the header and size body bytes,
+// growing it as bytes arrive rather than trusting the declared size.
+func (f *frameReader) readBody(size int) ([]byte, error) {
+	buf := make([]byte, HeaderSize, HeaderSize+min(size, readChunk))
+	copy(buf, f.hdr[:])
+	for len(buf) < HeaderSize+size {
+		want := min(HeaderSize+size-len(buf), max(cap(buf)-len(buf), readChunk))
+		if cap(buf)-len(buf) < want {
+			nb := make([]byte, len(buf), min(HeaderSize+size, 2*cap(buf)+want))
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := io.ReadFull(f.r, buf[len(buf):len(buf)+want])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+func isTimeout(err error) bool {
+	t, ok := err.(interface{ Timeout() bool })
+	return ok && t.Timeout()
+}

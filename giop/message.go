@@ -1,0 +1,360 @@
+package giop
+
+import "fmt"
+
+// Message is one complete GIOP message as read from a connection, with any
+// fragments already reassembled: Buf holds the 12-byte header followed by
+// the body, so CDR alignment counts from Buf[0] (§15.3.1.1).
+type Message struct {
+	Header
+	Buf []byte
+
+	// segs records where GIOP 1.1 fragment data restarts alignment.
+	segs []segment
+}
+
+// Body returns the message body (the bytes after the 12-byte header).
+func (m *Message) Body() []byte { return m.Buf[HeaderSize:] }
+
+// Decoder returns a decoder positioned at the start of the body, with
+// alignment counted from the start of the header.
+func (m *Message) Decoder() *Decoder {
+	return newDecoderAt(m.Buf, HeaderSize, m.Version, m.LittleEndian, m.segs)
+}
+
+// AddressingDisposition selects the form of a GIOP 1.2 TargetAddress (§15.4.2).
+type AddressingDisposition int16
+
+// Addressing dispositions, in their wire order.
+const (
+	KeyAddr       AddressingDisposition = 0
+	ProfileAddr   AddressingDisposition = 1
+	ReferenceAddr AddressingDisposition = 2
+)
+
+// Response flags of a GIOP 1.2 request (§15.4.2). A 1.0/1.1
+// response_expected=TRUE maps to ResponseTarget, FALSE to ResponseNone.
+const (
+	ResponseNone   uint8 = 0x00 // oneway: no reply, not even for errors
+	ResponseServer uint8 = 0x01 // SYNC_WITH_SERVER: empty reply before the call runs
+	ResponseTarget uint8 = 0x03 // an ordinary two-way call
+)
+
+// maxObjectKey caps object keys read from the wire (giop-interop.md §6).
+const maxObjectKey = 4 << 10
+
+// maxOperationName caps operation names read from the wire.
+const maxOperationName = 1 << 10
+
+// RequestHeader is the header of a Request message in any GIOP version.
+type RequestHeader struct {
+	RequestID     uint32
+	ResponseFlags uint8
+	// ObjectKey is the target's key; for a 1.2 ProfileAddr or ReferenceAddr
+	// target it is taken from the IIOP profile named.
+	ObjectKey []byte
+	// Addressing is the TargetAddress form the request used (1.2 only).
+	Addressing      AddressingDisposition
+	Operation       string
+	ServiceContexts ServiceContextList
+}
+
+// ResponseExpected reports whether the client waits for a reply.
+func (h *RequestHeader) ResponseExpected() bool { return h.ResponseFlags&ResponseServer != 0 }
+
+// DecodeRequest decodes the header of a Request and returns a decoder
+// positioned at the first argument. Errors wrap ErrMarshal or ErrLimit; the
+// request id is returned even then when it could be read, so the caller can
+// answer with a MARSHAL system exception.
+func DecodeRequest(m *Message) (*RequestHeader, *Decoder, error) {
+	d := m.Decoder()
+	h := &RequestHeader{}
+	if m.Version.Minor < 2 {
+		h.ServiceContexts = d.serviceContexts()
+		h.RequestID = d.ULong()
+		if d.Bool() {
+			h.ResponseFlags = ResponseTarget
+		}
+		if m.Version.Minor == 1 {
+			d.Raw(3) // reserved
+		}
+		h.ObjectKey = d.BoundedOctets(maxObjectKey, "object key")
+		h.Operation = d.BoundedString(maxOperationName, "operation name")
+		d.BoundedOctets(maxObjectKey, "requesting principal")
+	} else {
+		h.RequestID = d.ULong()
+		h.ResponseFlags = d.Octet()
+		d.Raw(3) // reserved
+		h.Addressing, h.ObjectKey = d.targetAddress()
+		h.Operation = d.BoundedString(maxOperationName, "operation name")
+		h.ServiceContexts = d.serviceContexts()
+		d.AlignIfMore(8)
+	}
+	if err := d.Err(); err != nil {
+		return h, nil, err
+	}
+	return h, d, nil
+}
+
+// targetAddress reads a GIOP 1.2 TargetAddress and returns the object key it
+// designates.
+func (d *Decoder) targetAddress() (AddressingDisposition, []byte) {
+	disp := AddressingDisposition(d.Short())
+	switch disp {
+	case KeyAddr:
+		return disp, d.BoundedOctets(maxObjectKey, "object key")
+	case ProfileAddr:
+		p := TaggedProfile{Tag: d.ULong(), Data: d.BoundedOctets(maxProfileData, "tagged profile")}
+		return disp, d.keyFromProfile(p)
+	case ReferenceAddr:
+		idx := d.ULong()
+		ior := d.IOR()
+		if d.err != nil {
+			return disp, nil
+		}
+		if idx >= uint32(len(ior.Profiles)) {
+			d.fail("selected profile index %d of %d", idx, len(ior.Profiles))
+			return disp, nil
+		}
+		return disp, d.keyFromProfile(ior.Profiles[idx])
+	}
+	d.fail("TargetAddress disposition %d", disp)
+	return disp, nil
+}
+
+func (d *Decoder) keyFromProfile(p TaggedProfile) []byte {
+	if d.err != nil {
+		return nil
+	}
+	ip, err := ParseIIOPProfile(p)
+	if err != nil {
+		d.SetErr(fmt.Errorf("%w: target profile: %v", ErrMarshal, err))
+		return nil
+	}
+	return ip.ObjectKey
+}
+
+// maxProfileData caps a tagged profile read inside a request header.
+const maxProfileData = 64 << 10
+
+// StartRequest resets e and writes the GIOP header and the Request header
+// for version v; the caller then writes the arguments and calls
+// FinishMessage. Version 1.2 requests use KeyAddr.
+func (e *Encoder) StartRequest(v Version, h *RequestHeader) {
+	e.Reset(v, e.little)
+	beginMessage(e, v, MsgRequest, false)
+	if v.Minor < 2 {
+		e.writeServiceContexts(h.ServiceContexts)
+		e.WriteULong(h.RequestID)
+		e.WriteBool(h.ResponseExpected())
+		if v.Minor == 1 {
+			e.WriteRaw(zeros[:3])
+		}
+		e.WriteOctets(h.ObjectKey)
+		e.WriteString(h.Operation)
+		e.WriteOctets(nil) // requesting_principal, empty as omniORB sends it
+		e.markBody(false)
+		return
+	}
+	e.WriteULong(h.RequestID)
+	e.WriteOctet(h.ResponseFlags)
+	e.WriteRaw(zeros[:3])
+	e.WriteShort(int16(KeyAddr))
+	e.WriteOctets(h.ObjectKey)
+	e.WriteString(h.Operation)
+	e.writeServiceContexts(h.ServiceContexts)
+	e.markBody(true)
+}
+
+// markBody records where the header ends and, in GIOP 1.2, aligns the body
+// to 8 (§15.4.2.1). FinishMessage drops that padding again when no body
+// follows, as the spec and omniORB do.
+func (e *Encoder) markBody(align8 bool) {
+	e.hdrEnd = len(e.buf)
+	if align8 {
+		e.Align(8)
+	}
+	e.bodyStart = len(e.buf)
+}
+
+// FinishMessage ends a message begun with StartRequest, StartReply or
+// StartLocateReply: it drops body padding if no body was written, patches
+// the message size and returns the encoded message (aliasing e's buffer).
+func (e *Encoder) FinishMessage() []byte {
+	if len(e.buf) == e.bodyStart {
+		e.buf = e.buf[:e.hdrEnd]
+	}
+	finishMessage(e)
+	return e.buf
+}
+
+// BodyLen returns how many body bytes have been written after the header.
+func (e *Encoder) BodyLen() int { return len(e.buf) - e.bodyStart }
+
+// ReplyStatus is the status of a Reply (§15.4.3.1).
+type ReplyStatus uint32
+
+// Reply statuses, in their wire order.
+const (
+	ReplyNoException         ReplyStatus = 0
+	ReplyUserException       ReplyStatus = 1
+	ReplySystemException     ReplyStatus = 2
+	ReplyLocationForward     ReplyStatus = 3
+	ReplyLocationForwardPerm ReplyStatus = 4 // GIOP 1.2
+	ReplyNeedsAddressingMode ReplyStatus = 5 // GIOP 1.2
+)
+
+var replyStatusNames = [...]string{"NO_EXCEPTION", "USER_EXCEPTION", "SYSTEM_EXCEPTION",
+	"LOCATION_FORWARD", "LOCATION_FORWARD_PERM", "NEEDS_ADDRESSING_MODE"}
+
+// String returns the spec name of the status.
+func (s ReplyStatus) String() string {
+	if int(s) < len(replyStatusNames) {
+		return replyStatusNames[s]
+	}
+	return fmt.Sprintf("ReplyStatus(%d)", uint32(s))
+}
+
+// ReplyHeader is the header of a Reply message in any GIOP version.
+type ReplyHeader struct {
+	RequestID       uint32
+	Status          ReplyStatus
+	ServiceContexts ServiceContextList
+}
+
+// DecodeReply decodes the header of a Reply and returns a decoder
+// positioned at the body.
+func DecodeReply(m *Message) (*ReplyHeader, *Decoder, error) {
+	d := m.Decoder()
+	h := &ReplyHeader{}
+	if m.Version.Minor < 2 {
+		h.ServiceContexts = d.serviceContexts()
+		h.RequestID = d.ULong()
+		h.Status = ReplyStatus(d.ULong())
+	} else {
+		h.RequestID = d.ULong()
+		h.Status = ReplyStatus(d.ULong())
+		h.ServiceContexts = d.serviceContexts()
+		d.AlignIfMore(8)
+	}
+	if d.err == nil {
+		max := ReplyLocationForwardPerm + 1
+		if m.Version.Minor < 2 {
+			max = ReplyLocationForward
+		}
+		if h.Status > max {
+			d.fail("reply status %d in GIOP %s", uint32(h.Status), m.Version)
+		}
+	}
+	if err := d.Err(); err != nil {
+		return h, nil, err
+	}
+	return h, d, nil
+}
+
+// StartReply resets e and writes the GIOP header and Reply header for
+// version v; the caller writes the body and calls FinishMessage.
+func (e *Encoder) StartReply(v Version, h *ReplyHeader) {
+	e.Reset(v, e.little)
+	beginMessage(e, v, MsgReply, false)
+	if v.Minor < 2 {
+		e.writeServiceContexts(h.ServiceContexts)
+		e.WriteULong(h.RequestID)
+		e.WriteULong(uint32(h.Status))
+		e.markBody(false)
+		return
+	}
+	e.WriteULong(h.RequestID)
+	e.WriteULong(uint32(h.Status))
+	e.writeServiceContexts(h.ServiceContexts)
+	e.markBody(true)
+}
+
+// LocateStatus is the status of a LocateReply (§15.4.6.1).
+type LocateStatus uint32
+
+// Locate statuses, in their wire order.
+const (
+	UnknownObject          LocateStatus = 0
+	ObjectHere             LocateStatus = 1
+	ObjectForward          LocateStatus = 2
+	ObjectForwardPerm      LocateStatus = 3 // GIOP 1.2
+	LocSystemException     LocateStatus = 4 // GIOP 1.2
+	LocNeedsAddressingMode LocateStatus = 5 // GIOP 1.2
+)
+
+// LocateRequestHeader is the body of a LocateRequest.
+type LocateRequestHeader struct {
+	RequestID uint32
+	ObjectKey []byte
+}
+
+// DecodeLocateRequest decodes a LocateRequest (§15.4.5).
+func DecodeLocateRequest(m *Message) (*LocateRequestHeader, error) {
+	d := m.Decoder()
+	h := &LocateRequestHeader{RequestID: d.ULong()}
+	if m.Version.Minor < 2 {
+		h.ObjectKey = d.BoundedOctets(maxObjectKey, "object key")
+	} else {
+		_, h.ObjectKey = d.targetAddress()
+	}
+	return h, d.Err()
+}
+
+// EncodeLocateRequest resets e and encodes a complete LocateRequest.
+func (e *Encoder) EncodeLocateRequest(v Version, id uint32, key []byte) []byte {
+	e.Reset(v, e.little)
+	beginMessage(e, v, MsgLocateRequest, false)
+	e.WriteULong(id)
+	if v.Minor >= 2 {
+		e.WriteShort(int16(KeyAddr))
+	}
+	e.WriteOctets(key)
+	e.markBody(false)
+	return e.FinishMessage()
+}
+
+// StartLocateReply resets e and writes a LocateReply header. The body that
+// some statuses carry follows immediately, without 8-alignment (§15.4.6.2).
+func (e *Encoder) StartLocateReply(v Version, id uint32, status LocateStatus) {
+	e.Reset(v, e.little)
+	beginMessage(e, v, MsgLocateReply, false)
+	e.WriteULong(id)
+	e.WriteULong(uint32(status))
+	e.markBody(false)
+}
+
+// LocateReplyHeader is the header of a LocateReply.
+type LocateReplyHeader struct {
+	RequestID uint32
+	Status    LocateStatus
+}
+
+// DecodeLocateReply decodes a LocateReply header and returns a decoder at its body.
+func DecodeLocateReply(m *Message) (*LocateReplyHeader, *Decoder, error) {
+	d := m.Decoder()
+	h := &LocateReplyHeader{RequestID: d.ULong(), Status: LocateStatus(d.ULong())}
+	if d.err == nil && h.Status > LocNeedsAddressingMode {
+		d.fail("locate status %d", uint32(h.Status))
+	}
+	if err := d.Err(); err != nil {
+		return h, nil, err
+	}
+	return h, d, nil
+}
+
+// DecodeCancelRequest returns the request id a CancelRequest names.
+func DecodeCancelRequest(m *Message) (uint32, error) {
+	d := m.Decoder()
+	id := d.ULong()
+	return id, d.Err()
+}
+
+// EncodeCancelRequest resets e and encodes a complete CancelRequest.
+func (e *Encoder) EncodeCancelRequest(v Version, id uint32) []byte {
+	e.Reset(v, e.little)
+	beginMessage(e, v, MsgCancelRequest, false)
+	e.WriteULong(id)
+	e.markBody(false)
+	return e.FinishMessage()
+}

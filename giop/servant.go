@@ -1,0 +1,281 @@
+package giop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Handler serves the requests that arrive on connections. Each request runs
+// in its own goroutine, so a handler may block, including on a nested call
+// back to the same client.
+type Handler interface {
+	// ServeGIOP serves one request. It writes results to req.Results() and
+	// returns nil, or returns an error: a *SystemException or a
+	// *UserException becomes that exception's reply, a *ForwardError a
+	// LOCATION_FORWARD, and any other error UNKNOWN (completed MAYBE).
+	ServeGIOP(ctx context.Context, req *ServerRequest) error
+
+	// Locate reports whether an object with this key lives here; it answers
+	// LocateRequest messages, which omniORB sends before a first call.
+	Locate(key []byte) bool
+}
+
+// ServerRequest is a request being served.
+type ServerRequest struct {
+	// Header is the decoded request header.
+	Header *RequestHeader
+	// Version and LittleEndian describe the request's encoding; the reply
+	// uses the same version.
+	Version      Version
+	LittleEndian bool
+	// Args is positioned at the first in/inout argument.
+	Args *Decoder
+	// Conn is the connection the request arrived on (for bidirectional
+	// callbacks and the negotiated code sets).
+	Conn *Conn
+
+	ctx       context.Context
+	msg       *Message
+	respond   bool
+	replyCtxs ServiceContextList
+	results   *Encoder
+	bodyStart int
+}
+
+// Operation returns the operation name.
+func (r *ServerRequest) Operation() string { return r.Header.Operation }
+
+// ObjectKey returns the target object's key.
+func (r *ServerRequest) ObjectKey() []byte { return r.Header.ObjectKey }
+
+// ResponseExpected reports whether the client waits for a reply.
+func (r *ServerRequest) ResponseExpected() bool { return r.respond }
+
+// Context returns the request's context, cancelled by a CancelRequest or
+// when the connection closes.
+func (r *ServerRequest) Context() context.Context { return r.ctx }
+
+// Body returns the request body: the marshalled arguments exactly as
+// received, for pass-through. In GIOP 1.2 it starts 8-aligned, so it can be
+// re-sent as the body of another 1.2 message unchanged.
+func (r *ServerRequest) Body() []byte {
+	if r.bodyStart == 0 {
+		r.bodyStart = r.Args.Pos()
+	}
+	return r.msg.Buf[r.bodyStart:]
+}
+
+// SetReplyContexts sets the service contexts of the reply. It must be
+// called before Results.
+func (r *ServerRequest) SetReplyContexts(l ServiceContextList) { r.replyCtxs = l }
+
+// Results returns the encoder for a normal reply's body: the return value,
+// then out and inout parameters in order.
+func (r *ServerRequest) Results() *Encoder {
+	if r.results == nil {
+		r.Body() // pin the body start before the handler reads on
+		r.results = getEncoder()
+		r.results.little = r.LittleEndian
+		r.results.StartReply(r.Version, &ReplyHeader{RequestID: r.Header.RequestID, Status: ReplyNoException, ServiceContexts: r.replyCtxs})
+	}
+	return r.results
+}
+
+// ArgsErr returns a MARSHAL system exception (completed NO) if the
+// arguments could not be decoded, else nil.
+func (r *ServerRequest) ArgsErr() error {
+	if err := r.Args.Err(); err != nil {
+		return &SystemException{Name: ExcMarshal, Completed: CompletedNo, cause: err}
+	}
+	return nil
+}
+
+// finish sends the reply for the handler's outcome (nothing for a oneway).
+func (r *ServerRequest) finish(err error) {
+	defer func() {
+		if r.results != nil {
+			putEncoder(r.results) // unless handed to the writer below
+		}
+	}()
+	if !r.respond {
+		return
+	}
+	c := r.Conn
+	h := &ReplyHeader{RequestID: r.Header.RequestID, ServiceContexts: r.replyCtxs}
+	var (
+		sys  *SystemException
+		user *UserException
+		fwd  *ForwardError
+	)
+	switch {
+	case err == nil:
+		e := r.Results()
+		r.results = nil
+		c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+		return
+	case errors.As(err, &sys):
+	case errors.As(err, &user):
+		e := getEncoder()
+		e.little = r.LittleEndian
+		h.Status = ReplyUserException
+		e.StartReply(r.Version, h)
+		e.WriteString(user.RepoID)
+		if user.Members != nil {
+			user.Members(e)
+		}
+		c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+		return
+	case errors.As(err, &fwd):
+		e := getEncoder()
+		e.little = r.LittleEndian
+		h.Status = ReplyLocationForward
+		if fwd.Permanent && r.Version.Minor >= 2 {
+			h.Status = ReplyLocationForwardPerm
+		}
+		e.StartReply(r.Version, h)
+		e.WriteIOR(fwd.IOR)
+		c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+		return
+	default:
+		c.log.Warn().Err(err).Str("operation", r.Header.Operation).Msg("giop: handler failed; replying UNKNOWN")
+		sys = NewSystemException(ExcUnknown, 0, CompletedMaybe)
+	}
+	e := getEncoder()
+	e.little = r.LittleEndian
+	h.Status = ReplySystemException
+	e.StartReply(r.Version, h)
+	e.WriteSystemException(sys)
+	c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+}
+
+// UserException is an IDL-defined exception. A handler returns one to
+// raise it; a client call returns one when the target raised it.
+type UserException struct {
+	RepoID string
+	// Members encodes the exception's members, in declaration order
+	// (server side).
+	Members func(e *Encoder)
+	// Body decodes the members (client side).
+	Body *Decoder
+}
+
+// Error names the exception.
+func (u *UserException) Error() string { return "user exception " + u.RepoID }
+
+// ForwardError asks the client to retry at another object (LOCATION_FORWARD).
+type ForwardError struct {
+	IOR       *IOR
+	Permanent bool
+}
+
+// Error describes the forward.
+func (f *ForwardError) Error() string { return "giop: location forward" }
+
+// Servant implements one CORBA object. The Adapter answers the standard
+// operations (_is_a, _non_existent, _interface, _repository_id) for it.
+type Servant interface {
+	// RepositoryID is the id of the servant's most derived interface.
+	RepositoryID() string
+	// Invoke serves an operation, as Handler.ServeGIOP does.
+	Invoke(ctx context.Context, req *ServerRequest) error
+}
+
+// IsAer is implemented by servants that answer _is_a themselves, for
+// inherited interfaces or for "any id" objects.
+type IsAer interface {
+	IsA(repoID string) bool
+}
+
+// Adapter is an object adapter: a Handler that routes requests to servants
+// by object key and answers the standard operations of CORBA::Object.
+type Adapter struct {
+	mu      sync.RWMutex // guards objects
+	objects map[string]Servant
+
+	// Locator, if set, finds servants for keys not registered, such as
+	// objects that live in a store. It must be safe for concurrent use.
+	Locator func(key []byte) Servant
+}
+
+// NewAdapter returns an empty adapter.
+func NewAdapter() *Adapter { return &Adapter{objects: make(map[string]Servant)} }
+
+// Register makes s reachable under key, replacing any servant there.
+func (a *Adapter) Register(key []byte, s Servant) {
+	a.mu.Lock()
+	a.objects[string(key)] = s
+	a.mu.Unlock()
+}
+
+// Unregister removes the servant under key.
+func (a *Adapter) Unregister(key []byte) {
+	a.mu.Lock()
+	delete(a.objects, string(key))
+	a.mu.Unlock()
+}
+
+// Lookup returns the servant for key, or nil.
+func (a *Adapter) Lookup(key []byte) Servant {
+	a.mu.RLock()
+	s := a.objects[string(key)]
+	a.mu.RUnlock()
+	if s == nil && a.Locator != nil {
+		s = a.Locator(key)
+	}
+	return s
+}
+
+// Locate implements Handler.
+func (a *Adapter) Locate(key []byte) bool { return a.Lookup(key) != nil }
+
+// CORBAObjectID is the repository id every interface inherits.
+const CORBAObjectID = "IDL:omg.org/CORBA/Object:1.0"
+
+// ServeGIOP implements Handler: unknown keys raise OBJECT_NOT_EXIST (as
+// omniORB does, giop-interop.md §2.5), standard operations are answered
+// here, everything else goes to the servant.
+func (a *Adapter) ServeGIOP(ctx context.Context, req *ServerRequest) error {
+	s := a.Lookup(req.ObjectKey())
+	op := req.Operation()
+	if s == nil {
+		if op == "_non_existent" || op == "_not_existent" {
+			req.Results().WriteBool(true)
+			return nil
+		}
+		return NewSystemException(ExcObjectNotExist, MinorObjectNotExistNoObject, CompletedNo)
+	}
+	switch op {
+	case "_is_a":
+		id := req.Args.String()
+		if err := req.ArgsErr(); err != nil {
+			return err
+		}
+		var yes bool
+		if isa, ok := s.(IsAer); ok {
+			yes = isa.IsA(id)
+		} else {
+			yes = id == s.RepositoryID() || id == CORBAObjectID
+		}
+		req.Results().WriteBool(yes)
+		return nil
+	case "_non_existent", "_not_existent":
+		req.Results().WriteBool(false)
+		return nil
+	case "_repository_id":
+		req.Results().WriteString(s.RepositoryID())
+		return nil
+	case "_interface", "_implementation":
+		// No Interface Repository: PRODUCT.md §1 allows NO_IMPLEMENT.
+		return NewSystemException(ExcNoImplement, 0, CompletedNo)
+	}
+	return s.Invoke(ctx, req)
+}
+
+// BadOperation returns the BAD_OPERATION exception for an operation the
+// servant does not implement.
+func BadOperation(op string) error {
+	return &SystemException{Name: ExcBadOperation, Minor: MinorBadOperationUnknown,
+		Completed: CompletedNo, cause: fmt.Errorf("unknown operation %q", op)}
+}

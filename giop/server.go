@@ -1,0 +1,181 @@
+package giop
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server accepts GIOP connections and serves their requests with a Handler.
+// It also remembers which inbound connections offered bidirectional GIOP,
+// so a Client can send callbacks over them (see Client.UseBiDir).
+type Server struct {
+	cfg     *Config
+	handler Handler
+
+	shuttingDown atomic.Bool
+	wg           sync.WaitGroup // accept loops and connection goroutines
+
+	mu        sync.Mutex // guards the fields below
+	listeners map[net.Listener]struct{}
+	conns     map[*Conn]struct{}
+	// routes maps a listen point announced in BI_DIR_IIOP to the inbound
+	// connection that announced it (the latest one wins).
+	routes map[ListenPoint]*Conn
+}
+
+// NewServer returns a server that serves requests with h. A nil cfg means
+// DefaultConfig(); zero fields take their defaults.
+func NewServer(cfg *Config, h Handler) *Server {
+	return &Server{
+		cfg:       cfg.withDefaults(),
+		handler:   h,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*Conn]struct{}),
+		routes:    make(map[ListenPoint]*Conn),
+	}
+}
+
+// Serve accepts connections on ln until the server shuts down, then
+// returns ErrServerClosed. Temporary accept errors back off and retry.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shuttingDown.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.shuttingDown.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.cfg.Logger.Warn().Err(err).Dur("retry_in", backoff).Msg("giop: accept failed")
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.accept(nc)
+	}
+}
+
+func (s *Server) accept(nc net.Conn) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	c := newConn(nc, s.cfg, s.handler, true)
+	c.onClose = s.forget
+	c.onListenPoint = s.route
+	s.mu.Lock()
+	if s.shuttingDown.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.cfg.Logger.Debug().Str("peer", nc.RemoteAddr().String()).Msg("giop: connection accepted")
+	c.start()
+}
+
+func (s *Server) forget(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	for lp, rc := range s.routes {
+		if rc == c {
+			delete(s.routes, lp)
+		}
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) route(c *Conn, lp ListenPoint) {
+	s.mu.Lock()
+	if _, live := s.conns[c]; live {
+		s.routes[lp] = c
+	}
+	s.mu.Unlock()
+}
+
+// BiDirConn returns the live inbound connection whose client announced the
+// listen point, or nil. Only announced points are routed: the server never
+// dials a listen point (seed 000; giop-interop.md §3).
+func (s *Server) BiDirConn(lp ListenPoint) *Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.routes[lp]
+}
+
+// Conns returns the connections currently open.
+func (s *Server) Conns() []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Shutdown stops accepting, lets requests in progress finish until ctx
+// ends, sends CloseConnection on every connection and closes it. It is
+// idempotent and waits for every goroutine the server started.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stop()
+	var wg sync.WaitGroup
+	for _, c := range s.Conns() {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.shutdown(ctx) }()
+	}
+	wg.Wait()
+	s.wg.Wait()
+	return ctx.Err()
+}
+
+// Close stops accepting and closes every connection at once. It is
+// idempotent and waits for every goroutine the server started.
+func (s *Server) Close() error {
+	s.stop()
+	for _, c := range s.Conns() {
+		c.Close()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) stop() {
+	s.mu.Lock()
+	s.shuttingDown.Store(true)
+	lns := s.listeners
+	s.listeners = make(map[net.Listener]struct{})
+	s.mu.Unlock()
+	for ln := range lns {
+		ln.Close()
+	}
+}
+
+// Addrs returns the addresses the server is listening on.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []net.Addr
+	for ln := range s.listeners {
+		out = append(out, ln.Addr())
+	}
+	return out
+}

@@ -1,0 +1,247 @@
+// Package peers builds and runs the omniORB C++ interop peers in
+// testdata/interop for tests. The peers are the proof that requestagent
+// speaks GIOP as a real ORB does (DEVELOPERS.md: real peers, not mocks).
+//
+// The peers are built once into build/peers at the repository root (or
+// $REQUESTAGENT_PEERS) by testdata/interop/build.sh. When omniORB is not
+// installed, tests that need it are skipped on a developer's machine and
+// fail under CI or REQUESTAGENT_REQUIRE_INTEROP=1, so a missing install step
+// can never pass silently; `make test` installs omniORB first.
+package peers
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Required reports whether interop tests must run rather than skip.
+func Required() bool {
+	return os.Getenv("CI") != "" || os.Getenv("REQUESTAGENT_REQUIRE_INTEROP") == "1"
+}
+
+// RepoRoot returns the repository root (where go.mod is).
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// Dir builds the peers if needed and returns the directory holding them.
+func Dir(t testing.TB) string {
+	t.Helper()
+	if _, err := exec.LookPath("omniidl"); err != nil {
+		if Required() {
+			t.Fatalf("omniORB is not installed (run scripts/install-omniorb.sh): %v", err)
+		}
+		t.Skip("omniORB not installed; run `make test` or scripts/install-omniorb.sh")
+	}
+	buildOnce.Do(func() {
+		buildDir = os.Getenv("REQUESTAGENT_PEERS")
+		if buildDir == "" {
+			buildDir = filepath.Join(RepoRoot(), "build", "peers")
+		}
+		cmd := exec.Command(filepath.Join(RepoRoot(), "testdata", "interop", "build.sh"), buildDir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building peers: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildDir
+}
+
+// Catior returns the path of omniORB's catior, failing or skipping like Dir.
+func Catior(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("catior")
+	if err != nil {
+		if Required() {
+			t.Fatalf("catior not installed: %v", err)
+		}
+		t.Skip("catior not installed")
+	}
+	return p
+}
+
+// Process is a running peer.
+type Process struct {
+	cmd    *exec.Cmd
+	lines  chan string
+	mu     sync.Mutex
+	output bytes.Buffer // everything it printed, for failure messages
+	done   chan struct{}
+	err    error
+}
+
+// Start runs peer name with args. The process is killed when the test ends.
+func Start(t testing.TB, name string, args ...string) *Process {
+	t.Helper()
+	dir := Dir(t)
+	cmd := exec.Command(filepath.Join(dir, name), args...)
+	cmd.Env = append(os.Environ(), "OMNIORB_CONFIG=/dev/null")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Process{cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
+	cmd.Stderr = &lockedWriter{p: p}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.output.WriteString(line + "\n")
+			p.mu.Unlock()
+			select {
+			case p.lines <- line:
+			default:
+			}
+		}
+		close(p.lines)
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, p.Output())
+		}
+	})
+	return p
+}
+
+type lockedWriter struct{ p *Process }
+
+func (w *lockedWriter) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	return w.p.output.Write(b)
+}
+
+// Line returns the next line the peer printed on stdout, or fails the test
+// after timeout.
+func (p *Process) Line(t testing.TB, timeout time.Duration) string {
+	t.Helper()
+	select {
+	case l, ok := <-p.lines:
+		if !ok {
+			t.Fatalf("peer exited before printing a line: %v\n%s", p.err, p.Output())
+		}
+		return l
+	case <-time.After(timeout):
+		t.Fatalf("peer printed nothing within %v\n%s", timeout, p.Output())
+	}
+	return ""
+}
+
+// Wait waits for the peer to exit and returns its stdout lines and error.
+func (p *Process) Wait(t testing.TB, timeout time.Duration) ([]string, error) {
+	t.Helper()
+	var lines []string
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				<-p.done
+				return lines, p.err
+			}
+			lines = append(lines, l)
+		case <-deadline:
+			p.cmd.Process.Kill()
+			t.Fatalf("peer did not exit within %v\n%s", timeout, p.Output())
+		}
+	}
+}
+
+// Output returns everything the peer printed so far.
+func (p *Process) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.output.String()
+}
+
+// Run runs a peer to completion and returns its combined output.
+func Run(ctx context.Context, t testing.TB, name string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, filepath.Join(Dir(t), name), args...)
+	cmd.Env = append(os.Environ(), "OMNIORB_CONFIG=/dev/null")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// ClosedPort returns a loopback port on which nothing listens.
+func ClosedPort(t testing.TB) int { return FreePort(t) }
+
+var _ io.Writer = (*lockedWriter)(nil)
+
+// Endpoint returns the -ORBendPoint arguments pinning a peer to loopback.
+func Endpoint(port int) []string {
+	return []string{"-ORBendPoint", fmt.Sprintf("giop:tcp:127.0.0.1:%d", port)}
+}
+
+// Fields parses "k=v" words of a line such as the BENCH line.
+func Fields(line string) map[string]string {
+	out := make(map[string]string)
+	for _, w := range strings.Fields(line) {
+		if k, v, ok := strings.Cut(w, "="); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Expect reads the peer's stdout until n lines starting with prefix have
+// been seen, or fails the test after timeout.
+func (p *Process) Expect(t testing.TB, prefix string, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for seen := 0; seen < n; {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("peer exited after %d of %d lines %q:\n%s", seen, n, prefix, p.Output())
+			}
+			if strings.HasPrefix(l, prefix) {
+				seen++
+			}
+		case <-deadline:
+			t.Fatalf("peer printed %d of %d lines %q within %v:\n%s", seen, n, prefix, timeout, p.Output())
+		}
+	}
+}
