@@ -80,6 +80,12 @@ func ParseCorbaloc(s string) (*Corbaloc, error) {
 		}
 		c.Addresses = append(c.Addresses, addr)
 	}
+	// The canonical form escapes raw bytes (1 → 3) and spells out versions
+	// and ports, so it can outgrow the input. Holding it to the same limit
+	// keeps String's result parseable (a fuzzer found this).
+	if n := len(c.String()); n > corbalocMaxLen {
+		return nil, corbalocErr("canonical form of %d bytes exceeds the limit of %d", n, corbalocMaxLen)
+	}
 	return c, nil
 }
 
@@ -118,7 +124,9 @@ func parseCorbalocAddress(a string) (CorbalocAddress, error) {
 			return CorbalocAddress{}, corbalocErr("unterminated IPv6 literal in %q", addr)
 		}
 		host, port = addr[1:end], addr[end+1:]
-		if ip, err := netip.ParseAddr(host); err != nil || !ip.Is6() {
+		// Zones ("%eth0") are refused: they mean nothing to the peer that
+		// would receive this host in an IOR profile.
+		if ip, err := netip.ParseAddr(host); err != nil || !ip.Is6() || ip.Zone() != "" {
 			return CorbalocAddress{}, corbalocErr("invalid IPv6 literal %q", host)
 		}
 		if port != "" {

@@ -122,11 +122,13 @@ func TestParseCorbaloc_Errors(t *testing.T) {
 		{"corbaloc::[::1/key", "unterminated"},
 		{"corbaloc::[10.0.0.1]/key", "invalid IPv6"},
 		{"corbaloc::[zz]/key", "invalid IPv6"},
+		{"corbaloc::[fe80::1%eth0]/key", "invalid IPv6"},
 		{"corbaloc::[::1]x/key", "after IPv6"},
 		{"corbaloc::[::1]:/key", "empty port"},
 		{"corbaloc::" + strings.Repeat("h", 256) + "/key", "host of 256 bytes"},
 		{"corbaloc::h/" + strings.Repeat("k", 4096), "exceeds the limit"},
 		{"corbaloc:" + strings.Repeat(":h,", 32) + ":h/k", "more than 32 addresses"},
+		{"corbaloc::h/" + strings.Repeat("\xff", 1400), "canonical form of 4225 bytes"},
 	}
 	for _, tt := range tests {
 		c, err := ParseCorbaloc(tt.in)
@@ -171,5 +173,10 @@ func TestCorbaloc_IOR(t *testing.T) {
 	}
 	if got := c.IOR("").TypeID; got != "" {
 		t.Errorf("empty type id became %q", got)
+	}
+	// 32 addresses, the IOR profile limit, are accepted.
+	many, err := ParseCorbaloc("corbaloc:" + strings.Repeat(":h,", 31) + ":h/k")
+	if err != nil || len(many.IOR("").Profiles) != 32 {
+		t.Errorf("32 addresses: %v", err)
 	}
 }

@@ -19,6 +19,7 @@ const (
 // anything omniORB writes (its IORs are a few hundred bytes) and exist so a
 // hostile peer cannot make us allocate or loop much (giop-interop.md §6).
 const (
+	iorMaxTypeID       = 1 << 10
 	iorMaxProfiles     = 32
 	iorMaxProfileData  = 64 << 10
 	iorMaxStringified  = 128 << 10
@@ -58,7 +59,7 @@ func (ior *IOR) IsNil() bool {
 // capped, and every profile's bytes are copied so the result does not alias
 // a message buffer that the connection will reuse.
 func (d *Decoder) IOR() *IOR {
-	typeID := d.BoundedString(maxRepoIDLen, "IOR type id")
+	typeID := d.BoundedString(iorMaxTypeID, "IOR type id")
 	// A profile is at least a tag and a length: 8 bytes.
 	n := d.SeqLen(8)
 	if d.err != nil {
