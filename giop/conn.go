@@ -31,11 +31,13 @@ type Conn struct {
 	accepted bool    // we accepted this connection (we are its server)
 	frames   *frameReader
 
-	writeCh  chan *outFrame
-	doneCh   chan struct{} // closed when the connection is closed
-	wg       sync.WaitGroup
-	closing  atomic.Bool // draining: no new requests are dispatched
-	inflight sync.WaitGroup
+	writeCh chan *outFrame
+	doneCh  chan struct{} // closed when the connection is closed
+	wg      sync.WaitGroup
+	// peerVer is the GIOP version of the peer's latest message (major<<8 |
+	// minor), so MessageError and CloseConnection go out in a version the
+	// peer reads. Zero until a message arrives.
+	peerVer atomic.Uint32
 
 	// onClose is called once, after the connection is closed.
 	onClose func(*Conn)
@@ -49,6 +51,10 @@ type Conn struct {
 	nextID uint32
 	// serving maps the peer's requests being served to their cancel functions.
 	serving map[uint32]context.CancelFunc
+	// draining is set by shutdown: new requests are not dispatched, and
+	// drained is closed when the last request being served finishes.
+	draining bool
+	drained  chan struct{}
 	// codeSets is what the peer's CodeSets context chose (server side) or
 	// what we sent (client side); nil until negotiated.
 	codeSets *CodeSetContext
@@ -175,6 +181,9 @@ func (c *Conn) readLoop() {
 	for {
 		var m *Message
 		m, err = c.frames.next()
+		if v := c.frames.lastVersion; v.Supported() {
+			c.peerVer.Store(uint32(v.Major)<<8 | uint32(v.Minor))
+		}
 		if err != nil {
 			if isProtocolErr(err) {
 				c.log.Warn().Err(err).Msg("giop: closing connection after protocol error")
@@ -263,9 +272,13 @@ func (c *Conn) handleRequest(m *Message) error {
 		return err
 	}
 	c.noteContexts(m.Version, h.ServiceContexts)
-	if c.closing.Load() {
-		// Draining: the request is not processed, and the CloseConnection
-		// we send next tells the client it may safely reissue it (§15.5.2).
+	c.mu.Lock()
+	draining := c.draining
+	c.mu.Unlock()
+	if draining {
+		// The request is not processed, and the CloseConnection we send
+		// once the others are answered tells the client it may safely
+		// reissue it (§15.5.2).
 		return nil
 	}
 	if h.ResponseFlags == ResponseServer {
@@ -281,6 +294,11 @@ func (c *Conn) handleRequest(m *Message) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.mu.Lock()
+	if c.draining {
+		c.mu.Unlock()
+		cancel()
+		return nil
+	}
 	if len(c.serving) >= c.cfg.MaxInFlight {
 		c.mu.Unlock()
 		cancel()
@@ -296,17 +314,19 @@ func (c *Conn) handleRequest(m *Message) error {
 
 	req := &ServerRequest{Header: h, Version: m.Version, LittleEndian: m.LittleEndian,
 		Args: args, Conn: c, ctx: ctx, msg: m, respond: respond}
-	c.inflight.Add(1)
 	go c.serve(req, cancel)
 	return nil
 }
 
 // serve runs one request's handler and sends its reply.
 func (c *Conn) serve(req *ServerRequest, cancel context.CancelFunc) {
-	defer c.inflight.Done()
 	defer func() {
 		c.mu.Lock()
 		delete(c.serving, req.Header.RequestID)
+		if c.draining && len(c.serving) == 0 && c.drained != nil {
+			close(c.drained)
+			c.drained = nil
+		}
 		c.mu.Unlock()
 		cancel()
 	}()
@@ -409,7 +429,16 @@ func (c *Conn) sendSystemException(v Version, id uint32, x *SystemException) {
 // (which may be stuck), with a short deadline; the connection closes next.
 func (c *Conn) sendMessageError() {
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	c.nc.Write(EncodeHeaderOnly(V1_2, MsgMessageError))
+	c.nc.Write(EncodeHeaderOnly(c.replyVersion(), MsgMessageError))
+}
+
+// replyVersion is the GIOP version for connection-level messages: the
+// peer's latest, so an older ORB can read them, else our highest (§15.4.1).
+func (c *Conn) replyVersion() Version {
+	if v := c.peerVer.Load(); v != 0 {
+		return Version{uint8(v >> 8), uint8(v)}
+	}
+	return V1_2
 }
 
 // queue hands a frame to the writer. It fails only when the connection is
@@ -516,17 +545,23 @@ func (c *Conn) Close() error {
 // CloseConnection is sent — only once all replies are out, as §15.5.2
 // requires — and the connection closes.
 func (c *Conn) shutdown(ctx context.Context) {
-	c.closing.Store(true)
-	done := make(chan struct{})
-	go func() { c.inflight.Wait(); close(done) }()
+	c.mu.Lock()
+	c.draining = true
+	drained := make(chan struct{})
+	if len(c.serving) == 0 {
+		close(drained)
+	} else {
+		c.drained = drained
+	}
+	c.mu.Unlock()
 	select {
-	case <-done:
+	case <-drained:
 	case <-ctx.Done():
 	case <-c.doneCh:
 	}
 	// Queued replies go out before CloseConnection because the writer
 	// takes frames in order.
-	f := &outFrame{buf: EncodeHeaderOnly(V1_2, MsgCloseConnection), written: make(chan struct{})}
+	f := &outFrame{buf: EncodeHeaderOnly(c.replyVersion(), MsgCloseConnection), written: make(chan struct{})}
 	if c.queue(f) == nil {
 		select {
 		case <-f.written:

@@ -26,6 +26,9 @@ type frameReader struct {
 	now      func() time.Time
 	asm      reassembler
 	hdr      [HeaderSize]byte
+	// lastVersion is the version of the latest header read, even one
+	// that failed other checks.
+	lastVersion Version
 }
 
 func newFrameReader(r io.Reader, dl deadliner, cfg *Config) *frameReader {
@@ -65,6 +68,7 @@ func (f *frameReader) next() (*Message, error) {
 			return nil, err
 		}
 		h, err := ParseHeader(f.hdr[:])
+		f.lastVersion = h.Version
 		if err != nil {
 			return nil, err
 		}
