@@ -245,3 +245,6 @@ func (p *Process) Expect(t testing.TB, prefix string, n int, timeout time.Durati
 		}
 	}
 }
+
+// Exited returns a channel closed when the peer has exited.
+func (p *Process) Exited() <-chan struct{} { return p.done }

@@ -1,0 +1,266 @@
+package giop_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/peers"
+)
+
+// forwarder answers every call with LOCATION_FORWARD to another object, as
+// omniMapper does (giop-interop.md §2.12).
+type forwarder struct {
+	to   atomic.Pointer[giop.IOR]
+	perm bool
+	hits atomic.Int32
+}
+
+func forwardTo(ior *giop.IOR) *forwarder {
+	f := &forwarder{}
+	f.to.Store(ior)
+	return f
+}
+
+func (f *forwarder) RepositoryID() string { return "IDL:Demo/Echo:1.0" }
+
+func (f *forwarder) Invoke(ctx context.Context, r *giop.ServerRequest) error {
+	f.hits.Add(1)
+	return &giop.ForwardError{IOR: f.to.Load(), Permanent: f.perm}
+}
+
+// TestClient_FollowsLocationForward: a LOCATION_FORWARD reply's IOR is
+// called instead, transparently (§15.4.3; giop-interop.md §2.4).
+func TestClient_FollowsLocationForward(t *testing.T) {
+	_, echoRef, _ := testServer(t, nil, nil)
+	fwd := forwardTo(echoRef)
+	_, ref, _ := testServer(t, nil, map[string]giop.Servant{"Alias": fwd})
+	prof, _ := ref.IIOP()
+	alias := objectIOR("IDL:Demo/Echo:1.0", int(prof.Port), []byte("Alias"))
+	got, err := callString(context.Background(), testClient(t), alias, "echoString", "forwarded")
+	if err != nil || got != "forwarded" {
+		t.Fatalf("echoString via forward = %q, %v", got, err)
+	}
+	if fwd.hits.Load() != 1 {
+		t.Fatalf("forwarder called %d times", fwd.hits.Load())
+	}
+}
+
+// TestClient_ForwardLoopIsBounded: forwards that never end stop after
+// MaxForwardHops with TRANSIENT, instead of looping for ever.
+func TestClient_ForwardLoopIsBounded(t *testing.T) {
+	fwd := &forwarder{}
+	_, ref, _ := testServer(t, nil, map[string]giop.Servant{"Loop": fwd})
+	prof, _ := ref.IIOP()
+	loop := objectIOR("IDL:Demo/Echo:1.0", int(prof.Port), []byte("Loop"))
+	fwd.to.Store(loop)
+	cfg := giop.DefaultConfig()
+	cfg.MaxForwardHops = 3
+	c := giop.NewClient(cfg)
+	defer c.Close()
+	_, err := callString(context.Background(), c, loop, "echoString", "x")
+	if !errors.Is(err, giop.ErrForwardLoop) || !errors.Is(err, &giop.SystemException{Name: giop.ExcTransient}) {
+		t.Fatalf("forward loop: %v", err)
+	}
+	if n := fwd.hits.Load(); n != 4 {
+		t.Fatalf("forwarder called %d times, want 1 + 3 hops", n)
+	}
+}
+
+// TestInterop_OmniClientFollowsGoForward: omniORB's client follows a
+// LOCATION_FORWARD the Go server sends and completes the calls on the
+// forwarded object.
+func TestInterop_OmniClientFollowsGoForward(t *testing.T) {
+	peers.Dir(t)
+	_, echoRef, _ := testServer(t, nil, nil)
+	_, ref, _ := testServer(t, nil, map[string]giop.Servant{"Alias": forwardTo(echoRef)})
+	prof, _ := ref.IIOP()
+	alias := objectIOR("IDL:Demo/Echo:1.0", int(prof.Port), []byte("Alias"))
+	p := peers.Start(t, "echo_client", alias.String())
+	lines, err := p.Wait(t, 30*time.Second)
+	checkLines(t, lines, err, conformanceLines)
+}
+
+// TestClient_ConnectFailureIsTransientNo: nothing was sent, so the call
+// certainly did not run (PRODUCT.md §3: TRANSIENT, completed NO).
+func TestClient_ConnectFailureIsTransientNo(t *testing.T) {
+	ref := objectIOR("IDL:Demo/Echo:1.0", peers.ClosedPort(t), echoKey)
+	_, err := callString(context.Background(), testClient(t), ref, "echoString", "x")
+	var se *giop.SystemException
+	if !errors.As(err, &se) || se.Name != giop.ExcTransient || se.Completed != giop.CompletedNo {
+		t.Fatalf("connect failure = %v, want TRANSIENT completed NO", err)
+	}
+}
+
+// blockingServant holds every call until released, to test what happens
+// to calls in progress.
+type blockingServant struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingServant) RepositoryID() string { return "IDL:Demo/Echo:1.0" }
+
+func (b *blockingServant) Invoke(ctx context.Context, r *giop.ServerRequest) error {
+	b.started <- struct{}{}
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	r.Results().WriteString("late")
+	return nil
+}
+
+// TestClient_ConnectionLostAfterSendIsCommFailureMaybe: the request was
+// sent and may have run, so the caller gets COMM_FAILURE completed MAYBE —
+// never a silent re-send (PRODUCT.md §3).
+func TestClient_ConnectionLostAfterSendIsCommFailureMaybe(t *testing.T) {
+	b := &blockingServant{started: make(chan struct{}, 1), release: make(chan struct{})}
+	srv, ref, _ := testServer(t, nil, map[string]giop.Servant{"Block": b})
+	prof, _ := ref.IIOP()
+	block := objectIOR("IDL:Demo/Echo:1.0", int(prof.Port), []byte("Block"))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := callString(context.Background(), testClient(t), block, "echoString", "x")
+		errc <- err
+	}()
+	<-b.started
+	srv.Close() // abrupt: no CloseConnection
+	var se *giop.SystemException
+	if err := <-errc; !errors.As(err, &se) || se.Name != giop.ExcCommFailure || se.Completed != giop.CompletedMaybe {
+		t.Fatalf("connection lost mid-call = %v, want COMM_FAILURE completed MAYBE", err)
+	}
+}
+
+// TestClient_DeadlineIsTimeoutAndCancels: a context deadline ends the call
+// with TIMEOUT and sends CancelRequest, which cancels the handler's context
+// (§15.4.4).
+func TestClient_DeadlineIsTimeoutAndCancels(t *testing.T) {
+	b := &blockingServant{started: make(chan struct{}, 1), release: make(chan struct{})}
+	_, ref, _ := testServer(t, nil, map[string]giop.Servant{"Block": b})
+	prof, _ := ref.IIOP()
+	block := objectIOR("IDL:Demo/Echo:1.0", int(prof.Port), []byte("Block"))
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	c := testClient(t)
+	go func() {
+		_, err := callString(ctx, c, block, "echoString", "x")
+		errc <- err
+	}()
+	<-b.started
+	cancel()
+	err := <-errc
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, &giop.SystemException{Name: giop.ExcTimeout}) {
+		t.Fatalf("cancelled call = %v, want TIMEOUT wrapping context.Canceled", err)
+	}
+	// The connection stays usable.
+	if got, err := callString(context.Background(), c, ref, "echoString", "after"); err != nil || got != "after" {
+		t.Fatalf("call after cancel = %q, %v", got, err)
+	}
+}
+
+// TestServer_GracefulShutdownAnswersThenCloses: Shutdown lets a call in
+// progress finish and be answered before CloseConnection (§15.5.2), and a
+// client then reconnects transparently.
+func TestServer_GracefulShutdownAnswersThenCloses(t *testing.T) {
+	b := &blockingServant{started: make(chan struct{}, 1), release: make(chan struct{})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := giop.NewAdapter()
+	a.Register([]byte("Block"), b)
+	srv := giop.NewServer(nil, a)
+	go srv.Serve(ln)
+	block := objectIOR("IDL:Demo/Echo:1.0", ln.Addr().(*net.TCPAddr).Port, []byte("Block"))
+	c := testClient(t)
+	errc := make(chan error, 1)
+	go func() {
+		got, err := callString(context.Background(), c, block, "echoString", "x")
+		if err == nil && got != "late" {
+			err = fmt.Errorf("got %q", got)
+		}
+		errc <- err
+	}()
+	<-b.started
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		done <- srv.Shutdown(ctx)
+	}()
+	close(b.release)
+	if err := <-errc; err != nil {
+		t.Fatalf("call in progress during shutdown: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// TestServer_GracefulShutdownOmniClientReconnects: omniORB treats our
+// CloseConnection as orderly and reconnects for its next call without an
+// exception (giop-interop.md §2.9).
+func TestServer_GracefulShutdownOmniClientReconnects(t *testing.T) {
+	peers.Dir(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	start := func(ln net.Listener) (*giop.Server, *countingServant) {
+		cs := &countingServant{Servant: newEchoServant()}
+		a := giop.NewAdapter()
+		a.Register(echoKey, cs)
+		s := giop.NewServer(nil, a)
+		go s.Serve(ln)
+		return s, cs
+	}
+	srv, first := start(ln)
+	ref := objectIOR("IDL:Demo/Echo:1.0", port, echoKey)
+	// The bench mode makes many calls on one connection; restart the
+	// server underneath it once it has served some.
+	const calls = 20000
+	p := peers.Start(t, "echo_client", "--bench", fmt.Sprint(calls), "--size", "0", ref.String())
+	for first.n.Load() < 500 {
+		select {
+		case <-p.Exited():
+			t.Fatalf("client ended early:\n%s", p.Output())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+	ln2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2, second := start(ln2)
+	defer srv2.Close()
+	lines, err := p.Wait(t, 60*time.Second)
+	if err != nil || len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], fmt.Sprintf("BENCH calls=%d", calls)) {
+		t.Fatalf("omniORB client across a graceful restart: %v\n%s", err, p.Output())
+	}
+	if second.n.Load() == 0 {
+		t.Fatal("the restarted server served no call: the client never reconnected")
+	}
+}
+
+// countingServant counts the calls it serves.
+type countingServant struct {
+	giop.Servant
+	n atomic.Int64
+}
+
+func (c *countingServant) Invoke(ctx context.Context, r *giop.ServerRequest) error {
+	c.n.Add(1)
+	return c.Servant.Invoke(ctx, r)
+}
