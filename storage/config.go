@@ -1,0 +1,88 @@
+package storage
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config configures a Store. Zero fields take their defaults.
+type Config struct {
+	// Dir is the data directory. Required unless InMemory.
+	Dir string
+	// InMemory keeps everything in memory (for tests); nothing survives Close.
+	InMemory bool
+	// Durable makes Commit return only once the batch is flushed to disk
+	// (Badger SyncWrites). Default true via DefaultConfig; false loses the
+	// last moments of acknowledged writes on power failure or kernel crash.
+	Durable bool
+	// MaxBatchEntries caps the entries of one group commit. Default 4096.
+	MaxBatchEntries int
+	// MaxBatchBytes caps the bytes of one group commit, well below Badger's
+	// transaction limit. Default 8 MiB.
+	MaxBatchBytes int
+	// MemTableSize is Badger's memtable size in bytes. Default 16 MiB:
+	// smaller than Badger's server default, for 2-core machines and tests.
+	MemTableSize int64
+	// GCInterval is how often value-log garbage collection runs. Default
+	// 5 minutes; negative disables it.
+	GCInterval time.Duration
+	// GCDiscardRatio is the share of garbage a value-log file must hold to
+	// be rewritten. Default 0.5.
+	GCDiscardRatio float64
+	// Logger receives store events; Badger's own INFO lines go to Debug.
+	Logger zerolog.Logger
+}
+
+// Defaults.
+const (
+	DefaultMaxBatchEntries = 4096
+	DefaultMaxBatchBytes   = 8 << 20
+	DefaultMemTableSize    = 16 << 20
+	DefaultGCInterval      = 5 * time.Minute
+	DefaultGCDiscardRatio  = 0.5
+)
+
+// DefaultConfig returns the defaults for a store in dir.
+func DefaultConfig(dir string) Config {
+	return Config{Dir: dir, Durable: true, Logger: zerolog.Nop()}
+}
+
+func (c *Config) withDefaults() {
+	if c.MaxBatchEntries == 0 {
+		c.MaxBatchEntries = DefaultMaxBatchEntries
+	}
+	if c.MaxBatchBytes == 0 {
+		c.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if c.MemTableSize == 0 {
+		c.MemTableSize = DefaultMemTableSize
+	}
+	if c.GCInterval == 0 {
+		c.GCInterval = DefaultGCInterval
+	}
+	if c.GCDiscardRatio == 0 {
+		c.GCDiscardRatio = DefaultGCDiscardRatio
+	}
+}
+
+// Validate reports the first invalid field.
+func (c *Config) Validate() error {
+	bad := func(field string, v any, why string) error {
+		return fmt.Errorf("%w: %s=%v: %s", ErrBadConfig, field, v, why)
+	}
+	switch {
+	case c.Dir == "" && !c.InMemory:
+		return bad("Dir", `""`, "a data directory is required")
+	case c.MaxBatchEntries < 0:
+		return bad("MaxBatchEntries", c.MaxBatchEntries, "must not be negative")
+	case c.MaxBatchBytes < 0:
+		return bad("MaxBatchBytes", c.MaxBatchBytes, "must not be negative")
+	case c.MemTableSize < 0:
+		return bad("MemTableSize", c.MemTableSize, "must not be negative")
+	case c.GCDiscardRatio < 0 || c.GCDiscardRatio >= 1:
+		return bad("GCDiscardRatio", c.GCDiscardRatio, "must be in [0, 1)")
+	}
+	return nil
+}

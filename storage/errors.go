@@ -1,0 +1,16 @@
+package storage
+
+import "errors"
+
+// Sentinel errors of the storage package.
+var (
+	// ErrNotFound means no value is stored under the key.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrClosed means the store is closed or closing.
+	ErrClosed = errors.New("storage: closed")
+	// ErrBatchTooLarge means one batch exceeds what a single transaction
+	// may hold; split it.
+	ErrBatchTooLarge = errors.New("storage: batch too large")
+	// ErrBadConfig means a Config field is out of range; the message names it.
+	ErrBadConfig = errors.New("storage: invalid configuration")
+)

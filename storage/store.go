@@ -1,0 +1,341 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/rs/zerolog"
+)
+
+// Store is the agent's durable key-value store.
+type Store struct {
+	db  *badger.DB
+	cfg Config
+	log zerolog.Logger
+
+	commitCh chan *pending
+	quitCh   chan struct{} // closed by Close: the committer drains and exits
+	wg       sync.WaitGroup
+	closeMu  sync.RWMutex // held for reading while enqueueing; Close takes it to stop enqueues
+	closed   bool         // guarded by closeMu
+
+	commits, groups atomic.Int64 // batches committed, transactions used
+}
+
+// Stats are counters for operators and tests.
+type Stats struct {
+	// Commits is the number of batches committed; Groups the number of
+	// Badger transactions (flushes) they took. Commits/Groups is the group
+	// commit's gain.
+	Commits, Groups int64
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats { return Stats{Commits: s.commits.Load(), Groups: s.groups.Load()} }
+
+// Batch is a set of mutations committed atomically.
+type Batch struct {
+	ops   []mutation
+	bytes int
+}
+
+type mutation struct {
+	key, val []byte
+	del      bool
+}
+
+// Set stores val under key. The batch keeps the slices; do not modify them
+// until Commit returns.
+func (b *Batch) Set(key, val []byte) {
+	b.ops = append(b.ops, mutation{key: key, val: val})
+	b.bytes += len(key) + len(val)
+}
+
+// Delete removes key.
+func (b *Batch) Delete(key []byte) {
+	b.ops = append(b.ops, mutation{key: key, del: true})
+	b.bytes += len(key)
+}
+
+// Len returns the number of mutations in the batch.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// pending is a batch waiting for the committer.
+type pending struct {
+	b    *Batch
+	done chan error // buffered 1
+}
+
+// Open opens (or creates) the store.
+func Open(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.withDefaults()
+	opts := badger.DefaultOptions(cfg.Dir).
+		WithInMemory(cfg.InMemory).
+		WithSyncWrites(cfg.Durable).
+		WithLogger(badgerLogger{cfg.Logger}).
+		WithMemTableSize(cfg.MemTableSize).
+		WithNumMemtables(3).
+		WithBlockCacheSize(32 << 20).
+		WithNumCompactors(2).
+		// One committer writes; there is nothing to conflict with.
+		WithDetectConflicts(false)
+	if cfg.InMemory {
+		opts.Dir, opts.ValueDir = "", ""
+	}
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", cfg.Dir, err)
+	}
+	s := &Store{
+		db:       db,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		commitCh: make(chan *pending, cfg.MaxBatchEntries),
+		quitCh:   make(chan struct{}),
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.commitLoop() }()
+	if cfg.GCInterval > 0 && !cfg.InMemory {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.gcLoop() }()
+	}
+	return s, nil
+}
+
+// Commit writes the batch and returns once it is durable (or, with
+// Durable=false, written through to Badger). If ctx ends first, Commit
+// returns ctx's error — but the batch may still be committed: callers must
+// not acknowledge it, and must not assume it absent either.
+func (s *Store) Commit(ctx context.Context, b *Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	if b.Len() > s.cfg.MaxBatchEntries || b.bytes > s.cfg.MaxBatchBytes {
+		return fmt.Errorf("%w: %d entries, %d bytes", ErrBatchTooLarge, b.Len(), b.bytes)
+	}
+	p := &pending{b: b, done: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.commitCh <- p:
+		s.closeMu.RUnlock()
+	case <-ctx.Done():
+		s.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// commitLoop is the only writer. It takes every batch waiting, up to the
+// caps, and commits them in one transaction: one flush for the group.
+func (s *Store) commitLoop() {
+	var group []*pending
+	for {
+		var first *pending
+		select {
+		case first = <-s.commitCh:
+		case <-s.quitCh:
+			// Close stopped new enqueues; commit what is left, then exit.
+			for {
+				select {
+				case p := <-s.commitCh:
+					s.commitGroup([]*pending{p})
+				default:
+					return
+				}
+			}
+		}
+		group = append(group[:0], first)
+		entries, bytes := first.b.Len(), first.b.bytes
+	gather:
+		for entries < s.cfg.MaxBatchEntries && bytes < s.cfg.MaxBatchBytes {
+			select {
+			case p := <-s.commitCh:
+				if entries+p.b.Len() > s.cfg.MaxBatchEntries || bytes+p.b.bytes > s.cfg.MaxBatchBytes {
+					s.commitGroup(group)
+					group = append(group[:0], p)
+					entries, bytes = p.b.Len(), p.b.bytes
+					continue
+				}
+				group = append(group, p)
+				entries += p.b.Len()
+				bytes += p.b.bytes
+			default:
+				break gather
+			}
+		}
+		s.commitGroup(group)
+		clear(group)
+	}
+}
+
+// commitGroup commits the batches in one transaction and tells each
+// waiter the outcome. Should the transaction still be too big for Badger,
+// the group is split in halves and retried, so one batch never fails
+// because of its neighbours.
+func (s *Store) commitGroup(group []*pending) {
+	err := s.db.Update(func(txn *badger.Txn) error {
+		for _, p := range group {
+			for _, m := range p.b.ops {
+				var err error
+				if m.del {
+					err = txn.Delete(m.key)
+				} else {
+					err = txn.Set(m.key, m.val)
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, badger.ErrTxnTooBig) && len(group) > 1 {
+		half := len(group) / 2
+		s.commitGroup(group[:half])
+		s.commitGroup(group[half:])
+		return
+	}
+	if err != nil {
+		err = fmt.Errorf("storage: commit: %w", err)
+		s.log.Error().Err(err).Int("batches", len(group)).Msg("storage: group commit failed")
+	} else {
+		s.groups.Add(1)
+		s.commits.Add(int64(len(group)))
+	}
+	for _, p := range group {
+		p.done <- err
+	}
+}
+
+// Get returns a copy of the value stored under key, or ErrNotFound.
+func (s *Store) Get(key []byte) ([]byte, error) {
+	var val []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if err != nil {
+			return err
+		}
+		val, err = item.ValueCopy(nil)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	return val, err
+}
+
+// Scan calls fn for every key with the prefix, in key order, with the
+// value. The slices are valid only during the call. fn returning an error
+// stops the scan and Scan returns it.
+func (s *Store) Scan(prefix []byte, fn func(key, val []byte) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			item := it.Item()
+			if err := item.Value(func(v []byte) error { return fn(item.Key(), v) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ScanKeys calls fn for every key with the prefix, without reading values
+// (cheap: values of large records stay on disk).
+func (s *Store) ScanKeys(prefix []byte, fn func(key []byte) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = prefix
+		opts.PrefetchValues = false
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			if err := fn(it.Item().Key()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Size returns the on-disk size of the LSM tree and the value log, in bytes.
+func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
+
+// gcLoop runs value-log GC on a schedule, repeating while it finds work
+// (Badger rewrites at most one file per call).
+func (s *Store) gcLoop() {
+	t := time.NewTicker(s.cfg.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quitCh:
+			return
+		case <-t.C:
+		}
+		for n := 0; ; n++ {
+			err := s.db.RunValueLogGC(s.cfg.GCDiscardRatio)
+			if err != nil {
+				if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
+					s.log.Warn().Err(err).Msg("storage: value-log GC failed")
+				}
+				s.log.Debug().Int("rewritten", n).Msg("storage: value-log GC done")
+				break
+			}
+			select {
+			case <-s.quitCh:
+				return
+			default:
+			}
+		}
+	}
+}
+
+// Close commits what is queued, stops the store's goroutines and closes
+// Badger. It is idempotent; the store must close after everything that
+// uses it (DEVELOPERS.md: the store closes last).
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.closeMu.Unlock()
+	close(s.quitCh)
+	s.wg.Wait()
+	return s.db.Close()
+}
+
+// badgerLogger routes Badger's logging to zerolog; its INFO lines (table
+// and value-log replay at open) are Debug for us.
+type badgerLogger struct{ l zerolog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error().Msg(badgerLine(f, a)) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn().Msg(badgerLine(f, a)) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug().Msg(badgerLine(f, a)) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Trace().Msg(badgerLine(f, a)) }
+
+func badgerLine(f string, a []any) string {
+	return "badger: " + strings.TrimSpace(fmt.Sprintf(f, a...))
+}
