@@ -1,0 +1,187 @@
+package nmproto
+
+import (
+	"fmt"
+
+	"github.com/requestagent/requestagent/giop"
+)
+
+// VMCID is our vendor minor code set id ("RA"). It is not OMG-registered;
+// every Native Messaging minor code is VMCID|n.
+const VMCID uint32 = 0x52410000
+
+// Minor codes of the system exceptions the agent raises.
+const (
+	// ReplyNotAvailable is the NO_RESPONSE minor of an unsuppressed
+	// premature return (an "RNA exception").
+	ReplyNotAvailable = VMCID | 1
+	// DuplicatedRequestTag is the BAD_INV_ORDER minor for a tag already
+	// used by a live request of the same polling group.
+	DuplicatedRequestTag = VMCID | 2
+	// RequestTrashed is the OBJECT_NOT_EXIST minor for a poller, request
+	// or holder whose request is trashed.
+	RequestTrashed = VMCID | 3
+	// WrongOperation is the BAD_OPERATION minor for calling a poller with
+	// another operation than the request's.
+	WrongOperation = VMCID | 4
+	// QueueFull is the IMP_LIMIT minor when the delegation queue stays full.
+	QueueFull = VMCID | 5
+	// TargetUnreachable is the TRANSIENT minor when the target could not be
+	// reached within the retry budget (nothing was sent).
+	TargetUnreachable = VMCID | 6
+	// TargetConnectionLost is the COMM_FAILURE minor when the connection to
+	// the target broke after the request was sent (it may have run).
+	TargetConnectionLost = VMCID | 7
+	// ProxyDestroyed is the OBJECT_NOT_EXIST minor for a proxy that is
+	// destroyed or "to be destroyed".
+	ProxyDestroyed = VMCID | 8
+	// CannotTranscode is the MARSHAL minor when a body must be re-encoded
+	// (byte order, GIOP version) and the target's IDL is not loaded.
+	CannotTranscode = VMCID | 9
+	// StoreFailed is the PERSIST_STORE minor when a request could not be
+	// stored durably, so it was not accepted.
+	StoreFailed = VMCID | 10
+	// NoTarget is the BAD_PARAM minor for a nil target or no repository id.
+	NoTarget = VMCID | 11
+	// BadProperty is the BAD_PARAM minor for an invalid RequestDesc property.
+	BadProperty = VMCID | 12
+	// TargetStateUnknown is the COMM_FAILURE minor for a request that was
+	// being delegated when the agent stopped: it may have run.
+	TargetStateUnknown = VMCID | 13
+)
+
+// ServiceID is the context id of the NMService service context.
+const ServiceID uint32 = 0x52410000
+
+// TagNMRef is the tag of the TAG_NM_REF IOR component; its data is an
+// encapsulated octet saying what the reference is.
+const TagNMRef uint32 = 0x52410000
+
+// RefKind is the value of a TAG_NM_REF component.
+type RefKind byte
+
+// Reference kinds.
+const (
+	RefTypedReceiver RefKind = 0x01
+	RefPoller        RefKind = 0x02
+)
+
+// RefComponent returns the TAG_NM_REF component for a reference of kind k.
+func RefComponent(k RefKind) giop.TaggedComponent {
+	return giop.TaggedComponent{Tag: TagNMRef, Data: []byte{1, byte(k)}}
+}
+
+// ParseRefComponent decodes a TAG_NM_REF component's data.
+func ParseRefComponent(data []byte) (RefKind, error) {
+	d := giop.DecodeEncapsulation(data, giop.V1_2)
+	k := d.Octet()
+	if err := d.Err(); err != nil {
+		return 0, err
+	}
+	return RefKind(k), nil
+}
+
+// Kind is the discriminator of NMContextData.
+type Kind uint32
+
+// The NMContextData kinds, in IDL enum order.
+const (
+	KindReqInfo Kind = iota
+	KindWaitTimeout
+	KindThePoller
+	KindReplierName
+)
+
+// WaitForever is the wait timeout that means "until the reply is ready";
+// PRODUCT.md §3 treats every value ≥ 2^31 the same.
+const WaitForever uint32 = 0xFFFFFFFF
+
+// ReqInfo is what an NM-aware client sends with a request to a typed receiver.
+type ReqInfo struct {
+	RequestTag  []byte
+	Cookie      []byte
+	WaitTimeout uint32 // ms
+	// Suppress asks for suppressed-mode premature returns (normal replies
+	// with zero values) instead of NO_RESPONSE/ReplyNotAvailable.
+	Suppress bool
+}
+
+// Context is a decoded NMContextData: Kind says which field is set.
+type Context struct {
+	Kind        Kind
+	ReqInfo     ReqInfo
+	WaitTimeout uint32
+	ThePoller   *giop.IOR
+	ReplierName string
+}
+
+// Limits on what an NMService context may carry.
+const (
+	MaxTagLen    = 1 << 10
+	MaxCookieLen = 64 << 10
+)
+
+// Encode returns the NMService service context carrying c.
+func (c *Context) Encode() giop.ServiceContext {
+	e := giop.NewEncoder(giop.V1_2, true)
+	e.WriteBool(true) // encapsulation byte order: little-endian
+	e.WriteULong(uint32(c.Kind))
+	switch c.Kind {
+	case KindReqInfo:
+		e.WriteOctets(c.ReqInfo.RequestTag)
+		e.WriteOctets(c.ReqInfo.Cookie)
+		e.WriteULong(c.ReqInfo.WaitTimeout)
+		e.WriteBool(c.ReqInfo.Suppress)
+	case KindWaitTimeout:
+		e.WriteULong(c.WaitTimeout)
+	case KindThePoller:
+		e.WriteIOR(c.ThePoller)
+	case KindReplierName:
+		e.WriteString(c.ReplierName)
+	}
+	return giop.ServiceContext{ID: ServiceID, Data: e.Bytes()}
+}
+
+// Decode parses an NMService context's data.
+func Decode(data []byte) (*Context, error) {
+	d := giop.DecodeEncapsulation(data, giop.V1_2)
+	c := &Context{Kind: Kind(d.ULong())}
+	switch c.Kind {
+	case KindReqInfo:
+		c.ReqInfo.RequestTag = cloned(d.BoundedOctets(MaxTagLen, "request tag"))
+		c.ReqInfo.Cookie = cloned(d.BoundedOctets(MaxCookieLen, "cookie"))
+		c.ReqInfo.WaitTimeout = d.ULong()
+		c.ReqInfo.Suppress = d.Bool()
+	case KindWaitTimeout:
+		c.WaitTimeout = d.ULong()
+	case KindThePoller:
+		c.ThePoller = d.IOR()
+	case KindReplierName:
+		c.ReplierName = d.BoundedString(1024, "replier name")
+	default:
+		if d.Err() == nil {
+			return nil, fmt.Errorf("nmproto: unknown NMContextData kind %d", c.Kind)
+		}
+	}
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("nmproto: NMService context: %w", err)
+	}
+	return c, nil
+}
+
+// Find returns the NMService context of a service context list, if any.
+func Find(l giop.ServiceContextList) (*Context, bool, error) {
+	data, ok := l.Get(ServiceID)
+	if !ok {
+		return nil, false, nil
+	}
+	c, err := Decode(data)
+	return c, err == nil, err
+}
+
+func cloned(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}

@@ -1,0 +1,59 @@
+package nmproto_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
+)
+
+// TestContext_RoundTrip: every NMContextData kind survives encoding.
+func TestContext_RoundTrip(t *testing.T) {
+	poller := giop.NewIOR("IDL:StockManager:1.0", &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1", Port: 5555, ObjectKey: []byte("L0123456789abcdef")})
+	for _, c := range []nmproto.Context{
+		{Kind: nmproto.KindReqInfo, ReqInfo: nmproto.ReqInfo{RequestTag: []byte("0"), Cookie: []byte("add stock"), WaitTimeout: 250, Suppress: true}},
+		{Kind: nmproto.KindReqInfo},
+		{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever},
+		{Kind: nmproto.KindThePoller, ThePoller: poller},
+		{Kind: nmproto.KindThePoller, ThePoller: nil},
+		{Kind: nmproto.KindReplierName, ReplierName: ""},
+	} {
+		sc := c.Encode()
+		if sc.ID != nmproto.ServiceID {
+			t.Fatalf("context id %#x", sc.ID)
+		}
+		got, ok, err := nmproto.Find(giop.ServiceContextList{{ID: 1, Data: []byte{1}}, sc})
+		if err != nil || !ok {
+			t.Fatalf("Find(%v): %v", c.Kind, err)
+		}
+		if got.Kind != c.Kind || !bytes.Equal(got.ReqInfo.RequestTag, c.ReqInfo.RequestTag) ||
+			!bytes.Equal(got.ReqInfo.Cookie, c.ReqInfo.Cookie) || got.ReqInfo.WaitTimeout != c.ReqInfo.WaitTimeout ||
+			got.ReqInfo.Suppress != c.ReqInfo.Suppress || got.WaitTimeout != c.WaitTimeout || got.ReplierName != c.ReplierName {
+			t.Fatalf("round trip of %+v gave %+v", c, got)
+		}
+		if c.Kind == nmproto.KindThePoller && (c.ThePoller == nil) != got.ThePoller.IsNil() {
+			t.Fatalf("poller %v came back as %v", c.ThePoller, got.ThePoller)
+		}
+	}
+}
+
+// TestContext_Hostile: bad contexts are errors, never panics.
+func TestContext_Hostile(t *testing.T) {
+	for _, data := range [][]byte{nil, {}, {2}, {1, 9, 0, 0, 0}, {1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}} {
+		if _, err := nmproto.Decode(data); err == nil {
+			t.Errorf("Decode(%x) succeeded", data)
+		}
+	}
+}
+
+// TestRefComponent: TAG_NM_REF is an encapsulated octet (seed 003).
+func TestRefComponent(t *testing.T) {
+	c := nmproto.RefComponent(nmproto.RefPoller)
+	if c.Tag != nmproto.TagNMRef || !bytes.Equal(c.Data, []byte{1, 2}) {
+		t.Fatalf("component %+v", c)
+	}
+	if k, err := nmproto.ParseRefComponent(c.Data); err != nil || k != nmproto.RefPoller {
+		t.Fatalf("parse: %v %v", k, err)
+	}
+}

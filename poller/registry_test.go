@@ -1,0 +1,151 @@
+package poller_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/requestagent/requestagent/poller"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func id(n byte) poller.ID { return poller.ID{n} }
+
+func sorted(tags [][]byte) string {
+	s := make([]string, len(tags))
+	for i, t := range tags {
+		s[i] = string(t)
+	}
+	sort.Strings(s)
+	return fmt.Sprint(s)
+}
+
+// TestPoll_EmptyGroup: a group with no live request raises
+// PollingGroupIsEmpty (PRODUCT.md §3), also once its last request is trashed.
+func TestPoll_EmptyGroup(t *testing.T) {
+	r := poller.NewRegistry()
+	if _, err := r.Poll(context.Background(), "g", 0, true); !errors.Is(err, poller.ErrGroupEmpty) {
+		t.Fatalf("poll of unknown group: %v", err)
+	}
+	r.Add("g", id(1), []byte("a"))
+	r.Remove(id(1))
+	if _, err := r.Poll(context.Background(), "g", 0, true); !errors.Is(err, poller.ErrGroupEmpty) {
+		t.Fatalf("poll after last trash: %v", err)
+	}
+}
+
+// TestAdd_DuplicateTag: tags are unique among live requests of a group;
+// a trashed request frees its tag; empty tags never clash; other groups
+// are independent (seed 003: DUPLICATED_REQUEST_TAG).
+func TestAdd_DuplicateTag(t *testing.T) {
+	r := poller.NewRegistry()
+	if err := r.Add("g", id(1), []byte("0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Add("g", id(2), []byte("0")); !errors.Is(err, poller.ErrDuplicateTag) {
+		t.Fatalf("duplicate tag: %v", err)
+	}
+	if r.TagFree("g", []byte("0")) || !r.TagFree("g", []byte("1")) || !r.TagFree("h", []byte("0")) {
+		t.Fatal("TagFree disagrees with Add")
+	}
+	if err := r.Add("h", id(3), []byte("0")); err != nil {
+		t.Fatalf("same tag in another group: %v", err)
+	}
+	for n := byte(4); n < 7; n++ {
+		if err := r.Add("g", id(n), nil); err != nil {
+			t.Fatalf("untagged request: %v", err)
+		}
+	}
+	r.Remove(id(1))
+	if err := r.Add("g", id(7), []byte("0")); err != nil {
+		t.Fatalf("tag of a trashed request: %v", err)
+	}
+}
+
+// TestPoll_Unmask: unmask=TRUE reports a ready tag once; unmask=FALSE
+// reports it on every poll until the request is trashed.
+func TestPoll_Unmask(t *testing.T) {
+	ctx := context.Background()
+	r := poller.NewRegistry()
+	r.Add("g", id(1), []byte("a"))
+	r.Add("g", id(2), []byte("b"))
+	r.Add("g", id(3), []byte("c"))
+	if tags, _ := r.Poll(ctx, "g", 0, false); len(tags) != 0 {
+		t.Fatalf("nothing ready yet, got %s", sorted(tags))
+	}
+	r.SetReady(id(1))
+	r.SetReady(id(2))
+	for range 2 {
+		if tags, _ := r.Poll(ctx, "g", 0, false); sorted(tags) != "[a b]" {
+			t.Fatalf("unmask=false: %s", sorted(tags))
+		}
+	}
+	if tags, _ := r.Poll(ctx, "g", 0, true); sorted(tags) != "[a b]" {
+		t.Fatalf("unmask=true first: %s", sorted(tags))
+	}
+	if tags, _ := r.Poll(ctx, "g", 0, true); len(tags) != 0 {
+		t.Fatalf("unmask=true again: %s", sorted(tags))
+	}
+	r.SetReady(id(3))
+	if tags, _ := r.Poll(ctx, "g", 0, false); sorted(tags) != "[c]" {
+		t.Fatalf("after masking a, b: %s", sorted(tags))
+	}
+}
+
+// TestPoll_BlocksUntilReady: a positive or infinite timeout waits for a
+// reply; a timeout that passes returns an empty list, not an error.
+func TestPoll_BlocksUntilReady(t *testing.T) {
+	ctx := context.Background()
+	r := poller.NewRegistry()
+	r.Add("g", id(1), []byte("a"))
+	done := make(chan string)
+	go func() {
+		tags, err := r.Poll(ctx, "g", poller.Forever, true)
+		done <- fmt.Sprintf("%s %v", sorted(tags), err)
+	}()
+	select {
+	case got := <-done:
+		t.Fatalf("Forever poll returned before any reply: %s", got)
+	case <-time.After(20 * time.Millisecond):
+	}
+	r.SetReady(id(1))
+	if got := <-done; got != "[a] <nil>" {
+		t.Fatalf("blocked poll: %s", got)
+	}
+	r.Add("g", id(2), []byte("b"))
+	if tags, err := r.Poll(ctx, "g", time.Millisecond, true); err != nil || tags == nil || len(tags) != 0 {
+		t.Fatalf("timed-out poll = %v, %v; want an empty list", tags, err)
+	}
+}
+
+// TestWait: waiting on one request's reply (the poller with wait_timeout).
+func TestWait(t *testing.T) {
+	ctx := context.Background()
+	r := poller.NewRegistry()
+	r.Add("g", id(1), nil)
+	if r.Wait(ctx, id(1), 0) {
+		t.Fatal("ready before SetReady")
+	}
+	go func() { time.Sleep(5 * time.Millisecond); r.SetReady(id(1)) }()
+	if !r.Wait(ctx, id(1), poller.Forever) {
+		t.Fatal("Wait(Forever) returned false")
+	}
+	if r.Wait(ctx, id(9), poller.Forever) {
+		t.Fatal("unknown request reported ready")
+	}
+}
+
+// TestTimeout: 0xFFFFFFFF and every value ≥ 2^31 mean forever (PRODUCT.md §3).
+func TestTimeout(t *testing.T) {
+	for ms, want := range map[uint32]time.Duration{0: 0, 250: 250 * time.Millisecond, 1<<31 - 1: (1<<31 - 1) * time.Millisecond, 1 << 31: poller.Forever, 0xFFFFFFFF: poller.Forever} {
+		if got := poller.Timeout(ms); got != want {
+			t.Errorf("Timeout(%d) = %v, want %v", ms, got, want)
+		}
+	}
+}
