@@ -63,6 +63,18 @@ type Invocation struct {
 	Operation string
 	// Args writes the in and inout arguments; nil for none.
 	Args func(e *Encoder)
+	// Encode, if set, is used instead of Args; an error from it aborts the
+	// call before anything is sent and is returned as is. The encoder is
+	// positioned at the body, so e.Len()%8 is the body's alignment.
+	Encode func(e *Encoder) error
+	// BigEndian sends the request big-endian (default little-endian), so a
+	// body received big-endian can be relayed without re-marshalling.
+	BigEndian bool
+	// RawReply makes Invoke return the Response for every reply status
+	// (user and system exceptions included) with a nil error, for callers
+	// that store or relay replies. Failures of the call itself (connect,
+	// lost connection, deadline) are still errors.
+	RawReply bool
 	// Oneway sends the request without waiting for (or getting) a reply.
 	Oneway bool
 	// Contexts are extra service contexts for the request.
@@ -77,6 +89,31 @@ type Response struct {
 	Result *Decoder
 	// Conn is the connection the reply came on.
 	Conn *Conn
+
+	msg       *Message
+	bodyStart int
+}
+
+// Version returns the GIOP version of the reply.
+func (r *Response) Version() Version { return r.msg.Version }
+
+// LittleEndian reports the reply's byte order.
+func (r *Response) LittleEndian() bool { return r.msg.LittleEndian }
+
+// Body returns the reply body exactly as received (return value and out
+// parameters, or an exception), for storing and relaying. It aliases the
+// message buffer, which belongs to this Response.
+func (r *Response) Body() []byte { return r.msg.Buf[r.bodyStart:] }
+
+// BodyAlign returns the body's offset modulo 8 within its message: a body
+// can be relayed unchanged only into a message where it lands at the same
+// offset. It is -1 when the body cannot be relayed at all (a GIOP 1.1
+// fragmented reply, whose alignment restarts in every fragment).
+func (r *Response) BodyAlign() int {
+	if len(r.msg.segs) > 0 {
+		return -1
+	}
+	return r.bodyStart % 8
 }
 
 // Invoke calls an operation on the object ref and waits for the reply.
@@ -112,6 +149,9 @@ func (c *Client) Invoke(ctx context.Context, ref *IOR, inv *Invocation) (*Respon
 			// We always send KeyAddr, the one form every server takes.
 			return nil, &SystemException{Name: ExcNoImplement, Completed: CompletedNo,
 				cause: errors.New("giop: server wants an addressing mode other than KeyAddr")}
+		}
+		if inv.RawReply {
+			return resp, nil
 		}
 		return resp, resultError(resp)
 	}
@@ -259,9 +299,17 @@ func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *In
 	c.mu.Unlock()
 
 	e := getEncoder()
+	e.little = !inv.BigEndian
 	e.StartRequest(v, &RequestHeader{RequestID: id, ResponseFlags: flags,
 		ObjectKey: prof.ObjectKey, Operation: inv.Operation, ServiceContexts: ctxs})
-	if inv.Args != nil {
+	switch {
+	case inv.Encode != nil:
+		if err := inv.Encode(e); err != nil {
+			putEncoder(e)
+			c.forgetCall(id)
+			return nil, err
+		}
+	case inv.Args != nil:
 		inv.Args(e)
 	}
 	if err := c.queue(&outFrame{buf: e.FinishMessage(), enc: e, sent: &cl.sent}); err != nil {
@@ -284,7 +332,7 @@ func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *In
 		if err != nil {
 			return nil, &SystemException{Name: ExcMarshal, Completed: CompletedMaybe, cause: err}
 		}
-		return &Response{Header: h, Result: d, Conn: c}, nil
+		return &Response{Header: h, Result: d, Conn: c, msg: m, bodyStart: d.Pos()}, nil
 	case <-ctx.Done():
 		c.forgetCall(id)
 		// CancelRequest is advisory (§15.4.4); it lets the server stop work.
@@ -311,7 +359,7 @@ func (c *Conn) connContexts(v Version, prof *IIOPProfile, extra ServiceContextLi
 	var out ServiceContextList
 	if c.codeSets == nil && v.Minor >= 1 {
 		if info, ok := prof.CodeSets(); ok {
-			cs := chooseCodeSets(info)
+			cs := ChooseCodeSets(info)
 			c.codeSets = &cs
 			out = append(out, cs.ServiceContext())
 		}
@@ -326,23 +374,32 @@ func (c *Conn) connContexts(v Version, prof *IIOPProfile, extra ServiceContextLi
 	return append(out, extra...)
 }
 
-// chooseCodeSets picks transmission code sets from a server's
-// CodeSetComponentInfo the way omniORB does: the server's native set if we
-// support it, else the first conversion set we support, else UTF-8 and
-// UTF-16 (giop-interop.md §2.7).
-func chooseCodeSets(info CodeSetComponentInfo) CodeSetContext {
-	pick := func(c CodeSetComponent, supported []uint32, fallback uint32) uint32 {
-		for _, cs := range append([]uint32{c.Native}, c.Conversion...) {
+// ChooseCodeSets picks transmission code sets from a server's
+// CodeSetComponentInfo. UTF-8 is taken whenever the server offers it,
+// natively or as a conversion set — omniORB offers it as a conversion of
+// its native ISO-8859-1 — because Go strings are UTF-8 and the agent then
+// relays string data between UTF-8 clients and targets unchanged. Otherwise
+// the rule is omniORB's: the native set if we support it, else the first
+// supported conversion set, else UTF-8/UTF-16 (giop-interop.md §2.7).
+func ChooseCodeSets(info CodeSetComponentInfo) CodeSetContext {
+	pick := func(c CodeSetComponent, preferred uint32, supported []uint32) uint32 {
+		all := append([]uint32{c.Native}, c.Conversion...)
+		for _, cs := range all {
+			if cs == preferred {
+				return cs
+			}
+		}
+		for _, cs := range all {
 			for _, s := range supported {
 				if cs == s {
 					return cs
 				}
 			}
 		}
-		return fallback
+		return preferred
 	}
 	return CodeSetContext{
-		Char:  pick(info.ForChar, []uint32{CodeSetUTF8, CodeSetISO8859_1}, CodeSetUTF8),
-		WChar: pick(info.ForWChar, []uint32{CodeSetUTF16}, CodeSetUTF16),
+		Char:  pick(info.ForChar, CodeSetUTF8, []uint32{CodeSetISO8859_1}),
+		WChar: pick(info.ForWChar, CodeSetUTF16, nil),
 	}
 }

@@ -108,11 +108,20 @@ func (r *ServerRequest) finish(err error) {
 		sys  *SystemException
 		user *UserException
 		fwd  *ForwardError
+		raw  *RawReply
 	)
 	switch {
 	case err == nil:
 		e := r.Results()
 		r.results = nil
+		c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+		return
+	case errors.As(err, &raw):
+		e := getEncoder()
+		e.little = raw.LittleEndian
+		h.Status = raw.Status
+		e.StartReply(r.Version, h)
+		e.WriteRaw(raw.Body)
 		c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
 		return
 	case errors.As(err, &sys):
@@ -163,6 +172,45 @@ type UserException struct {
 
 // Error names the exception.
 func (u *UserException) Error() string { return "user exception " + u.RepoID }
+
+// RawReply is a handler's answer given as an already-encoded body, relayed
+// without re-marshalling: a stored reply of a delegated request. The reply
+// goes out in the body's byte order (GIOP lets a reply differ from its
+// request; omniORB accepts it). The caller must check with ReplyBodyAlign
+// that the body lands at the alignment it was encoded for.
+type RawReply struct {
+	Status       ReplyStatus
+	Body         []byte
+	LittleEndian bool
+}
+
+// Error describes the raw reply (it travels as an error value only to
+// reach the connection).
+func (r *RawReply) Error() string { return "giop: raw reply " + r.Status.String() }
+
+// ReplyBodyAlign returns the offset modulo 8 at which a reply body to this
+// request starts, given the reply contexts set so far: 0 in GIOP 1.2, and
+// whatever the header length makes it in 1.0 and 1.1.
+func (r *ServerRequest) ReplyBodyAlign() int {
+	if r.Version.Minor >= 2 {
+		return 0
+	}
+	e := getEncoder()
+	defer putEncoder(e)
+	e.StartReply(r.Version, &ReplyHeader{RequestID: r.Header.RequestID, ServiceContexts: r.replyCtxs})
+	return e.Len() % 8
+}
+
+// BodyAlign returns the request body's offset modulo 8 in its message, or
+// -1 when the body cannot be relayed unchanged (a fragmented GIOP 1.1
+// request, whose alignment restarts in every fragment).
+func (r *ServerRequest) BodyAlign() int {
+	if len(r.msg.segs) > 0 {
+		return -1
+	}
+	r.Body()
+	return r.bodyStart % 8
+}
 
 // ForwardError asks the client to retry at another object (LOCATION_FORWARD).
 type ForwardError struct {

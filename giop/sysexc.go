@@ -127,6 +127,12 @@ func NewSystemException(name string, minor uint32, completed CompletionStatus) *
 	return &SystemException{Name: name, Minor: minor, Completed: completed}
 }
 
+// NewSystemExceptionCause is NewSystemException with a local cause, kept
+// for logs and errors.Is but never sent.
+func NewSystemExceptionCause(name string, minor uint32, completed CompletionStatus, cause error) *SystemException {
+	return &SystemException{Name: name, Minor: minor, Completed: completed, cause: cause}
+}
+
 // RepoID returns the repository id that goes on the wire.
 func (e *SystemException) RepoID() string { return omgExcPrefix + e.Name + excSuffix }
 

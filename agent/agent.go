@@ -1,0 +1,307 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
+	"github.com/requestagent/requestagent/poller"
+	"github.com/requestagent/requestagent/storage"
+)
+
+// Repository ids of the agent's own objects (idl/NativeMessaging.idl).
+const (
+	RequestAgentID   = "IDL:NativeMessaging/RequestAgent:1.0"
+	RequestAgentExID = "IDL:NativeMessaging/RequestAgentEx:1.0"
+	RequestProxyID   = "IDL:NativeMessaging/RequestProxy:1.0"
+	ReplyRecipientID = "IDL:NativeMessaging/ReplyRecipient:1.0"
+)
+
+// Agent is the Native Messaging request agent: the RequestAgent servant,
+// request proxies, typed receivers, pollers and delegation to targets.
+type Agent struct {
+	cfg    Config
+	log    zerolog.Logger
+	store  *storage.Store
+	groups *poller.Registry
+	queue  *queue
+	client *giop.Client
+	idl    IDL
+
+	adapter *giop.Adapter
+	server  *giop.Server
+	ln      net.Listener
+	host    string
+	port    uint16
+
+	// ctx ends when the agent stops for good; delegations watch it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // delegations and the serve loop
+
+	mu       sync.Mutex // guards proxies and requests
+	proxies  map[poller.ID]*proxyRecord
+	requests map[poller.ID]*requestRecord
+
+	noIDLOnce sync.Map // repository ids whose missing IDL was logged
+
+	closeOnce sync.Once
+}
+
+// Start opens the store, listens and serves.
+func Start(cfg Config) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = ":" + strconv.Itoa(DefaultPort)
+	}
+	if cfg.GIOP == nil {
+		cfg.GIOP = giop.DefaultConfig()
+	}
+	if cfg.IDL == nil {
+		cfg.IDL = noIDL{}
+	}
+	if cfg.ConnectRetryBudget == 0 {
+		cfg.ConnectRetryBudget = DefaultConnectRetryBudget
+	}
+	gcfg := *cfg.GIOP
+	gcfg.Logger = cfg.Logger
+	scfg := cfg.Store
+	if scfg.Dir == "" {
+		scfg.InMemory = true
+	}
+	scfg.Logger = cfg.Logger
+	store, err := storage.Open(scfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("agent: listen on %s: %w", cfg.Listen, err)
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	host := cfg.Host
+	if host == "" {
+		host = addr.IP.String()
+		if addr.IP.IsUnspecified() {
+			host = "localhost"
+		}
+	}
+	a := &Agent{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		store:    store,
+		groups:   poller.NewRegistry(),
+		queue:    newQueue(cfg.MaxThreads, cfg.MaxQueueSize, cfg.BlockingTimeout),
+		client:   giop.NewClient(&gcfg),
+		idl:      cfg.IDL,
+		adapter:  giop.NewAdapter(),
+		ln:       ln,
+		host:     host,
+		port:     uint16(addr.Port),
+		proxies:  make(map[poller.ID]*proxyRecord),
+		requests: make(map[poller.ID]*requestRecord),
+	}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.adapter.Register([]byte(AgentKey), &agentServant{a})
+	a.adapter.Locator = a.locate
+	a.server = giop.NewServer(&gcfg, a.adapter)
+	// Calls to recipients behind firewalls go over their own connections.
+	a.client.UseBiDir(a.server)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.server.Serve(ln); !errors.Is(err, giop.ErrServerClosed) {
+			a.log.Error().Err(err).Msg("agent: GIOP server stopped")
+		}
+	}()
+	a.log.Info().Str("listen", ln.Addr().String()).Str("corbaloc", a.Corbaloc()).Msg("agent: serving")
+	return a, nil
+}
+
+// Port returns the port the agent listens on.
+func (a *Agent) Port() int { return int(a.port) }
+
+// Corbaloc returns the agent's corbaloc URL.
+func (a *Agent) Corbaloc() string {
+	return (&giop.Corbaloc{Addresses: []giop.CorbalocAddress{{Version: giop.V1_2, Host: a.host, Port: a.port}},
+		Key: []byte(AgentKey)}).String()
+}
+
+// IOR returns the agent's object reference.
+func (a *Agent) IOR() *giop.IOR {
+	return a.ior(RequestAgentExID, []byte(AgentKey), giop.DefaultCodeSets.Component())
+}
+
+// ior builds a reference to one of the agent's objects.
+func (a *Agent) ior(typeID string, key []byte, comps ...giop.TaggedComponent) *giop.IOR {
+	all := append([]giop.TaggedComponent{giop.ORBTypeComponent(giop.ORBTypeRequestAgent)}, comps...)
+	return giop.NewIOR(typeID, &giop.IIOPProfile{Version: giop.V1_2, Host: a.host, Port: a.port, ObjectKey: key, Components: all})
+}
+
+// targetIOR builds a reference that stands for a target — a typed
+// receiver, a poller or a request object. It has the target's type and
+// advertises, as its only code sets, the ones the agent will use towards
+// the target, so client and target end up on the same code sets and string
+// data relays unchanged. For a target that advertises none, it advertises
+// none either: the client then behaves as towards the target itself.
+func (a *Agent) targetIOR(kind byte, id poller.ID, repoID string, target *giop.IOR) *giop.IOR {
+	typeID := repoID
+	if typeID == "*" {
+		typeID = giop.CORBAObjectID
+	}
+	ref := nmproto.RefTypedReceiver
+	if kind == keyPoller {
+		ref = nmproto.RefPoller
+	}
+	comps := []giop.TaggedComponent{nmproto.RefComponent(ref)}
+	if prof, err := target.IIOP(); err == nil {
+		if info, ok := prof.CodeSets(); ok {
+			cs := giop.ChooseCodeSets(info)
+			comps = append(comps, giop.CodeSetComponentInfo{
+				ForChar:  giop.CodeSetComponent{Native: cs.Char},
+				ForWChar: giop.CodeSetComponent{Native: cs.WChar},
+			}.Component())
+		}
+	}
+	return a.ior(typeID, objectKey(kind, id), comps...)
+}
+
+// locate finds the servant for one of the agent's dynamic objects.
+func (a *Agent) locate(key []byte) giop.Servant {
+	kind, id, ok := parseKey(key)
+	if !ok {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch kind {
+	case keyProxy:
+		if p := a.proxies[id]; p != nil {
+			return &proxyServant{a: a, id: id}
+		}
+	case keyReceiver:
+		if p := a.proxies[id]; p != nil {
+			return &receiverServant{a: a, id: id, repoID: p.repoID}
+		}
+	case keyRequest, keyPoller:
+		if r := a.requests[id]; r != nil {
+			return &requestServant{a: a, id: id, repoID: r.repoID, poller: kind == keyPoller}
+		}
+	}
+	return nil
+}
+
+// isA answers _is_a for objects standing for a target: "*" matches every
+// id (PRODUCT.md §2).
+func isA(repoID, asked string) bool {
+	return repoID == "*" || asked == repoID || asked == giop.CORBAObjectID
+}
+
+// Shutdown stops the agent gracefully: stop accepting, let requests in
+// progress and delegations finish until ctx ends, then close connections
+// and, last, the store (DEVELOPERS.md). It is idempotent.
+func (a *Agent) Shutdown(ctx context.Context) error {
+	var err error
+	a.closeOnce.Do(func() {
+		err = a.server.Shutdown(ctx)
+		done := make(chan struct{})
+		go func() { a.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			// Delegations still running are abandoned: their requests stay
+			// stored as sending and become COMM_FAILURE/MAYBE on restart.
+			a.cancel()
+			<-done
+		}
+		a.cancel()
+		a.client.Close()
+		if cerr := a.store.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	})
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = nil
+	}
+	return err
+}
+
+// Close stops the agent at once.
+func (a *Agent) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return a.Shutdown(ctx)
+}
+
+// go runs f as a tracked goroutine of the agent.
+func (a *Agent) goTracked(f func()) {
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); f() }()
+}
+
+// commit writes a batch durably; the agent acknowledges nothing before.
+func (a *Agent) commit(b *storage.Batch) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return a.store.Commit(ctx, b)
+}
+
+// trash deletes a request everywhere: its polling group entry, its
+// records, and its proxy if that was waiting for its last request
+// ("to be destroyed"). It reports false for an unknown request.
+func (a *Agent) trash(id poller.ID) bool {
+	a.mu.Lock()
+	r := a.requests[id]
+	if r == nil {
+		a.mu.Unlock()
+		return false
+	}
+	delete(a.requests, id)
+	a.mu.Unlock()
+	a.groups.Remove(id)
+	var b storage.Batch
+	b.Delete(recordKey(prefixRequest, id))
+	b.Delete(recordKey(prefixBody, id))
+	b.Delete(recordKey(prefixReply, id))
+	if err := a.commit(&b); err != nil {
+		a.log.Error().Err(err).Hex("request", id[:]).Msg("agent: trash not stored; the request may reappear after a restart")
+	}
+	a.log.Debug().Hex("request", id[:]).Msg("agent: request trashed")
+	if r.proxyID != (poller.ID{}) {
+		a.maybeReapProxy(r.proxyID)
+	}
+	return true
+}
+
+// maybeReapProxy deletes a "to be destroyed" proxy whose last request is gone.
+func (a *Agent) maybeReapProxy(pid poller.ID) {
+	a.mu.Lock()
+	p := a.proxies[pid]
+	if p == nil || !p.toBeDestroyed || a.groups.Len(proxyGroup(pid)) > 0 {
+		a.mu.Unlock()
+		return
+	}
+	delete(a.proxies, pid)
+	a.mu.Unlock()
+	var b storage.Batch
+	b.Delete(recordKey(prefixProxy, pid))
+	if err := a.commit(&b); err != nil {
+		a.log.Error().Err(err).Msg("agent: proxy deletion not stored")
+	}
+	a.log.Debug().Hex("proxy", pid[:]).Msg("agent: proxy destroyed")
+}
+
+// Polling-group names: a proxy is one group; create_request names others.
+func proxyGroup(id poller.ID) string { return "p:" + string(id[:]) }
+func namedGroup(name string) string  { return "g:" + name }

@@ -1,0 +1,99 @@
+package agent
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/storage"
+)
+
+// DefaultPort is where the agent listens unless told otherwise (PRODUCT.md §7).
+const DefaultPort = 5555
+
+// AgentKey is the object key of the RequestAgent, so that
+// corbaloc:iiop:1.2@HOST:5555/RequestAgent reaches it.
+const AgentKey = "RequestAgent"
+
+// Config configures the agent. Zero fields take their defaults.
+type Config struct {
+	// Listen is the TCP address to serve GIOP on. Default ":5555".
+	Listen string
+	// Host is the host name or address advertised in IORs. Default: the
+	// listening address's host, or "localhost" when it listens on all
+	// interfaces. Keep it stable: IORs handed out must stay valid.
+	Host string
+	// Store configures the durable store. Default: in memory (nothing
+	// survives a restart) — the command line sets a data directory.
+	Store storage.Config
+	// GIOP holds the connection limits, for clients and targets alike.
+	// Default giop.DefaultConfig().
+	GIOP *giop.Config
+	// IDL knows target interfaces (suppressed mode, transcoding). Default:
+	// none, so suppressed mode falls back to unsuppressed.
+	IDL IDL
+	// Defaults are the proxy properties that create_request_proxy starts
+	// from, and that RequestAgentEx::properties returns.
+	Defaults Properties
+	// MaxThreads bounds concurrent delegations; 0 is unlimited.
+	MaxThreads int
+	// MaxQueueSize bounds requests waiting for a delegation thread; 0 is
+	// unlimited. Only with MaxThreads > 0.
+	MaxQueueSize int
+	// BlockingTimeout is how long a new request may wait for queue room
+	// before IMP_LIMIT; 0 is no wait.
+	BlockingTimeout time.Duration
+	// ConnectRetryBudget is how long the agent keeps retrying a target it
+	// cannot connect to (nothing sent) before the result is TRANSIENT.
+	// Default 30s.
+	ConnectRetryBudget time.Duration
+	// Logger receives the agent's events. Default: discard.
+	Logger zerolog.Logger
+}
+
+// DefaultConnectRetryBudget is the default ConnectRetryBudget.
+const DefaultConnectRetryBudget = 30 * time.Second
+
+// Validate reports the first invalid field; errors wrap ErrBadConfig and
+// name the field.
+func (c *Config) Validate() error {
+	bad := func(field string, v any, why string) error {
+		return fmt.Errorf("%w: %s=%v: %s", ErrBadConfig, field, v, why)
+	}
+	if c.Listen != "" {
+		_, port, err := net.SplitHostPort(c.Listen)
+		if err != nil {
+			return bad("listen", c.Listen, err.Error())
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			return bad("listen", c.Listen, "bad port")
+		}
+	}
+	switch {
+	case c.MaxThreads < 0:
+		return bad("maxThreads", c.MaxThreads, "must not be negative")
+	case c.MaxQueueSize < 0:
+		return bad("maxQueueSize", c.MaxQueueSize, "must not be negative")
+	case c.BlockingTimeout < 0:
+		return bad("blockingTimeout", c.BlockingTimeout, "must not be negative")
+	case c.ConnectRetryBudget < 0:
+		return bad("connectRetryBudget", c.ConnectRetryBudget, "must not be negative")
+	case c.Defaults.ReplyDropping&^dropAllBits != 0:
+		return bad("ReplyDropping", c.Defaults.ReplyDropping, "only bits 0x01, 0x02, 0x04")
+	}
+	if c.GIOP != nil {
+		if err := c.GIOP.Validate(); err != nil {
+			return err
+		}
+	}
+	if c.Store.Dir != "" {
+		if err := c.Store.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

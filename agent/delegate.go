@@ -1,0 +1,151 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
+	"github.com/requestagent/requestagent/storage"
+)
+
+var storageErrNotFound = storage.ErrNotFound
+
+// delegate sends an accepted request to its target and stores the reply.
+// It runs in its own goroutine, holding a place in the delegation queue.
+func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket) {
+	defer t.done()
+	if !t.immediate {
+		if err := t.wait(a.ctx); err != nil {
+			return // stopping: the request stays stored as accepted
+		}
+		// About to send: after a crash from here on, it may have run.
+		rec.state = stateSending
+		var b storage.Batch
+		b.Set(recordKey(prefixRequest, rec.id), rec.encode())
+		if err := a.commit(&b); err != nil {
+			a.finish(rec, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
+			return
+		}
+	}
+	resp, err := a.invokeTarget(rec, body)
+	if rec.oneway {
+		if err != nil {
+			a.log.Warn().Err(err).Str("operation", rec.operation).Msg("agent: oneway delegation failed")
+		}
+		a.trash(rec.id)
+		return
+	}
+	var y *replyRecord
+	if err != nil {
+		y = systemExceptionReply(targetFailure(err))
+	} else {
+		y = &replyRecord{status: resp.Header.Status, version: resp.Version(), little: resp.LittleEndian(),
+			bodyAlign: int8(resp.BodyAlign()), body: append([]byte(nil), resp.Body()...)}
+	}
+	a.finish(rec, y)
+}
+
+// finish stores a request's reply and makes it pollable — or drops it,
+// per ReplyDropping: a dropped reply is neither delivered nor kept, and its
+// request is trashed.
+func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
+	if rec.props.drops(y.status) {
+		a.log.Debug().Hex("request", rec.id[:]).Stringer("status", y.status).Msg("agent: reply dropped")
+		a.trash(rec.id)
+		return
+	}
+	a.mu.Lock()
+	live := a.requests[rec.id]
+	if live != nil {
+		live.state = stateReplied
+	}
+	a.mu.Unlock()
+	if live == nil {
+		return // trashed while in flight
+	}
+	done := *rec
+	done.state = stateReplied
+	var b storage.Batch
+	b.Set(recordKey(prefixReply, rec.id), y.encode())
+	b.Set(recordKey(prefixRequest, rec.id), done.encode())
+	for attempt := 0; ; attempt++ {
+		err := a.commit(&b)
+		if err == nil {
+			break
+		}
+		if attempt == 4 {
+			// The reply cannot be kept; say so to whoever polls.
+			a.log.Error().Err(err).Hex("request", rec.id[:]).Msg("agent: reply could not be stored")
+			break
+		}
+		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
+	}
+	a.log.Debug().Hex("request", rec.id[:]).Stringer("status", y.status).Msg("agent: reply stored")
+	a.groups.SetReady(rec.id)
+}
+
+// invokeTarget calls the target with the request's body, relayed
+// unchanged when the alignment allows and re-encoded through the IDL
+// otherwise. A target that cannot be reached (nothing sent) is retried
+// with exponential backoff and jitter for ConnectRetryBudget; a call that
+// may have run is never re-sent (PRODUCT.md §3).
+func (a *Agent) invokeTarget(rec *requestRecord, body []byte) (*giop.Response, error) {
+	inv := &giop.Invocation{
+		Operation: rec.operation,
+		Oneway:    rec.oneway,
+		BigEndian: !rec.little,
+		RawReply:  true,
+		Encode: func(e *giop.Encoder) error {
+			if len(body) == 0 {
+				return nil
+			}
+			if rec.bodyAlign >= 0 && e.Len()%8 == int(rec.bodyAlign) {
+				e.WriteRaw(body)
+				return nil
+			}
+			d := giop.NewBodyDecoder(body, int(rec.bodyAlign), rec.version, rec.little)
+			return a.idl.TranscodeArgs(rec.repoID, rec.operation, d, e)
+		},
+	}
+	deadline := time.Now().Add(a.cfg.ConnectRetryBudget)
+	backoff := 20 * time.Millisecond
+	for {
+		resp, err := a.client.Invoke(a.ctx, rec.target, inv)
+		var x *giop.SystemException
+		if err == nil || !errors.As(err, &x) || x.Name != giop.ExcTransient || x.Completed != giop.CompletedNo {
+			return resp, err
+		}
+		sleep := backoff/2 + rand.N(backoff/2+1)
+		if time.Now().Add(sleep).After(deadline) {
+			return nil, err
+		}
+		a.log.Debug().Err(err).Dur("retry_in", sleep).Msg("agent: target unreachable; retrying")
+		select {
+		case <-time.After(sleep):
+		case <-a.ctx.Done():
+			return nil, err
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// targetFailure turns a failed delegation into the request's result.
+func targetFailure(err error) *giop.SystemException {
+	var x *giop.SystemException
+	if !errors.As(err, &x) {
+		// The body could not be encoded for the target.
+		return giop.NewSystemExceptionCause(giop.ExcMarshal, nmproto.CannotTranscode, giop.CompletedNo, err)
+	}
+	switch {
+	case x.Name == giop.ExcTransient && x.Completed == giop.CompletedNo:
+		return giop.NewSystemExceptionCause(giop.ExcTransient, nmproto.TargetUnreachable, giop.CompletedNo, err)
+	case x.Name == giop.ExcTimeout || errors.Is(err, context.Canceled):
+		return giop.NewSystemExceptionCause(giop.ExcCommFailure, nmproto.TargetStateUnknown, giop.CompletedMaybe, err)
+	case x.Name == giop.ExcCommFailure:
+		return giop.NewSystemExceptionCause(giop.ExcCommFailure, nmproto.TargetConnectionLost, giop.CompletedMaybe, err)
+	}
+	return x
+}

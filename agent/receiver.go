@@ -1,0 +1,317 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
+	"github.com/requestagent/requestagent/poller"
+	"github.com/requestagent/requestagent/storage"
+)
+
+// receiverServant is a proxy's typed receiver: every call on it, whatever
+// the operation, is a request to delegate to the proxy's target.
+type receiverServant struct {
+	a      *Agent
+	id     poller.ID // the proxy's
+	repoID string
+}
+
+func (s *receiverServant) RepositoryID() string { return s.repoID }
+func (s *receiverServant) IsA(id string) bool   { return isA(s.repoID, id) }
+
+func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) error {
+	a := s.a
+	a.mu.Lock()
+	p := a.proxies[s.id]
+	var proxy proxyRecord
+	if p != nil {
+		proxy = *p
+	}
+	a.mu.Unlock()
+	if p == nil || proxy.toBeDestroyed {
+		return proxyGone()
+	}
+	info, err := reqInfo(req)
+	if err != nil {
+		return err
+	}
+	rec := &requestRecord{
+		id:        newID(),
+		proxyID:   s.id,
+		group:     proxyGroup(s.id),
+		tag:       info.RequestTag,
+		cookie:    info.Cookie,
+		target:    proxy.target,
+		repoID:    proxy.repoID,
+		recipient: proxy.recipient,
+		props:     proxy.props,
+		suppress:  info.Suppress,
+		created:   time.Now(),
+	}
+	return a.send(ctx, req, rec, info.WaitTimeout, true)
+}
+
+// reqInfo returns the NMService req_info of a request to a typed receiver.
+// A request without the context (a plain ORB client) gets unsuppressed
+// behaviour: it must never mistake a dummy value for a result (PRODUCT.md §3).
+func reqInfo(req *giop.ServerRequest) (nmproto.ReqInfo, error) {
+	c, ok, err := nmproto.Find(req.Header.ServiceContexts)
+	if err != nil {
+		return nmproto.ReqInfo{}, giop.NewSystemExceptionCause(giop.ExcMarshal, 0, giop.CompletedNo, err)
+	}
+	if !ok || c.Kind != nmproto.KindReqInfo {
+		return nmproto.ReqInfo{}, nil
+	}
+	return c.ReqInfo, nil
+}
+
+// send accepts a request: it checks it can be relayed, takes a place in
+// the delegation queue, stores it durably, starts its delegation and
+// answers the client — with the mature reply if WaitReply and it comes in
+// time, else with a premature return. Nothing is stored when the request is
+// refused (IMP_LIMIT, duplicate tag, …).
+func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestRecord, wait uint32, isNew bool) error {
+	rec.operation = req.Operation()
+	rec.oneway = !req.ResponseExpected()
+	rec.version, rec.little = req.Version, req.LittleEndian
+	body := req.Body()
+	rec.bodyAlign = int8(req.BodyAlign())
+	if err := a.checkRelay(rec, body); err != nil {
+		return err
+	}
+	if isNew {
+		if err := a.groups.Add(rec.group, rec.id, rec.tag); err != nil {
+			return giop.NewSystemException(giop.ExcBadInvOrder, nmproto.DuplicatedRequestTag, giop.CompletedNo)
+		}
+	}
+	refuse := func() {
+		if isNew {
+			a.groups.Remove(rec.id)
+		}
+	}
+	t, err := a.queue.admit(ctx)
+	if err != nil {
+		refuse()
+		a.log.Info().Str("operation", rec.operation).Msg("agent: request refused: delegation queue full")
+		return giop.NewSystemExceptionCause(giop.ExcImpLimit, nmproto.QueueFull, giop.CompletedNo, err)
+	}
+	// A request that gets a thread at once is stored as already being
+	// sent: one durable write instead of two, and after a crash it is
+	// rightly treated as possibly run.
+	rec.state = stateAccepted
+	if t.immediate {
+		rec.state = stateSending
+	}
+	var b storage.Batch
+	b.Set(recordKey(prefixRequest, rec.id), rec.encode())
+	b.Set(recordKey(prefixBody, rec.id), body)
+	if err := a.commit(&b); err != nil {
+		t.done()
+		refuse()
+		return storeFailed(err)
+	}
+	a.mu.Lock()
+	a.requests[rec.id] = rec
+	a.mu.Unlock()
+	a.log.Debug().Hex("request", rec.id[:]).Str("operation", rec.operation).Bytes("tag", rec.tag).Msg("agent: request accepted")
+	snapshot := *rec
+	a.goTracked(func() { a.delegate(&snapshot, body, t) })
+	if rec.oneway {
+		return nil
+	}
+	if rec.props.WaitReply && wait > 0 && a.groups.Wait(ctx, rec.id, poller.Timeout(wait)) {
+		return a.mature(req, rec)
+	}
+	return a.premature(req, rec, rec.suppress)
+}
+
+// checkRelay makes sure the body can reach the target: unchanged when its
+// alignment will be the same in the request to the target (GIOP 1.2 to
+// 1.2), else re-encoded through the target's IDL. A request that cannot be
+// relayed either way is refused now rather than corrupted later.
+func (a *Agent) checkRelay(rec *requestRecord, body []byte) error {
+	if len(body) == 0 {
+		return nil
+	}
+	prof, err := rec.target.IIOP()
+	if err == nil && prof.Version.AtLeast(giop.V1_2) && rec.bodyAlign == 0 {
+		return nil
+	}
+	if rec.bodyAlign >= 0 {
+		scratch := giop.NewEncoder(giop.V1_2, true)
+		d := giop.NewBodyDecoder(body, int(rec.bodyAlign), rec.version, rec.little)
+		if err := a.idl.TranscodeArgs(rec.repoID, rec.operation, d, scratch); err == nil {
+			return nil
+		}
+	}
+	return giop.NewSystemExceptionCause(giop.ExcMarshal, nmproto.CannotTranscode, giop.CompletedNo,
+		errors.New("the body must be re-encoded for the target and its IDL is not loaded"))
+}
+
+// premature answers a request whose reply is not there (yet): in
+// suppressed mode a normal reply with zero values, else NO_RESPONSE with
+// minor REPLY_NOT_AVAILABLE — both carrying the poller in NMService.
+func (a *Agent) premature(req *giop.ServerRequest, rec *requestRecord, suppress bool) error {
+	var pollerRef *giop.IOR
+	switch {
+	case rec.props.ReplyDropping != 0 && !rec.recipient.IsNil():
+		// The seed: no poller with a recipient and reply dropping.
+	case rec.proxyID == (poller.ID{}):
+		pollerRef = a.targetIOR(keyRequest, rec.id, rec.repoID, rec.target)
+	default:
+		pollerRef = a.targetIOR(keyPoller, rec.id, rec.repoID, rec.target)
+	}
+	nm := nmproto.Context{Kind: nmproto.KindThePoller, ThePoller: pollerRef}
+	req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
+	if suppress {
+		err := a.idl.ZeroResults(rec.repoID, rec.operation, req.Results())
+		if err == nil {
+			return nil
+		}
+		if _, logged := a.noIDLOnce.LoadOrStore(rec.repoID, true); !logged {
+			a.log.Warn().Err(err).Str("repo_id", rec.repoID).
+				Msg("agent: suppressed mode needs the interface's IDL (--idl); answering unsuppressed")
+		}
+	}
+	return giop.NewSystemException(giop.ExcNoResponse, nmproto.ReplyNotAvailable, giop.CompletedNo)
+}
+
+// mature answers with the stored reply of a request, and trashes the
+// request unless RequestManualTrash keeps it (then polling is idempotent).
+func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
+	raw, err := a.store.Get(recordKey(prefixReply, rec.id))
+	if err != nil {
+		if errors.Is(err, storageErrNotFound) {
+			return trashedErr()
+		}
+		return storeFailed(err)
+	}
+	y, err := decodeReply(raw)
+	if err != nil {
+		return storeFailed(err)
+	}
+	if y.status != giop.ReplyNoException {
+		// The exception is the real result of the delegated request.
+		nm := nmproto.Context{Kind: nmproto.KindReplierName}
+		req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
+	}
+	reply, ok := a.relayReply(req, rec, y)
+	if ok && !rec.props.ManualTrash {
+		a.trash(rec.id)
+	}
+	return reply
+}
+
+// relayReply returns the stored reply as the handler's answer — the body
+// unchanged when it lands at the same alignment, re-encoded otherwise —
+// and whether the client gets the real result (else a relay failure).
+func (a *Agent) relayReply(req *giop.ServerRequest, rec *requestRecord, y *replyRecord) (reply error, ok bool) {
+	if len(y.body) == 0 || int(y.bodyAlign) == req.ReplyBodyAlign() {
+		return &giop.RawReply{Status: y.status, Body: y.body, LittleEndian: y.little}, true
+	}
+	d := giop.NewBodyDecoder(y.body, int(y.bodyAlign), y.version, y.little)
+	switch y.status {
+	case giop.ReplySystemException:
+		if x := d.SystemException(); d.Err() == nil {
+			return x, true
+		}
+	case giop.ReplyNoException:
+		if err := a.idl.TranscodeReply(rec.repoID, rec.operation, y.status, d, req.Results()); err == nil {
+			return nil, true
+		}
+	}
+	return giop.NewSystemExceptionCause(giop.ExcMarshal, nmproto.CannotTranscode, giop.CompletedNo,
+		errors.New("the reply must be re-encoded for the client and its IDL is not loaded")), false
+}
+
+func trashedErr() error {
+	return giop.NewSystemException(giop.ExcObjectNotExist, nmproto.RequestTrashed, giop.CompletedNo)
+}
+
+// requestServant is a request object (from create_request) or a poller.
+// A request object's first call sends the request; every later call, and
+// every call on a poller, pulls the reply.
+type requestServant struct {
+	a      *Agent
+	id     poller.ID
+	repoID string
+	poller bool
+}
+
+func (s *requestServant) RepositoryID() string { return s.repoID }
+func (s *requestServant) IsA(id string) bool   { return isA(s.repoID, id) }
+
+func (s *requestServant) Invoke(ctx context.Context, req *giop.ServerRequest) error {
+	a := s.a
+	a.mu.Lock()
+	r := a.requests[s.id]
+	var rec requestRecord
+	if r != nil {
+		rec = *r
+	}
+	first := r != nil && !s.poller && r.state == stateCreated
+	if first {
+		// Claim the first call, so a concurrent one pulls instead.
+		r.state = stateAccepted
+	}
+	a.mu.Unlock()
+	if r == nil {
+		return trashedErr()
+	}
+	info, err := reqInfo(req)
+	if err != nil {
+		return err
+	}
+	if first {
+		rec.suppress = info.Suppress
+		err := a.send(ctx, req, &rec, info.WaitTimeout, false)
+		var x *giop.SystemException
+		if errors.As(err, &x) && x.Completed == giop.CompletedNo && x.Minor != nmproto.ReplyNotAvailable {
+			// Refused: the request object may be invoked again.
+			a.mu.Lock()
+			if r := a.requests[s.id]; r != nil && r.state == stateAccepted {
+				r.state = stateCreated
+			}
+			a.mu.Unlock()
+		}
+		return err
+	}
+	return a.pull(ctx, req, &rec)
+}
+
+// pull serves a call on a poller: the real result once it is there, else,
+// after waiting up to the client's wait_timeout, a premature return.
+// Another operation than the request's is a polling failure.
+func (a *Agent) pull(ctx context.Context, req *giop.ServerRequest, rec *requestRecord) error {
+	if req.Operation() != rec.operation {
+		return giop.NewSystemExceptionCause(giop.ExcBadOperation, nmproto.WrongOperation, giop.CompletedNo,
+			errors.New("the poller's request is "+rec.operation))
+	}
+	var wait uint32
+	suppress := false
+	c, ok, err := nmproto.Find(req.Header.ServiceContexts)
+	if err != nil {
+		return giop.NewSystemExceptionCause(giop.ExcMarshal, 0, giop.CompletedNo, err)
+	}
+	if ok {
+		switch c.Kind {
+		case nmproto.KindWaitTimeout:
+			wait, suppress = c.WaitTimeout, rec.suppress
+		case nmproto.KindReqInfo:
+			wait, suppress = c.ReqInfo.WaitTimeout, c.ReqInfo.Suppress
+		}
+	}
+	if !a.groups.Wait(ctx, rec.id, poller.Timeout(wait)) {
+		a.mu.Lock()
+		_, live := a.requests[rec.id]
+		a.mu.Unlock()
+		if !live {
+			return trashedErr()
+		}
+		return a.premature(req, rec, suppress)
+	}
+	return a.mature(req, rec)
+}

@@ -1,0 +1,226 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/poller"
+)
+
+// The store's schema. Records are CDR-encoded (little-endian, with a
+// version octet first) so that the codec is the one the wire uses.
+//
+//	p/<proxy id>    proxyRecord
+//	q/<request id>  requestRecord: everything but the body (small, so a
+//	                restart rebuilds indexes without reading bodies)
+//	b/<request id>  the request body, as received
+//	y/<request id>  replyRecord: the reply status and body, as received
+//
+// A trashed request's q/, b/ and y/ go in one batch.
+const recordVersion = 1
+
+var (
+	prefixProxy   = []byte("p/")
+	prefixRequest = []byte("q/")
+	prefixBody    = []byte("b/")
+	prefixReply   = []byte("y/")
+)
+
+func recordKey(prefix []byte, id poller.ID) []byte {
+	return append(append(make([]byte, 0, len(prefix)+len(id)), prefix...), id[:]...)
+}
+
+// reqState is where a request is in its life.
+type reqState uint8
+
+const (
+	// stateCreated: made by create_request, not invoked yet.
+	stateCreated reqState = iota
+	// stateAccepted: stored and acknowledged, waiting for a delegation thread.
+	stateAccepted
+	// stateSending: being delegated; after a crash it may have run, so it
+	// becomes COMM_FAILURE/COMPLETED_MAYBE rather than being re-sent.
+	stateSending
+	// stateReplied: the reply is stored.
+	stateReplied
+)
+
+var errRecord = errors.New("agent: corrupt record")
+
+type proxyRecord struct {
+	id            poller.ID
+	target        *giop.IOR
+	repoID        string
+	recipient     *giop.IOR
+	props         Properties
+	toBeDestroyed bool
+	created       time.Time
+}
+
+func (p *proxyRecord) encode() []byte {
+	e := giop.NewEncoder(giop.V1_2, true)
+	e.WriteOctet(recordVersion)
+	e.WriteRaw(p.id[:])
+	e.WriteIOR(p.target)
+	e.WriteString(p.repoID)
+	e.WriteIOR(p.recipient)
+	writeProps(e, p.props)
+	e.WriteBool(p.toBeDestroyed)
+	e.WriteLongLong(p.created.UnixNano())
+	return e.Bytes()
+}
+
+func decodeProxy(b []byte) (*proxyRecord, error) {
+	d := giop.NewDecoder(b, giop.V1_2, true)
+	if v := d.Octet(); v != recordVersion && d.Err() == nil {
+		return nil, fmt.Errorf("%w: proxy record version %d", errRecord, v)
+	}
+	p := &proxyRecord{}
+	copy(p.id[:], d.Raw(len(p.id)))
+	p.target = d.IOR()
+	p.repoID = d.String()
+	p.recipient = d.IOR()
+	p.props = readProps(d)
+	p.toBeDestroyed = d.Bool()
+	p.created = time.Unix(0, d.LongLong())
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("%w: proxy: %v", errRecord, err)
+	}
+	return p, nil
+}
+
+func writeProps(e *giop.Encoder, p Properties) {
+	e.WriteBool(p.WaitReply)
+	e.WriteOctet(p.ReplyDropping)
+	e.WriteBool(p.ManualTrash)
+}
+
+func readProps(d *giop.Decoder) Properties {
+	return Properties{WaitReply: d.Bool(), ReplyDropping: d.Octet(), ManualTrash: d.Bool()}
+}
+
+// requestRecord is a request's metadata; the body is stored apart.
+type requestRecord struct {
+	id      poller.ID
+	proxyID poller.ID // zero for requests made by create_request
+	group   string
+	tag     []byte
+	cookie  []byte
+	// target, repoID, recipient and props are the request's own for
+	// create_request, copies of the proxy's otherwise.
+	target    *giop.IOR
+	repoID    string
+	recipient *giop.IOR
+	props     Properties
+	operation string
+	oneway    bool
+	suppress  bool
+	state     reqState
+	// How the body was encoded: GIOP version, byte order, and its offset
+	// modulo 8 in the message it came in.
+	version   giop.Version
+	little    bool
+	bodyAlign int8
+	created   time.Time
+}
+
+func (r *requestRecord) encode() []byte {
+	e := giop.NewEncoder(giop.V1_2, true)
+	e.WriteOctet(recordVersion)
+	e.WriteRaw(r.id[:])
+	e.WriteRaw(r.proxyID[:])
+	e.WriteString(r.group)
+	e.WriteOctets(r.tag)
+	e.WriteOctets(r.cookie)
+	e.WriteIOR(r.target)
+	e.WriteString(r.repoID)
+	e.WriteIOR(r.recipient)
+	writeProps(e, r.props)
+	e.WriteString(r.operation)
+	e.WriteBool(r.oneway)
+	e.WriteBool(r.suppress)
+	e.WriteOctet(byte(r.state))
+	e.WriteOctet(r.version.Major)
+	e.WriteOctet(r.version.Minor)
+	e.WriteBool(r.little)
+	e.WriteOctet(byte(r.bodyAlign))
+	e.WriteLongLong(r.created.UnixNano())
+	return e.Bytes()
+}
+
+func decodeRequest(b []byte) (*requestRecord, error) {
+	d := giop.NewDecoder(b, giop.V1_2, true)
+	if v := d.Octet(); v != recordVersion && d.Err() == nil {
+		return nil, fmt.Errorf("%w: request record version %d", errRecord, v)
+	}
+	r := &requestRecord{}
+	copy(r.id[:], d.Raw(len(r.id)))
+	copy(r.proxyID[:], d.Raw(len(r.proxyID)))
+	r.group = d.String()
+	r.tag = d.Octets()
+	r.cookie = d.Octets()
+	r.target = d.IOR()
+	r.repoID = d.String()
+	r.recipient = d.IOR()
+	r.props = readProps(d)
+	r.operation = d.String()
+	r.oneway = d.Bool()
+	r.suppress = d.Bool()
+	r.state = reqState(d.Octet())
+	r.version = giop.Version{Major: d.Octet(), Minor: d.Octet()}
+	r.little = d.Bool()
+	r.bodyAlign = int8(d.Octet())
+	r.created = time.Unix(0, d.LongLong())
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("%w: request: %v", errRecord, err)
+	}
+	return r, nil
+}
+
+// replyRecord is a stored reply: what the target answered, or the system
+// exception the agent made the result (target unreachable, connection lost).
+type replyRecord struct {
+	status    giop.ReplyStatus
+	version   giop.Version
+	little    bool
+	bodyAlign int8
+	body      []byte
+}
+
+func (y *replyRecord) encode() []byte {
+	e := giop.NewEncoder(giop.V1_2, true)
+	e.WriteOctet(recordVersion)
+	e.WriteULong(uint32(y.status))
+	e.WriteOctet(y.version.Major)
+	e.WriteOctet(y.version.Minor)
+	e.WriteBool(y.little)
+	e.WriteOctet(byte(y.bodyAlign))
+	e.WriteOctets(y.body)
+	return e.Bytes()
+}
+
+func decodeReply(b []byte) (*replyRecord, error) {
+	d := giop.NewDecoder(b, giop.V1_2, true)
+	if v := d.Octet(); v != recordVersion && d.Err() == nil {
+		return nil, fmt.Errorf("%w: reply record version %d", errRecord, v)
+	}
+	y := &replyRecord{status: giop.ReplyStatus(d.ULong())}
+	y.version = giop.Version{Major: d.Octet(), Minor: d.Octet()}
+	y.little = d.Bool()
+	y.bodyAlign = int8(d.Octet())
+	y.body = d.Octets()
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("%w: reply: %v", errRecord, err)
+	}
+	return y, nil
+}
+
+// systemExceptionReply makes the stored reply for a failure the agent
+// reports as the request's result.
+func systemExceptionReply(x *giop.SystemException) *replyRecord {
+	e := giop.NewEncoder(giop.V1_2, true)
+	e.WriteSystemException(x)
+	return &replyRecord{status: giop.ReplySystemException, version: giop.V1_2, little: true, body: e.Bytes()}
+}

@@ -1,0 +1,191 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
+	"github.com/requestagent/requestagent/poller"
+	"github.com/requestagent/requestagent/storage"
+)
+
+// User exceptions of NativeMessaging.idl.
+const (
+	excDuplicatedRequestTag = "IDL:NativeMessaging/RequestAgent/DuplicatedRequestTag:1.0"
+	excPollingGroupIsEmpty  = "IDL:NativeMessaging/RequestAgent/PollingGroupIsEmpty:1.0"
+	excRequestNotExist      = "IDL:NativeMessaging/RequestAgent/RequestNotExist:1.0"
+	excInvalidProperty      = "IDL:NativeMessaging/InvalidProperty:1.0"
+)
+
+func userException(id string) error { return &giop.UserException{RepoID: id} }
+
+func badParam(minor uint32, why string) error {
+	return giop.NewSystemExceptionCause(giop.ExcBadParam, minor, giop.CompletedNo, errors.New(why))
+}
+
+// agentServant is the RequestAgentEx object at key "RequestAgent".
+type agentServant struct{ a *Agent }
+
+func (s *agentServant) RepositoryID() string { return RequestAgentExID }
+
+func (s *agentServant) IsA(id string) bool {
+	return id == RequestAgentExID || id == RequestAgentID || id == giop.CORBAObjectID
+}
+
+func (s *agentServant) Invoke(ctx context.Context, req *giop.ServerRequest) error {
+	a := s.a
+	switch req.Operation() {
+	case "create_request":
+		return a.createRequest(req)
+	case "poll":
+		group := req.Args.BoundedString(1024, "polling group")
+		timeout := req.Args.ULong()
+		unmask := req.Args.Bool()
+		if err := req.ArgsErr(); err != nil {
+			return err
+		}
+		return a.poll(ctx, req, namedGroup(group), timeout, unmask)
+	case "destroy_request":
+		ref := req.Args.IOR()
+		if err := req.ArgsErr(); err != nil {
+			return err
+		}
+		return a.destroyRequestRef(ref)
+	case "create_request_proxy":
+		return a.createProxy(req)
+	case "properties", "_get_properties":
+		return writeProperties(req.Results(), a.cfg.Defaults.list())
+	}
+	return giop.BadOperation(req.Operation())
+}
+
+// poll serves RequestAgent::poll and RequestProxy::poll.
+func (a *Agent) poll(ctx context.Context, req *giop.ServerRequest, group string, timeout uint32, unmask bool) error {
+	tags, err := a.groups.Poll(ctx, group, poller.Timeout(timeout), unmask)
+	if errors.Is(err, poller.ErrGroupEmpty) {
+		return userException(excPollingGroupIsEmpty)
+	}
+	if err != nil {
+		return giop.NewSystemException(giop.ExcTimeout, 0, giop.CompletedNo)
+	}
+	e := req.Results()
+	e.WriteULong(uint32(len(tags)))
+	for _, t := range tags {
+		e.WriteOctets(t)
+	}
+	return nil
+}
+
+// destroyRequestRef serves RequestAgent::destroy_request(Request): the
+// reference may be a request object or a poller (seed 003 destroys pollers).
+func (a *Agent) destroyRequestRef(ref *giop.IOR) error {
+	prof, err := ref.IIOP()
+	if err != nil {
+		return userException(excRequestNotExist)
+	}
+	kind, id, ok := parseKey(prof.ObjectKey)
+	if !ok || (kind != keyRequest && kind != keyPoller) || !a.trash(id) {
+		return userException(excRequestNotExist)
+	}
+	return nil
+}
+
+// createRequest serves RequestAgent::create_request(RequestDesc).
+func (a *Agent) createRequest(req *giop.ServerRequest) error {
+	d := req.Args
+	rec := &requestRecord{id: newID(), created: time.Now()}
+	rec.target = d.IOR()
+	rec.repoID = d.BoundedString(1024, "repository id")
+	rec.recipient = d.IOR()
+	rec.cookie = append([]byte{}, d.BoundedOctets(nmproto.MaxCookieLen, "cookie")...)
+	groupName := d.BoundedString(1024, "polling group")
+	rec.tag = append([]byte{}, d.BoundedOctets(nmproto.MaxTagLen, "request tag")...)
+	props := readProperties(d)
+	if err := req.ArgsErr(); err != nil {
+		return err
+	}
+	repoID, err := checkTarget(rec.target, rec.repoID)
+	if err != nil {
+		return err
+	}
+	rec.repoID = repoID
+	rec.props, err = Properties{ManualTrash: a.cfg.Defaults.ManualTrash}.apply(props, PropRequestManualTrash)
+	if err != nil {
+		return badParam(nmproto.BadProperty, err.Error())
+	}
+	rec.group = namedGroup(groupName)
+	rec.state = stateCreated
+	if err := a.groups.Add(rec.group, rec.id, rec.tag); err != nil {
+		return userException(excDuplicatedRequestTag)
+	}
+	var b storage.Batch
+	b.Set(recordKey(prefixRequest, rec.id), rec.encode())
+	if err := a.commit(&b); err != nil {
+		a.groups.Remove(rec.id)
+		return storeFailed(err)
+	}
+	a.mu.Lock()
+	a.requests[rec.id] = rec
+	a.mu.Unlock()
+	a.log.Debug().Hex("request", rec.id[:]).Str("group", groupName).Str("repo_id", rec.repoID).Msg("agent: request created")
+	req.Results().WriteIOR(a.targetIOR(keyRequest, rec.id, rec.repoID, rec.target))
+	return nil
+}
+
+// checkTarget applies the RequestDesc rules (PRODUCT.md §2): a nil target
+// is BAD_PARAM; an empty repository id is taken from the target's IOR, and
+// empty there too is BAD_PARAM.
+func checkTarget(target *giop.IOR, repoID string) (string, error) {
+	if target.IsNil() {
+		return "", badParam(nmproto.NoTarget, "nil target")
+	}
+	if _, err := target.IIOP(); err != nil {
+		return "", badParam(nmproto.NoTarget, "target has no IIOP profile")
+	}
+	if repoID == "" {
+		repoID = target.TypeID
+	}
+	if repoID == "" {
+		return "", badParam(nmproto.NoTarget, "no repository id in the request nor in the target's IOR")
+	}
+	return repoID, nil
+}
+
+func storeFailed(err error) error {
+	return giop.NewSystemExceptionCause(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo, err)
+}
+
+// createProxy serves RequestAgentEx::create_request_proxy.
+func (a *Agent) createProxy(req *giop.ServerRequest) error {
+	d := req.Args
+	p := &proxyRecord{id: newID(), created: time.Now()}
+	p.target = d.IOR()
+	p.repoID = d.BoundedString(1024, "repository id")
+	p.recipient = d.IOR()
+	props := readProperties(d)
+	if err := req.ArgsErr(); err != nil {
+		return err
+	}
+	repoID, err := checkTarget(p.target, p.repoID)
+	if err != nil {
+		return err
+	}
+	p.repoID = repoID
+	if p.props, err = a.cfg.Defaults.apply(props); err != nil {
+		a.log.Info().Err(err).Msg("agent: create_request_proxy refused: InvalidProperty")
+		return userException(excInvalidProperty)
+	}
+	var b storage.Batch
+	b.Set(recordKey(prefixProxy, p.id), p.encode())
+	if err := a.commit(&b); err != nil {
+		return storeFailed(err)
+	}
+	a.mu.Lock()
+	a.proxies[p.id] = p
+	a.mu.Unlock()
+	a.log.Debug().Hex("proxy", p.id[:]).Str("repo_id", p.repoID).Msg("agent: proxy created")
+	req.Results().WriteIOR(a.ior(RequestProxyID, objectKey(keyProxy, p.id)))
+	return nil
+}
