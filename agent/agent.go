@@ -261,15 +261,30 @@ func (a *Agent) commit(b *storage.Batch) error {
 // records, and its proxy if that was waiting for its last request
 // ("to be destroyed"). It reports false for an unknown request.
 func (a *Agent) trash(id poller.ID) bool {
-	a.mu.Lock()
-	r := a.requests[id]
+	r := a.forget(id)
 	if r == nil {
-		a.mu.Unlock()
 		return false
 	}
+	a.trashStored(id, r.proxyID)
+	return true
+}
+
+// forget removes a request from memory: no poller, group or tag finds it
+// any more. It returns the request, or nil if it was unknown.
+func (a *Agent) forget(id poller.ID) *requestRecord {
+	a.mu.Lock()
+	r := a.requests[id]
 	delete(a.requests, id)
 	a.mu.Unlock()
-	a.groups.Remove(id)
+	if r != nil {
+		a.groups.Remove(id)
+	}
+	return r
+}
+
+// trashStored deletes a forgotten request's records, then its proxy if
+// that was waiting for its last request.
+func (a *Agent) trashStored(id, proxyID poller.ID) {
 	var b storage.Batch
 	b.Delete(recordKey(prefixRequest, id))
 	b.Delete(recordKey(prefixBody, id))
@@ -278,10 +293,9 @@ func (a *Agent) trash(id poller.ID) bool {
 		a.log.Error().Err(err).Hex("request", id[:]).Msg("agent: trash not stored; the request may reappear after a restart")
 	}
 	a.log.Debug().Hex("request", id[:]).Msg("agent: request trashed")
-	if r.proxyID != (poller.ID{}) {
-		a.maybeReapProxy(r.proxyID)
+	if proxyID != (poller.ID{}) {
+		a.maybeReapProxy(proxyID)
 	}
-	return true
 }
 
 // maybeReapProxy deletes a "to be destroyed" proxy whose last request is gone.

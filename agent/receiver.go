@@ -200,7 +200,12 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 	}
 	reply, ok := a.relayReply(req, rec, y)
 	if ok && !rec.props.ManualTrash {
-		a.trash(rec.id)
+		// Out of the reply's way: the reply body is already a copy. Until
+		// the deletion is durable a crash may bring the request back,
+		// readable again — never lost (issue 6 weighs the two).
+		a.forget(rec.id)
+		id := rec.id
+		a.goTracked(func() { a.trashStored(id, rec.proxyID) })
 	}
 	return reply
 }

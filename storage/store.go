@@ -331,11 +331,16 @@ func (s *Store) Close() error {
 // and value-log replay at open) are Debug for us.
 type badgerLogger struct{ l zerolog.Logger }
 
-func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error().Msg(badgerLine(f, a)) }
-func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn().Msg(badgerLine(f, a)) }
-func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug().Msg(badgerLine(f, a)) }
-func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Trace().Msg(badgerLine(f, a)) }
+func (b badgerLogger) Errorf(f string, a ...any)   { badgerLine(b.l.Error(), f, a) }
+func (b badgerLogger) Warningf(f string, a ...any) { badgerLine(b.l.Warn(), f, a) }
+func (b badgerLogger) Infof(f string, a ...any)    { badgerLine(b.l.Debug(), f, a) }
+func (b badgerLogger) Debugf(f string, a ...any)   { badgerLine(b.l.Trace(), f, a) }
 
-func badgerLine(f string, a []any) string {
-	return "badger: " + strings.TrimSpace(fmt.Sprintf(f, a...))
+// badgerLine formats only when the level is enabled: Badger logs at debug
+// on every commit, and formatting those for nothing showed in profiles.
+func badgerLine(ev *zerolog.Event, f string, a []any) {
+	if ev == nil {
+		return
+	}
+	ev.Msg("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
 }
