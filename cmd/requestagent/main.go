@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -16,7 +17,19 @@ import (
 	"golang.org/x/term"
 
 	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/storage"
 )
+
+// defaultDataDir is $XDG_DATA_HOME/requestagent, or ~/.local/share/requestagent.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "requestagent")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "requestagent")
+	}
+	return "requestagent-data"
+}
 
 func main() {
 	// VisiBroker operators type -? for usage.
@@ -58,6 +71,16 @@ func newApp() *cli.App {
 				Usage: "trace, debug, info, warn or error"},
 			&cli.DurationFlag{Name: "shutdown-grace", Value: 10 * time.Second, EnvVars: []string{"REQUESTAGENT_SHUTDOWN_GRACE"},
 				Usage: "how long SIGTERM waits for requests in progress"},
+			&cli.StringFlag{Name: "data-dir", Value: defaultDataDir(), EnvVars: []string{"REQUESTAGENT_DATA_DIR"},
+				Usage: "where requests and replies are stored"},
+			&cli.BoolFlag{Name: "durable", Value: true, EnvVars: []string{"REQUESTAGENT_DURABLE"},
+				Usage: "flush each group commit to disk before acknowledging (false risks the last moments on power failure)"},
+			&cli.IntFlag{Name: "maxThreads", Aliases: []string{"max-threads"}, EnvVars: []string{"REQUESTAGENT_MAX_THREADS"},
+				Usage: "concurrent delegations; 0 = unlimited"},
+			&cli.IntFlag{Name: "maxQueueSize", Aliases: []string{"max-queue-size"}, EnvVars: []string{"REQUESTAGENT_MAX_QUEUE_SIZE"},
+				Usage: "requests waiting for a delegation thread; 0 = unlimited (needs maxThreads > 0)"},
+			&cli.IntFlag{Name: "blockingTimeout", Aliases: []string{"blocking-timeout"}, EnvVars: []string{"REQUESTAGENT_BLOCKING_TIMEOUT"},
+				Usage: "ms a new request may wait for queue room before IMP_LIMIT; 0 = no wait"},
 		},
 		Action: serve,
 	}
@@ -80,7 +103,20 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	svc, err := agent.Start(agent.Config{Listen: c.String("listen"), Host: c.String("host"), Logger: log})
+	dataDir := c.String("data-dir")
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return cli.Exit(fmt.Sprintf("--data-dir %q: %v", dataDir, err), 2)
+	}
+	log.Info().Str("data_dir", dataDir).Msg("requestagent: store")
+	svc, err := agent.Start(agent.Config{
+		Listen:          c.String("listen"),
+		Host:            c.String("host"),
+		Store:           storage.Config{Dir: dataDir, Durable: c.Bool("durable")},
+		MaxThreads:      c.Int("maxThreads"),
+		MaxQueueSize:    c.Int("maxQueueSize"),
+		BlockingTimeout: time.Duration(c.Int("blockingTimeout")) * time.Millisecond,
+		Logger:          log,
+	})
 	if err != nil {
 		if errors.Is(err, agent.ErrBadConfig) {
 			return cli.Exit(err.Error(), 2)
