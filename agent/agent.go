@@ -113,6 +113,12 @@ func Start(cfg Config) (*Agent, error) {
 		requests: make(map[poller.ID]*requestRecord),
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	if err := a.recoverState(); err != nil {
+		ln.Close()
+		a.client.Close()
+		store.Close()
+		return nil, fmt.Errorf("agent: recovering state from the store: %w", err)
+	}
 	a.adapter.Register([]byte(AgentKey), &agentServant{a})
 	a.adapter.Locator = a.locate
 	a.server = giop.NewServer(&gcfg, a.adapter)

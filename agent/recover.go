@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
+)
+
+// recoverState rebuilds the in-memory indexes from the store when the agent
+// starts (PRODUCT.md §6): proxies and polling groups come back, unread
+// replies stay pollable under the same object keys, requests accepted but
+// not yet sent are delegated now, and requests caught mid-delegation —
+// which may have run — get COMM_FAILURE/COMPLETED_MAYBE as their result
+// instead of being sent again. Only metadata is read; bodies stay on disk
+// until a resumed request needs its own.
+func (a *Agent) recoverState() error {
+	var resume, unknown, replied []*requestRecord
+	err := a.store.Scan(prefixProxy, func(_, v []byte) error {
+		p, err := decodeProxy(v)
+		if err != nil {
+			return err
+		}
+		a.proxies[p.id] = p
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = a.store.Scan(prefixRequest, func(_, v []byte) error {
+		r, err := decodeRequest(v)
+		if err != nil {
+			return err
+		}
+		if err := a.groups.Add(r.group, r.id, r.tag); err != nil {
+			// Cannot happen for records the agent wrote; keep the request
+			// reachable by its poller all the same.
+			a.log.Warn().Hex("request", r.id[:]).Msg("agent: recovered request's tag clashes; added untagged")
+			a.groups.Add(r.group, r.id, nil)
+		}
+		a.requests[r.id] = r
+		switch r.state {
+		case stateAccepted:
+			resume = append(resume, r)
+		case stateSending:
+			unknown = append(unknown, r)
+		case stateReplied:
+			replied = append(replied, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range replied {
+		a.groups.SetReady(r.id)
+	}
+	for _, r := range unknown {
+		if r.oneway {
+			a.trash(r.id)
+			continue
+		}
+		a.finish(r, systemExceptionReply(giop.NewSystemException(giop.ExcCommFailure, nmproto.TargetStateUnknown, giop.CompletedMaybe)))
+	}
+	for _, r := range resume {
+		body, err := a.store.Get(recordKey(prefixBody, r.id))
+		if err != nil {
+			a.log.Error().Err(err).Hex("request", r.id[:]).Msg("agent: recovered request has no body")
+			a.finish(r, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
+			continue
+		}
+		// Acknowledged requests are never refused for queue room.
+		t := a.queue.admitRecovered()
+		rec := *r
+		a.goTracked(func() { a.delegate(&rec, body, t) })
+	}
+	for id, p := range a.proxies {
+		if p.toBeDestroyed {
+			a.maybeReapProxy(id)
+		}
+	}
+	a.log.Info().Int("proxies", len(a.proxies)).Int("requests", len(a.requests)).
+		Int("resumed", len(resume)).Int("maybe_run", len(unknown)).Int("replies", len(replied)).
+		Msg("agent: state recovered")
+	return nil
+}
+
+// admitRecovered admits a recovered request whatever the queue limits say:
+// it was acknowledged before the restart, so it cannot be refused now.
+func (q *queue) admitRecovered() *ticket {
+	t, err := q.admit(context.Background())
+	if err == nil {
+		return t
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	t = &ticket{q: q, ready: make(chan struct{})}
+	q.waiters = append(q.waiters, t)
+	return t
+}
