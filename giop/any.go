@@ -227,6 +227,12 @@ func (d *Decoder) value(tc *TypeCode, depth int) any {
 		if el.Kind == TkOctet {
 			return d.Octets()
 		}
+		if el.Kind == TkNull || el.Kind == TkVoid {
+			// Not valid IDL, and its elements take no bytes, so the length
+			// check below could not bound the allocation.
+			d.fail("sequence of %v", el.Kind)
+			return nil
+		}
 		n := d.SeqLen(minWireSize(el))
 		if tc.Bound > 0 && uint32(n) > tc.Bound {
 			d.fail("sequence of %d exceeds bound %d", n, tc.Bound)

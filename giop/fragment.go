@@ -74,11 +74,10 @@ func (r *reassembler) add(m *Message, now time.Time) (*Message, error) {
 	if m.Type == MsgFragment {
 		return r.addFragment(m)
 	}
-	if m.Type == MsgCancelRequest {
-		r.cancel(m)
-		return m, nil
-	}
 	if !m.MoreFragments {
+		if m.Type == MsgCancelRequest {
+			r.cancel(m)
+		}
 		return m, nil
 	}
 	if !fragmentable(m.Header) {

@@ -80,6 +80,9 @@ type TypeCode struct {
 	ID, Name string
 	// Content is the aliased type of an alias or the element type of a sequence.
 	Content *TypeCode
+	// Digits and Scale are the parameters of a fixed.
+	Digits uint16
+	Scale  int16
 	// Params is the raw encapsulation of a complex kind this package does
 	// not interpret, byte order octet included.
 	Params []byte
@@ -139,6 +142,9 @@ func (e *Encoder) WriteTypeCode(tc *TypeCode) {
 	switch tc.Kind {
 	case TkString, TkWString:
 		e.WriteULong(tc.Bound)
+	case TkFixed:
+		e.WriteUShort(tc.Digits)
+		e.WriteShort(tc.Scale)
 	case TkAlias:
 		m := e.BeginEncapsulation()
 		e.WriteString(tc.ID)
@@ -198,8 +204,8 @@ func (d *Decoder) typeCode(depth int) *TypeCode {
 	case TkString, TkWString:
 		tc.Bound = d.ULong()
 	case TkFixed:
-		d.UShort() // digits
-		d.Short()  // scale
+		tc.Digits = d.UShort()
+		tc.Scale = d.Short()
 	case TkAlias:
 		in := d.Encapsulation()
 		tc.ID = in.BoundedString(maxRepoIDLen, "alias repository id")
