@@ -481,13 +481,16 @@ func (c *Conn) writeLoop() {
 		bufs = bufs[:0]
 		for _, f := range batch {
 			bufs = append(bufs, f.buf)
+			// Marked before the write: once it starts, bytes may reach the
+			// peer — and the peer may answer and close before WriteTo
+			// returns — so a request is "maybe run" from here on.
+			if f.sent != nil {
+				f.sent.Store(true)
+			}
 		}
 		c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
 		_, err := bufs.WriteTo(c.nc)
 		for _, f := range batch {
-			if err == nil && f.sent != nil {
-				f.sent.Store(true)
-			}
 			if f.enc != nil {
 				putEncoder(f.enc)
 			}
