@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -214,18 +215,21 @@ func TestServer_GracefulShutdownOmniClientReconnects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	start := func(ln net.Listener) (*giop.Server, *countingServant) {
+	// One socket stays open throughout and is handed from the old server
+	// to the new one, so the client's reconnect never meets a refused port.
+	hand := newHandoff(ln)
+	t.Cleanup(hand.close)
+	start := func() (*giop.Server, *countingServant) {
 		cs := &countingServant{Servant: newEchoServant()}
 		a := giop.NewAdapter()
 		a.Register(echoKey, cs)
 		s := giop.NewServer(nil, a)
-		go s.Serve(ln)
+		go s.Serve(hand.listener())
 		return s, cs
 	}
-	srv, first := start(ln)
-	ref := objectIOR("IDL:Demo/Echo:1.0", port, echoKey)
-	// The bench mode makes many calls on one connection; restart the
+	srv, first := start()
+	ref := objectIOR("IDL:Demo/Echo:1.0", ln.Addr().(*net.TCPAddr).Port, echoKey)
+	// The bench mode makes many calls on one connection; replace the
 	// server underneath it once it has served some.
 	const calls = 20000
 	p := peers.Start(t, "echo_client", "--bench", fmt.Sprint(calls), "--size", "0", ref.String())
@@ -236,23 +240,73 @@ func TestServer_GracefulShutdownOmniClientReconnects(t *testing.T) {
 		case <-time.After(time.Millisecond):
 		}
 	}
+	srv2, second := start()
+	defer srv2.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(ctx)
-	ln2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv2, second := start(ln2)
-	defer srv2.Close()
 	lines, err := p.Wait(t, 60*time.Second)
 	if err != nil || len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], fmt.Sprintf("BENCH calls=%d", calls)) {
 		t.Fatalf("omniORB client across a graceful restart: %v\n%s", err, p.Output())
 	}
 	if second.n.Load() == 0 {
-		t.Fatal("the restarted server served no call: the client never reconnected")
+		t.Fatal("the new server served no call: the client never reconnected")
 	}
 }
+
+// handoff accepts on one real listener and gives each connection to
+// whichever of its listeners asks first, so servers can replace each other
+// on one port.
+type handoff struct {
+	ln   net.Listener
+	ch   chan net.Conn
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newHandoff(ln net.Listener) *handoff {
+	h := &handoff{ln: ln, ch: make(chan net.Conn), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			select {
+			case h.ch <- c:
+			case <-h.stop:
+				c.Close()
+				return
+			}
+		}
+	}()
+	return h
+}
+
+func (h *handoff) close() { close(h.stop); h.ln.Close(); <-h.done }
+
+func (h *handoff) listener() net.Listener { return &handoffListener{h: h, closed: make(chan struct{})} }
+
+type handoffListener struct {
+	h      *handoff
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.h.ch:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	case <-l.h.stop:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error   { l.once.Do(func() { close(l.closed) }); return nil }
+func (l *handoffListener) Addr() net.Addr { return l.h.ln.Addr() }
 
 // countingServant counts the calls it serves.
 type countingServant struct {
