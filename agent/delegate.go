@@ -143,7 +143,7 @@ func targetFailure(err error) *giop.SystemException {
 	case x.Name == giop.ExcTransient && x.Completed == giop.CompletedNo:
 		return giop.NewSystemExceptionCause(giop.ExcTransient, nmproto.TargetUnreachable, giop.CompletedNo, err)
 	case x.Name == giop.ExcTimeout || errors.Is(err, context.Canceled):
-		return giop.NewSystemExceptionCause(giop.ExcCommFailure, nmproto.TargetStateUnknown, giop.CompletedMaybe, err)
+		return giop.NewSystemExceptionCause(giop.ExcCommFailure, nmproto.TargetConnectionLost, giop.CompletedMaybe, err)
 	case x.Name == giop.ExcCommFailure:
 		return giop.NewSystemExceptionCause(giop.ExcCommFailure, nmproto.TargetConnectionLost, giop.CompletedMaybe, err)
 	}

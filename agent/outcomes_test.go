@@ -403,7 +403,7 @@ func TestCreateRequest_Rules(t *testing.T) {
 		enc.WriteOctets(nil)
 		enc.WriteULong(0)
 	}})
-	if !isSys(err, giop.ExcBadParam, nmproto.NoTarget) {
+	if !isSys(err, giop.ExcBadParam, nmproto.NilTarget) {
 		t.Fatalf("nil target = %v, want BAD_PARAM", err)
 	}
 }

@@ -62,6 +62,11 @@ func (p Properties) list() []Property {
 	}
 }
 
+// propertyError says which property is wrong and why.
+type propertyError struct{ name, why string }
+
+func (e *propertyError) Error() string { return "property " + e.name + ": " + e.why }
+
 // apply sets the named properties over p. allowed limits the names
 // accepted (create_request takes RequestManualTrash only). Errors say which
 // property is wrong and why.
@@ -76,14 +81,14 @@ func (p Properties) apply(props []Property, allowed ...string) (Properties, erro
 	}
 	for _, pr := range props {
 		if !ok(pr.Name) {
-			return p, fmt.Errorf("unknown property %q", pr.Name)
+			return p, &propertyError{pr.Name, "unknown here"}
 		}
 		v := pr.Value.Value
 		switch pr.Name {
 		case PropWaitReply, PropRequestManualTrash:
 			b, isBool := v.(bool)
 			if !isBool || pr.Value.Type.Unalias().Kind != giop.TkBoolean {
-				return p, fmt.Errorf("property %s must be a boolean, not %v", pr.Name, pr.Value.Type)
+				return p, &propertyError{pr.Name, fmt.Sprintf("must be a boolean, not %v", pr.Value.Type)}
 			}
 			if pr.Name == PropWaitReply {
 				p.WaitReply = b
@@ -93,14 +98,14 @@ func (p Properties) apply(props []Property, allowed ...string) (Properties, erro
 		case PropReplyDropping:
 			o, isOctet := v.(byte)
 			if !isOctet || pr.Value.Type.Unalias().Kind != giop.TkOctet {
-				return p, fmt.Errorf("property %s must be an octet, not %v", pr.Name, pr.Value.Type)
+				return p, &propertyError{pr.Name, fmt.Sprintf("must be an octet, not %v", pr.Value.Type)}
 			}
 			if o&^dropAllBits != 0 {
-				return p, fmt.Errorf("property %s=0x%02x has bits other than 0x01, 0x02, 0x04", pr.Name, o)
+				return p, &propertyError{pr.Name, fmt.Sprintf("0x%02x has bits other than 0x01, 0x02, 0x04", o)}
 			}
 			p.ReplyDropping = o
 		default:
-			return p, fmt.Errorf("unknown property %q", pr.Name)
+			return p, &propertyError{pr.Name, "unknown"}
 		}
 	}
 	return p, nil

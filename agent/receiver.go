@@ -60,7 +60,7 @@ func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) e
 func reqInfo(req *giop.ServerRequest) (nmproto.ReqInfo, error) {
 	c, ok, err := nmproto.Find(req.Header.ServiceContexts)
 	if err != nil {
-		return nmproto.ReqInfo{}, giop.NewSystemExceptionCause(giop.ExcMarshal, 0, giop.CompletedNo, err)
+		return nmproto.ReqInfo{}, giop.NewSystemExceptionCause(giop.ExcBadParam, nmproto.BadContext, giop.CompletedNo, err)
 	}
 	if !ok || c.Kind != nmproto.KindReqInfo {
 		return nmproto.ReqInfo{}, nil
@@ -299,7 +299,7 @@ func (a *Agent) pull(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	suppress := false
 	c, ok, err := nmproto.Find(req.Header.ServiceContexts)
 	if err != nil {
-		return giop.NewSystemExceptionCause(giop.ExcMarshal, 0, giop.CompletedNo, err)
+		return giop.NewSystemExceptionCause(giop.ExcBadParam, nmproto.BadContext, giop.CompletedNo, err)
 	}
 	if ok {
 		switch c.Kind {

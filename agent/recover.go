@@ -60,7 +60,7 @@ func (a *Agent) recoverState() error {
 			a.trash(r.id)
 			continue
 		}
-		a.finish(r, systemExceptionReply(giop.NewSystemException(giop.ExcCommFailure, nmproto.TargetStateUnknown, giop.CompletedMaybe)))
+		a.finish(r, systemExceptionReply(giop.NewSystemException(giop.ExcCommFailure, nmproto.TargetConnectionLost, giop.CompletedMaybe)))
 	}
 	for _, r := range resume {
 		body, err := a.store.Get(recordKey(prefixBody, r.id))

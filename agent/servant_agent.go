@@ -21,6 +21,16 @@ const (
 
 func userException(id string) error { return &giop.UserException{RepoID: id} }
 
+// invalidProperty raises InvalidProperty naming the property at fault.
+func invalidProperty(err error) error {
+	var pe *propertyError
+	name := ""
+	if errors.As(err, &pe) {
+		name = pe.name
+	}
+	return &giop.UserException{RepoID: excInvalidProperty, Members: func(e *giop.Encoder) { e.WriteString(name) }}
+}
+
 func badParam(minor uint32, why string) error {
 	return giop.NewSystemExceptionCause(giop.ExcBadParam, minor, giop.CompletedNo, errors.New(why))
 }
@@ -139,16 +149,16 @@ func (a *Agent) createRequest(req *giop.ServerRequest) error {
 // empty there too is BAD_PARAM.
 func checkTarget(target *giop.IOR, repoID string) (string, error) {
 	if target.IsNil() {
-		return "", badParam(nmproto.NoTarget, "nil target")
+		return "", badParam(nmproto.NilTarget, "nil target")
 	}
 	if _, err := target.IIOP(); err != nil {
-		return "", badParam(nmproto.NoTarget, "target has no IIOP profile")
+		return "", badParam(nmproto.NilTarget, "target has no IIOP profile")
 	}
 	if repoID == "" {
 		repoID = target.TypeID
 	}
 	if repoID == "" {
-		return "", badParam(nmproto.NoTarget, "no repository id in the request nor in the target's IOR")
+		return "", badParam(nmproto.NoRepositoryID, "no repository id in the request nor in the target's IOR")
 	}
 	return repoID, nil
 }
@@ -175,7 +185,7 @@ func (a *Agent) createProxy(req *giop.ServerRequest) error {
 	p.repoID = repoID
 	if p.props, err = a.cfg.Defaults.apply(props); err != nil {
 		a.log.Info().Err(err).Msg("agent: create_request_proxy refused: InvalidProperty")
-		return userException(excInvalidProperty)
+		return invalidProperty(err)
 	}
 	var b storage.Batch
 	b.Set(recordKey(prefixProxy, p.id), p.encode())

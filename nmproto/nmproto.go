@@ -6,56 +6,68 @@ import (
 	"github.com/requestagent/requestagent/giop"
 )
 
-// VMCID is our vendor minor code set id ("RA"). It is not OMG-registered;
-// every Native Messaging minor code is VMCID|n.
-const VMCID uint32 = 0x52410000
+// VMCID is our vendor minor code set id ("NM"; not OMG-registered),
+// written once in idl/NativeMessaging.idl as NM_VMCID. Every minor code,
+// the service context id and the component tag derive from it.
+const VMCID uint32 = 0x4E4D0000
 
-// Minor codes of the system exceptions the agent raises.
+// Minor codes of the system exceptions the agent raises, as
+// NativeMessaging.idl numbers them.
 const (
-	// ReplyNotAvailable is the NO_RESPONSE minor of an unsuppressed
-	// premature return (an "RNA exception").
+	// ReplyNotAvailable (NO_RESPONSE, completed NO): an unsuppressed
+	// premature return, an "RNA exception".
 	ReplyNotAvailable = VMCID | 1
-	// DuplicatedRequestTag is the BAD_INV_ORDER minor for a tag already
-	// used by a live request of the same polling group.
+	// DuplicatedRequestTag (BAD_INV_ORDER): the tag is used by a live
+	// request of the same polling group.
 	DuplicatedRequestTag = VMCID | 2
-	// RequestTrashed is the OBJECT_NOT_EXIST minor for a poller, request
-	// or holder whose request is trashed.
+	// RequestTrashed (OBJECT_NOT_EXIST): the request of a poller or request
+	// object is trashed.
 	RequestTrashed = VMCID | 3
-	// WrongOperation is the BAD_OPERATION minor for calling a poller with
-	// another operation than the request's.
-	WrongOperation = VMCID | 4
-	// QueueFull is the IMP_LIMIT minor when the delegation queue stays full.
-	QueueFull = VMCID | 5
-	// TargetUnreachable is the TRANSIENT minor when the target could not be
-	// reached within the retry budget (nothing was sent).
-	TargetUnreachable = VMCID | 6
-	// TargetConnectionLost is the COMM_FAILURE minor when the connection to
-	// the target broke after the request was sent (it may have run).
-	TargetConnectionLost = VMCID | 7
-	// ProxyDestroyed is the OBJECT_NOT_EXIST minor for a proxy that is
-	// destroyed or "to be destroyed".
-	ProxyDestroyed = VMCID | 8
-	// CannotTranscode is the MARSHAL minor when a body must be re-encoded
-	// (byte order, GIOP version) and the target's IDL is not loaded.
-	CannotTranscode = VMCID | 9
-	// StoreFailed is the PERSIST_STORE minor when a request could not be
+	// ProxyDestroyed (OBJECT_NOT_EXIST): the proxy is destroyed or "to be
+	// destroyed".
+	ProxyDestroyed = VMCID | 4
+	// ReplyHolderExpired (OBJECT_NOT_EXIST): a reply holder used after
+	// reply_available returned.
+	ReplyHolderExpired = VMCID | 5
+	// WrongOperation (BAD_OPERATION): a poller or holder called with another
+	// operation than the request's (OPERATION_MISMATCH in the IDL).
+	WrongOperation = VMCID | 6
+	// NilTarget (BAD_PARAM): a nil target.
+	NilTarget = VMCID | 7
+	// NoRepositoryID (BAD_PARAM): no repository id given nor in the IOR.
+	NoRepositoryID = VMCID | 8
+	// BadContext (BAD_PARAM): an NMService context that does not decode.
+	BadContext = VMCID | 9
+	// QueueFull (IMP_LIMIT, completed NO): the delegation queue stayed full;
+	// nothing was stored.
+	QueueFull = VMCID | 10
+	// TargetUnreachable (TRANSIENT, completed NO): the target could not be
+	// reached within the retry budget; nothing was sent.
+	TargetUnreachable = VMCID | 11
+	// TargetConnectionLost (COMM_FAILURE, completed MAYBE): the connection
+	// to the target broke after sending, or the agent stopped meanwhile.
+	TargetConnectionLost = VMCID | 12
+	// TooManyForwards (TRANSIENT, completed NO): more LOCATION_FORWARDs
+	// than the agent follows.
+	TooManyForwards = VMCID | 13
+	// AgentShuttingDown (TRANSIENT, completed NO): the agent is stopping.
+	AgentShuttingDown = VMCID | 14
+	// CannotTranscode (MARSHAL, completed NO): a body must be re-encoded
+	// (GIOP versions with other alignments) and the IDL is not loaded.
+	CannotTranscode = VMCID | 15
+	// StoreFailed (PERSIST_STORE, completed NO): the request could not be
 	// stored durably, so it was not accepted.
-	StoreFailed = VMCID | 10
-	// NoTarget is the BAD_PARAM minor for a nil target or no repository id.
-	NoTarget = VMCID | 11
-	// BadProperty is the BAD_PARAM minor for an invalid RequestDesc property.
-	BadProperty = VMCID | 12
-	// TargetStateUnknown is the COMM_FAILURE minor for a request that was
-	// being delegated when the agent stopped: it may have run.
-	TargetStateUnknown = VMCID | 13
+	StoreFailed = VMCID | 16
+	// BadProperty (BAD_PARAM): an invalid RequestDesc property.
+	BadProperty = VMCID | 17
 )
 
 // ServiceID is the context id of the NMService service context.
-const ServiceID uint32 = 0x52410000
+const ServiceID = VMCID | 1
 
 // TagNMRef is the tag of the TAG_NM_REF IOR component; its data is an
 // encapsulated octet saying what the reference is.
-const TagNMRef uint32 = 0x52410000
+const TagNMRef = VMCID | 1
 
 // RefKind is the value of a TAG_NM_REF component.
 type RefKind byte

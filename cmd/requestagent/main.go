@@ -17,8 +17,33 @@ import (
 	"golang.org/x/term"
 
 	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/idl"
 	"github.com/requestagent/requestagent/storage"
 )
+
+// loadIDL reads the --idl files and directories into one repository.
+func loadIDL(paths, includes []string) (agent.IDL, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	repo := idl.NewRepository()
+	opts := &idl.Options{IncludePaths: includes}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("--idl %s: %v", p, err)
+		}
+		if st.IsDir() {
+			err = repo.LoadDir(p, opts)
+		} else {
+			err = repo.LoadFile(p, opts)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--idl %s: %v", p, err)
+		}
+	}
+	return agent.RepositoryIDL(repo), nil
+}
 
 // defaultDataDir is $XDG_DATA_HOME/requestagent, or ~/.local/share/requestagent.
 func defaultDataDir() string {
@@ -75,6 +100,10 @@ func newApp() *cli.App {
 				Usage: "where requests and replies are stored"},
 			&cli.BoolFlag{Name: "durable", Value: true, EnvVars: []string{"REQUESTAGENT_DURABLE"},
 				Usage: "flush each group commit to disk before acknowledging (false risks the last moments on power failure)"},
+			&cli.StringSliceFlag{Name: "idl", EnvVars: []string{"REQUESTAGENT_IDL"},
+				Usage: "IDL files or directories of target interfaces (suppressed mode, transcoding); repeatable"},
+			&cli.StringSliceFlag{Name: "idl-include", Aliases: []string{"I"}, EnvVars: []string{"REQUESTAGENT_IDL_INCLUDE"},
+				Usage: "directories searched for #include in IDL files"},
 			&cli.IntFlag{Name: "maxThreads", Aliases: []string{"max-threads"}, EnvVars: []string{"REQUESTAGENT_MAX_THREADS"},
 				Usage: "concurrent delegations; 0 = unlimited"},
 			&cli.IntFlag{Name: "maxQueueSize", Aliases: []string{"max-queue-size"}, EnvVars: []string{"REQUESTAGENT_MAX_QUEUE_SIZE"},
@@ -108,6 +137,10 @@ func serve(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("--data-dir %q: %v", dataDir, err), 2)
 	}
 	log.Info().Str("data_dir", dataDir).Msg("requestagent: store")
+	ifaces, err := loadIDL(c.StringSlice("idl"), c.StringSlice("idl-include"))
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
 	svc, err := agent.Start(agent.Config{
 		Listen:          c.String("listen"),
 		Host:            c.String("host"),
@@ -115,6 +148,7 @@ func serve(c *cli.Context) error {
 		MaxThreads:      c.Int("maxThreads"),
 		MaxQueueSize:    c.Int("maxQueueSize"),
 		BlockingTimeout: time.Duration(c.Int("blockingTimeout")) * time.Millisecond,
+		IDL:             ifaces,
 		Logger:          log,
 	})
 	if err != nil {

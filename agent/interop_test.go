@@ -1,0 +1,205 @@
+package agent_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/idl"
+	"github.com/requestagent/requestagent/internal/peers"
+	"github.com/requestagent/requestagent/nmproto"
+)
+
+// Seed 003's three example programs, for real: omniORB C++ clients
+// (testdata/nm) go through an in-process agent to an omniORB C++
+// StockManager target, and print the target's real results.
+
+// seedEnv is the omniORB stock_server and an agent in front of it.
+type seedEnv struct {
+	dir    string
+	server *peers.Process
+	target string // the stock_server's IOR
+	agent  *agent.Agent
+}
+
+func newSeedEnv(t *testing.T) *seedEnv {
+	t.Helper()
+	e := &seedEnv{dir: peers.NMDir(t)}
+	e.server = peers.StartIn(t, e.dir, "stock_server", peers.Endpoint(peers.FreePort(t))...)
+	e.target = e.server.Line(t, 20*time.Second)
+	if !strings.HasPrefix(e.target, "IOR:") {
+		t.Fatalf("stock_server's first line is not an IOR: %q", e.target)
+	}
+	a, err := agent.Start(agent.Config{Listen: "127.0.0.1:0", ConnectRetryBudget: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	e.agent = a
+	return e
+}
+
+// run runs a client with flags, the agent's IOR and the target's IOR, and
+// returns its stdout lines; it fails the test unless it exits 0 with PASS.
+func (e *seedEnv) run(t *testing.T, client string, flags ...string) []string {
+	t.Helper()
+	args := append(flags, e.agent.IOR().String(), e.target)
+	p := peers.StartIn(t, e.dir, client, args...)
+	lines, err := p.Wait(t, 90*time.Second)
+	if err != nil || len(lines) == 0 || lines[len(lines)-1] != "PASS" {
+		t.Fatalf("%s failed (%v):\n%s", client, err, p.Output())
+	}
+	return lines
+}
+
+// served waits until the stock_server has printed want "served ..." lines,
+// checks that no more come (each request ran on the target exactly once:
+// no re-sends), and returns them.
+func (e *seedEnv) served(t *testing.T, want int) []string {
+	t.Helper()
+	get := func() []string {
+		var out []string
+		for _, l := range strings.Split(e.server.Output(), "\n") {
+			if s, ok := strings.CutPrefix(l, "served "); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(get()) < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // a late re-send would show up here
+	got := get()
+	if len(got) != want {
+		t.Fatalf("the target served %d calls, want exactly %d (one per request):\n%s", len(got), want, strings.Join(got, "\n"))
+	}
+	return got
+}
+
+func checkLines(t *testing.T, client string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s printed:\n  %s\nwant:\n  %s", client, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// TestSeedExample_AgentWireConstantsMatchIDL: the C++ clients take the wire
+// constants from idl/NativeMessaging.idl (omniidl); the agent takes them
+// from nmproto. They must be the same numbers.
+func TestSeedExample_AgentWireConstantsMatchIDL(t *testing.T) {
+	r := idl.NewRepository()
+	if err := r.LoadFile(filepath.Join(peers.RepoRoot(), "idl", "NativeMessaging.idl"), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		idlName string
+		goName  string
+		agent   uint32
+	}{
+		{"NativeMessaging::NMService", "nmproto.ServiceID", nmproto.ServiceID},
+		{"NativeMessaging::TAG_NM_REF", "nmproto.TagNMRef", nmproto.TagNMRef},
+		{"NativeMessaging::REPLY_NOT_AVAILABLE", "nmproto.ReplyNotAvailable", nmproto.ReplyNotAvailable},
+	} {
+		k, ok := r.Const(c.idlName)
+		if !ok {
+			t.Errorf("%s is not in idl/NativeMessaging.idl", c.idlName)
+			continue
+		}
+		if v := fmt.Sprint(k.Value); v != fmt.Sprint(c.agent) {
+			t.Errorf("%s = %#x in idl/NativeMessaging.idl, but the agent uses %s = %#x: "+
+				"IDL-compiled clients and the agent do not understand each other", c.idlName, k.Value, c.goName, c.agent)
+		}
+	}
+}
+
+// TestSeedExample_PollingClient: a plain omniORB client (no NMService
+// context) uses create_request request objects in polling group "demo":
+// NO_RESPONSE/REPLY_NOT_AVAILABLE until the reply is there, then the
+// target's real result; the replies read are trashed.
+func TestSeedExample_PollingClient(t *testing.T) {
+	e := newSeedEnv(t)
+	got := e.run(t, "polling_client")
+	checkLines(t, "polling_client", got, []string{
+		"create_request -> Request",
+		"add_stock -> premature (REPLY_NOT_AVAILABLE)",
+		"add_stock -> TRUE",
+		"create_request -> Request",
+		"find_closest_symbol -> premature (REPLY_NOT_AVAILABLE)",
+		"find_closest_symbol -> TRUE ACME",
+		"poll -> PollingGroupIsEmpty",
+		"PASS",
+	})
+	checkLines(t, "stock_server", e.served(t, 2), []string{
+		"add_stock ACME -> TRUE",
+		"find_closest_symbol ACMA -> TRUE ACME",
+	})
+}
+
+// TestSeedExample_GroupPollingClient: an NM-aware omniORB client tags two
+// requests on a proxy's typed receiver, polls the proxy until
+// PollingGroupIsEmpty, pulling each reply from its poller, then destroys
+// the proxy.
+func TestSeedExample_GroupPollingClient(t *testing.T) {
+	e := newSeedEnv(t)
+	got := e.run(t, "group_client")
+	served := e.served(t, 2)
+	// The agent delegates the two requests concurrently, so the target may
+	// run find_closest_symbol before add_stock; the client must print
+	// whatever the target answered.
+	var find string
+	for _, s := range served {
+		if r, ok := strings.CutPrefix(s, "find_closest_symbol ACMA -> "); ok {
+			find = r
+		}
+	}
+	if !slices.Contains(served, "add_stock ACME -> TRUE") || find == "" {
+		t.Fatalf("stock_server served:\n%s", strings.Join(served, "\n"))
+	}
+	if find != "TRUE ACME" {
+		t.Logf("the target ran find_closest_symbol before add_stock: %s", find)
+	}
+	if len(got) != 9 {
+		t.Fatalf("group_client printed %d lines, want 9:\n  %s", len(got), strings.Join(got, "\n  "))
+	}
+	checkLines(t, "group_client", got[:4], []string{
+		"create_request_proxy -> RequestProxy",
+		"the_receiver -> StockManager (typed receiver)",
+		"tag 0: add_stock -> premature (REPLY_NOT_AVAILABLE)",
+		"tag 1: find_closest_symbol -> premature (REPLY_NOT_AVAILABLE)",
+	})
+	pulls := slices.Sorted(slices.Values(got[4:6])) // in the order poll reported the tags
+	checkLines(t, "group_client", pulls, []string{
+		"tag 0: add_stock -> TRUE",
+		"tag 1: find_closest_symbol -> " + find,
+	})
+	checkLines(t, "group_client", got[6:], []string{
+		"poll -> PollingGroupIsEmpty",
+		"destroyed",
+		"PASS",
+	})
+}
+
+// TestSeedExample_WaitReply: with WaitReply, a fast call returns mature
+// within its wait_timeout; a slow one evolves into a 2PI, and its poller
+// then gives the real result.
+func TestSeedExample_WaitReply(t *testing.T) {
+	e := newSeedEnv(t)
+	got := e.run(t, "waitreply_client")
+	checkLines(t, "waitreply_client", got, []string{
+		"create_request_proxy WaitReply=TRUE -> RequestProxy",
+		"add_stock FAST -> TRUE (mature)",
+		"add_stock SLOW1500 -> premature (evolved into 2PI)",
+		"add_stock SLOW1500 -> TRUE (mature)",
+		"PASS",
+	})
+	checkLines(t, "stock_server", e.served(t, 2), []string{
+		"add_stock FAST -> TRUE",
+		"add_stock SLOW1500 -> TRUE",
+	})
+}
