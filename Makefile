@@ -23,7 +23,7 @@ deps:
 	@scripts/install-omniorb.sh
 
 peers: deps
-	@testdata/interop/build.sh $(PEERS)
+	@for set in interop idl nm; do testdata/$$set/build.sh $(PEERS)/$$set || exit 1; done
 
 # The whole suite, race detector on, interop with omniORB required (never skipped).
 test: peers

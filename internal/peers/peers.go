@@ -1,9 +1,10 @@
-// Package peers builds and runs the omniORB C++ interop peers in
-// testdata/interop for tests. The peers are the proof that requestagent
+// Package peers builds and runs the omniORB C++ peers in testdata/ for
+// tests. The peers are the proof that requestagent
 // speaks GIOP as a real ORB does (DEVELOPERS.md: real peers, not mocks).
 //
-// The peers are built once into build/peers at the repository root (or
-// $REQUESTAGENT_PEERS) by testdata/interop/build.sh. When omniORB is not
+// Each set of peers (testdata/interop, testdata/idl, testdata/nm) is built
+// once per test process by its build.sh into build/peers/<set> at the
+// repository root (or $REQUESTAGENT_PEERS/<set>). When omniORB is not
 // installed, tests that need it are skipped on a developer's machine and
 // fail under CI or REQUESTAGENT_REQUIRE_INTEROP=1, so a missing install step
 // can never pass silently; `make test` installs omniORB first.
@@ -37,14 +38,25 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// set is one directory of C++ peers under testdata/, built once per test
+// process by its build.sh into build/peers/<name> at the repository root
+// (or $REQUESTAGENT_PEERS/<name>).
+type set struct {
+	name string
+	once sync.Once
+	dir  string
+	err  error
+}
+
 var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
+	interopSet = &set{name: "interop"} // echo and bidir peers (giop)
+	idlSet     = &set{name: "idl"}     // round-trip peers (idl)
+	nmSet      = &set{name: "nm"}      // seed 003's StockManager and clients (agent)
 )
 
-// Dir builds the peers if needed and returns the directory holding them.
-func Dir(t testing.TB) string {
+// build builds the set if needed and returns its directory. Without
+// omniORB it skips the test, or fails it when Required.
+func (s *set) build(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath("omniidl"); err != nil {
 		if Required() {
@@ -52,22 +64,32 @@ func Dir(t testing.TB) string {
 		}
 		t.Skip("omniORB not installed; run `make test` or scripts/install-omniorb.sh")
 	}
-	buildOnce.Do(func() {
-		buildDir = os.Getenv("REQUESTAGENT_PEERS")
-		if buildDir == "" {
-			buildDir = filepath.Join(RepoRoot(), "build", "peers")
+	s.once.Do(func() {
+		root := os.Getenv("REQUESTAGENT_PEERS")
+		if root == "" {
+			root = filepath.Join(RepoRoot(), "build", "peers")
 		}
-		cmd := exec.Command(filepath.Join(RepoRoot(), "testdata", "interop", "build.sh"), buildDir)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("building peers: %v\n%s", err, out)
+		s.dir = filepath.Join(root, s.name)
+		cmd := exec.Command(filepath.Join(RepoRoot(), "testdata", s.name, "build.sh"), s.dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			s.err = fmt.Errorf("building the %s peers: %v\n%s", s.name, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if s.err != nil {
+		t.Fatal(s.err)
 	}
-	return buildDir
+	return s.dir
 }
+
+// Dir builds the interop peers (testdata/interop) if needed and returns
+// their directory.
+func Dir(t testing.TB) string { t.Helper(); return interopSet.build(t) }
+
+// IDLDir builds the idl round-trip peers (testdata/idl) if needed.
+func IDLDir(t testing.TB) string { t.Helper(); return idlSet.build(t) }
+
+// NMDir builds the Native Messaging peers (testdata/nm) if needed.
+func NMDir(t testing.TB) string { t.Helper(); return nmSet.build(t) }
 
 // Catior returns the path of omniORB's catior, failing or skipping like Dir.
 func Catior(t testing.TB) string {
@@ -92,10 +114,29 @@ type Process struct {
 	err    error
 }
 
-// Start runs peer name with args. The process is killed when the test ends.
+// Start runs interop peer name with args (see StartIn).
 func Start(t testing.TB, name string, args ...string) *Process {
 	t.Helper()
-	dir := Dir(t)
+	return StartIn(t, Dir(t), name, args...)
+}
+
+// StartIDL runs idl round-trip peer name with args (see StartIn).
+func StartIDL(t testing.TB, name string, args ...string) *Process {
+	t.Helper()
+	return StartIn(t, IDLDir(t), name, args...)
+}
+
+// StartNM runs Native Messaging peer name with args (see StartIn).
+func StartNM(t testing.TB, name string, args ...string) *Process {
+	t.Helper()
+	return StartIn(t, NMDir(t), name, args...)
+}
+
+// StartIn runs program name from dir with args: stdout lines are available
+// through Line, Expect and Wait, stderr goes to Output only, and the process
+// is killed when the test ends (its output is logged if the test failed).
+func StartIn(t testing.TB, dir, name string, args ...string) *Process {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(dir, name), args...)
 	cmd.Env = append(os.Environ(), "OMNIORB_CONFIG=/dev/null")
 	stdout, err := cmd.StdoutPipe()

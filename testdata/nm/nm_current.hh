@@ -35,9 +35,8 @@
 // request is sent.
 //
 // Wire constants come from the IDL (NativeMessaging::NMService, TAG_NM_REF,
-// REPLY_NOT_AVAILABLE). Compiling with -DNM_WIRE_NMPROTO uses the values of
-// the Go package nmproto instead -- a diagnostic for an agent whose
-// constants differ from the IDL's (see README.md); not for production.
+// REPLY_NOT_AVAILABLE), as any IDL-compiled application's would; the agent
+// uses the same numbers (nmproto's TestConstantsMatchIDL keeps them so).
 #ifndef REQUESTAGENT_NM_CURRENT_HH
 #define REQUESTAGENT_NM_CURRENT_HH
 
@@ -45,15 +44,9 @@
 
 namespace nm {
 
-#ifdef NM_WIRE_NMPROTO
-const CORBA::ULong kServiceId = 0x52410000UL;         // nmproto.ServiceID
-const CORBA::ULong kTagNMRef = 0x52410000UL;          // nmproto.TagNMRef
-const CORBA::ULong kReplyNotAvailable = 0x52410001UL; // nmproto.ReplyNotAvailable
-#else
 const CORBA::ULong kServiceId = NativeMessaging::NMService;
 const CORBA::ULong kTagNMRef = NativeMessaging::TAG_NM_REF;
 const CORBA::ULong kReplyNotAvailable = NativeMessaging::REPLY_NOT_AVAILABLE;
-#endif
 
 // What a reference's TAG_NM_REF component says it is.
 enum RefKind { kNotNM = 0, kTypedReceiver = 1, kPoller = 2 };
