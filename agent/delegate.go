@@ -45,6 +45,9 @@ func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket) {
 		y = &replyRecord{status: resp.Header.Status, version: resp.Version(), little: resp.LittleEndian(),
 			bodyAlign: int8(resp.BodyAlign()), body: append([]byte(nil), resp.Body()...)}
 	}
+	if rec.handoff != nil && rec.handoff.deliver(y) {
+		return // the caller waiting for it has it
+	}
 	a.finish(rec, y)
 }
 

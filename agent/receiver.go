@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
@@ -108,6 +109,9 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	var b storage.Batch
 	b.Set(recordKey(prefixRequest, rec.id), rec.encode())
 	b.Set(recordKey(prefixBody, rec.id), body)
+	if rec.props.WaitReply && wait > 0 && !rec.oneway && t.immediate && rec.props.ReplyDropping == 0 {
+		return a.sendWaiting(ctx, req, rec, &b, body, t, wait)
+	}
 	if err := a.commit(&b); err != nil {
 		t.done()
 		refuse()
@@ -122,11 +126,82 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	if rec.oneway {
 		return nil
 	}
-	if rec.props.WaitReply && wait > 0 && a.groups.Wait(ctx, rec.id, poller.Timeout(wait)) {
-		return a.mature(req, rec)
-	}
 	return a.premature(req, rec, rec.suppress)
 }
+
+// sendWaiting is send for a call that may evolve into a 2PI (WaitReply
+// and a wait_timeout): the request is delegated at once while it is being
+// stored, and a reply that comes within the wait goes straight to the
+// caller — never written, never read back. Durability is awaited only
+// before a premature return, the one thing that acknowledges the request
+// (PRODUCT.md §3).
+func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *requestRecord, b *storage.Batch,
+	body []byte, t *ticket, wait uint32) error {
+	h := &handoff{ch: make(chan *replyRecord, 1)}
+	a.mu.Lock()
+	a.requests[rec.id] = rec
+	a.mu.Unlock()
+	stored := make(chan error, 1)
+	a.goTracked(func() { stored <- a.commit(b) })
+	snapshot := *rec
+	snapshot.handoff = h
+	a.goTracked(func() { a.delegate(&snapshot, body, t) })
+
+	timer := time.NewTimer(poller.Timeout(wait))
+	defer timer.Stop()
+	var y *replyRecord
+	select {
+	case y = <-h.ch:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	if y == nil && !h.giveUp() {
+		y = <-h.ch // it came just as the wait ended
+	}
+	if y != nil {
+		// Mature: the request is done. It leaves memory now and the store
+		// once its own write has landed (a delete first would be undone).
+		a.forget(rec.id)
+		a.goTracked(func() {
+			if <-stored == nil {
+				a.trashStored(rec.id, rec.proxyID)
+			}
+		})
+		if y.status != giop.ReplyNoException {
+			nm := nmproto.Context{Kind: nmproto.KindReplierName}
+			req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
+		}
+		reply, _ := a.relayReply(req, rec, y)
+		return reply
+	}
+	if err := <-stored; err != nil {
+		// The request is already on its way to the target, so it may run;
+		// but nothing durable acknowledges it, so no poller is given.
+		a.forget(rec.id)
+		return giop.NewSystemExceptionCause(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedMaybe, err)
+	}
+	a.log.Debug().Hex("request", rec.id[:]).Str("operation", rec.operation).Msg("agent: request evolved into a 2PI")
+	return a.premature(req, rec, rec.suppress)
+}
+
+// handoff passes a reply from a delegation to the caller waiting for it
+// (WaitReply), unless the caller gave up first; exactly one side wins.
+type handoff struct {
+	state atomic.Int32 // 0 waiting, 1 delivered, 2 gave up
+	ch    chan *replyRecord
+}
+
+// deliver hands y over if the caller still waits.
+func (h *handoff) deliver(y *replyRecord) bool {
+	if !h.state.CompareAndSwap(0, 1) {
+		return false
+	}
+	h.ch <- y
+	return true
+}
+
+// giveUp reports whether the caller gave up before a delivery.
+func (h *handoff) giveUp() bool { return h.state.CompareAndSwap(0, 2) }
 
 // checkRelay makes sure the body can reach the target: unchanged when its
 // alignment will be the same in the request to the target (GIOP 1.2 to

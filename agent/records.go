@@ -124,6 +124,10 @@ type requestRecord struct {
 	little    bool
 	bodyAlign int8
 	created   time.Time
+
+	// handoff, when set, gets the reply first (a WaitReply caller); it is
+	// not stored.
+	handoff *handoff
 }
 
 func (r *requestRecord) encode() []byte {
