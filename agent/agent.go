@@ -14,6 +14,7 @@ import (
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
+	"github.com/requestagent/requestagent/recipient"
 	"github.com/requestagent/requestagent/storage"
 )
 
@@ -47,9 +48,16 @@ type Agent struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // delegations and the serve loop
 
-	mu       sync.Mutex // guards proxies and requests
+	deliverer *recipient.Deliverer
+
+	mu       sync.Mutex // guards the maps below
 	proxies  map[poller.ID]*proxyRecord
 	requests map[poller.ID]*requestRecord
+	// holders maps a live reply holder to its request.
+	holders map[poller.ID]poller.ID
+	// boundConns maps a proxy made with RecipientOnConnection to the
+	// connection its recipient is called over.
+	boundConns map[poller.ID]*giop.Conn
 
 	noIDLOnce sync.Map // repository ids whose missing IDL was logged
 
@@ -72,6 +80,9 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	if cfg.ConnectRetryBudget == 0 {
 		cfg.ConnectRetryBudget = DefaultConnectRetryBudget
+	}
+	if cfg.CallbackTimeout == 0 {
+		cfg.CallbackTimeout = DefaultCallbackTimeout
 	}
 	gcfg := *cfg.GIOP
 	gcfg.Logger = cfg.Logger
@@ -98,20 +109,24 @@ func Start(cfg Config) (*Agent, error) {
 		}
 	}
 	a := &Agent{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		store:    store,
-		groups:   poller.NewRegistry(),
-		queue:    newQueue(cfg.MaxThreads, cfg.MaxQueueSize, cfg.BlockingTimeout),
-		client:   giop.NewClient(&gcfg),
-		idl:      cfg.IDL,
-		adapter:  giop.NewAdapter(),
-		ln:       ln,
-		host:     host,
-		port:     uint16(addr.Port),
-		proxies:  make(map[poller.ID]*proxyRecord),
-		requests: make(map[poller.ID]*requestRecord),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		store:      store,
+		groups:     poller.NewRegistry(),
+		queue:      newQueue(cfg.MaxThreads, cfg.MaxQueueSize, cfg.BlockingTimeout),
+		client:     giop.NewClient(&gcfg),
+		idl:        cfg.IDL,
+		adapter:    giop.NewAdapter(),
+		ln:         ln,
+		host:       host,
+		port:       uint16(addr.Port),
+		proxies:    make(map[poller.ID]*proxyRecord),
+		requests:   make(map[poller.ID]*requestRecord),
+		holders:    make(map[poller.ID]poller.ID),
+		boundConns: make(map[poller.ID]*giop.Conn),
 	}
+	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
+		GiveUp: a.recipientGaveUp, Logger: cfg.Logger})
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	if err := a.recoverState(); err != nil {
 		ln.Close()
@@ -167,7 +182,7 @@ func (a *Agent) targetIOR(kind byte, id poller.ID, repoID string, target *giop.I
 		typeID = giop.CORBAObjectID
 	}
 	ref := nmproto.RefTypedReceiver
-	if kind == keyPoller {
+	if kind == keyPoller || kind == keyHolder {
 		ref = nmproto.RefPoller
 	}
 	comps := []giop.TaggedComponent{nmproto.RefComponent(ref)}
@@ -204,6 +219,12 @@ func (a *Agent) locate(key []byte) giop.Servant {
 		if r := a.requests[id]; r != nil {
 			return &requestServant{a: a, id: id, repoID: r.repoID, poller: kind == keyPoller}
 		}
+	case keyHolder:
+		if rid, ok := a.holders[id]; ok {
+			if r := a.requests[rid]; r != nil {
+				return &holderServant{a: a, holder: id, repoID: r.repoID}
+			}
+		}
 	}
 	return nil
 }
@@ -232,6 +253,8 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 			<-done
 		}
 		a.cancel()
+		// Callbacks not delivered yet are re-armed from the store on start.
+		a.deliverer.Close()
 		a.client.Close()
 		if cerr := a.store.Close(); cerr != nil && err == nil {
 			err = cerr

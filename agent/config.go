@@ -51,6 +51,12 @@ type Config struct {
 	// cannot connect to (nothing sent) before the result is TRANSIENT.
 	// Default 30s.
 	ConnectRetryBudget time.Duration
+	// RecipientRetryBudget is how long a callback to an unreachable or
+	// failing recipient is retried before the reply is left for polling.
+	// Default 60s.
+	RecipientRetryBudget time.Duration
+	// CallbackTimeout bounds one reply_available call. Default 60s.
+	CallbackTimeout time.Duration
 	// Logger receives the agent's events. Default: discard.
 	Logger zerolog.Logger
 }
@@ -80,6 +86,10 @@ func (c *Config) Validate() error {
 		return bad("maxQueueSize", c.MaxQueueSize, "must not be negative")
 	case c.BlockingTimeout < 0:
 		return bad("blockingTimeout", c.BlockingTimeout, "must not be negative")
+	case c.RecipientRetryBudget < 0:
+		return bad("recipientRetryBudget", c.RecipientRetryBudget, "must not be negative")
+	case c.CallbackTimeout < 0:
+		return bad("callbackTimeout", c.CallbackTimeout, "must not be negative")
 	case c.ConnectRetryBudget < 0:
 		return bad("connectRetryBudget", c.ConnectRetryBudget, "must not be negative")
 	case c.Defaults.ReplyDropping&^dropAllBits != 0:

@@ -88,6 +88,9 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 	}
 	a.log.Debug().Hex("request", rec.id[:]).Stringer("status", y.status).Msg("agent: reply stored")
 	a.groups.SetReady(rec.id)
+	if !rec.recipient.IsNil() {
+		a.enqueueCallback(rec)
+	}
 }
 
 // invokeTarget calls the target with the request's body, relayed

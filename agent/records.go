@@ -45,6 +45,9 @@ const (
 	stateSending
 	// stateReplied: the reply is stored.
 	stateReplied
+	// stateDelivered: the reply was delivered to the recipient, and
+	// RequestManualTrash keeps the request.
+	stateDelivered
 )
 
 var errRecord = errors.New("agent: corrupt record")

@@ -46,6 +46,8 @@ func (a *Agent) recoverState() error {
 			unknown = append(unknown, r)
 		case stateReplied:
 			replied = append(replied, r)
+		case stateDelivered:
+			a.groups.SetReady(r.id)
 		}
 		return nil
 	})
@@ -54,6 +56,9 @@ func (a *Agent) recoverState() error {
 	}
 	for _, r := range replied {
 		a.groups.SetReady(r.id)
+		if !r.recipient.IsNil() {
+			a.enqueueCallback(r) // pending callbacks are retried
+		}
 	}
 	for _, r := range unknown {
 		if r.oneway {

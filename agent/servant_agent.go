@@ -144,6 +144,25 @@ func (a *Agent) createRequest(req *giop.ServerRequest) error {
 	return nil
 }
 
+// takeBinding removes the RecipientOnConnection property from props and
+// returns its value.
+func takeBinding(props []Property) ([]Property, bool, error) {
+	out := props[:0:0]
+	bind := false
+	for _, p := range props {
+		if p.Name != PropRecipientOnConnection {
+			out = append(out, p)
+			continue
+		}
+		b, ok := p.Value.Value.(bool)
+		if !ok {
+			return nil, false, &propertyError{p.Name, "must be a boolean"}
+		}
+		bind = b
+	}
+	return out, bind, nil
+}
+
 // checkTarget applies the RequestDesc rules (PRODUCT.md §2): a nil target
 // is BAD_PARAM; an empty repository id is taken from the target's IOR, and
 // empty there too is BAD_PARAM.
@@ -183,6 +202,10 @@ func (a *Agent) createProxy(req *giop.ServerRequest) error {
 		return err
 	}
 	p.repoID = repoID
+	props, bind, err := takeBinding(props)
+	if err != nil {
+		return invalidProperty(err)
+	}
 	if p.props, err = a.cfg.Defaults.apply(props); err != nil {
 		a.log.Info().Err(err).Msg("agent: create_request_proxy refused: InvalidProperty")
 		return invalidProperty(err)
@@ -194,8 +217,11 @@ func (a *Agent) createProxy(req *giop.ServerRequest) error {
 	}
 	a.mu.Lock()
 	a.proxies[p.id] = p
+	if bind && !p.recipient.IsNil() {
+		a.boundConns[p.id] = req.Conn
+	}
 	a.mu.Unlock()
-	a.log.Debug().Hex("proxy", p.id[:]).Str("repo_id", p.repoID).Msg("agent: proxy created")
+	a.log.Debug().Hex("proxy", p.id[:]).Str("repo_id", p.repoID).Bool("bound", bind).Msg("agent: proxy created")
 	req.Results().WriteIOR(a.ior(RequestProxyID, objectKey(keyProxy, p.id)))
 	return nil
 }

@@ -211,6 +211,16 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile) (*Conn, Version
 				return conn, V1_2, nil
 			}
 		}
+		// A listen point whose connection is gone is not dialled: the
+		// client is likely behind a firewall or NAT (§15.8.1; seed 000).
+		// The call fails as not sent, so the caller may retry until the
+		// client comes back with a new connection announcing it.
+		for _, a := range prof.Addresses() {
+			if bidir.Announced(ListenPoint{Host: a.Host, Port: a.Port}) {
+				return nil, v, &SystemException{Name: ExcTransient, Completed: CompletedNo,
+					cause: fmt.Errorf("giop: %s:%d was announced for bidirectional use and its connection is gone", a.Host, a.Port)}
+			}
+		}
 	}
 	addr := net.JoinHostPort(prof.Host, strconv.Itoa(int(prof.Port)))
 	c.mu.Lock()

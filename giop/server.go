@@ -25,7 +25,14 @@ type Server struct {
 	// routes maps a listen point announced in BI_DIR_IIOP to the inbound
 	// connection that announced it (the latest one wins).
 	routes map[ListenPoint]*Conn
+	// announced remembers listen points announced in the past, so calls to
+	// them wait for their client to come back instead of dialling an
+	// address behind its firewall. Bounded by maxAnnounced.
+	announced map[ListenPoint]struct{}
 }
+
+// maxAnnounced bounds how many past listen points a server remembers.
+const maxAnnounced = 1 << 16
 
 // NewServer returns a server that serves requests with h. A nil cfg means
 // DefaultConfig(); zero fields take their defaults.
@@ -36,6 +43,7 @@ func NewServer(cfg *Config, h Handler) *Server {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*Conn]struct{}),
 		routes:    make(map[ListenPoint]*Conn),
+		announced: make(map[ListenPoint]struct{}),
 	}
 }
 
@@ -108,8 +116,19 @@ func (s *Server) route(c *Conn, lp ListenPoint) {
 	s.mu.Lock()
 	if _, live := s.conns[c]; live {
 		s.routes[lp] = c
+		if len(s.announced) < maxAnnounced {
+			s.announced[lp] = struct{}{}
+		}
 	}
 	s.mu.Unlock()
+}
+
+// Announced reports whether some client ever announced the listen point.
+func (s *Server) Announced(lp ListenPoint) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.announced[lp]
+	return ok
 }
 
 // BiDirConn returns the live inbound connection whose client announced the

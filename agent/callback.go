@@ -1,0 +1,163 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
+	"github.com/requestagent/requestagent/poller"
+	"github.com/requestagent/requestagent/recipient"
+	"github.com/requestagent/requestagent/storage"
+)
+
+// keyHolder is the object key kind of a reply holder: the reference handed
+// to ReplyRecipient::reply_available, valid only while that call runs.
+const keyHolder = 'H'
+
+// PropRecipientOnConnection asks the agent to call the proxy's recipient
+// back over the connection create_request_proxy came on, whatever the
+// recipient's IOR says — the explicit binding of Ice's fixed proxies, for a
+// client whose ORB cannot announce listen points. The binding lasts as long
+// as that connection.
+const PropRecipientOnConnection = "RecipientOnConnection"
+
+// DefaultCallbackTimeout bounds one reply_available call.
+const DefaultCallbackTimeout = 60 * time.Second
+
+// enqueueCallback schedules reply_available for a replied request.
+func (a *Agent) enqueueCallback(rec *requestRecord) {
+	id := rec.id
+	a.deliverer.Enqueue(recipient.Job{
+		Recipient: rec.recipient.String(),
+		ID:        id,
+		Deliver:   func(ctx context.Context) error { return a.callRecipient(ctx, id) },
+	})
+}
+
+// callRecipient makes one reply_available call. The recipient pulls the
+// result through the holder, a nested call back into the agent that is
+// served while this one is outstanding (every request has its own
+// goroutine, seed 001). The holder dies when the call returns.
+func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
+	a.mu.Lock()
+	r := a.requests[id]
+	var rec requestRecord
+	if r != nil {
+		rec = *r
+	}
+	var bound *giop.Conn
+	if r != nil && r.proxyID != (poller.ID{}) {
+		bound = a.boundConns[r.proxyID]
+	}
+	holder := newID()
+	if r != nil && r.state == stateReplied {
+		a.holders[holder] = id
+	}
+	a.mu.Unlock()
+	if r == nil || rec.state != stateReplied {
+		return nil // trashed (read by polling, destroyed) or delivered: nothing to do
+	}
+	defer func() {
+		a.mu.Lock()
+		delete(a.holders, holder)
+		a.mu.Unlock()
+	}()
+	ref := a.targetIOR(keyHolder, holder, rec.repoID, rec.target)
+	inv := &giop.Invocation{Operation: "reply_available", Args: func(e *giop.Encoder) {
+		e.WriteIOR(ref)
+		e.WriteString(rec.operation)
+		e.WriteOctets(rec.cookie)
+	}}
+	cctx, cancel := context.WithTimeout(ctx, a.cfg.CallbackTimeout)
+	defer cancel()
+	var err error
+	switch {
+	case bound != nil && bound.Err() == nil:
+		prof, perr := rec.recipient.IIOP()
+		if perr != nil {
+			return perr
+		}
+		_, err = bound.Invoke(cctx, prof.ObjectKey, inv)
+	default:
+		_, err = a.client.Invoke(cctx, rec.recipient, inv)
+	}
+	if err != nil {
+		return err
+	}
+	a.log.Debug().Hex("request", id[:]).Msg("agent: reply delivered to its recipient")
+	a.delivered(&rec)
+	return nil
+}
+
+// delivered records that the callback returned: the request is trashed,
+// unless RequestManualTrash keeps it (then it is marked delivered, so a
+// restart does not call the recipient again).
+func (a *Agent) delivered(rec *requestRecord) {
+	if !rec.props.ManualTrash {
+		a.trash(rec.id)
+		return
+	}
+	a.mu.Lock()
+	r := a.requests[rec.id]
+	if r == nil {
+		a.mu.Unlock()
+		return
+	}
+	r.state = stateDelivered
+	enc := r.encode()
+	a.mu.Unlock()
+	var b storage.Batch
+	b.Set(recordKey(prefixRequest, rec.id), enc)
+	if err := a.commit(&b); err != nil {
+		a.log.Error().Err(err).Hex("request", rec.id[:]).Msg("agent: delivery not recorded; the callback may be repeated after a restart")
+	}
+}
+
+// recipientGaveUp is told when a callback's retry budget is spent: the
+// reply stays stored and pollable, and the failure is on record
+// (Agent.RecipientFailures, the log).
+func (a *Agent) recipientGaveUp(j recipient.Job, err error) {
+	a.log.Error().Err(err).Str("recipient", j.Recipient).Hex("request", j.ID[:]).
+		Msg("agent: recipient unreachable for the whole retry budget; the reply is kept for polling")
+}
+
+// RecipientFailures lists the recipients whose callbacks are failing.
+func (a *Agent) RecipientFailures() []recipient.Failure { return a.deliverer.Failures() }
+
+// holderServant serves calls on a reply holder: the recipient pulls the
+// result with the request's operation, exactly as from a poller.
+type holderServant struct {
+	a      *Agent
+	holder poller.ID
+	repoID string
+}
+
+func (s *holderServant) RepositoryID() string { return s.repoID }
+func (s *holderServant) IsA(id string) bool   { return isA(s.repoID, id) }
+
+func (s *holderServant) Invoke(ctx context.Context, req *giop.ServerRequest) error {
+	a := s.a
+	a.mu.Lock()
+	id, ok := a.holders[s.holder]
+	var rec requestRecord
+	if r := a.requests[id]; ok && r != nil {
+		rec = *r
+	} else {
+		ok = false
+	}
+	a.mu.Unlock()
+	if !ok {
+		return giop.NewSystemExceptionCause(giop.ExcObjectNotExist, nmproto.ReplyHolderExpired, giop.CompletedNo,
+			errors.New("reply holders are valid only inside reply_available"))
+	}
+	if req.Operation() != rec.operation {
+		return giop.NewSystemExceptionCause(giop.ExcBadOperation, nmproto.WrongOperation, giop.CompletedNo,
+			errors.New("the holder's request is "+rec.operation))
+	}
+	// Reading through the holder is what delivery completes; the request is
+	// trashed when reply_available returns, not by this read.
+	rec.props.ManualTrash = true
+	return a.mature(req, &rec)
+}

@@ -1,0 +1,248 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/giop"
+)
+
+// goRecipient is a ReplyRecipient in Go: in reply_available it pulls the
+// result through the holder (a nested call into the agent) and records it.
+type goRecipient struct {
+	client   *giop.Client
+	mu       sync.Mutex
+	got      []delivery
+	holders  []*giop.IOR
+	arrived  chan delivery
+	failures atomic.Int32 // reply_available calls to fail before succeeding
+	pull     bool
+}
+
+type delivery struct {
+	op, cookie string
+	result     bool
+	pullErr    error
+}
+
+func (r *goRecipient) RepositoryID() string { return agent.ReplyRecipientID }
+
+func (r *goRecipient) Invoke(ctx context.Context, req *giop.ServerRequest) error {
+	if req.Operation() != "reply_available" {
+		return giop.BadOperation(req.Operation())
+	}
+	holder := req.Args.IOR()
+	op := req.Args.String()
+	cookie := req.Args.Octets()
+	if err := req.ArgsErr(); err != nil {
+		return err
+	}
+	if r.failures.Load() > 0 {
+		r.failures.Add(-1)
+		return giop.NewSystemException(giop.ExcTransient, 0, giop.CompletedNo)
+	}
+	d := delivery{op: op, cookie: string(cookie)}
+	if r.pull {
+		resp, err := r.client.Invoke(ctx, holder, &giop.Invocation{Operation: op, Args: addStockArgs("", 0)})
+		d.pullErr = err
+		if err == nil {
+			d.result = resp.Result.Bool()
+		}
+	}
+	r.mu.Lock()
+	r.got = append(r.got, d)
+	r.holders = append(r.holders, holder)
+	r.mu.Unlock()
+	r.arrived <- d
+	return nil
+}
+
+// startRecipient serves a goRecipient on a loopback port and returns its IOR.
+func startRecipient(t *testing.T, r *goRecipient) *giop.IOR {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad := giop.NewAdapter()
+	ad.Register([]byte("Recipient"), r)
+	srv := giop.NewServer(nil, ad)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return giop.NewIOR(agent.ReplyRecipientID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte("Recipient")})
+}
+
+// TestCallback_PullThroughHolder: the recipient gets reply_available with
+// the operation and the cookie byte for byte, pulls the real result
+// through the holder inside the call, and the holder is dead afterwards
+// (OBJECT_NOT_EXIST) — PRODUCT.md §4.
+func TestCallback_PullThroughHolder(t *testing.T) {
+	e := newEnv(t, agent.Config{})
+	r := &goRecipient{client: e.client, arrived: make(chan delivery, 4), pull: true}
+	ref := startRecipient(t, r)
+	proxy, err := e.createProxy(e.target, "", ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie := "add stock\x00\xff"
+	e.call(e.receiver(proxy), "add_stock", reqInfoCtx("", cookie, 0, false), addStockArgs("ACME", 1))
+	d := <-r.arrived
+	if d.op != "add_stock" || d.cookie != cookie || d.pullErr != nil || !d.result {
+		t.Fatalf("delivery = %+v", d)
+	}
+	r.mu.Lock()
+	holder := r.holders[0]
+	r.mu.Unlock()
+	// Once reply_available has returned (the request is then trashed, so
+	// its group empties), the holder is dead.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := e.pollTags(proxy, nil, 0, false)
+		if isUser(err, "IDL:NativeMessaging/RequestAgent/PollingGroupIsEmpty:1.0") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("request not trashed after delivery: %v", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_, err = e.client.Invoke(e.ctx(), holder, &giop.Invocation{Operation: "add_stock", Args: addStockArgs("", 0)})
+	if !isSys(err, giop.ExcObjectNotExist, 0) {
+		t.Fatalf("holder after reply_available = %v, want OBJECT_NOT_EXIST", err)
+	}
+}
+
+// TestCallback_RecipientDownThenUp: reply_available fails (the recipient
+// raises) and is retried until it succeeds: delivered exactly once.
+func TestCallback_RecipientDownThenUp(t *testing.T) {
+	e := newEnv(t, agent.Config{})
+	r := &goRecipient{client: e.client, arrived: make(chan delivery, 4)}
+	r.failures.Store(3)
+	proxy, err := e.createProxy(e.target, "", startRecipient(t, r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.call(e.receiver(proxy), "add_stock", reqInfoCtx("", "c", 0, false), addStockArgs("ACME", 1))
+	<-r.arrived
+	select {
+	case d := <-r.arrived:
+		t.Fatalf("delivered twice: %+v", d)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if f := e.agent.RecipientFailures(); len(f) != 0 {
+		t.Fatalf("failure record after delivery: %+v", f)
+	}
+}
+
+// TestCallback_RecipientGoneReplyStaysPollable: a recipient that never
+// comes back is given up after the retry budget; the failure is visible
+// and the reply can still be polled (never lost silently).
+func TestCallback_RecipientGoneReplyStaysPollable(t *testing.T) {
+	e := newEnv(t, agent.Config{RecipientRetryBudget: 100 * time.Millisecond})
+	gone := giop.NewIOR(agent.ReplyRecipientID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: uint16(freePort(t)), ObjectKey: []byte("Recipient")})
+	proxy, err := e.createProxy(e.target, "", gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.call(e.receiver(proxy), "add_stock", reqInfoCtx("", "", 0, false), addStockArgs("ACME", 1))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		f := e.agent.RecipientFailures()
+		if len(f) == 1 && f[0].GivenUp == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("failure never recorded: %+v", f)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p := e.call(r.poller, "add_stock", waitCtx(0), addStockArgs("", 0))
+	if p.err != nil || !p.resp.Result.Bool() {
+		t.Fatalf("reply after the recipient was given up: %v", p.err)
+	}
+}
+
+// TestCallback_ManyRecipientsOneStalled: 1,000 callbacks to 100
+// recipients, one of which hangs in reply_available: all the others are
+// delivered (issue 5).
+func TestCallback_ManyRecipientsOneStalled(t *testing.T) {
+	e := newEnv(t, agent.Config{CallbackTimeout: time.Minute})
+	stall := make(chan struct{})
+	defer close(stall)
+	var delivered atomic.Int32
+	var proxies []*giop.IOR
+	for i := range 100 {
+		var r giop.Servant = &countingRecipient{n: &delivered}
+		if i == 0 {
+			r = &stalledRecipient{stall: stall}
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ad := giop.NewAdapter()
+		ad.Register([]byte("R"), r)
+		srv := giop.NewServer(nil, ad)
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		ref := giop.NewIOR(agent.ReplyRecipientID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+			Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte("R")})
+		p, err := e.createProxy(e.target, "", ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxies = append(proxies, e.receiver(p))
+	}
+	var wg sync.WaitGroup
+	for i := range 1000 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.call(proxies[i%100], "add_stock", reqInfoCtx("", fmt.Sprint(i), 0, false), addStockArgs(fmt.Sprint("S", i), 1))
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(60 * time.Second)
+	for delivered.Load() < 990 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 990 callbacks delivered with one recipient stalled", delivered.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type countingRecipient struct{ n *atomic.Int32 }
+
+func (c *countingRecipient) RepositoryID() string { return agent.ReplyRecipientID }
+func (c *countingRecipient) Invoke(ctx context.Context, req *giop.ServerRequest) error {
+	c.n.Add(1)
+	return nil
+}
+
+type stalledRecipient struct{ stall chan struct{} }
+
+func (s *stalledRecipient) RepositoryID() string { return agent.ReplyRecipientID }
+func (s *stalledRecipient) Invoke(ctx context.Context, req *giop.ServerRequest) error {
+	select {
+	case <-s.stall:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,207 @@
+package recipient
+
+import (
+	"context"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config configures a Deliverer. Zero fields take their defaults.
+type Config struct {
+	// RetryBudget is how long a callback is retried before it is given up.
+	// Default 60s.
+	RetryBudget time.Duration
+	// InitialBackoff is the first wait between attempts; it doubles up to
+	// MaxBackoff, with jitter. Defaults 50ms and 5s.
+	InitialBackoff, MaxBackoff time.Duration
+	// GiveUp is called when a callback's budget is spent (from the
+	// recipient's worker goroutine).
+	GiveUp func(j Job, err error)
+	// Logger receives delivery events. Default: discard.
+	Logger zerolog.Logger
+}
+
+// Job is one callback to deliver.
+type Job struct {
+	// Recipient identifies the recipient; jobs with the same one are
+	// delivered one at a time, in order.
+	Recipient string
+	// ID identifies the request, for logs.
+	ID [16]byte
+	// Deliver makes one attempt; nil means delivered.
+	Deliver func(ctx context.Context) error
+}
+
+// Failure describes a recipient whose callbacks are failing.
+type Failure struct {
+	Recipient string
+	// Since is when the current run of failures began.
+	Since time.Time
+	// Attempts counts failed attempts in the run; GivenUp the callbacks
+	// whose budget was spent.
+	Attempts, GivenUp int
+	LastError string
+}
+
+// Deliverer runs the per-recipient queues. It is safe for concurrent use.
+type Deliverer struct {
+	cfg    Config
+	log    zerolog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex // guards the fields below
+	queues   map[string][]Job // per recipient; a worker runs while non-empty
+	failures map[string]*Failure
+	closed   bool
+}
+
+// New returns a Deliverer.
+func New(cfg Config) *Deliverer {
+	if cfg.RetryBudget == 0 {
+		cfg.RetryBudget = 60 * time.Second
+	}
+	if cfg.InitialBackoff == 0 {
+		cfg.InitialBackoff = 50 * time.Millisecond
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 5 * time.Second
+	}
+	d := &Deliverer{cfg: cfg, log: cfg.Logger, queues: make(map[string][]Job), failures: make(map[string]*Failure)}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	return d
+}
+
+// Enqueue adds a callback to its recipient's queue.
+func (d *Deliverer) Enqueue(j Job) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	q, running := d.queues[j.Recipient]
+	d.queues[j.Recipient] = append(q, j)
+	if !running {
+		d.wg.Add(1)
+		go func() { defer d.wg.Done(); d.work(j.Recipient) }()
+	}
+}
+
+// work delivers a recipient's jobs in order and exits when its queue is
+// empty, so idle recipients cost nothing.
+func (d *Deliverer) work(recipient string) {
+	for {
+		d.mu.Lock()
+		q := d.queues[recipient]
+		if len(q) == 0 || d.closed {
+			delete(d.queues, recipient)
+			d.mu.Unlock()
+			return
+		}
+		j := q[0]
+		d.mu.Unlock()
+
+		d.deliver(j)
+
+		d.mu.Lock()
+		if q := d.queues[recipient]; len(q) > 0 {
+			d.queues[recipient] = q[1:]
+		}
+		d.mu.Unlock()
+	}
+}
+
+// deliver retries one job until it succeeds, its budget is spent or the
+// Deliverer closes (the job is then left to the caller's recovery).
+func (d *Deliverer) deliver(j Job) {
+	deadline := time.Now().Add(d.cfg.RetryBudget)
+	backoff := d.cfg.InitialBackoff
+	for {
+		err := j.Deliver(d.ctx)
+		if err == nil {
+			d.mu.Lock()
+			delete(d.failures, j.Recipient)
+			d.mu.Unlock()
+			return
+		}
+		if d.ctx.Err() != nil {
+			return
+		}
+		d.noteFailure(j.Recipient, err, false)
+		sleep := backoff/2 + rand.N(backoff/2+1)
+		if time.Now().Add(sleep).After(deadline) {
+			d.noteFailure(j.Recipient, err, true)
+			d.log.Warn().Err(err).Str("recipient", j.Recipient).Hex("request", j.ID[:]).
+				Msg("recipient: callback given up after its retry budget; the reply stays pollable")
+			if d.cfg.GiveUp != nil {
+				d.cfg.GiveUp(j, err)
+			}
+			return
+		}
+		d.log.Debug().Err(err).Str("recipient", j.Recipient).Dur("retry_in", sleep).Msg("recipient: callback failed; retrying")
+		t := time.NewTimer(sleep)
+		select {
+		case <-t.C:
+		case <-d.ctx.Done():
+			t.Stop()
+			return
+		}
+		backoff = min(2*backoff, d.cfg.MaxBackoff)
+	}
+}
+
+func (d *Deliverer) noteFailure(recipient string, err error, gaveUp bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f := d.failures[recipient]
+	if f == nil {
+		f = &Failure{Recipient: recipient, Since: time.Now()}
+		d.failures[recipient] = f
+	}
+	if gaveUp {
+		f.GivenUp++
+	} else {
+		f.Attempts++
+	}
+	f.LastError = err.Error()
+}
+
+// Failures returns the recipients whose callbacks are failing now or were
+// given up, oldest first.
+func (d *Deliverer) Failures() []Failure {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]Failure, 0, len(d.failures))
+	for _, f := range d.failures {
+		out = append(out, *f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
+	return out
+}
+
+// Pending returns how many callbacks wait or are being delivered.
+func (d *Deliverer) Pending() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, q := range d.queues {
+		n += len(q)
+	}
+	return n
+}
+
+// Close stops delivering and waits for the workers; callbacks not
+// delivered yet are dropped here (the agent re-arms them from the store
+// when it starts). It is idempotent.
+func (d *Deliverer) Close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.cancel()
+	d.wg.Wait()
+}
