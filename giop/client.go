@@ -25,8 +25,14 @@ type Client struct {
 	// connections, and handler serves the calls that come back over them.
 	offer     []ListenPoint
 	handler   Handler
-	endpoints map[string]*endpoint
+	endpoints map[endpointKey]*endpoint
 	closed    bool
+}
+
+// endpointKey names a server address without building a string per call.
+type endpointKey struct {
+	host string
+	port uint16
 }
 
 // endpoint serialises dialling to one host:port, so concurrent first
@@ -38,7 +44,7 @@ type endpoint struct {
 
 // NewClient returns a client. A nil cfg means DefaultConfig().
 func NewClient(cfg *Config) *Client {
-	return &Client{cfg: cfg.withDefaults(), endpoints: make(map[string]*endpoint)}
+	return &Client{cfg: cfg.withDefaults(), endpoints: make(map[endpointKey]*endpoint)}
 }
 
 // UseBiDir makes calls to objects whose address a bidirectional client of s
@@ -126,7 +132,7 @@ func (r *Response) BodyAlign() int {
 func (c *Client) Invoke(ctx context.Context, ref *IOR, inv *Invocation) (*Response, error) {
 	target := ref
 	for hops := 0; ; hops++ {
-		prof, err := target.IIOP()
+		prof, err := target.callProfile()
 		if err != nil {
 			return nil, &SystemException{Name: ExcInvObjref, Completed: CompletedNo, cause: err}
 		}
@@ -222,16 +228,16 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile) (*Conn, Version
 			}
 		}
 	}
-	addr := net.JoinHostPort(prof.Host, strconv.Itoa(int(prof.Port)))
+	key := endpointKey{prof.Host, prof.Port}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return nil, v, &SystemException{Name: ExcBadInvOrder, Completed: CompletedNo, cause: ErrConnClosed}
 	}
-	ep := c.endpoints[addr]
+	ep := c.endpoints[key]
 	if ep == nil {
 		ep = &endpoint{}
-		c.endpoints[addr] = ep
+		c.endpoints[key] = ep
 	}
 	c.mu.Unlock()
 
@@ -240,6 +246,7 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile) (*Conn, Version
 	if ep.conn != nil && ep.conn.Err() == nil {
 		return ep.conn, v, nil
 	}
+	addr := net.JoinHostPort(prof.Host, strconv.Itoa(int(prof.Port)))
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
 	nc, err := c.dialer.DialContext(dctx, "tcp", addr)
@@ -263,7 +270,7 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true
 	eps := c.endpoints
-	c.endpoints = make(map[string]*endpoint)
+	c.endpoints = make(map[endpointKey]*endpoint)
 	c.mu.Unlock()
 	for _, ep := range eps {
 		ep.mu.Lock()
@@ -293,7 +300,7 @@ func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *In
 	if inv.Oneway {
 		flags = ResponseNone
 	}
-	cl := &call{ch: make(chan *Message, 1)}
+	cl := &call{ch: make(chan *reply, 1)}
 	c.mu.Lock()
 	if c.closed {
 		err := c.closeErr
@@ -330,19 +337,15 @@ func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *In
 		return nil, nil
 	}
 	select {
-	case m := <-cl.ch:
-		if m == nil {
+	case r := <-cl.ch:
+		if r == nil {
 			err := c.Err()
 			if errors.Is(err, errPeerClosed) || !cl.sent.Load() {
 				return nil, &SystemException{Name: ExcTransient, Completed: CompletedNo, cause: err}
 			}
 			return nil, &SystemException{Name: ExcCommFailure, Completed: CompletedMaybe, cause: err}
 		}
-		h, d, err := DecodeReply(m)
-		if err != nil {
-			return nil, &SystemException{Name: ExcMarshal, Completed: CompletedMaybe, cause: err}
-		}
-		return &Response{Header: h, Result: d, Conn: c, msg: m, bodyStart: d.Pos()}, nil
+		return &Response{Header: r.h, Result: r.d, Conn: c, msg: r.m, bodyStart: r.d.Pos()}, nil
 	case <-ctx.Done():
 		c.forgetCall(id)
 		// CancelRequest is advisory (§15.4.4); it lets the server stop work.

@@ -1,6 +1,7 @@
 package giop
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -79,9 +80,20 @@ type outFrame struct {
 
 // call is one of our requests waiting for its reply.
 type call struct {
-	ch   chan *Message // buffered 1: the reply, or nil when the connection died
+	ch   chan *reply // buffered 1: the reply, or nil when the connection died
 	sent atomic.Bool
 }
+
+// reply is a Reply as the reader decoded it, handed to its call so it is
+// decoded once.
+type reply struct {
+	m *Message
+	h *ReplyHeader
+	d *Decoder
+}
+
+// readBufferSize is each connection's read buffer.
+const readBufferSize = 8 << 10
 
 var encoderPool = sync.Pool{New: func() any { return NewEncoder(V1_2, true) }}
 
@@ -121,7 +133,9 @@ func newConnOffering(nc net.Conn, cfg *Config, h Handler, accepted bool, offer [
 	if accepted {
 		c.nextID = 1
 	}
-	c.frames = newFrameReader(nc, nc, cfg)
+	// Buffered, so a small message costs one read rather than two (header,
+	// then body); deadlines still apply to nc underneath.
+	c.frames = newFrameReader(bufio.NewReaderSize(nc, readBufferSize), nc, cfg)
 	return c
 }
 
@@ -218,19 +232,20 @@ func (c *Conn) handleMessage(m *Message) error {
 	case MsgRequest:
 		return c.handleRequest(m)
 	case MsgReply:
-		h, _, err := DecodeReply(m)
+		h, d, err := DecodeReply(m)
 		if err != nil {
 			return err
 		}
-		c.deliver(h.RequestID, m)
+		c.deliver(h.RequestID, &reply{m: m, h: h, d: d})
 	case MsgLocateRequest:
 		return c.handleLocateRequest(m)
 	case MsgLocateReply:
+		// We send no LocateRequest yet, so no call waits for one.
 		h, _, err := DecodeLocateReply(m)
 		if err != nil {
 			return err
 		}
-		c.deliver(h.RequestID, m)
+		c.deliver(h.RequestID, nil)
 	case MsgCancelRequest:
 		id, err := DecodeCancelRequest(m)
 		if err != nil {
@@ -254,16 +269,16 @@ func (c *Conn) handleMessage(m *Message) error {
 
 // deliver hands a reply to the call waiting for it. A reply nobody waits
 // for (its caller gave up) is dropped.
-func (c *Conn) deliver(id uint32, m *Message) {
+func (c *Conn) deliver(id uint32, r *reply) {
 	c.mu.Lock()
 	cl := c.pending[id]
 	delete(c.pending, id)
 	c.mu.Unlock()
-	if cl == nil {
+	if cl == nil || r == nil {
 		c.log.Debug().Uint32("request_id", id).Msg("giop: reply for no waiting call dropped")
 		return
 	}
-	cl.ch <- m
+	cl.ch <- r
 }
 
 func (c *Conn) handleRequest(m *Message) error {
@@ -461,6 +476,8 @@ func (c *Conn) writeLoop() {
 	var (
 		batch []*outFrame
 		bufs  net.Buffers
+		// wb is what WriteTo consumes; bufs keeps its capacity.
+		wb net.Buffers
 	)
 	for {
 		select {
@@ -489,7 +506,8 @@ func (c *Conn) writeLoop() {
 			}
 		}
 		c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
-		_, err := bufs.WriteTo(c.nc)
+		wb = bufs
+		_, err := wb.WriteTo(c.nc)
 		for _, f := range batch {
 			if f.enc != nil {
 				putEncoder(f.enc)

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync/atomic"
 )
 
 // Profile tags (CORBA 3.0 §13.6.2, IOP::ProfileId).
@@ -44,6 +45,24 @@ type TaggedProfile struct {
 type IOR struct {
 	TypeID   string
 	Profiles []TaggedProfile
+
+	// iiop caches the parsed IIOP profile for calls (Client.Invoke): an
+	// IOR is not to be changed once it has been called.
+	iiop atomic.Pointer[IIOPProfile]
+}
+
+// callProfile returns the IIOP profile to call, parsed once per IOR.
+func (ior *IOR) callProfile() (*IIOPProfile, error) {
+	if ior != nil {
+		if p := ior.iiop.Load(); p != nil {
+			return p, nil
+		}
+	}
+	p, err := ior.IIOP()
+	if err == nil {
+		ior.iiop.Store(p)
+	}
+	return p, err
 }
 
 // IsNil reports whether ior is a nil object reference: an empty type id and

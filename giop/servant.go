@@ -103,7 +103,14 @@ func (r *ServerRequest) finish(err error) {
 		return
 	}
 	c := r.Conn
+	if err == nil {
+		e := r.Results()
+		r.results = nil
+		c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+		return
+	}
 	h := &ReplyHeader{RequestID: r.Header.RequestID, ServiceContexts: r.replyCtxs}
+	// Declared only on this path: as errors.As targets they escape to the heap.
 	var (
 		sys  *SystemException
 		user *UserException
@@ -111,11 +118,6 @@ func (r *ServerRequest) finish(err error) {
 		raw  *RawReply
 	)
 	switch {
-	case err == nil:
-		e := r.Results()
-		r.results = nil
-		c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
-		return
 	case errors.As(err, &raw):
 		e := getEncoder()
 		e.little = raw.LittleEndian
