@@ -37,25 +37,26 @@ func TestSuppressedMode(t *testing.T) {
 	release := e.sm.hold()
 	defer release()
 	rcv := e.receiver(e.mustProxy())
-	r := e.call(rcv, "add_stock", reqInfoCtx("", "", 0, true), addStockArgs("ACME", 1))
-	if r.err != nil || !r.rna || r.poller == nil {
-		t.Fatalf("suppressed premature return = %v (rna %v)", r.err, r.rna)
+	add := e.call(rcv, "add_stock", reqInfoCtx("", "", 0, true), addStockArgs("ACME", 1))
+	if add.err != nil || !add.rna || add.poller == nil {
+		t.Fatalf("suppressed premature return = %v (rna %v)", add.err, add.rna)
 	}
-	if added := r.resp.Result.Bool(); added || r.resp.Result.Err() != nil {
-		t.Fatalf("dummy return value should be FALSE: %v", r.resp.Result.Err())
+	if added := add.resp.Result.Bool(); added || add.resp.Result.Err() != nil {
+		t.Fatalf("dummy return value should be FALSE: %v", add.resp.Result.Err())
 	}
-	r = e.call(rcv, "find_closest_symbol", reqInfoCtx("", "", 0, true), stringArg("ACMA"))
-	if r.err != nil || !r.rna || r.resp.Result.Bool() || r.resp.Result.String() != "" {
-		t.Fatalf("suppressed inout: %v", r.err)
+	find := e.call(rcv, "find_closest_symbol", reqInfoCtx("", "", 0, true), stringArg("ACMA"))
+	if find.err != nil || !find.rna || find.resp.Result.Bool() || find.resp.Result.String() != "" {
+		t.Fatalf("suppressed inout: %v", find.err)
 	}
-	// Polling before the reply, in the request's mode: zero values again.
-	p := e.call(r.poller, "find_closest_symbol", waitCtx(0), stringArg("ACMA"))
-	if p.err != nil || !p.rna {
+	// Polling add_stock (held at the target) before its reply, in the
+	// request's mode: zero values again.
+	p := e.call(add.poller, "add_stock", waitCtx(0), addStockArgs("", 0))
+	if p.err != nil || !p.rna || p.resp.Result.Bool() {
 		t.Fatalf("suppressed poll before the reply = %v (rna %v)", p.err, p.rna)
 	}
 	release()
-	p = e.call(r.poller, "find_closest_symbol", waitCtx(nmproto.WaitForever), stringArg("ACMA"))
-	if p.err != nil || p.rna {
+	p = e.call(add.poller, "add_stock", waitCtx(nmproto.WaitForever), addStockArgs("", 0))
+	if p.err != nil || p.rna || !p.resp.Result.Bool() {
 		t.Fatalf("mature pull = %v (rna %v)", p.err, p.rna)
 	}
 }
