@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the omniORB Native Messaging peers (seed 003's examples) into OUTDIR:
 #   testdata/nm/build.sh OUTDIR
-# -> OUTDIR/{stock_server,polling_client,group_client,waitreply_client},
+# -> OUTDIR/{stock_server,polling_client,group_client,waitreply_client,recipient_client},
 # with the stubs of StockManager.idl and ../../idl/NativeMessaging.idl.
 source "$(dirname "$0")/../peers.sh"
 peers_init "$@"
@@ -20,3 +20,4 @@ link polling_client "${STUBS[@]}" -- "${HEADERS[@]}"
 # Only the NM-aware clients use the Current and its interceptors.
 link group_client "${STUBS[@]}" "$OUT/nm_current.o" -- "${HEADERS[@]}"
 link waitreply_client "${STUBS[@]}" "$OUT/nm_current.o" -- "${HEADERS[@]}"
+link recipient_client "${STUBS[@]}" "$OUT/nm_current.o" -- "${HEADERS[@]}"
