@@ -216,7 +216,10 @@ func (a *Agent) locate(key []byte) giop.Servant {
 			return &receiverServant{a: a, id: id, repoID: p.repoID}
 		}
 	case keyRequest, keyPoller:
-		if r := a.requests[id]; r != nil {
+		// A request made by create_request is reached by its request
+		// object, one sent through a proxy by its poller: never the other
+		// way, so a key names exactly one object.
+		if r := a.requests[id]; r != nil && (kind == keyRequest) == (r.proxyID == poller.ID{}) {
 			return &requestServant{a: a, id: id, repoID: r.repoID, poller: kind == keyPoller}
 		}
 	case keyHolder:

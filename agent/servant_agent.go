@@ -96,7 +96,7 @@ func (a *Agent) destroyRequestRef(ref *giop.IOR) error {
 		return userException(excRequestNotExist)
 	}
 	kind, id, ok := parseKey(prof.ObjectKey)
-	if !ok || (kind != keyRequest && kind != keyPoller) || !a.trash(id) {
+	if !ok || (kind != keyRequest && kind != keyPoller) || a.locate(prof.ObjectKey) == nil || !a.trash(id) {
 		return userException(excRequestNotExist)
 	}
 	return nil
