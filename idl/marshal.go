@@ -97,6 +97,16 @@ func intArg(v any, lo, hi int64) (int64, bool) {
 	return int64(x), true
 }
 
+// integer takes a value of the integer type T, or a Go int within
+// [lo, hi] (literals in callers' code are ints).
+func integer[T ~uint8 | ~int16 | ~uint16 | ~int32 | ~uint32 | ~int64 | ~uint64](v any, lo, hi int64) (T, bool) {
+	if x, ok := v.(T); ok {
+		return x, true
+	}
+	i, ok := intArg(v, lo, hi)
+	return T(i), ok
+}
+
 func (m *valueEncoder) value(t *Type, v any, depth int) error {
 	if t == nil {
 		return mismatch("no type")
@@ -117,23 +127,15 @@ func (m *valueEncoder) value(t *Type, v any, depth int) error {
 		}
 		e.WriteBool(x)
 	case giop.TkOctet, giop.TkChar:
-		x, ok := v.(byte)
+		x, ok := integer[byte](v, 0, math.MaxUint8)
 		if !ok {
-			i, ok2 := intArg(v, 0, math.MaxUint8)
-			if !ok2 {
-				return wrongGo(t, "byte", v)
-			}
-			x = byte(i)
+			return wrongGo(t, "byte", v)
 		}
 		e.WriteOctet(x)
 	case giop.TkWChar:
-		x, ok := v.(rune)
+		x, ok := integer[rune](v, 0, utf8.MaxRune)
 		if !ok {
-			i, ok2 := intArg(v, 0, utf8.MaxRune)
-			if !ok2 {
-				return wrongGo(t, "rune", v)
-			}
-			x = rune(i)
+			return wrongGo(t, "rune", v)
 		}
 		if err := m.checkWide(t); err != nil {
 			return err
@@ -143,63 +145,39 @@ func (m *valueEncoder) value(t *Type, v any, depth int) error {
 		}
 		e.WriteWChar(x)
 	case giop.TkShort:
-		x, ok := v.(int16)
+		x, ok := integer[int16](v, math.MinInt16, math.MaxInt16)
 		if !ok {
-			i, ok2 := intArg(v, math.MinInt16, math.MaxInt16)
-			if !ok2 {
-				return wrongGo(t, "int16", v)
-			}
-			x = int16(i)
+			return wrongGo(t, "int16", v)
 		}
 		e.WriteShort(x)
 	case giop.TkUShort:
-		x, ok := v.(uint16)
+		x, ok := integer[uint16](v, 0, math.MaxUint16)
 		if !ok {
-			i, ok2 := intArg(v, 0, math.MaxUint16)
-			if !ok2 {
-				return wrongGo(t, "uint16", v)
-			}
-			x = uint16(i)
+			return wrongGo(t, "uint16", v)
 		}
 		e.WriteUShort(x)
 	case giop.TkLong:
-		x, ok := v.(int32)
+		x, ok := integer[int32](v, math.MinInt32, math.MaxInt32)
 		if !ok {
-			i, ok2 := intArg(v, math.MinInt32, math.MaxInt32)
-			if !ok2 {
-				return wrongGo(t, "int32", v)
-			}
-			x = int32(i)
+			return wrongGo(t, "int32", v)
 		}
 		e.WriteLong(x)
 	case giop.TkULong:
-		x, ok := v.(uint32)
+		x, ok := integer[uint32](v, 0, math.MaxUint32)
 		if !ok {
-			i, ok2 := intArg(v, 0, math.MaxUint32)
-			if !ok2 {
-				return wrongGo(t, "uint32", v)
-			}
-			x = uint32(i)
+			return wrongGo(t, "uint32", v)
 		}
 		e.WriteULong(x)
 	case giop.TkLongLong:
-		x, ok := v.(int64)
+		x, ok := integer[int64](v, math.MinInt64, math.MaxInt64)
 		if !ok {
-			i, ok2 := intArg(v, math.MinInt64, math.MaxInt64)
-			if !ok2 {
-				return wrongGo(t, "int64", v)
-			}
-			x = i
+			return wrongGo(t, "int64", v)
 		}
 		e.WriteLongLong(x)
 	case giop.TkULongLong:
-		x, ok := v.(uint64)
+		x, ok := integer[uint64](v, 0, math.MaxInt64)
 		if !ok {
-			i, ok2 := intArg(v, 0, math.MaxInt64)
-			if !ok2 {
-				return wrongGo(t, "uint64", v)
-			}
-			x = uint64(i)
+			return wrongGo(t, "uint64", v)
 		}
 		e.WriteULongLong(x)
 	case giop.TkFloat:
