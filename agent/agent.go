@@ -232,6 +232,17 @@ func (a *Agent) locate(key []byte) giop.Servant {
 	return nil
 }
 
+// proxy returns a copy of a live proxy's record, to read without the lock.
+func (a *Agent) proxy(id poller.ID) (proxyRecord, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p := a.proxies[id]
+	if p == nil {
+		return proxyRecord{}, false
+	}
+	return *p, true
+}
+
 // isA answers _is_a for objects standing for a target: "*" matches every
 // id (PRODUCT.md §2).
 func isA(repoID, asked string) bool {

@@ -25,14 +25,8 @@ func (s *receiverServant) IsA(id string) bool   { return isA(s.repoID, id) }
 
 func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) error {
 	a := s.a
-	a.mu.Lock()
-	p := a.proxies[s.id]
-	var proxy proxyRecord
-	if p != nil {
-		proxy = *p
-	}
-	a.mu.Unlock()
-	if p == nil || proxy.toBeDestroyed {
+	proxy, ok := a.proxy(s.id)
+	if !ok || proxy.toBeDestroyed {
 		return proxyGone()
 	}
 	info, err := reqInfo(req)

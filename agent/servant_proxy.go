@@ -23,14 +23,8 @@ func proxyGone() error {
 
 func (s *proxyServant) Invoke(ctx context.Context, req *giop.ServerRequest) error {
 	a := s.a
-	a.mu.Lock()
-	p := a.proxies[s.id]
-	var snapshot proxyRecord
-	if p != nil {
-		snapshot = *p
-	}
-	a.mu.Unlock()
-	if p == nil {
+	snapshot, ok := a.proxy(s.id)
+	if !ok {
 		return proxyGone()
 	}
 	// After destroy(false) the proxy is "to be destroyed": the_receiver,

@@ -44,7 +44,7 @@ type Failure struct {
 	// Attempts counts failed attempts in the run; GivenUp the callbacks
 	// whose budget was spent.
 	Attempts, GivenUp int
-	LastError string
+	LastError         string
 }
 
 // Deliverer runs the per-recipient queues. It is safe for concurrent use.
@@ -55,7 +55,7 @@ type Deliverer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex // guards the fields below
+	mu       sync.Mutex       // guards the fields below
 	queues   map[string][]Job // per recipient; a worker runs while non-empty
 	failures map[string]*Failure
 	closed   bool
