@@ -269,12 +269,11 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 	}
 	reply, ok := a.relayReply(req, rec, y)
 	if ok && !rec.props.ManualTrash {
-		// Out of the reply's way: the reply body is already a copy. Until
-		// the deletion is durable a crash may bring the request back,
-		// readable again — never lost (issue 6 weighs the two).
-		a.forget(rec.id)
-		id := rec.id
-		a.goTracked(func() { a.trashStored(id, rec.proxyID) })
+		// The deletion is durable before the reply leaves: a request read
+		// once never comes back after a crash (issue 6). The cost is that a
+		// reply lost on its way to the client is lost, as a synchronous
+		// call's would be.
+		a.trash(rec.id)
 	}
 	return reply
 }
