@@ -269,11 +269,18 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 	}
 	reply, ok := a.relayReply(req, rec, y)
 	if ok && !rec.props.ManualTrash {
-		// The deletion is durable before the reply leaves: a request read
-		// once never comes back after a crash (issue 6). The cost is that a
-		// reply lost on its way to the client is lost, as a synchronous
-		// call's would be.
-		a.trash(rec.id)
+		// Read means trashed — once the reply has reached the socket, from
+		// where the kernel delivers it even if the agent dies. A reply lost
+		// before that leaves the request pollable: nothing acknowledged is
+		// lost. The price is the window between that write and the
+		// deletion's commit: a crash there lets the client read the result
+		// once more after the restart (at-least-once reads).
+		id := rec.id
+		req.AfterReply(func(written bool) {
+			if written {
+				a.goTracked(func() { a.trash(id) })
+			}
+		})
 	}
 	return reply
 }

@@ -76,6 +76,9 @@ type outFrame struct {
 	enc     *Encoder      // returned to the pool once written; may be nil
 	sent    *atomic.Bool  // set once the bytes are on the socket; may be nil
 	written chan struct{} // closed once the write was attempted; may be nil
+	// after, if set, is told whether the bytes reached the socket; frames
+	// abandoned by a closing connection are told false.
+	after func(written bool)
 }
 
 // call is one of our requests waiting for its reply.
@@ -466,6 +469,9 @@ func (c *Conn) queue(f *outFrame) error {
 		if f.enc != nil {
 			putEncoder(f.enc)
 		}
+		if f.after != nil {
+			f.after(false)
+		}
 		return ErrConnClosed
 	}
 }
@@ -514,6 +520,9 @@ func (c *Conn) writeLoop() {
 			}
 			if f.written != nil {
 				close(f.written)
+			}
+			if f.after != nil {
+				f.after(err == nil)
 			}
 		}
 		clear(batch)

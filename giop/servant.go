@@ -39,6 +39,7 @@ type ServerRequest struct {
 	ctx       context.Context
 	msg       *Message
 	respond   bool
+	after     func(written bool)
 	replyCtxs ServiceContextList
 	results   *Encoder
 	bodyStart int
@@ -66,6 +67,13 @@ func (r *ServerRequest) Body() []byte {
 	}
 	return r.msg.Buf[r.bodyStart:]
 }
+
+// AfterReply registers f to learn whether the reply reached the socket
+// (once written there, the kernel delivers it even if this process dies).
+// The agent deletes a read request only then, so a reply lost with the
+// connection leaves its request pollable. f runs on the connection's writer
+// goroutine and must not block; it is not called for a oneway.
+func (r *ServerRequest) AfterReply(f func(written bool)) { r.after = f }
 
 // SetReplyContexts sets the service contexts of the reply. It must be
 // called before Results.
@@ -106,7 +114,7 @@ func (r *ServerRequest) finish(err error) {
 	if err == nil {
 		e := r.Results()
 		r.results = nil
-		c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+		c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
 		return
 	}
 	h := &ReplyHeader{RequestID: r.Header.RequestID, ServiceContexts: r.replyCtxs}
@@ -124,7 +132,7 @@ func (r *ServerRequest) finish(err error) {
 		h.Status = raw.Status
 		e.StartReply(r.Version, h)
 		e.WriteRaw(raw.Body)
-		c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+		c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
 		return
 	case errors.As(err, &sys):
 	case errors.As(err, &user):
@@ -136,7 +144,7 @@ func (r *ServerRequest) finish(err error) {
 		if user.Members != nil {
 			user.Members(e)
 		}
-		c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+		c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
 		return
 	case errors.As(err, &fwd):
 		e := getEncoder()
@@ -147,7 +155,7 @@ func (r *ServerRequest) finish(err error) {
 		}
 		e.StartReply(r.Version, h)
 		e.WriteIOR(fwd.IOR)
-		c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+		c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
 		return
 	default:
 		c.log.Warn().Err(err).Str("operation", r.Header.Operation).Msg("giop: handler failed; replying UNKNOWN")
@@ -158,7 +166,7 @@ func (r *ServerRequest) finish(err error) {
 	h.Status = ReplySystemException
 	e.StartReply(r.Version, h)
 	e.WriteSystemException(sys)
-	c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+	c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
 }
 
 // UserException is an IDL-defined exception. A handler returns one to
