@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -49,6 +50,9 @@ type Agent struct {
 	wg     sync.WaitGroup // delegations and the serve loop
 
 	deliverer *recipient.Deliverer
+	metrics   *metrics
+	// ready is set once state is recovered and the agent serves.
+	ready atomic.Bool
 
 	mu       sync.Mutex // guards the maps below
 	proxies  map[poller.ID]*proxyRecord
@@ -127,6 +131,7 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
 		GiveUp: a.recipientGaveUp, Logger: cfg.Logger})
+	a.metrics = newMetrics(a)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	if err := a.recoverState(); err != nil {
 		ln.Close()
@@ -146,6 +151,7 @@ func Start(cfg Config) (*Agent, error) {
 			a.log.Error().Err(err).Msg("agent: GIOP server stopped")
 		}
 	}()
+	a.ready.Store(true)
 	a.log.Info().Str("listen", ln.Addr().String()).Str("corbaloc", a.Corbaloc()).Msg("agent: serving")
 	return a, nil
 }
@@ -255,6 +261,7 @@ func isA(repoID, asked string) bool {
 func (a *Agent) Shutdown(ctx context.Context) error {
 	var err error
 	a.closeOnce.Do(func() {
+		a.ready.Store(false)
 		err = a.server.Shutdown(ctx)
 		done := make(chan struct{})
 		go func() { a.wg.Wait(); close(done) }()
@@ -362,3 +369,27 @@ func (a *Agent) maybeReapProxy(pid poller.ID) {
 // Polling-group names: a proxy is one group; create_request names others.
 func proxyGroup(id poller.ID) string { return "p:" + string(id[:]) }
 func namedGroup(name string) string  { return "g:" + name }
+
+// Reference returns the IOR and corbaloc of the agent that would listen on
+// listen and advertise host (as Start computes them), without starting it.
+func Reference(listen, host string) (ior, corbaloc string, err error) {
+	if listen == "" {
+		listen = ":" + strconv.Itoa(DefaultPort)
+	}
+	h, p, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", "", err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port <= 0 || port > 65535 {
+		return "", "", fmt.Errorf("port %q: a fixed port is needed for a stable reference", p)
+	}
+	if host == "" {
+		host = h
+		if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "localhost"
+		}
+	}
+	a := &Agent{host: host, port: uint16(port)}
+	return a.IOR().String(), a.Corbaloc(), nil
+}

@@ -84,8 +84,10 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 		_, err = a.client.Invoke(cctx, rec.recipient, inv)
 	}
 	if err != nil {
+		a.metrics.callback("failed_attempt")
 		return err
 	}
+	a.metrics.callback("delivered")
 	a.log.Debug().Hex("request", id[:]).Msg("agent: reply delivered to its recipient")
 	a.delivered(&rec)
 	return nil
@@ -119,6 +121,7 @@ func (a *Agent) delivered(rec *requestRecord) {
 // reply stays stored and pollable, and the failure is on record
 // (Agent.RecipientFailures, the log).
 func (a *Agent) recipientGaveUp(j recipient.Job, err error) {
+	a.metrics.callback("given_up")
 	a.log.Error().Err(err).Str("recipient", j.Recipient).Hex("request", j.ID[:]).
 		Msg("agent: recipient unreachable for the whole retry budget; the reply is kept for polling")
 }

@@ -30,7 +30,9 @@ func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket) {
 			return
 		}
 	}
+	started := time.Now()
 	resp, err := a.invokeTarget(rec, body)
+	a.metrics.delegated(started)
 	if rec.oneway {
 		if err != nil {
 			a.log.Warn().Err(err).Str("operation", rec.operation).Msg("agent: oneway delegation failed")
@@ -45,10 +47,24 @@ func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket) {
 		y = &replyRecord{status: resp.Header.Status, version: resp.Version(), little: resp.LittleEndian(),
 			bodyAlign: int8(resp.BodyAlign()), body: append([]byte(nil), resp.Body()...)}
 	}
+	a.metrics.reply(replyLabel(y))
 	if rec.handoff != nil && rec.handoff.deliver(y) {
 		return // the caller waiting for it has it
 	}
 	a.finish(rec, y)
+}
+
+// replyLabel names a reply's status for metrics.
+func replyLabel(y *replyRecord) string {
+	switch y.status {
+	case giop.ReplyNoException:
+		return "normal"
+	case giop.ReplyUserException:
+		return "user_exception"
+	case giop.ReplySystemException:
+		return "system_exception"
+	}
+	return "other"
 }
 
 // finish stores a request's reply and makes it pollable — or drops it,

@@ -22,6 +22,10 @@ type IDL interface {
 	// TranscodeReply re-encodes a reply body (results, or an exception
 	// with its repository id) read from d into e.
 	TranscodeReply(repoID, operation string, status giop.ReplyStatus, d *giop.Decoder, e *giop.Encoder) error
+	// ArgsJSON decodes in/inout arguments to JSON, for operators.
+	ArgsJSON(repoID, operation string, d *giop.Decoder) ([]byte, error)
+	// ResultsJSON decodes a normal reply's results to JSON, for operators.
+	ResultsJSON(repoID, operation string, d *giop.Decoder) ([]byte, error)
 }
 
 // noIDL knows no interface.
@@ -34,3 +38,5 @@ func (noIDL) TranscodeArgs(string, string, *giop.Decoder, *giop.Encoder) error {
 func (noIDL) TranscodeReply(string, string, giop.ReplyStatus, *giop.Decoder, *giop.Encoder) error {
 	return ErrNoIDL
 }
+func (noIDL) ArgsJSON(string, string, *giop.Decoder) ([]byte, error)    { return nil, ErrNoIDL }
+func (noIDL) ResultsJSON(string, string, *giop.Decoder) ([]byte, error) { return nil, ErrNoIDL }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/requestagent/requestagent/giop"
@@ -63,4 +64,69 @@ func (r repositoryIDL) TranscodeReply(repoID, operation string, status giop.Repl
 		return err
 	}
 	return op.MarshalResults(e, res, outs)
+}
+
+// ArgsJSON decodes the in/inout arguments into a JSON object by parameter name.
+func (r repositoryIDL) ArgsJSON(repoID, operation string, d *giop.Decoder) ([]byte, error) {
+	op, err := r.op(repoID, operation)
+	if err != nil {
+		return nil, err
+	}
+	args, err := op.UnmarshalArgs(d)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]json.RawMessage)
+	i := 0
+	for _, p := range op.Params {
+		if p.Dir == idl.Out {
+			continue
+		}
+		if i >= len(args) {
+			break
+		}
+		j, err := idl.ToJSON(p.Type, args[i])
+		if err != nil {
+			return nil, err
+		}
+		out[p.Name] = j
+		i++
+	}
+	return json.Marshal(out)
+}
+
+// ResultsJSON decodes a normal reply into {"return": …, "<out param>": …}.
+func (r repositoryIDL) ResultsJSON(repoID, operation string, d *giop.Decoder) ([]byte, error) {
+	op, err := r.op(repoID, operation)
+	if err != nil {
+		return nil, err
+	}
+	res, outs, err := op.UnmarshalResults(d)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]json.RawMessage)
+	if op.Result != nil && op.Result.Kind != giop.TkVoid {
+		j, err := idl.ToJSON(op.Result, res)
+		if err != nil {
+			return nil, err
+		}
+		out["return"] = j
+	}
+	i := 0
+	for _, p := range op.Params {
+		if p.Dir == idl.In {
+			continue
+		}
+		if i >= len(outs) {
+			break
+		}
+		j, err := idl.ToJSON(p.Type, outs[i])
+		if err != nil {
+			return nil, err
+		}
+		out[p.Name] = j
+		i++
+	}
+	return json.Marshal(out)
 }

@@ -69,16 +69,19 @@ func reqInfo(req *giop.ServerRequest) (nmproto.ReqInfo, error) {
 // time, else with a premature return. Nothing is stored when the request is
 // refused (IMP_LIMIT, duplicate tag, …).
 func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestRecord, wait uint32, isNew bool) error {
+	arrived := time.Now()
 	rec.operation = req.Operation()
 	rec.oneway = !req.ResponseExpected()
 	rec.version, rec.little = req.Version, req.LittleEndian
 	body := req.Body()
 	rec.bodyAlign = int8(req.BodyAlign())
 	if err := a.checkRelay(rec, body); err != nil {
+		a.metrics.outcome(outcomeUntranscoding)
 		return err
 	}
 	if isNew {
 		if err := a.groups.Add(rec.group, rec.id, rec.tag); err != nil {
+			a.metrics.outcome(outcomeDuplicateTag)
 			return giop.NewSystemException(giop.ExcBadInvOrder, nmproto.DuplicatedRequestTag, giop.CompletedNo)
 		}
 	}
@@ -90,6 +93,7 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	t, err := a.queue.admit(ctx)
 	if err != nil {
 		refuse()
+		a.metrics.outcome(outcomeQueueFull)
 		a.log.Info().Str("operation", rec.operation).Msg("agent: request refused: delegation queue full")
 		return giop.NewSystemExceptionCause(giop.ExcImpLimit, nmproto.QueueFull, giop.CompletedNo, err)
 	}
@@ -104,11 +108,12 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	b.Set(recordKey(prefixRequest, rec.id), rec.encode())
 	b.Set(recordKey(prefixBody, rec.id), body)
 	if rec.props.WaitReply && wait > 0 && !rec.oneway && t.immediate && rec.props.ReplyDropping == 0 {
-		return a.sendWaiting(ctx, req, rec, &b, body, t, wait)
+		return a.sendWaiting(ctx, req, rec, &b, body, t, wait, arrived)
 	}
 	if err := a.commit(&b); err != nil {
 		t.done()
 		refuse()
+		a.metrics.outcome(outcomeStoreFailed)
 		return storeFailed(err)
 	}
 	a.mu.Lock()
@@ -118,8 +123,11 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	snapshot := *rec
 	a.goTracked(func() { a.delegate(&snapshot, body, t) })
 	if rec.oneway {
+		a.metrics.outcome(outcomeOneway)
 		return nil
 	}
+	a.metrics.outcome(outcomeAccepted)
+	a.metrics.accepted(arrived)
 	return a.premature(req, rec, rec.suppress)
 }
 
@@ -130,7 +138,7 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 // before a premature return, the one thing that acknowledges the request
 // (PRODUCT.md §3).
 func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *requestRecord, b *storage.Batch,
-	body []byte, t *ticket, wait uint32) error {
+	body []byte, t *ticket, wait uint32, arrived time.Time) error {
 	h := &handoff{ch: make(chan *replyRecord, 1)}
 	a.mu.Lock()
 	a.requests[rec.id] = rec
@@ -165,6 +173,7 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 			nm := nmproto.Context{Kind: nmproto.KindReplierName}
 			req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
 		}
+		a.metrics.outcome(outcomeMature)
 		reply, _ := a.relayReply(req, rec, y)
 		return reply
 	}
@@ -172,8 +181,11 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 		// The request is already on its way to the target, so it may run;
 		// but nothing durable acknowledges it, so no poller is given.
 		a.forget(rec.id)
+		a.metrics.outcome(outcomeStoreFailed)
 		return giop.NewSystemExceptionCause(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedMaybe, err)
 	}
+	a.metrics.outcome(outcomeAccepted)
+	a.metrics.accepted(arrived)
 	a.log.Debug().Hex("request", rec.id[:]).Str("operation", rec.operation).Msg("agent: request evolved into a 2PI")
 	return a.premature(req, rec, rec.suppress)
 }

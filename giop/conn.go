@@ -44,6 +44,8 @@ type Conn struct {
 	onClose func(*Conn)
 	// onListenPoint is called for each new listen point the peer announces.
 	onListenPoint func(*Conn, ListenPoint)
+	// onProtocolError, if set, is called when the peer broke the protocol.
+	onProtocolError func()
 
 	mu sync.Mutex // guards the fields below
 	// pending holds our outstanding requests by request id.
@@ -446,6 +448,9 @@ func (c *Conn) sendSystemException(v Version, id uint32, x *SystemException) {
 // sendMessageError writes a MessageError directly, bypassing the writer
 // (which may be stuck), with a short deadline; the connection closes next.
 func (c *Conn) sendMessageError() {
+	if c.onProtocolError != nil {
+		c.onProtocolError()
+	}
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	c.nc.Write(EncodeHeaderOnly(c.replyVersion(), MsgMessageError))
 }

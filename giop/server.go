@@ -19,6 +19,8 @@ type Server struct {
 	shuttingDown atomic.Bool
 	wg           sync.WaitGroup // accept loops and connection goroutines
 
+	accepted, protocolErrors atomic.Uint64
+
 	mu        sync.Mutex // guards the fields below
 	listeners map[net.Listener]struct{}
 	conns     map[*Conn]struct{}
@@ -88,6 +90,8 @@ func (s *Server) accept(nc net.Conn) {
 	}
 	c := newConn(nc, s.cfg, s.handler, true)
 	c.onClose = s.forget
+	c.onProtocolError = func() { s.protocolErrors.Add(1) }
+	s.accepted.Add(1)
 	c.onListenPoint = s.route
 	s.mu.Lock()
 	if s.shuttingDown.Load() {
@@ -138,6 +142,23 @@ func (s *Server) BiDirConn(lp ListenPoint) *Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.routes[lp]
+}
+
+// ServerStats are counters for operators.
+type ServerStats struct {
+	// Accepted counts connections accepted; Open those open now.
+	Accepted, Open uint64
+	// ProtocolErrors counts connections closed after a MessageError
+	// (bad framing, oversized or malformed messages).
+	ProtocolErrors uint64
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() ServerStats {
+	s.mu.Lock()
+	open := len(s.conns)
+	s.mu.Unlock()
+	return ServerStats{Accepted: s.accepted.Load(), Open: uint64(open), ProtocolErrors: s.protocolErrors.Load()}
 }
 
 // Conns returns the connections currently open.

@@ -1,4 +1,5 @@
-// Command requestagent runs the Native Messaging request agent.
+// Command requestagent runs the Native Messaging request agent, and talks
+// to a running one (admin subcommands).
 package main
 
 import (
@@ -16,10 +17,248 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/requestagent/requestagent/admin"
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/idl"
 	"github.com/requestagent/requestagent/storage"
 )
+
+func main() {
+	// VisiBroker operators type -? for usage.
+	for i, a := range os.Args {
+		if a == "-?" {
+			os.Args[i] = "--help"
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		// After the first signal, a second one stops at once.
+		<-ctx.Done()
+		stop()
+	}()
+	if err := newApp().RunContext(ctx, os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "requestagent:", err)
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) {
+			os.Exit(ec.ExitCode())
+		}
+		os.Exit(1)
+	}
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// badFlag is the one-line error of an invalid configuration: exit code 2,
+// nothing started.
+func badFlag(flag string, err any) error { return cli.Exit(fmt.Sprintf("--%s: %v", flag, err), 2) }
+
+func newApp() *cli.App {
+	adminFlag := &cli.StringFlag{Name: "admin", Value: admin.DefaultListen, EnvVars: []string{"REQUESTAGENT_ADMIN"},
+		Usage: "the admin listener's loopback address (metrics, health, admin API)"}
+	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print JSON for scripts instead of a table"}
+	listenFlag := &cli.StringFlag{Name: "listen", Value: fmt.Sprintf(":%d", agent.DefaultPort), EnvVars: []string{"REQUESTAGENT_LISTEN"},
+		Usage: "TCP address to serve GIOP on"}
+	hostFlag := &cli.StringFlag{Name: "host", EnvVars: []string{"REQUESTAGENT_HOST"},
+		Usage: "host name to advertise in IORs (default: the listening address, or localhost); keep it stable"}
+	return &cli.App{
+		Name:    "requestagent",
+		Usage:   "Native Messaging request agent for CORBA two-phase invocations",
+		Version: version(),
+		Flags: []cli.Flag{
+			listenFlag,
+			hostFlag,
+			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"REQUESTAGENT_LOG_LEVEL"},
+				Usage: "trace, debug, info, warn or error"},
+			&cli.DurationFlag{Name: "shutdown-grace", Value: 10 * time.Second, EnvVars: []string{"REQUESTAGENT_SHUTDOWN_GRACE"},
+				Usage: "how long SIGTERM waits for requests in progress (a second signal stops at once)"},
+			&cli.StringFlag{Name: "data-dir", Value: defaultDataDir(), EnvVars: []string{"REQUESTAGENT_DATA_DIR"},
+				Usage: "where requests and replies are stored"},
+			&cli.BoolFlag{Name: "durable", Value: true, EnvVars: []string{"REQUESTAGENT_DURABLE"},
+				Usage: "flush each group commit to disk before acknowledging (false risks the last moments on power failure)"},
+			&cli.StringSliceFlag{Name: "idl", EnvVars: []string{"REQUESTAGENT_IDL"},
+				Usage: "IDL files or directories of target interfaces (suppressed mode, transcoding, decoding); repeatable"},
+			&cli.StringSliceFlag{Name: "idl-include", Aliases: []string{"I"}, EnvVars: []string{"REQUESTAGENT_IDL_INCLUDE"},
+				Usage: "directories searched for #include in IDL files"},
+			&cli.PathFlag{Name: "properties", EnvVars: []string{"REQUESTAGENT_PROPERTIES"},
+				Usage: "a properties file (name = value) by agent property names: maxThreads, maxQueueSize, blockingTimeout, WaitReply, ReplyDropping, RequestManualTrash, maxMessageSize, connectRetryBudget, recipientRetryBudget; flags and environment win over it"},
+			&cli.IntFlag{Name: "maxThreads", Aliases: []string{"max-threads"}, EnvVars: []string{"REQUESTAGENT_MAX_THREADS"},
+				Usage: "concurrent delegations; 0 = unlimited"},
+			&cli.IntFlag{Name: "maxQueueSize", Aliases: []string{"max-queue-size"}, EnvVars: []string{"REQUESTAGENT_MAX_QUEUE_SIZE"},
+				Usage: "requests waiting for a delegation thread; 0 = unlimited (needs maxThreads > 0)"},
+			&cli.IntFlag{Name: "blockingTimeout", Aliases: []string{"blocking-timeout"}, EnvVars: []string{"REQUESTAGENT_BLOCKING_TIMEOUT"},
+				Usage: "ms a new request may wait for queue room before IMP_LIMIT; 0 = no wait"},
+			&cli.BoolFlag{Name: "WaitReply", EnvVars: []string{"REQUESTAGENT_WAIT_REPLY"},
+				Usage: "default WaitReply of new proxies"},
+			&cli.UintFlag{Name: "ReplyDropping", EnvVars: []string{"REQUESTAGENT_REPLY_DROPPING"},
+				Usage: "default ReplyDropping of new proxies (0x01 normal, 0x02 user exceptions, 0x04 system exceptions)"},
+			&cli.BoolFlag{Name: "RequestManualTrash", EnvVars: []string{"REQUESTAGENT_REQUEST_MANUAL_TRASH"},
+				Usage: "default RequestManualTrash of new proxies and requests"},
+			&cli.IntFlag{Name: "maxMessageSize", EnvVars: []string{"REQUESTAGENT_MAX_MESSAGE_SIZE"}, Value: 2 << 20,
+				Usage: "largest GIOP message accepted, bytes (omniORB's default is 2 MiB too)"},
+			&cli.DurationFlag{Name: "connectRetryBudget", EnvVars: []string{"REQUESTAGENT_CONNECT_RETRY_BUDGET"}, Value: agent.DefaultConnectRetryBudget,
+				Usage: "how long an unreachable target is retried before TRANSIENT"},
+			&cli.DurationFlag{Name: "recipientRetryBudget", EnvVars: []string{"REQUESTAGENT_RECIPIENT_RETRY_BUDGET"}, Value: 60 * time.Second,
+				Usage: "how long a failing callback is retried before the reply is left for polling"},
+			adminFlag,
+			&cli.BoolFlag{Name: "pprof", EnvVars: []string{"REQUESTAGENT_PPROF"}, Usage: "serve /debug/pprof on the admin listener"},
+			&cli.PathFlag{Name: "ior-file", EnvVars: []string{"REQUESTAGENT_IOR_FILE"}, Usage: "write the agent's IOR to this file at start"},
+		},
+		Action: serve,
+		Commands: []*cli.Command{
+			{Name: "ior", Usage: "print the IOR and corbaloc of the agent these flags describe (no agent needed)",
+				Flags: []cli.Flag{listenFlag, hostFlag},
+				Action: func(c *cli.Context) error {
+					ref, loc, err := agent.Reference(c.String("listen"), c.String("host"))
+					if err != nil {
+						return badFlag("listen", err)
+					}
+					fmt.Println(ref)
+					fmt.Println(loc)
+					return nil
+				}},
+			{Name: "proxies", Usage: "list a running agent's request proxies", Flags: []cli.Flag{adminFlag, jsonFlag},
+				Action: func(c *cli.Context) error { return listProxies(c) }},
+			{Name: "requests", Usage: "list a running agent's requests, with state and age", Flags: []cli.Flag{adminFlag, jsonFlag},
+				Action: func(c *cli.Context) error { return listRequests(c) }},
+			{Name: "show", Usage: "show one request, its arguments and reply decoded through the IDL", ArgsUsage: "REQUEST-ID",
+				Flags: []cli.Flag{adminFlag, jsonFlag}, Action: func(c *cli.Context) error { return showRequest(c) }},
+			{Name: "trash", Usage: "trash one request", ArgsUsage: "REQUEST-ID", Flags: []cli.Flag{adminFlag},
+				Action: func(c *cli.Context) error {
+					return admin.NewClient(c.String("admin")).Trash(c.Context, c.Args().First())
+				}},
+			{Name: "recipients", Usage: "list recipients whose callbacks are failing", Flags: []cli.Flag{adminFlag, jsonFlag},
+				Action: func(c *cli.Context) error { return listRecipients(c) }},
+		},
+	}
+}
+
+func newLogger(level string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		return zerolog.Logger{}, badFlag("log-level", err)
+	}
+	w := zerolog.New(os.Stderr)
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
+	}
+	return w.Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func serve(c *cli.Context) error {
+	log, err := newLogger(c.String("log-level"))
+	if err != nil {
+		return err
+	}
+	cfg, err := agentConfig(c, log)
+	if err != nil {
+		return err
+	}
+	adminCfg := admin.Config{Listen: c.String("admin"), Pprof: c.Bool("pprof"), Logger: log}
+	if err := adminCfg.Validate(); err != nil {
+		return badFlag("admin", err)
+	}
+	if err := os.MkdirAll(cfg.Store.Dir, 0o750); err != nil {
+		return badFlag("data-dir", err)
+	}
+	log.Info().Str("data_dir", cfg.Store.Dir).Msg("requestagent: store")
+	a, err := agent.Start(cfg)
+	if err != nil {
+		if errors.Is(err, agent.ErrBadConfig) {
+			return cli.Exit(err.Error(), 2)
+		}
+		return err
+	}
+	adm, err := admin.Start(adminCfg, a)
+	if err != nil {
+		a.Close()
+		return err
+	}
+	if path := c.Path("ior-file"); path != "" {
+		if err := os.WriteFile(path, []byte(a.IOR().String()+"\n"), 0o644); err != nil {
+			log.Error().Err(err).Str("ior_file", path).Msg("requestagent: cannot write the IOR file")
+		}
+	}
+	<-c.Context.Done()
+	log.Info().Msg("requestagent: shutting down (a second signal stops at once)")
+	ctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-grace"))
+	defer cancel()
+	err = a.Shutdown(ctx)
+	adm.Shutdown(ctx)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	log.Info().Msg("requestagent: stopped")
+	return nil
+}
+
+// agentConfig turns flags, environment and the properties file into the
+// agent's configuration; each bad value is a one-line error naming it.
+func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
+	if path := c.Path("properties"); path != "" {
+		props, err := agent.ReadPropertiesFile(path)
+		if err != nil {
+			return agent.Config{}, badFlag("properties", err)
+		}
+		for name, value := range props {
+			f := findFlag(c, name)
+			if f == nil {
+				return agent.Config{}, badFlag("properties", fmt.Sprintf("%s: unknown property %q", path, name))
+			}
+			if c.IsSet(name) {
+				continue // the command line and the environment win
+			}
+			if err := c.Set(name, value); err != nil {
+				return agent.Config{}, badFlag("properties", fmt.Sprintf("%s: %s = %q: %v", path, name, value, err))
+			}
+		}
+	}
+	ifaces, err := loadIDL(c.StringSlice("idl"), c.StringSlice("idl-include"))
+	if err != nil {
+		return agent.Config{}, cli.Exit(err.Error(), 2)
+	}
+	if c.Uint("ReplyDropping") > 0xFF {
+		return agent.Config{}, badFlag("ReplyDropping", "must be an octet")
+	}
+	gcfg := agentGIOP(c.Int("maxMessageSize"))
+	if err := gcfg.Validate(); err != nil {
+		return agent.Config{}, badFlag("maxMessageSize", err)
+	}
+	cfg := agent.Config{
+		Listen:               c.String("listen"),
+		Host:                 c.String("host"),
+		Store:                storage.Config{Dir: c.String("data-dir"), Durable: c.Bool("durable")},
+		GIOP:                 gcfg,
+		IDL:                  ifaces,
+		MaxThreads:           c.Int("maxThreads"),
+		MaxQueueSize:         c.Int("maxQueueSize"),
+		BlockingTimeout:      time.Duration(c.Int("blockingTimeout")) * time.Millisecond,
+		ConnectRetryBudget:   c.Duration("connectRetryBudget"),
+		RecipientRetryBudget: c.Duration("recipientRetryBudget"),
+		Defaults: agent.Properties{WaitReply: c.Bool("WaitReply"), ReplyDropping: byte(c.Uint("ReplyDropping")),
+			ManualTrash: c.Bool("RequestManualTrash")},
+		Logger: log,
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, cli.Exit(err.Error(), 2)
+	}
+	return cfg, nil
+}
+
+func findFlag(c *cli.Context, name string) cli.Flag {
+	for _, f := range c.App.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
 
 // loadIDL reads the --idl files and directories into one repository.
 func loadIDL(paths, includes []string) (agent.IDL, error) {
@@ -54,115 +293,4 @@ func defaultDataDir() string {
 		return filepath.Join(h, ".local", "share", "requestagent")
 	}
 	return "requestagent-data"
-}
-
-func main() {
-	// VisiBroker operators type -? for usage.
-	for i, a := range os.Args {
-		if a == "-?" {
-			os.Args[i] = "--help"
-		}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := newApp().RunContext(ctx, os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "requestagent:", err)
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) {
-			os.Exit(ec.ExitCode())
-		}
-		os.Exit(1)
-	}
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
-
-func newApp() *cli.App {
-	return &cli.App{
-		Name:    "requestagent",
-		Usage:   "Native Messaging request agent for CORBA two-phase invocations",
-		Version: version(),
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "listen", Value: fmt.Sprintf(":%d", agent.DefaultPort), EnvVars: []string{"REQUESTAGENT_LISTEN"},
-				Usage: "TCP address to serve GIOP on"},
-			&cli.StringFlag{Name: "host", EnvVars: []string{"REQUESTAGENT_HOST"},
-				Usage: "host name to advertise in IORs (default: the listening address, or localhost)"},
-			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"REQUESTAGENT_LOG_LEVEL"},
-				Usage: "trace, debug, info, warn or error"},
-			&cli.DurationFlag{Name: "shutdown-grace", Value: 10 * time.Second, EnvVars: []string{"REQUESTAGENT_SHUTDOWN_GRACE"},
-				Usage: "how long SIGTERM waits for requests in progress"},
-			&cli.StringFlag{Name: "data-dir", Value: defaultDataDir(), EnvVars: []string{"REQUESTAGENT_DATA_DIR"},
-				Usage: "where requests and replies are stored"},
-			&cli.BoolFlag{Name: "durable", Value: true, EnvVars: []string{"REQUESTAGENT_DURABLE"},
-				Usage: "flush each group commit to disk before acknowledging (false risks the last moments on power failure)"},
-			&cli.StringSliceFlag{Name: "idl", EnvVars: []string{"REQUESTAGENT_IDL"},
-				Usage: "IDL files or directories of target interfaces (suppressed mode, transcoding); repeatable"},
-			&cli.StringSliceFlag{Name: "idl-include", Aliases: []string{"I"}, EnvVars: []string{"REQUESTAGENT_IDL_INCLUDE"},
-				Usage: "directories searched for #include in IDL files"},
-			&cli.IntFlag{Name: "maxThreads", Aliases: []string{"max-threads"}, EnvVars: []string{"REQUESTAGENT_MAX_THREADS"},
-				Usage: "concurrent delegations; 0 = unlimited"},
-			&cli.IntFlag{Name: "maxQueueSize", Aliases: []string{"max-queue-size"}, EnvVars: []string{"REQUESTAGENT_MAX_QUEUE_SIZE"},
-				Usage: "requests waiting for a delegation thread; 0 = unlimited (needs maxThreads > 0)"},
-			&cli.IntFlag{Name: "blockingTimeout", Aliases: []string{"blocking-timeout"}, EnvVars: []string{"REQUESTAGENT_BLOCKING_TIMEOUT"},
-				Usage: "ms a new request may wait for queue room before IMP_LIMIT; 0 = no wait"},
-		},
-		Action: serve,
-	}
-}
-
-func newLogger(level string) (zerolog.Logger, error) {
-	lvl, err := zerolog.ParseLevel(level)
-	if err != nil {
-		return zerolog.Logger{}, cli.Exit(fmt.Sprintf("--log-level %q: %v", level, err), 2)
-	}
-	var w = zerolog.New(os.Stderr)
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
-	}
-	return w.Level(lvl).With().Timestamp().Logger(), nil
-}
-
-func serve(c *cli.Context) error {
-	log, err := newLogger(c.String("log-level"))
-	if err != nil {
-		return err
-	}
-	dataDir := c.String("data-dir")
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
-		return cli.Exit(fmt.Sprintf("--data-dir %q: %v", dataDir, err), 2)
-	}
-	log.Info().Str("data_dir", dataDir).Msg("requestagent: store")
-	ifaces, err := loadIDL(c.StringSlice("idl"), c.StringSlice("idl-include"))
-	if err != nil {
-		return cli.Exit(err.Error(), 2)
-	}
-	svc, err := agent.Start(agent.Config{
-		Listen:          c.String("listen"),
-		Host:            c.String("host"),
-		Store:           storage.Config{Dir: dataDir, Durable: c.Bool("durable")},
-		MaxThreads:      c.Int("maxThreads"),
-		MaxQueueSize:    c.Int("maxQueueSize"),
-		BlockingTimeout: time.Duration(c.Int("blockingTimeout")) * time.Millisecond,
-		IDL:             ifaces,
-		Logger:          log,
-	})
-	if err != nil {
-		if errors.Is(err, agent.ErrBadConfig) {
-			return cli.Exit(err.Error(), 2)
-		}
-		return err
-	}
-	<-c.Context.Done()
-	log.Info().Msg("requestagent: shutting down")
-	ctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-grace"))
-	defer cancel()
-	if err := svc.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
 }

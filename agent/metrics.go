@@ -1,0 +1,115 @@
+package agent
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Request outcomes counted by requestagent_requests_total: what became of
+// a call on a typed receiver or request object.
+const (
+	outcomeAccepted      = "accepted"      // stored and answered with a premature return
+	outcomeMature        = "mature"        // WaitReply: answered with the real result in time
+	outcomeQueueFull     = "queue_full"    // IMP_LIMIT, nothing stored
+	outcomeDuplicateTag  = "duplicate_tag" // BAD_INV_ORDER/DUPLICATED_REQUEST_TAG
+	outcomeStoreFailed   = "store_failed"  // PERSIST_STORE, not acknowledged
+	outcomeUntranscoding = "cannot_relay"  // MARSHAL/CANNOT_TRANSCODE
+	outcomeOneway        = "oneway"        // stored and delegated as oneway
+)
+
+// metrics are the agent's Prometheus metrics, in a registry of its own so
+// that several agents can live in one process (tests).
+type metrics struct {
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	replies     *prometheus.CounterVec
+	callbacks   *prometheus.CounterVec
+	acceptTime  prometheus.Histogram
+	delegations prometheus.Histogram
+}
+
+func newMetrics(a *Agent) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "requestagent_requests_total",
+		Help: "Calls on typed receivers and request objects, by outcome.",
+	}, []string{"outcome"})
+	m.replies = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "requestagent_replies_total",
+		Help: "Replies of delegated requests, by status (dropped ones included).",
+	}, []string{"status"})
+	m.callbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "requestagent_callbacks_total",
+		Help: "reply_available calls to recipients, by result (delivered, failed attempt, given_up).",
+	}, []string{"result"})
+	buckets := prometheus.ExponentialBuckets(50e-6, 2, 16) // 50µs … 1.6s
+	m.acceptTime = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "requestagent_accept_seconds",
+		Help:    "From a request's arrival to its premature return (includes the durable commit).",
+		Buckets: buckets,
+	})
+	m.delegations = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "requestagent_delegation_seconds",
+		Help:    "Round trips to targets, retries included.",
+		Buckets: buckets,
+	})
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	m.reg.MustRegister(m.requests, m.replies, m.callbacks, m.acceptTime, m.delegations,
+		gauge("requestagent_delegations_in_flight", "Delegations running now.", func() float64 {
+			r, _ := a.queue.depth()
+			return float64(r)
+		}),
+		gauge("requestagent_queue_depth", "Requests waiting for a delegation thread.", func() float64 {
+			_, w := a.queue.depth()
+			return float64(w)
+		}),
+		gauge("requestagent_live_requests", "Requests not trashed yet.", func() float64 {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			return float64(len(a.requests))
+		}),
+		gauge("requestagent_proxies", "Request proxies.", func() float64 {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			return float64(len(a.proxies))
+		}),
+		gauge("requestagent_callbacks_pending", "Callbacks waiting or being delivered.", func() float64 {
+			return float64(a.deliverer.Pending())
+		}),
+		gauge("requestagent_recipients_failing", "Recipients whose callbacks are failing or were given up.", func() float64 {
+			return float64(len(a.deliverer.Failures()))
+		}),
+		gauge("requestagent_store_bytes", "On-disk size of the store (LSM tree and value log).", func() float64 {
+			lsm, vlog := a.store.Size()
+			return float64(lsm + vlog)
+		}),
+		gauge("requestagent_giop_connections", "Inbound GIOP connections open.", func() float64 {
+			return float64(a.server.Stats().Open)
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_connections_accepted_total",
+			Help: "Inbound GIOP connections accepted."}, func() float64 { return float64(a.server.Stats().Accepted) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_protocol_errors_total",
+			Help: "Connections closed with MessageError (bad framing, oversized or malformed messages)."},
+			func() float64 { return float64(a.server.Stats().ProtocolErrors) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+func (m *metrics) outcome(o string)          { m.requests.WithLabelValues(o).Inc() }
+func (m *metrics) accepted(since time.Time)  { m.acceptTime.Observe(time.Since(since).Seconds()) }
+func (m *metrics) delegated(since time.Time) { m.delegations.Observe(time.Since(since).Seconds()) }
+func (m *metrics) reply(status string)       { m.replies.WithLabelValues(status).Inc() }
+func (m *metrics) callback(result string)    { m.callbacks.WithLabelValues(result).Inc() }
+
+// MetricsHandler serves the agent's metrics in the Prometheus format.
+func (a *Agent) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,457 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/peers"
+	"github.com/requestagent/requestagent/nmproto"
+)
+
+// These tests run the built requestagent binary, as an operator would
+// (issue 7, "What it must show").
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "requestagent-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "requestagent")
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func run(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+// TestUsage: -? prints usage, as VisiBroker operators type it.
+func TestUsage(t *testing.T) {
+	out, _, code := run(t, nil, "-?")
+	if code != 0 || !strings.Contains(out, "USAGE:") || !strings.Contains(out, "--maxThreads") {
+		t.Fatalf("-? exit %d:\n%s", code, out)
+	}
+}
+
+// TestBadConfiguration: an invalid value is a one-line error naming the
+// flag, exit code 2, nothing started.
+func TestBadConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	props := filepath.Join(dir, "agent.properties")
+	os.WriteFile(props, []byte("maxThreads = 4\nnoSuchProperty = 1\n"), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--maxThreads", "-1"}, "maxThreads"},
+		{[]string{"--admin", "0.0.0.0:5556"}, "--admin"},
+		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"--ReplyDropping", "300"}, "--ReplyDropping"},
+		{[]string{"--properties", props}, "noSuchProperty"},
+		{[]string{"--idl", filepath.Join(dir, "missing.idl")}, "--idl"},
+	}
+	for _, c := range cases {
+		args := append([]string{"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, c.args...)
+		_, stderr, code := run(t, nil, args...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		last := lines[len(lines)-1]
+		if code != 2 || !strings.Contains(last, c.want) {
+			t.Errorf("%v: exit %d, last line %q; want exit 2 naming %s", c.args, code, last, c.want)
+		}
+		if strings.Contains(stderr, "agent: serving") {
+			t.Errorf("%v: the agent started anyway", c.args)
+		}
+	}
+}
+
+// agentProc is a running requestagent.
+type agentProc struct {
+	cmd       *exec.Cmd
+	port      int
+	adminAddr string
+	stderr    *bytes.Buffer
+}
+
+func startAgent(t *testing.T, dataDir string, port int, extra ...string) *agentProc {
+	t.Helper()
+	adminPort := peers.FreePort(t)
+	p := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", adminPort), stderr: &bytes.Buffer{}}
+	args := append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", "127.0.0.1",
+		"--admin", p.adminAddr, "--data-dir", dataDir}, extra...)
+	p.cmd = exec.Command(binary(t), args...)
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		if t.Failed() {
+			t.Logf("agent stderr:\n%s", p.stderr)
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.adminAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent not ready:\n%s", p.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stock is a Go StockManager target for these tests.
+type stock struct{ calls sync.Map }
+
+func (s *stock) RepositoryID() string { return "IDL:StockManager:1.0" }
+func (s *stock) Invoke(ctx context.Context, r *giop.ServerRequest) error {
+	sym, _ := r.Args.String(), r.Args.Double()
+	if err := r.ArgsErr(); err != nil {
+		return err
+	}
+	n, _ := s.calls.LoadOrStore(sym, new(int))
+	*n.(*int)++
+	r.Results().WriteBool(true)
+	return nil
+}
+
+const stockIDL = `interface StockManager {
+  boolean add_stock(in string symbol, in double quote);
+  boolean find_closest_symbol(inout string symbol);
+};`
+
+func startTarget(t *testing.T) (*stock, *giop.IOR) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stock{}
+	ad := giop.NewAdapter()
+	ad.Register([]byte("StockManager"), s)
+	srv := giop.NewServer(nil, ad)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return s, giop.NewIOR("IDL:StockManager:1.0", &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte("StockManager"),
+		Components: []giop.TaggedComponent{giop.DefaultCodeSets.Component()}})
+}
+
+// client is a GIOP client that speaks to the agent by corbaloc.
+type client struct {
+	t     *testing.T
+	c     *giop.Client
+	agent *giop.IOR
+}
+
+func newClient(t *testing.T, port int) *client {
+	loc, err := giop.ParseCorbaloc(fmt.Sprintf("corbaloc:iiop:1.2@127.0.0.1:%d/RequestAgent", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := giop.NewClient(nil)
+	t.Cleanup(func() { c.Close() })
+	return &client{t: t, c: c, agent: loc.IOR("")}
+}
+
+func (c *client) invoke(ref *giop.IOR, op string, ctxs giop.ServiceContextList, args func(*giop.Encoder)) (*giop.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.c.Invoke(ctx, ref, &giop.Invocation{Operation: op, Args: args, Contexts: ctxs, RawReply: true})
+}
+
+func (c *client) receiver(target *giop.IOR, props func(*giop.Encoder)) *giop.IOR {
+	c.t.Helper()
+	resp, err := c.invoke(c.agent, "create_request_proxy", nil, func(e *giop.Encoder) {
+		e.WriteIOR(target)
+		e.WriteString("")
+		e.WriteIOR(nil)
+		if props == nil {
+			e.WriteULong(0)
+		} else {
+			props(e)
+		}
+	})
+	if err != nil || resp.Header.Status != giop.ReplyNoException {
+		c.t.Fatalf("create_request_proxy: %v %v", err, resp)
+	}
+	proxy := resp.Result.IOR()
+	resp, err = c.invoke(proxy, "_get_the_receiver", nil, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp.Result.IOR()
+}
+
+func reqInfo() giop.ServiceContextList {
+	nc := nmproto.Context{Kind: nmproto.KindReqInfo}
+	return giop.ServiceContextList{nc.Encode()}
+}
+
+// send makes one 2PI and returns the poller it was acknowledged with.
+func (c *client) send(rcv *giop.IOR, sym string) (*giop.IOR, error) {
+	resp, err := c.invoke(rcv, "add_stock", reqInfo(), func(e *giop.Encoder) { e.WriteString(sym); e.WriteDouble(100.5) })
+	if err != nil {
+		return nil, err
+	}
+	nc, ok, _ := nmproto.Find(resp.Header.ServiceContexts)
+	if !ok || nc.Kind != nmproto.KindThePoller || nc.ThePoller.IsNil() {
+		return nil, fmt.Errorf("no poller (status %v)", resp.Header.Status)
+	}
+	return nc.ThePoller, nil
+}
+
+// TestServe_DefaultsAdminAndMetrics: started with an assigned port, the
+// agent is reached by corbaloc; /metrics counts what the test did; the
+// admin commands list the requests it made, decoded through the IDL; trash
+// works.
+func TestServe_DefaultsAdminAndMetrics(t *testing.T) {
+	dir := t.TempDir()
+	idlFile := filepath.Join(dir, "StockManager.idl")
+	os.WriteFile(idlFile, []byte(stockIDL), 0o644)
+	port := peers.FreePort(t)
+	p := startAgent(t, filepath.Join(dir, "data"), port, "--idl", idlFile, "--connectRetryBudget", "1h")
+	c := newClient(t, port)
+	resp, err := c.invoke(c.agent, "_is_a", nil, func(e *giop.Encoder) { e.WriteString("IDL:NativeMessaging/RequestAgent:1.0") })
+	if err != nil || !resp.Result.Bool() {
+		t.Fatalf("agent by corbaloc: %v", err)
+	}
+	// A target nobody serves keeps the requests pending.
+	gone := giop.NewIOR("IDL:StockManager:1.0", &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: uint16(peers.ClosedPort(t)), ObjectKey: []byte("StockManager")})
+	rcv := c.receiver(gone, nil)
+	for _, sym := range []string{"ACME", "ACMA", "INIT"} {
+		if _, err := c.send(rcv, sym); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	metrics := get(t, "http://"+p.adminAddr+"/metrics")
+	if !strings.Contains(metrics, `requestagent_requests_total{outcome="accepted"} 3`) ||
+		!strings.Contains(metrics, "requestagent_proxies 1") {
+		t.Fatalf("/metrics does not count the 3 requests and 1 proxy:\n%s", grep(metrics, "requestagent_"))
+	}
+
+	out, _, code := run(t, nil, "requests", "--admin", p.adminAddr, "--json")
+	var reqs []struct{ ID, Operation, State string }
+	if code != 0 || json.Unmarshal([]byte(out), &reqs) != nil || len(reqs) != 3 {
+		t.Fatalf("requests --json (exit %d):\n%s", code, out)
+	}
+	table, _, _ := run(t, nil, "requests", "--admin", p.adminAddr)
+	if !strings.Contains(table, "REQUEST") || !strings.Contains(table, reqs[0].ID) {
+		t.Fatalf("requests table:\n%s", table)
+	}
+	show, _, code := run(t, nil, "show", "--admin", p.adminAddr, "--json", reqs[0].ID)
+	var d struct {
+		Operation string
+		Arguments map[string]any
+	}
+	if code != 0 || json.Unmarshal([]byte(show), &d) != nil || d.Operation != "add_stock" || d.Arguments["quote"] != 100.5 {
+		t.Fatalf("show: decoded arguments missing (exit %d):\n%s", code, show)
+	}
+	if _, stderr, code := run(t, nil, "trash", "--admin", p.adminAddr, reqs[0].ID); code != 0 {
+		t.Fatalf("trash: exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := run(t, nil, "trash", "--admin", p.adminAddr, reqs[0].ID); code == 0 || !strings.Contains(stderr, "no such") {
+		t.Fatalf("trash twice: exit %d: %s", code, stderr)
+	}
+	if out, _, _ := run(t, nil, "proxies", "--admin", p.adminAddr); !strings.Contains(out, "IDL:StockManager:1.0") {
+		t.Fatalf("proxies:\n%s", out)
+	}
+}
+
+// TestServe_PropertiesFileAndPrecedence: a properties file by agent
+// property names sets the defaults; the environment wins over it.
+func TestServe_PropertiesFileAndPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	props := filepath.Join(dir, "agent.properties")
+	os.WriteFile(props, []byte("# defaults\nvbroker.requestagent.RequestManualTrash = true\nReplyDropping = 6\n"), 0o644)
+	port := peers.FreePort(t)
+	cmdEnv := []string{"REQUESTAGENT_REPLY_DROPPING=2"}
+	p := &agentProc{}
+	{
+		// startAgent with an environment: inline, since it is the only one.
+		adminPort := peers.FreePort(t)
+		p.adminAddr = fmt.Sprintf("127.0.0.1:%d", adminPort)
+		p.stderr = &bytes.Buffer{}
+		p.cmd = exec.Command(binary(t), "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--admin", p.adminAddr,
+			"--data-dir", filepath.Join(dir, "data"), "--properties", props)
+		p.cmd.Env = append(os.Environ(), cmdEnv...)
+		p.cmd.Stderr = p.stderr
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+		waitReady(t, p)
+	}
+	c := newClient(t, port)
+	resp, err := c.invoke(c.agent, "properties", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{}
+	n := resp.Result.ULong()
+	for range n {
+		name := resp.Result.String()
+		got[name] = resp.Result.Any().Value
+	}
+	if got["RequestManualTrash"] != true || got["ReplyDropping"] != byte(2) {
+		t.Fatalf("defaults from file and environment: %v (want RequestManualTrash from the file, ReplyDropping 2 from the environment)", got)
+	}
+}
+
+func waitReady(t *testing.T, p *agentProc) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.adminAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent not ready:\n%s", p.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestServe_SIGTERMDuringLoadLosesNothing: SIGTERM while clients send
+// 2PIs; the agent stops gracefully (exit 0); restarted on the same data, it
+// still has every request it acknowledged, and each ran once.
+func TestServe_SIGTERMDuringLoadLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	targetSrv, target := startTarget(t)
+	port := peers.FreePort(t)
+	p := startAgent(t, filepath.Join(dir, "data"), port)
+	c := newClient(t, port)
+	rcv := c.receiver(target, nil)
+	var (
+		mu    sync.Mutex
+		acked = map[string]*giop.IOR{}
+		wg    sync.WaitGroup
+		stop  = make(chan struct{})
+	)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				sym := fmt.Sprintf("W%d-%d", w, i)
+				poller, err := c.send(rcv, sym)
+				if err != nil {
+					time.Sleep(2 * time.Millisecond)
+					continue
+				}
+				mu.Lock()
+				acked[sym] = poller
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	err := p.cmd.Wait()
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("SIGTERM: %v\n%s", err, p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), "requestagent: stopped") {
+		t.Fatalf("no orderly stop:\n%s", p.stderr)
+	}
+	startAgent(t, filepath.Join(dir, "data"), port)
+	for sym, poller := range acked {
+		wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
+		resp, err := c.invoke(poller, "add_stock", giop.ServiceContextList{wait.Encode()}, func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+		if err != nil || resp.Header.Status != giop.ReplyNoException {
+			t.Fatalf("%s acknowledged before SIGTERM, after it: %v %v", sym, err, resp)
+		}
+	}
+	targetSrv.calls.Range(func(k, v any) bool {
+		if *v.(*int) > 1 {
+			t.Errorf("%s ran %d times", k, *v.(*int))
+		}
+		return true
+	})
+	t.Logf("%d requests acknowledged across a SIGTERM, all there after the restart", len(acked))
+	if len(acked) == 0 {
+		t.Fatal("nothing acknowledged: the test proved nothing")
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
