@@ -9,6 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 have_all() {
   command -v omniidl >/dev/null 2>&1 &&
     command -v catior >/dev/null 2>&1 &&
+    command -v omniNames >/dev/null 2>&1 &&
     command -v g++ >/dev/null 2>&1 &&
     command -v pkg-config >/dev/null 2>&1 &&
     [ -f /usr/include/omniORB4/CORBA.h ]
@@ -33,7 +34,8 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 
-PKGS=(libomniorb4-dev omniidl omniorb omniorb-idl g++ pkg-config make)
+# omniorb-nameserver: omniNames, for the naming-service registration test.
+PKGS=(libomniorb4-dev omniidl omniorb omniorb-idl omniorb-nameserver g++ pkg-config make)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if ! { "${SUDO[@]}" apt-get update && "${SUDO[@]}" apt-get install -y --no-install-recommends "${PKGS[@]}"; } >"$log" 2>&1; then

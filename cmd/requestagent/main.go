@@ -19,6 +19,7 @@ import (
 
 	"github.com/requestagent/requestagent/admin"
 	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/idl"
 	"github.com/requestagent/requestagent/storage"
 )
@@ -107,6 +108,10 @@ func newApp() *cli.App {
 			adminFlag,
 			&cli.BoolFlag{Name: "pprof", EnvVars: []string{"REQUESTAGENT_PPROF"}, Usage: "serve /debug/pprof on the admin listener"},
 			&cli.PathFlag{Name: "ior-file", EnvVars: []string{"REQUESTAGENT_IOR_FILE"}, Usage: "write the agent's IOR to this file at start"},
+			&cli.StringFlag{Name: "naming", EnvVars: []string{"REQUESTAGENT_NAMING"},
+				Usage: "register the agent in this CORBA naming service (corbaloc or IOR of a NamingContext, e.g. corbaloc::host:2809/NameService)"},
+			&cli.StringFlag{Name: "naming-name", Value: "RequestAgent", EnvVars: []string{"REQUESTAGENT_NAMING_NAME"},
+				Usage: "the name to register under (a/b.kind syntax)"},
 		},
 		Action: serve,
 		Commands: []*cli.Command{
@@ -178,6 +183,13 @@ func serve(c *cli.Context) error {
 		a.Close()
 		return err
 	}
+	if loc := c.String("naming"); loc != "" {
+		if err := registerName(c.Context, a, loc, c.String("naming-name")); err != nil {
+			adm.Shutdown(context.Background())
+			a.Close()
+			return err
+		}
+	}
 	if path := c.Path("ior-file"); path != "" {
 		if err := os.WriteFile(path, []byte(a.IOR().String()+"\n"), 0o644); err != nil {
 			log.Error().Err(err).Str("ior_file", path).Msg("requestagent: cannot write the IOR file")
@@ -194,6 +206,21 @@ func serve(c *cli.Context) error {
 	}
 	log.Info().Msg("requestagent: stopped")
 	return nil
+}
+
+// registerName binds the agent in the naming service at ref (corbaloc or IOR).
+func registerName(ctx context.Context, a *agent.Agent, ref, name string) error {
+	var ctxRef *giop.IOR
+	if loc, err := giop.ParseCorbaloc(ref); err == nil {
+		ctxRef = loc.IOR("IDL:omg.org/CosNaming/NamingContext:1.0")
+	} else if ior, err := giop.ParseIOR(ref); err == nil {
+		ctxRef = ior
+	} else {
+		return badFlag("naming", fmt.Sprintf("%q is neither a corbaloc URL nor an IOR", ref))
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return a.RegisterName(rctx, ctxRef, name)
 }
 
 // agentConfig turns flags, environment and the properties file into the

@@ -455,3 +455,64 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestServe_NamingService: with --naming the agent registers itself in
+// omniNames (started here on loopback), and omniORB's own nameclt resolves
+// it by name (issue 7).
+func TestServe_NamingService(t *testing.T) {
+	omniNames, err := exec.LookPath("omniNames")
+	if err != nil {
+		if peers.Required() {
+			t.Fatalf("omniNames not installed (scripts/install-omniorb.sh installs omniorb-nameserver): %v", err)
+		}
+		t.Skip("omniNames not installed")
+	}
+	dir := t.TempDir()
+	nsPort := peers.FreePort(t)
+	ns := exec.Command(omniNames, "-start", fmt.Sprint(nsPort), "-always", "-datadir", dir,
+		"-ORBendPoint", fmt.Sprintf("giop:tcp:127.0.0.1:%d", nsPort))
+	ns.Env = append(os.Environ(), "OMNIORB_CONFIG=/dev/null")
+	var nsOut bytes.Buffer
+	ns.Stdout, ns.Stderr = &nsOut, &nsOut
+	if err := ns.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Process.Kill(); ns.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", nsPort))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("omniNames did not start:\n%s", nsOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	nsLoc := fmt.Sprintf("corbaloc::127.0.0.1:%d/NameService", nsPort)
+	port := peers.FreePort(t)
+	startAgent(t, filepath.Join(dir, "data"), port, "--naming", nsLoc, "--naming-name", "RequestAgent.service")
+
+	nameclt, err := exec.LookPath("nameclt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(nameclt, "-ORBInitRef", "NameService="+nsLoc, "resolve", "RequestAgent.service").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nameclt resolve: %v\n%s", err, out)
+	}
+	ref, err := giop.ParseIOR(strings.TrimSpace(lastLine(string(out))))
+	if err != nil {
+		t.Fatalf("nameclt printed no IOR: %v\n%s", err, out)
+	}
+	prof, _ := ref.IIOP()
+	if ref.TypeID != "IDL:NativeMessaging/RequestAgentEx:1.0" || int(prof.Port) != port || string(prof.ObjectKey) != "RequestAgent" {
+		t.Fatalf("resolved %s at port %d key %q", ref.TypeID, prof.Port, prof.ObjectKey)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
