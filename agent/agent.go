@@ -48,6 +48,9 @@ type Agent struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // delegations and the serve loop
+	// bg tracks background chores (retention) that run until the agent
+	// stops, apart from wg so that graceful shutdown does not wait on them.
+	bg sync.WaitGroup
 
 	deliverer *recipient.Deliverer
 	metrics   *metrics
@@ -151,6 +154,10 @@ func Start(cfg Config) (*Agent, error) {
 			a.log.Error().Err(err).Msg("agent: GIOP server stopped")
 		}
 	}()
+	if cfg.ReplyRetention > 0 {
+		a.bg.Add(1)
+		go func() { defer a.bg.Done(); a.retain() }()
+	}
 	a.ready.Store(true)
 	a.log.Info().Str("listen", ln.Addr().String()).Str("corbaloc", a.Corbaloc()).Msg("agent: serving")
 	return a, nil
@@ -274,6 +281,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 			<-done
 		}
 		a.cancel()
+		a.bg.Wait()
 		// Callbacks not delivered yet are re-armed from the store on start.
 		a.deliverer.Close()
 		a.client.Close()
@@ -365,6 +373,40 @@ func (a *Agent) maybeReapProxy(pid poller.ID) {
 	}
 	a.log.Debug().Hex("proxy", pid[:]).Msg("agent: proxy destroyed")
 }
+
+// retain trashes requests whose reply has waited unread longer than
+// ReplyRetention.
+func (a *Agent) retain() {
+	every := min(max(a.cfg.ReplyRetention/4, 10*time.Millisecond), time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-t.C:
+		}
+		cutoff := time.Now().Add(-a.cfg.ReplyRetention)
+		var old []poller.ID
+		a.mu.Lock()
+		for id, r := range a.requests {
+			if (r.state == stateReplied || r.state == stateDelivered) && r.repliedAt.Before(cutoff) {
+				old = append(old, id)
+			}
+		}
+		a.mu.Unlock()
+		for _, id := range old {
+			if a.trash(id) {
+				a.log.Info().Hex("request", id[:]).Dur("retention", a.cfg.ReplyRetention).Msg("agent: unread reply expired")
+			}
+		}
+	}
+}
+
+// InjectStoreFault makes every write to the store fail with err until it
+// is called with nil — for fault drills and tests: the agent must refuse
+// new work it cannot keep, and take it again when the fault clears.
+func (a *Agent) InjectStoreFault(err error) { a.store.InjectFault(err) }
 
 // Polling-group names: a proxy is one group; create_request names others.
 func proxyGroup(id poller.ID) string { return "p:" + string(id[:]) }

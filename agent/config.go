@@ -57,6 +57,13 @@ type Config struct {
 	RecipientRetryBudget time.Duration
 	// CallbackTimeout bounds one reply_available call. Default 60s.
 	CallbackTimeout time.Duration
+	// MaxStoreBytes bounds the store's size on disk: over it, new requests
+	// get IMP_LIMIT (minor STORE_FULL) and nothing stored is dropped.
+	// 0 is no limit.
+	MaxStoreBytes int64
+	// ReplyRetention is how long an unread reply is kept before its request
+	// is trashed. 0 keeps it for ever (the default).
+	ReplyRetention time.Duration
 	// Logger receives the agent's events. Default: discard.
 	Logger zerolog.Logger
 }
@@ -86,6 +93,10 @@ func (c *Config) Validate() error {
 		return bad("maxQueueSize", c.MaxQueueSize, "must not be negative")
 	case c.BlockingTimeout < 0:
 		return bad("blockingTimeout", c.BlockingTimeout, "must not be negative")
+	case c.MaxStoreBytes < 0:
+		return bad("maxStoreBytes", c.MaxStoreBytes, "must not be negative")
+	case c.ReplyRetention < 0:
+		return bad("replyRetention", c.ReplyRetention, "must not be negative")
 	case c.RecipientRetryBudget < 0:
 		return bad("recipientRetryBudget", c.RecipientRetryBudget, "must not be negative")
 	case c.CallbackTimeout < 0:

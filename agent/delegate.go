@@ -80,6 +80,7 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 	live := a.requests[rec.id]
 	if live != nil {
 		live.state = stateReplied
+		live.repliedAt = time.Now()
 	}
 	a.mu.Unlock()
 	if live == nil {

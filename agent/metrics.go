@@ -19,6 +19,7 @@ const (
 	outcomeStoreFailed   = "store_failed"  // PERSIST_STORE, not acknowledged
 	outcomeUntranscoding = "cannot_relay"  // MARSHAL/CANNOT_TRANSCODE
 	outcomeOneway        = "oneway"        // stored and delegated as oneway
+	outcomeStoreFull     = "store_full"    // IMP_LIMIT/STORE_FULL, nothing stored
 )
 
 // metrics are the agent's Prometheus metrics, in a registry of its own so
@@ -85,9 +86,8 @@ func newMetrics(a *Agent) *metrics {
 		gauge("requestagent_recipients_failing", "Recipients whose callbacks are failing or were given up.", func() float64 {
 			return float64(len(a.deliverer.Failures()))
 		}),
-		gauge("requestagent_store_bytes", "On-disk size of the store (LSM tree and value log).", func() float64 {
-			lsm, vlog := a.store.Size()
-			return float64(lsm + vlog)
+		gauge("requestagent_store_bytes", "Disk space the store's directory uses.", func() float64 {
+			return float64(a.store.DiskBytes())
 		}),
 		gauge("requestagent_giop_connections", "Inbound GIOP connections open.", func() float64 {
 			return float64(a.server.Stats().Open)

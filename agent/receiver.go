@@ -79,6 +79,13 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 		a.metrics.outcome(outcomeUntranscoding)
 		return err
 	}
+	if a.cfg.MaxStoreBytes > 0 {
+		if used := a.store.DiskBytes(); used >= a.cfg.MaxStoreBytes {
+			a.metrics.outcome(outcomeStoreFull)
+			a.log.Warn().Int64("store_bytes", used).Int64("limit", a.cfg.MaxStoreBytes).Msg("agent: request refused: store full")
+			return giop.NewSystemException(giop.ExcImpLimit, nmproto.StoreFull, giop.CompletedNo)
+		}
+	}
 	if isNew {
 		if err := a.groups.Add(rec.group, rec.id, rec.tag); err != nil {
 			a.metrics.outcome(outcomeDuplicateTag)

@@ -131,6 +131,9 @@ type requestRecord struct {
 	// handoff, when set, gets the reply first (a WaitReply caller); it is
 	// not stored.
 	handoff *handoff
+	// repliedAt is when the reply was stored (or recovered), for
+	// ReplyRetention; memory only.
+	repliedAt time.Time
 }
 
 func (r *requestRecord) encode() []byte {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"time"
 
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/nmproto"
@@ -45,8 +46,10 @@ func (a *Agent) recoverState() error {
 		case stateSending:
 			unknown = append(unknown, r)
 		case stateReplied:
+			r.repliedAt = time.Now() // retention counts from the restart
 			replied = append(replied, r)
 		case stateDelivered:
+			r.repliedAt = time.Now()
 			a.groups.SetReady(r.id)
 		}
 		return nil

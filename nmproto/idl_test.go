@@ -36,6 +36,7 @@ func TestConstantsMatchIDL(t *testing.T) {
 		"CANNOT_TRANSCODE":       nmproto.CannotTranscode,
 		"STORE_FAILED":           nmproto.StoreFailed,
 		"BAD_PROPERTY":           nmproto.BadProperty,
+		"STORE_FULL":             nmproto.StoreFull,
 		"NMService":              nmproto.ServiceID,
 		"TAG_NM_REF":             nmproto.TagNMRef,
 		"NM_REF_TYPED_RECEIVER":  uint32(nmproto.RefTypedReceiver),

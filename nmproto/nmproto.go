@@ -60,6 +60,9 @@ const (
 	StoreFailed = VMCID | 16
 	// BadProperty (BAD_PARAM): an invalid RequestDesc property.
 	BadProperty = VMCID | 17
+	// StoreFull (IMP_LIMIT, completed NO): the store is at its size limit;
+	// nothing was stored.
+	StoreFull = VMCID | 18
 )
 
 // ServiceID is the context id of the NMService service context.

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -26,6 +29,22 @@ type Store struct {
 	closed   bool         // guarded by closeMu
 
 	commits, groups atomic.Int64 // batches committed, transactions used
+
+	// fault, when set, fails every commit with it (InjectFault).
+	fault atomic.Pointer[error]
+	// disk and diskAt cache DiskBytes.
+	disk, diskAt atomic.Int64
+}
+
+// InjectFault makes every commit fail with err until called with nil: the
+// way tests play a full disk or a failing fsync, which Badger reports the
+// same way (an error from the commit, nothing acknowledged).
+func (s *Store) InjectFault(err error) {
+	if err == nil {
+		s.fault.Store(nil)
+		return
+	}
+	s.fault.Store(&err)
 }
 
 // Stats are counters for operators and tests.
@@ -191,6 +210,12 @@ func (s *Store) commitLoop() {
 // the group is split in halves and retried, so one batch never fails
 // because of its neighbours.
 func (s *Store) commitGroup(group []*pending) {
+	if f := s.fault.Load(); f != nil {
+		for _, p := range group {
+			p.done <- fmt.Errorf("storage: commit: %w", *f)
+		}
+		return
+	}
 	err := s.db.Update(func(txn *badger.Txn) error {
 		for _, p := range group {
 			for _, m := range p.b.ops {
@@ -279,8 +304,39 @@ func (s *Store) ScanKeys(prefix []byte, fn func(key []byte) error) error {
 	})
 }
 
-// Size returns the on-disk size of the LSM tree and the value log, in bytes.
+// Size returns the on-disk size of the LSM tree and the value log, in
+// bytes, as Badger last computed it (it does so about once a minute).
 func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
+
+// DiskBytes returns the disk space the data directory uses now — allocated
+// blocks, so that Badger's sparse, preallocated files count for what they
+// hold. It is measured at most once a second; 0 for an in-memory store.
+func (s *Store) DiskBytes() int64 {
+	if s.cfg.InMemory {
+		return 0
+	}
+	now := time.Now().UnixNano()
+	if at := s.diskAt.Load(); now-at < int64(time.Second) && at != 0 {
+		return s.disk.Load()
+	}
+	var total int64
+	filepath.WalkDir(s.cfg.Dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				total += st.Blocks * 512
+			} else {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	s.disk.Store(total)
+	s.diskAt.Store(now)
+	return total
+}
 
 // gcLoop runs value-log GC on a schedule, repeating while it finds work
 // (Badger rewrites at most one file per call).
