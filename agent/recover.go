@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
@@ -33,6 +34,14 @@ func (a *Agent) recoverState() error {
 		if err != nil {
 			return err
 		}
+		if p := a.proxies[r.proxyID]; p != nil {
+			// Share the proxy's references and strings: memory holds one
+			// copy per proxy, not one per request (PRODUCT.md §6: indexes,
+			// not bodies).
+			r.target, r.recipient, r.repoID = p.target, p.recipient, p.repoID
+		}
+		r.group = intern(r.group)
+		r.operation = intern(r.operation)
 		if err := a.groups.Add(r.group, r.id, r.tag); err != nil {
 			// Cannot happen for records the agent wrote; keep the request
 			// reachable by its poller all the same.
@@ -91,6 +100,25 @@ func (a *Agent) recoverState() error {
 		Int("resumed", len(resume)).Int("maybe_run", len(unknown)).Int("replies", len(replied)).
 		Msg("agent: state recovered")
 	return nil
+}
+
+// interned holds one copy of the group names and operation names that many
+// recovered requests repeat.
+var interned = struct {
+	sync.Mutex
+	m map[string]string
+}{m: make(map[string]string)}
+
+func intern(s string) string {
+	interned.Lock()
+	defer interned.Unlock()
+	if v, ok := interned.m[s]; ok {
+		return v
+	}
+	if len(interned.m) < 1<<16 {
+		interned.m[s] = s
+	}
+	return s
 }
 
 // admitRecovered admits a recovered request whatever the queue limits say:

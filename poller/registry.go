@@ -42,8 +42,11 @@ type entry struct {
 	g      *group
 	tag    []byte
 	ready  bool
-	masked bool          // reported by a poll with unmask=TRUE
-	readyC chan struct{} // closed when the reply is ready
+	masked bool // reported by a poll with unmask=TRUE
+	// readyC is closed when the reply is ready. It is made only when
+	// someone waits: most entries never need one, and a million pending
+	// requests should not cost a million channels.
+	readyC chan struct{}
 }
 
 // NewRegistry returns an empty registry.
@@ -66,7 +69,10 @@ func (r *Registry) Add(groupName string, id ID, tag []byte) error {
 			return ErrDuplicateTag
 		}
 	}
-	e := &entry{id: id, g: g, tag: append([]byte(nil), tag...), readyC: make(chan struct{})}
+	e := &entry{id: id, g: g}
+	if len(tag) > 0 {
+		e.tag = append([]byte(nil), tag...)
+	}
 	g.entries[id] = e
 	if len(tag) > 0 {
 		g.byTag[string(tag)] = e
@@ -99,7 +105,9 @@ func (r *Registry) SetReady(id ID) {
 		return
 	}
 	e.ready = true
-	close(e.readyC)
+	if e.readyC != nil {
+		close(e.readyC)
+	}
 	e.g.wake()
 }
 
@@ -216,18 +224,23 @@ func (r *Registry) Poll(ctx context.Context, groupName string, timeout time.Dura
 func (r *Registry) Wait(ctx context.Context, id ID, timeout time.Duration) bool {
 	r.mu.Lock()
 	e := r.byID[id]
-	r.mu.Unlock()
 	if e == nil {
+		r.mu.Unlock()
 		return false
 	}
-	select {
-	case <-e.readyC:
+	if e.ready {
+		r.mu.Unlock()
 		return true
-	default:
 	}
 	if timeout == 0 {
+		r.mu.Unlock()
 		return false
 	}
+	if e.readyC == nil {
+		e.readyC = make(chan struct{})
+	}
+	readyC := e.readyC
+	r.mu.Unlock()
 	var deadline <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
@@ -235,7 +248,7 @@ func (r *Registry) Wait(ctx context.Context, id ID, timeout time.Duration) bool 
 		deadline = t.C
 	}
 	select {
-	case <-e.readyC:
+	case <-readyC:
 		return true
 	case <-deadline:
 		return false
