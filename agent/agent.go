@@ -91,6 +91,9 @@ func Start(cfg Config) (*Agent, error) {
 	if cfg.CallbackTimeout == 0 {
 		cfg.CallbackTimeout = DefaultCallbackTimeout
 	}
+	if cfg.DelegationTimeout == 0 {
+		cfg.DelegationTimeout = DefaultDelegationTimeout
+	}
 	gcfg := *cfg.GIOP
 	gcfg.Logger = cfg.Logger
 	scfg := cfg.Store

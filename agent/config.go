@@ -47,6 +47,10 @@ type Config struct {
 	// BlockingTimeout is how long a new request may wait for queue room
 	// before IMP_LIMIT; 0 is no wait.
 	BlockingTimeout time.Duration
+	// DelegationTimeout bounds one delegation once the request is sent: a
+	// target that hangs does not hold a delegation thread for ever. The
+	// result is then TIMEOUT, completed MAYBE. Default 10 minutes.
+	DelegationTimeout time.Duration
 	// ConnectRetryBudget is how long the agent keeps retrying a target it
 	// cannot connect to (nothing sent) before the result is TRANSIENT.
 	// Default 30s.
@@ -68,8 +72,11 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
-// DefaultConnectRetryBudget is the default ConnectRetryBudget.
-const DefaultConnectRetryBudget = 30 * time.Second
+// Defaults of Config fields.
+const (
+	DefaultConnectRetryBudget = 30 * time.Second
+	DefaultDelegationTimeout  = 10 * time.Minute
+)
 
 // Validate reports the first invalid field; errors wrap ErrBadConfig and
 // name the field.
@@ -101,6 +108,8 @@ func (c *Config) Validate() error {
 		return bad("recipientRetryBudget", c.RecipientRetryBudget, "must not be negative")
 	case c.CallbackTimeout < 0:
 		return bad("callbackTimeout", c.CallbackTimeout, "must not be negative")
+	case c.DelegationTimeout < 0:
+		return bad("delegationTimeout", c.DelegationTimeout, "must not be negative")
 	case c.ConnectRetryBudget < 0:
 		return bad("connectRetryBudget", c.ConnectRetryBudget, "must not be negative")
 	case c.Defaults.ReplyDropping&^dropAllBits != 0:

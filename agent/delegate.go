@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -136,7 +137,14 @@ func (a *Agent) invokeTarget(rec *requestRecord, body []byte) (*giop.Response, e
 	deadline := time.Now().Add(a.cfg.ConnectRetryBudget)
 	backoff := 20 * time.Millisecond
 	for {
-		resp, err := a.client.Invoke(a.ctx, rec.target, inv)
+		ctx, cancel := context.WithTimeout(a.ctx, a.cfg.DelegationTimeout)
+		resp, err := a.client.Invoke(ctx, rec.target, inv)
+		hung := ctx.Err() != nil && a.ctx.Err() == nil
+		cancel()
+		if hung {
+			return nil, giop.NewSystemExceptionCause(giop.ExcTimeout, 0, giop.CompletedMaybe,
+				fmt.Errorf("agent: the target did not answer within %v", a.cfg.DelegationTimeout))
+		}
 		var x *giop.SystemException
 		if err == nil || !errors.As(err, &x) || x.Name != giop.ExcTransient || x.Completed != giop.CompletedNo {
 			return resp, err
@@ -165,6 +173,9 @@ func targetFailure(err error) *giop.SystemException {
 	switch {
 	case x.Name == giop.ExcTransient && x.Completed == giop.CompletedNo:
 		return giop.NewSystemExceptionCause(giop.ExcTransient, nmproto.TargetUnreachable, giop.CompletedNo, err)
+	case x.Name == giop.ExcTimeout && x.Completed == giop.CompletedMaybe && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, context.DeadlineExceeded):
+		return x // the delegation timeout: TIMEOUT, completed MAYBE
 	case x.Name == giop.ExcTimeout || errors.Is(err, context.Canceled):
 		return giop.NewSystemExceptionCause(giop.ExcCommFailure, nmproto.TargetConnectionLost, giop.CompletedMaybe, err)
 	case x.Name == giop.ExcCommFailure:
