@@ -8,7 +8,9 @@ FUZZTIME  ?= 20s
 BENCHTIME ?= 2s
 export REQUESTAGENT_PEERS := $(PEERS)
 
-.PHONY: all build run test test-short bench fuzz lint deps peers clean
+SOAK      ?= 10m
+
+.PHONY: all build run test test-short bench fuzz soak lint deps peers clean
 
 all: lint test
 
@@ -40,6 +42,11 @@ bench: peers
 # Every fuzz target for FUZZTIME each; new crashers land in testdata/fuzz.
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
+
+# The crash test for SOAK (default 10m): random SIGKILLs of the real binary
+# under load, and the acknowledged-request log checked at the end. Not in CI.
+soak:
+	REQUESTAGENT_SOAK=$(SOAK) $(GO) test -run '^TestCrash_SIGKILLUnderLoad$$' -count=1 -timeout 0 -v ./agent/
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

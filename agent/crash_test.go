@@ -220,8 +220,11 @@ func TestCrash_SIGKILLUnderLoad(t *testing.T) {
 		}
 	}()
 
-	const rounds = 4
-	for range rounds {
+	// Four kills, or, for make soak, kills until REQUESTAGENT_SOAK (a
+	// duration) has passed.
+	rounds := 0
+	soak, _ := time.ParseDuration(os.Getenv("REQUESTAGENT_SOAK"))
+	for began := time.Now(); rounds < 4 || time.Since(began) < soak; rounds++ {
 		time.Sleep(time.Duration(150+rand.IntN(350)) * time.Millisecond)
 		kill()
 		start()
