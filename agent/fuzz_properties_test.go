@@ -1,0 +1,42 @@
+package agent
+
+import (
+	"testing"
+
+	"github.com/requestagent/requestagent/giop"
+)
+
+// FuzzProperties: any PropertySeq from the wire decodes and is applied or
+// refused with an error naming the property — never a panic, never a
+// ReplyDropping with unknown bits (issue 10).
+func FuzzProperties(f *testing.F) {
+	seed := func(props []Property) []byte {
+		e := giop.NewEncoder(giop.V1_2, true)
+		if err := writeProperties(e, props); err != nil {
+			f.Fatal(err)
+		}
+		return e.Bytes()
+	}
+	f.Add(seed(Properties{WaitReply: true, ReplyDropping: 6}.list()), true)
+	f.Add(seed([]Property{{"RequestManualTrash", giop.Any{Type: giop.TCBoolean, Value: true}}}), false)
+	f.Add(seed([]Property{{"Nope", giop.Any{Type: giop.TCString, Value: "x"}}}), true)
+	f.Add([]byte{0xff, 0xff, 0xff, 0x7f}, true)
+	f.Fuzz(func(t *testing.T, data []byte, little bool) {
+		d := giop.NewDecoder(data, giop.V1_2, little)
+		props := readProperties(d)
+		if d.Err() != nil {
+			return
+		}
+		p, err := Properties{}.apply(props)
+		if err == nil && p.ReplyDropping&^dropAllBits != 0 {
+			t.Fatalf("accepted ReplyDropping 0x%02x", p.ReplyDropping)
+		}
+		if _, err := (Properties{}).apply(props, PropRequestManualTrash); err == nil {
+			for _, pr := range props {
+				if pr.Name != PropRequestManualTrash {
+					t.Fatalf("create_request accepted property %q", pr.Name)
+				}
+			}
+		}
+	})
+}
