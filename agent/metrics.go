@@ -94,6 +94,8 @@ func newMetrics(a *Agent) *metrics {
 		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_connections_accepted_total",
 			Help: "Inbound GIOP connections accepted."}, func() float64 { return float64(a.server.Stats().Accepted) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_connections_refused_total",
+			Help: "Inbound connections closed at once for the connection limit."}, func() float64 { return float64(a.server.Stats().Refused) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_protocol_errors_total",
 			Help: "Connections closed with MessageError (bad framing, oversized or malformed messages)."},
 			func() float64 { return float64(a.server.Stats().ProtocolErrors) }),

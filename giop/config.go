@@ -44,6 +44,11 @@ type Config struct {
 	// Default 1024.
 	MaxInFlight int
 
+	// MaxConnections is the most inbound connections a server keeps open;
+	// beyond it new ones are closed at once. Default 10000 (each costs about
+	// 25 KiB: two goroutines and a read buffer).
+	MaxConnections int
+
 	// MaxForwardHops is the most LOCATION_FORWARD replies a client call
 	// follows. Default 8.
 	MaxForwardHops int
@@ -75,6 +80,7 @@ const (
 	DefaultWriteTimeout         = 30 * time.Second
 	DefaultMaxInFlight          = 1024
 	DefaultMaxForwardHops       = 8
+	DefaultMaxConnections       = 10000
 	DefaultDialTimeout          = 10 * time.Second
 	DefaultShutdownGrace        = 10 * time.Second
 	minMaxMessageSize           = 8 << 10
@@ -91,6 +97,7 @@ func DefaultConfig() *Config {
 		WriteTimeout:         DefaultWriteTimeout,
 		MaxInFlight:          DefaultMaxInFlight,
 		MaxForwardHops:       DefaultMaxForwardHops,
+		MaxConnections:       DefaultMaxConnections,
 		DialTimeout:          DefaultDialTimeout,
 		AcceptBiDir:          true,
 		ShutdownGrace:        DefaultShutdownGrace,
@@ -124,6 +131,7 @@ func (c *Config) withDefaults() *Config {
 	setDur(&out.WriteTimeout, d.WriteTimeout)
 	setInt(&out.MaxInFlight, d.MaxInFlight)
 	setInt(&out.MaxForwardHops, d.MaxForwardHops)
+	setInt(&out.MaxConnections, d.MaxConnections)
 	setDur(&out.DialTimeout, d.DialTimeout)
 	setDur(&out.ShutdownGrace, d.ShutdownGrace)
 	return &out
@@ -152,6 +160,8 @@ func (c *Config) Validate() error {
 		return bad("WriteTimeout", c.WriteTimeout, "must not be negative")
 	case c.MaxInFlight < 0:
 		return bad("MaxInFlight", c.MaxInFlight, "must not be negative")
+	case c.MaxConnections < 0:
+		return bad("MaxConnections", c.MaxConnections, "must not be negative")
 	case c.MaxForwardHops < 0:
 		return bad("MaxForwardHops", c.MaxForwardHops, "must not be negative")
 	case c.DialTimeout < 0:

@@ -19,7 +19,7 @@ type Server struct {
 	shuttingDown atomic.Bool
 	wg           sync.WaitGroup // accept loops and connection goroutines
 
-	accepted, protocolErrors atomic.Uint64
+	accepted, protocolErrors, refused atomic.Uint64
 
 	mu        sync.Mutex // guards the fields below
 	listeners map[net.Listener]struct{}
@@ -99,6 +99,14 @@ func (s *Server) accept(nc net.Conn) {
 		nc.Close()
 		return
 	}
+	if len(s.conns) >= s.cfg.MaxConnections {
+		s.mu.Unlock()
+		s.refused.Add(1)
+		s.cfg.Logger.Warn().Int("limit", s.cfg.MaxConnections).Str("peer", nc.RemoteAddr().String()).
+			Msg("giop: connection refused: too many connections")
+		nc.Close()
+		return
+	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	s.cfg.Logger.Debug().Str("peer", nc.RemoteAddr().String()).Msg("giop: connection accepted")
@@ -151,6 +159,8 @@ type ServerStats struct {
 	// ProtocolErrors counts connections closed after a MessageError
 	// (bad framing, oversized or malformed messages).
 	ProtocolErrors uint64
+	// Refused counts connections closed at once for MaxConnections.
+	Refused uint64
 }
 
 // Stats returns the server's counters.
@@ -158,7 +168,8 @@ func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	open := len(s.conns)
 	s.mu.Unlock()
-	return ServerStats{Accepted: s.accepted.Load(), Open: uint64(open), ProtocolErrors: s.protocolErrors.Load()}
+	return ServerStats{Accepted: s.accepted.Load(), Open: uint64(open), ProtocolErrors: s.protocolErrors.Load(),
+		Refused: s.refused.Load()}
 }
 
 // Conns returns the connections currently open.

@@ -101,6 +101,8 @@ func newApp() *cli.App {
 				Usage: "default RequestManualTrash of new proxies and requests"},
 			&cli.IntFlag{Name: "maxMessageSize", EnvVars: []string{"REQUESTAGENT_MAX_MESSAGE_SIZE"}, Value: 2 << 20,
 				Usage: "largest GIOP message accepted, bytes (omniORB's default is 2 MiB too)"},
+			&cli.IntFlag{Name: "maxConnections", EnvVars: []string{"REQUESTAGENT_MAX_CONNECTIONS"}, Value: 10000,
+				Usage: "inbound GIOP connections kept open at most; more are closed at once"},
 			&cli.DurationFlag{Name: "connectRetryBudget", EnvVars: []string{"REQUESTAGENT_CONNECT_RETRY_BUDGET"}, Value: agent.DefaultConnectRetryBudget,
 				Usage: "how long an unreachable target is retried before TRANSIENT"},
 			&cli.DurationFlag{Name: "delegationTimeout", EnvVars: []string{"REQUESTAGENT_DELEGATION_TIMEOUT"}, Value: agent.DefaultDelegationTimeout,
@@ -258,6 +260,7 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 		return agent.Config{}, badFlag("ReplyDropping", "must be an octet")
 	}
 	gcfg := agentGIOP(c.Int("maxMessageSize"))
+	gcfg.MaxConnections = c.Int("maxConnections")
 	if err := gcfg.Validate(); err != nil {
 		return agent.Config{}, badFlag("maxMessageSize", err)
 	}
