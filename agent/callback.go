@@ -87,6 +87,7 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 		a.metrics.callback("failed_attempt")
 		return err
 	}
+	crashPoint(CrashAfterCallback)
 	a.metrics.callback("delivered")
 	a.log.Debug().Hex("request", id[:]).Msg("agent: reply delivered to its recipient")
 	a.delivered(&rec)

@@ -32,7 +32,9 @@ func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket) {
 		}
 	}
 	started := time.Now()
+	crashPoint(CrashBeforeSend)
 	resp, err := a.invokeTarget(rec, body)
+	crashPoint(CrashAfterSend)
 	a.metrics.delegated(started)
 	if rec.oneway {
 		if err != nil {
@@ -105,6 +107,7 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
 	}
 	a.log.Debug().Hex("request", rec.id[:]).Stringer("status", y.status).Msg("agent: reply stored")
+	crashPoint(CrashAfterReply)
 	a.groups.SetReady(rec.id)
 	if !rec.recipient.IsNil() {
 		a.enqueueCallback(rec)

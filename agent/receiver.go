@@ -117,6 +117,7 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	if rec.props.WaitReply && wait > 0 && !rec.oneway && t.immediate && rec.props.ReplyDropping == 0 {
 		return a.sendWaiting(ctx, req, rec, &b, body, t, wait, arrived)
 	}
+	crashPoint(CrashBeforeStore)
 	if err := a.commit(&b); err != nil {
 		t.done()
 		refuse()
@@ -127,6 +128,7 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	a.requests[rec.id] = rec
 	a.mu.Unlock()
 	a.log.Debug().Hex("request", rec.id[:]).Str("operation", rec.operation).Bytes("tag", rec.tag).Msg("agent: request accepted")
+	crashPoint(CrashAfterStore)
 	snapshot := *rec
 	a.goTracked(func() { a.delegate(&snapshot, body, t) })
 	if rec.oneway {
@@ -297,7 +299,11 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 		id := rec.id
 		req.AfterReply(func(written bool) {
 			if written {
-				a.goTracked(func() { a.trash(id) })
+				a.goTracked(func() {
+					crashPoint(CrashBeforeTrash)
+					a.trash(id)
+					crashPoint(CrashAfterTrash)
+				})
 			}
 		})
 	}
