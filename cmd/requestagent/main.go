@@ -21,6 +21,7 @@ import (
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/idl"
+	"github.com/requestagent/requestagent/loadgen"
 	"github.com/requestagent/requestagent/storage"
 )
 
@@ -132,6 +133,32 @@ func newApp() *cli.App {
 					}
 					fmt.Println(ref)
 					fmt.Println(loc)
+					return nil
+				}},
+			{Name: "bench", Usage: "load an agent and report calls/s and latency percentiles (without --agent, one runs in-process)",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "agent", Usage: "the agent (corbaloc or IOR); empty: an in-process agent"},
+					&cli.StringFlag{Name: "target", Usage: "the target's IOR (Demo::Echo); empty: an in-process echo target"},
+					&cli.StringFlag{Name: "model", Value: loadgen.ModelWaitReply, Usage: "waitreply, 2pi, group or callback"},
+					&cli.IntFlag{Name: "clients", Value: 16, Usage: "concurrent clients"},
+					&cli.IntFlag{Name: "count", Usage: "calls in all (0: run for --duration)"},
+					&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long to run when --count is 0"},
+					&cli.IntFlag{Name: "size", Usage: "payload bytes (echoBlob); 0 calls echoString"},
+					&cli.BoolFlag{Name: "durable", Value: true, Usage: "the in-process agent flushes each group commit"},
+				},
+				Action: func(c *cli.Context) error {
+					dir, err := os.MkdirTemp("", "requestagent-bench")
+					if err != nil {
+						return err
+					}
+					defer os.RemoveAll(dir)
+					res, err := loadgen.Run(c.Context, loadgen.Config{Agent: c.String("agent"), Target: c.String("target"),
+						Model: c.String("model"), Clients: c.Int("clients"), Count: c.Int("count"), Duration: c.Duration("duration"),
+						Size: c.Int("size"), Durable: c.Bool("durable"), DataDir: dir}, os.Stdout)
+					if err != nil {
+						return err
+					}
+					fmt.Println(res)
 					return nil
 				}},
 			{Name: "proxies", Usage: "list a running agent's request proxies", Flags: []cli.Flag{adminFlag, jsonFlag},

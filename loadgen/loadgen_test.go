@@ -1,0 +1,32 @@
+package loadgen_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/requestagent/requestagent/loadgen"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestRun_EveryModel: each model completes its calls without errors
+// against an in-process agent and echo target (a smoke test of the tool,
+// not a measurement).
+func TestRun_EveryModel(t *testing.T) {
+	for _, model := range []string{loadgen.ModelWaitReply, loadgen.Model2PI, loadgen.ModelGroup, loadgen.ModelCallback} {
+		for _, durable := range []bool{false, true} {
+			var out bytes.Buffer
+			res, err := loadgen.Run(context.Background(), loadgen.Config{Model: model, Clients: 4, Count: 200, Size: 64,
+				Durable: durable, DataDir: t.TempDir()}, &out)
+			if err != nil || res.Calls != 200 || res.Errors != 0 || res.P50 <= 0 || res.Max < res.P99 {
+				t.Fatalf("%s durable=%v: %+v, %v\n%s", model, durable, res, err, out.String())
+			}
+		}
+	}
+	if _, err := loadgen.Run(context.Background(), loadgen.Config{Model: "nope", Count: 1}, &bytes.Buffer{}); err == nil {
+		t.Fatal("unknown model accepted")
+	}
+}
