@@ -126,3 +126,44 @@ func benchCallbacks(b *testing.B, bidir bool) {
 		b.Fatal(fmt.Sprint("callbacks failed: ", f))
 	}
 }
+
+// BenchmarkCallbacksOmniORB: the same callback model with the omniORB
+// recipient of testdata/nm (recipient_client --bench), reached by address
+// or over its own bidirectional connection (its published address is
+// closed), against the omniORB StockManager target. Reports callbacks/s as
+// the recipient measured them; runs once whatever b.N is.
+func BenchmarkCallbacksOmniORB(b *testing.B) {
+	tport := peers.FreePort(b)
+	srv := peers.StartNM(b, "stock_server", peers.Endpoint(tport)...)
+	target := srv.Line(b, 20*time.Second)
+	for _, mode := range []string{"by-address", "bidir"} {
+		b.Run(mode, func(b *testing.B) {
+			a, err := agent.Start(agent.Config{Listen: "127.0.0.1:0"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			args := []string{"-ORBendPoint", fmt.Sprintf("giop:tcp:127.0.0.1:%d", peers.FreePort(b))}
+			if mode == "bidir" {
+				args = append([]string{"--bidir"}, append(args, "-ORBendPointPublish",
+					fmt.Sprintf("giop:tcp:127.0.0.1:%d", peers.ClosedPort(b)), "-ORBconnectionWatchImmediate", "1")...)
+			}
+			const n = 2000
+			args = append(args, "--bench", fmt.Sprint(n), a.IOR().String(), target)
+			p := peers.StartNM(b, "recipient_client", args...)
+			lines, err := p.Wait(b, 3*time.Minute)
+			if err != nil {
+				b.Fatalf("recipient_client: %v\n%s", err, p.Output())
+			}
+			for _, l := range lines {
+				if f := peers.Fields(l); f["callbacks_per_s"] != "" {
+					var v float64
+					fmt.Sscan(f["callbacks_per_s"], &v)
+					b.ReportMetric(v, "callbacks/s")
+					return
+				}
+			}
+			b.Fatalf("no BENCH line:\n%s", p.Output())
+		})
+	}
+}

@@ -59,8 +59,10 @@ std::mutex mu;  // guards stdout and the counters below
 std::condition_variable cv;
 int callbacks = 0;
 int failures = 0;
+bool quiet = false;  // --bench: no line per callback
 
 void Line(const std::string& s) {
+  if (quiet) return;
   std::lock_guard<std::mutex> lk(mu);
   std::cout << s << std::endl;  // flushed
 }
@@ -133,6 +135,14 @@ int main(int argc, char** argv) {
   // the command line (applied after them) win.
   std::vector<char*> args(argv, argv + argc);
   bool bidir = false;
+  long bench = 0;  // --bench N: N add_stock requests, then callbacks/s
+  for (size_t i = 1; i + 1 < args.size(); i++) {
+    if (std::strcmp(args[i], "--bench") == 0) {
+      bench = std::strtol(args[i + 1], nullptr, 10);
+      args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(i) + 2);
+      break;
+    }
+  }
   for (size_t i = 1; i < args.size(); i++) {
     if (std::strcmp(args[i], "--bidir") == 0) {
       bidir = true;
@@ -145,7 +155,7 @@ int main(int argc, char** argv) {
   }
   int n = static_cast<int>(args.size());
   args.push_back(nullptr);
-  return demo::RunMain(n, args.data(), [bidir](CORBA::ORB_ptr orb, int argc, char** argv) {
+  return demo::RunMain(n, args.data(), [bidir, bench](CORBA::ORB_ptr orb, int argc, char** argv) {
     nm::install(orb);
     if (argc != 3) Fail("usage: recipient_client [-ORB...] [--bidir] <agent-ref> <target-IOR>");
 
@@ -183,6 +193,35 @@ int main(int argc, char** argv) {
     if (nm::ref_kind(rcv) != nm::kTypedReceiver)
       Fail("the_receiver's IOR has no TAG_NM_REF (" + demo::Hex(nm::kTagNMRef) + ") component saying 0x01 (typed receiver)");
     Line("the_receiver -> StockManager (typed receiver)");
+
+    if (bench > 0) {
+      // Callbacks per second: N premature returns, then until the N-th
+      // reply_available has pulled its result.
+      quiet = true;
+      auto start = std::chrono::steady_clock::now();
+      cur->the_cookie(demo::Octets("bench"));
+      for (long i = 0; i < bench; i++) {
+        try {
+          rcv->add_stock(("B" + std::to_string(i)).c_str(), 1.0);
+        } catch (const CORBA::NO_RESPONSE& e) {
+          if (!nm::is_rna(e)) throw;
+        }
+      }
+      std::unique_lock<std::mutex> lk(mu);
+      if (!cv.wait_for(lk, std::chrono::seconds(120), [bench] { return callbacks >= bench; })) {
+        lk.unlock();
+        quiet = false;
+        Fail("timeout (" + std::to_string(callbacks) + " of " + std::to_string(bench) + " callbacks)");
+      }
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      int failed = failures;
+      lk.unlock();
+      quiet = false;
+      if (failed > 0) Fail(std::to_string(failed) + " callback(s) failed");
+      Line("BENCH callbacks=" + std::to_string(bench) + " seconds=" + std::to_string(secs) +
+           " callbacks_per_s=" + std::to_string(static_cast<long>(bench / secs)));
+      return;
+    }
 
     // send a request with a cookie
     cur->the_cookie(demo::Octets("add stock"));
