@@ -1,0 +1,122 @@
+package nm
+
+import (
+	"fmt"
+
+	"github.com/requestagent/requestagent/giop"
+)
+
+// Property names the agent recognises (PRODUCT.md §3; seed 003).
+const (
+	// PropRequestManualTrash (boolean, default false): requests are
+	// trashed only by DestroyRequest, and polling is idempotent.
+	PropRequestManualTrash = "RequestManualTrash"
+	// PropWaitReply (boolean, proxies only): a call on the typed receiver
+	// with a non-zero Current.WaitTimeout waits that long for the mature
+	// result before evolving into a two-phase invocation.
+	PropWaitReply = "WaitReply"
+	// PropReplyDropping (octet, proxies only): which replies are dropped
+	// rather than kept or delivered; see DropNormal and the others.
+	PropReplyDropping = "ReplyDropping"
+	// PropRecipientOnConnection (boolean, proxies only): call the reply
+	// recipient back over the connection create_request_proxy came on,
+	// whatever its IOR says — for ORBs that cannot announce listen
+	// points. HostRecipient does not need it.
+	PropRecipientOnConnection = "RecipientOnConnection"
+)
+
+// ReplyDropping bits.
+const (
+	DropNormal           byte = 0x01 // normal returns
+	DropUserExceptions   byte = 0x02 // user exceptions
+	DropSystemExceptions byte = 0x04 // system exceptions
+)
+
+// Property is a proxy or request property: a name and a value, on the wire
+// a CORBA::NameValuePair (a string and an any). Value is a Go value of a
+// primitive IDL type — bool (boolean), byte (octet), int16, uint16, int32,
+// uint32, int64, uint64, float32, float64, string — or a giop.Any. Values
+// read back from the agent have those Go types.
+type Property struct {
+	Name  string
+	Value any
+}
+
+// RequestManualTrash returns the RequestManualTrash property.
+func RequestManualTrash(on bool) Property { return Property{PropRequestManualTrash, on} }
+
+// WaitReply returns the WaitReply property.
+func WaitReply(on bool) Property { return Property{PropWaitReply, on} }
+
+// ReplyDropping returns the ReplyDropping property; bits is an OR of
+// DropNormal, DropUserExceptions and DropSystemExceptions.
+func ReplyDropping(bits byte) Property { return Property{PropReplyDropping, bits} }
+
+// String formats the property as name=value.
+func (p Property) String() string { return fmt.Sprintf("%s=%v", p.Name, p.Value) }
+
+// toAny returns the any a property value travels as.
+func toAny(v any) (giop.Any, error) {
+	var tc *giop.TypeCode
+	switch v := v.(type) {
+	case giop.Any:
+		return v, nil
+	case bool:
+		tc = giop.TCBoolean
+	case byte:
+		tc = giop.TCOctet
+	case int16:
+		tc = giop.TCShort
+	case uint16:
+		tc = giop.TCUShort
+	case int32:
+		tc = giop.TCLong
+	case uint32:
+		tc = giop.TCULong
+	case int64:
+		tc = giop.TCLongLong
+	case uint64:
+		tc = giop.TCULongLong
+	case float32:
+		tc = giop.TCFloat
+	case float64:
+		tc = giop.TCDouble
+	case string:
+		tc = giop.TCString
+	default:
+		return giop.Any{}, fmt.Errorf("%w: a value of Go type %T cannot be sent as an any", ErrInvalidProperty, v)
+	}
+	return giop.Any{Type: tc, Value: v}, nil
+}
+
+// writeProperties writes a PropertySeq. The encoder's error is returned
+// before anything is sent.
+func writeProperties(e *giop.Encoder, props []Property) error {
+	e.WriteULong(uint32(len(props)))
+	for _, p := range props {
+		a, err := toAny(p.Value)
+		if err != nil {
+			return fmt.Errorf("property %s: %w", p.Name, err)
+		}
+		e.WriteString(p.Name)
+		if err := e.WriteAny(a); err != nil {
+			return fmt.Errorf("property %s: %w: %w", p.Name, ErrInvalidProperty, err)
+		}
+	}
+	return nil
+}
+
+// readProperties reads a PropertySeq; errors are left on d.
+func readProperties(d *giop.Decoder) []Property {
+	n := d.SeqLen(8)
+	out := make([]Property, 0, n)
+	for range n {
+		name := d.String()
+		a := d.Any()
+		if d.Err() != nil {
+			return nil
+		}
+		out = append(out, Property{Name: name, Value: a.Value})
+	}
+	return out
+}
