@@ -147,6 +147,7 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	a.adapter.Register([]byte(AgentKey), &agentServant{a})
 	a.adapter.Locator = a.locate
+	a.adapter.Missing = missing
 	a.server = giop.NewServer(&gcfg, a.adapter)
 	// Calls to recipients behind firewalls go over their own connections.
 	a.client.UseBiDir(a.server)
@@ -257,6 +258,28 @@ func (a *Agent) proxy(id poller.ID) (proxyRecord, bool) {
 		return proxyRecord{}, false
 	}
 	return *p, true
+}
+
+// missing names why one of the agent's keys finds nothing: its request was
+// trashed, its holder's callback returned, its proxy was destroyed. A key
+// the agent never made reads the same; the object does not exist either way.
+func missing(key []byte) *giop.SystemException {
+	kind, _, ok := parseKey(key)
+	if !ok {
+		return nil
+	}
+	minor := uint32(0)
+	switch kind {
+	case keyRequest, keyPoller:
+		minor = nmproto.RequestTrashed
+	case keyHolder:
+		minor = nmproto.ReplyHolderExpired
+	case keyProxy, keyReceiver:
+		minor = nmproto.ProxyDestroyed
+	default:
+		return nil
+	}
+	return giop.NewSystemException(giop.ExcObjectNotExist, minor, giop.CompletedNo)
 }
 
 // isA answers _is_a for objects standing for a target: "*" matches every

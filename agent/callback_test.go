@@ -11,6 +11,7 @@ import (
 
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
 )
 
 // goRecipient is a ReplyRecipient in Go: in reply_available it pulls the
@@ -114,8 +115,8 @@ func TestCallback_PullThroughHolder(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	_, err = e.client.Invoke(e.ctx(), holder, &giop.Invocation{Operation: "add_stock", Args: addStockArgs("", 0)})
-	if !isSys(err, giop.ExcObjectNotExist, 0) {
-		t.Fatalf("holder after reply_available = %v, want OBJECT_NOT_EXIST", err)
+	if !isSys(err, giop.ExcObjectNotExist, nmproto.ReplyHolderExpired) {
+		t.Fatalf("holder after reply_available = %v, want OBJECT_NOT_EXIST/REPLY_HOLDER_EXPIRED", err)
 	}
 }
 

@@ -146,7 +146,7 @@ func TestPollingPullingFailure(t *testing.T) {
 	}
 	// The reply was read, so the request is trashed (default).
 	again := e.call(r.poller, "add_stock", waitCtx(0), addStockArgs("", 0))
-	if !isSys(again.err, giop.ExcObjectNotExist, 0) || !again.rna {
+	if !isSys(again.err, giop.ExcObjectNotExist, nmproto.RequestTrashed) || !again.rna {
 		t.Fatalf("trashed poller = %v (rna %v), want OBJECT_NOT_EXIST", again.err, again.rna)
 	}
 }

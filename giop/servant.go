@@ -255,6 +255,12 @@ type Adapter struct {
 	// Locator, if set, finds servants for keys not registered, such as
 	// objects that live in a store. It must be safe for concurrent use.
 	Locator func(key []byte) Servant
+
+	// Missing, if set, says what a request to a key with no servant
+	// raises, so an application can tell a trashed object from a key it
+	// never made (OBJECT_NOT_EXIST with its own minor code). Nil, or a nil
+	// result, means OBJECT_NOT_EXIST with the standard minor.
+	Missing func(key []byte) *SystemException
 }
 
 // NewAdapter returns an empty adapter.
@@ -301,6 +307,11 @@ func (a *Adapter) ServeGIOP(ctx context.Context, req *ServerRequest) error {
 		if op == "_non_existent" || op == "_not_existent" {
 			req.Results().WriteBool(true)
 			return nil
+		}
+		if a.Missing != nil {
+			if x := a.Missing(req.ObjectKey()); x != nil {
+				return x
+			}
 		}
 		return NewSystemException(ExcObjectNotExist, MinorObjectNotExistNoObject, CompletedNo)
 	}
