@@ -84,7 +84,7 @@ func TestCrash_SIGKILLUnderLoad(t *testing.T) {
 	start := func() {
 		t.Helper()
 		cmd := exec.Command(bin, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", "127.0.0.1",
-			"--data-dir", dataDir, "--log-level", "warn")
+			"--data-dir", dataDir, "--log-level", "warn", "--admin", fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)))
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
