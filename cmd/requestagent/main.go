@@ -190,6 +190,10 @@ func newLogger(level string) (zerolog.Logger, error) {
 }
 
 func serve(c *cli.Context) error {
+	if c.NArg() > 0 {
+		// Not a subcommand: "requestagent serve --help" must not start an agent.
+		return cli.Exit(fmt.Sprintf("requestagent: unknown command %q (see requestagent --help)", c.Args().First()), 2)
+	}
 	log, err := newLogger(c.String("log-level"))
 	if err != nil {
 		return err

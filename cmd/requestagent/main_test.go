@@ -91,6 +91,7 @@ func TestBadConfiguration(t *testing.T) {
 		{[]string{"--ReplyDropping", "300"}, "--ReplyDropping"},
 		{[]string{"--properties", props}, "noSuchProperty"},
 		{[]string{"--idl", filepath.Join(dir, "missing.idl")}, "--idl"},
+		{[]string{"serve", "--help"}, "unknown command"},
 	}
 	for _, c := range cases {
 		args := append([]string{"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, c.args...)
