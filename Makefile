@@ -6,6 +6,7 @@ BIN       := bin/requestagent
 PEERS     := $(CURDIR)/build/peers
 FUZZTIME  ?= 20s
 BENCHTIME ?= 2s
+BENCHCELL ?= 1.5s
 export REQUESTAGENT_PEERS := $(PEERS)
 
 SOAK      ?= 10m
@@ -36,8 +37,13 @@ test-short:
 	$(GO) test -race -short ./...
 
 # Go benchmarks plus the multi-process ones against omniORB; prints ratios.
+# Then the comparison of issue 9 (omniORB direct, omniORB AMI, the agent),
+# about BENCHCELL per row: rewrites its section of BENCHMARKS.md and
+# docs/bench-latency.svg.
 bench: peers
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	REQUESTAGENT_MAKE_BENCH=1 REQUESTAGENT_BENCH_CELL=$(BENCHCELL) \
+		$(GO) test -run '^TestMakeBench$$' -count=1 -timeout 30m -v ./internal/benchsuite/
 
 # Every fuzz target for FUZZTIME each; new crashers land in testdata/fuzz.
 fuzz:

@@ -52,6 +52,7 @@ var (
 	interopSet = &set{name: "interop"} // echo and bidir peers (giop)
 	idlSet     = &set{name: "idl"}     // round-trip peers (idl)
 	nmSet      = &set{name: "nm"}      // seed 003's StockManager and clients (agent)
+	benchSet   = &set{name: "bench"}   // omniORB AMI and NM-aware bench clients (make bench)
 )
 
 // build builds the set if needed and returns its directory. Without
@@ -90,6 +91,9 @@ func IDLDir(t testing.TB) string { t.Helper(); return idlSet.build(t) }
 
 // NMDir builds the Native Messaging peers (testdata/nm) if needed.
 func NMDir(t testing.TB) string { t.Helper(); return nmSet.build(t) }
+
+// BenchDir builds the `make bench` clients (testdata/bench) if needed.
+func BenchDir(t testing.TB) string { t.Helper(); return benchSet.build(t) }
 
 // Catior returns the path of omniORB's catior, failing or skipping like Dir.
 func Catior(t testing.TB) string {

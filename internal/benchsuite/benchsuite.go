@@ -1,0 +1,83 @@
+// Package benchsuite is the comparison `make bench` runs (issue 9): the same
+// workload — Demo::Echo echoBlob from testdata/interop's omniORB
+// echo_server, on 127.0.0.1 — through
+//
+//	(a) an omniORB C++ client calling the target directly (echo_client
+//	    --bench): the ceiling;
+//	(b) omniORB's own AMI (ami_client: sendp_echoBlob, then a poll on the
+//	    returned Poller): the standard CORBA asynchronous way, not durable;
+//	(c) the request agent, in this process, with the store durable and
+//	    not, driven by omniORB C++ clients (nm_bench_client) and by Go
+//	    clients (loadgen.Run), in the WaitReply and 2PI models;
+//
+// at several concurrencies and payloads. Run measures (it needs omniORB
+// and the peers of testdata/interop and testdata/bench); Markdown, Update
+// and SVG report. Numbers are reported, never asserted.
+package benchsuite
+
+import (
+	"fmt"
+	"time"
+)
+
+// Paths a call can take.
+const (
+	PathDirect = "direct" // (a) omniORB client → omniORB target
+	PathAMI    = "ami"    // (b) omniORB AMI client → omniORB target
+	PathAgent  = "agent"  // (c) client → agent → omniORB target
+)
+
+// Clients.
+const (
+	ClientCxx = "C++" // an omniORB C++ client process
+	ClientGo  = "Go"  // loadgen.Run in this process
+)
+
+// Models of call.
+const (
+	ModelSync      = "twoway"     // (a): a synchronous call
+	ModelAMIPoll   = "sendp+poll" // (b): sendp_, then the poller
+	ModelWaitReply = "waitreply"  // (c): one call, mature within the wait
+	Model2PI       = "2pi"        // (c): premature return, then a pull
+)
+
+// Row is one measured cell: a path, client and model at one concurrency
+// and payload.
+type Row struct {
+	Path, Client, Model string
+	Durable             bool // (c) only
+	Conc, Size          int
+	Calls               int
+	PerSec              float64
+	P50, P90, P99       time.Duration
+	Err                 string // not empty: the row failed, no numbers
+}
+
+// Key names the row's series (everything but concurrency and payload).
+func (r Row) Key() string {
+	switch r.Path {
+	case PathDirect:
+		return "(a) omniORB direct"
+	case PathAMI:
+		return "(b) omniORB AMI"
+	}
+	d := "not durable"
+	if r.Durable {
+		d = "durable"
+	}
+	return fmt.Sprintf("(c) agent, %s %s, %s", r.Client, r.Model, d)
+}
+
+// ratio returns r's throughput over the row of path at the same
+// concurrency and payload, or 0 when there is none (or it failed).
+func ratio(rows []Row, r Row, path string) float64 {
+	for _, b := range rows {
+		if b.Path == path && b.Conc == r.Conc && b.Size == r.Size && b.Err == "" && b.PerSec > 0 {
+			if r.Err != "" {
+				return 0
+			}
+			return r.PerSec / b.PerSec
+		}
+	}
+	return 0
+}

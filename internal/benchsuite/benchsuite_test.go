@@ -1,0 +1,200 @@
+package benchsuite
+
+import (
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/requestagent/requestagent/internal/peers"
+)
+
+// TestMakeBench is `make bench`'s comparison: it runs the whole suite and
+// rewrites the marked section of BENCHMARKS.md and docs/bench-latency.svg.
+// It runs only with REQUESTAGENT_MAKE_BENCH=1 (a few minutes);
+// REQUESTAGENT_BENCH_CELL (a duration, default 1.5s) sets the measured
+// time per row. A row that fails is reported in the table, and fails the
+// test after the files are written; no timing is asserted.
+func TestMakeBench(t *testing.T) {
+	if os.Getenv("REQUESTAGENT_MAKE_BENCH") != "1" {
+		t.Skip("set REQUESTAGENT_MAKE_BENCH=1 (make bench) to run the comparison")
+	}
+	cfg := Config{Logf: t.Logf}
+	if s := os.Getenv("REQUESTAGENT_BENCH_CELL"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("REQUESTAGENT_BENCH_CELL=%q: %v", s, err)
+		}
+		cfg.Cell = d
+	}
+	root := peers.RepoRoot()
+	m := ReadMachine(root)
+	start := time.Now()
+	rows := Run(t, cfg)
+	m.Elapsed = time.Since(start)
+	cfg.defaults()
+	m.Cell = cfg.Cell
+
+	const svgRel = "docs/bench-latency.svg"
+	if err := os.MkdirAll(filepath.Join(root, "docs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, svgRel), []byte(SVG(m, rows)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mdPath := filepath.Join(root, "BENCHMARKS.md")
+	doc, err := os.ReadFile(mdPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err = Update(doc, Markdown(m, rows, svgRel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mdPath, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s and %s", mdPath, filepath.Join(root, svgRel))
+	for _, r := range rows {
+		if r.Err != "" {
+			t.Errorf("%s conc=%d size=%d: %s", r.Key(), r.Conc, r.Size, r.Err)
+		}
+	}
+}
+
+// TestRun_Smoke runs every row of the suite with a few calls at two
+// concurrencies: each client works and prints a BENCH line, and the
+// report renders. Not a measurement.
+func TestRun_Smoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts omniORB peers and agents")
+	}
+	rows := Run(t, Config{Concurrency: []int{1, 3}, Sizes: []int{0, 64}, Calls: 60, Logf: t.Logf})
+	if len(rows) != 2*2*10 {
+		t.Fatalf("%d rows, want 40", len(rows))
+	}
+	for _, r := range rows {
+		if r.Err != "" || r.Calls != 60 || r.PerSec <= 0 || r.P50 <= 0 || r.P90 < r.P50 || r.P99 < r.P90 {
+			t.Errorf("%s conc=%d size=%d: %+v", r.Key(), r.Conc, r.Size, r)
+		}
+	}
+	m := ReadMachine(peers.RepoRoot())
+	checkXML(t, SVG(m, rows))
+	if md := Markdown(m, rows, "x.svg"); !strings.Contains(md, "(c) agent, Go 2pi, durable") {
+		t.Fatalf("Markdown lacks the Go 2pi durable row:\n%s", md)
+	}
+}
+
+func fakeRows() []Row {
+	var rows []Row
+	for _, size := range []int{64, 16384} {
+		for _, conc := range []int{1, 16, 64} {
+			base := float64(conc) * 1000
+			mk := func(path, client, model string, durable bool, f float64) Row {
+				return Row{Path: path, Client: client, Model: model, Durable: durable, Conc: conc, Size: size,
+					Calls: 1000, PerSec: base * f, P50: time.Duration(20*conc) * time.Microsecond,
+					P90: time.Duration(30*conc) * time.Microsecond, P99: time.Duration(50*conc) * time.Microsecond}
+			}
+			rows = append(rows, mk(PathDirect, ClientCxx, ModelSync, false, 1), mk(PathAMI, ClientCxx, ModelAMIPoll, false, 0.5),
+				mk(PathAgent, ClientCxx, ModelWaitReply, false, 0.25), mk(PathAgent, ClientGo, Model2PI, true, 0.1))
+		}
+	}
+	rows[3].Err = "loadgen: 1 of 1000 calls failed | oops"
+	return rows
+}
+
+func TestMarkdown(t *testing.T) {
+	m := Machine{CPU: "Test CPU", Cores: 2, Kernel: "6.0", Go: "go1.26", OmniORB: "4.2.5", Commit: "`abc1234`",
+		Date: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Load: "0.5", Elapsed: time.Minute, Cell: time.Second}
+	md := Markdown(m, fakeRows(), "docs/x.svg")
+	for _, want := range []string{
+		"`Test CPU`, **2 cores**", "| Commit | `abc1234` |", "![Latency percentiles against concurrency](docs/x.svg)",
+		"| C++ waitreply, not durable | 0.25 / 0.50 |", // ratios at a glance, 64 B conc 1
+		"| 16 | (b) omniORB AMI | 1,000 | 8,000 | 320 | 480 | 800 | 0.50 | 1.00 |",
+		"| 64 | (c) agent, C++ waitreply, not durable | 1,000 | 16,000 | 1,280 | 1,920 | 3,200 | 0.25 | 0.50 |",
+		"| 1 | (c) agent, Go 2pi, durable | failed: loadgen: 1 of 1000 calls failed \\| oops |",
+		"**Payload 16 KiB**",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	doc := []byte("# B\n\nintro\n\n## Other\n\ntext\n")
+	out, err := Update(doc, "one\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# B\n\nintro\n\n## Other\n\ntext\n\n" + sectionHeading + "\n\n" + StartMarker + "\none\n" + EndMarker + "\n"
+	if string(out) != want {
+		t.Fatalf("appended:\n%s\nwant:\n%s", out, want)
+	}
+	out2, err := Update(out, "two\nlines\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want2 := strings.Replace(want, "one\n", "two\nlines\n", 1); string(out2) != want2 {
+		t.Fatalf("replaced:\n%s\nwant:\n%s", out2, want2)
+	}
+	mid := []byte("a\n" + StartMarker + "\nold\n" + EndMarker + "\nafter\n")
+	if out3, _ := Update(mid, "new\n"); string(out3) != "a\n"+StartMarker+"\nnew\n"+EndMarker+"\nafter\n" {
+		t.Fatalf("kept the text around the markers wrongly:\n%s", out3)
+	}
+	for _, bad := range []string{StartMarker, EndMarker + StartMarker, StartMarker + EndMarker + StartMarker + EndMarker} {
+		if _, err := Update([]byte(bad), "x\n"); err == nil {
+			t.Errorf("Update(%q) accepted broken markers", bad)
+		}
+	}
+}
+
+func TestParseBench(t *testing.T) {
+	m, err := parseBench("BENCH calls=5000 threads=16 size=64 ns_per_call=12500 p50_ns=150000 p99_ns=480000 p90_ns=290000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.calls != 5000 || m.perSec != 80000 || m.p50 != 150*time.Microsecond || m.p90 != 290*time.Microsecond || m.p99 != 480*time.Microsecond {
+		t.Fatalf("%+v", m)
+	}
+	for _, bad := range []string{"BENCH calls=1 ns_per_call=10 p50_ns=1 p99_ns=1", "BENCH calls=1 ns_per_call=0 p50_ns=1 p90_ns=1 p99_ns=1"} {
+		if _, err := parseBench(bad); err == nil {
+			t.Errorf("parseBench(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestSVG_WellFormed(t *testing.T) {
+	m := Machine{CPU: `A & B <"cpu">`, Cores: 2, Kernel: "6.0", Commit: "`abc`", Date: time.Now()}
+	s := SVG(m, fakeRows())
+	checkXML(t, s)
+	if !strings.Contains(s, "A &amp; B &lt;&quot;cpu&quot;&gt;") || strings.Count(s, "<polyline") != 2*4*3 {
+		t.Fatalf("SVG: %d polylines, or the CPU name unescaped:\n%s", strings.Count(s, "<polyline"), s)
+	}
+	checkXML(t, SVG(m, nil)) // no rows: still a document
+}
+
+func checkXML(t *testing.T, s string) {
+	t.Helper()
+	d := xml.NewDecoder(strings.NewReader(s))
+	root := ""
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && root == "" {
+			root = se.Name.Local
+		}
+	}
+	if root != "svg" {
+		t.Fatalf("root element %q, want svg", root)
+	}
+}

@@ -1,0 +1,260 @@
+package benchsuite
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Markers delimit the section of BENCHMARKS.md that Update rewrites.
+const (
+	StartMarker = "<!-- make-bench:start -->"
+	EndMarker   = "<!-- make-bench:end -->"
+)
+
+// sectionHeading precedes the markers when Update appends the section.
+const sectionHeading = "## `make bench`: omniORB direct, omniORB AMI and the agent (issue 9)"
+
+// Machine describes where and what was measured.
+type Machine struct {
+	CPU     string // model name from /proc/cpuinfo
+	Cores   int    // runtime.NumCPU
+	Kernel  string
+	Go      string
+	OmniORB string
+	Commit  string // short hash, "+ uncommitted changes" when the tree is dirty
+	Date    time.Time
+	// Load is the 1-minute load average just before the run (other work
+	// on the machine; during the run the callers themselves raise it).
+	Load    string
+	Elapsed time.Duration // the whole run
+	Cell    time.Duration // measured time aimed at per row (0: fixed counts)
+}
+
+// ReadMachine fills what can be read before a run; repo is the
+// repository root (for the commit).
+func ReadMachine(repo string) Machine {
+	m := Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), Date: time.Now().UTC(),
+		CPU: "unknown", Kernel: "unknown", OmniORB: "unknown", Commit: "unknown", Load: LoadAverage()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if out, err := exec.Command("pkg-config", "--modversion", "omniORB4").Output(); err == nil {
+		m.OmniORB = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("git", "-C", repo, "rev-parse", "--short", "HEAD").Output(); err == nil {
+		m.Commit = "`" + strings.TrimSpace(string(out)) + "`"
+		if st, err := exec.Command("git", "-C", repo, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+			m.Commit += " + uncommitted changes"
+		}
+	}
+	return m
+}
+
+// LoadAverage returns the 1-minute load average, or "?".
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
+// Markdown renders the section that goes between the markers: the
+// machine, what the rows are, ratios at a glance, a link to the plot
+// (svgPath, relative to BENCHMARKS.md) and a table per payload.
+func Markdown(m Machine, rows []Row, svgPath string) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("_Written by `make bench` (`internal/benchsuite`, `TestMakeBench`) on %s; edits between the markers are overwritten._\n\n",
+		m.Date.Format("2006-01-02 15:04 MST"))
+	w("| | |\n|---|---|\n")
+	w("| CPU | `%s`, **%d cores** (`runtime.NumCPU`) |\n", m.CPU, m.Cores)
+	w("| Kernel | %s |\n", m.Kernel)
+	w("| Go, omniORB | %s, omniORB %s (C++ peers built with `g++ -O2`) |\n", m.Go, m.OmniORB)
+	w("| Commit | %s |\n", m.Commit)
+	w("| Load average (1 min) | %s just before the run |\n", m.Load)
+	run := fmt.Sprintf("%d rows in %s", len(rows), m.Elapsed.Round(time.Second))
+	if m.Cell > 0 {
+		run += fmt.Sprintf("; each row sized by a pilot run to about %s of calls", m.Cell)
+	}
+	w("| Run | %s |\n\n", run)
+
+	w("The workload is Demo::Echo `echoBlob` (`testdata/interop/demo.idl`) on the omniORB\n")
+	w("`echo_server`, everything on 127.0.0.1, client, agent and target sharing the cores.\n")
+	w("`conc` callers each make one call after the other.\n\n")
+	w("* **(a) omniORB direct**: `echo_client --bench`, a synchronous twoway per call. The ceiling.\n")
+	w("* **(b) omniORB AMI**: `testdata/bench/ami_client`, `sendp_echoBlob` then `echoBlob(timeout ∞)`\n")
+	w("  on the returned Poller (`omniidl -bcxx -Wbami`): the standard CORBA asynchronous call, not durable.\n")
+	w("* **(c) agent**: a fresh in-process agent per row (`agent.Start`, store on disk in a temp\n")
+	w("  directory; *durable* flushes each group commit), each caller with its own request proxy.\n")
+	w("  `waitreply`: a WaitReply proxy, wait_timeout 30 s, the mature result in the same call.\n")
+	w("  `2pi`: a premature return (poller), then a pull with wait_timeout forever: two round trips.\n")
+	w("  **C++**: `testdata/bench/nm_bench_client` (NM-aware omniORB, `testdata/nm/nm_current`),\n")
+	w("  its pulls send an empty blob. **Go**: `loadgen.Run` in the agent's process (one Go\n")
+	w("  runtime for both), its pulls resend the payload.\n")
+	w("* Every C++ client runs with `-ORBmaxGIOPConnectionPerServer conc -ORBverifyObjectExistsAndType 0`\n")
+	w("  (a connection per caller; no LocateRequest before the first call on each new poller),\n")
+	w("  and each of its threads makes 10 untimed calls first.\n")
+	w("* calls/s is calls ÷ wall time of the measured part; p50/p90/p99 are per-call latencies;\n")
+	w("  ÷ (a) and ÷ (b) are the row's calls/s over those of (a) and (b) at the same conc and payload.\n")
+	w("  One run on a small shared VM: read ratios and orders of magnitude, not the last digit.\n\n")
+
+	if svgPath != "" {
+		w("![Latency percentiles against concurrency](%s)\n\n", svgPath)
+	}
+
+	concs, sizes := axes(rows)
+	w("**Ratios at a glance**: calls/s ÷ (a) direct / ÷ (b) AMI.\n\n")
+	w("| (c) row |")
+	for _, s := range sizes {
+		for _, c := range concs {
+			w(" %s, conc %d |", sizeName(s), c)
+		}
+	}
+	w("\n|---|")
+	for range len(sizes) * len(concs) {
+		w("---:|")
+	}
+	w("\n")
+	for _, key := range keys(rows) {
+		if !strings.HasPrefix(key, "(c)") {
+			continue
+		}
+		w("| %s |", strings.TrimPrefix(key, "(c) agent, "))
+		for _, s := range sizes {
+			for _, c := range concs {
+				r, ok := find(rows, key, c, s)
+				if !ok || r.Err != "" {
+					w(" – |")
+					continue
+				}
+				w(" %s / %s |", fmtRatio(ratio(rows, r, PathDirect)), fmtRatio(ratio(rows, r, PathAMI)))
+			}
+		}
+		w("\n")
+	}
+	w("\n")
+
+	for _, s := range sizes {
+		w("**Payload %s**\n\n", sizeName(s))
+		w("| conc | row | calls | calls/s | p50 (µs) | p90 (µs) | p99 (µs) | ÷ (a) | ÷ (b) |\n")
+		w("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, c := range concs {
+			for _, r := range rows {
+				if r.Size != s || r.Conc != c {
+					continue
+				}
+				if r.Err != "" {
+					w("| %d | %s | failed: %s | | | | | | |\n", c, r.Key(), strings.ReplaceAll(r.Err, "|", "\\|"))
+					continue
+				}
+				w("| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, r.Key(), fmtInt(float64(r.Calls)), fmtInt(r.PerSec),
+					fmtUs(r.P50), fmtUs(r.P90), fmtUs(r.P99), fmtRatio(ratio(rows, r, PathDirect)), fmtRatio(ratio(rows, r, PathAMI)))
+			}
+		}
+		w("\n")
+	}
+	return strings.TrimRight(b.String(), "\n") + "\n"
+}
+
+// Update replaces what lies between the markers in doc with section, or
+// appends a heading, the markers and section when doc has no markers.
+func Update(doc []byte, section string) ([]byte, error) {
+	s := string(doc)
+	i, j := strings.Index(s, StartMarker), strings.Index(s, EndMarker)
+	switch {
+	case i < 0 && j < 0:
+		s = strings.TrimRight(s, "\n") + "\n\n" + sectionHeading + "\n\n" + StartMarker + "\n" + section + EndMarker + "\n"
+		return []byte(s), nil
+	case i < 0 || j < 0 || j < i || strings.Count(s, StartMarker) != 1 || strings.Count(s, EndMarker) != 1:
+		return nil, errors.New("benchsuite: BENCHMARKS.md must hold each make-bench marker once, start before end")
+	}
+	return []byte(s[:i+len(StartMarker)] + "\n" + section + s[j:]), nil
+}
+
+// axes returns the concurrencies and sizes present, in first-seen order.
+func axes(rows []Row) (concs, sizes []int) {
+	seenC, seenS := map[int]bool{}, map[int]bool{}
+	for _, r := range rows {
+		if !seenC[r.Conc] {
+			seenC[r.Conc] = true
+			concs = append(concs, r.Conc)
+		}
+		if !seenS[r.Size] {
+			seenS[r.Size] = true
+			sizes = append(sizes, r.Size)
+		}
+	}
+	return concs, sizes
+}
+
+// keys returns the series keys in first-seen order.
+func keys(rows []Row) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range rows {
+		if k := r.Key(); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func find(rows []Row, key string, conc, size int) (Row, bool) {
+	for _, r := range rows {
+		if r.Key() == key && r.Conc == conc && r.Size == size {
+			return r, true
+		}
+	}
+	return Row{}, false
+}
+
+func sizeName(n int) string {
+	if n >= 1024 && n%1024 == 0 {
+		return fmt.Sprintf("%d KiB", n/1024)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func fmtRatio(x float64) string {
+	if x <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", x)
+}
+
+func fmtUs(d time.Duration) string {
+	u := us(d)
+	if u >= 100 {
+		return fmtInt(u)
+	}
+	return fmt.Sprintf("%.1f", u)
+}
+
+// fmtInt rounds x and groups thousands with commas, as the other tables.
+func fmtInt(x float64) string {
+	s := fmt.Sprintf("%.0f", x)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

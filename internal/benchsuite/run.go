@@ -1,0 +1,240 @@
+package benchsuite
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/internal/peers"
+	"github.com/requestagent/requestagent/loadgen"
+	"github.com/requestagent/requestagent/storage"
+)
+
+// Config is what Run measures and for how long.
+type Config struct {
+	// Concurrency lists the numbers of concurrent callers. Default 1, 16, 64.
+	Concurrency []int
+	// Sizes lists the payloads in bytes. Default 64 and 16384.
+	Sizes []int
+	// Calls, when positive, is the fixed number of calls of every row.
+	// Otherwise a pilot run sizes each row to about Cell of calls, within
+	// [MinCalls, MaxCalls].
+	Calls int
+	// Cell is the measured time aimed at per row. Default 1.5s.
+	Cell time.Duration
+	// MinCalls and MaxCalls bound a row's calls. Defaults 500 and 200000.
+	MinCalls, MaxCalls int
+	// Logf receives progress lines; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+func (c *Config) defaults() {
+	if len(c.Concurrency) == 0 {
+		c.Concurrency = []int{1, 16, 64}
+	}
+	if len(c.Sizes) == 0 {
+		c.Sizes = []int{64, 16384}
+	}
+	if c.Cell <= 0 {
+		c.Cell = 1500 * time.Millisecond
+	}
+	if c.MinCalls <= 0 {
+		c.MinCalls = 500
+	}
+	if c.MaxCalls <= 0 {
+		c.MaxCalls = 200000
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+}
+
+// clientTimeout bounds one client run (a pilot or a measured row).
+const clientTimeout = 5 * time.Minute
+
+// Run measures every row: for each payload and concurrency, (a), (b) and
+// the eight (c) rows (durable off and on × C++ and Go × waitreply and
+// 2pi), back to back. It starts the omniORB echo_server (killed when t
+// ends) and a fresh in-process agent with its own store under t.TempDir()
+// for each (c) row. A row that fails is returned with Err set.
+func Run(t testing.TB, cfg Config) []Row {
+	t.Helper()
+	cfg.defaults()
+	interop, bench := peers.Dir(t), peers.BenchDir(t)
+	srv := peers.StartIn(t, interop, "echo_server", peers.Endpoint(peers.FreePort(t))...)
+	target := srv.Line(t, 20*time.Second)
+	if !strings.HasPrefix(target, "IOR:") {
+		t.Fatalf("echo_server printed %q, want its IOR", target)
+	}
+	r := &runner{t: t, cfg: cfg, interop: interop, bench: bench, target: target, dataDir: t.TempDir()}
+	var rows []Row
+	for _, size := range cfg.Sizes {
+		for _, conc := range cfg.Concurrency {
+			rows = append(rows, r.row(Row{Path: PathDirect, Client: ClientCxx, Model: ModelSync, Conc: conc, Size: size}))
+			rows = append(rows, r.row(Row{Path: PathAMI, Client: ClientCxx, Model: ModelAMIPoll, Conc: conc, Size: size}))
+			for _, durable := range []bool{false, true} {
+				for _, client := range []string{ClientCxx, ClientGo} {
+					for _, model := range []string{ModelWaitReply, Model2PI} {
+						rows = append(rows, r.row(Row{Path: PathAgent, Client: client, Model: model,
+							Durable: durable, Conc: conc, Size: size}))
+					}
+				}
+			}
+		}
+	}
+	return rows
+}
+
+type runner struct {
+	t                      testing.TB
+	cfg                    Config
+	interop, bench, target string
+	dataDir                string // the agents' stores, one directory per row
+}
+
+// measurement is one run of a client.
+type measurement struct {
+	calls         int
+	perSec        float64
+	p50, p90, p99 time.Duration
+}
+
+// row measures one row: a pilot (unless Config.Calls is set), then the run.
+func (r *runner) row(row Row) Row {
+	var agentRef string
+	if row.Path == PathAgent {
+		dir, err := os.MkdirTemp(r.dataDir, "agent")
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		a, err := agent.Start(agent.Config{Listen: "127.0.0.1:0",
+			Store: storage.Config{Dir: dir, Durable: row.Durable}})
+		if err != nil {
+			row.Err = fmt.Sprintf("agent.Start: %v", err)
+			return row
+		}
+		defer a.Close()
+		agentRef = a.IOR().String()
+	}
+	calls := r.cfg.Calls
+	if calls <= 0 {
+		pilot := max(200, 8*row.Conc)
+		m, err := r.measure(row, agentRef, pilot)
+		if err != nil {
+			row.Err = "pilot: " + err.Error()
+			r.cfg.Logf("%-42s conc=%-3d size=%-5d FAILED %s", row.Key(), row.Conc, row.Size, row.Err)
+			return row
+		}
+		calls = int(m.perSec * r.cfg.Cell.Seconds())
+		calls = min(max(calls, r.cfg.MinCalls), r.cfg.MaxCalls)
+	}
+	m, err := r.measure(row, agentRef, calls)
+	if err != nil {
+		row.Err = err.Error()
+		r.cfg.Logf("%-42s conc=%-3d size=%-5d FAILED %s", row.Key(), row.Conc, row.Size, row.Err)
+		return row
+	}
+	row.Calls, row.PerSec, row.P50, row.P90, row.P99 = m.calls, m.perSec, m.p50, m.p90, m.p99
+	r.cfg.Logf("%-42s conc=%-3d size=%-5d %7d calls %9.0f calls/s  p50 %8.1f µs  p90 %8.1f µs  p99 %8.1f µs",
+		row.Key(), row.Conc, row.Size, row.Calls, row.PerSec, us(row.P50), us(row.P90), us(row.P99))
+	return row
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// measure runs the row's client for calls calls.
+func (r *runner) measure(row Row, agentRef string, calls int) (measurement, error) {
+	if row.Path == PathAgent && row.Client == ClientGo {
+		return r.measureGo(row, agentRef, calls)
+	}
+	// The same ORB options for every C++ client: a connection per thread
+	// (omniORB runs one call per connection and opens at most 5 by
+	// default), and no LocateRequest before the first call on a reference
+	// (otherwise one per 2PI poller).
+	args := []string{"-ORBmaxGIOPConnectionPerServer", strconv.Itoa(max(row.Conc, 1)),
+		"-ORBverifyObjectExistsAndType", "0"}
+	common := []string{"--bench", strconv.Itoa(calls), "--size", strconv.Itoa(row.Size),
+		"--threads", strconv.Itoa(row.Conc)}
+	var dir, prog string
+	switch row.Path {
+	case PathDirect:
+		dir, prog = r.interop, "echo_client"
+		args = append(append(args, common...), r.target)
+	case PathAMI:
+		dir, prog = r.bench, "ami_client"
+		args = append(append(args, common...), r.target)
+	default:
+		dir, prog = r.bench, "nm_bench_client"
+		args = append(append(append(args, "--model", row.Model), common...), agentRef, r.target)
+	}
+	p := peers.StartIn(r.t, dir, prog, args...)
+	lines, err := p.Wait(r.t, clientTimeout)
+	for _, l := range lines {
+		if strings.HasPrefix(l, "BENCH ") {
+			return parseBench(l)
+		}
+	}
+	if err == nil {
+		err = fmt.Errorf("no BENCH line")
+	}
+	return measurement{}, fmt.Errorf("%s: %v: %s", prog, err, lastLine(p.Output()))
+}
+
+// measureGo runs loadgen.Run against the agent and the omniORB target.
+func (r *runner) measureGo(row Row, agentRef string, calls int) (measurement, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+	defer cancel()
+	res, err := loadgen.Run(ctx, loadgen.Config{Agent: agentRef, Target: r.target, Model: row.Model,
+		Clients: row.Conc, Count: calls, Size: row.Size}, io.Discard)
+	if err != nil {
+		return measurement{}, err
+	}
+	if res.Errors > 0 {
+		return measurement{}, fmt.Errorf("loadgen: %d of %d calls failed", res.Errors, res.Errors+res.Calls)
+	}
+	return measurement{calls: int(res.Calls), perSec: res.PerSecond, p50: res.P50, p90: res.P90, p99: res.P99}, nil
+}
+
+// parseBench reads a BENCH line of echo_client, ami_client or
+// nm_bench_client: calls, ns_per_call, p50_ns, p90_ns, p99_ns.
+func parseBench(line string) (measurement, error) {
+	f := peers.Fields(line)
+	num := func(k string) (int64, error) {
+		v, err := strconv.ParseInt(f[k], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("BENCH line %q: %s: %v", line, k, err)
+		}
+		return v, nil
+	}
+	var m measurement
+	vals := make(map[string]int64)
+	for _, k := range []string{"calls", "ns_per_call", "p50_ns", "p90_ns", "p99_ns"} {
+		v, err := num(k)
+		if err != nil {
+			return m, err
+		}
+		vals[k] = v
+	}
+	if vals["ns_per_call"] <= 0 {
+		return m, fmt.Errorf("BENCH line %q: ns_per_call must be positive", line)
+	}
+	m.calls = int(vals["calls"])
+	m.perSec = 1e9 / float64(vals["ns_per_call"])
+	m.p50, m.p90, m.p99 = time.Duration(vals["p50_ns"]), time.Duration(vals["p90_ns"]), time.Duration(vals["p99_ns"])
+	return m, nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

@@ -1,0 +1,126 @@
+// nm_bench_client: an NM-aware omniORB client (../nm/nm_current) calling
+// Demo::Echo through the request agent. Row (c) of `make bench`
+// (internal/benchsuite), the C++ counterpart of loadgen's models.
+//
+//   nm_bench_client [-ORB...] --model waitreply|2pi --bench N --size S [--threads T]
+//                   <agent-ref> <Echo-IOR>
+//     BENCH calls=N threads=T size=S ns_per_call=... p50_ns=... p90_ns=... p99_ns=...
+//
+// Each thread creates its own request proxy on the agent for the target
+// (create_request_proxy, with WaitReply=TRUE for waitreply) and calls
+// echoBlob(S bytes) (echoString("x") when S=0) on its typed receiver,
+// unsuppressed:
+//   waitreply  wait_timeout 30000 ms: the mature result comes back in the
+//              same call (reply_not_available must be FALSE).
+//   2pi        wait_timeout 0: a premature return (NO_RESPONSE /
+//              REPLY_NOT_AVAILABLE) with a poller on the Current; then the
+//              same operation on the poller with wait_timeout forever, which
+//              blocks until the target's result. The pull sends an empty
+//              blob (the agent ignores a pull's arguments).
+// Timing as bench_util.hh says. Give it -ORBmaxGIOPConnectionPerServer T
+// and -ORBverifyObjectExistsAndType 0 (otherwise omniORB sends a
+// LocateRequest before the first call on each new poller reference).
+
+#include "demo.hh"
+#include "NativeMessaging.hh"
+
+#include "../nm/nm_current.hh"
+#include "bench_util.hh"
+
+#include <cstring>
+
+namespace {
+
+const CORBA::ULong kForever = 0xFFFFFFFF;  // NM wait_timeout: until the reply is ready
+const CORBA::ULong kWaitReplyTimeout = 30000;
+
+const char* const kUsage =
+    "usage: nm_bench_client [-ORB...] --model waitreply|2pi --bench N --size S [--threads T] "
+    "<agent-ref> <Echo-IOR>\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return bench::Main(argc, argv, [](CORBA::ORB_ptr orb, int argc, char** argv) {
+    nm::install(orb);  // before the first invocation
+    bench::Args a = bench::ParseArgs(argc, argv, {"--model"}, kUsage);
+    std::string model = "waitreply";
+    for (auto& kv : a.extra)
+      if (kv.first == "--model") model = kv.second;
+    if (a.refs.size() != 2 || (model != "waitreply" && model != "2pi")) {
+      std::cerr << kUsage;
+      std::exit(2);
+    }
+    const bool waitreply = model == "waitreply";
+    CORBA::Object_var obj = orb->string_to_object(a.refs[0].c_str());
+    NativeMessaging::RequestAgentEx_var agent = NativeMessaging::RequestAgentEx::_narrow(obj);
+    if (CORBA::is_nil(agent)) throw bench::Failure{"the agent reference is not a NativeMessaging::RequestAgentEx"};
+    CORBA::Object_var target = orb->string_to_object(a.refs[1].c_str());
+    obj = orb->resolve_initial_references("NativeMessagingCurrent");
+    NativeMessaging::Current_var cur = NativeMessaging::Current::_narrow(obj);
+
+    const Demo::Blob blob = bench::Blob<Demo::Blob>(static_cast<CORBA::ULong>(a.size));
+    const Demo::Blob empty;
+    const long size = a.size;
+
+    bench::Run(a.calls, a.threads, a.size, [&]() -> bench::Call {
+      // Per thread: its own proxy; the Current's settings are per thread.
+      NativeMessaging::PropertySeq props;
+      if (waitreply) {
+        props.length(1);
+        props[0].name = CORBA::string_dup("WaitReply");
+        props[0].value <<= CORBA::Any::from_boolean(1);
+      }
+      NativeMessaging::RequestProxy_var proxy =
+          agent->create_request_proxy(target, "", NativeMessaging::ReplyRecipient::_nil(), props);
+      CORBA::Object_var r = proxy->the_receiver();
+      Demo::Echo_var rcv = Demo::Echo::_narrow(r);
+      if (CORBA::is_nil(rcv)) throw bench::Failure{"the_receiver does not narrow to Demo::Echo"};
+      cur->suppress_mode(0);
+      NativeMessaging::Current_ptr c = cur.in();
+
+      if (waitreply) {
+        return [rcv, c, &blob, size]() -> bool {
+          c->wait_timeout(kWaitReplyTimeout);
+          bool ok;
+          if (size == 0) {
+            CORBA::String_var s = rcv->echoString("x");
+            ok = std::strcmp(s.in(), "x") == 0;
+          } else {
+            Demo::Blob_var b = rcv->echoBlob(blob);
+            ok = b->length() == blob.length();
+          }
+          if (c->reply_not_available()) throw bench::Failure{"waitreply: not mature within the wait"};
+          return ok;
+        };
+      }
+      return [rcv, c, &blob, &empty, size]() -> bool {
+        c->wait_timeout(0);
+        try {
+          if (size == 0) {
+            CORBA::String_var s = rcv->echoString("x");
+          } else {
+            Demo::Blob_var b = rcv->echoBlob(blob);
+          }
+          throw bench::Failure{"2pi: a normal return; want NO_RESPONSE/REPLY_NOT_AVAILABLE"};
+        } catch (const CORBA::NO_RESPONSE& e) {
+          if (!nm::is_rna(e)) throw;
+        }
+        CORBA::Object_var p = c->the_poller();
+        if (CORBA::is_nil(p)) throw bench::Failure{"2pi: no poller on the Current"};
+        Demo::Echo_var poller = Demo::Echo::_unchecked_narrow(p);
+        c->wait_timeout(kForever);
+        bool ok;
+        if (size == 0) {
+          CORBA::String_var s = poller->echoString("");
+          ok = std::strcmp(s.in(), "x") == 0;
+        } else {
+          Demo::Blob_var b = poller->echoBlob(empty);
+          ok = b->length() == blob.length();
+        }
+        if (c->reply_not_available()) throw bench::Failure{"2pi: the pull was not mature"};
+        return ok;
+      };
+    });
+  });
+}
