@@ -247,3 +247,48 @@ func freePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// TestCallback_ExplicitConnectionBinding: a client whose ORB announces no
+// listen points asks with RecipientOnConnection=TRUE; the agent then calls
+// its recipient back over the very connection create_request_proxy came
+// on, whatever the recipient's IOR says (Ice's fixed proxies; issue 5).
+func TestCallback_ExplicitConnectionBinding(t *testing.T) {
+	e := newEnv(t, agent.Config{})
+	// A client that serves requests arriving on its own outbound
+	// connections, announcing nothing.
+	c := giop.NewClient(nil)
+	t.Cleanup(func() { c.Close() })
+	r := &goRecipient{client: c, arrived: make(chan delivery, 4), pull: true}
+	ad := giop.NewAdapter()
+	ad.Register([]byte("Recipient"), r)
+	c.OfferBiDir(ad, nil)
+	unreachable := giop.NewIOR(agent.ReplyRecipientID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: uint16(freePort(t)), ObjectKey: []byte("Recipient")})
+	resp, err := c.Invoke(e.ctx(), e.agentRef, &giop.Invocation{Operation: "create_request_proxy", Args: func(enc *giop.Encoder) {
+		enc.WriteIOR(e.target)
+		enc.WriteString("")
+		enc.WriteIOR(unreachable)
+		writeProps(enc, []prop{boolProp(agent.PropRecipientOnConnection, true)})
+	}})
+	if err != nil {
+		t.Fatalf("create_request_proxy with RecipientOnConnection: %v", err)
+	}
+	proxy := resp.Result.IOR()
+	resp, err = c.Invoke(e.ctx(), proxy, &giop.Invocation{Operation: "_get_the_receiver"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := resp.Result.IOR()
+	if _, err := c.Invoke(e.ctx(), rcv, &giop.Invocation{Operation: "add_stock", Args: addStockArgs("ACME", 1),
+		Contexts: reqInfoCtx("", "bound", 0, false), RawReply: true}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-r.arrived:
+		if d.cookie != "bound" || d.pullErr != nil || !d.result {
+			t.Fatalf("delivery over the bound connection: %+v", d)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no callback over the bound connection; failures: %+v", e.agent.RecipientFailures())
+	}
+}
