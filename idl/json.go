@@ -247,25 +247,9 @@ func jsonEncode(buf *bytes.Buffer, t *Type, v any, depth int) error {
 		}
 		buf.WriteByte('}')
 	case giop.TkUnion:
-		var u Union
-		switch x := v.(type) {
-		case Union:
-			u = x
-		case *Union:
-			if x == nil {
-				return wrongGo(t, "Union", v)
-			}
-			u = *x
-		default:
-			return wrongGo(t, "Union", v)
-		}
-		dt := resolveAlias(t.Disc)
-		if dt == nil {
-			return mismatch("union %s has no discriminator type", describeType(t))
-		}
-		label, err := discLabel(dt, u.Disc)
+		u, label, err := unionArg(t, v)
 		if err != nil {
-			return atPath(err, ".(discriminator)")
+			return err
 		}
 		buf.WriteString(`{"discriminator":`)
 		if err := jsonEncode(buf, t.Disc, u.Disc, depth+1); err != nil {

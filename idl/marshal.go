@@ -414,26 +414,36 @@ func extraMember(t *Type, x map[string]any) error {
 	return mismatch("%s has no member %q", describeType(t), extra[0])
 }
 
-func (m *valueEncoder) union(t *Type, v any, depth int) error {
+// unionArg takes a union's Go value (Union or *Union) and the case label
+// of its discriminator; the CDR and JSON encoders share it.
+func unionArg(t *Type, v any) (Union, int64, error) {
 	var u Union
 	switch x := v.(type) {
 	case Union:
 		u = x
 	case *Union:
 		if x == nil {
-			return wrongGo(t, "Union", v)
+			return u, 0, wrongGo(t, "Union", v)
 		}
 		u = *x
 	default:
-		return wrongGo(t, "Union", v)
+		return u, 0, wrongGo(t, "Union", v)
 	}
 	dt := resolveAlias(t.Disc)
 	if dt == nil {
-		return mismatch("union %s has no discriminator type", describeType(t))
+		return u, 0, mismatch("union %s has no discriminator type", describeType(t))
 	}
 	label, err := discLabel(dt, u.Disc)
 	if err != nil {
-		return atPath(err, ".(discriminator)")
+		return u, 0, atPath(err, ".(discriminator)")
+	}
+	return u, label, nil
+}
+
+func (m *valueEncoder) union(t *Type, v any, depth int) error {
+	u, label, err := unionArg(t, v)
+	if err != nil {
+		return err
 	}
 	if err := m.value(t.Disc, u.Disc, depth+1); err != nil {
 		// discLabel accepted forms (uint32 or int for an enum) that
