@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -63,7 +62,7 @@ func TestCrash_SIGKILLUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test: not in -short")
 	}
-	bin := agentBinary(t)
+	bin := peers.AgentBinary(t)
 	dataDir := t.TempDir()
 	port := peers.FreePort(t)
 
@@ -276,34 +275,6 @@ func TestCrash_SIGKILLUnderLoad(t *testing.T) {
 	if len(log) == 0 {
 		t.Fatal("no request was acknowledged: the test proved nothing")
 	}
-}
-
-var (
-	binOnce sync.Once
-	binFile string
-	binErr  error
-)
-
-// agentBinary builds the requestagent binary once per test process.
-func agentBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "requestagent-crash")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binFile = filepath.Join(dir, "requestagent")
-		build := exec.Command("go", "build", "-o", binFile, "./cmd/requestagent")
-		build.Dir = peers.RepoRoot()
-		if out, err := build.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binFile
 }
 
 func errOrStatus(resp *giop.Response, err error) any {

@@ -52,7 +52,7 @@ func (r *countingRecipientPull) Invoke(ctx context.Context, req *giop.ServerRequ
 }
 
 func crashAt(t *testing.T, point string) {
-	bin := agentBinary(t)
+	bin := peers.AgentBinary(t)
 	dir := t.TempDir()
 	port := peers.FreePort(t)
 	target := &crashTarget{runs: map[string]int{}}

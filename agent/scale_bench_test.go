@@ -30,12 +30,7 @@ func BenchmarkScale_PendingRequests(b *testing.B) {
 		n, _ = strconv.Atoi(s)
 	}
 	dir := b.TempDir()
-	bin := filepath.Join(b.TempDir(), "requestagent")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/requestagent")
-	build.Dir = peers.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := peers.AgentBinary(b)
 
 	st, err := storage.Open(storage.Config{Dir: dir, Durable: false, MaxBatchEntries: 1 << 14})
 	if err != nil {

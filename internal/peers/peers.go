@@ -293,3 +293,33 @@ func (p *Process) Expect(t testing.TB, prefix string, n int, timeout time.Durati
 
 // Exited returns a channel closed when the peer has exited.
 func (p *Process) Exited() <-chan struct{} { return p.done }
+
+var (
+	agentOnce sync.Once
+	agentBin  string
+	agentErr  error
+)
+
+// AgentBinary builds the requestagent command once per test process and
+// returns its path, for tests that run the real binary (crash tests, the
+// command's own tests, the scale benchmark).
+func AgentBinary(t testing.TB) string {
+	t.Helper()
+	agentOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "requestagent-bin")
+		if err != nil {
+			agentErr = err
+			return
+		}
+		agentBin = filepath.Join(dir, "requestagent")
+		build := exec.Command("go", "build", "-o", agentBin, "./cmd/requestagent")
+		build.Dir = RepoRoot()
+		if out, err := build.CombinedOutput(); err != nil {
+			agentErr = fmt.Errorf("go build ./cmd/requestagent: %v\n%s", err, out)
+		}
+	})
+	if agentErr != nil {
+		t.Fatal(agentErr)
+	}
+	return agentBin
+}
