@@ -366,6 +366,19 @@ func (a *Agent) forget(id poller.ID) *requestRecord {
 	return r
 }
 
+// restore puts back a forgotten request whose read did not reach the
+// client: it is pollable again, as if never read.
+func (a *Agent) restore(r *requestRecord) {
+	if err := a.groups.Add(r.group, r.id, r.tag); err != nil {
+		a.groups.Add(r.group, r.id, nil) // its tag was taken meanwhile
+	}
+	a.mu.Lock()
+	a.requests[r.id] = r
+	a.mu.Unlock()
+	a.groups.SetReady(r.id)
+	a.log.Debug().Hex("request", r.id[:]).Msg("agent: reply not delivered; the request stays pollable")
+}
+
 // trashStored deletes a forgotten request's records, then its proxy if
 // that was waiting for its last request.
 func (a *Agent) trashStored(id, proxyID poller.ID) {

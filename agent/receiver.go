@@ -296,15 +296,22 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 		// lost. The price is the window between that write and the
 		// deletion's commit: a crash there lets the client read the result
 		// once more after the restart (at-least-once reads).
-		id := rec.id
+		// The request leaves memory now, so no poll after this read sees
+		// it, and is put back if the reply never reaches the socket.
+		read := a.forget(rec.id)
 		req.AfterReply(func(written bool) {
-			if written {
-				a.goTracked(func() {
-					crashPoint(CrashBeforeTrash)
-					a.trash(id)
-					crashPoint(CrashAfterTrash)
-				})
+			if read == nil {
+				return
 			}
+			a.goTracked(func() {
+				if !written {
+					a.restore(read)
+					return
+				}
+				crashPoint(CrashBeforeTrash)
+				a.trashStored(read.id, read.proxyID)
+				crashPoint(CrashAfterTrash)
+			})
 		})
 	}
 	return reply
