@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -166,6 +167,7 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 // caps, and commits them in one transaction: one flush for the group.
 func (s *Store) commitLoop() {
 	var group []*pending
+	lastGroup := 0
 	for {
 		var first *pending
 		select {
@@ -183,6 +185,13 @@ func (s *Store) commitLoop() {
 		}
 		group = append(group[:0], first)
 		entries, bytes := first.b.Len(), first.b.bytes
+		// Under load (the last group was big) writers that were just
+		// answered are about to come back: yielding a few times before the
+		// flush lets them join this group instead of waiting for the next.
+		yields := 0
+		if lastGroup >= lingerAbove {
+			yields = lingerYields
+		}
 	gather:
 		for entries < s.cfg.MaxBatchEntries && bytes < s.cfg.MaxBatchBytes {
 			select {
@@ -197,9 +206,14 @@ func (s *Store) commitLoop() {
 				entries += p.b.Len()
 				bytes += p.b.bytes
 			default:
-				break gather
+				if yields == 0 {
+					break gather
+				}
+				yields--
+				runtime.Gosched()
 			}
 		}
+		lastGroup = len(group)
 		s.commitGroup(group)
 		clear(group)
 	}
@@ -249,6 +263,13 @@ func (s *Store) commitGroup(group []*pending) {
 		p.done <- err
 	}
 }
+
+// The committer lingers (yields lingerYields times before flushing) only
+// after a group of at least lingerAbove batches: alone, a writer never waits.
+const (
+	lingerAbove  = 8
+	lingerYields = 4
+)
 
 // Get returns a copy of the value stored under key, or ErrNotFound.
 func (s *Store) Get(key []byte) ([]byte, error) {
