@@ -936,16 +936,32 @@ func (p *parser) arrayDims(t *Type) *Type {
 	return t
 }
 
+// oneWordTypes are the type keywords that stand alone: no other keyword
+// may follow them to make another type (unlike long and unsigned).
+var oneWordTypes = map[string]*Type{
+	"short":     basicTypes[giop.TkShort],
+	"float":     basicTypes[giop.TkFloat],
+	"double":    basicTypes[giop.TkDouble],
+	"char":      basicTypes[giop.TkChar],
+	"wchar":     basicTypes[giop.TkWChar],
+	"boolean":   basicTypes[giop.TkBoolean],
+	"octet":     basicTypes[giop.TkOctet],
+	"any":       basicTypes[giop.TkAny],
+	"Object":    objectType,
+	"ValueBase": valueBaseType,
+}
+
 // typeSpec parses a type specification. constr allows the constructed
 // types (struct, union, enum) to be defined in place, as in typedefs,
 // members and value boxes.
 func (p *parser) typeSpec(constr bool) *Type {
 	t := p.tok
 	if t.kind == tIdent && !t.escaped {
-		switch t.text {
-		case "short":
+		if bt, ok := oneWordTypes[t.text]; ok {
 			p.next()
-			return basicTypes[giop.TkShort]
+			return bt
+		}
+		switch t.text {
 		case "long":
 			p.next()
 			switch {
@@ -972,33 +988,6 @@ func (p *parser) typeSpec(constr bool) *Type {
 				return basicTypes[giop.TkULong]
 			}
 			p.expected("'short' or 'long' after 'unsigned'")
-		case "float":
-			p.next()
-			return basicTypes[giop.TkFloat]
-		case "double":
-			p.next()
-			return basicTypes[giop.TkDouble]
-		case "char":
-			p.next()
-			return basicTypes[giop.TkChar]
-		case "wchar":
-			p.next()
-			return basicTypes[giop.TkWChar]
-		case "boolean":
-			p.next()
-			return basicTypes[giop.TkBoolean]
-		case "octet":
-			p.next()
-			return basicTypes[giop.TkOctet]
-		case "any":
-			p.next()
-			return basicTypes[giop.TkAny]
-		case "Object":
-			p.next()
-			return objectType
-		case "ValueBase":
-			p.next()
-			return valueBaseType
 		case "string", "wstring":
 			return p.stringType()
 		case "sequence":
