@@ -307,21 +307,9 @@ func jsonEncode(buf *bytes.Buffer, t *Type, v any, depth int) error {
 	case giop.TkAlias:
 		return jsonEncode(buf, t.Elem, v, depth+1)
 	case giop.TkAny:
-		var a Any
-		switch x := v.(type) {
-		case Any:
-			a = x
-		case *Any:
-			if x == nil {
-				return wrongGo(t, "Any", v)
-			}
-			a = *x
-		default:
-			return wrongGo(t, "Any", v)
-		}
-		at := a.Type
-		if at == nil {
-			at = &Type{Kind: giop.TkNull}
+		a, at, err := anyArg(t, v)
+		if err != nil {
+			return err
 		}
 		buf.WriteByte('{')
 		if err := writeTypeJSON(buf, at); err != nil {

@@ -264,21 +264,9 @@ func (m *valueEncoder) value(t *Type, v any, depth int) error {
 	case giop.TkAlias:
 		return m.value(t.Elem, v, depth+1)
 	case giop.TkAny:
-		var a Any
-		switch x := v.(type) {
-		case Any:
-			a = x
-		case *Any:
-			if x == nil {
-				return wrongGo(t, "Any", v)
-			}
-			a = *x
-		default:
-			return wrongGo(t, "Any", v)
-		}
-		at := a.Type
-		if at == nil {
-			at = &Type{Kind: giop.TkNull}
+		a, at, err := anyArg(t, v)
+		if err != nil {
+			return err
 		}
 		if err := writeTypeCode(e, at); err != nil {
 			return atPath(err, "(any type)")
@@ -1476,4 +1464,25 @@ func quadToFloat64(hi, lo uint64) float64 {
 		f = -f
 	}
 	return f
+}
+
+// anyArg takes the Any a value of IDL type any is given as, by value or by
+// pointer, and the type it carries: an Any without a type is a null any.
+func anyArg(t *Type, v any) (Any, *Type, error) {
+	var a Any
+	switch x := v.(type) {
+	case Any:
+		a = x
+	case *Any:
+		if x == nil {
+			return Any{}, nil, wrongGo(t, "Any", v)
+		}
+		a = *x
+	default:
+		return Any{}, nil, wrongGo(t, "Any", v)
+	}
+	if a.Type == nil {
+		return a, &Type{Kind: giop.TkNull}, nil
+	}
+	return a, a.Type, nil
 }
