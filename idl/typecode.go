@@ -101,12 +101,10 @@ func (w *tcWriter) write(t *Type, depth int) error {
 	e.Align(4)
 	pos := e.Len()
 	e.WriteULong(uint32(t.Kind))
-	switch t.Kind {
-	case giop.TkNull, giop.TkVoid, giop.TkShort, giop.TkLong, giop.TkUShort, giop.TkULong,
-		giop.TkFloat, giop.TkDouble, giop.TkBoolean, giop.TkChar, giop.TkOctet, giop.TkAny,
-		giop.TkTypeCode, giop.TkPrincipal, giop.TkLongLong, giop.TkULongLong,
-		giop.TkLongDouble, giop.TkWChar:
+	if emptyParams(t.Kind) {
 		return nil
+	}
+	switch t.Kind {
 	case giop.TkString, giop.TkWString:
 		e.WriteULong(t.Bound)
 		return nil
@@ -340,12 +338,10 @@ func (r *tcReader) read(d *giop.Decoder, base, depth int) *Type {
 		return nil
 	}
 	t := &Type{Kind: Kind(k)}
-	switch t.Kind {
-	case giop.TkNull, giop.TkVoid, giop.TkShort, giop.TkLong, giop.TkUShort, giop.TkULong,
-		giop.TkFloat, giop.TkDouble, giop.TkBoolean, giop.TkChar, giop.TkOctet, giop.TkAny,
-		giop.TkTypeCode, giop.TkPrincipal, giop.TkLongLong, giop.TkULongLong,
-		giop.TkLongDouble, giop.TkWChar:
+	if emptyParams(t.Kind) {
 		return t
+	}
+	switch t.Kind {
 	case giop.TkString, giop.TkWString:
 		t.Bound = d.ULong()
 		return t
@@ -578,6 +574,19 @@ func writeTypeDesc(sb *strings.Builder, t *Type, byID bool, depth int) bool {
 		sb.WriteString(t.RepoID)
 	default:
 		sb.WriteString(t.Kind.String())
+	}
+	return false
+}
+
+// emptyParams reports whether a TypeCode of kind k has no parameters: its
+// kind is all of it on the wire (the "empty" rows of CORBA 3.0 Table 15-2).
+func emptyParams(k Kind) bool {
+	switch k {
+	case giop.TkNull, giop.TkVoid, giop.TkShort, giop.TkLong, giop.TkUShort, giop.TkULong,
+		giop.TkFloat, giop.TkDouble, giop.TkBoolean, giop.TkChar, giop.TkOctet, giop.TkAny,
+		giop.TkTypeCode, giop.TkPrincipal, giop.TkLongLong, giop.TkULongLong,
+		giop.TkLongDouble, giop.TkWChar:
+		return true
 	}
 	return false
 }
