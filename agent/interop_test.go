@@ -56,32 +56,6 @@ func (e *seedEnv) run(t *testing.T, client string, flags ...string) []string {
 	return lines
 }
 
-// served waits until the stock_server has printed want "served ..." lines,
-// checks that no more come (each request ran on the target exactly once:
-// no re-sends), and returns them.
-func (e *seedEnv) served(t *testing.T, want int) []string {
-	t.Helper()
-	get := func() []string {
-		var out []string
-		for _, l := range strings.Split(e.server.Output(), "\n") {
-			if s, ok := strings.CutPrefix(l, "served "); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(get()) < want && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond) // a late re-send would show up here
-	got := get()
-	if len(got) != want {
-		t.Fatalf("the target served %d calls, want exactly %d (one per request):\n%s", len(got), want, strings.Join(got, "\n"))
-	}
-	return got
-}
-
 func checkLines(t *testing.T, client string, got, want []string) {
 	t.Helper()
 	if !slices.Equal(got, want) {
@@ -135,7 +109,7 @@ func TestSeedExample_PollingClient(t *testing.T) {
 		"poll -> PollingGroupIsEmpty",
 		"PASS",
 	})
-	checkLines(t, "stock_server", e.served(t, 2), []string{
+	checkLines(t, "stock_server", e.server.Served(t, 2), []string{
 		"add_stock ACME -> TRUE",
 		"find_closest_symbol ACMA -> TRUE ACME",
 	})
@@ -148,19 +122,11 @@ func TestSeedExample_PollingClient(t *testing.T) {
 func TestSeedExample_GroupPollingClient(t *testing.T) {
 	e := newSeedEnv(t)
 	got := e.run(t, "group_client")
-	served := e.served(t, 2)
+	served := e.server.Served(t, 2)
 	// The agent delegates the two requests concurrently, so the target may
 	// run find_closest_symbol before add_stock; the client must print
 	// whatever the target answered.
-	var find string
-	for _, s := range served {
-		if r, ok := strings.CutPrefix(s, "find_closest_symbol ACMA -> "); ok {
-			find = r
-		}
-	}
-	if !slices.Contains(served, "add_stock ACME -> TRUE") || find == "" {
-		t.Fatalf("stock_server served:\n%s", strings.Join(served, "\n"))
-	}
+	find := peers.StockPair(t, served)
 	if find != "TRUE ACME" {
 		t.Logf("the target ran find_closest_symbol before add_stock: %s", find)
 	}
@@ -198,7 +164,7 @@ func TestSeedExample_WaitReply(t *testing.T) {
 		"add_stock SLOW1500 -> TRUE (mature)",
 		"PASS",
 	})
-	checkLines(t, "stock_server", e.served(t, 2), []string{
+	checkLines(t, "stock_server", e.server.Served(t, 2), []string{
 		"add_stock FAST -> TRUE",
 		"add_stock SLOW1500 -> TRUE",
 	})

@@ -115,31 +115,6 @@ func newTarget(t *testing.T, p *peers.Process) *target {
 	return &target{ior: ior, p: p}
 }
 
-// served waits for want "served" lines, checks no more come (each request
-// ran on the target exactly once), and returns them.
-func (tg *target) served(t *testing.T, want int) []string {
-	t.Helper()
-	get := func() []string {
-		var out []string
-		for _, l := range strings.Split(tg.p.Output(), "\n") {
-			if s, ok := strings.CutPrefix(l, "served "); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(get()) < want && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond) // a late re-send would show here
-	got := get()
-	if len(got) != want {
-		t.Fatalf("the target served %d calls, want %d:\n%s", len(got), want, strings.Join(got, "\n"))
-	}
-	return got
-}
-
 // run runs an example program against the agent and target, and returns
 // its output lines; it fails the test unless the program exits 0.
 func run(t *testing.T, name string, a *agent.Agent, tg *target, flags ...string) []string {
@@ -183,7 +158,7 @@ func TestExample_Polling(t *testing.T) {
 				"find_closest_symbol -> TRUE ACME",
 				"destroyed",
 			})
-			check(t, "stock_server", tg.served(t, 2), []string{
+			check(t, "stock_server", tg.p.Served(t, 2), []string{
 				"add_stock ACME -> TRUE",
 				"find_closest_symbol ACMA -> TRUE ACME",
 			})
@@ -198,16 +173,8 @@ func TestExample_Polling(t *testing.T) {
 func TestExample_GroupPolling(t *testing.T) {
 	a, tg := startAgent(t), omniTarget(t)
 	got := run(t, "grouppolling", a, tg)
-	served := tg.served(t, 2)
-	var find string
-	for _, s := range served {
-		if r, ok := strings.CutPrefix(s, "find_closest_symbol ACMA -> "); ok {
-			find = r
-		}
-	}
-	if !slices.Contains(served, "add_stock ACME -> TRUE") || find == "" {
-		t.Fatalf("stock_server served:\n%s", strings.Join(served, "\n"))
-	}
+	served := tg.p.Served(t, 2)
+	find := peers.StockPair(t, served)
 	if len(got) != 8 {
 		t.Fatalf("grouppolling printed %d lines, want 8:\n  %s", len(got), strings.Join(got, "\n  "))
 	}
@@ -238,13 +205,8 @@ func TestExample_Callback(t *testing.T) {
 				flags = append(flags, mode.flag)
 			}
 			got := run(t, "callback", a, tg, flags...)
-			served := tg.served(t, 2)
-			var find string
-			for _, s := range served {
-				if r, ok := strings.CutPrefix(s, "find_closest_symbol ACMA -> "); ok {
-					find = r
-				}
-			}
+			served := tg.p.Served(t, 2)
+			find := peers.StockPair(t, served)
 			if len(got) != 8 {
 				t.Fatalf("callback printed %d lines, want 8:\n  %s", len(got), strings.Join(got, "\n  "))
 			}
@@ -274,7 +236,7 @@ func TestExample_WaitReply(t *testing.T) {
 		"add_stock SLOW1500 -> premature (evolved into 2PI)",
 		"add_stock SLOW1500 -> TRUE (mature)",
 	})
-	check(t, "stock_server", tg.served(t, 2), []string{
+	check(t, "stock_server", tg.p.Served(t, 2), []string{
 		"add_stock FAST -> TRUE",
 		"add_stock SLOW1500 -> TRUE",
 	})
@@ -306,7 +268,7 @@ func TestExample_GoStockManager(t *testing.T) {
 		"find_closest_symbol -> TRUE ACME",
 		"destroyed",
 	})
-	check(t, "stockmanager", tg.served(t, 4), []string{
+	check(t, "stockmanager", tg.p.Served(t, 4), []string{
 		"add_stock FAST -> TRUE",
 		"add_stock SLOW1500 -> TRUE",
 		"add_stock ACME -> TRUE",

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -289,6 +290,50 @@ func (p *Process) Expect(t testing.TB, prefix string, n int, timeout time.Durati
 			t.Fatalf("peer printed %d of %d lines %q within %v:\n%s", seen, n, prefix, timeout, p.Output())
 		}
 	}
+}
+
+// Served waits until the peer (testdata/nm's stock_server) has printed want
+// "served ..." lines, waits a moment longer for a late re-send, and fails
+// the test unless there are exactly want: each request ran on the target
+// once. It returns the lines without their "served " prefix.
+func (p *Process) Served(t testing.TB, want int) []string {
+	t.Helper()
+	get := func() []string {
+		var out []string
+		for _, l := range strings.Split(p.Output(), "\n") {
+			if s, ok := strings.CutPrefix(l, "served "); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(get()) < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // a late re-send would show up here
+	got := get()
+	if len(got) != want {
+		t.Fatalf("the target served %d calls, want exactly %d (one per request):\n%s", len(got), want, strings.Join(got, "\n"))
+	}
+	return got
+}
+
+// StockPair checks that served (from Served) holds the seed programs' two
+// calls, add_stock ACME and find_closest_symbol ACMA, and returns what
+// find_closest_symbol answered. The agent delegates the two concurrently,
+// so the target may have run find_closest_symbol first.
+func StockPair(t testing.TB, served []string) (find string) {
+	t.Helper()
+	for _, s := range served {
+		if r, ok := strings.CutPrefix(s, "find_closest_symbol ACMA -> "); ok {
+			find = r
+		}
+	}
+	if !slices.Contains(served, "add_stock ACME -> TRUE") || find == "" {
+		t.Fatalf("stock_server served:\n%s", strings.Join(served, "\n"))
+	}
+	return find
 }
 
 // Exited returns a channel closed when the peer has exited.
