@@ -51,6 +51,25 @@ type acked struct {
 	tried int
 }
 
+// startCrashTarget serves a crashTarget as StockManager on loopback for the
+// agent under test to delegate to, and returns it with its reference.
+func startCrashTarget(t *testing.T) (*crashTarget, *giop.IOR) {
+	t.Helper()
+	target := &crashTarget{runs: map[string]int{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad := giop.NewAdapter()
+	ad.Register([]byte("StockManager"), target)
+	tsrv := giop.NewServer(nil, ad)
+	go tsrv.Serve(ln)
+	t.Cleanup(func() { tsrv.Close() })
+	targetRef := giop.NewIOR(stockID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte("StockManager")})
+	return target, targetRef
+}
+
 // TestCrash_SIGKILLUnderLoad: the real requestagent binary, durable, under
 // concurrent 2PI sends and polls, is killed with SIGKILL at random moments
 // and restarted on the same address and data directory, several times.
@@ -66,18 +85,7 @@ func TestCrash_SIGKILLUnderLoad(t *testing.T) {
 	dataDir := t.TempDir()
 	port := peers.FreePort(t)
 
-	target := &crashTarget{runs: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ad := giop.NewAdapter()
-	ad.Register([]byte("StockManager"), target)
-	tsrv := giop.NewServer(nil, ad)
-	go tsrv.Serve(ln)
-	t.Cleanup(func() { tsrv.Close() })
-	targetRef := giop.NewIOR(stockID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
-		Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte("StockManager")})
+	target, targetRef := startCrashTarget(t)
 
 	var agentProc *exec.Cmd
 	start := func() {

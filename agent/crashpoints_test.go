@@ -55,18 +55,7 @@ func crashAt(t *testing.T, point string) {
 	bin := peers.AgentBinary(t)
 	dir := t.TempDir()
 	port := peers.FreePort(t)
-	target := &crashTarget{runs: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ad := giop.NewAdapter()
-	ad.Register([]byte("StockManager"), target)
-	tsrv := giop.NewServer(nil, ad)
-	go tsrv.Serve(ln)
-	t.Cleanup(func() { tsrv.Close() })
-	targetRef := giop.NewIOR(stockID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
-		Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte("StockManager")})
+	target, targetRef := startCrashTarget(t)
 
 	start := func(env ...string) *exec.Cmd {
 		cmd := exec.Command(bin, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", "127.0.0.1",
