@@ -48,7 +48,7 @@ peers_init() {
   if [ ! -e "$FLAGS" ] || [ "$(cat "$FLAGS")" != "$CXX $CXXFLAGS" ]; then
     printf '%s\n' "$CXX $CXXFLAGS" >"$FLAGS"
   fi
-  DEPS=("$TESTDATA/peers.sh" "$SRC/build.sh" "$FLAGS")
+  DEPS=("$TESTDATA/peers.sh" "$TESTDATA/peer_util.hh" "$SRC/build.sh" "$FLAGS")
 }
 
 # stale OUTPUT INPUT...: true when OUTPUT is missing or older than an INPUT.
@@ -82,7 +82,7 @@ compile() {
   if stale "$obj" "$src" "$@"; then
     echo "g++ $(basename "$src")"
     # shellcheck disable=SC2086
-    $CXX $CXXFLAGS -I"$OUT" -I"$SRC" -c -o "$obj.tmp.$$" "$src"
+    $CXX $CXXFLAGS -I"$OUT" -I"$SRC" -I"$TESTDATA" -c -o "$obj.tmp.$$" "$src"
     mv -f "$obj.tmp.$$" "$obj"
   fi
 }
@@ -97,7 +97,7 @@ link() {
   if stale "$OUT/$prog" "$SRC/$prog.cc" "${objs[@]}" "${deps[@]}"; then
     echo "g++ $prog.cc -> $OUT/$prog"
     # shellcheck disable=SC2086
-    $CXX $CXXFLAGS -I"$OUT" -I"$SRC" -o "$OUT/$prog.tmp.$$" "$SRC/$prog.cc" "${objs[@]}" $OMNI_FLAGS -pthread
+    $CXX $CXXFLAGS -I"$OUT" -I"$SRC" -I"$TESTDATA" -o "$OUT/$prog.tmp.$$" "$SRC/$prog.cc" "${objs[@]}" $OMNI_FLAGS -pthread
     mv -f "$OUT/$prog.tmp.$$" "$OUT/$prog"
   fi
 }

@@ -6,6 +6,8 @@
 
 #include <omniORB4/CORBA.h>
 
+#include "peer_util.hh"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,17 +28,6 @@ namespace bench {
 struct Failure {
   std::string what;
 };
-
-inline std::string Describe(const CORBA::Exception& e) {
-  std::ostringstream os;
-  if (const CORBA::SystemException* se = CORBA::SystemException::_downcast(&e)) {
-    os << se->_name() << " minor=0x" << std::hex << se->minor() << std::dec
-       << " completed=" << static_cast<int>(se->completed());
-  } else {
-    os << e._name() << " (" << e._rep_id() << ")";
-  }
-  return os.str();
-}
 
 // Args are the options common to the bench clients:
 //   --bench N --size S [--threads T]   and the positional references.
@@ -120,7 +111,7 @@ inline void Run(long calls, long threads, long size, const std::function<Call()>
     } catch (const Failure& f) {
       fail(f.what);
     } catch (const CORBA::Exception& e) {
-      fail("warm-up: " + Describe(e));
+      fail("warm-up: " + peer::Describe(e));
     } catch (const std::exception& e) {
       fail(std::string("warm-up: ") + e.what());
     }
@@ -141,7 +132,7 @@ inline void Run(long calls, long threads, long size, const std::function<Call()>
     } catch (const Failure& f) {
       fail(f.what);
     } catch (const CORBA::Exception& e) {
-      fail(Describe(e));
+      fail(peer::Describe(e));
     } catch (const std::exception& e) {
       fail(e.what());
     }
@@ -193,7 +184,7 @@ int Main(int argc, char** argv, Body body) {
     std::cout << "FAIL: " << f.what << std::endl;
     rc = 1;
   } catch (const CORBA::Exception& e) {
-    std::cout << "FAIL: " << Describe(e) << std::endl;
+    std::cout << "FAIL: " << peer::Describe(e) << std::endl;
     rc = 1;
   } catch (const std::exception& e) {
     std::cout << "FAIL: " << e.what() << std::endl;

@@ -12,6 +12,7 @@
 // IOR rather than a corbaloc).
 
 #include "rt_common.h"
+#include "peer_util.hh"
 
 #include <cstring>
 #include <iostream>
@@ -29,17 +30,6 @@ void Ok(const char* op) { std::cout << op << " -> ok" << std::endl; }
 void Expect(const char* op, const std::string& diff) {
   if (!diff.empty()) throw Failure{std::string(op) + ": " + diff};
   Ok(op);
-}
-
-std::string Describe(const CORBA::Exception& e) {
-  std::ostringstream os;
-  if (auto* se = CORBA::SystemException::_downcast(&e)) {
-    os << se->_name() << " minor=0x" << std::hex << se->minor() << std::dec
-       << " completed=" << static_cast<int>(se->completed());
-  } else {
-    os << e._name() << " (" << e._rep_id() << ")";
-  }
-  return os.str();
 }
 
 void Run(RT::Echo_ptr echo, bool wide) {
@@ -211,13 +201,13 @@ int main(int argc, char** argv) {
       std::cout << "FAIL: " << f.what << std::endl;
       status = 1;
     } catch (CORBA::Exception& e) {
-      std::cout << "FAIL: " << Describe(e) << std::endl;
+      std::cout << "FAIL: " << peer::Describe(e) << std::endl;
       status = 1;
     }
     orb->destroy();
     return status;
   } catch (CORBA::Exception& e) {
-    std::cout << "FAIL: " << Describe(e) << std::endl;
+    std::cout << "FAIL: " << peer::Describe(e) << std::endl;
   }
   return 1;
 }

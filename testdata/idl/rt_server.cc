@@ -14,6 +14,7 @@
 // SIGTERM/SIGINT shut the ORB down and exit 0.
 
 #include "rt_common.h"
+#include "peer_util.hh"
 
 #include <csignal>
 #include <cstdio>
@@ -91,30 +92,10 @@ class EchoImpl : public POA_RT::Echo {
   CORBA::Object_var self_;
 };
 
-// Block SIGTERM/SIGINT in every thread (before ORB_init, so omniORB's threads
-// inherit the mask) and let one helper thread wait for them and shut the ORB
-// down; orb->run() then returns in main.
-sigset_t BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
-
-void ShutdownOnSignal(sigset_t set, CORBA::ORB_ptr orb) {
-  std::thread([set, orb]() {
-    int sig = 0;
-    sigwait(&set, &sig);
-    orb->shutdown(false);
-  }).detach();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  sigset_t stop = BlockStopSignals();
+  sigset_t stop = peer::BlockStopSignals();
   try {
     CORBA::ORB_var orb = CORBA::ORB_init(argc, argv);
 
@@ -131,7 +112,7 @@ int main(int argc, char** argv) {
     std::cout << ior << std::endl;  // endl flushes: tests read this line
 
     ins->the_POAManager()->activate();
-    ShutdownOnSignal(stop, orb);
+    peer::ShutdownOnSignal(stop, orb);
     orb->run();
     orb->destroy();
     return 0;

@@ -19,6 +19,7 @@
 // with nothing listening on Q (see README.md).
 
 #include "demo.hh"
+#include "peer_util.hh"
 
 #include <atomic>
 #include <cstdlib>
@@ -41,17 +42,6 @@ class CallBackImpl : public POA_Demo::CallBack {
 struct Failure {
   std::string what;
 };
-
-std::string Describe(const CORBA::Exception& e) {
-  std::ostringstream os;
-  if (auto* se = CORBA::SystemException::_downcast(&e)) {
-    os << se->_name() << " minor=0x" << std::hex << se->minor() << std::dec
-       << " completed=" << static_cast<int>(se->completed());
-  } else {
-    os << e._name() << " (" << e._rep_id() << ")";
-  }
-  return os.str();
-}
 
 }  // namespace
 
@@ -110,7 +100,7 @@ int main(int argc, char** argv) {
   } catch (Failure& f) {
     std::cout << "FAIL: " << f.what << std::endl;
   } catch (CORBA::Exception& e) {
-    std::cout << "FAIL: " << Describe(e) << std::endl;
+    std::cout << "FAIL: " << peer::Describe(e) << std::endl;
   }
   if (!CORBA::is_nil(orb)) {
     try {

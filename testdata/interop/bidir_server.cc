@@ -16,6 +16,7 @@
 // (use the 1.2 form: bidir GIOP needs GIOP 1.2).
 
 #include "demo.hh"
+#include "peer_util.hh"
 
 #include <csignal>
 #include <cstdio>
@@ -42,27 +43,10 @@ class CallbackServerImpl : public POA_Demo::CallbackServer {
   }
 };
 
-sigset_t BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by omniORB's threads
-  return set;
-}
-
-void ShutdownOnSignal(sigset_t set, CORBA::ORB_ptr orb) {
-  std::thread([set, orb]() {
-    int sig = 0;
-    sigwait(&set, &sig);
-    orb->shutdown(false);
-  }).detach();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  sigset_t stop = BlockStopSignals();
+  sigset_t stop = peer::BlockStopSignals();
 
   // Server-side bidir configuration, equivalent to
   //   -ORBacceptBiDirectionalGIOP 1 -ORBserverTransportRule "* unix,tcp,bidir".
@@ -99,7 +83,7 @@ int main(int argc, char** argv) {
     std::cout << ior << std::endl;
 
     mgr->activate();
-    ShutdownOnSignal(stop, orb);
+    peer::ShutdownOnSignal(stop, orb);
     orb->run();
     orb->destroy();
     return 0;

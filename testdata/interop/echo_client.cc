@@ -23,6 +23,7 @@
 //   nearest-rank) over all N calls.
 
 #include "demo.hh"
+#include "peer_util.hh"
 
 #include <algorithm>
 #include <atomic>
@@ -47,17 +48,6 @@ struct Failure {
 
 void Line(const std::string& s) {
   std::cout << s << std::endl;  // endl flushes after every step
-}
-
-std::string Describe(const CORBA::Exception& e) {
-  std::ostringstream os;
-  if (auto* se = CORBA::SystemException::_downcast(&e)) {
-    os << se->_name() << " minor=0x" << std::hex << se->minor() << std::dec
-       << " completed=" << static_cast<int>(se->completed());
-  } else {
-    os << e._name() << " (" << e._rep_id() << ")";
-  }
-  return os.str();
 }
 
 Demo::Blob MakeBlob(CORBA::ULong n) {
@@ -158,7 +148,7 @@ int Bench(Demo::Echo_ptr echo, long calls, long size, long threads) {
     } catch (CORBA::Exception& e) {
       bad = true;
       std::lock_guard<std::mutex> g(err_mu);
-      err = Describe(e);
+      err = peer::Describe(e);
     }
   };
 
@@ -242,7 +232,7 @@ int main(int argc, char** argv) {
   } catch (Failure& f) {
     Line("FAIL: " + f.what);
   } catch (CORBA::Exception& e) {
-    Line("FAIL: " + Describe(e));
+    Line("FAIL: " + peer::Describe(e));
   } catch (std::exception& e) {
     Line(std::string("FAIL: ") + e.what());
   }

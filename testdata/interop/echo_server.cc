@@ -11,6 +11,7 @@
 // oneway ping received.  SIGTERM/SIGINT shut the ORB down and exit 0.
 
 #include "demo.hh"
+#include "peer_util.hh"
 
 #include <csignal>
 #include <cstdio>
@@ -42,30 +43,10 @@ class EchoImpl : public POA_Demo::Echo {
   }
 };
 
-// Block SIGTERM/SIGINT in every thread (must run before ORB_init so omniORB's
-// threads inherit the mask) and let one helper thread wait for them and ask
-// the ORB to shut down.  orb->run() then returns in main.
-sigset_t BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
-
-void ShutdownOnSignal(sigset_t set, CORBA::ORB_ptr orb) {
-  std::thread([set, orb]() {
-    int sig = 0;
-    sigwait(&set, &sig);
-    orb->shutdown(false);  // do not wait: we are not an ORB thread
-  }).detach();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  sigset_t stop = BlockStopSignals();
+  sigset_t stop = peer::BlockStopSignals();
   try {
     // ORB_init consumes all -ORB... arguments.
     CORBA::ORB_var orb = CORBA::ORB_init(argc, argv);
@@ -82,7 +63,7 @@ int main(int argc, char** argv) {
     std::cout << ior << std::endl;  // endl flushes: tests read this line
 
     ins->the_POAManager()->activate();
-    ShutdownOnSignal(stop, orb);
+    peer::ShutdownOnSignal(stop, orb);
     orb->run();
     orb->destroy();
     return 0;

@@ -15,6 +15,7 @@
 // On SIGTERM or SIGINT it shuts the ORB down and exits 0.
 
 #include "StockManager.hh"
+#include "peer_util.hh"
 
 #include <chrono>
 #include <csignal>
@@ -87,29 +88,10 @@ class StockManagerImpl : public POA_StockManager {
   std::map<std::string, CORBA::Double> stocks_;
 };
 
-// SIGTERM/SIGINT are blocked in every thread and taken by sigwait in one
-// (as testdata/interop/echo_server.cc), which then shuts the ORB down.
-sigset_t BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
-
-void ShutdownOnSignal(sigset_t set, CORBA::ORB_ptr orb) {
-  std::thread([set, orb]() {
-    int sig = 0;
-    sigwait(&set, &sig);
-    orb->shutdown(false);  // do not wait: we are not an ORB thread
-  }).detach();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  sigset_t stop = BlockStopSignals();
+  sigset_t stop = peer::BlockStopSignals();
   try {
     // ORB_init consumes all -ORB... arguments.
     CORBA::ORB_var orb = CORBA::ORB_init(argc, argv);
@@ -123,7 +105,7 @@ int main(int argc, char** argv) {
     Line(std::string(ior.in()));
     PortableServer::POAManager_var pm = ins->the_POAManager();
     pm->activate();
-    ShutdownOnSignal(stop, orb);
+    peer::ShutdownOnSignal(stop, orb);
     orb->run();
     orb->destroy();
   } catch (const CORBA::Exception& e) {
