@@ -321,12 +321,9 @@ func jsonEncode(buf *bytes.Buffer, t *Type, v any, depth int) error {
 		}
 		buf.WriteByte('}')
 	case giop.TkTypeCode:
-		x, ok := v.(*Type)
-		if !ok {
-			return wrongGo(t, "*Type", v)
-		}
-		if x == nil {
-			x = &Type{Kind: giop.TkNull}
+		x, err := typeCodeArg(t, v)
+		if err != nil {
+			return err
 		}
 		buf.WriteByte('{')
 		if err := writeTypeJSON(buf, x); err != nil {

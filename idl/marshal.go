@@ -286,12 +286,9 @@ func (m *valueEncoder) value(t *Type, v any, depth int) error {
 		e.WriteBool(true) // the union's objref branch (§15.3.7)
 		e.WriteIOR(ior)
 	case giop.TkTypeCode:
-		x, ok := v.(*Type)
-		if !ok {
-			return wrongGo(t, "*Type", v)
-		}
-		if x == nil {
-			x = &Type{Kind: giop.TkNull}
+		x, err := typeCodeArg(t, v)
+		if err != nil {
+			return err
 		}
 		return writeTypeCode(e, x)
 	case giop.TkPrincipal:
@@ -1481,8 +1478,23 @@ func anyArg(t *Type, v any) (Any, *Type, error) {
 	default:
 		return Any{}, nil, wrongGo(t, "Any", v)
 	}
-	if a.Type == nil {
-		return a, &Type{Kind: giop.TkNull}, nil
+	return a, orNull(a.Type), nil
+}
+
+// typeCodeArg takes the *Type a value of IDL type TypeCode is given as; a
+// nil one is the null TypeCode.
+func typeCodeArg(t *Type, v any) (*Type, error) {
+	x, ok := v.(*Type)
+	if !ok {
+		return nil, wrongGo(t, "*Type", v)
 	}
-	return a, a.Type, nil
+	return orNull(x), nil
+}
+
+// orNull is t, or the null type for a missing one.
+func orNull(t *Type) *Type {
+	if t == nil {
+		return &Type{Kind: giop.TkNull}
+	}
+	return t
 }

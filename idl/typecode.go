@@ -167,11 +167,7 @@ func (w *tcWriter) write(t *Type, depth int) error {
 		e.WriteString(t.RepoID)
 		e.WriteString(simpleName(t))
 		e.WriteShort(0) // VM_NONE
-		base := t.Base
-		if base == nil {
-			base = &Type{Kind: giop.TkNull}
-		}
-		if err := w.write(base, depth+1); err != nil {
+		if err := w.write(orNull(t.Base), depth+1); err != nil {
 			return err
 		}
 		e.WriteULong(uint32(len(t.Members)))
