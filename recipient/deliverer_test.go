@@ -95,8 +95,14 @@ func TestDeliver_RecipientDownThenUp(t *testing.T) {
 		return nil
 	}})
 	<-done
-	if len(d.Failures()) != 0 {
-		t.Fatalf("failure record kept after success: %+v", d.Failures())
+	// The record is cleared after Deliver returns, so done can be seen
+	// first; wait for the clearing rather than race it.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(d.Failures()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("failure record kept after success: %+v", d.Failures())
+		}
+		time.Sleep(time.Millisecond)
 	}
 	if successes.Load() != 1 {
 		t.Fatalf("delivered %d times", successes.Load())
