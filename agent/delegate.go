@@ -51,8 +51,11 @@ func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket) {
 			bodyAlign: int8(resp.BodyAlign()), body: append([]byte(nil), resp.Body()...)}
 	}
 	a.metrics.reply(replyLabel(y))
-	if rec.handoff != nil && rec.handoff.deliver(y) {
-		return // the caller waiting for it has it
+	if h := rec.handoff; h != nil {
+		if h.deliver(y) {
+			return // the caller waiting for it has it
+		}
+		<-h.decided
 	}
 	a.finish(rec, y)
 }

@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"errors"
 	"sort"
 	"testing"
 	"time"
@@ -266,6 +267,54 @@ func TestWaitReply_EvolveInto2PI(t *testing.T) {
 	p := e.call(slow.poller, "add_stock", waitCtx(nmproto.WaitForever), addStockArgs("", 0))
 	if p.err != nil || p.rna || !p.resp.Result.Bool() {
 		t.Fatalf("evolved request's result: %v", p.err)
+	}
+}
+
+// TestWaitReply_Forever: a wait_timeout of 0xFFFFFFFF waits as long as the
+// target takes (PRODUCT.md §3: ≥ 2^31 is forever), and the result comes
+// back mature rather than as a premature return.
+func TestWaitReply_Forever(t *testing.T) {
+	e := newEnv(t, agent.Config{})
+	rcv := e.receiver(e.mustProxy(boolProp(agent.PropWaitReply, true)))
+	release := e.sm.hold()
+	defer release()
+	got := make(chan result, 1)
+	go func() {
+		got <- e.call(rcv, "add_stock", reqInfoCtx("", "", nmproto.WaitForever, false), addStockArgs("F", 1))
+	}()
+	<-e.sm.entered // the target has the request; the caller still waits
+	release()
+	r := <-got
+	if r.err != nil || r.rna || !r.resp.Result.Bool() {
+		t.Fatalf("call waiting forever = %v (rna %v), want the mature result", r.err, r.rna)
+	}
+}
+
+// TestWaitReply_MatureNeedsNoStore: a reply within the wait is the whole
+// story, so it is relayed even while the store cannot write; a request
+// that outlives its wait must be stored before its premature return, and
+// with the store failing it gets PERSIST_STORE completed MAYBE (it was
+// sent) and no poller (PRODUCT.md §3: acknowledge only what is durable).
+func TestWaitReply_MatureNeedsNoStore(t *testing.T) {
+	e := newEnv(t, agent.Config{})
+	proxy := e.mustProxy(boolProp(agent.PropWaitReply, true))
+	rcv := e.receiver(proxy)
+	e.agent.InjectStoreFault(errors.New("no space left on device"))
+	defer e.agent.InjectStoreFault(nil)
+	fast := e.call(rcv, "add_stock", reqInfoCtx("", "", 10000, false), addStockArgs("FAST", 1))
+	if fast.err != nil || fast.rna || !fast.resp.Result.Bool() {
+		t.Fatalf("fast call with the store failing = %v (rna %v), want the mature result", fast.err, fast.rna)
+	}
+	release := e.sm.hold()
+	defer release()
+	slow := e.call(rcv, "add_stock", reqInfoCtx("", "", 20, false), addStockArgs("SLOW", 2))
+	if !isSys(slow.err, giop.ExcPersistStore, nmproto.StoreFailed) || slow.poller != nil ||
+		slow.err.(*giop.SystemException).Completed != giop.CompletedMaybe {
+		t.Fatalf("slow call with the store failing = %v (poller %v), want PERSIST_STORE completed MAYBE, no poller", slow.err, slow.poller)
+	}
+	// Refused, it is not half-kept: its group holds nothing.
+	if _, err := e.pollTags(proxy, nil, 0, false); !isUser(err, "IDL:NativeMessaging/RequestAgent/PollingGroupIsEmpty:1.0") {
+		t.Fatalf("poll after the refused request = %v, want PollingGroupIsEmpty", err)
 	}
 }
 

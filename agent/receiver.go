@@ -141,43 +141,44 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 }
 
 // sendWaiting is send for a call that may evolve into a 2PI (WaitReply
-// and a wait_timeout): the request is delegated at once while it is being
-// stored, and a reply that comes within the wait goes straight to the
-// caller — never written, never read back. Durability is awaited only
-// before a premature return, the one thing that acknowledges the request
-// (PRODUCT.md §3).
+// and a wait_timeout): the request is delegated at once, and a reply that
+// comes within the wait goes straight to the caller — the request is then
+// never written at all. Only when the wait ends without a reply is the
+// request stored, and the premature return, the one thing that
+// acknowledges it (PRODUCT.md §3), waits for that write. A crash during
+// the wait loses nothing acknowledged: the caller sees its connection
+// fail, as it would calling the target directly, and nothing is re-sent.
 func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *requestRecord, b *storage.Batch,
 	body []byte, t *ticket, wait uint32, arrived time.Time) error {
-	h := &handoff{ch: make(chan *replyRecord, 1)}
+	h := &handoff{ch: make(chan *replyRecord, 1), decided: make(chan struct{})}
 	a.mu.Lock()
 	a.requests[rec.id] = rec
 	a.mu.Unlock()
-	stored := make(chan error, 1)
-	a.goTracked(func() { stored <- a.commit(b) })
 	snapshot := *rec
 	snapshot.handoff = h
 	a.goTracked(func() { a.delegate(&snapshot, body, t) })
 
-	timer := time.NewTimer(poller.Timeout(wait))
-	defer timer.Stop()
+	var expired <-chan time.Time
+	if d := poller.Timeout(wait); d != poller.Forever {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		expired = timer.C
+	}
 	var y *replyRecord
 	select {
 	case y = <-h.ch:
-	case <-timer.C:
+	case <-expired:
 	case <-ctx.Done():
 	}
 	if y == nil && !h.giveUp() {
 		y = <-h.ch // it came just as the wait ended
 	}
 	if y != nil {
-		// Mature: the request is done. It leaves memory now and the store
-		// once its own write has landed (a delete first would be undone).
+		// Mature: the request is done, and nothing of it was stored.
 		a.forget(rec.id)
-		a.goTracked(func() {
-			if <-stored == nil {
-				a.trashStored(rec.id, rec.proxyID)
-			}
-		})
+		if rec.proxyID != (poller.ID{}) {
+			a.maybeReapProxy(rec.proxyID)
+		}
 		if y.status != giop.ReplyNoException {
 			nm := nmproto.Context{Kind: nmproto.KindReplierName}
 			req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
@@ -186,13 +187,23 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 		reply, _ := a.relayReply(req, rec, y)
 		return reply
 	}
-	if err := <-stored; err != nil {
+	// The delegation goes on: store the request before acknowledging it.
+	// The delegation holds its reply until this is decided, so that the
+	// reply's write never precedes (and is never undone by) this one.
+	crashPoint(CrashBeforeStore)
+	err := a.commit(b)
+	if err != nil {
 		// The request is already on its way to the target, so it may run;
-		// but nothing durable acknowledges it, so no poller is given.
+		// but nothing durable acknowledges it, so no poller is given, and
+		// its reply will find it gone.
 		a.forget(rec.id)
+	}
+	close(h.decided)
+	if err != nil {
 		a.metrics.outcome(outcomeStoreFailed)
 		return giop.NewSystemExceptionCause(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedMaybe, err)
 	}
+	crashPoint(CrashAfterStore)
 	a.metrics.outcome(outcomeAccepted)
 	a.metrics.accepted(arrived)
 	a.log.Debug().Hex("request", rec.id[:]).Str("operation", rec.operation).Msg("agent: request evolved into a 2PI")
@@ -204,6 +215,10 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 type handoff struct {
 	state atomic.Int32 // 0 waiting, 1 delivered, 2 gave up
 	ch    chan *replyRecord
+	// decided is closed once a caller that gave up has stored the request
+	// (or failed to, and forgotten it); the delegation waits for it before
+	// storing the reply.
+	decided chan struct{}
 }
 
 // deliver hands y over if the caller still waits.
