@@ -36,7 +36,7 @@ func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) e
 	rec := &requestRecord{
 		id:        newID(),
 		proxyID:   s.id,
-		group:     proxyGroup(s.id),
+		group:     proxy.group,
 		tag:       info.RequestTag,
 		cookie:    info.Cookie,
 		target:    proxy.target,
@@ -111,14 +111,12 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	if t.immediate {
 		rec.state = stateSending
 	}
-	var b storage.Batch
-	b.Set(recordKey(prefixRequest, rec.id), rec.encode())
-	b.Set(recordKey(prefixBody, rec.id), body)
 	if rec.props.WaitReply && wait > 0 && !rec.oneway && t.immediate && rec.props.ReplyDropping == 0 {
-		return a.sendWaiting(ctx, req, rec, &b, body, t, wait, arrived)
+		return a.sendWaiting(ctx, req, rec, body, t, wait, arrived)
 	}
+	b := requestBatch(rec, body)
 	crashPoint(CrashBeforeStore)
-	if err := a.commit(&b); err != nil {
+	if err := a.commit(b); err != nil {
 		t.done()
 		refuse()
 		a.metrics.outcome(outcomeStoreFailed)
@@ -148,9 +146,9 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 // acknowledges it (PRODUCT.md §3), waits for that write. A crash during
 // the wait loses nothing acknowledged: the caller sees its connection
 // fail, as it would calling the target directly, and nothing is re-sent.
-func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *requestRecord, b *storage.Batch,
+func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *requestRecord,
 	body []byte, t *ticket, wait uint32, arrived time.Time) error {
-	h := &handoff{ch: make(chan *replyRecord, 1), decided: make(chan struct{})}
+	h := &handoff{ch: make(chan *replyRecord, 1)}
 	a.mu.Lock()
 	a.requests[rec.id] = rec
 	a.mu.Unlock()
@@ -191,7 +189,7 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 	// The delegation holds its reply until this is decided, so that the
 	// reply's write never precedes (and is never undone by) this one.
 	crashPoint(CrashBeforeStore)
-	err := a.commit(b)
+	err := a.commit(requestBatch(rec, body))
 	if err != nil {
 		// The request is already on its way to the target, so it may run;
 		// but nothing durable acknowledges it, so no poller is given, and
@@ -230,8 +228,25 @@ func (h *handoff) deliver(y *replyRecord) bool {
 	return true
 }
 
-// giveUp reports whether the caller gave up before a delivery.
-func (h *handoff) giveUp() bool { return h.state.CompareAndSwap(0, 2) }
+// giveUp reports whether the caller gave up before a delivery. Only then
+// is decided made: the delegation reads it after losing the race, which
+// the compare-and-swap orders after this write.
+func (h *handoff) giveUp() bool {
+	h.decided = make(chan struct{})
+	if h.state.CompareAndSwap(0, 2) {
+		return true
+	}
+	h.decided = nil
+	return false
+}
+
+// requestBatch is the write that stores an accepted request.
+func requestBatch(rec *requestRecord, body []byte) *storage.Batch {
+	b := new(storage.Batch)
+	b.Set(recordKey(prefixRequest, rec.id), rec.encode())
+	b.Set(recordKey(prefixBody, rec.id), body)
+	return b
+}
 
 // checkRelay makes sure the body can reach the target: unchanged when its
 // alignment will be the same in the request to the target (GIOP 1.2 to

@@ -53,7 +53,10 @@ const (
 var errRecord = errors.New("agent: corrupt record")
 
 type proxyRecord struct {
-	id            poller.ID
+	id poller.ID
+	// group is proxyGroup(id), made once: every request of the proxy
+	// names it (memory only).
+	group         string
 	target        *giop.IOR
 	repoID        string
 	recipient     *giop.IOR
@@ -82,6 +85,7 @@ func decodeProxy(b []byte) (*proxyRecord, error) {
 	}
 	p := &proxyRecord{}
 	copy(p.id[:], d.Raw(len(p.id)))
+	p.group = proxyGroup(p.id)
 	p.target = d.IOR()
 	p.repoID = d.String()
 	p.recipient = d.IOR()

@@ -38,9 +38,10 @@ func (a *Agent) recoverState() error {
 			// Share the proxy's references and strings: memory holds one
 			// copy per proxy, not one per request (PRODUCT.md §6: indexes,
 			// not bodies).
-			r.target, r.recipient, r.repoID = p.target, p.recipient, p.repoID
+			r.target, r.recipient, r.repoID, r.group = p.target, p.recipient, p.repoID, p.group
+		} else {
+			r.group = intern(r.group)
 		}
-		r.group = intern(r.group)
 		r.operation = intern(r.operation)
 		if err := a.groups.Add(r.group, r.id, r.tag); err != nil {
 			// Cannot happen for records the agent wrote; keep the request

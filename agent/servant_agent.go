@@ -190,6 +190,7 @@ func storeFailed(err error) error {
 func (a *Agent) createProxy(req *giop.ServerRequest) error {
 	d := req.Args
 	p := &proxyRecord{id: newID(), created: time.Now()}
+	p.group = proxyGroup(p.id)
 	p.target = d.IOR()
 	p.repoID = d.BoundedString(1024, "repository id")
 	p.recipient = d.IOR()

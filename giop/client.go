@@ -212,20 +212,28 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile) (*Conn, Version
 	bidir, handler, offer := c.bidir, c.handler, c.offer
 	c.mu.Unlock()
 	if bidir != nil {
-		for _, a := range prof.Addresses() {
-			if conn := bidir.BiDirConn(ListenPoint{Host: a.Host, Port: a.Port}); conn != nil {
-				return conn, V1_2, nil
-			}
+		var conn *Conn
+		prof.eachAddress(func(a AlternateAddress) bool {
+			conn = bidir.BiDirConn(ListenPoint{Host: a.Host, Port: a.Port})
+			return conn == nil
+		})
+		if conn != nil {
+			return conn, V1_2, nil
 		}
 		// A listen point whose connection is gone is not dialled: the
 		// client is likely behind a firewall or NAT (§15.8.1; seed 000).
 		// The call fails as not sent, so the caller may retry until the
 		// client comes back with a new connection announcing it.
-		for _, a := range prof.Addresses() {
-			if bidir.Announced(ListenPoint{Host: a.Host, Port: a.Port}) {
-				return nil, v, &SystemException{Name: ExcTransient, Completed: CompletedNo,
-					cause: fmt.Errorf("giop: %s:%d was announced for bidirectional use and its connection is gone", a.Host, a.Port)}
-			}
+		var gone AlternateAddress
+		announced := false
+		prof.eachAddress(func(a AlternateAddress) bool {
+			announced = bidir.Announced(ListenPoint{Host: a.Host, Port: a.Port})
+			gone = a
+			return !announced
+		})
+		if announced {
+			return nil, v, &SystemException{Name: ExcTransient, Completed: CompletedNo,
+				cause: fmt.Errorf("giop: %s:%d was announced for bidirectional use and its connection is gone", gone.Host, gone.Port)}
 		}
 	}
 	key := endpointKey{prof.Host, prof.Port}
@@ -300,11 +308,12 @@ func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *In
 	if inv.Oneway {
 		flags = ResponseNone
 	}
-	cl := &call{ch: make(chan *reply, 1)}
+	cl := getCall()
 	c.mu.Lock()
 	if c.closed {
 		err := c.closeErr
 		c.mu.Unlock()
+		putCall(cl)
 		return nil, &SystemException{Name: ExcTransient, Completed: CompletedNo, cause: err}
 	}
 	id := c.nextID
@@ -338,9 +347,15 @@ func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *In
 	}
 	select {
 	case r := <-cl.ch:
+		// The reply was the call's only send; once the writer has also
+		// marked it sent, nothing refers to it any more.
+		sent := cl.sent.Load()
+		if sent {
+			putCall(cl)
+		}
 		if r == nil {
 			err := c.Err()
-			if errors.Is(err, errPeerClosed) || !cl.sent.Load() {
+			if errors.Is(err, errPeerClosed) || !sent {
 				return nil, &SystemException{Name: ExcTransient, Completed: CompletedNo, cause: err}
 			}
 			return nil, &SystemException{Name: ExcCommFailure, Completed: CompletedMaybe, cause: err}
@@ -354,6 +369,20 @@ func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *In
 		return nil, &SystemException{Name: ExcTimeout, Completed: CompletedMaybe, cause: ctx.Err()}
 	}
 }
+
+// callPool recycles calls and their channels: two allocations per call
+// otherwise.
+var callPool = sync.Pool{New: func() any { return &call{ch: make(chan *reply, 1)} }}
+
+func getCall() *call {
+	cl := callPool.Get().(*call)
+	cl.sent.Store(false)
+	return cl
+}
+
+// putCall recycles a call whose channel is empty and that no sender or
+// writer will touch again.
+func putCall(cl *call) { callPool.Put(cl) }
 
 func (c *Conn) forgetCall(id uint32) {
 	c.mu.Lock()

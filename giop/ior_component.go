@@ -177,14 +177,25 @@ func (p *IIOPProfile) CodeSets() (CodeSetComponentInfo, bool) {
 // and port, then each decodable TAG_ALTERNATE_IIOP_ADDRESS component.
 // Undecodable alternates are skipped, since the primary address still works.
 func (p *IIOPProfile) Addresses() []AlternateAddress {
-	addrs := []AlternateAddress{{Host: p.Host, Port: p.Port}}
+	var addrs []AlternateAddress
+	p.eachAddress(func(a AlternateAddress) bool { addrs = append(addrs, a); return true })
+	return addrs
+}
+
+// eachAddress calls f with each address of Addresses, without building
+// the list (the call path asks for them on every call), until f returns
+// false.
+func (p *IIOPProfile) eachAddress(f func(AlternateAddress) bool) {
+	if !f(AlternateAddress{Host: p.Host, Port: p.Port}) {
+		return
+	}
 	for _, c := range p.Components {
 		if c.Tag != TagAlternateIIOPAddress {
 			continue
 		}
-		if a, err := ParseAlternateAddressComponent(c.Data); err == nil {
-			addrs = append(addrs, a)
+		if a, err := ParseAlternateAddressComponent(c.Data); err == nil && !f(a) {
+			return
 		}
 	}
-	return addrs
 }
+

@@ -118,15 +118,9 @@ func (r *ServerRequest) finish(err error) {
 		return
 	}
 	h := &ReplyHeader{RequestID: r.Header.RequestID, ServiceContexts: r.replyCtxs}
-	// Declared only on this path: as errors.As targets they escape to the heap.
-	var (
-		sys  *SystemException
-		user *UserException
-		fwd  *ForwardError
-		raw  *RawReply
-	)
+	raw, sys, user, fwd := replyKind(err)
 	switch {
-	case errors.As(err, &raw):
+	case raw != nil:
 		e := getEncoder()
 		e.little = raw.LittleEndian
 		h.Status = raw.Status
@@ -134,8 +128,8 @@ func (r *ServerRequest) finish(err error) {
 		e.WriteRaw(raw.Body)
 		c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
 		return
-	case errors.As(err, &sys):
-	case errors.As(err, &user):
+	case sys != nil:
+	case user != nil:
 		e := getEncoder()
 		e.little = r.LittleEndian
 		h.Status = ReplyUserException
@@ -146,7 +140,7 @@ func (r *ServerRequest) finish(err error) {
 		}
 		c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
 		return
-	case errors.As(err, &fwd):
+	case fwd != nil:
 		e := getEncoder()
 		e.little = r.LittleEndian
 		h.Status = ReplyLocationForward
@@ -167,6 +161,38 @@ func (r *ServerRequest) finish(err error) {
 	e.StartReply(r.Version, h)
 	e.WriteSystemException(sys)
 	c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
+}
+
+// replyKind sorts a handler's error into the reply it becomes. The types
+// a handler returns as they are are told apart without errors.As, whose
+// targets escape to the heap: that is an allocation per reply.
+func replyKind(err error) (*RawReply, *SystemException, *UserException, *ForwardError) {
+	switch x := err.(type) {
+	case *RawReply:
+		return x, nil, nil, nil
+	case *SystemException:
+		return nil, x, nil, nil
+	case *UserException:
+		return nil, nil, x, nil
+	case *ForwardError:
+		return nil, nil, nil, x
+	}
+	return wrappedReplyKind(err)
+}
+
+// wrappedReplyKind is replyKind for wrapped errors.
+func wrappedReplyKind(err error) (raw *RawReply, sys *SystemException, user *UserException, fwd *ForwardError) {
+	switch {
+	case errors.As(err, &raw):
+		return raw, nil, nil, nil
+	case errors.As(err, &sys):
+		return nil, sys, nil, nil
+	case errors.As(err, &user):
+		return nil, nil, user, nil
+	case errors.As(err, &fwd):
+		return nil, nil, nil, fwd
+	}
+	return nil, nil, nil, nil
 }
 
 // UserException is an IDL-defined exception. A handler returns one to

@@ -23,17 +23,30 @@ func Timeout(ms uint32) time.Duration {
 
 // Registry holds every polling group. It is safe for concurrent use.
 type Registry struct {
-	mu     sync.Mutex // guards groups and everything reachable from it
+	mu     sync.Mutex // guards groups, spare and everything reachable from them
 	groups map[string]*group
 	byID   map[ID]*entry
+	// spare holds emptied small groups for reuse: a proxy whose calls come
+	// one at a time empties and refills its group on every call.
+	spare []*group
 }
+
+// Reuse limits: how many empty groups are kept, and the largest group
+// (in entries) whose maps are worth keeping.
+const (
+	maxSpareGroups  = 64
+	maxSpareEntries = 64
+)
 
 type group struct {
 	name    string
 	entries map[ID]*entry
 	byTag   map[string]*entry // non-empty tags only
-	// changed is closed (and replaced) whenever a reply of the group
-	// becomes ready or a request leaves, to wake group pollers.
+	// peak is the most entries the group held, to keep big maps from
+	// being recycled.
+	peak int
+	// changed, when a group poller waits, is closed (and dropped) whenever
+	// a reply of the group becomes ready or a request leaves.
 	changed chan struct{}
 }
 
@@ -61,7 +74,7 @@ func (r *Registry) Add(groupName string, id ID, tag []byte) error {
 	defer r.mu.Unlock()
 	g := r.groups[groupName]
 	if g == nil {
-		g = &group{name: groupName, entries: make(map[ID]*entry), byTag: make(map[string]*entry), changed: make(chan struct{})}
+		g = r.newGroup(groupName)
 		r.groups[groupName] = g
 	}
 	if len(tag) > 0 {
@@ -74,6 +87,7 @@ func (r *Registry) Add(groupName string, id ID, tag []byte) error {
 		e.tag = append([]byte(nil), tag...)
 	}
 	g.entries[id] = e
+	g.peak = max(g.peak, len(g.entries))
 	if len(tag) > 0 {
 		g.byTag[string(tag)] = e
 	}
@@ -111,9 +125,43 @@ func (r *Registry) SetReady(id ID) {
 	e.g.wake()
 }
 
+// newGroup returns an empty group, a spare one if there is. r.mu must be held.
+func (r *Registry) newGroup(name string) *group {
+	if n := len(r.spare); n > 0 {
+		g := r.spare[n-1]
+		r.spare[n-1] = nil
+		r.spare = r.spare[:n-1]
+		g.name = name
+		return g
+	}
+	return &group{name: name, entries: make(map[ID]*entry), byTag: make(map[string]*entry)}
+}
+
+// dropGroup forgets an empty group, keeping it for reuse if it is small.
+// r.mu must be held.
+func (r *Registry) dropGroup(g *group) {
+	delete(r.groups, g.name)
+	if g.peak <= maxSpareEntries && len(r.spare) < maxSpareGroups {
+		clear(g.byTag)
+		*g = group{entries: g.entries, byTag: g.byTag}
+		r.spare = append(r.spare, g)
+	}
+}
+
+// wake wakes the group's pollers, if any.
 func (g *group) wake() {
-	close(g.changed)
-	g.changed = make(chan struct{})
+	if g.changed != nil {
+		close(g.changed)
+		g.changed = nil
+	}
+}
+
+// waitChan returns the channel wake closes. r.mu must be held.
+func (g *group) waitChan() chan struct{} {
+	if g.changed == nil {
+		g.changed = make(chan struct{})
+	}
+	return g.changed
 }
 
 // Remove forgets a trashed request. It returns false if it was unknown.
@@ -132,7 +180,7 @@ func (r *Registry) Remove(id ID) bool {
 	}
 	g.wake()
 	if len(g.entries) == 0 {
-		delete(r.groups, g.name)
+		r.dropGroup(g)
 	}
 	return true
 }
@@ -204,7 +252,10 @@ func (r *Registry) Poll(ctx context.Context, groupName string, timeout time.Dura
 				}
 			}
 		}
-		changed := g.changed
+		var changed chan struct{}
+		if len(tags) == 0 && timeout != 0 {
+			changed = g.waitChan()
+		}
 		r.mu.Unlock()
 		if len(tags) > 0 || timeout == 0 {
 			return tags, nil

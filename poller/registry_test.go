@@ -149,3 +149,38 @@ func TestTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupReuse: an emptied group is recycled for the next new one; the
+// recycled group carries nothing over — no tag, no member, no readiness,
+// no masking — and its old name is empty (PRODUCT.md §3: tags are unique
+// among live requests only).
+func TestGroupReuse(t *testing.T) {
+	r := poller.NewRegistry()
+	ctx := context.Background()
+	for round := range 3 {
+		old, next := fmt.Sprintf("g%d", round), fmt.Sprintf("g%d", round+1)
+		r.Add(old, id(1), []byte("a"))
+		r.SetReady(id(1))
+		if tags, _ := r.Poll(ctx, old, 0, true); sorted(tags) != "[a]" {
+			t.Fatalf("round %d: poll = %v", round, sorted(tags))
+		}
+		r.Remove(id(1))
+		if err := r.Add(next, id(2), []byte("a")); err != nil {
+			t.Fatalf("round %d: tag of the emptied group still taken: %v", round, err)
+		}
+		if tags, err := r.Poll(ctx, next, 0, false); err != nil || len(tags) != 0 {
+			t.Fatalf("round %d: new group reports %v, %v before any reply", round, sorted(tags), err)
+		}
+		r.SetReady(id(2))
+		if tags, _ := r.Poll(ctx, next, 0, true); sorted(tags) != "[a]" {
+			t.Fatalf("round %d: masking carried over: %v", round, sorted(tags))
+		}
+		if _, err := r.Poll(ctx, old, 0, false); !errors.Is(err, poller.ErrGroupEmpty) {
+			t.Fatalf("round %d: old group after reuse: %v", round, err)
+		}
+		if got := r.Members(next); len(got) != 1 || got[0] != id(2) {
+			t.Fatalf("round %d: members %v", round, got)
+		}
+		r.Remove(id(2))
+	}
+}
