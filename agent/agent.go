@@ -203,7 +203,7 @@ func (a *Agent) targetIOR(kind byte, id poller.ID, repoID string, target *giop.I
 		ref = nmproto.RefPoller
 	}
 	comps := []giop.TaggedComponent{nmproto.RefComponent(ref)}
-	if prof, err := target.IIOP(); err == nil {
+	if prof, err := target.CallProfile(); err == nil {
 		if info, ok := prof.CodeSets(); ok {
 			cs := giop.ChooseCodeSets(info)
 			comps = append(comps, giop.CodeSetComponentInfo{

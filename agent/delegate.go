@@ -128,6 +128,7 @@ func (a *Agent) invokeTarget(rec *requestRecord, body []byte) (*giop.Response, e
 		Oneway:    rec.oneway,
 		BigEndian: !rec.little,
 		RawReply:  true,
+		Timeout:   a.cfg.DelegationTimeout,
 		Encode: func(e *giop.Encoder) error {
 			if len(body) == 0 {
 				return nil
@@ -143,11 +144,8 @@ func (a *Agent) invokeTarget(rec *requestRecord, body []byte) (*giop.Response, e
 	deadline := time.Now().Add(a.cfg.ConnectRetryBudget)
 	backoff := 20 * time.Millisecond
 	for {
-		ctx, cancel := context.WithTimeout(a.ctx, a.cfg.DelegationTimeout)
-		resp, err := a.client.Invoke(ctx, rec.target, inv)
-		hung := ctx.Err() != nil && a.ctx.Err() == nil
-		cancel()
-		if hung {
+		resp, err := a.client.Invoke(a.ctx, rec.target, inv)
+		if errors.Is(err, giop.ErrCallTimeout) {
 			return nil, giop.NewSystemExceptionCause(giop.ExcTimeout, 0, giop.CompletedMaybe,
 				fmt.Errorf("agent: the target did not answer within %v", a.cfg.DelegationTimeout))
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/timerpool"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
 	"github.com/requestagent/requestagent/storage"
@@ -158,8 +159,8 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 
 	var expired <-chan time.Time
 	if d := poller.Timeout(wait); d != poller.Forever {
-		timer := time.NewTimer(d)
-		defer timer.Stop()
+		timer := timerpool.Get(d)
+		defer timerpool.Put(timer)
 		expired = timer.C
 	}
 	var y *replyRecord
@@ -256,7 +257,7 @@ func (a *Agent) checkRelay(rec *requestRecord, body []byte) error {
 	if len(body) == 0 {
 		return nil
 	}
-	prof, err := rec.target.IIOP()
+	prof, err := rec.target.CallProfile()
 	if err == nil && prof.Version.AtLeast(giop.V1_2) && rec.bodyAlign == 0 {
 		return nil
 	}

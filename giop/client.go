@@ -7,6 +7,9 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
+
+	"github.com/requestagent/requestagent/internal/timerpool"
 )
 
 // Client makes calls on CORBA objects. It keeps one multiplexed connection
@@ -85,6 +88,11 @@ type Invocation struct {
 	Oneway bool
 	// Contexts are extra service contexts for the request.
 	Contexts ServiceContextList
+	// Timeout, if positive, bounds the wait for each reply (each hop of a
+	// LOCATION_FORWARD): when it passes, a CancelRequest is sent and the
+	// call fails with TIMEOUT, completed MAYBE, wrapping ErrCallTimeout.
+	// It costs less than a context with a deadline on every call.
+	Timeout time.Duration
 }
 
 // Response is the reply to a call.
@@ -132,7 +140,7 @@ func (r *Response) BodyAlign() int {
 func (c *Client) Invoke(ctx context.Context, ref *IOR, inv *Invocation) (*Response, error) {
 	target := ref
 	for hops := 0; ; hops++ {
-		prof, err := target.callProfile()
+		prof, err := target.CallProfile()
 		if err != nil {
 			return nil, &SystemException{Name: ExcInvObjref, Completed: CompletedNo, cause: err}
 		}
@@ -345,6 +353,12 @@ func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *In
 	if inv.Oneway {
 		return nil, nil
 	}
+	var expired <-chan time.Time
+	if inv.Timeout > 0 {
+		t := timerpool.Get(inv.Timeout)
+		defer timerpool.Put(t)
+		expired = t.C
+	}
 	select {
 	case r := <-cl.ch:
 		// The reply was the call's only send; once the writer has also
@@ -362,11 +376,11 @@ func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *In
 		}
 		return &Response{Header: r.h, Result: r.d, Conn: c, msg: r.m, bodyStart: r.d.Pos()}, nil
 	case <-ctx.Done():
-		c.forgetCall(id)
-		// CancelRequest is advisory (§15.4.4); it lets the server stop work.
-		ce := getEncoder()
-		c.queue(&outFrame{buf: ce.EncodeCancelRequest(v, id), enc: ce})
+		c.cancelCall(v, id)
 		return nil, &SystemException{Name: ExcTimeout, Completed: CompletedMaybe, cause: ctx.Err()}
+	case <-expired:
+		c.cancelCall(v, id)
+		return nil, &SystemException{Name: ExcTimeout, Completed: CompletedMaybe, cause: ErrCallTimeout}
 	}
 }
 
@@ -383,6 +397,15 @@ func getCall() *call {
 // putCall recycles a call whose channel is empty and that no sender or
 // writer will touch again.
 func putCall(cl *call) { callPool.Put(cl) }
+
+// cancelCall gives up a call: its reply, should it come, is dropped, and
+// the server is told with a CancelRequest, which is advisory (§15.4.4) but
+// lets it stop work.
+func (c *Conn) cancelCall(v Version, id uint32) {
+	c.forgetCall(id)
+	ce := getEncoder()
+	c.queue(&outFrame{buf: ce.EncodeCancelRequest(v, id), enc: ce})
+}
 
 func (c *Conn) forgetCall(id uint32) {
 	c.mu.Lock()

@@ -167,6 +167,46 @@ func TestClient_DeadlineIsTimeoutAndCancels(t *testing.T) {
 	}
 }
 
+// TestClient_InvocationTimeout: Invocation.Timeout ends a call whose reply
+// does not come in time with TIMEOUT completed MAYBE wrapping
+// ErrCallTimeout, and its CancelRequest cancels the handler (§15.4.4); a
+// call answered in time is not affected by its timer.
+func TestClient_InvocationTimeout(t *testing.T) {
+	b := &cancelSeenServant{blockingServant{started: make(chan struct{}, 1), release: make(chan struct{})}, make(chan error, 1)}
+	_, ref, _ := testServer(t, nil, map[string]giop.Servant{"Block": b})
+	prof, _ := ref.IIOP()
+	block := objectIOR("IDL:Demo/Echo:1.0", int(prof.Port), []byte("Block"))
+	c := testClient(t)
+	_, err := c.Invoke(context.Background(), block, &giop.Invocation{Operation: "echoString",
+		Args: func(e *giop.Encoder) { e.WriteString("x") }, Timeout: 20 * time.Millisecond})
+	var x *giop.SystemException
+	if !errors.Is(err, giop.ErrCallTimeout) || !errors.As(err, &x) || x.Name != giop.ExcTimeout || x.Completed != giop.CompletedMaybe {
+		t.Fatalf("call past its timeout = %v, want TIMEOUT completed MAYBE wrapping ErrCallTimeout", err)
+	}
+	if herr := <-b.ended; !errors.Is(herr, context.Canceled) {
+		t.Fatalf("handler ended with %v, want its context cancelled by CancelRequest", herr)
+	}
+	for range 20 { // recycled timers must not end later calls early
+		resp, err := c.Invoke(context.Background(), ref, &giop.Invocation{Operation: "echoString",
+			Args: func(e *giop.Encoder) { e.WriteString("in time") }, Timeout: time.Minute})
+		if err != nil || resp.Result.String() != "in time" {
+			t.Fatalf("call within its timeout = %v", err)
+		}
+	}
+}
+
+// cancelSeenServant is a blockingServant that reports how its call ended.
+type cancelSeenServant struct {
+	blockingServant
+	ended chan error
+}
+
+func (s *cancelSeenServant) Invoke(ctx context.Context, r *giop.ServerRequest) error {
+	err := s.blockingServant.Invoke(ctx, r)
+	s.ended <- err
+	return err
+}
+
 // TestServer_GracefulShutdownAnswersThenCloses: Shutdown lets a call in
 // progress finish and be answered before CloseConnection (§15.5.2), and a
 // client then reconnects transparently.

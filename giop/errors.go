@@ -41,6 +41,10 @@ var (
 	// ErrForwardLoop means LOCATION_FORWARD replies went past the hop limit.
 	ErrForwardLoop = errors.New("giop: too many LOCATION_FORWARD hops")
 
+	// ErrCallTimeout is the cause of the TIMEOUT a call gets when its
+	// Invocation.Timeout passes.
+	ErrCallTimeout = errors.New("giop: no reply within the call's timeout")
+
 	// ErrBadConfig means a Config field is out of range; the message names it.
 	ErrBadConfig = errors.New("giop: invalid configuration")
 )

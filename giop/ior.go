@@ -51,8 +51,9 @@ type IOR struct {
 	iiop atomic.Pointer[IIOPProfile]
 }
 
-// callProfile returns the IIOP profile to call, parsed once per IOR.
-func (ior *IOR) callProfile() (*IIOPProfile, error) {
+// CallProfile returns the IIOP profile calls use, parsed once per IOR and
+// shared: callers must not modify it (IIOP returns a copy of their own).
+func (ior *IOR) CallProfile() (*IIOPProfile, error) {
 	if ior != nil {
 		if p := ior.iiop.Load(); p != nil {
 			return p, nil

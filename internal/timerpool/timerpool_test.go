@@ -1,0 +1,31 @@
+package timerpool
+
+import (
+	"testing"
+	"time"
+)
+
+// TestRecycledTimerDoesNotFireEarly: a timer put back after it fired, its
+// value unread, must not deliver that stale value to its next user.
+func TestRecycledTimerDoesNotFireEarly(t *testing.T) {
+	for range 100 {
+		tm := Get(time.Nanosecond)
+		time.Sleep(time.Millisecond) // fired; nobody reads it
+		Put(tm)
+		tm = Get(time.Hour)
+		select {
+		case <-tm.C:
+			t.Fatal("a recycled timer delivered its previous expiry")
+		default:
+		}
+		Put(tm)
+	}
+}
+
+// TestFires: a recycled timer fires after its new duration.
+func TestFires(t *testing.T) {
+	Put(Get(time.Hour))
+	tm := Get(time.Millisecond)
+	defer Put(tm)
+	<-tm.C
+}
