@@ -198,4 +198,3 @@ func (p *IIOPProfile) eachAddress(f func(AlternateAddress) bool) {
 		}
 	}
 }
-
