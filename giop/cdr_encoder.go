@@ -143,6 +143,10 @@ func (e *Encoder) WriteOctets(b []byte) {
 // WriteRaw appends bytes with no length and no alignment (for pass-through bodies).
 func (e *Encoder) WriteRaw(b []byte) { e.buf = append(e.buf, b...) }
 
+// WriteRawString appends the bytes of s, as WriteRaw does, without
+// converting s to a slice first.
+func (e *Encoder) WriteRawString(s string) { e.buf = append(e.buf, s...) }
+
 // WriteWChar writes one wide character in UTF-16 (the wchar code set our IORs
 // advertise). GIOP 1.2 writes it as an octet length then big-endian units
 // (§15.3.1.6); GIOP 1.1 as one aligned ushort in the stream's byte order.

@@ -34,6 +34,7 @@ func FuzzParseIOR(f *testing.F) {
 // checkParseIOR checks the FuzzParseIOR properties for one input.
 func checkParseIOR(t *testing.T, s string) {
 	t.Helper()
+	checkSkipIOR(t, s)
 	ior, err := ParseIOR(s)
 	if err != nil {
 		if !errors.Is(err, ErrBadIOR) || ior != nil {
@@ -126,4 +127,23 @@ func FuzzParseCorbaloc(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkSkipIOR: SkipIOR accepts exactly what IOR accepts and stops at the
+// same place.
+func checkSkipIOR(t *testing.T, s string) {
+	t.Helper()
+	if len(s) < 4 {
+		return
+	}
+	b, err := hex.DecodeString(s[4:])
+	if err != nil {
+		return
+	}
+	full, skip := DecodeEncapsulation(b, V1_2), DecodeEncapsulation(b, V1_2)
+	full.IOR()
+	skip.SkipIOR()
+	if (full.Err() == nil) != (skip.Err() == nil) || (full.Err() == nil && full.Pos() != skip.Pos()) {
+		t.Fatalf("IOR: err %v at %d; SkipIOR: err %v at %d", full.Err(), full.Pos(), skip.Err(), skip.Pos())
+	}
 }

@@ -104,6 +104,32 @@ func (d *Decoder) IOR() *IOR {
 	return ior
 }
 
+// SkipIOR reads past an IOP::IOR, checking it as IOR does, without
+// keeping it: for records whose reference is known already.
+func (d *Decoder) SkipIOR() {
+	if b := d.StringBytes(); len(b) > iorMaxTypeID {
+		d.fail("IOR type id of %d bytes exceeds the limit of %d", len(b), iorMaxTypeID)
+		return
+	}
+	n := d.SeqLen(8)
+	if d.err != nil {
+		return
+	}
+	if n > iorMaxProfiles {
+		d.fail("IOR with %d profiles exceeds the limit of %d", n, iorMaxProfiles)
+		return
+	}
+	for range n {
+		d.ULong()
+		if b := d.OctetsNoCopy(); len(b) > iorMaxProfileData {
+			d.fail("IOR profile data of %d bytes exceeds the limit of %d", len(b), iorMaxProfileData)
+		}
+		if d.err != nil {
+			return
+		}
+	}
+}
+
 // WriteIOR writes ior as an IOP::IOR in the encoder's byte order. A nil
 // *IOR is written as the nil reference.
 func (e *Encoder) WriteIOR(ior *IOR) {
