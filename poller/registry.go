@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/requestagent/requestagent/internal/timerpool"
 )
 
 // ID identifies a request: 16 random bytes (also part of its object keys).
@@ -22,28 +24,32 @@ func Timeout(ms uint32) time.Duration {
 }
 
 // Registry holds every polling group. It is safe for concurrent use.
+//
+// It is the index a restart rebuilds for every pending request, so an
+// entry is kept small (PRODUCT.md §6: a million pending requests): a
+// group threads its members on a list through the entries rather than
+// keeping a map of its own, and the channels of the rare callers that
+// wait on one request live in a side map.
 type Registry struct {
-	mu     sync.Mutex // guards groups, spare and everything reachable from them
-	groups map[string]*group
-	byID   map[ID]*entry
+	mu      sync.Mutex // guards everything below and everything reachable from it
+	groups  map[string]*group
+	byID    map[ID]*entry
+	waiters map[ID]chan struct{} // closed when the request's reply is ready
 	// spare holds emptied small groups for reuse: a proxy whose calls come
 	// one at a time empties and refills its group on every call.
 	spare []*group
 }
 
-// Reuse limits: how many empty groups are kept, and the largest group
-// (in entries) whose maps are worth keeping.
-const (
-	maxSpareGroups  = 64
-	maxSpareEntries = 64
-)
+// maxSpareGroups is how many empty groups are kept for reuse.
+const maxSpareGroups = 64
 
 type group struct {
-	name    string
-	entries map[ID]*entry
-	byTag   map[string]*entry // non-empty tags only
-	// peak is the most entries the group held, to keep big maps from
-	// being recycled.
+	name  string
+	first *entry // the members, newest first
+	n     int
+	byTag map[string]*entry // non-empty tags only
+	// peak is the most tagged entries the group held, to keep big maps
+	// from being recycled.
 	peak int
 	// changed, when a group poller waits, is closed (and dropped) whenever
 	// a reply of the group becomes ready or a request leaves.
@@ -51,25 +57,32 @@ type group struct {
 }
 
 type entry struct {
-	id     ID
-	g      *group
-	tag    []byte
-	ready  bool
-	masked bool // reported by a poll with unmask=TRUE
-	// readyC is closed when the reply is ready. It is made only when
-	// someone waits: most entries never need one, and a million pending
-	// requests should not cost a million channels.
-	readyC chan struct{}
+	id         ID
+	g          *group
+	prev, next *entry // the group's member list
+	tag        string
+	ready      bool
+	masked     bool // reported by a poll with unmask=TRUE
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{groups: make(map[string]*group), byID: make(map[ID]*entry)}
+	return &Registry{groups: make(map[string]*group), byID: make(map[ID]*entry), waiters: make(map[ID]chan struct{})}
 }
 
 // Add records a live request in a group under tag (which may be empty:
 // only non-empty tags must be unique among the group's live requests).
-func (r *Registry) Add(groupName string, id ID, tag []byte) error {
+func (r *Registry) Add(groupName string, id ID, tag string) error {
+	return r.add(groupName, id, tag, false)
+}
+
+// AddReady is Add for a request whose reply is ready already (one
+// recovered after a restart).
+func (r *Registry) AddReady(groupName string, id ID, tag string) error {
+	return r.add(groupName, id, tag, true)
+}
+
+func (r *Registry) add(groupName string, id ID, tag string, ready bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g := r.groups[groupName]
@@ -77,21 +90,28 @@ func (r *Registry) Add(groupName string, id ID, tag []byte) error {
 		g = r.newGroup(groupName)
 		r.groups[groupName] = g
 	}
-	if len(tag) > 0 {
-		if _, dup := g.byTag[string(tag)]; dup {
+	if tag != "" {
+		if _, dup := g.byTag[tag]; dup {
+			if g.n == 0 {
+				r.dropGroup(g)
+			}
 			return ErrDuplicateTag
 		}
 	}
-	e := &entry{id: id, g: g}
-	if len(tag) > 0 {
-		e.tag = append([]byte(nil), tag...)
+	e := &entry{id: id, g: g, tag: tag, ready: ready, next: g.first}
+	if g.first != nil {
+		g.first.prev = e
 	}
-	g.entries[id] = e
-	g.peak = max(g.peak, len(g.entries))
-	if len(tag) > 0 {
-		g.byTag[string(tag)] = e
+	g.first = e
+	g.n++
+	if tag != "" {
+		g.byTag[tag] = e
+		g.peak = max(g.peak, len(g.byTag))
 	}
 	r.byID[id] = e
+	if ready {
+		g.wake()
+	}
 	return nil
 }
 
@@ -119,8 +139,9 @@ func (r *Registry) SetReady(id ID) {
 		return
 	}
 	e.ready = true
-	if e.readyC != nil {
-		close(e.readyC)
+	if c, ok := r.waiters[id]; ok {
+		close(c)
+		delete(r.waiters, id)
 	}
 	e.g.wake()
 }
@@ -134,16 +155,17 @@ func (r *Registry) newGroup(name string) *group {
 		g.name = name
 		return g
 	}
-	return &group{name: name, entries: make(map[ID]*entry), byTag: make(map[string]*entry)}
+	return &group{name: name, byTag: make(map[string]*entry)}
 }
 
-// dropGroup forgets an empty group, keeping it for reuse if it is small.
-// r.mu must be held.
+// dropGroup forgets an empty group, keeping it for reuse if its tag map
+// is small. r.mu must be held.
 func (r *Registry) dropGroup(g *group) {
 	delete(r.groups, g.name)
-	if g.peak <= maxSpareEntries && len(r.spare) < maxSpareGroups {
+	g.wake()
+	if g.peak <= 64 && len(r.spare) < maxSpareGroups {
 		clear(g.byTag)
-		*g = group{entries: g.entries, byTag: g.byTag}
+		*g = group{byTag: g.byTag}
 		r.spare = append(r.spare, g)
 	}
 }
@@ -164,6 +186,14 @@ func (g *group) waitChan() chan struct{} {
 	return g.changed
 }
 
+// Waiting returns how many requests have a caller waiting in Wait (for
+// tests and metrics).
+func (r *Registry) Waiting() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.waiters)
+}
+
 // Remove forgets a trashed request. It returns false if it was unknown.
 func (r *Registry) Remove(id ID) bool {
 	r.mu.Lock()
@@ -173,13 +203,25 @@ func (r *Registry) Remove(id ID) bool {
 		return false
 	}
 	delete(r.byID, id)
+	if c, ok := r.waiters[id]; ok {
+		close(c) // its waiter finds it gone
+		delete(r.waiters, id)
+	}
 	g := e.g
-	delete(g.entries, id)
-	if len(e.tag) > 0 && g.byTag[string(e.tag)] == e {
-		delete(g.byTag, string(e.tag))
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		g.first = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	}
+	g.n--
+	if e.tag != "" && g.byTag[e.tag] == e {
+		delete(g.byTag, e.tag)
 	}
 	g.wake()
-	if len(g.entries) == 0 {
+	if g.n == 0 {
 		r.dropGroup(g)
 	}
 	return true
@@ -205,9 +247,9 @@ func (r *Registry) Members(groupName string) []ID {
 	if g == nil {
 		return nil
 	}
-	ids := make([]ID, 0, len(g.entries))
-	for id := range g.entries {
-		ids = append(ids, id)
+	ids := make([]ID, 0, g.n)
+	for e := g.first; e != nil; e = e.next {
+		ids = append(ids, e.id)
 	}
 	return ids
 }
@@ -217,7 +259,7 @@ func (r *Registry) Len(groupName string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if g := r.groups[groupName]; g != nil {
-		return len(g.entries)
+		return g.n
 	}
 	return 0
 }
@@ -232,21 +274,21 @@ func (r *Registry) Len(groupName string) int {
 func (r *Registry) Poll(ctx context.Context, groupName string, timeout time.Duration, unmask bool) ([][]byte, error) {
 	var deadline <-chan time.Time
 	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
+		t := timerpool.Get(timeout)
+		defer timerpool.Put(t)
 		deadline = t.C
 	}
 	for {
 		r.mu.Lock()
 		g := r.groups[groupName]
-		if g == nil || len(g.entries) == 0 {
+		if g == nil || g.n == 0 {
 			r.mu.Unlock()
 			return nil, ErrGroupEmpty
 		}
 		var tags [][]byte
-		for _, e := range g.entries {
+		for e := g.first; e != nil; e = e.next {
 			if e.ready && !e.masked {
-				tags = append(tags, append([]byte(nil), e.tag...))
+				tags = append(tags, []byte(e.tag))
 				if unmask {
 					e.masked = true
 				}
@@ -287,20 +329,25 @@ func (r *Registry) Wait(ctx context.Context, id ID, timeout time.Duration) bool 
 		r.mu.Unlock()
 		return false
 	}
-	if e.readyC == nil {
-		e.readyC = make(chan struct{})
+	readyC, ok := r.waiters[id]
+	if !ok {
+		readyC = make(chan struct{})
+		r.waiters[id] = readyC
 	}
-	readyC := e.readyC
 	r.mu.Unlock()
 	var deadline <-chan time.Time
 	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
+		t := timerpool.Get(timeout)
+		defer timerpool.Put(t)
 		deadline = t.C
 	}
 	select {
 	case <-readyC:
-		return true
+		// Closed on readiness, or because the request left.
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		e := r.byID[id]
+		return e != nil && e.ready
 	case <-deadline:
 		return false
 	case <-ctx.Done():

@@ -33,7 +33,7 @@ func TestPoll_EmptyGroup(t *testing.T) {
 	if _, err := r.Poll(context.Background(), "g", 0, true); !errors.Is(err, poller.ErrGroupEmpty) {
 		t.Fatalf("poll of unknown group: %v", err)
 	}
-	r.Add("g", id(1), []byte("a"))
+	r.Add("g", id(1), "a")
 	r.Remove(id(1))
 	if _, err := r.Poll(context.Background(), "g", 0, true); !errors.Is(err, poller.ErrGroupEmpty) {
 		t.Fatalf("poll after last trash: %v", err)
@@ -45,25 +45,25 @@ func TestPoll_EmptyGroup(t *testing.T) {
 // are independent (seed 003: DUPLICATED_REQUEST_TAG).
 func TestAdd_DuplicateTag(t *testing.T) {
 	r := poller.NewRegistry()
-	if err := r.Add("g", id(1), []byte("0")); err != nil {
+	if err := r.Add("g", id(1), "0"); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Add("g", id(2), []byte("0")); !errors.Is(err, poller.ErrDuplicateTag) {
+	if err := r.Add("g", id(2), "0"); !errors.Is(err, poller.ErrDuplicateTag) {
 		t.Fatalf("duplicate tag: %v", err)
 	}
 	if r.TagFree("g", []byte("0")) || !r.TagFree("g", []byte("1")) || !r.TagFree("h", []byte("0")) {
 		t.Fatal("TagFree disagrees with Add")
 	}
-	if err := r.Add("h", id(3), []byte("0")); err != nil {
+	if err := r.Add("h", id(3), "0"); err != nil {
 		t.Fatalf("same tag in another group: %v", err)
 	}
 	for n := byte(4); n < 7; n++ {
-		if err := r.Add("g", id(n), nil); err != nil {
+		if err := r.Add("g", id(n), ""); err != nil {
 			t.Fatalf("untagged request: %v", err)
 		}
 	}
 	r.Remove(id(1))
-	if err := r.Add("g", id(7), []byte("0")); err != nil {
+	if err := r.Add("g", id(7), "0"); err != nil {
 		t.Fatalf("tag of a trashed request: %v", err)
 	}
 }
@@ -73,9 +73,9 @@ func TestAdd_DuplicateTag(t *testing.T) {
 func TestPoll_Unmask(t *testing.T) {
 	ctx := context.Background()
 	r := poller.NewRegistry()
-	r.Add("g", id(1), []byte("a"))
-	r.Add("g", id(2), []byte("b"))
-	r.Add("g", id(3), []byte("c"))
+	r.Add("g", id(1), "a")
+	r.Add("g", id(2), "b")
+	r.Add("g", id(3), "c")
 	if tags, _ := r.Poll(ctx, "g", 0, false); len(tags) != 0 {
 		t.Fatalf("nothing ready yet, got %s", sorted(tags))
 	}
@@ -103,7 +103,7 @@ func TestPoll_Unmask(t *testing.T) {
 func TestPoll_BlocksUntilReady(t *testing.T) {
 	ctx := context.Background()
 	r := poller.NewRegistry()
-	r.Add("g", id(1), []byte("a"))
+	r.Add("g", id(1), "a")
 	done := make(chan string)
 	go func() {
 		tags, err := r.Poll(ctx, "g", poller.Forever, true)
@@ -118,7 +118,7 @@ func TestPoll_BlocksUntilReady(t *testing.T) {
 	if got := <-done; got != "[a] <nil>" {
 		t.Fatalf("blocked poll: %s", got)
 	}
-	r.Add("g", id(2), []byte("b"))
+	r.Add("g", id(2), "b")
 	if tags, err := r.Poll(ctx, "g", time.Millisecond, true); err != nil || tags == nil || len(tags) != 0 {
 		t.Fatalf("timed-out poll = %v, %v; want an empty list", tags, err)
 	}
@@ -128,7 +128,7 @@ func TestPoll_BlocksUntilReady(t *testing.T) {
 func TestWait(t *testing.T) {
 	ctx := context.Background()
 	r := poller.NewRegistry()
-	r.Add("g", id(1), nil)
+	r.Add("g", id(1), "")
 	if r.Wait(ctx, id(1), 0) {
 		t.Fatal("ready before SetReady")
 	}
@@ -159,13 +159,13 @@ func TestGroupReuse(t *testing.T) {
 	ctx := context.Background()
 	for round := range 3 {
 		old, next := fmt.Sprintf("g%d", round), fmt.Sprintf("g%d", round+1)
-		r.Add(old, id(1), []byte("a"))
+		r.Add(old, id(1), "a")
 		r.SetReady(id(1))
 		if tags, _ := r.Poll(ctx, old, 0, true); sorted(tags) != "[a]" {
 			t.Fatalf("round %d: poll = %v", round, sorted(tags))
 		}
 		r.Remove(id(1))
-		if err := r.Add(next, id(2), []byte("a")); err != nil {
+		if err := r.Add(next, id(2), "a"); err != nil {
 			t.Fatalf("round %d: tag of the emptied group still taken: %v", round, err)
 		}
 		if tags, err := r.Poll(ctx, next, 0, false); err != nil || len(tags) != 0 {
@@ -182,5 +182,53 @@ func TestGroupReuse(t *testing.T) {
 			t.Fatalf("round %d: members %v", round, got)
 		}
 		r.Remove(id(2))
+	}
+}
+
+// TestWait_RequestLeaves: a caller waiting on a request that is trashed
+// meanwhile is told at once (not ready), instead of waiting out its
+// timeout; waiters leave nothing behind.
+func TestWait_RequestLeaves(t *testing.T) {
+	ctx := context.Background()
+	r := poller.NewRegistry()
+	r.Add("g", id(1), "")
+	got := make(chan bool)
+	go func() { got <- r.Wait(ctx, id(1), poller.Forever) }()
+	for r.Waiting() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	r.Remove(id(1))
+	if <-got {
+		t.Fatal("a trashed request was reported ready")
+	}
+	r.Add("g", id(2), "")
+	if r.Wait(ctx, id(2), time.Millisecond) {
+		t.Fatal("ready before SetReady")
+	}
+	r.SetReady(id(2))
+	if n := r.Waiting(); n != 0 {
+		t.Fatalf("%d waiter channels left", n)
+	}
+}
+
+// TestAddReady: a recovered request is pollable at once; a clashing tag
+// leaves no empty group behind.
+func TestAddReady(t *testing.T) {
+	r := poller.NewRegistry()
+	if err := r.AddReady("g", id(1), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if tags, err := r.Poll(context.Background(), "g", 0, false); err != nil || sorted(tags) != "[a]" {
+		t.Fatalf("poll = %v, %v", sorted(tags), err)
+	}
+	if !r.Wait(context.Background(), id(1), 0) {
+		t.Fatal("AddReady request not ready")
+	}
+	if err := r.AddReady("g", id(2), "a"); !errors.Is(err, poller.ErrDuplicateTag) {
+		t.Fatalf("clashing tag: %v", err)
+	}
+	r.Remove(id(1))
+	if _, err := r.Poll(context.Background(), "g", 0, false); !errors.Is(err, poller.ErrGroupEmpty) {
+		t.Fatalf("group after the clash and the trash: %v", err)
 	}
 }
