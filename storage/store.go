@@ -106,6 +106,7 @@ func Open(cfg Config) (*Store, error) {
 		WithNumMemtables(3).
 		WithBlockCacheSize(32 << 20).
 		WithNumCompactors(2).
+		WithBaseTableSize(512 << 10).
 		// One committer writes; there is nothing to conflict with.
 		WithDetectConflicts(false)
 	if cfg.InMemory {
