@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -144,6 +145,12 @@ func Start(cfg Config) (*Agent, error) {
 		a.client.Close()
 		store.Close()
 		return nil, fmt.Errorf("agent: recovering state from the store: %w", err)
+	}
+	if len(a.requests) >= freeAfterRecovery {
+		// Recovery decodes every record once and keeps a small part:
+		// hand the rest back to the system now rather than carry it until
+		// the runtime gets round to it.
+		debug.FreeOSMemory()
 	}
 	a.adapter.Register([]byte(AgentKey), &agentServant{a})
 	a.adapter.Locator = a.locate
@@ -370,7 +377,7 @@ func (a *Agent) forget(id poller.ID) *requestRecord {
 // client: it is pollable again, as if never read.
 func (a *Agent) restore(r *requestRecord) {
 	if err := a.groups.Add(r.group, r.id, r.tag); err != nil {
-		a.groups.Add(r.group, r.id, nil) // its tag was taken meanwhile
+		a.groups.Add(r.group, r.id, "") // its tag was taken meanwhile
 	}
 	a.mu.Lock()
 	a.requests[r.id] = r
@@ -425,11 +432,11 @@ func (a *Agent) retain() {
 			return
 		case <-t.C:
 		}
-		cutoff := time.Now().Add(-a.cfg.ReplyRetention)
+		cutoff := time.Now().Add(-a.cfg.ReplyRetention).UnixNano()
 		var old []poller.ID
 		a.mu.Lock()
 		for id, r := range a.requests {
-			if (r.state == stateReplied || r.state == stateDelivered) && r.repliedAt.Before(cutoff) {
+			if (r.state == stateReplied || r.state == stateDelivered) && r.repliedAt < cutoff {
 				old = append(old, id)
 			}
 		}

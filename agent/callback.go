@@ -68,7 +68,7 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 	inv := &giop.Invocation{Operation: "reply_available", Args: func(e *giop.Encoder) {
 		e.WriteIOR(ref)
 		e.WriteString(rec.operation)
-		e.WriteOctets(rec.cookie)
+		writeOctetString(e, rec.cookie)
 	}}
 	cctx, cancel := context.WithTimeout(ctx, a.cfg.CallbackTimeout)
 	defer cancel()

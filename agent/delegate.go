@@ -16,7 +16,9 @@ var storageErrNotFound = storage.ErrNotFound
 
 // delegate sends an accepted request to its target and stores the reply.
 // It runs in its own goroutine, holding a place in the delegation queue.
-func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket) {
+//
+// h, when set, gets the reply first: the WaitReply caller still waiting.
+func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket, h *handoff) {
 	defer t.done()
 	if !t.immediate {
 		if err := t.wait(a.ctx); err != nil {
@@ -51,7 +53,7 @@ func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket) {
 			bodyAlign: int8(resp.BodyAlign()), body: append([]byte(nil), resp.Body()...)}
 	}
 	a.metrics.reply(replyLabel(y))
-	if h := rec.handoff; h != nil {
+	if h != nil {
 		if h.deliver(y) {
 			return // the caller waiting for it has it
 		}
@@ -86,7 +88,7 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 	live := a.requests[rec.id]
 	if live != nil {
 		live.state = stateReplied
-		live.repliedAt = time.Now()
+		live.repliedAt = time.Now().UnixNano()
 	}
 	a.mu.Unlock()
 	if live == nil {

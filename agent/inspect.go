@@ -58,9 +58,10 @@ var stateNames = map[reqState]string{stateCreated: "created", stateAccepted: "qu
 	stateSending: "delegating", stateReplied: "replied", stateDelivered: "delivered"}
 
 func (r *requestRecord) info(now time.Time) RequestInfo {
-	ri := RequestInfo{ID: hex.EncodeToString(r.id[:]), Tag: hex.EncodeToString(r.tag),
-		Cookie: hex.EncodeToString(r.cookie), Operation: r.operation, State: stateNames[r.state],
-		Oneway: r.oneway, Created: r.created, Age: now.Sub(r.created).Round(time.Millisecond).String()}
+	created := time.Unix(0, r.created)
+	ri := RequestInfo{ID: hex.EncodeToString(r.id[:]), Tag: hex.EncodeToString([]byte(r.tag)),
+		Cookie: hex.EncodeToString([]byte(r.cookie)), Operation: r.operation, State: stateNames[r.state],
+		Oneway: r.oneway, Created: created, Age: now.Sub(created).Round(time.Millisecond).String()}
 	if r.proxyID != (poller.ID{}) {
 		ri.Proxy = hex.EncodeToString(r.proxyID[:])
 	} else if len(r.group) > 2 {

@@ -38,14 +38,14 @@ func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) e
 		id:        newID(),
 		proxyID:   s.id,
 		group:     proxy.group,
-		tag:       info.RequestTag,
-		cookie:    info.Cookie,
+		tag:       string(info.RequestTag),
+		cookie:    string(info.Cookie),
 		target:    proxy.target,
 		repoID:    proxy.repoID,
 		recipient: proxy.recipient,
 		props:     proxy.props,
 		suppress:  info.Suppress,
-		created:   time.Now(),
+		created:   time.Now().UnixNano(),
 	}
 	return a.send(ctx, req, rec, info.WaitTimeout, true)
 }
@@ -126,10 +126,10 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	a.mu.Lock()
 	a.requests[rec.id] = rec
 	a.mu.Unlock()
-	a.log.Debug().Hex("request", rec.id[:]).Str("operation", rec.operation).Bytes("tag", rec.tag).Msg("agent: request accepted")
+	a.log.Debug().Hex("request", rec.id[:]).Str("operation", rec.operation).Str("tag", rec.tag).Msg("agent: request accepted")
 	crashPoint(CrashAfterStore)
 	snapshot := *rec
-	a.goTracked(func() { a.delegate(&snapshot, body, t) })
+	a.goTracked(func() { a.delegate(&snapshot, body, t, nil) })
 	if rec.oneway {
 		a.metrics.outcome(outcomeOneway)
 		return nil
@@ -154,8 +154,7 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 	a.requests[rec.id] = rec
 	a.mu.Unlock()
 	snapshot := *rec
-	snapshot.handoff = h
-	a.goTracked(func() { a.delegate(&snapshot, body, t) })
+	a.goTracked(func() { a.delegate(&snapshot, body, t, h) })
 
 	var expired <-chan time.Time
 	if d := poller.Timeout(wait); d != poller.Forever {

@@ -108,13 +108,16 @@ func readProps(d *giop.Decoder) Properties {
 	return Properties{WaitReply: d.Bool(), ReplyDropping: d.Octet(), ManualTrash: d.Bool()}
 }
 
-// requestRecord is a request's metadata; the body is stored apart.
+// requestRecord is a request's metadata; the body is stored apart. One
+// is kept in memory per live request, so it is kept small (PRODUCT.md §6:
+// a million pending requests): times as Unix nanoseconds, tag and cookie
+// as strings, nothing that only a call in progress needs.
 type requestRecord struct {
 	id      poller.ID
 	proxyID poller.ID // zero for requests made by create_request
 	group   string
-	tag     []byte
-	cookie  []byte
+	tag     string
+	cookie  string
 	// target, repoID, recipient and props are the request's own for
 	// create_request, copies of the proxy's otherwise.
 	target    *giop.IOR
@@ -130,14 +133,11 @@ type requestRecord struct {
 	version   giop.Version
 	little    bool
 	bodyAlign int8
-	created   time.Time
+	created   int64 // Unix nanoseconds
 
-	// handoff, when set, gets the reply first (a WaitReply caller); it is
-	// not stored.
-	handoff *handoff
-	// repliedAt is when the reply was stored (or recovered), for
-	// ReplyRetention; memory only.
-	repliedAt time.Time
+	// repliedAt is when the reply was stored (or recovered), in Unix
+	// nanoseconds, for ReplyRetention; memory only.
+	repliedAt int64
 }
 
 func (r *requestRecord) encode() []byte {
@@ -146,8 +146,8 @@ func (r *requestRecord) encode() []byte {
 	e.WriteRaw(r.id[:])
 	e.WriteRaw(r.proxyID[:])
 	e.WriteString(r.group)
-	e.WriteOctets(r.tag)
-	e.WriteOctets(r.cookie)
+	writeOctetString(e, r.tag)
+	writeOctetString(e, r.cookie)
 	e.WriteIOR(r.target)
 	e.WriteString(r.repoID)
 	e.WriteIOR(r.recipient)
@@ -160,11 +160,25 @@ func (r *requestRecord) encode() []byte {
 	e.WriteOctet(r.version.Minor)
 	e.WriteBool(r.little)
 	e.WriteOctet(byte(r.bodyAlign))
-	e.WriteLongLong(r.created.UnixNano())
+	e.WriteLongLong(r.created)
 	return e.Bytes()
 }
 
+// writeOctetString writes s as a sequence<octet>.
+func writeOctetString(e *giop.Encoder, s string) {
+	e.WriteULong(uint32(len(s)))
+	e.WriteRawString(s)
+}
+
 func decodeRequest(b []byte) (*requestRecord, error) {
+	return decodeRequestOf(b, nil)
+}
+
+// decodeRequestOf decodes a request record. With proxyOf, a request of a
+// known proxy shares the proxy's group name and references (the records
+// repeat them) instead of decoding its own copies: a restart keeps one
+// copy per proxy in memory, not one per request.
+func decodeRequestOf(b []byte, proxyOf func(poller.ID) *proxyRecord) (*requestRecord, error) {
 	d := giop.NewDecoder(b, giop.V1_2, true)
 	if v := d.Octet(); v != recordVersion && d.Err() == nil {
 		return nil, fmt.Errorf("%w: request record version %d", errRecord, v)
@@ -172,12 +186,28 @@ func decodeRequest(b []byte) (*requestRecord, error) {
 	r := &requestRecord{}
 	copy(r.id[:], d.Raw(len(r.id)))
 	copy(r.proxyID[:], d.Raw(len(r.proxyID)))
-	r.group = d.String()
-	r.tag = d.Octets()
-	r.cookie = d.Octets()
-	r.target = d.IOR()
-	r.repoID = d.String()
-	r.recipient = d.IOR()
+	var p *proxyRecord
+	if proxyOf != nil && r.proxyID != (poller.ID{}) {
+		p = proxyOf(r.proxyID)
+	}
+	if p != nil {
+		d.StringBytes()
+		r.group = p.group
+	} else {
+		r.group = d.String()
+	}
+	r.tag = string(d.OctetsNoCopy())
+	r.cookie = string(d.OctetsNoCopy())
+	if p != nil {
+		d.SkipIOR()
+		d.StringBytes()
+		d.SkipIOR()
+		r.target, r.repoID, r.recipient = p.target, p.repoID, p.recipient
+	} else {
+		r.target = d.IOR()
+		r.repoID = d.String()
+		r.recipient = d.IOR()
+	}
 	r.props = readProps(d)
 	r.operation = d.String()
 	r.oneway = d.Bool()
@@ -186,7 +216,7 @@ func decodeRequest(b []byte) (*requestRecord, error) {
 	r.version = giop.Version{Major: d.Octet(), Minor: d.Octet()}
 	r.little = d.Bool()
 	r.bodyAlign = int8(d.Octet())
-	r.created = time.Unix(0, d.LongLong())
+	r.created = d.LongLong()
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("%w: request: %v", errRecord, err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/nmproto"
+	"github.com/requestagent/requestagent/poller"
 )
 
 // recoverState rebuilds the in-memory indexes from the store when the agent
@@ -17,7 +18,8 @@ import (
 // instead of being sent again. Only metadata is read; bodies stay on disk
 // until a resumed request needs its own.
 func (a *Agent) recoverState() error {
-	var resume, unknown, replied []*requestRecord
+	var resume, unknown, callbacks []*requestRecord
+	replied := 0
 	err := a.store.Scan(prefixProxy, func(_, v []byte) error {
 		p, err := decodeProxy(v)
 		if err != nil {
@@ -29,49 +31,53 @@ func (a *Agent) recoverState() error {
 	if err != nil {
 		return err
 	}
+	proxyOf := func(id poller.ID) *proxyRecord { return a.proxies[id] }
+	now := time.Now().UnixNano() // retention counts from the restart
 	err = a.store.Scan(prefixRequest, func(_, v []byte) error {
-		r, err := decodeRequest(v)
+		// The proxy's references and strings are shared: memory holds one
+		// copy per proxy, not one per request (PRODUCT.md §6: indexes, not
+		// bodies).
+		r, err := decodeRequestOf(v, proxyOf)
 		if err != nil {
 			return err
 		}
-		if p := a.proxies[r.proxyID]; p != nil {
-			// Share the proxy's references and strings: memory holds one
-			// copy per proxy, not one per request (PRODUCT.md §6: indexes,
-			// not bodies).
-			r.target, r.recipient, r.repoID, r.group = p.target, p.recipient, p.repoID, p.group
-		} else {
+		if r.proxyID == (poller.ID{}) {
 			r.group = intern(r.group)
 		}
 		r.operation = intern(r.operation)
-		if err := a.groups.Add(r.group, r.id, r.tag); err != nil {
-			// Cannot happen for records the agent wrote; keep the request
-			// reachable by its poller all the same.
-			a.log.Warn().Hex("request", r.id[:]).Msg("agent: recovered request's tag clashes; added untagged")
-			a.groups.Add(r.group, r.id, nil)
-		}
-		a.requests[r.id] = r
+		add := a.groups.Add
 		switch r.state {
 		case stateAccepted:
 			resume = append(resume, r)
 		case stateSending:
 			unknown = append(unknown, r)
 		case stateReplied:
-			r.repliedAt = time.Now() // retention counts from the restart
-			replied = append(replied, r)
+			r.repliedAt = now
+			add = a.groups.AddReady
+			if !r.recipient.IsNil() {
+				callbacks = append(callbacks, r)
+			}
 		case stateDelivered:
-			r.repliedAt = time.Now()
-			a.groups.SetReady(r.id)
+			r.repliedAt = now
+			add = a.groups.AddReady
+		}
+		if err := add(r.group, r.id, r.tag); err != nil {
+			// Cannot happen for records the agent wrote; keep the request
+			// reachable by its poller all the same.
+			a.log.Warn().Hex("request", r.id[:]).Msg("agent: recovered request's tag clashes; added untagged")
+			add(r.group, r.id, "")
+		}
+		a.requests[r.id] = r
+		if r.state == stateReplied {
+			replied++
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for _, r := range replied {
-		a.groups.SetReady(r.id)
-		if !r.recipient.IsNil() {
-			a.enqueueCallback(r) // pending callbacks are retried
-		}
+	for _, r := range callbacks {
+		a.enqueueCallback(r) // pending callbacks are retried
 	}
 	for _, r := range unknown {
 		if r.oneway {
@@ -90,7 +96,7 @@ func (a *Agent) recoverState() error {
 		// Acknowledged requests are never refused for queue room.
 		t := a.queue.admitRecovered()
 		rec := *r
-		a.goTracked(func() { a.delegate(&rec, body, t) })
+		a.goTracked(func() { a.delegate(&rec, body, t, nil) })
 	}
 	for id, p := range a.proxies {
 		if p.toBeDestroyed {
@@ -98,10 +104,14 @@ func (a *Agent) recoverState() error {
 		}
 	}
 	a.log.Info().Int("proxies", len(a.proxies)).Int("requests", len(a.requests)).
-		Int("resumed", len(resume)).Int("maybe_run", len(unknown)).Int("replies", len(replied)).
+		Int("resumed", len(resume)).Int("maybe_run", len(unknown)).Int("replies", replied).
 		Msg("agent: state recovered")
 	return nil
 }
+
+// freeAfterRecovery is how many recovered requests make returning the
+// recovery's garbage to the system worth a full collection.
+const freeAfterRecovery = 100_000
 
 // interned holds one copy of the group names and operation names that many
 // recovered requests repeat.

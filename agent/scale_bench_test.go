@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,7 +33,18 @@ func BenchmarkScale_PendingRequests(b *testing.B) {
 		n, _ = strconv.Atoi(s)
 	}
 	dir := b.TempDir()
+	// REQUESTAGENT_SCALE_DIR keeps the filled store there, and reuses it
+	// when it is already filled: to iterate on recovery without refilling.
+	keep := os.Getenv("REQUESTAGENT_SCALE_DIR")
+	if keep != "" {
+		dir = keep
+	}
 	bin := peers.AgentBinary(b)
+	if _, err := os.Stat(filepath.Join(dir, "filled")); keep != "" && err == nil {
+		b.Logf("reusing the store in %s", dir)
+		serveScale(b, bin, dir, n, 0)
+		return
+	}
 
 	st, err := storage.Open(storage.Config{Dir: dir, Durable: false, MaxBatchEntries: 1 << 14})
 	if err != nil {
@@ -47,7 +61,7 @@ func BenchmarkScale_PendingRequests(b *testing.B) {
 	ctx := context.Background()
 	for i := range n {
 		r := &requestRecord{id: newID(), proxyID: p.id, group: proxyGroup(p.id), target: target,
-			repoID: p.repoID, operation: "add_stock", state: stateReplied, version: giop.V1_2, little: true, created: time.Now()}
+			repoID: p.repoID, operation: "add_stock", state: stateReplied, version: giop.V1_2, little: true, created: time.Now().UnixNano()}
 		batch.Set(recordKey(prefixRequest, r.id), r.encode())
 		batch.Set(recordKey(prefixBody, r.id), body)
 		batch.Set(recordKey(prefixReply, r.id), reply)
@@ -60,13 +74,22 @@ func BenchmarkScale_PendingRequests(b *testing.B) {
 	}
 	st.Close()
 	fill := time.Since(start)
-	storeBytes := duBytes(b, dir)
+	if keep != "" {
+		os.WriteFile(filepath.Join(dir, "filled"), nil, 0o644)
+	}
+	serveScale(b, bin, dir, n, fill)
+}
 
+// serveScale starts the agent on the filled store in dir and reports.
+func serveScale(b *testing.B, bin, dir string, n int, fill time.Duration) {
+	storeBytes := duBytes(b, dir)
+	ctx := context.Background()
 	port := peers.FreePort(b)
 	b.ResetTimer()
 	t0 := time.Now()
+	adminAddr := fmt.Sprintf("127.0.0.1:%d", peers.FreePort(b))
 	cmd := exec.Command(bin, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", "127.0.0.1",
-		"--data-dir", dir, "--admin", fmt.Sprintf("127.0.0.1:%d", peers.FreePort(b)), "--log-level", "warn")
+		"--data-dir", dir, "--admin", adminAddr, "--pprof", "--log-level", "warn")
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -92,11 +115,16 @@ func BenchmarkScale_PendingRequests(b *testing.B) {
 	ready := time.Since(t0)
 	b.StopTimer()
 	rss := vmRSS(b, cmd.Process.Pid)
+	if out := os.Getenv("REQUESTAGENT_SCALE_HEAPPROFILE"); out != "" {
+		saveHeapProfile(b, adminAddr, out)
+	}
 	b.ReportMetric(float64(n), "pending_requests")
 	b.ReportMetric(ready.Seconds(), "s_to_serving")
 	b.ReportMetric(float64(rss)/(1<<20), "RSS_MiB")
 	b.ReportMetric(float64(storeBytes)/(1<<20), "store_MiB")
-	b.ReportMetric(fill.Seconds(), "s_to_fill")
+	if fill > 0 {
+		b.ReportMetric(fill.Seconds(), "s_to_fill")
+	}
 }
 
 func vmRSS(b *testing.B, pid int) int64 {
@@ -115,13 +143,37 @@ func vmRSS(b *testing.B, pid int) int64 {
 	return 0
 }
 
+// duBytes is the disk space the files under dir use, as du counts it:
+// Badger's value log is a sparse file whose apparent size says little.
 func duBytes(b *testing.B, dir string) int64 {
 	var total int64
 	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			total += st.Blocks * 512
+		} else {
 			total += info.Size()
 		}
 		return nil
 	})
 	return total
+}
+
+// saveHeapProfile writes the agent's heap profile (REQUESTAGENT_SCALE_HEAPPROFILE)
+// for go tool pprof.
+func saveHeapProfile(b *testing.B, adminAddr, out string) {
+	resp, err := http.Get("http://" + adminAddr + "/debug/pprof/heap")
+	if err != nil {
+		b.Logf("heap profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	io.Copy(f, resp.Body)
 }

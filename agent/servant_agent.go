@@ -105,13 +105,13 @@ func (a *Agent) destroyRequestRef(ref *giop.IOR) error {
 // createRequest serves RequestAgent::create_request(RequestDesc).
 func (a *Agent) createRequest(req *giop.ServerRequest) error {
 	d := req.Args
-	rec := &requestRecord{id: newID(), created: time.Now()}
+	rec := &requestRecord{id: newID(), created: time.Now().UnixNano()}
 	rec.target = d.IOR()
 	rec.repoID = d.BoundedString(1024, "repository id")
 	rec.recipient = d.IOR()
-	rec.cookie = append([]byte{}, d.BoundedOctets(nmproto.MaxCookieLen, "cookie")...)
+	rec.cookie = string(d.BoundedOctets(nmproto.MaxCookieLen, "cookie"))
 	groupName := d.BoundedString(1024, "polling group")
-	rec.tag = append([]byte{}, d.BoundedOctets(nmproto.MaxTagLen, "request tag")...)
+	rec.tag = string(d.BoundedOctets(nmproto.MaxTagLen, "request tag"))
 	props := readProperties(d)
 	if err := req.ArgsErr(); err != nil {
 		return err

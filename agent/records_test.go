@@ -1,0 +1,89 @@
+package agent
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/poller"
+)
+
+func testRecords() (*proxyRecord, []*requestRecord) {
+	target := giop.NewIOR("IDL:StockManager:1.0", &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: 9, ObjectKey: []byte("StockManager")})
+	recipient := giop.NewIOR(ReplyRecipientID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: 10, ObjectKey: []byte("rr")})
+	p := &proxyRecord{id: newID(), target: target, repoID: "IDL:StockManager:1.0", recipient: recipient,
+		props: Properties{WaitReply: true, ReplyDropping: 6}}
+	p.group = proxyGroup(p.id)
+	ofProxy := &requestRecord{id: newID(), proxyID: p.id, group: p.group, tag: "t\x00\xff", cookie: "c",
+		target: p.target, repoID: p.repoID, recipient: p.recipient, props: p.props, operation: "add_stock",
+		state: stateReplied, version: giop.V1_1, little: false, bodyAlign: 4, created: 1234567890}
+	made := &requestRecord{id: newID(), group: namedGroup("g"), target: target, repoID: "IDL:Other:1.0",
+		recipient: &giop.IOR{}, operation: "op", oneway: true, suppress: true, state: stateAccepted,
+		version: giop.V1_2, little: true, bodyAlign: -1, created: -5}
+	return p, []*requestRecord{ofProxy, made}
+}
+
+// TestRequestRecord_RoundTrip: a request record decodes to what was
+// encoded, with and without its proxy known; with it, the proxy's group
+// and references are shared rather than copied (PRODUCT.md §6).
+func TestRequestRecord_RoundTrip(t *testing.T) {
+	p, recs := testRecords()
+	proxyOf := func(id poller.ID) *proxyRecord {
+		if id == p.id {
+			return p
+		}
+		return nil
+	}
+	for _, want := range recs {
+		for _, of := range []func(poller.ID) *proxyRecord{nil, proxyOf} {
+			got, err := decodeRequestOf(want.encode(), of)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("round trip (proxy known: %v):\n got %+v\nwant %+v", of != nil, got, want)
+			}
+			if of != nil && want.proxyID == p.id && (got.target != p.target || got.recipient != p.recipient) {
+				t.Fatal("a request of a known proxy has references of its own")
+			}
+		}
+	}
+}
+
+// FuzzRequestRecord: decoding a stored request record never panics, fails
+// only with errRecord, and what it accepts encodes back to a record that
+// decodes the same, whether or not its proxy is known.
+// Seeds: testdata/fuzz/FuzzRequestRecord.
+func FuzzRequestRecord(f *testing.F) {
+	p, recs := testRecords()
+	for _, r := range recs {
+		f.Add(r.encode())
+	}
+	proxyOf := func(id poller.ID) *proxyRecord {
+		if id == p.id {
+			return p
+		}
+		return nil
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, of := range []func(poller.ID) *proxyRecord{nil, proxyOf} {
+			r, err := decodeRequestOf(b, of)
+			if err != nil {
+				if !errors.Is(err, errRecord) {
+					t.Fatalf("error %v is not errRecord", err)
+				}
+				continue
+			}
+			r2, err := decodeRequestOf(r.encode(), of)
+			if err != nil {
+				t.Fatalf("re-decoding: %v", err)
+			}
+			if !reflect.DeepEqual(r, r2) {
+				t.Fatalf("re-encoding changed the record:\n%+v\n%+v", r, r2)
+			}
+		}
+	})
+}
