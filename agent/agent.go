@@ -34,7 +34,7 @@ type Agent struct {
 	cfg    Config
 	log    zerolog.Logger
 	store  *storage.Store
-	groups *poller.Registry
+	groups *poller.Registry[*requestRecord] // also the live requests by id
 	queue  *queue
 	client *giop.Client
 	idl    IDL
@@ -58,9 +58,12 @@ type Agent struct {
 	// ready is set once state is recovered and the agent serves.
 	ready atomic.Bool
 
-	mu       sync.Mutex // guards the maps below
-	proxies  map[poller.ID]*proxyRecord
-	requests map[poller.ID]*requestRecord
+	// mu guards the maps below and the fields of the live request records
+	// (found through groups, whose own lock is taken inside mu, never
+	// the other way round): looking a request up and changing or
+	// forgetting it happen under mu as one step.
+	mu      sync.Mutex
+	proxies map[poller.ID]*proxyRecord
 	// holders maps a live reply holder to its request.
 	holders map[poller.ID]poller.ID
 	// boundConns maps a proxy made with RecipientOnConnection to the
@@ -123,7 +126,7 @@ func Start(cfg Config) (*Agent, error) {
 		cfg:        cfg,
 		log:        cfg.Logger,
 		store:      store,
-		groups:     poller.NewRegistry(),
+		groups:     poller.NewRegistry[*requestRecord](),
 		queue:      newQueue(cfg.MaxThreads, cfg.MaxQueueSize, cfg.BlockingTimeout),
 		client:     giop.NewClient(&gcfg),
 		idl:        cfg.IDL,
@@ -132,7 +135,6 @@ func Start(cfg Config) (*Agent, error) {
 		host:       host,
 		port:       uint16(addr.Port),
 		proxies:    make(map[poller.ID]*proxyRecord),
-		requests:   make(map[poller.ID]*requestRecord),
 		holders:    make(map[poller.ID]poller.ID),
 		boundConns: make(map[poller.ID]*giop.Conn),
 	}
@@ -146,7 +148,7 @@ func Start(cfg Config) (*Agent, error) {
 		store.Close()
 		return nil, fmt.Errorf("agent: recovering state from the store: %w", err)
 	}
-	if len(a.requests) >= freeAfterRecovery {
+	if a.groups.Count() >= freeAfterRecovery {
 		// Recovery decodes every record once and keeps a small part:
 		// hand the rest back to the system now rather than carry it until
 		// the runtime gets round to it.
@@ -243,12 +245,12 @@ func (a *Agent) locate(key []byte) giop.Servant {
 		// A request made by create_request is reached by its request
 		// object, one sent through a proxy by its poller: never the other
 		// way, so a key names exactly one object.
-		if r := a.requests[id]; r != nil && (kind == keyRequest) == (r.proxyID == poller.ID{}) {
+		if r := a.groups.Value(id); r != nil && (kind == keyRequest) == (r.proxyID == poller.ID{}) {
 			return &requestServant{a: a, id: id, repoID: r.repoID, poller: kind == keyPoller}
 		}
 	case keyHolder:
 		if rid, ok := a.holders[id]; ok {
-			if r := a.requests[rid]; r != nil {
+			if r := a.groups.Value(rid); r != nil {
 				return &holderServant{a: a, holder: id, repoID: r.repoID}
 			}
 		}
@@ -364,9 +366,8 @@ func (a *Agent) trash(id poller.ID) bool {
 // any more. It returns the request, or nil if it was unknown.
 func (a *Agent) forget(id poller.ID) *requestRecord {
 	a.mu.Lock()
-	r := a.requests[id]
-	delete(a.requests, id)
-	a.mu.Unlock()
+	defer a.mu.Unlock()
+	r := a.groups.Value(id)
 	if r != nil {
 		a.groups.Remove(id)
 	}
@@ -376,13 +377,11 @@ func (a *Agent) forget(id poller.ID) *requestRecord {
 // restore puts back a forgotten request whose read did not reach the
 // client: it is pollable again, as if never read.
 func (a *Agent) restore(r *requestRecord) {
-	if err := a.groups.Add(r.group, r.id, r.tag); err != nil {
-		a.groups.Add(r.group, r.id, "") // its tag was taken meanwhile
-	}
 	a.mu.Lock()
-	a.requests[r.id] = r
+	if err := a.groups.Insert(r.group, r.id, r.tag, true, r); err != nil {
+		a.groups.Insert(r.group, r.id, "", true, r) // its tag was taken meanwhile
+	}
 	a.mu.Unlock()
-	a.groups.SetReady(r.id)
 	a.log.Debug().Hex("request", r.id[:]).Msg("agent: reply not delivered; the request stays pollable")
 }
 
@@ -435,11 +434,12 @@ func (a *Agent) retain() {
 		cutoff := time.Now().Add(-a.cfg.ReplyRetention).UnixNano()
 		var old []poller.ID
 		a.mu.Lock()
-		for id, r := range a.requests {
-			if (r.state == stateReplied || r.state == stateDelivered) && r.repliedAt < cutoff {
+		a.groups.Range(func(id poller.ID, r *requestRecord) bool {
+			if r != nil && (r.state == stateReplied || r.state == stateDelivered) && r.repliedAt < cutoff {
 				old = append(old, id)
 			}
-		}
+			return true
+		})
 		a.mu.Unlock()
 		for _, id := range old {
 			if a.trash(id) {

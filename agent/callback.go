@@ -42,7 +42,7 @@ func (a *Agent) enqueueCallback(rec *requestRecord) {
 // goroutine, seed 001). The holder dies when the call returns.
 func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 	a.mu.Lock()
-	r := a.requests[id]
+	r := a.groups.Value(id)
 	var rec requestRecord
 	if r != nil {
 		rec = *r
@@ -103,7 +103,7 @@ func (a *Agent) delivered(rec *requestRecord) {
 		return
 	}
 	a.mu.Lock()
-	r := a.requests[rec.id]
+	r := a.groups.Value(rec.id)
 	if r == nil {
 		a.mu.Unlock()
 		return
@@ -146,7 +146,7 @@ func (s *holderServant) Invoke(ctx context.Context, req *giop.ServerRequest) err
 	a.mu.Lock()
 	id, ok := a.holders[s.holder]
 	var rec requestRecord
-	if r := a.requests[id]; ok && r != nil {
+	if r := a.groups.Value(id); ok && r != nil {
 		rec = *r
 	} else {
 		ok = false

@@ -85,7 +85,7 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 		return
 	}
 	a.mu.Lock()
-	live := a.requests[rec.id]
+	live := a.groups.Value(rec.id)
 	if live != nil {
 		live.state = stateReplied
 		live.repliedAt = time.Now().UnixNano()

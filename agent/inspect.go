@@ -96,10 +96,13 @@ func (a *Agent) Proxies() []ProxyInfo {
 func (a *Agent) Requests() []RequestInfo {
 	now := time.Now()
 	a.mu.Lock()
-	out := make([]RequestInfo, 0, len(a.requests))
-	for _, r := range a.requests {
-		out = append(out, r.info(now))
-	}
+	out := make([]RequestInfo, 0, a.groups.Count())
+	a.groups.Range(func(_ poller.ID, r *requestRecord) bool {
+		if r != nil {
+			out = append(out, r.info(now))
+		}
+		return true
+	})
 	a.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out
@@ -122,7 +125,7 @@ func (a *Agent) Request(hexID string) (RequestDetail, error) {
 		return RequestDetail{}, err
 	}
 	a.mu.Lock()
-	r := a.requests[id]
+	r := a.groups.Value(id)
 	var rec requestRecord
 	if r != nil {
 		rec = *r

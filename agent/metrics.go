@@ -73,7 +73,7 @@ func newMetrics(a *Agent) *metrics {
 		gauge("requestagent_live_requests", "Requests not trashed yet.", func() float64 {
 			a.mu.Lock()
 			defer a.mu.Unlock()
-			return float64(len(a.requests))
+			return float64(a.groups.Count())
 		}),
 		gauge("requestagent_proxies", "Request proxies.", func() float64 {
 			a.mu.Lock()

@@ -124,7 +124,7 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 		return storeFailed(err)
 	}
 	a.mu.Lock()
-	a.requests[rec.id] = rec
+	a.groups.SetValue(rec.id, rec)
 	a.mu.Unlock()
 	a.log.Debug().Hex("request", rec.id[:]).Str("operation", rec.operation).Str("tag", rec.tag).Msg("agent: request accepted")
 	crashPoint(CrashAfterStore)
@@ -151,7 +151,7 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 	body []byte, t *ticket, wait uint32, arrived time.Time) error {
 	h := &handoff{ch: make(chan *replyRecord, 1)}
 	a.mu.Lock()
-	a.requests[rec.id] = rec
+	a.groups.SetValue(rec.id, rec)
 	a.mu.Unlock()
 	snapshot := *rec
 	a.goTracked(func() { a.delegate(&snapshot, body, t, h) })
@@ -389,7 +389,7 @@ func (s *requestServant) IsA(id string) bool   { return isA(s.repoID, id) }
 func (s *requestServant) Invoke(ctx context.Context, req *giop.ServerRequest) error {
 	a := s.a
 	a.mu.Lock()
-	r := a.requests[s.id]
+	r := a.groups.Value(s.id)
 	var rec requestRecord
 	if r != nil {
 		rec = *r
@@ -414,7 +414,7 @@ func (s *requestServant) Invoke(ctx context.Context, req *giop.ServerRequest) er
 		if errors.As(err, &x) && x.Completed == giop.CompletedNo && x.Minor != nmproto.ReplyNotAvailable {
 			// Refused: the request object may be invoked again.
 			a.mu.Lock()
-			if r := a.requests[s.id]; r != nil && r.state == stateAccepted {
+			if r := a.groups.Value(s.id); r != nil && r.state == stateAccepted {
 				r.state = stateCreated
 			}
 			a.mu.Unlock()
@@ -448,7 +448,7 @@ func (a *Agent) pull(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	}
 	if !a.groups.Wait(ctx, rec.id, poller.Timeout(wait)) {
 		a.mu.Lock()
-		_, live := a.requests[rec.id]
+		live := a.groups.Value(rec.id) != nil
 		a.mu.Unlock()
 		if !live {
 			return trashedErr()

@@ -45,7 +45,7 @@ func (a *Agent) recoverState() error {
 			r.group = intern(r.group)
 		}
 		r.operation = intern(r.operation)
-		add := a.groups.Add
+		ready := false
 		switch r.state {
 		case stateAccepted:
 			resume = append(resume, r)
@@ -53,21 +53,20 @@ func (a *Agent) recoverState() error {
 			unknown = append(unknown, r)
 		case stateReplied:
 			r.repliedAt = now
-			add = a.groups.AddReady
+			ready = true
 			if !r.recipient.IsNil() {
 				callbacks = append(callbacks, r)
 			}
 		case stateDelivered:
 			r.repliedAt = now
-			add = a.groups.AddReady
+			ready = true
 		}
-		if err := add(r.group, r.id, r.tag); err != nil {
+		if err := a.groups.Insert(r.group, r.id, r.tag, ready, r); err != nil {
 			// Cannot happen for records the agent wrote; keep the request
 			// reachable by its poller all the same.
 			a.log.Warn().Hex("request", r.id[:]).Msg("agent: recovered request's tag clashes; added untagged")
-			add(r.group, r.id, "")
+			a.groups.Insert(r.group, r.id, "", ready, r)
 		}
-		a.requests[r.id] = r
 		if r.state == stateReplied {
 			replied++
 		}
@@ -103,7 +102,7 @@ func (a *Agent) recoverState() error {
 			a.maybeReapProxy(id)
 		}
 	}
-	a.log.Info().Int("proxies", len(a.proxies)).Int("requests", len(a.requests)).
+	a.log.Info().Int("proxies", len(a.proxies)).Int("requests", a.groups.Count()).
 		Int("resumed", len(resume)).Int("maybe_run", len(unknown)).Int("replies", replied).
 		Msg("agent: state recovered")
 	return nil

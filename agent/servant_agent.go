@@ -137,7 +137,7 @@ func (a *Agent) createRequest(req *giop.ServerRequest) error {
 		return storeFailed(err)
 	}
 	a.mu.Lock()
-	a.requests[rec.id] = rec
+	a.groups.SetValue(rec.id, rec)
 	a.mu.Unlock()
 	a.log.Debug().Hex("request", rec.id[:]).Str("group", groupName).Str("repo_id", rec.repoID).Msg("agent: request created")
 	req.Results().WriteIOR(a.targetIOR(keyRequest, rec.id, rec.repoID, rec.target))

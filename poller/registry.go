@@ -30,24 +30,27 @@ func Timeout(ms uint32) time.Duration {
 // group threads its members on a list through the entries rather than
 // keeping a map of its own, and the channels of the rare callers that
 // wait on one request live in a side map.
-type Registry struct {
+//
+// Each request may carry a value of type V (the agent keeps its request
+// record there), so that one map, not two, finds a request by its id.
+type Registry[V any] struct {
 	mu      sync.Mutex // guards everything below and everything reachable from it
-	groups  map[string]*group
-	byID    map[ID]*entry
+	groups  map[string]*group[V]
+	byID    map[ID]*entry[V]
 	waiters map[ID]chan struct{} // closed when the request's reply is ready
 	// spare holds emptied small groups for reuse: a proxy whose calls come
 	// one at a time empties and refills its group on every call.
-	spare []*group
+	spare []*group[V]
 }
 
 // maxSpareGroups is how many empty groups are kept for reuse.
 const maxSpareGroups = 64
 
-type group struct {
+type group[V any] struct {
 	name  string
-	first *entry // the members, newest first
+	first *entry[V] // the members, newest first
 	n     int
-	byTag map[string]*entry // non-empty tags only
+	byTag map[string]*entry[V] // non-empty tags only
 	// peak is the most tagged entries the group held, to keep big maps
 	// from being recycled.
 	peak int
@@ -56,33 +59,37 @@ type group struct {
 	changed chan struct{}
 }
 
-type entry struct {
+type entry[V any] struct {
 	id         ID
-	g          *group
-	prev, next *entry // the group's member list
+	g          *group[V]
+	prev, next *entry[V] // the group's member list
 	tag        string
+	val        V
 	ready      bool
 	masked     bool // reported by a poll with unmask=TRUE
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry {
-	return &Registry{groups: make(map[string]*group), byID: make(map[ID]*entry), waiters: make(map[ID]chan struct{})}
+func NewRegistry[V any]() *Registry[V] {
+	return &Registry[V]{groups: make(map[string]*group[V]), byID: make(map[ID]*entry[V]), waiters: make(map[ID]chan struct{})}
 }
 
 // Add records a live request in a group under tag (which may be empty:
 // only non-empty tags must be unique among the group's live requests).
-func (r *Registry) Add(groupName string, id ID, tag string) error {
-	return r.add(groupName, id, tag, false)
+func (r *Registry[V]) Add(groupName string, id ID, tag string) error {
+	var zero V
+	return r.Insert(groupName, id, tag, false, zero)
 }
 
 // AddReady is Add for a request whose reply is ready already (one
 // recovered after a restart).
-func (r *Registry) AddReady(groupName string, id ID, tag string) error {
-	return r.add(groupName, id, tag, true)
+func (r *Registry[V]) AddReady(groupName string, id ID, tag string) error {
+	var zero V
+	return r.Insert(groupName, id, tag, true, zero)
 }
 
-func (r *Registry) add(groupName string, id ID, tag string, ready bool) error {
+// Insert is Add with the request's value, and its readiness, given at once.
+func (r *Registry[V]) Insert(groupName string, id ID, tag string, ready bool, v V) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g := r.groups[groupName]
@@ -98,7 +105,7 @@ func (r *Registry) add(groupName string, id ID, tag string, ready bool) error {
 			return ErrDuplicateTag
 		}
 	}
-	e := &entry{id: id, g: g, tag: tag, ready: ready, next: g.first}
+	e := &entry[V]{id: id, g: g, tag: tag, val: v, ready: ready, next: g.first}
 	if g.first != nil {
 		g.first.prev = e
 	}
@@ -115,8 +122,51 @@ func (r *Registry) add(groupName string, id ID, tag string, ready bool) error {
 	return nil
 }
 
+// Value returns the value of a live request, or the zero V.
+func (r *Registry[V]) Value(id ID) V {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.byID[id]; e != nil {
+		return e.val
+	}
+	var zero V
+	return zero
+}
+
+// SetValue sets the value of a live request; it reports false (and keeps
+// nothing) for an unknown one.
+func (r *Registry[V]) SetValue(id ID, v V) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.byID[id]
+	if e == nil {
+		return false
+	}
+	e.val = v
+	return true
+}
+
+// Range calls f with every live request and its value until f returns
+// false. The registry is locked meanwhile: f must not call it.
+func (r *Registry[V]) Range(f func(ID, V) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, e := range r.byID {
+		if !f(id, e.val) {
+			return
+		}
+	}
+}
+
+// Count returns how many live requests the registry holds.
+func (r *Registry[V]) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byID)
+}
+
 // TagFree reports whether tag may be used for a new request of the group.
-func (r *Registry) TagFree(groupName string, tag []byte) bool {
+func (r *Registry[V]) TagFree(groupName string, tag []byte) bool {
 	if len(tag) == 0 {
 		return true
 	}
@@ -131,7 +181,7 @@ func (r *Registry) TagFree(groupName string, tag []byte) bool {
 }
 
 // SetReady marks the request's reply as available and wakes its waiters.
-func (r *Registry) SetReady(id ID) {
+func (r *Registry[V]) SetReady(id ID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.byID[id]
@@ -147,7 +197,7 @@ func (r *Registry) SetReady(id ID) {
 }
 
 // newGroup returns an empty group, a spare one if there is. r.mu must be held.
-func (r *Registry) newGroup(name string) *group {
+func (r *Registry[V]) newGroup(name string) *group[V] {
 	if n := len(r.spare); n > 0 {
 		g := r.spare[n-1]
 		r.spare[n-1] = nil
@@ -155,23 +205,23 @@ func (r *Registry) newGroup(name string) *group {
 		g.name = name
 		return g
 	}
-	return &group{name: name, byTag: make(map[string]*entry)}
+	return &group[V]{name: name, byTag: make(map[string]*entry[V])}
 }
 
 // dropGroup forgets an empty group, keeping it for reuse if its tag map
 // is small. r.mu must be held.
-func (r *Registry) dropGroup(g *group) {
+func (r *Registry[V]) dropGroup(g *group[V]) {
 	delete(r.groups, g.name)
 	g.wake()
 	if g.peak <= 64 && len(r.spare) < maxSpareGroups {
 		clear(g.byTag)
-		*g = group{byTag: g.byTag}
+		*g = group[V]{byTag: g.byTag}
 		r.spare = append(r.spare, g)
 	}
 }
 
 // wake wakes the group's pollers, if any.
-func (g *group) wake() {
+func (g *group[V]) wake() {
 	if g.changed != nil {
 		close(g.changed)
 		g.changed = nil
@@ -179,7 +229,7 @@ func (g *group) wake() {
 }
 
 // waitChan returns the channel wake closes. r.mu must be held.
-func (g *group) waitChan() chan struct{} {
+func (g *group[V]) waitChan() chan struct{} {
 	if g.changed == nil {
 		g.changed = make(chan struct{})
 	}
@@ -188,14 +238,14 @@ func (g *group) waitChan() chan struct{} {
 
 // Waiting returns how many requests have a caller waiting in Wait (for
 // tests and metrics).
-func (r *Registry) Waiting() int {
+func (r *Registry[V]) Waiting() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.waiters)
 }
 
 // Remove forgets a trashed request. It returns false if it was unknown.
-func (r *Registry) Remove(id ID) bool {
+func (r *Registry[V]) Remove(id ID) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.byID[id]
@@ -228,7 +278,7 @@ func (r *Registry) Remove(id ID) bool {
 }
 
 // ByTag returns the id of the group's live request with the tag.
-func (r *Registry) ByTag(groupName string, tag []byte) (ID, bool) {
+func (r *Registry[V]) ByTag(groupName string, tag []byte) (ID, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if g := r.groups[groupName]; g != nil {
@@ -240,7 +290,7 @@ func (r *Registry) ByTag(groupName string, tag []byte) (ID, bool) {
 }
 
 // Members returns the ids of the group's live requests.
-func (r *Registry) Members(groupName string) []ID {
+func (r *Registry[V]) Members(groupName string) []ID {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g := r.groups[groupName]
@@ -255,7 +305,7 @@ func (r *Registry) Members(groupName string) []ID {
 }
 
 // Len returns how many live requests the group holds.
-func (r *Registry) Len(groupName string) int {
+func (r *Registry[V]) Len(groupName string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if g := r.groups[groupName]; g != nil {
@@ -271,7 +321,7 @@ func (r *Registry) Len(groupName string) int {
 // waits up to timeout (0: not at all; Forever: until something is ready)
 // and then returns an empty list. A group with no live request is
 // ErrGroupEmpty.
-func (r *Registry) Poll(ctx context.Context, groupName string, timeout time.Duration, unmask bool) ([][]byte, error) {
+func (r *Registry[V]) Poll(ctx context.Context, groupName string, timeout time.Duration, unmask bool) ([][]byte, error) {
 	var deadline <-chan time.Time
 	if timeout > 0 {
 		t := timerpool.Get(timeout)
@@ -314,7 +364,7 @@ func (r *Registry) Poll(ctx context.Context, groupName string, timeout time.Dura
 
 // Wait waits up to timeout for the request's reply and reports whether it
 // is ready. It returns false at once for an unknown request.
-func (r *Registry) Wait(ctx context.Context, id ID, timeout time.Duration) bool {
+func (r *Registry[V]) Wait(ctx context.Context, id ID, timeout time.Duration) bool {
 	r.mu.Lock()
 	e := r.byID[id]
 	if e == nil {

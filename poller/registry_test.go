@@ -29,7 +29,7 @@ func sorted(tags [][]byte) string {
 // TestPoll_EmptyGroup: a group with no live request raises
 // PollingGroupIsEmpty (PRODUCT.md §3), also once its last request is trashed.
 func TestPoll_EmptyGroup(t *testing.T) {
-	r := poller.NewRegistry()
+	r := poller.NewRegistry[int]()
 	if _, err := r.Poll(context.Background(), "g", 0, true); !errors.Is(err, poller.ErrGroupEmpty) {
 		t.Fatalf("poll of unknown group: %v", err)
 	}
@@ -44,7 +44,7 @@ func TestPoll_EmptyGroup(t *testing.T) {
 // a trashed request frees its tag; empty tags never clash; other groups
 // are independent (seed 003: DUPLICATED_REQUEST_TAG).
 func TestAdd_DuplicateTag(t *testing.T) {
-	r := poller.NewRegistry()
+	r := poller.NewRegistry[int]()
 	if err := r.Add("g", id(1), "0"); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestAdd_DuplicateTag(t *testing.T) {
 // reports it on every poll until the request is trashed.
 func TestPoll_Unmask(t *testing.T) {
 	ctx := context.Background()
-	r := poller.NewRegistry()
+	r := poller.NewRegistry[int]()
 	r.Add("g", id(1), "a")
 	r.Add("g", id(2), "b")
 	r.Add("g", id(3), "c")
@@ -102,7 +102,7 @@ func TestPoll_Unmask(t *testing.T) {
 // reply; a timeout that passes returns an empty list, not an error.
 func TestPoll_BlocksUntilReady(t *testing.T) {
 	ctx := context.Background()
-	r := poller.NewRegistry()
+	r := poller.NewRegistry[int]()
 	r.Add("g", id(1), "a")
 	done := make(chan string)
 	go func() {
@@ -127,7 +127,7 @@ func TestPoll_BlocksUntilReady(t *testing.T) {
 // TestWait: waiting on one request's reply (the poller with wait_timeout).
 func TestWait(t *testing.T) {
 	ctx := context.Background()
-	r := poller.NewRegistry()
+	r := poller.NewRegistry[int]()
 	r.Add("g", id(1), "")
 	if r.Wait(ctx, id(1), 0) {
 		t.Fatal("ready before SetReady")
@@ -155,7 +155,7 @@ func TestTimeout(t *testing.T) {
 // no masking — and its old name is empty (PRODUCT.md §3: tags are unique
 // among live requests only).
 func TestGroupReuse(t *testing.T) {
-	r := poller.NewRegistry()
+	r := poller.NewRegistry[int]()
 	ctx := context.Background()
 	for round := range 3 {
 		old, next := fmt.Sprintf("g%d", round), fmt.Sprintf("g%d", round+1)
@@ -190,7 +190,7 @@ func TestGroupReuse(t *testing.T) {
 // timeout; waiters leave nothing behind.
 func TestWait_RequestLeaves(t *testing.T) {
 	ctx := context.Background()
-	r := poller.NewRegistry()
+	r := poller.NewRegistry[int]()
 	r.Add("g", id(1), "")
 	got := make(chan bool)
 	go func() { got <- r.Wait(ctx, id(1), poller.Forever) }()
@@ -214,7 +214,7 @@ func TestWait_RequestLeaves(t *testing.T) {
 // TestAddReady: a recovered request is pollable at once; a clashing tag
 // leaves no empty group behind.
 func TestAddReady(t *testing.T) {
-	r := poller.NewRegistry()
+	r := poller.NewRegistry[int]()
 	if err := r.AddReady("g", id(1), "a"); err != nil {
 		t.Fatal(err)
 	}
@@ -230,5 +230,30 @@ func TestAddReady(t *testing.T) {
 	r.Remove(id(1))
 	if _, err := r.Poll(context.Background(), "g", 0, false); !errors.Is(err, poller.ErrGroupEmpty) {
 		t.Fatalf("group after the clash and the trash: %v", err)
+	}
+}
+
+// TestValues: a request's value is found by its id while it lives, and
+// gone with it; SetValue keeps nothing for an unknown request.
+func TestValues(t *testing.T) {
+	r := poller.NewRegistry[string]()
+	if err := r.Insert("g", id(1), "a", true, "one"); err != nil {
+		t.Fatal(err)
+	}
+	r.Add("g", id(2), "")
+	if !r.SetValue(id(2), "two") || r.SetValue(id(9), "nine") {
+		t.Fatal("SetValue: want true for a live request, false for an unknown one")
+	}
+	if r.Value(id(1)) != "one" || r.Value(id(2)) != "two" || r.Value(id(9)) != "" || r.Count() != 2 {
+		t.Fatalf("values %q %q %q, count %d", r.Value(id(1)), r.Value(id(2)), r.Value(id(9)), r.Count())
+	}
+	seen := map[poller.ID]string{}
+	r.Range(func(i poller.ID, v string) bool { seen[i] = v; return true })
+	if len(seen) != 2 || seen[id(1)] != "one" || seen[id(2)] != "two" {
+		t.Fatalf("Range saw %v", seen)
+	}
+	r.Remove(id(1))
+	if r.Value(id(1)) != "" || r.Count() != 1 {
+		t.Fatal("a removed request's value is still found")
 	}
 }
