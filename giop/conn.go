@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -497,13 +498,21 @@ func (c *Conn) writeLoop() {
 		case <-c.doneCh:
 			return
 		}
+		// A write is a system call that costs more than the frame: give
+		// goroutines that are about to queue frames one chance to join
+		// this write (at low load nobody is waiting and it returns at once).
+		yielded := false
 	gather:
 		for len(batch) < 64 {
 			select {
 			case f := <-c.writeCh:
 				batch = append(batch, f)
 			default:
-				break gather
+				if yielded {
+					break gather
+				}
+				yielded = true
+				runtime.Gosched()
 			}
 		}
 		bufs = bufs[:0]
