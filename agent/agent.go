@@ -66,6 +66,9 @@ type Agent struct {
 	proxies map[poller.ID]*proxyRecord
 	// holders maps a live reply holder to its request.
 	holders map[poller.ID]poller.ID
+	// pullers holds the callers waiting on a poller for a reply that is
+	// not there yet, to be handed it as it arrives (see pull).
+	pullers map[poller.ID]*handoff
 	// boundConns maps a proxy made with RecipientOnConnection to the
 	// connection its recipient is called over.
 	boundConns map[poller.ID]*giop.Conn
@@ -136,6 +139,7 @@ func Start(cfg Config) (*Agent, error) {
 		port:       uint16(addr.Port),
 		proxies:    make(map[poller.ID]*proxyRecord),
 		holders:    make(map[poller.ID]poller.ID),
+		pullers:    make(map[poller.ID]*handoff),
 		boundConns: make(map[poller.ID]*giop.Conn),
 	}
 	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
@@ -239,7 +243,10 @@ func (a *Agent) locate(key []byte) giop.Servant {
 		}
 	case keyReceiver:
 		if p := a.proxies[id]; p != nil {
-			return &receiverServant{a: a, id: id, repoID: p.repoID}
+			if p.receiver == nil {
+				p.receiver = &receiverServant{a: a, id: id, repoID: p.repoID}
+			}
+			return p.receiver
 		}
 	case keyRequest, keyPoller:
 		// A request made by create_request is reached by its request
@@ -371,6 +378,11 @@ func (a *Agent) forget(id poller.ID) *requestRecord {
 	if r != nil {
 		a.groups.Remove(id)
 	}
+	if h := a.pullers[id]; h != nil {
+		// A caller waiting for its reply is told it is gone.
+		delete(a.pullers, id)
+		h.deliver(nil)
+	}
 	return r
 }
 
@@ -388,10 +400,18 @@ func (a *Agent) restore(r *requestRecord) {
 // trashStored deletes a forgotten request's records, then its proxy if
 // that was waiting for its last request.
 func (a *Agent) trashStored(id, proxyID poller.ID) {
+	a.trashRecords(id, proxyID, true)
+}
+
+// trashRecords is trashStored; without replyStored, the request has no
+// reply record to delete (its reply went straight to a puller).
+func (a *Agent) trashRecords(id, proxyID poller.ID, replyStored bool) {
 	var b storage.Batch
 	b.Delete(recordKey(prefixRequest, id))
 	b.Delete(recordKey(prefixBody, id))
-	b.Delete(recordKey(prefixReply, id))
+	if replyStored {
+		b.Delete(recordKey(prefixReply, id))
+	}
 	if err := a.commit(&b); err != nil {
 		a.log.Error().Err(err).Hex("request", id[:]).Msg("agent: trash not stored; the request may reappear after a restart")
 	}

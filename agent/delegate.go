@@ -59,6 +59,9 @@ func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket, h *handoff)
 		}
 		<-h.decided
 	}
+	if a.handToPuller(rec.id, y) {
+		return
+	}
 	a.finish(rec, y)
 }
 
@@ -89,6 +92,12 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 	if live != nil {
 		live.state = stateReplied
 		live.repliedAt = time.Now().UnixNano()
+	}
+	if h := a.pullers[rec.id]; h != nil {
+		// A caller began waiting after the delegation looked for one: it
+		// waits for this stored reply instead.
+		delete(a.pullers, rec.id)
+		h.deliver(nil)
 	}
 	a.mu.Unlock()
 	if live == nil {

@@ -31,6 +31,7 @@ type metrics struct {
 	callbacks   *prometheus.CounterVec
 	acceptTime  prometheus.Histogram
 	delegations prometheus.Histogram
+	handed      prometheus.Counter
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -47,6 +48,10 @@ func newMetrics(a *Agent) *metrics {
 		Name: "requestagent_callbacks_total",
 		Help: "reply_available calls to recipients, by result (delivered, failed attempt, given_up).",
 	}, []string{"result"})
+	m.handed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "requestagent_replies_handed_total",
+		Help: "Replies handed straight to a waiting pull, never stored.",
+	})
 	buckets := prometheus.ExponentialBuckets(50e-6, 2, 16) // 50µs … 1.6s
 	m.acceptTime = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "requestagent_accept_seconds",
@@ -61,7 +66,7 @@ func newMetrics(a *Agent) *metrics {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	m.reg.MustRegister(m.requests, m.replies, m.callbacks, m.acceptTime, m.delegations,
+	m.reg.MustRegister(m.requests, m.replies, m.callbacks, m.acceptTime, m.delegations, m.handed,
 		gauge("requestagent_delegations_in_flight", "Delegations running now.", func() float64 {
 			r, _ := a.queue.depth()
 			return float64(r)
@@ -74,6 +79,11 @@ func newMetrics(a *Agent) *metrics {
 			a.mu.Lock()
 			defer a.mu.Unlock()
 			return float64(a.groups.Count())
+		}),
+		gauge("requestagent_pulls_waiting", "Pulls on pollers waiting for a reply that is on its way (handed over as it arrives).", func() float64 {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			return float64(len(a.pullers))
 		}),
 		gauge("requestagent_proxies", "Request proxies.", func() float64 {
 			a.mu.Lock()

@@ -2,7 +2,11 @@ package agent_test
 
 import (
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -316,6 +320,66 @@ func TestWaitReply_MatureNeedsNoStore(t *testing.T) {
 	if _, err := e.pollTags(proxy, nil, 0, false); !isUser(err, "IDL:NativeMessaging/RequestAgent/PollingGroupIsEmpty:1.0") {
 		t.Fatalf("poll after the refused request = %v, want PollingGroupIsEmpty", err)
 	}
+}
+
+// TestPull_ReplyHandedToWaitingPull: a pull that waits on a poller whose
+// reply is on its way gets the reply as it arrives, without it being
+// stored first; the request is trashed after the read like any other
+// (PRODUCT.md §3). A proxy with RequestManualTrash, whose reads do not
+// trash, gets its reply the stored way.
+func TestPull_ReplyHandedToWaitingPull(t *testing.T) {
+	e := newEnv(t, agent.Config{})
+	for _, manual := range []bool{false, true} {
+		proxy := e.mustProxy(boolProp(agent.PropRequestManualTrash, manual))
+		release := e.sm.hold()
+		sent := e.call(e.receiver(proxy), "add_stock", reqInfoCtx("", "", 0, false), addStockArgs(fmt.Sprint("H", manual), 1))
+		if sent.poller == nil {
+			t.Fatalf("no poller: %v", sent.err)
+		}
+		<-e.sm.entered
+		handedBefore := metricValue(t, e.agent, "requestagent_replies_handed_total")
+		got := make(chan result, 1)
+		go func() { got <- e.call(sent.poller, "add_stock", waitCtx(nmproto.WaitForever), addStockArgs("", 0)) }()
+		// Release the target only once the pull waits (never, with
+		// RequestManualTrash: then the pull is simply in flight).
+		for !manual && metricValue(t, e.agent, "requestagent_pulls_waiting") < 1 {
+			time.Sleep(time.Millisecond)
+		}
+		release()
+		r := <-got
+		if r.err != nil || r.rna || !r.resp.Result.Bool() {
+			t.Fatalf("manual trash %v: pull = %v (rna %v), want the result", manual, r.err, r.rna)
+		}
+		handed := metricValue(t, e.agent, "requestagent_replies_handed_total") - handedBefore
+		if want := map[bool]float64{false: 1, true: 0}[manual]; handed != want {
+			t.Fatalf("manual trash %v: %v replies handed over, want %v", manual, handed, want)
+		}
+		again := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0))
+		if trashed := isSys(again.err, giop.ExcObjectNotExist, 0); trashed == manual {
+			t.Fatalf("manual trash %v: second read = %v", manual, again.err)
+		}
+		if metricValue(t, e.agent, "requestagent_pulls_waiting") != 0 {
+			t.Fatal("a pull is still registered as waiting")
+		}
+	}
+}
+
+// metricValue reads one unlabelled metric from the agent's /metrics.
+func metricValue(t *testing.T, a *agent.Agent, name string) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	a.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
 }
 
 // TestReplyDropping: each bit drops one kind of reply; a dropped reply is

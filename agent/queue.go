@@ -35,6 +35,14 @@ type ticket struct {
 	immediate bool
 }
 
+// closedReady is the ready channel of every ticket that gets a thread at
+// once: one shared closed channel rather than one made per request.
+var closedReady = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
 func newQueue(maxThreads, maxQueue int, blocking time.Duration) *queue {
 	return &queue{maxThreads: maxThreads, maxQueue: maxQueue, blocking: blocking, room: make(chan struct{})}
 }
@@ -45,15 +53,13 @@ func (q *queue) admit(ctx context.Context) (*ticket, error) {
 	var deadline <-chan time.Time
 	for {
 		q.mu.Lock()
-		t := &ticket{q: q, ready: make(chan struct{})}
 		switch {
 		case q.maxThreads == 0 || q.running < q.maxThreads:
 			q.running++
-			t.immediate = true
-			close(t.ready)
 			q.mu.Unlock()
-			return t, nil
+			return &ticket{q: q, ready: closedReady, immediate: true}, nil
 		case q.maxQueue == 0 || len(q.waiters) < q.maxQueue:
+			t := &ticket{q: q, ready: make(chan struct{})}
 			q.waiters = append(q.waiters, t)
 			q.mu.Unlock()
 			return t, nil

@@ -373,6 +373,121 @@ func trashedErr() error {
 	return giop.NewSystemException(giop.ExcObjectNotExist, nmproto.RequestTrashed, giop.CompletedNo)
 }
 
+// awaitReply registers a caller about to wait on a poller for a reply that
+// is not there yet, so that the delegation hands it the reply as it
+// arrives — relayed at once, and never written: the request is then
+// trashed with one write instead of storing the reply and deleting it
+// after (two). Only a request whose reply nothing else needs qualifies:
+// no recipient to call back, no RequestManualTrash (reads that do not
+// trash), no ReplyDropping; and only one caller at a time. It returns nil
+// when the reply must be waited for the usual way.
+func (a *Agent) awaitReply(rec *requestRecord) *handoff {
+	if !rec.recipient.IsNil() || rec.props.ManualTrash || rec.props.ReplyDropping != 0 {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.groups.Value(rec.id)
+	if r == nil || (r.state != stateAccepted && r.state != stateSending) || a.pullers[rec.id] != nil {
+		return nil
+	}
+	h := &handoff{ch: make(chan *replyRecord, 1)}
+	a.pullers[rec.id] = h
+	return h
+}
+
+// waitPuller waits up to timeout for the reply to be handed over, and
+// returns it; or nil and told when it is not coming this way (the reply
+// is being stored, or the request was trashed); or nil when the wait ran
+// out.
+func (a *Agent) waitPuller(ctx context.Context, id poller.ID, h *handoff, timeout time.Duration) (y *replyRecord, told bool) {
+	var expired <-chan time.Time
+	if timeout != poller.Forever {
+		t := timerpool.Get(timeout)
+		defer timerpool.Put(t)
+		expired = t.C
+	}
+	select {
+	case y = <-h.ch:
+		told = true
+	case <-expired:
+	case <-ctx.Done():
+	}
+	if !told && !h.giveUp() {
+		y, told = <-h.ch, true // it came just as the wait ended
+	}
+	if !told {
+		a.mu.Lock()
+		if a.pullers[id] == h {
+			delete(a.pullers, id)
+		}
+		a.mu.Unlock()
+	}
+	return y, told && y == nil
+}
+
+// handToPuller gives a delegation's reply to the caller waiting for it on
+// the poller, if there is one still waiting.
+func (a *Agent) handToPuller(id poller.ID, y *replyRecord) bool {
+	a.mu.Lock()
+	h := a.pullers[id]
+	delete(a.pullers, id)
+	a.mu.Unlock()
+	if h != nil && h.deliver(y) {
+		a.metrics.handed.Inc()
+		return true
+	}
+	return false
+}
+
+// matureHanded answers a pull with the reply handed over by the
+// delegation, and trashes the request once the reply has reached the
+// socket. Should it not get there (or not be relayable), the reply is
+// stored and the request is pollable again: nothing is lost. A crash
+// before the trash is stored leaves the request as it was stored before
+// its reply: caught mid-delegation, so its result after the restart is
+// COMM_FAILURE/MAYBE (PRODUCT.md §6) — which only a caller that polls
+// again after reading the real result can see.
+func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *replyRecord) error {
+	read := a.forget(rec.id)
+	if read == nil {
+		return trashedErr() // destroyed while the reply was on its way
+	}
+	if y.status != giop.ReplyNoException {
+		nm := nmproto.Context{Kind: nmproto.KindReplierName}
+		req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
+	}
+	reply, ok := a.relayReply(req, rec, y)
+	if !ok {
+		a.goTracked(func() { a.restoreReplied(read, y) })
+		return reply
+	}
+	req.AfterReply(func(written bool) {
+		a.goTracked(func() {
+			if !written {
+				a.restoreReplied(read, y)
+				return
+			}
+			crashPoint(CrashBeforeTrash)
+			a.trashRecords(read.id, read.proxyID, false)
+			crashPoint(CrashAfterTrash)
+		})
+	})
+	return reply
+}
+
+// restoreReplied puts back a request whose handed-over reply did not
+// reach its caller, and stores that reply: it is pollable again.
+func (a *Agent) restoreReplied(r *requestRecord, y *replyRecord) {
+	a.mu.Lock()
+	if err := a.groups.Insert(r.group, r.id, r.tag, false, r); err != nil {
+		a.groups.Insert(r.group, r.id, "", false, r) // its tag was taken meanwhile
+	}
+	a.mu.Unlock()
+	a.finish(r, y)
+	a.log.Debug().Hex("request", r.id[:]).Msg("agent: handed-over reply not delivered; the request stays pollable")
+}
+
 // requestServant is a request object (from create_request) or a poller.
 // A request object's first call sends the request; every later call, and
 // every call on a poller, pulls the reply.
@@ -444,6 +559,19 @@ func (a *Agent) pull(ctx context.Context, req *giop.ServerRequest, rec *requestR
 			wait, suppress = c.WaitTimeout, rec.suppress
 		case nmproto.KindReqInfo:
 			wait, suppress = c.ReqInfo.WaitTimeout, c.ReqInfo.Suppress
+		}
+	}
+	if wait != 0 {
+		if h := a.awaitReply(rec); h != nil {
+			y, told := a.waitPuller(ctx, rec.id, h, poller.Timeout(wait))
+			if y != nil {
+				return a.matureHanded(req, rec, y)
+			}
+			if !told {
+				wait = 0 // waited already; the reply may have been stored meanwhile
+			}
+			// Told: the reply is being stored, or the request is gone;
+			// wait the usual way.
 		}
 	}
 	if !a.groups.Wait(ctx, rec.id, poller.Timeout(wait)) {

@@ -56,7 +56,10 @@ type proxyRecord struct {
 	id poller.ID
 	// group is proxyGroup(id), made once: every request of the proxy
 	// names it (memory only).
-	group         string
+	group string
+	// receiver is the proxy's typed receiver servant, made on its first
+	// call and reused for every later one (memory only; a.mu guards it).
+	receiver      *receiverServant
 	target        *giop.IOR
 	repoID        string
 	recipient     *giop.IOR
