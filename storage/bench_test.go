@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"github.com/requestagent/requestagent/storage"
 )
 
@@ -23,7 +21,10 @@ func BenchmarkDurableCommit_64Clients(b *testing.B) {
 	const clients = 64
 	val := make([]byte, 256)
 
-	raw := rawBadgerRate(b, clients, 20000, val)
+	raw, err := storage.RawWriteRate(b.TempDir(), clients, 20000, len(val))
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	s := openTemp(b, b.TempDir())
 	defer s.Close()
@@ -60,32 +61,4 @@ func BenchmarkDurableCommit_64Clients(b *testing.B) {
 	b.ReportMetric(raw, "raw_badger_writes/s")
 	b.ReportMetric(ours/raw, "ratio_to_raw")
 	b.ReportMetric(float64(st.Commits)/float64(max(st.Groups, 1)), "commits/flush")
-}
-
-// rawBadgerRate writes n records from one goroutine in transactions of
-// group records each, SyncWrites on, and returns records per second.
-func rawBadgerRate(b *testing.B, group, n int, val []byte) float64 {
-	b.Helper()
-	db, err := badger.Open(badger.DefaultOptions(b.TempDir()).WithSyncWrites(true).
-		WithLogger(nil).WithMemTableSize(16 << 20).WithDetectConflicts(false))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	start := time.Now()
-	for i := 0; i < n; i += group {
-		err := db.Update(func(txn *badger.Txn) error {
-			for j := i; j < i+group && j < n; j++ {
-				k := binary.BigEndian.AppendUint64([]byte("r/"), uint64(j))
-				if err := txn.Set(k, val); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	return float64(n) / time.Since(start).Seconds()
 }
