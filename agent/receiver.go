@@ -156,21 +156,7 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 	snapshot := *rec
 	a.goTracked(func() { a.delegate(&snapshot, body, t, h) })
 
-	var expired <-chan time.Time
-	if d := poller.Timeout(wait); d != poller.Forever {
-		timer := timerpool.Get(d)
-		defer timerpool.Put(timer)
-		expired = timer.C
-	}
-	var y *replyRecord
-	select {
-	case y = <-h.ch:
-	case <-expired:
-	case <-ctx.Done():
-	}
-	if y == nil && !h.giveUp() {
-		y = <-h.ch // it came just as the wait ended
-	}
+	y, _ := h.await(ctx, poller.Timeout(wait))
 	if y != nil {
 		// Mature: the request is done, and nothing of it was stored.
 		a.forget(rec.id)
@@ -226,6 +212,28 @@ func (h *handoff) deliver(y *replyRecord) bool {
 	}
 	h.ch <- y
 	return true
+}
+
+// await waits up to timeout (or Forever) for a delivery and returns it;
+// delivered is false when the caller gave up first. A delivery may be nil
+// (a puller told its reply is not coming this way).
+func (h *handoff) await(ctx context.Context, timeout time.Duration) (y *replyRecord, delivered bool) {
+	var expired <-chan time.Time
+	if timeout != poller.Forever {
+		t := timerpool.Get(timeout)
+		defer timerpool.Put(t)
+		expired = t.C
+	}
+	select {
+	case y = <-h.ch:
+		return y, true
+	case <-expired:
+	case <-ctx.Done():
+	}
+	if h.giveUp() {
+		return nil, false
+	}
+	return <-h.ch, true // it came just as the wait ended
 }
 
 // giveUp reports whether the caller gave up before a delivery. Only then
@@ -401,21 +409,7 @@ func (a *Agent) awaitReply(rec *requestRecord) *handoff {
 // is being stored, or the request was trashed); or nil when the wait ran
 // out.
 func (a *Agent) waitPuller(ctx context.Context, id poller.ID, h *handoff, timeout time.Duration) (y *replyRecord, told bool) {
-	var expired <-chan time.Time
-	if timeout != poller.Forever {
-		t := timerpool.Get(timeout)
-		defer timerpool.Put(t)
-		expired = t.C
-	}
-	select {
-	case y = <-h.ch:
-		told = true
-	case <-expired:
-	case <-ctx.Done():
-	}
-	if !told && !h.giveUp() {
-		y, told = <-h.ch, true // it came just as the wait ended
-	}
+	y, told = h.await(ctx, timeout)
 	if !told {
 		a.mu.Lock()
 		if a.pullers[id] == h {
