@@ -145,6 +145,7 @@ func newApp() *cli.App {
 					&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long to run when --count is 0"},
 					&cli.IntFlag{Name: "size", Usage: "payload bytes (echoBlob); 0 calls echoString"},
 					&cli.BoolFlag{Name: "durable", Value: true, Usage: "the in-process agent flushes each group commit"},
+					&cli.BoolFlag{Name: "baseline", Value: true, Usage: "with a durable in-process agent, also measure raw batched durable Badger writes on the same disk, and compare"},
 				},
 				Action: func(c *cli.Context) error {
 					dir, err := os.MkdirTemp("", "requestagent-bench")
@@ -159,6 +160,14 @@ func newApp() *cli.App {
 						return err
 					}
 					fmt.Println(res)
+					if c.String("agent") == "" && c.Bool("durable") && c.Bool("baseline") {
+						raw, err := storage.RawWriteRate(filepath.Join(dir, "baseline"), c.Int("clients"), 20000, 256)
+						if err != nil {
+							return err
+						}
+						fmt.Printf("baseline: raw batched durable Badger writes on this disk: %.0f records/s (transactions of %d); this run: %.3f of it\n",
+							raw, c.Int("clients"), res.PerSecond/raw)
+					}
 					return nil
 				}},
 			{Name: "proxies", Usage: "list a running agent's request proxies", Flags: []cli.Flag{adminFlag, jsonFlag},

@@ -52,6 +52,21 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// TestBench: requestagent bench (issue 9's load generator) runs an
+// in-process agent, prints throughput and percentiles, and, durable, the
+// disk's raw batched Badger rate with the run's share of it; exit 0.
+func TestBench(t *testing.T) {
+	out, errOut, code := run(t, nil, "bench", "--model", "2pi", "--clients", "4", "--count", "200", "--size", "64")
+	if code != 0 || !strings.Contains(out, "200 calls in") || !strings.Contains(out, ", 0 errors") ||
+		!strings.Contains(out, "latency p50") || !strings.Contains(out, "baseline: raw batched durable Badger writes") {
+		t.Fatalf("bench exit %d:\n%s\n%s", code, out, errOut)
+	}
+	out, _, code = run(t, nil, "bench", "--model", "waitreply", "--clients", "2", "--count", "50", "--durable=false")
+	if code != 0 || !strings.Contains(out, "50 calls in") || strings.Contains(out, "baseline:") {
+		t.Fatalf("bench, not durable: exit %d:\n%s", code, out)
+	}
+}
+
 // TestBadConfiguration: an invalid value is a one-line error naming the
 // flag, exit code 2, nothing started.
 func TestBadConfiguration(t *testing.T) {
