@@ -342,7 +342,10 @@ func TestPull_ReplyHandedToWaitingPull(t *testing.T) {
 		go func() { got <- e.call(sent.poller, "add_stock", waitCtx(nmproto.WaitForever), addStockArgs("", 0)) }()
 		// Release the target only once the pull waits (never, with
 		// RequestManualTrash: then the pull is simply in flight).
-		for !manual && metricValue(t, e.agent, "requestagent_pulls_waiting") < 1 {
+		for deadline := time.Now().Add(20 * time.Second); !manual && metricValue(t, e.agent, "requestagent_pulls_waiting") < 1; {
+			if time.Now().After(deadline) {
+				t.Fatal("the pull never registered as waiting")
+			}
 			time.Sleep(time.Millisecond)
 		}
 		release()

@@ -194,7 +194,10 @@ func TestWait_RequestLeaves(t *testing.T) {
 	r.Add("g", id(1), "")
 	got := make(chan bool)
 	go func() { got <- r.Wait(ctx, id(1), poller.Forever) }()
-	for r.Waiting() == 0 {
+	for deadline := time.Now().Add(20 * time.Second); r.Waiting() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("Wait never registered")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	r.Remove(id(1))
