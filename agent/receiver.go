@@ -427,11 +427,7 @@ func (a *Agent) handToPuller(id poller.ID, y *replyRecord) bool {
 	h := a.pullers[id]
 	delete(a.pullers, id)
 	a.mu.Unlock()
-	if h != nil && h.deliver(y) {
-		a.metrics.handed.Inc()
-		return true
-	}
-	return false
+	return h != nil && h.deliver(y)
 }
 
 // matureHanded answers a pull with the reply handed over by the
@@ -443,6 +439,7 @@ func (a *Agent) handToPuller(id poller.ID, y *replyRecord) bool {
 // COMM_FAILURE/MAYBE (PRODUCT.md §6) — which only a caller that polls
 // again after reading the real result can see.
 func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *replyRecord) error {
+	a.metrics.handed.Inc() // before the reply goes out: whoever sees it sees the count
 	read := a.forget(rec.id)
 	if read == nil {
 		return trashedErr() // destroyed while the reply was on its way
