@@ -43,8 +43,12 @@ type Registry[V any] struct {
 	spare []*group[V]
 }
 
-// maxSpareGroups is how many empty groups are kept for reuse.
-const maxSpareGroups = 64
+// Reuse limits: how many empty groups are kept, and the most tagged
+// entries a group may have held for its tag map to be worth keeping.
+const (
+	maxSpareGroups = 64
+	maxSpareTags   = 64
+)
 
 type group[V any] struct {
 	name  string
@@ -213,7 +217,7 @@ func (r *Registry[V]) newGroup(name string) *group[V] {
 func (r *Registry[V]) dropGroup(g *group[V]) {
 	delete(r.groups, g.name)
 	g.wake()
-	if g.peak <= 64 && len(r.spare) < maxSpareGroups {
+	if g.peak <= maxSpareTags && len(r.spare) < maxSpareGroups {
 		clear(g.byTag)
 		*g = group[V]{byTag: g.byTag}
 		r.spare = append(r.spare, g)
