@@ -88,21 +88,7 @@ func benchCallbacks(b *testing.B, bidir bool) {
 	recipientRef := giop.NewIOR(agent.ReplyRecipientID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
 		Port: uint16(recipientAddr.Port), ObjectKey: []byte("Recipient")})
 	ctx := context.Background()
-	resp, err := client.Invoke(ctx, a.IOR(), &giop.Invocation{Operation: "create_request_proxy", Args: func(e *giop.Encoder) {
-		e.WriteIOR(target)
-		e.WriteString("")
-		e.WriteIOR(recipientRef)
-		e.WriteULong(0)
-	}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	proxy := resp.Result.IOR()
-	resp, err = client.Invoke(ctx, proxy, &giop.Invocation{Operation: "_get_the_receiver"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rcv := resp.Result.IOR()
+	_, rcv := proxyAndReceiver(b, client, a.IOR(), target, recipientRef)
 	send := reqInfoCtx("", "cookie", 0, false)
 	b.ResetTimer()
 	start := time.Now()

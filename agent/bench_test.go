@@ -61,24 +61,7 @@ func benchThroughAgent(b *testing.B, target *giop.IOR, durable bool, model strin
 	defer a.Close()
 	c := giop.NewClient(nil)
 	defer c.Close()
-	ctx := context.Background()
-	resp, err := c.Invoke(ctx, a.IOR(), &giop.Invocation{Operation: "create_request_proxy", Args: func(e *giop.Encoder) {
-		e.WriteIOR(target)
-		e.WriteString("")
-		e.WriteIOR(nil)
-		e.WriteULong(1)
-		e.WriteString(agent.PropWaitReply)
-		e.WriteAny(giop.Any{Type: giop.TCBoolean, Value: true})
-	}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	proxy := resp.Result.IOR()
-	resp, err = c.Invoke(ctx, proxy, &giop.Invocation{Operation: "_get_the_receiver"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rcv := resp.Result.IOR()
+	_, rcv := proxyAndReceiver(b, c, a.IOR(), target, nil, boolProp(agent.PropWaitReply, true))
 	var send giop.ServiceContextList
 	if model == "waitreply" {
 		send = reqInfoCtx("", "", 10000, false)

@@ -264,21 +264,7 @@ func TestCallback_ExplicitConnectionBinding(t *testing.T) {
 	c.OfferBiDir(ad, nil)
 	unreachable := giop.NewIOR(agent.ReplyRecipientID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
 		Port: uint16(freePort(t)), ObjectKey: []byte("Recipient")})
-	resp, err := c.Invoke(e.ctx(), e.agentRef, &giop.Invocation{Operation: "create_request_proxy", Args: func(enc *giop.Encoder) {
-		enc.WriteIOR(e.target)
-		enc.WriteString("")
-		enc.WriteIOR(unreachable)
-		writeProps(enc, []prop{boolProp(agent.PropRecipientOnConnection, true)})
-	}})
-	if err != nil {
-		t.Fatalf("create_request_proxy with RecipientOnConnection: %v", err)
-	}
-	proxy := resp.Result.IOR()
-	resp, err = c.Invoke(e.ctx(), proxy, &giop.Invocation{Operation: "_get_the_receiver"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rcv := resp.Result.IOR()
+	_, rcv := proxyAndReceiver(t, c, e.agentRef, e.target, unreachable, boolProp(agent.PropRecipientOnConnection, true))
 	if _, err := c.Invoke(e.ctx(), rcv, &giop.Invocation{Operation: "add_stock", Args: addStockArgs("ACME", 1),
 		Contexts: reqInfoCtx("", "bound", 0, false), RawReply: true}); err != nil {
 		t.Fatal(err)

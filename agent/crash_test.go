@@ -129,21 +129,7 @@ func TestCrash_SIGKILLUnderLoad(t *testing.T) {
 		defer cancel()
 		return client.Invoke(cctx, ref, &giop.Invocation{Operation: op, Args: args, Contexts: ctxs, RawReply: true})
 	}
-	resp, err := call(agentRef.IOR(""), "create_request_proxy", nil, func(e *giop.Encoder) {
-		e.WriteIOR(targetRef)
-		e.WriteString("")
-		e.WriteIOR(nil)
-		e.WriteULong(0)
-	})
-	if err != nil || resp.Header.Status != giop.ReplyNoException {
-		t.Fatalf("create_request_proxy: %v", err)
-	}
-	proxy := resp.Result.IOR()
-	resp, err = call(proxy, "_get_the_receiver", nil, nil)
-	if err != nil || resp.Header.Status != giop.ReplyNoException {
-		t.Fatalf("the_receiver: %v", err)
-	}
-	rcv := resp.Result.IOR()
+	_, rcv := proxyAndReceiver(t, client, agentRef.IOR(""), targetRef, nil)
 
 	var (
 		mu   sync.Mutex

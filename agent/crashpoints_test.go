@@ -130,21 +130,7 @@ func crashAt(t *testing.T, point string, waitingPull bool) {
 		recipientRef = giop.NewIOR(agent.ReplyRecipientID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
 			Port: uint16(rln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte("R")})
 	}
-	resp, err := call(loc.IOR(""), "create_request_proxy", nil, func(e *giop.Encoder) {
-		e.WriteIOR(targetRef)
-		e.WriteString("")
-		e.WriteIOR(recipientRef)
-		e.WriteULong(0)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := resp.Result.IOR()
-	resp, err = call(proxy, "_get_the_receiver", nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rcv := resp.Result.IOR()
+	_, rcv := proxyAndReceiver(t, client, loc.IOR(""), targetRef, recipientRef)
 
 	// Send, and read the reply if the agent lives that long.
 	var poller *giop.IOR

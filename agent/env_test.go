@@ -213,6 +213,37 @@ func (e *env) createProxy(target *giop.IOR, repoID string, recipient *giop.IOR, 
 	return ref, resp.Result.Err()
 }
 
+// proxyAndReceiver makes a request proxy on the agent at agentRef through
+// client c and returns it with its typed receiver; any failure fails tb.
+// For tests and benchmarks that drive an agent without an env.
+func proxyAndReceiver(tb testing.TB, c *giop.Client, agentRef, target, recipient *giop.IOR, props ...prop) (proxy, rcv *giop.IOR) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := c.Invoke(ctx, agentRef, &giop.Invocation{Operation: "create_request_proxy", Args: func(enc *giop.Encoder) {
+		enc.WriteIOR(target)
+		enc.WriteString("")
+		enc.WriteIOR(recipient)
+		writeProps(enc, props)
+	}})
+	if err == nil {
+		proxy = resp.Result.IOR()
+		err = resp.Result.Err()
+	}
+	if err != nil {
+		tb.Fatalf("create_request_proxy: %v", err)
+	}
+	resp, err = c.Invoke(ctx, proxy, &giop.Invocation{Operation: "_get_the_receiver"})
+	if err == nil {
+		rcv = resp.Result.IOR()
+		err = resp.Result.Err()
+	}
+	if err != nil {
+		tb.Fatalf("the_receiver: %v", err)
+	}
+	return proxy, rcv
+}
+
 func (e *env) mustProxy(props ...prop) *giop.IOR {
 	e.t.Helper()
 	p, err := e.createProxy(e.target, "", nil, props...)
