@@ -163,10 +163,6 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 		if rec.proxyID != (poller.ID{}) {
 			a.maybeReapProxy(rec.proxyID)
 		}
-		if y.status != giop.ReplyNoException {
-			nm := nmproto.Context{Kind: nmproto.KindReplierName}
-			req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
-		}
 		a.metrics.outcome(outcomeMature)
 		reply, _ := a.relayReply(req, rec, y)
 		return reply
@@ -321,11 +317,6 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 	if err != nil {
 		return storeFailed(err)
 	}
-	if y.status != giop.ReplyNoException {
-		// The exception is the real result of the delegated request.
-		nm := nmproto.Context{Kind: nmproto.KindReplierName}
-		req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
-	}
 	reply, ok := a.relayReply(req, rec, y)
 	if ok && !rec.props.ManualTrash {
 		// Read means trashed — once the reply has reached the socket, from
@@ -357,8 +348,15 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 
 // relayReply returns the stored reply as the handler's answer — the body
 // unchanged when it lands at the same alignment, re-encoded otherwise —
-// and whether the client gets the real result (else a relay failure).
+// and whether the client gets the real result (else a relay failure). An
+// exceptional reply carries ReplierName: the exception is the delegated
+// request's real result, not the agent's.
 func (a *Agent) relayReply(req *giop.ServerRequest, rec *requestRecord, y *replyRecord) (reply error, ok bool) {
+	if y.status != giop.ReplyNoException {
+		// Before the alignment check: the context is part of the header.
+		nm := nmproto.Context{Kind: nmproto.KindReplierName}
+		req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
+	}
 	if len(y.body) == 0 || int(y.bodyAlign) == req.ReplyBodyAlign() {
 		return &giop.RawReply{Status: y.status, Body: y.body, LittleEndian: y.little}, true
 	}
@@ -443,10 +441,6 @@ func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *rep
 	read := a.forget(rec.id)
 	if read == nil {
 		return trashedErr() // destroyed while the reply was on its way
-	}
-	if y.status != giop.ReplyNoException {
-		nm := nmproto.Context{Kind: nmproto.KindReplierName}
-		req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
 	}
 	reply, ok := a.relayReply(req, rec, y)
 	if !ok {
