@@ -390,11 +390,21 @@ func (a *Agent) forget(id poller.ID) *requestRecord {
 // client: it is pollable again, as if never read.
 func (a *Agent) restore(r *requestRecord) {
 	a.mu.Lock()
-	if err := a.groups.Insert(r.group, r.id, r.tag, true, r); err != nil {
-		a.groups.Insert(r.group, r.id, "", true, r) // its tag was taken meanwhile
-	}
+	a.reinsert(r, true)
 	a.mu.Unlock()
 	a.log.Debug().Hex("request", r.id[:]).Msg("agent: reply not delivered; the request stays pollable")
+}
+
+// reinsert puts a request (back) in its group under its tag — or untagged
+// if another live request has taken the tag meanwhile: being reachable by
+// its poller matters more than the tag. It reports whether the tag had to
+// go. a.mu must be held, except during recovery.
+func (a *Agent) reinsert(r *requestRecord, ready bool) (untagged bool) {
+	if err := a.groups.Insert(r.group, r.id, r.tag, ready, r); err != nil {
+		a.groups.Insert(r.group, r.id, "", ready, r)
+		return true
+	}
+	return false
 }
 
 // trashStored deletes a forgotten request's records, then its proxy if

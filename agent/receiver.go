@@ -465,9 +465,7 @@ func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *rep
 // reach its caller, and stores that reply: it is pollable again.
 func (a *Agent) restoreReplied(r *requestRecord, y *replyRecord) {
 	a.mu.Lock()
-	if err := a.groups.Insert(r.group, r.id, r.tag, false, r); err != nil {
-		a.groups.Insert(r.group, r.id, "", false, r) // its tag was taken meanwhile
-	}
+	a.reinsert(r, false)
 	a.mu.Unlock()
 	a.finish(r, y)
 	a.log.Debug().Hex("request", r.id[:]).Msg("agent: handed-over reply not delivered; the request stays pollable")

@@ -61,11 +61,9 @@ func (a *Agent) recoverState() error {
 			r.repliedAt = now
 			ready = true
 		}
-		if err := a.groups.Insert(r.group, r.id, r.tag, ready, r); err != nil {
-			// Cannot happen for records the agent wrote; keep the request
-			// reachable by its poller all the same.
+		if a.reinsert(r, ready) {
+			// Cannot happen for records the agent wrote.
 			a.log.Warn().Hex("request", r.id[:]).Msg("agent: recovered request's tag clashes; added untagged")
-			a.groups.Insert(r.group, r.id, "", ready, r)
 		}
 		if r.state == stateReplied {
 			replied++
