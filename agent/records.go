@@ -173,15 +173,11 @@ func writeOctetString(e *giop.Encoder, s string) {
 	e.WriteRawString(s)
 }
 
-func decodeRequest(b []byte) (*requestRecord, error) {
-	return decodeRequestOf(b, nil)
-}
-
-// decodeRequestOf decodes a request record. With proxyOf, a request of a
+// decodeRequest decodes a request record. With proxyOf, a request of a
 // known proxy shares the proxy's group name and references (the records
 // repeat them) instead of decoding its own copies: a restart keeps one
 // copy per proxy in memory, not one per request.
-func decodeRequestOf(b []byte, proxyOf func(poller.ID) *proxyRecord) (*requestRecord, error) {
+func decodeRequest(b []byte, proxyOf func(poller.ID) *proxyRecord) (*requestRecord, error) {
 	d := giop.NewDecoder(b, giop.V1_2, true)
 	if v := d.Octet(); v != recordVersion && d.Err() == nil {
 		return nil, fmt.Errorf("%w: request record version %d", errRecord, v)

@@ -39,7 +39,7 @@ func TestRequestRecord_RoundTrip(t *testing.T) {
 	}
 	for _, want := range recs {
 		for _, of := range []func(poller.ID) *proxyRecord{nil, proxyOf} {
-			got, err := decodeRequestOf(want.encode(), of)
+			got, err := decodeRequest(want.encode(), of)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,14 +70,14 @@ func FuzzRequestRecord(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, of := range []func(poller.ID) *proxyRecord{nil, proxyOf} {
-			r, err := decodeRequestOf(b, of)
+			r, err := decodeRequest(b, of)
 			if err != nil {
 				if !errors.Is(err, errRecord) {
 					t.Fatalf("error %v is not errRecord", err)
 				}
 				continue
 			}
-			r2, err := decodeRequestOf(r.encode(), of)
+			r2, err := decodeRequest(r.encode(), of)
 			if err != nil {
 				t.Fatalf("re-decoding: %v", err)
 			}

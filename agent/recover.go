@@ -37,7 +37,7 @@ func (a *Agent) recoverState() error {
 		// The proxy's references and strings are shared: memory holds one
 		// copy per proxy, not one per request (PRODUCT.md §6: indexes, not
 		// bodies).
-		r, err := decodeRequestOf(v, proxyOf)
+		r, err := decodeRequest(v, proxyOf)
 		if err != nil {
 			return err
 		}
