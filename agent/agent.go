@@ -83,24 +83,7 @@ func Start(cfg Config) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Listen == "" {
-		cfg.Listen = ":" + strconv.Itoa(DefaultPort)
-	}
-	if cfg.GIOP == nil {
-		cfg.GIOP = giop.DefaultConfig()
-	}
-	if cfg.IDL == nil {
-		cfg.IDL = noIDL{}
-	}
-	if cfg.ConnectRetryBudget == 0 {
-		cfg.ConnectRetryBudget = DefaultConnectRetryBudget
-	}
-	if cfg.CallbackTimeout == 0 {
-		cfg.CallbackTimeout = DefaultCallbackTimeout
-	}
-	if cfg.DelegationTimeout == 0 {
-		cfg.DelegationTimeout = DefaultDelegationTimeout
-	}
+	cfg.withDefaults()
 	gcfg := *cfg.GIOP
 	gcfg.Logger = cfg.Logger
 	scfg := cfg.Store

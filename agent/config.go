@@ -78,6 +78,28 @@ const (
 	DefaultDelegationTimeout  = 10 * time.Minute
 )
 
+// withDefaults fills the zero fields that have defaults.
+func (c *Config) withDefaults() {
+	if c.Listen == "" {
+		c.Listen = ":" + strconv.Itoa(DefaultPort)
+	}
+	if c.GIOP == nil {
+		c.GIOP = giop.DefaultConfig()
+	}
+	if c.IDL == nil {
+		c.IDL = noIDL{}
+	}
+	if c.ConnectRetryBudget == 0 {
+		c.ConnectRetryBudget = DefaultConnectRetryBudget
+	}
+	if c.CallbackTimeout == 0 {
+		c.CallbackTimeout = DefaultCallbackTimeout
+	}
+	if c.DelegationTimeout == 0 {
+		c.DelegationTimeout = DefaultDelegationTimeout
+	}
+}
+
 // Validate reports the first invalid field; errors wrap ErrBadConfig and
 // name the field.
 func (c *Config) Validate() error {
