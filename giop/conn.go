@@ -34,8 +34,10 @@ type Conn struct {
 	frames   *frameReader
 
 	writeCh chan *outFrame
-	doneCh  chan struct{} // closed when the connection is closed
-	wg      sync.WaitGroup
+	// writeDeadline is the socket's write deadline; only the writer uses it.
+	writeDeadline time.Time
+	doneCh        chan struct{} // closed when the connection is closed
+	wg            sync.WaitGroup
 	// peerVer is the GIOP version of the peer's latest message (major<<8 |
 	// minor), so MessageError and CloseConnection go out in a version the
 	// peer reads. Zero until a message arrives.
@@ -525,7 +527,7 @@ func (c *Conn) writeLoop() {
 				f.sent.Store(true)
 			}
 		}
-		c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+		c.armWriteDeadline()
 		wb = bufs
 		_, err := wb.WriteTo(c.nc)
 		for _, f := range batch {
@@ -545,6 +547,21 @@ func (c *Conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// armWriteDeadline keeps the write deadline between WriteTimeout and 1.5 ×
+// WriteTimeout ahead, renewing it only when less than WriteTimeout is
+// left: setting a deadline updates a runtime timer under a lock, which
+// once per write was a measurable share of a relayed call. A write that
+// is stuck therefore fails after at least WriteTimeout, as before, and at
+// most half as long again. Only the writer calls it.
+func (c *Conn) armWriteDeadline() {
+	now := time.Now()
+	if c.writeDeadline.Sub(now) >= c.cfg.WriteTimeout {
+		return
+	}
+	c.writeDeadline = now.Add(c.cfg.WriteTimeout + c.cfg.WriteTimeout/2)
+	c.nc.SetWriteDeadline(c.writeDeadline)
 }
 
 // close shuts the connection down once, failing every waiting call.

@@ -26,6 +26,10 @@ type frameReader struct {
 	now      func() time.Time
 	asm      reassembler
 	hdr      [HeaderSize]byte
+	// dlSet is the read deadline last set on dl. Setting one updates a
+	// runtime timer under a lock, so it is set only when it changes: a
+	// message whose body is already buffered needs none.
+	dlSet time.Time
 	// lastVersion is the version of the latest header read, even one
 	// that failed other checks.
 	lastVersion Version
@@ -59,7 +63,7 @@ func (f *frameReader) next() (*Message, error) {
 			if t, ok := f.asm.oldest(); ok && f.fragTime > 0 {
 				deadline = t.Add(f.fragTime)
 			}
-			f.dl.SetReadDeadline(deadline)
+			f.setDeadline(deadline)
 		}
 		if _, err := io.ReadFull(f.r, f.hdr[:]); err != nil {
 			if f.asm.pending() > 0 && isTimeout(err) {
@@ -75,8 +79,8 @@ func (f *frameReader) next() (*Message, error) {
 		if int64(h.Size) > int64(f.maxBody) {
 			return nil, fmt.Errorf("%w: %s of %d bytes (limit %d)", ErrMessageTooLarge, h.Type, h.Size, f.maxBody)
 		}
-		if f.dl != nil && f.msgTime > 0 {
-			f.dl.SetReadDeadline(f.now().Add(f.msgTime))
+		if f.dl != nil && f.msgTime > 0 && f.buffered() < int(h.Size) {
+			f.setDeadline(f.now().Add(f.msgTime))
 		}
 		buf, err := f.readBody(int(h.Size))
 		if err != nil {
@@ -90,6 +94,23 @@ func (f *frameReader) next() (*Message, error) {
 			return m, err
 		}
 	}
+}
+
+// setDeadline sets the read deadline unless it is set already.
+func (f *frameReader) setDeadline(t time.Time) {
+	if t.Equal(f.dlSet) {
+		return
+	}
+	f.dlSet = t
+	f.dl.SetReadDeadline(t)
+}
+
+// buffered is how many bytes can be read without waiting for the peer.
+func (f *frameReader) buffered() int {
+	if b, ok := f.r.(interface{ Buffered() int }); ok {
+		return b.Buffered()
+	}
+	return 0
 }
 
 // readBody returns a new buffer holding the header and size body bytes,
