@@ -165,8 +165,12 @@ func newApp() *cli.App {
 						if err != nil {
 							return err
 						}
-						fmt.Printf("baseline: raw batched durable Badger writes on this disk: %.0f records/s (transactions of %d); this run: %.3f of it\n",
-							raw, c.Int("clients"), res.PerSecond/raw)
+						rawClients, err := storage.RawClientWriteRate(filepath.Join(dir, "baseline-clients"), c.Int("clients"), 20000, 256)
+						if err != nil {
+							return err
+						}
+						fmt.Printf("baseline: raw batched durable Badger writes on this disk: %.0f records/s from %d clients (this run: %.3f of it); %.0f records/s in full transactions of %d (this run: %.3f of it)\n",
+							rawClients, c.Int("clients"), res.PerSecond/rawClients, raw, c.Int("clients"), res.PerSecond/raw)
 					}
 					return nil
 				}},
