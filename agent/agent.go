@@ -335,10 +335,12 @@ func (a *Agent) goTracked(f func()) {
 
 // commit writes a batch durably; the agent acknowledges nothing before.
 func (a *Agent) commit(b *storage.Batch) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return a.store.Commit(ctx, b)
+	return a.store.CommitWithin(b, commitTimeout)
 }
+
+// commitTimeout bounds a commit, so that a stalled disk fails requests
+// (PERSIST_STORE) rather than hanging them.
+const commitTimeout = 30 * time.Second
 
 // trash deletes a request everywhere: its polling group entry, its
 // records, and its proxy if that was waiting for its last request

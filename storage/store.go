@@ -15,6 +15,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/rs/zerolog"
+
+	"github.com/requestagent/requestagent/internal/timerpool"
 )
 
 // Store is the agent's durable key-value store.
@@ -86,6 +88,16 @@ func (b *Batch) Delete(key []byte) {
 // Len returns the number of mutations in the batch.
 func (b *Batch) Len() int { return len(b.ops) }
 
+// pendingPool recycles pendings and their channels (two allocations per
+// commit otherwise). Only a pending whose answer was received goes back.
+var pendingPool = sync.Pool{New: func() any { return &pending{done: make(chan error, 1)} }}
+
+// recycle returns a pending that the committer no longer holds.
+func (p *pending) recycle() {
+	p.b = nil
+	pendingPool.Put(p)
+}
+
 // pending is a batch waiting for the committer.
 type pending struct {
 	b    *Batch
@@ -137,31 +149,68 @@ func Open(cfg Config) (*Store, error) {
 // returns ctx's error — but the batch may still be committed: callers must
 // not acknowledge it, and must not assume it absent either.
 func (s *Store) Commit(ctx context.Context, b *Batch) error {
+	if err := s.commit(b, ctx.Done(), nil); err != errGaveUp {
+		return err
+	}
+	return ctx.Err()
+}
+
+// CommitWithin is Commit with a timeout instead of a context: if the batch
+// is not durable within it, the error is context.DeadlineExceeded (and
+// the batch may still be committed). It waits on a recycled timer — the
+// agent commits at least twice per request, and a context with a deadline
+// costs five allocations each time.
+func (s *Store) CommitWithin(b *Batch, timeout time.Duration) error {
+	t := timerpool.Get(timeout)
+	defer timerpool.Put(t)
+	if err := s.commit(b, nil, t.C); err != errGaveUp {
+		return err
+	}
+	return context.DeadlineExceeded
+}
+
+// errGaveUp is commit's "the caller stopped waiting".
+var errGaveUp = errors.New("storage: gave up waiting for the commit")
+
+// commit hands b to the committer and waits for it, or until cancel is
+// closed or expired fires (either may be nil).
+func (s *Store) commit(b *Batch, cancel <-chan struct{}, expired <-chan time.Time) error {
 	if b.Len() == 0 {
 		return nil
 	}
 	if b.Len() > s.cfg.MaxBatchEntries || b.bytes > s.cfg.MaxBatchBytes {
 		return fmt.Errorf("%w: %d entries, %d bytes", ErrBatchTooLarge, b.Len(), b.bytes)
 	}
-	p := &pending{b: b, done: make(chan error, 1)}
+	p := pendingPool.Get().(*pending)
+	p.b = b
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
+		p.recycle()
 		return ErrClosed
 	}
 	select {
 	case s.commitCh <- p:
 		s.closeMu.RUnlock()
-	case <-ctx.Done():
+	case <-cancel:
 		s.closeMu.RUnlock()
-		return ctx.Err()
+		p.recycle()
+		return errGaveUp
+	case <-expired:
+		s.closeMu.RUnlock()
+		p.recycle()
+		return errGaveUp
 	}
 	select {
 	case err := <-p.done:
+		p.recycle()
 		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-cancel:
+	case <-expired:
 	}
+	// The committer still has p and will answer into its buffered done:
+	// it is left to the garbage collector, not recycled.
+	return errGaveUp
 }
 
 // commitLoop is the only writer. It takes every batch waiting, up to the
