@@ -25,6 +25,10 @@ type queue struct {
 	waiters []*ticket
 	// room is closed (and replaced) when a waiter leaves the queue.
 	room chan struct{}
+	// now is the ticket of every request that gets a thread at once;
+	// tickets are not changed once issued, so one is shared rather than
+	// one allocated per request.
+	now *ticket
 }
 
 // ticket is an admitted request's place: a thread, or a place in line.
@@ -44,7 +48,9 @@ var closedReady = func() chan struct{} {
 }()
 
 func newQueue(maxThreads, maxQueue int, blocking time.Duration) *queue {
-	return &queue{maxThreads: maxThreads, maxQueue: maxQueue, blocking: blocking, room: make(chan struct{})}
+	q := &queue{maxThreads: maxThreads, maxQueue: maxQueue, blocking: blocking, room: make(chan struct{})}
+	q.now = &ticket{q: q, ready: closedReady, immediate: true}
+	return q
 }
 
 // admit returns a ticket, or errQueueFull after waiting up to the blocking
@@ -57,7 +63,7 @@ func (q *queue) admit(ctx context.Context) (*ticket, error) {
 		case q.maxThreads == 0 || q.running < q.maxThreads:
 			q.running++
 			q.mu.Unlock()
-			return &ticket{q: q, ready: closedReady, immediate: true}, nil
+			return q.now, nil
 		case q.maxQueue == 0 || len(q.waiters) < q.maxQueue:
 			t := &ticket{q: q, ready: make(chan struct{})}
 			q.waiters = append(q.waiters, t)

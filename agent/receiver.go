@@ -128,8 +128,7 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	a.mu.Unlock()
 	a.log.Debug().Hex("request", rec.id[:]).Str("operation", rec.operation).Str("tag", rec.tag).Msg("agent: request accepted")
 	crashPoint(CrashAfterStore)
-	snapshot := *rec
-	a.goTracked(func() { a.delegate(&snapshot, body, t, nil) })
+	a.startDelegation(rec, body, t, false)
 	if rec.oneway {
 		a.metrics.outcome(outcomeOneway)
 		return nil
@@ -149,12 +148,10 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 // fail, as it would calling the target directly, and nothing is re-sent.
 func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *requestRecord,
 	body []byte, t *ticket, wait uint32, arrived time.Time) error {
-	h := &handoff{ch: make(chan *replyRecord, 1)}
 	a.mu.Lock()
 	a.groups.SetValue(rec.id, rec)
 	a.mu.Unlock()
-	snapshot := *rec
-	a.goTracked(func() { a.delegate(&snapshot, body, t, h) })
+	h := a.startDelegation(rec, body, t, true)
 
 	y, _ := h.await(ctx, poller.Timeout(wait))
 	if y != nil {
@@ -194,7 +191,10 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 // (WaitReply), unless the caller gave up first; exactly one side wins.
 type handoff struct {
 	state atomic.Int32 // 0 waiting, 1 delivered, 2 gave up
-	ch    chan *replyRecord
+	// y is the delivery, written once before ready is closed. A channel
+	// of struct{} is one allocation where one of pointers is two.
+	y     *replyRecord
+	ready chan struct{}
 	// decided is closed once a caller that gave up has stored the request
 	// (or failed to, and forgotten it); the delegation waits for it before
 	// storing the reply.
@@ -206,7 +206,8 @@ func (h *handoff) deliver(y *replyRecord) bool {
 	if !h.state.CompareAndSwap(0, 1) {
 		return false
 	}
-	h.ch <- y
+	h.y = y
+	close(h.ready)
 	return true
 }
 
@@ -221,15 +222,16 @@ func (h *handoff) await(ctx context.Context, timeout time.Duration) (y *replyRec
 		expired = t.C
 	}
 	select {
-	case y = <-h.ch:
-		return y, true
+	case <-h.ready:
+		return h.y, true
 	case <-expired:
 	case <-ctx.Done():
 	}
 	if h.giveUp() {
 		return nil, false
 	}
-	return <-h.ch, true // it came just as the wait ended
+	<-h.ready // it came just as the wait ended
+	return h.y, true
 }
 
 // giveUp reports whether the caller gave up before a delivery. Only then
@@ -397,7 +399,7 @@ func (a *Agent) awaitReply(rec *requestRecord) *handoff {
 	if r == nil || (r.state != stateAccepted && r.state != stateSending) || a.pullers[rec.id] != nil {
 		return nil
 	}
-	h := &handoff{ch: make(chan *replyRecord, 1)}
+	h := &handoff{ready: make(chan struct{})}
 	a.pullers[rec.id] = h
 	return h
 }

@@ -92,8 +92,7 @@ func (a *Agent) recoverState() error {
 		}
 		// Acknowledged requests are never refused for queue room.
 		t := a.queue.admitRecovered()
-		rec := *r
-		a.goTracked(func() { a.delegate(&rec, body, t, nil) })
+		a.startDelegation(r, body, t, false)
 	}
 	for id, p := range a.proxies {
 		if p.toBeDestroyed {
