@@ -360,7 +360,8 @@ func (a *Agent) relayReply(req *giop.ServerRequest, rec *requestRecord, y *reply
 		req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
 	}
 	if len(y.body) == 0 || int(y.bodyAlign) == req.ReplyBodyAlign() {
-		return &giop.RawReply{Status: y.status, Body: y.body, LittleEndian: y.little}, true
+		y.raw = giop.RawReply{Status: y.status, Body: y.body, LittleEndian: y.little}
+		return &y.raw, true
 	}
 	d := giop.NewBodyDecoder(y.body, int(y.bodyAlign), y.version, y.little)
 	switch y.status {

@@ -230,6 +230,9 @@ type replyRecord struct {
 	little    bool
 	bodyAlign int8
 	body      []byte
+	// raw is the reply as relayReply returns it, kept here so that
+	// relaying costs no allocation; a replyRecord goes to one caller.
+	raw giop.RawReply
 }
 
 func (y *replyRecord) encode() []byte {
