@@ -21,6 +21,10 @@ type Encoder struct {
 	// hdrEnd and bodyStart delimit the body padding of a message begun with
 	// StartRequest or StartReply (see FinishMessage).
 	hdrEnd, bodyStart int
+
+	// frame carries the finished message to a connection's writer (see
+	// frameOf), so that queueing it allocates nothing.
+	frame outFrame
 }
 
 // NewEncoder returns an encoder that writes in the given byte order for GIOP

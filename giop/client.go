@@ -106,6 +106,10 @@ type Response struct {
 
 	msg       *Message
 	bodyStart int
+	// hdr and dec hold what Header and Result point to, so that a reply
+	// costs one allocation besides its message.
+	hdr ReplyHeader
+	dec Decoder
 }
 
 // Version returns the GIOP version of the reply.
@@ -346,7 +350,9 @@ func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *In
 	case inv.Args != nil:
 		inv.Args(e)
 	}
-	if err := c.queue(&outFrame{buf: e.FinishMessage(), enc: e, sent: &cl.sent}); err != nil {
+	f := frameOf(e)
+	f.sent = &cl.sent
+	if err := c.queue(f); err != nil {
 		c.forgetCall(id)
 		return nil, &SystemException{Name: ExcTransient, Completed: CompletedNo, cause: err}
 	}
@@ -374,7 +380,7 @@ func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *In
 			}
 			return nil, &SystemException{Name: ExcCommFailure, Completed: CompletedMaybe, cause: err}
 		}
-		return &Response{Header: r.h, Result: r.d, Conn: c, msg: r.m, bodyStart: r.d.Pos()}, nil
+		return r, nil
 	case <-ctx.Done():
 		c.cancelCall(v, id)
 		return nil, &SystemException{Name: ExcTimeout, Completed: CompletedMaybe, cause: ctx.Err()}
@@ -386,7 +392,7 @@ func (c *Conn) invoke(ctx context.Context, v Version, prof *IIOPProfile, inv *In
 
 // callPool recycles calls and their channels: two allocations per call
 // otherwise.
-var callPool = sync.Pool{New: func() any { return &call{ch: make(chan *reply, 1)} }}
+var callPool = sync.Pool{New: func() any { return &call{ch: make(chan *Response, 1)} }}
 
 func getCall() *call {
 	cl := callPool.Get().(*call)

@@ -55,8 +55,8 @@ type Conn struct {
 	pending map[uint32]*call
 	// nextID is the id of our next request.
 	nextID uint32
-	// serving maps the peer's requests being served to their cancel functions.
-	serving map[uint32]context.CancelFunc
+	// serving holds the peer's requests being served, by request id.
+	serving map[uint32]*ServerRequest
 	// draining is set by shutdown: new requests are not dispatched, and
 	// drained is closed when the last request being served finishes.
 	draining bool
@@ -75,6 +75,31 @@ type Conn struct {
 	closed   bool
 }
 
+// frameOf returns e's finished message as a frame for the writer. The
+// frame lives in e and goes back to the pool with it: whoever recycles
+// the encoder reads the frame's fields first (see release).
+func frameOf(e *Encoder) *outFrame {
+	f := &e.frame
+	*f = outFrame{buf: e.FinishMessage(), enc: e}
+	return f
+}
+
+// release tells a frame's owner whether it was written and recycles its
+// encoder — last, since the frame may live inside it.
+func (f *outFrame) release(written bool) {
+	enc, done, after := f.enc, f.written, f.after
+	if enc != nil {
+		enc.frame = outFrame{}
+		putEncoder(enc)
+	}
+	if done != nil {
+		close(done)
+	}
+	if after != nil {
+		after(written)
+	}
+}
+
 // outFrame is one encoded message queued for the writer.
 type outFrame struct {
 	buf     []byte
@@ -88,16 +113,10 @@ type outFrame struct {
 
 // call is one of our requests waiting for its reply.
 type call struct {
-	ch   chan *reply // buffered 1: the reply, or nil when the connection died
+	// ch is buffered 1: the reply as the reader decoded it (so it is
+	// decoded once), or nil when the connection died.
+	ch   chan *Response
 	sent atomic.Bool
-}
-
-// reply is a Reply as the reader decoded it, handed to its call so it is
-// decoded once.
-type reply struct {
-	m *Message
-	h *ReplyHeader
-	d *Decoder
 }
 
 // readBufferSize is each connection's read buffer.
@@ -134,7 +153,7 @@ func newConnOffering(nc net.Conn, cfg *Config, h Handler, accepted bool, offer [
 		writeCh:  make(chan *outFrame, 64),
 		doneCh:   make(chan struct{}),
 		pending:  make(map[uint32]*call),
-		serving:  make(map[uint32]context.CancelFunc),
+		serving:  make(map[uint32]*ServerRequest),
 		nextID:   2,
 		offer:    offer,
 	}
@@ -240,11 +259,12 @@ func (c *Conn) handleMessage(m *Message) error {
 	case MsgRequest:
 		return c.handleRequest(m)
 	case MsgReply:
-		h, d, err := DecodeReply(m)
-		if err != nil {
+		r := &Response{Conn: c, msg: m}
+		if err := decodeReplyInto(m, &r.hdr, &r.dec); err != nil {
 			return err
 		}
-		c.deliver(h.RequestID, &reply{m: m, h: h, d: d})
+		r.Header, r.Result, r.bodyStart = &r.hdr, &r.dec, r.dec.Pos()
+		c.deliver(r.hdr.RequestID, r)
 	case MsgLocateRequest:
 		return c.handleLocateRequest(m)
 	case MsgLocateReply:
@@ -260,10 +280,10 @@ func (c *Conn) handleMessage(m *Message) error {
 			return err
 		}
 		c.mu.Lock()
-		cancel := c.serving[id]
+		req := c.serving[id]
 		c.mu.Unlock()
-		if cancel != nil {
-			cancel()
+		if req != nil {
+			req.ctx.cancel()
 		}
 	case MsgCloseConnection:
 		return errPeerClosed
@@ -277,7 +297,7 @@ func (c *Conn) handleMessage(m *Message) error {
 
 // deliver hands a reply to the call waiting for it. A reply nobody waits
 // for (its caller gave up) is dropped.
-func (c *Conn) deliver(id uint32, r *reply) {
+func (c *Conn) deliver(id uint32, r *Response) {
 	c.mu.Lock()
 	cl := c.pending[id]
 	delete(c.pending, id)
@@ -290,10 +310,12 @@ func (c *Conn) deliver(id uint32, r *reply) {
 }
 
 func (c *Conn) handleRequest(m *Message) error {
-	h, args, err := DecodeRequest(m)
-	if err != nil {
+	req := &ServerRequest{Version: m.Version, LittleEndian: m.LittleEndian, Conn: c, msg: m}
+	h := &req.hdr
+	if err := decodeRequestInto(m, h, &req.args); err != nil {
 		return err
 	}
+	req.Header, req.Args = h, &req.args
 	c.noteContexts(m.Version, h.ServiceContexts)
 	c.mu.Lock()
 	draining := c.draining
@@ -315,43 +337,41 @@ func (c *Conn) handleRequest(m *Message) error {
 		}
 		return nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	req.respond = respond
 	c.mu.Lock()
 	if c.draining {
 		c.mu.Unlock()
-		cancel()
 		return nil
 	}
 	if len(c.serving) >= c.cfg.MaxInFlight {
 		c.mu.Unlock()
-		cancel()
 		if respond {
 			c.sendSystemException(m.Version, h.RequestID, NewSystemException(ExcTransient, 0, CompletedNo))
 		}
 		return nil
 	}
 	// A client may reuse an id only after its reply, so a clash is harmless
-	// to overwrite: the older cancel function is simply dropped.
-	c.serving[h.RequestID] = cancel
+	// to overwrite: the older request can then no longer be cancelled.
+	c.serving[h.RequestID] = req
 	c.mu.Unlock()
 
-	req := &ServerRequest{Header: h, Version: m.Version, LittleEndian: m.LittleEndian,
-		Args: args, Conn: c, ctx: ctx, msg: m, respond: respond}
-	go c.serve(req, cancel)
+	go c.serve(req)
 	return nil
 }
 
 // serve runs one request's handler and sends its reply.
-func (c *Conn) serve(req *ServerRequest, cancel context.CancelFunc) {
+func (c *Conn) serve(req *ServerRequest) {
 	defer func() {
 		c.mu.Lock()
-		delete(c.serving, req.Header.RequestID)
+		if c.serving[req.Header.RequestID] == req {
+			delete(c.serving, req.Header.RequestID)
+		}
 		if c.draining && len(c.serving) == 0 && c.drained != nil {
 			close(c.drained)
 			c.drained = nil
 		}
 		c.mu.Unlock()
-		cancel()
+		req.ctx.cancel()
 	}()
 	defer func() {
 		if r := recover(); r != nil {
@@ -360,7 +380,7 @@ func (c *Conn) serve(req *ServerRequest, cancel context.CancelFunc) {
 			req.finish(NewSystemException(ExcUnknown, 0, CompletedMaybe))
 		}
 	}()
-	req.finish(c.handler.ServeGIOP(req.ctx, req))
+	req.finish(c.handler.ServeGIOP(&req.ctx, req))
 }
 
 func (c *Conn) handleLocateRequest(m *Message) error {
@@ -374,7 +394,7 @@ func (c *Conn) handleLocateRequest(m *Message) error {
 	}
 	e := getEncoder()
 	e.StartLocateReply(m.Version, h.RequestID, status)
-	c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+	c.queue(frameOf(e))
 	return nil
 }
 
@@ -438,14 +458,14 @@ func (c *Conn) sendReply(v Version, h *ReplyHeader, body []byte) {
 	e := getEncoder()
 	e.StartReply(v, h)
 	e.WriteRaw(body)
-	c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+	c.queue(frameOf(e))
 }
 
 func (c *Conn) sendSystemException(v Version, id uint32, x *SystemException) {
 	e := getEncoder()
 	e.StartReply(v, &ReplyHeader{RequestID: id, Status: ReplySystemException})
 	e.WriteSystemException(x)
-	c.queue(&outFrame{buf: e.FinishMessage(), enc: e})
+	c.queue(frameOf(e))
 }
 
 // sendMessageError writes a MessageError directly, bypassing the writer
@@ -474,12 +494,7 @@ func (c *Conn) queue(f *outFrame) error {
 	case c.writeCh <- f:
 		return nil
 	case <-c.doneCh:
-		if f.enc != nil {
-			putEncoder(f.enc)
-		}
-		if f.after != nil {
-			f.after(false)
-		}
+		f.release(false)
 		return ErrConnClosed
 	}
 }
@@ -531,15 +546,7 @@ func (c *Conn) writeLoop() {
 		wb = bufs
 		_, err := wb.WriteTo(c.nc)
 		for _, f := range batch {
-			if f.enc != nil {
-				putEncoder(f.enc)
-			}
-			if f.written != nil {
-				close(f.written)
-			}
-			if f.after != nil {
-				f.after(err == nil)
-			}
+			f.release(err == nil)
 		}
 		clear(batch)
 		if err != nil {
@@ -578,8 +585,8 @@ func (c *Conn) close(err error) {
 	c.closeErr = err
 	pending := c.pending
 	c.pending = make(map[uint32]*call)
-	for _, cancel := range c.serving {
-		cancel()
+	for _, req := range c.serving {
+		req.ctx.cancel()
 	}
 	c.mu.Unlock()
 	close(c.doneCh)

@@ -22,6 +22,11 @@ func (m *Message) Decoder() *Decoder {
 	return newDecoderAt(m.Buf, HeaderSize, m.Version, m.LittleEndian, m.segs)
 }
 
+// decoderInto sets d to what Decoder returns, without allocating.
+func (m *Message) decoderInto(d *Decoder) {
+	*d = Decoder{buf: m.Buf, pos: HeaderSize, little: m.LittleEndian, ver: m.Version, segs: m.segs}
+}
+
 // AddressingDisposition selects the form of a GIOP 1.2 TargetAddress (§15.4.2).
 type AddressingDisposition int16
 
@@ -67,8 +72,17 @@ func (h *RequestHeader) ResponseExpected() bool { return h.ResponseFlags&Respons
 // request id is returned even then when it could be read, so the caller can
 // answer with a MARSHAL system exception.
 func DecodeRequest(m *Message) (*RequestHeader, *Decoder, error) {
-	d := m.Decoder()
-	h := &RequestHeader{}
+	h, d := new(RequestHeader), new(Decoder)
+	if err := decodeRequestInto(m, h, d); err != nil {
+		return h, nil, err
+	}
+	return h, d, nil
+}
+
+// decodeRequestInto is DecodeRequest into h and d, which the reader
+// allocates with the ServerRequest they belong to.
+func decodeRequestInto(m *Message, h *RequestHeader, d *Decoder) error {
+	m.decoderInto(d)
 	if m.Version.Minor < 2 {
 		h.ServiceContexts = d.serviceContexts()
 		h.RequestID = d.ULong()
@@ -90,10 +104,7 @@ func DecodeRequest(m *Message) (*RequestHeader, *Decoder, error) {
 		h.ServiceContexts = d.serviceContexts()
 		d.AlignIfMore(8)
 	}
-	if err := d.Err(); err != nil {
-		return h, nil, err
-	}
-	return h, d, nil
+	return d.Err()
 }
 
 // targetAddress reads a GIOP 1.2 TargetAddress and returns the object key it
@@ -225,8 +236,17 @@ type ReplyHeader struct {
 // DecodeReply decodes the header of a Reply and returns a decoder
 // positioned at the body.
 func DecodeReply(m *Message) (*ReplyHeader, *Decoder, error) {
-	d := m.Decoder()
-	h := &ReplyHeader{}
+	h, d := new(ReplyHeader), new(Decoder)
+	if err := decodeReplyInto(m, h, d); err != nil {
+		return h, nil, err
+	}
+	return h, d, nil
+}
+
+// decodeReplyInto is DecodeReply into h and d, which the reader allocates
+// with the Response they belong to.
+func decodeReplyInto(m *Message, h *ReplyHeader, d *Decoder) error {
+	m.decoderInto(d)
 	if m.Version.Minor < 2 {
 		h.ServiceContexts = d.serviceContexts()
 		h.RequestID = d.ULong()
@@ -246,10 +266,7 @@ func DecodeReply(m *Message) (*ReplyHeader, *Decoder, error) {
 			d.fail("reply status %d in GIOP %s", uint32(h.Status), m.Version)
 		}
 	}
-	if err := d.Err(); err != nil {
-		return h, nil, err
-	}
-	return h, d, nil
+	return d.Err()
 }
 
 // StartReply resets e and writes the GIOP header and Reply header for

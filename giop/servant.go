@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Handler serves the requests that arrive on connections. Each request runs
@@ -36,13 +37,65 @@ type ServerRequest struct {
 	// callbacks and the negotiated code sets).
 	Conn *Conn
 
-	ctx       context.Context
+	ctx       requestContext
 	msg       *Message
 	respond   bool
 	after     func(written bool)
 	replyCtxs ServiceContextList
 	results   *Encoder
 	bodyStart int
+
+	// hdr and args hold what Header and Args point to: a request costs
+	// one allocation besides its message.
+	hdr  RequestHeader
+	args Decoder
+}
+
+// requestContext is a served request's context, cancelled when the peer
+// cancels the request (CancelRequest), the connection closes, or the
+// handler returns. It lives in its ServerRequest: context.WithCancel costs
+// three allocations per request, this one (Done's channel) and only if
+// Done is called.
+type requestContext struct {
+	mu   sync.Mutex // guards done and err
+	done chan struct{}
+	err  error
+}
+
+func (c *requestContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *requestContext) Value(any) any               { return nil }
+
+func (c *requestContext) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.err != nil {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+func (c *requestContext) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *requestContext) String() string { return "giop.requestContext" }
+
+// cancel ends the context; later calls do nothing.
+func (c *requestContext) cancel() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.err = context.Canceled
+	if c.done != nil {
+		close(c.done)
+	}
 }
 
 // Operation returns the operation name.
@@ -56,7 +109,7 @@ func (r *ServerRequest) ResponseExpected() bool { return r.respond }
 
 // Context returns the request's context, cancelled by a CancelRequest or
 // when the connection closes.
-func (r *ServerRequest) Context() context.Context { return r.ctx }
+func (r *ServerRequest) Context() context.Context { return &r.ctx }
 
 // Body returns the request body: the marshalled arguments exactly as
 // received, for pass-through. In GIOP 1.2 it starts 8-aligned, so it can be
@@ -100,6 +153,14 @@ func (r *ServerRequest) ArgsErr() error {
 	return nil
 }
 
+// frame is the reply in e as a frame for the writer, with the request's
+// AfterReply callback.
+func (r *ServerRequest) frame(e *Encoder) *outFrame {
+	f := frameOf(e)
+	f.after = r.after
+	return f
+}
+
 // finish sends the reply for the handler's outcome (nothing for a oneway).
 func (r *ServerRequest) finish(err error) {
 	defer func() {
@@ -114,7 +175,7 @@ func (r *ServerRequest) finish(err error) {
 	if err == nil {
 		e := r.Results()
 		r.results = nil
-		c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
+		c.queue(r.frame(e))
 		return
 	}
 	h := &ReplyHeader{RequestID: r.Header.RequestID, ServiceContexts: r.replyCtxs}
@@ -126,7 +187,7 @@ func (r *ServerRequest) finish(err error) {
 		h.Status = raw.Status
 		e.StartReply(r.Version, h)
 		e.WriteRaw(raw.Body)
-		c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
+		c.queue(r.frame(e))
 		return
 	case sys != nil:
 	case user != nil:
@@ -138,7 +199,7 @@ func (r *ServerRequest) finish(err error) {
 		if user.Members != nil {
 			user.Members(e)
 		}
-		c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
+		c.queue(r.frame(e))
 		return
 	case fwd != nil:
 		e := getEncoder()
@@ -149,7 +210,7 @@ func (r *ServerRequest) finish(err error) {
 		}
 		e.StartReply(r.Version, h)
 		e.WriteIOR(fwd.IOR)
-		c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
+		c.queue(r.frame(e))
 		return
 	default:
 		c.log.Warn().Err(err).Str("operation", r.Header.Operation).Msg("giop: handler failed; replying UNKNOWN")
@@ -160,7 +221,7 @@ func (r *ServerRequest) finish(err error) {
 	h.Status = ReplySystemException
 	e.StartReply(r.Version, h)
 	e.WriteSystemException(sys)
-	c.queue(&outFrame{buf: e.FinishMessage(), enc: e, after: r.after})
+	c.queue(r.frame(e))
 }
 
 // replyKind sorts a handler's error into the reply it becomes. The types
