@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/workerpool"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
 	"github.com/requestagent/requestagent/recipient"
@@ -49,6 +50,9 @@ type Agent struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // delegations and the serve loop
+	// delegations runs delegations on reused goroutines (see
+	// startDelegation); a delegation is in wg while it runs.
+	delegations *workerpool.Pool[*delegation]
 	// bg tracks background chores (retention) that run until the agent
 	// stops, apart from wg so that graceful shutdown does not wait on them.
 	bg sync.WaitGroup
@@ -128,10 +132,14 @@ func Start(cfg Config) (*Agent, error) {
 	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
 		GiveUp: a.recipientGaveUp, Logger: cfg.Logger})
 	a.metrics = newMetrics(a)
+	a.delegations = workerpool.New(a.runDelegation, maxIdleDelegators)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	if err := a.recoverState(); err != nil {
 		ln.Close()
+		a.cancel()
 		a.client.Close()
+		a.wg.Wait()
+		a.delegations.Close()
 		store.Close()
 		return nil, fmt.Errorf("agent: recovering state from the store: %w", err)
 	}
@@ -306,6 +314,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 			<-done
 		}
 		a.cancel()
+		a.delegations.Close()
 		a.bg.Wait()
 		// Callbacks not delivered yet are re-armed from the store on start.
 		a.deliverer.Close()

@@ -35,12 +35,20 @@ func (a *Agent) startDelegation(rec *requestRecord, body []byte, t *ticket, wait
 		h = &d.h
 	}
 	a.wg.Add(1)
-	go a.runDelegation(d, h)
+	a.delegations.Go(d)
 	return h
 }
 
-func (a *Agent) runDelegation(d *delegation, h *handoff) {
+// maxIdleDelegators is how many delegation goroutines are kept waiting
+// for work; each keeps its grown stack, a few KiB.
+const maxIdleDelegators = 128
+
+func (a *Agent) runDelegation(d *delegation) {
 	defer a.wg.Done()
+	var h *handoff
+	if d.h.ready != nil {
+		h = &d.h
+	}
 	a.delegate(&d.rec, d.body, d.t, h)
 }
 
