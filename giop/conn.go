@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/requestagent/requestagent/internal/workerpool"
 	"github.com/rs/zerolog"
 )
 
@@ -42,6 +43,10 @@ type Conn struct {
 	// minor), so MessageError and CloseConnection go out in a version the
 	// peer reads. Zero until a message arrives.
 	peerVer atomic.Uint32
+
+	// workers, if set, runs the peer's requests; else each gets a new
+	// goroutine.
+	workers *workerpool.Pool[*ServerRequest]
 
 	// onClose is called once, after the connection is closed.
 	onClose func(*Conn)
@@ -355,7 +360,11 @@ func (c *Conn) handleRequest(m *Message) error {
 	c.serving[h.RequestID] = req
 	c.mu.Unlock()
 
-	go c.serve(req)
+	if c.workers != nil {
+		c.workers.Go(req)
+	} else {
+		go c.serve(req)
+	}
 	return nil
 }
 

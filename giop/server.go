@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/requestagent/requestagent/internal/workerpool"
 )
 
 // Server accepts GIOP connections and serves their requests with a Handler.
@@ -18,6 +20,9 @@ type Server struct {
 
 	shuttingDown atomic.Bool
 	wg           sync.WaitGroup // accept loops and connection goroutines
+	// workers serve the requests of every connection on reused
+	// goroutines, whose stacks have already grown to what handlers need.
+	workers *workerpool.Pool[*ServerRequest]
 
 	accepted, protocolErrors, refused atomic.Uint64
 
@@ -42,12 +47,19 @@ func NewServer(cfg *Config, h Handler) *Server {
 	return &Server{
 		cfg:       cfg.withDefaults(),
 		handler:   h,
+		workers:   workerpool.New(serveRequest, maxIdleServers),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*Conn]struct{}),
 		routes:    make(map[ListenPoint]*Conn),
 		announced: make(map[ListenPoint]struct{}),
 	}
 }
+
+// maxIdleServers is how many request goroutines a server keeps waiting
+// for requests; each keeps its grown stack, a few KiB.
+const maxIdleServers = 256
+
+func serveRequest(req *ServerRequest) { req.Conn.serve(req) }
 
 // Serve accepts connections on ln until the server shuts down, then
 // returns ErrServerClosed. Temporary accept errors back off and retry.
@@ -89,6 +101,7 @@ func (s *Server) accept(nc net.Conn) {
 		tc.SetNoDelay(true)
 	}
 	c := newConn(nc, s.cfg, s.handler, true)
+	c.workers = s.workers
 	c.onClose = s.forget
 	c.onProtocolError = func() { s.protocolErrors.Add(1) }
 	s.accepted.Add(1)
@@ -195,6 +208,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	s.wg.Wait()
+	s.workers.Close()
 	return ctx.Err()
 }
 
@@ -206,6 +220,9 @@ func (s *Server) Close() error {
 		c.Close()
 	}
 	s.wg.Wait()
+	// Handlers still running saw their contexts cancelled with their
+	// connections; this waits for them.
+	s.workers.Close()
 	return nil
 }
 
