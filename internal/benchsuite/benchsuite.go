@@ -50,7 +50,13 @@ type Row struct {
 	Calls               int
 	PerSec              float64
 	P50, P90, P99       time.Duration
-	Err                 string // not empty: the row failed, no numbers
+	// CPU time per call of the three processes, over the client's whole
+	// run (its start and warm-up calls included): the agent's (this test
+	// process; with a Go client, the client's too), the omniORB target's,
+	// and the C++ client's. Zero where there is no such process. CPU per
+	// call is steadier from run to run than calls/s on a shared VM.
+	AgentCPU, TargetCPU, ClientCPU time.Duration
+	Err                            string // not empty: the row failed, no numbers
 }
 
 // Key names the row's series (everything but concurrency and payload).

@@ -81,6 +81,12 @@ func TestRun_Smoke(t *testing.T) {
 		if r.Err != "" || r.Calls != 60 || r.PerSec <= 0 || r.P50 <= 0 || r.P90 < r.P50 || r.P99 < r.P90 {
 			t.Errorf("%s conc=%d size=%d: %+v", r.Key(), r.Conc, r.Size, r)
 		}
+		// Every row drives the target; only agent rows have an agent, and
+		// only C++ rows a client process. (The target's CPU is read in 10 ms
+		// ticks, so a few calls may show none: not checked.)
+		if (r.Path == PathAgent) != (r.AgentCPU > 0) || (r.Client == ClientCxx) != (r.ClientCPU > 0) {
+			t.Errorf("%s conc=%d size=%d: CPU per call agent %v, client %v", r.Key(), r.Conc, r.Size, r.AgentCPU, r.ClientCPU)
+		}
 	}
 	m := ReadMachine(peers.RepoRoot())
 	checkXML(t, SVG(m, rows))
@@ -104,6 +110,7 @@ func fakeRows() []Row {
 		}
 	}
 	rows[3].Err = "loadgen: 1 of 1000 calls failed | oops"
+	rows[2].AgentCPU, rows[2].TargetCPU, rows[2].ClientCPU = 40*time.Microsecond, 25500*time.Nanosecond, 30*time.Microsecond
 	return rows
 }
 
@@ -116,6 +123,8 @@ func TestMarkdown(t *testing.T) {
 		"| C++ waitreply, not durable | 0.25 / 0.50 |", // ratios at a glance, 64 B conc 1
 		"| 16 | (b) omniORB AMI | 1,000 | 8,000 | 320 | 480 | 800 | 0.50 | 1.00 |",
 		"| 64 | (c) agent, C++ waitreply, not durable | 1,000 | 16,000 | 1,280 | 1,920 | 3,200 | 0.25 | 0.50 |",
+		"| 1 | (c) agent, C++ waitreply, not durable | 1,000 | 250 | 20.0 | 30.0 | 50.0 | 0.25 | 0.50 | 40.0 · 25.5 · 30.0 |",
+		"| 1 | (a) omniORB direct | 1,000 | 1,000 | 20.0 | 30.0 | 50.0 | 1.00 | 2.00 | – · – · – |",
 		"| 1 | (c) agent, Go 2pi, durable | failed: loadgen: 1 of 1000 calls failed \\| oops |",
 		"**Payload 16 KiB**",
 	} {

@@ -111,7 +111,11 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 	w("  and each of its threads makes 10 untimed calls first.\n")
 	w("* calls/s is calls ÷ wall time of the measured part; p50/p90/p99 are per-call latencies;\n")
 	w("  ÷ (a) and ÷ (b) are the row's calls/s over those of (a) and (b) at the same conc and payload.\n")
-	w("  One run on a small shared VM: read ratios and orders of magnitude, not the last digit.\n\n")
+	w("  One run on a small shared VM: read ratios and orders of magnitude, not the last digit.\n")
+	w("* CPU µs/call is each process's user+system CPU time over the client's whole run (start-up\n")
+	w("  and warm-up included) ÷ measured calls: the agent (this test process; for Go rows it holds\n")
+	w("  the Go client too), the omniORB target, the C++ client. On 2 cores the three share, the\n")
+	w("  sum bounds calls/s; it varies less between runs than calls/s does.\n\n")
 
 	if svgPath != "" {
 		w("![Latency percentiles against concurrency](%s)\n\n", svgPath)
@@ -151,19 +155,19 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 
 	for _, s := range sizes {
 		w("**Payload %s**\n\n", sizeName(s))
-		w("| conc | row | calls | calls/s | p50 (µs) | p90 (µs) | p99 (µs) | ÷ (a) | ÷ (b) |\n")
-		w("|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		w("| conc | row | calls | calls/s | p50 (µs) | p90 (µs) | p99 (µs) | ÷ (a) | ÷ (b) | CPU µs/call: agent · target · client |\n")
+		w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, c := range concs {
 			for _, r := range rows {
 				if r.Size != s || r.Conc != c {
 					continue
 				}
 				if r.Err != "" {
-					w("| %d | %s | failed: %s | | | | | | |\n", c, r.Key(), strings.ReplaceAll(r.Err, "|", "\\|"))
+					w("| %d | %s | failed: %s | | | | | | | |\n", c, r.Key(), strings.ReplaceAll(r.Err, "|", "\\|"))
 					continue
 				}
-				w("| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, r.Key(), fmtInt(float64(r.Calls)), fmtInt(r.PerSec),
-					fmtUs(r.P50), fmtUs(r.P90), fmtUs(r.P99), fmtRatio(ratio(rows, r, PathDirect)), fmtRatio(ratio(rows, r, PathAMI)))
+				w("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, r.Key(), fmtInt(float64(r.Calls)), fmtInt(r.PerSec),
+					fmtUs(r.P50), fmtUs(r.P90), fmtUs(r.P99), fmtRatio(ratio(rows, r, PathDirect)), fmtRatio(ratio(rows, r, PathAMI)), fmtCPU(r))
 			}
 		}
 		w("\n")
@@ -257,4 +261,16 @@ func fmtInt(x float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// fmtCPU formats a row's CPU per call, agent · target · client, with –
+// for a process the row does not have.
+func fmtCPU(r Row) string {
+	f := func(d time.Duration) string {
+		if d <= 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f", float64(d)/float64(time.Microsecond))
+	}
+	return f(r.AgentCPU) + " · " + f(r.TargetCPU) + " · " + f(r.ClientCPU)
 }

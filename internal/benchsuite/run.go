@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,7 +73,7 @@ func Run(t testing.TB, cfg Config) []Row {
 	if !strings.HasPrefix(target, "IOR:") {
 		t.Fatalf("echo_server printed %q, want its IOR", target)
 	}
-	r := &runner{t: t, cfg: cfg, interop: interop, bench: bench, target: target, dataDir: t.TempDir()}
+	r := &runner{t: t, cfg: cfg, interop: interop, bench: bench, target: target, srv: srv, dataDir: t.TempDir()}
 	var rows []Row
 	for _, size := range cfg.Sizes {
 		for _, conc := range cfg.Concurrency {
@@ -95,7 +96,8 @@ type runner struct {
 	t                      testing.TB
 	cfg                    Config
 	interop, bench, target string
-	dataDir                string // the agents' stores, one directory per row
+	srv                    *peers.Process // the omniORB echo_server target
+	dataDir                string         // the agents' stores, one directory per row
 }
 
 // measurement is one run of a client.
@@ -103,6 +105,7 @@ type measurement struct {
 	calls         int
 	perSec        float64
 	p50, p90, p99 time.Duration
+	clientCPU     time.Duration // the C++ client's, whole run; 0 for Go
 }
 
 // row measures one row: a pilot (unless Config.Calls is set), then the run.
@@ -135,13 +138,20 @@ func (r *runner) row(row Row) Row {
 		calls = int(m.perSec * r.cfg.Cell.Seconds())
 		calls = min(max(calls, r.cfg.MinCalls), r.cfg.MaxCalls)
 	}
+	self0, target0 := selfCPU(), r.srv.CPU()
 	m, err := r.measure(row, agentRef, calls)
+	self, target := selfCPU()-self0, r.srv.CPU()-target0
 	if err != nil {
 		row.Err = err.Error()
 		r.cfg.Logf("%-42s conc=%-3d size=%-5d FAILED %s", row.Key(), row.Conc, row.Size, row.Err)
 		return row
 	}
 	row.Calls, row.PerSec, row.P50, row.P90, row.P99 = m.calls, m.perSec, m.p50, m.p90, m.p99
+	n := time.Duration(max(m.calls, 1))
+	row.TargetCPU, row.ClientCPU = target/n, m.clientCPU/n
+	if row.Path == PathAgent {
+		row.AgentCPU = self / n
+	}
 	r.cfg.Logf("%-42s conc=%-3d size=%-5d %7d calls %9.0f calls/s  p50 %8.1f µs  p90 %8.1f µs  p99 %8.1f µs",
 		row.Key(), row.Conc, row.Size, row.Calls, row.PerSec, us(row.P50), us(row.P90), us(row.P99))
 	return row
@@ -178,7 +188,9 @@ func (r *runner) measure(row Row, agentRef string, calls int) (measurement, erro
 	lines, err := p.Wait(r.t, clientTimeout)
 	for _, l := range lines {
 		if strings.HasPrefix(l, "BENCH ") {
-			return parseBench(l)
+			m, err := parseBench(l)
+			m.clientCPU = p.CPU()
+			return m, err
 		}
 	}
 	if err == nil {
@@ -237,4 +249,13 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// selfCPU is the user and system CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -117,6 +118,46 @@ type Process struct {
 	output bytes.Buffer // everything it printed, for failure messages
 	done   chan struct{}
 	err    error
+}
+
+// CPU returns the user and system CPU time the process has used so far:
+// read from /proc while it runs (10 ms ticks), from its exit status once
+// it has exited. It returns 0 where neither is available.
+func (p *Process) CPU() time.Duration {
+	select {
+	case <-p.done:
+		if st := p.cmd.ProcessState; st != nil {
+			return st.UserTime() + st.SystemTime()
+		}
+		return 0
+	default:
+	}
+	return ProcCPU(p.cmd.Process.Pid)
+}
+
+// ProcCPU returns the user and system CPU time of process pid from
+// /proc/pid/stat, or 0 if it cannot be read.
+func ProcCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields count from after it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
 
 // Start runs interop peer name with args (see StartIn).
