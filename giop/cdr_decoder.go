@@ -260,6 +260,30 @@ func (d *Decoder) BoundedString(max int, what string) string {
 	return string(b)
 }
 
+// internedString is BoundedString for names that repeat, such as
+// operation names: one already in names is returned without allocating (a
+// map lookup by string([]byte) builds no string), a new one is added while
+// names holds fewer than maxInterned. names may be nil.
+func (d *Decoder) internedString(max int, what string, names map[string]string) string {
+	b := d.StringBytes()
+	if len(b) > max {
+		d.fail("%s of %d bytes exceeds the limit of %d", what, len(b), max)
+		return ""
+	}
+	if s, ok := names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if names != nil && len(names) < maxInterned {
+		names[s] = s
+	}
+	return s
+}
+
+// maxInterned bounds the names a connection remembers: a peer sending
+// ever new operation names costs at most this much.
+const maxInterned = 64
+
 // OctetsNoCopy reads a sequence<octet> and returns a slice aliasing the
 // decoder's buffer.
 func (d *Decoder) OctetsNoCopy() []byte {
@@ -392,25 +416,32 @@ func (d *Decoder) OpenEncapsulation(b []byte) *Decoder {
 		inner.err = d.err
 		return inner
 	}
-	if len(b) == 0 {
-		inner.err = fmt.Errorf("%w: empty encapsulation", ErrMarshal)
-		d.SetErr(inner.err)
-		return inner
-	}
-	if b[0] > 1 {
-		inner.err = fmt.Errorf("%w: encapsulation byte order octet %d", ErrMarshal, b[0])
-		d.SetErr(inner.err)
-		return inner
-	}
-	inner.buf, inner.pos, inner.little = b, 1, b[0] == 1
+	inner.ResetEncapsulation(b, d.ver)
+	d.SetErr(inner.err)
 	return inner
 }
 
 // DecodeEncapsulation returns a decoder over a standalone encapsulation,
 // such as the contents of a stringified IOR or of a tagged component.
 func DecodeEncapsulation(b []byte, v Version) *Decoder {
-	outer := &Decoder{ver: v}
-	return outer.OpenEncapsulation(b)
+	inner := new(Decoder)
+	inner.ResetEncapsulation(b, v)
+	return inner
+}
+
+// ResetEncapsulation makes d a decoder over the standalone encapsulation
+// b, as DecodeEncapsulation returns, so that a caller can keep its decoder
+// in a variable rather than allocate one per message.
+func (d *Decoder) ResetEncapsulation(b []byte, v Version) {
+	*d = Decoder{ver: v}
+	switch {
+	case len(b) == 0:
+		d.err = fmt.Errorf("%w: empty encapsulation", ErrMarshal)
+	case b[0] > 1:
+		d.err = fmt.Errorf("%w: encapsulation byte order octet %d", ErrMarshal, b[0])
+	default:
+		d.buf, d.pos, d.little = b, 1, b[0] == 1
+	}
 }
 
 // Done records an error if bytes are left unread. Use it where the format

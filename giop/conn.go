@@ -33,6 +33,8 @@ type Conn struct {
 	handler  Handler // serves the peer's requests; nil refuses them
 	accepted bool    // we accepted this connection (we are its server)
 	frames   *frameReader
+	// ops interns the peer's operation names; only the reader uses it.
+	ops map[string]string
 
 	writeCh chan *outFrame
 	// writeDeadline is the socket's write deadline; only the writer uses it.
@@ -317,7 +319,10 @@ func (c *Conn) deliver(id uint32, r *Response) {
 func (c *Conn) handleRequest(m *Message) error {
 	req := &ServerRequest{Version: m.Version, LittleEndian: m.LittleEndian, Conn: c, msg: m}
 	h := &req.hdr
-	if err := decodeRequestInto(m, h, &req.args); err != nil {
+	if c.ops == nil {
+		c.ops = make(map[string]string)
+	}
+	if err := decodeRequestInto(m, h, &req.args, c.ops); err != nil {
 		return err
 	}
 	req.Header, req.Args = h, &req.args

@@ -73,7 +73,7 @@ func (h *RequestHeader) ResponseExpected() bool { return h.ResponseFlags&Respons
 // answer with a MARSHAL system exception.
 func DecodeRequest(m *Message) (*RequestHeader, *Decoder, error) {
 	h, d := new(RequestHeader), new(Decoder)
-	if err := decodeRequestInto(m, h, d); err != nil {
+	if err := decodeRequestInto(m, h, d, nil); err != nil {
 		return h, nil, err
 	}
 	return h, d, nil
@@ -81,7 +81,9 @@ func DecodeRequest(m *Message) (*RequestHeader, *Decoder, error) {
 
 // decodeRequestInto is DecodeRequest into h and d, which the reader
 // allocates with the ServerRequest they belong to.
-func decodeRequestInto(m *Message, h *RequestHeader, d *Decoder) error {
+//
+// ops, if not nil, interns operation names (see internedString).
+func decodeRequestInto(m *Message, h *RequestHeader, d *Decoder, ops map[string]string) error {
 	m.decoderInto(d)
 	if m.Version.Minor < 2 {
 		h.ServiceContexts = d.serviceContexts()
@@ -93,14 +95,14 @@ func decodeRequestInto(m *Message, h *RequestHeader, d *Decoder) error {
 			d.Raw(3) // reserved
 		}
 		h.ObjectKey = d.BoundedOctets(maxObjectKey, "object key")
-		h.Operation = d.BoundedString(maxOperationName, "operation name")
+		h.Operation = d.internedString(maxOperationName, "operation name", ops)
 		d.BoundedOctets(maxObjectKey, "requesting principal")
 	} else {
 		h.RequestID = d.ULong()
 		h.ResponseFlags = d.Octet()
 		d.Raw(3) // reserved
 		h.Addressing, h.ObjectKey = d.targetAddress()
-		h.Operation = d.BoundedString(maxOperationName, "operation name")
+		h.Operation = d.internedString(maxOperationName, "operation name", ops)
 		h.ServiceContexts = d.serviceContexts()
 		d.AlignIfMore(8)
 	}
