@@ -54,7 +54,7 @@ func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) e
 // A request without the context (a plain ORB client) gets unsuppressed
 // behaviour: it must never mistake a dummy value for a result (PRODUCT.md §3).
 func reqInfo(req *giop.ServerRequest) (nmproto.ReqInfo, error) {
-	c, ok, err := nmproto.Find(req.Header.ServiceContexts)
+	c, ok, err := nmproto.Lookup(req.Header.ServiceContexts)
 	if err != nil {
 		return nmproto.ReqInfo{}, giop.NewSystemExceptionCause(giop.ExcBadParam, nmproto.BadContext, giop.CompletedNo, err)
 	}
@@ -535,7 +535,7 @@ func (a *Agent) pull(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	}
 	var wait uint32
 	suppress := false
-	c, ok, err := nmproto.Find(req.Header.ServiceContexts)
+	c, ok, err := nmproto.Lookup(req.Header.ServiceContexts)
 	if err != nil {
 		return giop.NewSystemExceptionCause(giop.ExcBadParam, nmproto.BadContext, giop.CompletedNo, err)
 	}

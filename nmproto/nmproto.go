@@ -159,8 +159,19 @@ func (c *Context) Encode() giop.ServiceContext {
 
 // Decode parses an NMService context's data.
 func Decode(data []byte) (*Context, error) {
-	d := giop.DecodeEncapsulation(data, giop.V1_2)
-	c := &Context{Kind: Kind(d.ULong())}
+	c := new(Context)
+	if err := decodeInto(data, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeInto is Decode into c, on a decoder of its own that stays on the
+// stack: the agent decodes one of these per request.
+func decodeInto(data []byte, c *Context) error {
+	var d giop.Decoder
+	d.ResetEncapsulation(data, giop.V1_2)
+	c.Kind = Kind(d.ULong())
 	switch c.Kind {
 	case KindReqInfo:
 		c.ReqInfo.RequestTag = cloned(d.BoundedOctets(MaxTagLen, "request tag"))
@@ -175,23 +186,35 @@ func Decode(data []byte) (*Context, error) {
 		c.ReplierName = d.BoundedString(1024, "replier name")
 	default:
 		if d.Err() == nil {
-			return nil, fmt.Errorf("nmproto: unknown NMContextData kind %d", c.Kind)
+			return fmt.Errorf("nmproto: unknown NMContextData kind %d", c.Kind)
 		}
 	}
 	if err := d.Err(); err != nil {
-		return nil, fmt.Errorf("nmproto: NMService context: %w", err)
+		return fmt.Errorf("nmproto: NMService context: %w", err)
 	}
-	return c, nil
+	return nil
 }
 
 // Find returns the NMService context of a service context list, if any.
 func Find(l giop.ServiceContextList) (*Context, bool, error) {
-	data, ok := l.Get(ServiceID)
+	c, ok, err := Lookup(l)
 	if !ok {
-		return nil, false, nil
+		return nil, false, err
 	}
-	c, err := Decode(data)
-	return c, err == nil, err
+	return &c, true, nil
+}
+
+// Lookup is Find returning the context by value, which costs no
+// allocation when the caller keeps it on its stack.
+func Lookup(l giop.ServiceContextList) (c Context, ok bool, err error) {
+	data, found := l.Get(ServiceID)
+	if !found {
+		return Context{}, false, nil
+	}
+	if err := decodeInto(data, &c); err != nil {
+		return Context{}, false, err
+	}
+	return c, true, nil
 }
 
 func cloned(b []byte) []byte {

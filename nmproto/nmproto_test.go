@@ -38,6 +38,28 @@ func TestContext_RoundTrip(t *testing.T) {
 	}
 }
 
+// TestLookup: Lookup finds what Find finds, by value; for the req_info
+// the agent reads on every request (empty tag and cookie) it allocates
+// nothing, and a list without the context is not an error.
+func TestLookup(t *testing.T) {
+	ctx := nmproto.Context{Kind: nmproto.KindReqInfo, ReqInfo: nmproto.ReqInfo{WaitTimeout: 250, Suppress: true}}
+	sc := ctx.Encode()
+	l := giop.ServiceContextList{{ID: 1, Data: []byte{1}}, sc}
+	c, ok, err := nmproto.Lookup(l)
+	if err != nil || !ok || c.Kind != nmproto.KindReqInfo || c.ReqInfo.WaitTimeout != 250 || !c.ReqInfo.Suppress {
+		t.Fatalf("Lookup: %+v %v %v", c, ok, err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _, _ = nmproto.Lookup(l) }); allocs != 0 {
+		t.Errorf("Lookup allocated %v times", allocs)
+	}
+	if _, ok, err := nmproto.Lookup(l[:1]); ok || err != nil {
+		t.Errorf("Lookup without the context: %v %v", ok, err)
+	}
+	if _, ok, err := nmproto.Lookup(giop.ServiceContextList{{ID: nmproto.ServiceID, Data: []byte{2}}}); ok || err == nil {
+		t.Errorf("Lookup of a bad context: %v %v", ok, err)
+	}
+}
+
 // TestContext_Hostile: bad contexts are errors, never panics.
 func TestContext_Hostile(t *testing.T) {
 	for _, data := range [][]byte{nil, {}, {2}, {1, 9, 0, 0, 0}, {1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}} {
