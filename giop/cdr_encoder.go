@@ -33,6 +33,14 @@ func NewEncoder(v Version, littleEndian bool) *Encoder {
 	return &Encoder{ver: v, little: littleEndian}
 }
 
+// Grow makes room for n more bytes, so that an encoding whose size is
+// known roughly costs one allocation instead of one per doubling.
+func (e *Encoder) Grow(n int) {
+	if cap(e.buf)-len(e.buf) < n {
+		e.buf = append(make([]byte, 0, len(e.buf)+n), e.buf...)
+	}
+}
+
 // Reset empties the encoder, keeping its buffer, and sets version and byte order.
 func (e *Encoder) Reset(v Version, littleEndian bool) {
 	e.buf = e.buf[:0]

@@ -48,3 +48,29 @@ func TestInternedString(t *testing.T) {
 		t.Errorf("without a table: %q", got)
 	}
 }
+
+// Grow leaves room for what follows, so writing it does not reallocate,
+// and keeps what was written.
+func TestEncoderGrow(t *testing.T) {
+	e := NewEncoder(V1_2, true)
+	e.WriteString("abc")
+	e.Grow(100)
+	before := cap(e.Bytes())
+	if before-len(e.Bytes()) < 100 {
+		t.Fatalf("room after Grow(100): %d", before-len(e.Bytes()))
+	}
+	for range 25 {
+		e.WriteULong(7)
+	}
+	if cap(e.Bytes()) != before {
+		t.Errorf("writing 100 bytes after Grow(100) reallocated")
+	}
+	d := newDecoderAt(e.Bytes(), 0, V1_2, true, nil)
+	if s := d.String(); s != "abc" || d.ULong() != 7 || d.Err() != nil {
+		t.Errorf("read back %q, %v", s, d.Err())
+	}
+	e.Grow(0)
+	if cap(e.Bytes()) != before {
+		t.Errorf("Grow(0) reallocated")
+	}
+}
