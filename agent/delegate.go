@@ -22,7 +22,8 @@ type delegation struct {
 	rec  requestRecord
 	body []byte
 	t    *ticket
-	h    handoff // used when the caller waits for the reply (WaitReply)
+	h    handoff // used when wait: the caller waits for the reply (WaitReply)
+	wait bool
 }
 
 // startDelegation starts delegating rec in a tracked goroutine. With wait,
@@ -31,7 +32,8 @@ func (a *Agent) startDelegation(rec *requestRecord, body []byte, t *ticket, wait
 	d := &delegation{rec: *rec, body: body, t: t}
 	var h *handoff
 	if wait {
-		d.h.ready = make(chan struct{})
+		d.wait = true
+		d.h.ready = newReady()
 		h = &d.h
 	}
 	a.wg.Add(1)
@@ -46,7 +48,7 @@ const maxIdleDelegators = 128
 func (a *Agent) runDelegation(d *delegation) {
 	defer a.wg.Done()
 	var h *handoff
-	if d.h.ready != nil {
+	if d.wait {
 		h = &d.h
 	}
 	a.delegate(&d.rec, d.body, d.t, h)

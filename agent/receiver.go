@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -191,8 +192,10 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 // (WaitReply), unless the caller gave up first; exactly one side wins.
 type handoff struct {
 	state atomic.Int32 // 0 waiting, 1 delivered, 2 gave up
-	// y is the delivery, written once before ready is closed. A channel
-	// of struct{} is one allocation where one of pointers is two.
+	// y is the delivery, written once before the token is sent on ready
+	// (buffered 1). Exactly one token is ever sent, and await takes it,
+	// so once await returns the channel is empty and unused: it goes back
+	// to readyPool, and a handoff costs no allocation for it.
 	y     *replyRecord
 	ready chan struct{}
 	// decided is closed once a caller that gave up has stored the request
@@ -207,14 +210,21 @@ func (h *handoff) deliver(y *replyRecord) bool {
 		return false
 	}
 	h.y = y
-	close(h.ready)
+	h.ready <- struct{}{}
 	return true
 }
+
+// readyPool recycles handoffs' ready channels.
+var readyPool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
+
+// newReady returns an empty ready channel for a handoff.
+func newReady() chan struct{} { return readyPool.Get().(chan struct{}) }
 
 // await waits up to timeout (or Forever) for a delivery and returns it;
 // delivered is false when the caller gave up first. A delivery may be nil
 // (a puller told its reply is not coming this way).
 func (h *handoff) await(ctx context.Context, timeout time.Duration) (y *replyRecord, delivered bool) {
+	defer h.recycle()
 	var expired <-chan time.Time
 	if timeout != poller.Forever {
 		t := timerpool.Get(timeout)
@@ -232,6 +242,13 @@ func (h *handoff) await(ctx context.Context, timeout time.Duration) (y *replyRec
 	}
 	<-h.ready // it came just as the wait ended
 	return h.y, true
+}
+
+// recycle returns the ready channel once await is done with it: its token
+// was taken, or the caller gave up first and none will ever be sent.
+func (h *handoff) recycle() {
+	readyPool.Put(h.ready)
+	h.ready = nil
 }
 
 // giveUp reports whether the caller gave up before a delivery. Only then
@@ -400,7 +417,7 @@ func (a *Agent) awaitReply(rec *requestRecord) *handoff {
 	if r == nil || (r.state != stateAccepted && r.state != stateSending) || a.pullers[rec.id] != nil {
 		return nil
 	}
-	h := &handoff{ready: make(chan struct{})}
+	h := &handoff{ready: newReady()}
 	a.pullers[rec.id] = h
 	return h
 }
