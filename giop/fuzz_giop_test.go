@@ -190,6 +190,17 @@ func FuzzDecodeRequest(f *testing.F) {
 		v := Version{1, minor % 3}
 		m := messageWith(v, little, MsgRequest, body)
 		h, d, err := DecodeRequest(m)
+		// The reader's path, with operation names interned (twice, so the
+		// second decode takes the name from the table), decodes the same.
+		names := make(map[string]string)
+		for range 2 {
+			var ih RequestHeader
+			var id Decoder
+			ierr := decodeRequestInto(m, &ih, &id, names)
+			if (ierr == nil) != (err == nil) || (err == nil && (!reflect.DeepEqual(ih, *h) || id.Pos() != d.Pos())) {
+				t.Fatalf("with interning: %+v, %v; without: %+v, %v", ih, ierr, h, err)
+			}
+		}
 		if err != nil {
 			if !isWireErr(err) || d != nil || h == nil {
 				t.Fatalf("DecodeRequest = (%v, %v, %v)", h, d, err)
