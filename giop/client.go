@@ -104,7 +104,7 @@ type Response struct {
 	// Conn is the connection the reply came on.
 	Conn *Conn
 
-	msg       *Message
+	msg       Message // a copy of the reader's, so no allocation of its own
 	bodyStart int
 	// hdr and dec hold what Header and Result point to, so that a reply
 	// costs one allocation besides its message.

@@ -227,8 +227,8 @@ func (c *Conn) readLoop() {
 		c.close(err)
 	}()
 	for {
-		var m *Message
-		m, err = c.frames.next()
+		var m Message
+		err = c.frames.read(&m)
 		if v := c.frames.lastVersion; v.Supported() {
 			c.peerVer.Store(uint32(v.Major)<<8 | uint32(v.Minor))
 		}
@@ -239,7 +239,7 @@ func (c *Conn) readLoop() {
 			}
 			return
 		}
-		if err = c.handleMessage(m); err != nil {
+		if err = c.handleMessage(&m); err != nil {
 			if isProtocolErr(err) {
 				c.log.Warn().Err(err).Str("type", m.Type.String()).Msg("giop: closing connection after protocol error")
 				c.sendMessageError()
@@ -266,8 +266,8 @@ func (c *Conn) handleMessage(m *Message) error {
 	case MsgRequest:
 		return c.handleRequest(m)
 	case MsgReply:
-		r := &Response{Conn: c, msg: m}
-		if err := decodeReplyInto(m, &r.hdr, &r.dec); err != nil {
+		r := &Response{Conn: c, msg: *m}
+		if err := decodeReplyInto(&r.msg, &r.hdr, &r.dec); err != nil {
 			return err
 		}
 		r.Header, r.Result, r.bodyStart = &r.hdr, &r.dec, r.dec.Pos()
@@ -317,7 +317,8 @@ func (c *Conn) deliver(id uint32, r *Response) {
 }
 
 func (c *Conn) handleRequest(m *Message) error {
-	req := &ServerRequest{Version: m.Version, LittleEndian: m.LittleEndian, Conn: c, msg: m}
+	req := &ServerRequest{Version: m.Version, LittleEndian: m.LittleEndian, Conn: c, msg: *m}
+	m = &req.msg // the reader's copy is reused for the next message
 	h := &req.hdr
 	if c.ops == nil {
 		c.ops = make(map[string]string)

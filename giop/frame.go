@@ -55,6 +55,18 @@ func newFrameReader(r io.Reader, dl deadliner, cfg *Config) *frameReader {
 // ErrMessageTooLarge, ErrLimit or ErrMarshal deserve a MessageError before
 // the connection closes; others are I/O errors.
 func (f *frameReader) next() (*Message, error) {
+	m := new(Message)
+	if err := f.read(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// read is next into *dst, which the caller owns: the connection's reader
+// keeps it in a variable and copies it into the request or reply that
+// holds on to it, so a message costs no allocation of its own. Only a
+// message that takes part in fragment reassembly is allocated.
+func (f *frameReader) read(dst *Message) error {
 	for {
 		// Between messages a connection may idle for ever, unless a
 		// fragment chain is open: then it must finish in time.
@@ -67,17 +79,17 @@ func (f *frameReader) next() (*Message, error) {
 		}
 		if _, err := io.ReadFull(f.r, f.hdr[:]); err != nil {
 			if f.asm.pending() > 0 && isTimeout(err) {
-				return nil, fmt.Errorf("%w: fragmented message not completed within %v", ErrProtocol, f.fragTime)
+				return fmt.Errorf("%w: fragmented message not completed within %v", ErrProtocol, f.fragTime)
 			}
-			return nil, err
+			return err
 		}
 		h, err := ParseHeader(f.hdr[:])
 		f.lastVersion = h.Version
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if int64(h.Size) > int64(f.maxBody) {
-			return nil, fmt.Errorf("%w: %s of %d bytes (limit %d)", ErrMessageTooLarge, h.Type, h.Size, f.maxBody)
+			return fmt.Errorf("%w: %s of %d bytes (limit %d)", ErrMessageTooLarge, h.Type, h.Size, f.maxBody)
 		}
 		if f.dl != nil && f.msgTime > 0 && f.buffered() < int(h.Size) {
 			f.setDeadline(f.now().Add(f.msgTime))
@@ -85,13 +97,21 @@ func (f *frameReader) next() (*Message, error) {
 		buf, err := f.readBody(int(h.Size))
 		if err != nil {
 			if isTimeout(err) {
-				return nil, fmt.Errorf("%w: %s body not received within %v", ErrProtocol, h.Type, f.msgTime)
+				return fmt.Errorf("%w: %s body not received within %v", ErrProtocol, h.Type, f.msgTime)
 			}
-			return nil, err
+			return err
+		}
+		if h.Type != MsgFragment && !h.MoreFragments && h.Type != MsgCancelRequest {
+			*dst = Message{Header: h, Buf: buf}
+			return nil
 		}
 		m, err := f.asm.add(&Message{Header: h, Buf: buf}, f.now())
-		if err != nil || m != nil {
-			return m, err
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			*dst = *m
+			return nil
 		}
 	}
 }

@@ -38,7 +38,7 @@ type ServerRequest struct {
 	Conn *Conn
 
 	ctx       requestContext
-	msg       *Message
+	msg       Message // a copy of the reader's, so no allocation of its own
 	respond   bool
 	after     func(written bool)
 	replyCtxs ServiceContextList
