@@ -323,7 +323,7 @@ func (c *Conn) handleRequest(m *Message) error {
 	if c.ops == nil {
 		c.ops = make(map[string]string)
 	}
-	if err := decodeRequestInto(m, h, &req.args, c.ops); err != nil {
+	if err := decodeRequestInto(m, h, &req.args, c.ops, req.ctxBuf[:]); err != nil {
 		return err
 	}
 	req.Header, req.Args = h, &req.args

@@ -196,7 +196,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		for range 2 {
 			var ih RequestHeader
 			var id Decoder
-			ierr := decodeRequestInto(m, &ih, &id, names)
+			var scBuf [2]ServiceContext
+			ierr := decodeRequestInto(m, &ih, &id, names, scBuf[:])
 			if (ierr == nil) != (err == nil) || (err == nil && (!reflect.DeepEqual(ih, *h) || id.Pos() != d.Pos())) {
 				t.Fatalf("with interning: %+v, %v; without: %+v, %v", ih, ierr, h, err)
 			}

@@ -73,7 +73,7 @@ func (h *RequestHeader) ResponseExpected() bool { return h.ResponseFlags&Respons
 // answer with a MARSHAL system exception.
 func DecodeRequest(m *Message) (*RequestHeader, *Decoder, error) {
 	h, d := new(RequestHeader), new(Decoder)
-	if err := decodeRequestInto(m, h, d, nil); err != nil {
+	if err := decodeRequestInto(m, h, d, nil, nil); err != nil {
 		return h, nil, err
 	}
 	return h, d, nil
@@ -82,11 +82,12 @@ func DecodeRequest(m *Message) (*RequestHeader, *Decoder, error) {
 // decodeRequestInto is DecodeRequest into h and d, which the reader
 // allocates with the ServerRequest they belong to.
 //
-// ops, if not nil, interns operation names (see internedString).
-func decodeRequestInto(m *Message, h *RequestHeader, d *Decoder, ops map[string]string) error {
+// ops, if not nil, interns operation names (see internedString); the
+// service context list goes into scBuf when it has room.
+func decodeRequestInto(m *Message, h *RequestHeader, d *Decoder, ops map[string]string, scBuf []ServiceContext) error {
 	m.decoderInto(d)
 	if m.Version.Minor < 2 {
-		h.ServiceContexts = d.serviceContexts()
+		h.ServiceContexts = d.serviceContextsInto(scBuf)
 		h.RequestID = d.ULong()
 		if d.Bool() {
 			h.ResponseFlags = ResponseTarget
@@ -103,7 +104,7 @@ func decodeRequestInto(m *Message, h *RequestHeader, d *Decoder, ops map[string]
 		d.Raw(3) // reserved
 		h.Addressing, h.ObjectKey = d.targetAddress()
 		h.Operation = d.internedString(maxOperationName, "operation name", ops)
-		h.ServiceContexts = d.serviceContexts()
+		h.ServiceContexts = d.serviceContextsInto(scBuf)
 		d.AlignIfMore(8)
 	}
 	return d.Err()

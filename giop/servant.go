@@ -49,6 +49,8 @@ type ServerRequest struct {
 	// one allocation besides its message.
 	hdr  RequestHeader
 	args Decoder
+	// ctxBuf holds the header's service contexts when they are few.
+	ctxBuf [4]ServiceContext
 }
 
 // requestContext is a served request's context, cancelled when the peer

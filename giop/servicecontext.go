@@ -47,7 +47,11 @@ func (e *Encoder) writeServiceContexts(l ServiceContextList) {
 // serviceContexts reads a ServiceContextList. The data slices alias the
 // message buffer; the connection hands each message its own buffer, so they
 // stay valid as long as the message.
-func (d *Decoder) serviceContexts() ServiceContextList {
+func (d *Decoder) serviceContexts() ServiceContextList { return d.serviceContextsInto(nil) }
+
+// serviceContextsInto is serviceContexts using buf for the list when it
+// has room, so that a request's few contexts need no allocation.
+func (d *Decoder) serviceContextsInto(buf []ServiceContext) ServiceContextList {
 	n := d.SeqLen(8)
 	if n == 0 {
 		return nil
@@ -56,7 +60,12 @@ func (d *Decoder) serviceContexts() ServiceContextList {
 		d.SetErr(fmt.Errorf("%w: %d service contexts (limit %d)", ErrLimit, n, maxServiceContexts))
 		return nil
 	}
-	l := make(ServiceContextList, n)
+	var l ServiceContextList
+	if n <= len(buf) {
+		l = buf[:n]
+	} else {
+		l = make(ServiceContextList, n)
+	}
 	for i := range l {
 		l[i].ID = d.ULong()
 		l[i].Data = d.BoundedOctets(maxServiceContextData, "service context data")
