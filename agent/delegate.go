@@ -24,6 +24,9 @@ type delegation struct {
 	t    *ticket
 	h    handoff // used when wait: the caller waits for the reply (WaitReply)
 	wait bool
+	// reply is the target's reply, built here rather than allocated: it
+	// lives about as long as the delegation (relayed or stored, then gone).
+	reply replyRecord
 }
 
 // startDelegation starts delegating rec in a tracked goroutine. With wait,
@@ -51,14 +54,16 @@ func (a *Agent) runDelegation(d *delegation) {
 	if d.wait {
 		h = &d.h
 	}
-	a.delegate(&d.rec, d.body, d.t, h)
+	a.delegate(&d.rec, d.body, d.t, h, &d.reply)
 }
 
 // delegate sends an accepted request to its target and stores the reply.
 // It runs in its own goroutine, holding a place in the delegation queue.
 //
 // h, when set, gets the reply first: the WaitReply caller still waiting.
-func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket, h *handoff) {
+//
+// reply is where a normal reply is built (the delegation's own storage).
+func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket, h *handoff, reply *replyRecord) {
 	defer t.done()
 	if !t.immediate {
 		if err := t.wait(a.ctx); err != nil {
@@ -89,8 +94,9 @@ func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket, h *handoff)
 	if err != nil {
 		y = systemExceptionReply(targetFailure(err))
 	} else {
-		y = &replyRecord{status: resp.Header.Status, version: resp.Version(), little: resp.LittleEndian(),
+		*reply = replyRecord{status: resp.Header.Status, version: resp.Version(), little: resp.LittleEndian(),
 			bodyAlign: int8(resp.BodyAlign()), body: resp.Body()} // the Response owns its buffer: no copy
+		y = reply
 	}
 	a.metrics.reply(replyLabel(y))
 	if h != nil {
