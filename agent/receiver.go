@@ -298,17 +298,15 @@ func (a *Agent) checkRelay(rec *requestRecord, body []byte) error {
 // suppressed mode a normal reply with zero values, else NO_RESPONSE with
 // minor REPLY_NOT_AVAILABLE — both carrying the poller in NMService.
 func (a *Agent) premature(req *giop.ServerRequest, rec *requestRecord, suppress bool) error {
-	var pollerRef *giop.IOR
 	switch {
 	case rec.props.ReplyDropping != 0 && !rec.recipient.IsNil():
 		// The seed: no poller with a recipient and reply dropping.
+		req.SetReplyContexts(giop.ServiceContextList{encodePollerContext(nil)})
 	case rec.proxyID == (poller.ID{}):
-		pollerRef = a.targetIOR(keyRequest, rec.id, rec.repoID, rec.target)
+		req.SetReplyContexts(giop.ServiceContextList{a.pollerContext(keyRequest, rec)})
 	default:
-		pollerRef = a.targetIOR(keyPoller, rec.id, rec.repoID, rec.target)
+		req.SetReplyContexts(giop.ServiceContextList{a.pollerContext(keyPoller, rec)})
 	}
-	nm := nmproto.Context{Kind: nmproto.KindThePoller, ThePoller: pollerRef}
-	req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
 	if suppress {
 		err := a.idl.ZeroResults(rec.repoID, rec.operation, req.Results())
 		if err == nil {

@@ -59,7 +59,10 @@ type proxyRecord struct {
 	group string
 	// receiver is the proxy's typed receiver servant, made on its first
 	// call and reused for every later one (memory only; a.mu guards it).
-	receiver      *receiverServant
+	receiver *receiverServant
+	// pollerCtx is the template of its pollers' references (memory
+	// only, made on first use; a.mu guards it). See pollerContext.
+	pollerCtx     *ctxTemplate
 	target        *giop.IOR
 	repoID        string
 	recipient     *giop.IOR
