@@ -65,6 +65,9 @@ func (s *Store) Stats() Stats { return Stats{Commits: s.commits.Load(), Groups: 
 type Batch struct {
 	ops   []mutation
 	bytes int
+	// small holds the first mutations: the agent's batches have two or
+	// three, and then need no allocation of their own.
+	small [3]mutation
 }
 
 type mutation struct {
@@ -75,12 +78,18 @@ type mutation struct {
 // Set stores val under key. The batch keeps the slices; do not modify them
 // until Commit returns.
 func (b *Batch) Set(key, val []byte) {
+	if b.ops == nil {
+		b.ops = b.small[:0]
+	}
 	b.ops = append(b.ops, mutation{key: key, val: val})
 	b.bytes += len(key) + len(val)
 }
 
 // Delete removes key.
 func (b *Batch) Delete(key []byte) {
+	if b.ops == nil {
+		b.ops = b.small[:0]
+	}
 	b.ops = append(b.ops, mutation{key: key, del: true})
 	b.bytes += len(key)
 }
