@@ -173,7 +173,12 @@ func SystemExceptionName(repoID string) (string, bool) {
 
 // WriteSystemException encodes a system exception reply body (§15.4.3.2).
 func (e *Encoder) WriteSystemException(x *SystemException) {
-	e.WriteString(x.RepoID())
+	// The id's three parts written in place: RepoID would build a string.
+	e.WriteULong(uint32(len(omgExcPrefix) + len(x.Name) + len(excSuffix) + 1))
+	e.WriteRawString(omgExcPrefix)
+	e.WriteRawString(x.Name)
+	e.WriteRawString(excSuffix)
+	e.WriteOctet(0)
 	e.WriteULong(x.Minor)
 	e.WriteULong(uint32(x.Completed))
 }
