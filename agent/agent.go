@@ -411,10 +411,11 @@ func (a *Agent) trashStored(id, proxyID poller.ID) {
 // reply record to delete (its reply went straight to a puller).
 func (a *Agent) trashRecords(id, proxyID poller.ID, replyStored bool) {
 	var b storage.Batch
-	b.Delete(recordKey(prefixRequest, id))
-	b.Delete(recordKey(prefixBody, id))
+	qKey, bKey, yKey := recordKeys(id)
+	b.Delete(qKey)
+	b.Delete(bKey)
 	if replyStored {
-		b.Delete(recordKey(prefixReply, id))
+		b.Delete(yKey)
 	}
 	if err := a.commit(&b); err != nil {
 		a.log.Error().Err(err).Hex("request", id[:]).Msg("agent: trash not stored; the request may reappear after a restart")

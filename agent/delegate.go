@@ -152,8 +152,9 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 	done := *rec
 	done.state = stateReplied
 	var b storage.Batch
-	b.Set(recordKey(prefixReply, rec.id), y.encode())
-	b.Set(recordKey(prefixRequest, rec.id), done.encode())
+	qKey, _, yKey := recordKeys(rec.id)
+	b.Set(yKey, y.encode())
+	b.Set(qKey, done.encode())
 	for attempt := 0; ; attempt++ {
 		err := a.commit(&b)
 		if err == nil {

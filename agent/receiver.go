@@ -266,8 +266,9 @@ func (h *handoff) giveUp() bool {
 // requestBatch is the write that stores an accepted request.
 func requestBatch(rec *requestRecord, body []byte) *storage.Batch {
 	b := new(storage.Batch)
-	b.Set(recordKey(prefixRequest, rec.id), rec.encode())
-	b.Set(recordKey(prefixBody, rec.id), body)
+	qKey, bKey, _ := recordKeys(rec.id)
+	b.Set(qKey, rec.encode())
+	b.Set(bKey, body)
 	return b
 }
 
@@ -317,8 +318,12 @@ func (a *Agent) premature(req *giop.ServerRequest, rec *requestRecord, suppress 
 				Msg("agent: suppressed mode needs the interface's IDL (--idl); answering unsuppressed")
 		}
 	}
-	return giop.NewSystemException(giop.ExcNoResponse, nmproto.ReplyNotAvailable, giop.CompletedNo)
+	return errReplyNotAvailable
 }
+
+// errReplyNotAvailable is the unsuppressed premature return (PRODUCT.md
+// §3), one value for all: nothing changes an exception once made.
+var errReplyNotAvailable = giop.NewSystemException(giop.ExcNoResponse, nmproto.ReplyNotAvailable, giop.CompletedNo)
 
 // mature answers with the stored reply of a request, and trashes the
 // request unless RequestManualTrash keeps it (then polling is idempotent).

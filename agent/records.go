@@ -32,6 +32,17 @@ func recordKey(prefix []byte, id poller.ID) []byte {
 	return append(append(make([]byte, 0, len(prefix)+len(id)), prefix...), id[:]...)
 }
 
+// recordKeys returns a request's three keys — its record, body and reply
+// — in one allocation, for the batches that name two or three of them.
+func recordKeys(id poller.ID) (request, body, reply []byte) {
+	const n = 2 + len(poller.ID{})
+	buf := make([]byte, 0, 3*n)
+	for _, p := range [][]byte{prefixRequest, prefixBody, prefixReply} {
+		buf = append(append(buf, p...), id[:]...)
+	}
+	return buf[0:n:n], buf[n : 2*n : 2*n], buf[2*n : 3*n : 3*n]
+}
+
 // reqState is where a request is in its life.
 type reqState uint8
 

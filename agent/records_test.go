@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"testing"
@@ -87,3 +88,24 @@ func FuzzRequestRecord(f *testing.F) {
 		}
 	})
 }
+
+// recordKeys makes, in one allocation, the keys recordKey makes one by one,
+// and none of them can grow into the next.
+func TestRecordKeys(t *testing.T) {
+	id := newID()
+	q, b, y := recordKeys(id)
+	for _, c := range []struct {
+		got    []byte
+		prefix []byte
+	}{{q, prefixRequest}, {b, prefixBody}, {y, prefixReply}} {
+		if want := recordKey(c.prefix, id); !bytes.Equal(c.got, want) || cap(c.got) != len(c.got) {
+			t.Errorf("key %q (cap %d), want %q", c.got, cap(c.got), want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { keySink, _, _ = recordKeys(id) }); n != 1 {
+		t.Errorf("recordKeys allocated %v times", n)
+	}
+}
+
+// keySink keeps keys from the stack in TestRecordKeys, as a batch does.
+var keySink []byte
