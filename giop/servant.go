@@ -64,9 +64,15 @@ type requestContext struct {
 	err  error
 }
 
+// Deadline reports none: a request is bounded by its connection and by
+// the handler's own timeouts.
 func (c *requestContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (c *requestContext) Value(any) any               { return nil }
 
+// Value carries nothing.
+func (c *requestContext) Value(any) any { return nil }
+
+// Done is closed when the request is cancelled; the channel is made on
+// the first call.
 func (c *requestContext) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -79,12 +85,14 @@ func (c *requestContext) Done() <-chan struct{} {
 	return c.done
 }
 
+// Err is context.Canceled once the request is cancelled, else nil.
 func (c *requestContext) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
 }
 
+// String names the context in fmt output, as the context package's do.
 func (c *requestContext) String() string { return "giop.requestContext" }
 
 // cancel ends the context; later calls do nothing.
