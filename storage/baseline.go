@@ -17,8 +17,7 @@ import (
 // the same run (issue 6). The database is closed, and its files are left
 // in dir.
 func RawWriteRate(dir string, group, n, valueSize int) (float64, error) {
-	db, err := badger.Open(badger.DefaultOptions(dir).WithSyncWrites(true).
-		WithLogger(nil).WithMemTableSize(DefaultMemTableSize).WithDetectConflicts(false))
+	db, err := openRaw(dir)
 	if err != nil {
 		return 0, err
 	}
@@ -52,8 +51,7 @@ func RawWriteRate(dir string, group, n, valueSize int) (float64, error) {
 // all; it returns records per second, closes the database and leaves its
 // files in dir.
 func RawClientWriteRate(dir string, clients, n, valueSize int) (float64, error) {
-	db, err := badger.Open(badger.DefaultOptions(dir).WithSyncWrites(true).
-		WithLogger(nil).WithMemTableSize(DefaultMemTableSize).WithDetectConflicts(false))
+	db, err := openRaw(dir)
 	if err != nil {
 		return 0, err
 	}
@@ -129,4 +127,11 @@ func RawClientWriteRate(dir string, clients, n, valueSize int) (float64, error) 
 		return 0, failed
 	}
 	return float64(n) / elapsed.Seconds(), nil
+}
+
+// openRaw opens the baselines' plain Badger: durable commits, our memtable
+// size, nothing else of the store's.
+func openRaw(dir string) (*badger.DB, error) {
+	return badger.Open(badger.DefaultOptions(dir).WithSyncWrites(true).
+		WithLogger(nil).WithMemTableSize(DefaultMemTableSize).WithDetectConflicts(false))
 }
