@@ -358,3 +358,46 @@ func (c *countingServant) Invoke(ctx context.Context, r *giop.ServerRequest) err
 	c.n.Add(1)
 	return c.Servant.Invoke(ctx, r)
 }
+
+// returnSeen is a blockingServant that says when its handler has returned.
+type returnSeen struct {
+	blockingServant
+	returned atomic.Bool
+}
+
+func (s *returnSeen) Invoke(ctx context.Context, r *giop.ServerRequest) error {
+	defer s.returned.Store(true)
+	return s.blockingServant.Invoke(ctx, r)
+}
+
+// TestServer_CloseCancelsAndWaitsForHandlers: Close cancels the handlers
+// still running (their connections close) and returns only once they have
+// returned, so that nothing of the server runs after it — the reused
+// request goroutines included (TestMain's goleak checks they are gone).
+func TestServer_CloseCancelsAndWaitsForHandlers(t *testing.T) {
+	s := &returnSeen{blockingServant: blockingServant{started: make(chan struct{}, 1), release: make(chan struct{})}}
+	srv, ref, _ := testServer(t, nil, map[string]giop.Servant{"Block": s})
+	prof, _ := ref.IIOP()
+	block := objectIOR("IDL:Demo/Echo:1.0", int(prof.Port), []byte("Block"))
+	c := testClient(t)
+	// Warm the pool: a few calls served one after another leave an idle
+	// worker behind, which Close must stop too.
+	for range 3 {
+		if _, err := callString(context.Background(), c, ref, "echoString", "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := callString(context.Background(), c, block, "echoString", "x")
+		errc <- err
+	}()
+	<-s.started
+	srv.Close()
+	if !s.returned.Load() {
+		t.Fatal("Close returned while a handler was still running")
+	}
+	if err := <-errc; err == nil {
+		t.Fatal("the blocked call succeeded after Close")
+	}
+}
