@@ -77,20 +77,8 @@ func (r repositoryIDL) ArgsJSON(repoID, operation string, d *giop.Decoder) ([]by
 		return nil, err
 	}
 	out := make(map[string]json.RawMessage)
-	i := 0
-	for _, p := range op.Params {
-		if p.Dir == idl.Out {
-			continue
-		}
-		if i >= len(args) {
-			break
-		}
-		j, err := idl.ToJSON(p.Type, args[i])
-		if err != nil {
-			return nil, err
-		}
-		out[p.Name] = j
-		i++
+	if err := paramsJSON(out, op.Params, idl.Out, args); err != nil {
+		return nil, err
 	}
 	return json.Marshal(out)
 }
@@ -113,20 +101,30 @@ func (r repositoryIDL) ResultsJSON(repoID, operation string, d *giop.Decoder) ([
 		}
 		out["return"] = j
 	}
+	if err := paramsJSON(out, op.Params, idl.In, outs); err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
+// paramsJSON puts vals, in order, as JSON under the names of the params
+// not of direction skip (the in-direction ones for arguments, the
+// out-direction ones for results).
+func paramsJSON(out map[string]json.RawMessage, params []idl.Param, skip idl.Direction, vals []any) error {
 	i := 0
-	for _, p := range op.Params {
-		if p.Dir == idl.In {
+	for _, p := range params {
+		if p.Dir == skip {
 			continue
 		}
-		if i >= len(outs) {
+		if i >= len(vals) {
 			break
 		}
-		j, err := idl.ToJSON(p.Type, outs[i])
+		j, err := idl.ToJSON(p.Type, vals[i])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out[p.Name] = j
 		i++
 	}
-	return json.Marshal(out)
+	return nil
 }
