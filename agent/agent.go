@@ -23,10 +23,10 @@ import (
 
 // Repository ids of the agent's own objects (idl/NativeMessaging.idl).
 const (
-	RequestAgentID   = "IDL:NativeMessaging/RequestAgent:1.0"
-	RequestAgentExID = "IDL:NativeMessaging/RequestAgentEx:1.0"
-	RequestProxyID   = "IDL:NativeMessaging/RequestProxy:1.0"
-	ReplyRecipientID = "IDL:NativeMessaging/ReplyRecipient:1.0"
+	RequestAgentID   = nmproto.RequestAgentID
+	RequestAgentExID = nmproto.RequestAgentExID
+	RequestProxyID   = nmproto.RequestProxyID
+	ReplyRecipientID = nmproto.ReplyRecipientID
 )
 
 // Agent is the Native Messaging request agent: the RequestAgent servant,

@@ -13,10 +13,10 @@ import (
 
 // User exceptions of NativeMessaging.idl.
 const (
-	excDuplicatedRequestTag = "IDL:NativeMessaging/RequestAgent/DuplicatedRequestTag:1.0"
-	excPollingGroupIsEmpty  = "IDL:NativeMessaging/RequestAgent/PollingGroupIsEmpty:1.0"
-	excRequestNotExist      = "IDL:NativeMessaging/RequestAgent/RequestNotExist:1.0"
-	excInvalidProperty      = "IDL:NativeMessaging/InvalidProperty:1.0"
+	excDuplicatedRequestTag = nmproto.DuplicatedRequestTagID
+	excPollingGroupIsEmpty  = nmproto.PollingGroupIsEmptyID
+	excRequestNotExist      = nmproto.RequestNotExistID
+	excInvalidProperty      = nmproto.InvalidPropertyID
 )
 
 func userException(id string) error { return &giop.UserException{RepoID: id} }

@@ -10,14 +10,15 @@ import (
 
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/idl"
+	"github.com/requestagent/requestagent/nmproto"
 )
 
 // Repository ids of the agent's interfaces (idl/NativeMessaging.idl).
 const (
-	RequestAgentID   = "IDL:NativeMessaging/RequestAgent:1.0"
-	RequestAgentExID = "IDL:NativeMessaging/RequestAgentEx:1.0"
-	RequestProxyID   = "IDL:NativeMessaging/RequestProxy:1.0"
-	ReplyRecipientID = "IDL:NativeMessaging/ReplyRecipient:1.0"
+	RequestAgentID   = nmproto.RequestAgentID
+	RequestAgentExID = nmproto.RequestAgentExID
+	RequestProxyID   = nmproto.RequestProxyID
+	ReplyRecipientID = nmproto.ReplyRecipientID
 )
 
 // Agent is a connection to a request agent: the RequestAgentEx object,

@@ -12,10 +12,10 @@ import (
 
 // Repository ids of the NativeMessaging user exceptions.
 const (
-	DuplicatedRequestTagID = "IDL:NativeMessaging/RequestAgent/DuplicatedRequestTag:1.0"
-	PollingGroupIsEmptyID  = "IDL:NativeMessaging/RequestAgent/PollingGroupIsEmpty:1.0"
-	RequestNotExistID      = "IDL:NativeMessaging/RequestAgent/RequestNotExist:1.0"
-	InvalidPropertyID      = "IDL:NativeMessaging/InvalidProperty:1.0"
+	DuplicatedRequestTagID = nmproto.DuplicatedRequestTagID
+	PollingGroupIsEmptyID  = nmproto.PollingGroupIsEmptyID
+	RequestNotExistID      = nmproto.RequestNotExistID
+	InvalidPropertyID      = nmproto.InvalidPropertyID
 )
 
 // Sentinel errors. Every error an nm call returns for an exception also

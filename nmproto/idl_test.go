@@ -62,6 +62,35 @@ func TestConstantsMatchIDL(t *testing.T) {
 	}
 }
 
+// TestRepositoryIDsMatchIDL: the repository ids here are the ones the IDL
+// gives its interfaces and user exceptions.
+func TestRepositoryIDsMatchIDL(t *testing.T) {
+	repo, err := idl.NativeMessaging()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, id := range map[string]string{
+		"NativeMessaging::RequestAgent":   nmproto.RequestAgentID,
+		"NativeMessaging::RequestAgentEx": nmproto.RequestAgentExID,
+		"NativeMessaging::RequestProxy":   nmproto.RequestProxyID,
+		"NativeMessaging::ReplyRecipient": nmproto.ReplyRecipientID,
+	} {
+		if i, ok := repo.Interface(name); !ok || i.RepoID != id {
+			t.Errorf("%s: IDL %v, here %q", name, i, id)
+		}
+	}
+	for name, id := range map[string]string{
+		"NativeMessaging::RequestAgent::DuplicatedRequestTag": nmproto.DuplicatedRequestTagID,
+		"NativeMessaging::RequestAgent::PollingGroupIsEmpty":  nmproto.PollingGroupIsEmptyID,
+		"NativeMessaging::RequestAgent::RequestNotExist":      nmproto.RequestNotExistID,
+		"NativeMessaging::InvalidProperty":                    nmproto.InvalidPropertyID,
+	} {
+		if ty, ok := repo.Type(name); !ok || ty.RepoID != id {
+			t.Errorf("%s: IDL %v, here %q", name, ty, id)
+		}
+	}
+}
+
 // TestContextMatchesIDL: the NMService context this package encodes
 // decodes with the IDL's NMContextData through the generic marshaller, and
 // back: one layout, two implementations.

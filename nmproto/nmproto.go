@@ -65,6 +65,20 @@ const (
 	StoreFull = VMCID | 18
 )
 
+// Repository ids of NativeMessaging.idl's interfaces and user exceptions,
+// which the agent raises and the Go client library recognises.
+const (
+	RequestAgentID   = "IDL:NativeMessaging/RequestAgent:1.0"
+	RequestAgentExID = "IDL:NativeMessaging/RequestAgentEx:1.0"
+	RequestProxyID   = "IDL:NativeMessaging/RequestProxy:1.0"
+	ReplyRecipientID = "IDL:NativeMessaging/ReplyRecipient:1.0"
+
+	DuplicatedRequestTagID = "IDL:NativeMessaging/RequestAgent/DuplicatedRequestTag:1.0"
+	PollingGroupIsEmptyID  = "IDL:NativeMessaging/RequestAgent/PollingGroupIsEmpty:1.0"
+	RequestNotExistID      = "IDL:NativeMessaging/RequestAgent/RequestNotExist:1.0"
+	InvalidPropertyID      = "IDL:NativeMessaging/InvalidProperty:1.0"
+)
+
 // ServiceID is the context id of the NMService service context.
 const ServiceID = VMCID | 1
 
