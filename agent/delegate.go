@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/timerpool"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/storage"
 )
@@ -215,9 +216,7 @@ func (a *Agent) invokeTarget(rec *requestRecord, body []byte) (*giop.Response, e
 			return nil, err
 		}
 		a.log.Debug().Err(err).Dur("retry_in", sleep).Msg("agent: target unreachable; retrying")
-		select {
-		case <-time.After(sleep):
-		case <-a.ctx.Done():
+		if !timerpool.Sleep(a.ctx, sleep) {
 			return nil, err
 		}
 		backoff = min(2*backoff, 2*time.Second)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/timerpool"
 )
 
 // RecipientFunc handles one reply_available call: the reply of a request
@@ -198,11 +199,7 @@ func (r *Recipient) keepConnected(conn *giop.Conn) {
 			return
 		}
 		for {
-			t := time.NewTimer(backoff)
-			select {
-			case <-t.C:
-			case <-r.ctx.Done():
-				t.Stop()
+			if !timerpool.Sleep(r.ctx, backoff) {
 				return
 			}
 			ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/requestagent/requestagent/internal/timerpool"
 )
 
 // Config configures a Deliverer. Zero fields take their defaults.
@@ -144,11 +146,7 @@ func (d *Deliverer) deliver(j Job) {
 			return
 		}
 		d.log.Debug().Err(err).Str("recipient", j.Recipient).Dur("retry_in", sleep).Msg("recipient: callback failed; retrying")
-		t := time.NewTimer(sleep)
-		select {
-		case <-t.C:
-		case <-d.ctx.Done():
-			t.Stop()
+		if !timerpool.Sleep(d.ctx, sleep) {
 			return
 		}
 		backoff = min(2*backoff, d.cfg.MaxBackoff)

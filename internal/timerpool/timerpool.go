@@ -1,6 +1,7 @@
 package timerpool
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -20,4 +21,17 @@ func Get(d time.Duration) *time.Timer {
 func Put(t *time.Timer) {
 	t.Stop()
 	pool.Put(t)
+}
+
+// Sleep waits d, on a recycled timer, unless ctx ends first; it reports
+// whether the whole d passed (the retry loops' backoff).
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := Get(d)
+	defer Put(t)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

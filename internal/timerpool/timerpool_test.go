@@ -1,6 +1,7 @@
 package timerpool
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -28,4 +29,17 @@ func TestFires(t *testing.T) {
 	tm := Get(time.Millisecond)
 	defer Put(tm)
 	<-tm.C
+}
+
+// TestSleep: Sleep sleeps the whole wait unless its context ends, and
+// says which happened.
+func TestSleep(t *testing.T) {
+	if !Sleep(context.Background(), time.Millisecond) {
+		t.Error("an uncancelled sleep reported cancelled")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if Sleep(ctx, time.Hour) {
+		t.Error("a cancelled sleep reported slept")
+	}
 }
