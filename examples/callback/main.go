@@ -28,27 +28,19 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/requestagent/requestagent/examples/stock"
 	"github.com/requestagent/requestagent/nm"
 )
 
 func main() {
-	agentRef := flag.String("agent", stock.DefaultAgent, "the request agent: IOR or corbaloc URL")
-	target := flag.String("target", stock.DefaultTarget, "the StockManager target: IOR or corbaloc URL")
 	bidir := flag.Bool("bidir", false, "be called back over our own connection to the agent (no listening socket)")
-	timeout := flag.Duration("timeout", stock.DefaultTimeout, "give up after this long")
-	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	if err := run(ctx, *agentRef, *target, *bidir); err != nil {
-		fmt.Fprintln(os.Stderr, "callback:", err)
-		os.Exit(1)
-	}
+	stock.Main("callback", func(ctx context.Context, agentRef, target string) error {
+		return run(ctx, agentRef, target, *bidir)
+	})
 }
 
-func say(format string, args ...any) { fmt.Fprintf(os.Stdout, format+"\n", args...) }
+var say = stock.Say
 
 // delivery is what one reply_available call saw.
 type delivery struct {
@@ -57,7 +49,7 @@ type delivery struct {
 }
 
 func run(ctx context.Context, agentRef, target string, bidir bool) error {
-	a, err := nm.Dial(ctx, agentRef, nm.WithIDLSource("StockManager.idl", stock.IDL))
+	a, err := stock.Dial(ctx, agentRef)
 	if err != nil {
 		return err
 	}

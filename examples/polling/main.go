@@ -24,7 +24,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/requestagent/requestagent/examples/stock"
@@ -32,23 +31,16 @@ import (
 )
 
 func main() {
-	agentRef := flag.String("agent", stock.DefaultAgent, "the request agent: IOR or corbaloc URL")
-	target := flag.String("target", stock.DefaultTarget, "the StockManager target: IOR or corbaloc URL")
 	unsuppressed := flag.Bool("unsuppressed", false, "premature returns as NO_RESPONSE/REPLY_NOT_AVAILABLE exceptions")
-	timeout := flag.Duration("timeout", stock.DefaultTimeout, "give up after this long")
-	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	if err := run(ctx, *agentRef, *target, !*unsuppressed); err != nil {
-		fmt.Fprintln(os.Stderr, "polling:", err)
-		os.Exit(1)
-	}
+	stock.Main("polling", func(ctx context.Context, agentRef, target string) error {
+		return run(ctx, agentRef, target, !*unsuppressed)
+	})
 }
 
-func say(format string, args ...any) { fmt.Fprintf(os.Stdout, format+"\n", args...) }
+var say = stock.Say
 
 func run(ctx context.Context, agentRef, target string, suppress bool) error {
-	a, err := nm.Dial(ctx, agentRef, nm.WithIDLSource("StockManager.idl", stock.IDL))
+	a, err := stock.Dial(ctx, agentRef)
 	if err != nil {
 		return err
 	}

@@ -16,9 +16,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/requestagent/requestagent/examples/stock"
@@ -26,22 +24,13 @@ import (
 )
 
 func main() {
-	agentRef := flag.String("agent", stock.DefaultAgent, "the request agent: IOR or corbaloc URL")
-	target := flag.String("target", stock.DefaultTarget, "the StockManager target: IOR or corbaloc URL")
-	timeout := flag.Duration("timeout", stock.DefaultTimeout, "give up after this long")
-	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	if err := run(ctx, *agentRef, *target); err != nil {
-		fmt.Fprintln(os.Stderr, "waitreply:", err)
-		os.Exit(1)
-	}
+	stock.Main("waitreply", run)
 }
 
-func say(format string, args ...any) { fmt.Fprintf(os.Stdout, format+"\n", args...) }
+var say = stock.Say
 
 func run(ctx context.Context, agentRef, target string) error {
-	a, err := nm.Dial(ctx, agentRef, nm.WithIDLSource("StockManager.idl", stock.IDL))
+	a, err := stock.Dial(ctx, agentRef)
 	if err != nil {
 		return err
 	}
