@@ -56,13 +56,6 @@ func (e *seedEnv) run(t *testing.T, client string, flags ...string) []string {
 	return lines
 }
 
-func checkLines(t *testing.T, client string, got, want []string) {
-	t.Helper()
-	if !slices.Equal(got, want) {
-		t.Fatalf("%s printed:\n  %s\nwant:\n  %s", client, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-	}
-}
-
 // TestSeedExample_AgentWireConstantsMatchIDL: the C++ clients take the wire
 // constants from idl/NativeMessaging.idl (omniidl); the agent takes them
 // from nmproto. They must be the same numbers.
@@ -99,7 +92,7 @@ func TestSeedExample_AgentWireConstantsMatchIDL(t *testing.T) {
 func TestSeedExample_PollingClient(t *testing.T) {
 	e := newSeedEnv(t)
 	got := e.run(t, "polling_client")
-	checkLines(t, "polling_client", got, []string{
+	peers.CheckLines(t, "polling_client", got, []string{
 		"create_request -> Request",
 		"add_stock -> premature (REPLY_NOT_AVAILABLE)",
 		"add_stock -> TRUE",
@@ -109,7 +102,7 @@ func TestSeedExample_PollingClient(t *testing.T) {
 		"poll -> PollingGroupIsEmpty",
 		"PASS",
 	})
-	checkLines(t, "stock_server", e.server.Served(t, 2), []string{
+	peers.CheckLines(t, "stock_server", e.server.Served(t, 2), []string{
 		"add_stock ACME -> TRUE",
 		"find_closest_symbol ACMA -> TRUE ACME",
 	})
@@ -133,18 +126,18 @@ func TestSeedExample_GroupPollingClient(t *testing.T) {
 	if len(got) != 9 {
 		t.Fatalf("group_client printed %d lines, want 9:\n  %s", len(got), strings.Join(got, "\n  "))
 	}
-	checkLines(t, "group_client", got[:4], []string{
+	peers.CheckLines(t, "group_client", got[:4], []string{
 		"create_request_proxy -> RequestProxy",
 		"the_receiver -> StockManager (typed receiver)",
 		"tag 0: add_stock -> premature (REPLY_NOT_AVAILABLE)",
 		"tag 1: find_closest_symbol -> premature (REPLY_NOT_AVAILABLE)",
 	})
 	pulls := slices.Sorted(slices.Values(got[4:6])) // in the order poll reported the tags
-	checkLines(t, "group_client", pulls, []string{
+	peers.CheckLines(t, "group_client", pulls, []string{
 		"tag 0: add_stock -> TRUE",
 		"tag 1: find_closest_symbol -> " + find,
 	})
-	checkLines(t, "group_client", got[6:], []string{
+	peers.CheckLines(t, "group_client", got[6:], []string{
 		"poll -> PollingGroupIsEmpty",
 		"destroyed",
 		"PASS",
@@ -157,14 +150,14 @@ func TestSeedExample_GroupPollingClient(t *testing.T) {
 func TestSeedExample_WaitReply(t *testing.T) {
 	e := newSeedEnv(t)
 	got := e.run(t, "waitreply_client")
-	checkLines(t, "waitreply_client", got, []string{
+	peers.CheckLines(t, "waitreply_client", got, []string{
 		"create_request_proxy WaitReply=TRUE -> RequestProxy",
 		"add_stock FAST -> TRUE (mature)",
 		"add_stock SLOW1500 -> premature (evolved into 2PI)",
 		"add_stock SLOW1500 -> TRUE (mature)",
 		"PASS",
 	})
-	checkLines(t, "stock_server", e.server.Served(t, 2), []string{
+	peers.CheckLines(t, "stock_server", e.server.Served(t, 2), []string{
 		"add_stock FAST -> TRUE",
 		"add_stock SLOW1500 -> TRUE",
 	})

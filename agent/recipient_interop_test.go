@@ -95,7 +95,7 @@ func checkRecipientRun(t *testing.T, e *seedEnv, got []string) {
 			main = append(main, l)
 		}
 	}
-	checkLines(t, "recipient_client", main, []string{
+	peers.CheckLines(t, "recipient_client", main, []string{
 		"create_request_proxy -> RequestProxy",
 		"the_receiver -> StockManager (typed receiver)",
 		"add_stock -> premature (REPLY_NOT_AVAILABLE)",
@@ -103,12 +103,12 @@ func checkRecipientRun(t *testing.T, e *seedEnv, got []string) {
 		"PASS",
 	})
 	// One callback per request, the cookie byte for byte.
-	checkLines(t, "recipient_client", slices.Sorted(slices.Values(avail)), []string{
+	peers.CheckLines(t, "recipient_client", slices.Sorted(slices.Values(avail)), []string{
 		"reply_available op=add_stock cookie=add stock",
 		"reply_available op=find_closest_symbol cookie=find symbol",
 	})
 	// The real results, pulled through the holders.
-	checkLines(t, "recipient_client", slices.Sorted(slices.Values(pulled)), []string{
+	peers.CheckLines(t, "recipient_client", slices.Sorted(slices.Values(pulled)), []string{
 		"pulled add_stock -> TRUE",
 		"pulled find_closest_symbol -> " + find,
 	})

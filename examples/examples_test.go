@@ -129,13 +129,6 @@ func run(t *testing.T, name string, a *agent.Agent, tg *target, flags ...string)
 	return lines
 }
 
-func check(t *testing.T, what string, got, want []string) {
-	t.Helper()
-	if !slices.Equal(got, want) {
-		t.Fatalf("%s:\n  %s\nwant:\n  %s", what, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-	}
-}
-
 // TestExample_Polling: examples/polling against the omniORB target, in
 // suppressed mode (the default; the agent has no IDL, so the client builds
 // the zero values) and unsuppressed.
@@ -149,7 +142,7 @@ func TestExample_Polling(t *testing.T) {
 	} {
 		t.Run(strings.Join(append([]string{"default"}, mode.flags...), ""), func(t *testing.T) {
 			a, tg := startAgent(t), omniTarget(t)
-			check(t, "polling", run(t, "polling", a, tg, mode.flags...), []string{
+			peers.CheckLines(t, "polling", run(t, "polling", a, tg, mode.flags...), []string{
 				"create_request_proxy -> RequestProxy",
 				"the_receiver -> StockManager (typed receiver)",
 				"add_stock ACME 100.5 -> " + mode.premature,
@@ -158,7 +151,7 @@ func TestExample_Polling(t *testing.T) {
 				"find_closest_symbol -> TRUE ACME",
 				"destroyed",
 			})
-			check(t, "stock_server", tg.p.Served(t, 2), []string{
+			peers.CheckLines(t, "stock_server", tg.p.Served(t, 2), []string{
 				"add_stock ACME -> TRUE",
 				"find_closest_symbol ACMA -> TRUE ACME",
 			})
@@ -178,17 +171,17 @@ func TestExample_GroupPolling(t *testing.T) {
 	if len(got) != 8 {
 		t.Fatalf("grouppolling printed %d lines, want 8:\n  %s", len(got), strings.Join(got, "\n  "))
 	}
-	check(t, "grouppolling", got[:4], []string{
+	peers.CheckLines(t, "grouppolling", got[:4], []string{
 		"create_request_proxy -> RequestProxy",
 		"the_receiver -> StockManager (typed receiver)",
 		"tag 0: add_stock ACME 100.5 -> premature",
 		"tag 1: find_closest_symbol ACMA -> premature",
 	})
-	check(t, "grouppolling pulls", slices.Sorted(slices.Values(got[4:6])), []string{
+	peers.CheckLines(t, "grouppolling pulls", slices.Sorted(slices.Values(got[4:6])), []string{
 		"tag 0: add_stock -> TRUE",
 		"tag 1: find_closest_symbol -> " + find,
 	})
-	check(t, "grouppolling", got[6:], []string{"poll -> PollingGroupIsEmpty", "destroyed"})
+	peers.CheckLines(t, "grouppolling", got[6:], []string{"poll -> PollingGroupIsEmpty", "destroyed"})
 }
 
 // TestExample_Callback: examples/callback against the omniORB target, its
@@ -210,7 +203,7 @@ func TestExample_Callback(t *testing.T) {
 			if len(got) != 8 {
 				t.Fatalf("callback printed %d lines, want 8:\n  %s", len(got), strings.Join(got, "\n  "))
 			}
-			check(t, "callback", got[:4], []string{
+			peers.CheckLines(t, "callback", got[:4], []string{
 				mode.line,
 				"create_request_proxy -> RequestProxy",
 				"add_stock ACME 100.5 -> premature",
@@ -218,7 +211,7 @@ func TestExample_Callback(t *testing.T) {
 			})
 			// Two callbacks, each two lines, in reply order.
 			pairs := []string{got[4] + " / " + got[5], got[6] + " / " + got[7]}
-			check(t, "callbacks", slices.Sorted(slices.Values(pairs)), []string{
+			peers.CheckLines(t, "callbacks", slices.Sorted(slices.Values(pairs)), []string{
 				"reply_available op=add_stock cookie=add stock / pulled add_stock -> TRUE",
 				"reply_available op=find_closest_symbol cookie=find symbol / pulled find_closest_symbol -> " + find,
 			})
@@ -226,17 +219,20 @@ func TestExample_Callback(t *testing.T) {
 	}
 }
 
+// waitReplyLines is what examples/waitreply prints, whichever target.
+var waitReplyLines = []string{
+	"create_request_proxy WaitReply=TRUE -> RequestProxy",
+	"add_stock FAST -> TRUE (mature)",
+	"add_stock SLOW1500 -> premature (evolved into 2PI)",
+	"add_stock SLOW1500 -> TRUE (mature)",
+}
+
 // TestExample_WaitReply: examples/waitreply against the omniORB target: a
 // mature return, and one that evolves into a 2PI.
 func TestExample_WaitReply(t *testing.T) {
 	a, tg := startAgent(t), omniTarget(t)
-	check(t, "waitreply", run(t, "waitreply", a, tg), []string{
-		"create_request_proxy WaitReply=TRUE -> RequestProxy",
-		"add_stock FAST -> TRUE (mature)",
-		"add_stock SLOW1500 -> premature (evolved into 2PI)",
-		"add_stock SLOW1500 -> TRUE (mature)",
-	})
-	check(t, "stock_server", tg.p.Served(t, 2), []string{
+	peers.CheckLines(t, "waitreply", run(t, "waitreply", a, tg), waitReplyLines)
+	peers.CheckLines(t, "stock_server", tg.p.Served(t, 2), []string{
 		"add_stock FAST -> TRUE",
 		"add_stock SLOW1500 -> TRUE",
 	})
@@ -247,12 +243,7 @@ func TestExample_WaitReply(t *testing.T) {
 // target form).
 func TestExample_GoStockManager(t *testing.T) {
 	a, tg := startAgent(t), goTarget(t)
-	check(t, "waitreply", run(t, "waitreply", a, tg), []string{
-		"create_request_proxy WaitReply=TRUE -> RequestProxy",
-		"add_stock FAST -> TRUE (mature)",
-		"add_stock SLOW1500 -> premature (evolved into 2PI)",
-		"add_stock SLOW1500 -> TRUE (mature)",
-	})
+	peers.CheckLines(t, "waitreply", run(t, "waitreply", a, tg), waitReplyLines)
 	ior, err := giop.ParseIOR(tg.ior)
 	if err != nil {
 		t.Fatal(err)
@@ -263,12 +254,12 @@ func TestExample_GoStockManager(t *testing.T) {
 	}
 	loc := fmt.Sprintf("corbaloc:iiop:1.2@%s:%d/%s", prof.Host, prof.Port, stock.ObjectKey)
 	lines := run(t, "polling", a, &target{ior: loc, p: tg.p}, "-unsuppressed")
-	check(t, "polling", lines[len(lines)-3:], []string{
+	peers.CheckLines(t, "polling", lines[len(lines)-3:], []string{
 		"find_closest_symbol ACMA -> premature (REPLY_NOT_AVAILABLE)",
 		"find_closest_symbol -> TRUE ACME",
 		"destroyed",
 	})
-	check(t, "stockmanager", tg.p.Served(t, 4), []string{
+	peers.CheckLines(t, "stockmanager", tg.p.Served(t, 4), []string{
 		"add_stock FAST -> TRUE",
 		"add_stock SLOW1500 -> TRUE",
 		"add_stock ACME -> TRUE",

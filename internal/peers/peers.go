@@ -333,6 +333,15 @@ func (p *Process) Expect(t testing.TB, prefix string, n int, timeout time.Durati
 	}
 }
 
+// CheckLines fails the test unless got, the lines what printed, are want
+// exactly, showing both.
+func CheckLines(t testing.TB, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s printed:\n  %s\nwant:\n  %s", what, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
 // Served waits until the peer (testdata/nm's stock_server) has printed want
 // "served ..." lines, waits a moment longer for a late re-send, and fails
 // the test unless there are exactly want: each request ran on the target
