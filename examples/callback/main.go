@@ -49,7 +49,7 @@ type delivery struct {
 }
 
 func run(ctx context.Context, agentRef, target string, bidir bool) error {
-	a, err := stock.Dial(ctx, agentRef)
+	a, err := nm.Dial(ctx, agentRef, nm.WithIDLSource("StockManager.idl", stock.IDL))
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ type request struct {
 }
 
 func run(ctx context.Context, agentRef, target string) error {
-	a, err := stock.Dial(ctx, agentRef)
+	a, err := nm.Dial(ctx, agentRef, nm.WithIDLSource("StockManager.idl", stock.IDL))
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ func main() {
 var say = stock.Say
 
 func run(ctx context.Context, agentRef, target string, suppress bool) error {
-	a, err := stock.Dial(ctx, agentRef)
+	a, err := nm.Dial(ctx, agentRef, nm.WithIDLSource("StockManager.idl", stock.IDL))
 	if err != nil {
 		return err
 	}

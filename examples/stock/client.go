@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-
-	"github.com/requestagent/requestagent/nm"
 )
 
 // Main is the main function of the client examples: it adds the flags they
@@ -25,12 +23,6 @@ func Main(name string, run func(ctx context.Context, agentRef, target string) er
 		fmt.Fprintln(os.Stderr, name+":", err)
 		os.Exit(1)
 	}
-}
-
-// Dial connects to the agent with the StockManager IDL loaded, so calls on
-// typed receivers and pollers are marshalled from it.
-func Dial(ctx context.Context, agentRef string) (*nm.Agent, error) {
-	return nm.Dial(ctx, agentRef, nm.WithIDLSource("StockManager.idl", IDL))
 }
 
 // Say prints one line of an example's output.

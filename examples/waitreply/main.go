@@ -30,7 +30,7 @@ func main() {
 var say = stock.Say
 
 func run(ctx context.Context, agentRef, target string) error {
-	a, err := stock.Dial(ctx, agentRef)
+	a, err := nm.Dial(ctx, agentRef, nm.WithIDLSource("StockManager.idl", stock.IDL))
 	if err != nil {
 		return err
 	}
