@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
 )
 
 // FuzzProperties: any PropertySeq from the wire decodes and is applied or
@@ -12,18 +13,18 @@ import (
 func FuzzProperties(f *testing.F) {
 	seed := func(props []Property) []byte {
 		e := giop.NewEncoder(giop.V1_2, true)
-		if err := writeProperties(e, props); err != nil {
+		if err := nmproto.WriteProperties(e, props); err != nil {
 			f.Fatal(err)
 		}
 		return e.Bytes()
 	}
 	f.Add(seed(Properties{WaitReply: true, ReplyDropping: 6}.list()), true)
-	f.Add(seed([]Property{{"RequestManualTrash", giop.Any{Type: giop.TCBoolean, Value: true}}}), false)
-	f.Add(seed([]Property{{"Nope", giop.Any{Type: giop.TCString, Value: "x"}}}), true)
+	f.Add(seed([]Property{{Name: "RequestManualTrash", Value: giop.Any{Type: giop.TCBoolean, Value: true}}}), false)
+	f.Add(seed([]Property{{Name: "Nope", Value: giop.Any{Type: giop.TCString, Value: "x"}}}), true)
 	f.Add([]byte{0xff, 0xff, 0xff, 0x7f}, true)
 	f.Fuzz(func(t *testing.T, data []byte, little bool) {
 		d := giop.NewDecoder(data, giop.V1_2, little)
-		props := readProperties(d)
+		props := nmproto.ReadProperties(d)
 		if d.Err() != nil {
 			return
 		}

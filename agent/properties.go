@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
 )
 
 // Property names (PRODUCT.md §3; seed 003).
@@ -15,11 +16,10 @@ const (
 
 // ReplyDropping bits: which replies are neither delivered nor kept.
 const (
-	DropNormal    byte = 0x01
-	DropUser      byte = 0x02
-	DropSystem    byte = 0x04
-	dropAllBits   byte = DropNormal | DropUser | DropSystem
-	maxProperties      = 64
+	DropNormal  byte = 0x01
+	DropUser    byte = 0x02
+	DropSystem  byte = 0x04
+	dropAllBits byte = DropNormal | DropUser | DropSystem
 )
 
 // Properties are a proxy's (or a request's) settings.
@@ -35,10 +35,7 @@ type Properties struct {
 }
 
 // Property is one name/value pair, as CORBA::NameValuePair travels.
-type Property struct {
-	Name  string
-	Value giop.Any
-}
+type Property = nmproto.Property
 
 // drops reports whether a reply with this status is dropped.
 func (p Properties) drops(status giop.ReplyStatus) bool {
@@ -56,9 +53,9 @@ func (p Properties) drops(status giop.ReplyStatus) bool {
 // list returns the properties as a PropertySeq.
 func (p Properties) list() []Property {
 	return []Property{
-		{PropWaitReply, giop.Any{Type: giop.TCBoolean, Value: p.WaitReply}},
-		{PropReplyDropping, giop.Any{Type: giop.TCOctet, Value: p.ReplyDropping}},
-		{PropRequestManualTrash, giop.Any{Type: giop.TCBoolean, Value: p.ManualTrash}},
+		{Name: PropWaitReply, Value: giop.Any{Type: giop.TCBoolean, Value: p.WaitReply}},
+		{Name: PropReplyDropping, Value: giop.Any{Type: giop.TCOctet, Value: p.ReplyDropping}},
+		{Name: PropRequestManualTrash, Value: giop.Any{Type: giop.TCBoolean, Value: p.ManualTrash}},
 	}
 }
 
@@ -109,34 +106,4 @@ func (p Properties) apply(props []Property, allowed ...string) (Properties, erro
 		}
 	}
 	return p, nil
-}
-
-// readProperties decodes a PropertySeq (sequence of name and any).
-func readProperties(d *giop.Decoder) []Property {
-	n := d.SeqLen(8)
-	if n > maxProperties {
-		d.SetErr(fmt.Errorf("%w: %d properties (limit %d)", giop.ErrLimit, n, maxProperties))
-		return nil
-	}
-	props := make([]Property, 0, n)
-	for range n {
-		name := d.BoundedString(256, "property name")
-		val := d.Any()
-		if d.Err() != nil {
-			return nil
-		}
-		props = append(props, Property{Name: name, Value: val})
-	}
-	return props
-}
-
-func writeProperties(e *giop.Encoder, props []Property) error {
-	e.WriteULong(uint32(len(props)))
-	for _, p := range props {
-		e.WriteString(p.Name)
-		if err := e.WriteAny(p.Value); err != nil {
-			return err
-		}
-	}
-	return nil
 }

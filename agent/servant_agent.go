@@ -66,7 +66,7 @@ func (s *agentServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 	case "create_request_proxy":
 		return a.createProxy(req)
 	case "properties", "_get_properties":
-		return writeProperties(req.Results(), a.cfg.Defaults.list())
+		return nmproto.WriteProperties(req.Results(), a.cfg.Defaults.list())
 	}
 	return giop.BadOperation(req.Operation())
 }
@@ -112,7 +112,7 @@ func (a *Agent) createRequest(req *giop.ServerRequest) error {
 	rec.cookie = string(d.BoundedOctets(nmproto.MaxCookieLen, "cookie"))
 	groupName := d.BoundedString(1024, "polling group")
 	rec.tag = string(d.BoundedOctets(nmproto.MaxTagLen, "request tag"))
-	props := readProperties(d)
+	props := nmproto.ReadProperties(d)
 	if err := req.ArgsErr(); err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func (a *Agent) createProxy(req *giop.ServerRequest) error {
 	p.target = d.IOR()
 	p.repoID = d.BoundedString(1024, "repository id")
 	p.recipient = d.IOR()
-	props := readProperties(d)
+	props := nmproto.ReadProperties(d)
 	if err := req.ArgsErr(); err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func (s *proxyServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 		if snapshot.toBeDestroyed {
 			return proxyGone()
 		}
-		return writeProperties(req.Results(), snapshot.props.list())
+		return nmproto.WriteProperties(req.Results(), snapshot.props.list())
 	case "poll":
 		timeout := req.Args.ULong()
 		unmask := req.Args.Bool()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
 )
 
 // Property names the agent recognises (PRODUCT.md §3; seed 003).
@@ -108,15 +109,13 @@ func writeProperties(e *giop.Encoder, props []Property) error {
 
 // readProperties reads a PropertySeq; errors are left on d.
 func readProperties(d *giop.Decoder) []Property {
-	n := d.SeqLen(8)
-	out := make([]Property, 0, n)
-	for range n {
-		name := d.String()
-		a := d.Any()
-		if d.Err() != nil {
-			return nil
-		}
-		out = append(out, Property{Name: name, Value: a.Value})
+	ps := nmproto.ReadProperties(d)
+	if ps == nil {
+		return nil
+	}
+	out := make([]Property, len(ps))
+	for i, p := range ps {
+		out[i] = Property{Name: p.Name, Value: p.Value.Value}
 	}
 	return out
 }

@@ -237,3 +237,48 @@ func cloned(b []byte) []byte {
 	}
 	return append([]byte{}, b...)
 }
+
+// Property is one entry of a PropertySeq (CORBA::NameValuePair), as the
+// agent's and proxies' properties travel.
+type Property struct {
+	Name  string
+	Value giop.Any
+}
+
+// Bounds of a PropertySeq read from the wire.
+const (
+	MaxProperties      = 64
+	MaxPropertyNameLen = 256
+)
+
+// ReadProperties decodes a PropertySeq; errors, a sequence over
+// MaxProperties included, are left on d.
+func ReadProperties(d *giop.Decoder) []Property {
+	n := d.SeqLen(8)
+	if n > MaxProperties {
+		d.SetErr(fmt.Errorf("%w: %d properties (limit %d)", giop.ErrLimit, n, MaxProperties))
+		return nil
+	}
+	props := make([]Property, 0, n)
+	for range n {
+		name := d.BoundedString(MaxPropertyNameLen, "property name")
+		val := d.Any()
+		if d.Err() != nil {
+			return nil
+		}
+		props = append(props, Property{Name: name, Value: val})
+	}
+	return props
+}
+
+// WriteProperties encodes props as a PropertySeq.
+func WriteProperties(e *giop.Encoder, props []Property) error {
+	e.WriteULong(uint32(len(props)))
+	for _, p := range props {
+		e.WriteString(p.Name)
+		if err := e.WriteAny(p.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package nmproto_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/requestagent/requestagent/giop"
@@ -77,5 +78,40 @@ func TestRefComponent(t *testing.T) {
 	}
 	if k, err := nmproto.ParseRefComponent(c.Data); err != nil || k != nmproto.RefPoller {
 		t.Fatalf("parse: %v %v", k, err)
+	}
+}
+
+// TestProperties: a PropertySeq survives WriteProperties and
+// ReadProperties, and one longer than MaxProperties, or with a name over
+// MaxPropertyNameLen, is an error left on the decoder.
+func TestProperties(t *testing.T) {
+	in := []nmproto.Property{
+		{Name: "WaitReply", Value: giop.Any{Type: giop.TCBoolean, Value: true}},
+		{Name: "ReplyDropping", Value: giop.Any{Type: giop.TCOctet, Value: byte(6)}},
+	}
+	e := giop.NewEncoder(giop.V1_2, true)
+	if err := nmproto.WriteProperties(e, in); err != nil {
+		t.Fatal(err)
+	}
+	d := giop.NewDecoder(e.Bytes(), giop.V1_2, true)
+	out := nmproto.ReadProperties(d)
+	if d.Err() != nil || len(out) != 2 || out[0].Name != "WaitReply" || out[0].Value.Value != true ||
+		out[1].Name != "ReplyDropping" || out[1].Value.Value != byte(6) {
+		t.Fatalf("read back %+v, %v", out, d.Err())
+	}
+	tooMany := make([]nmproto.Property, nmproto.MaxProperties+1)
+	for i := range tooMany {
+		tooMany[i] = nmproto.Property{Name: "p", Value: giop.Any{Type: giop.TCBoolean, Value: false}}
+	}
+	longName := []nmproto.Property{{Name: strings.Repeat("n", nmproto.MaxPropertyNameLen+1), Value: in[0].Value}}
+	for name, props := range map[string][]nmproto.Property{"too many": tooMany, "long name": longName} {
+		e := giop.NewEncoder(giop.V1_2, true)
+		if err := nmproto.WriteProperties(e, props); err != nil {
+			t.Fatal(err)
+		}
+		d := giop.NewDecoder(e.Bytes(), giop.V1_2, true)
+		if got := nmproto.ReadProperties(d); got != nil || d.Err() == nil {
+			t.Errorf("%s: read %d properties, error %v", name, len(got), d.Err())
+		}
 	}
 }
