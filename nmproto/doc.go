@@ -1,7 +1,8 @@
 // Package nmproto holds the Native Messaging protocol as it crosses the
 // wire, shared by the agent (agent/) and the Go client library (nm/): the
 // NMService service context and its NMContextData, the TAG_NM_REF IOR
-// component, and the vendor minor codes. The same definitions are written
+// component, the vendor minor codes, the repository ids of the agent's
+// interfaces and user exceptions, and the PropertySeq codec. The same definitions are written
 // once in IDL in idl/NativeMessaging.idl; a test keeps the two in step.
 //
 // NMContextData is a union on its kind (seed 003, "NMService context"):
