@@ -178,12 +178,9 @@ func (a *Agent) Close() error {
 // request objects get req_info, pollers and reply holders wait_timeout,
 // and other objects (a target called directly) nothing.
 func (a *Agent) Object(ref Target, repoID string) (*Object, error) {
-	ior, err := resolve(ref)
+	ior, err := resolveTarget("object", ref)
 	if err != nil {
-		return nil, wrap("object", err)
-	}
-	if ior.IsNil() {
-		return nil, nilTarget("object")
+		return nil, err
 	}
 	return a.object(ior, repoID), nil
 }
@@ -224,12 +221,9 @@ func (a *Agent) CreateRequestProxy(ctx context.Context, target Target, repoID st
 // IOR was stored. repoID names the target interface for its receiver (""
 // takes the receiver IOR's type id).
 func (a *Agent) Proxy(ref Target, repoID string) (*Proxy, error) {
-	ior, err := resolve(ref)
+	ior, err := resolveTarget("proxy", ref)
 	if err != nil {
-		return nil, wrap("proxy", err)
-	}
-	if ior.IsNil() {
-		return nil, nilTarget("proxy")
+		return nil, err
 	}
 	return &Proxy{agent: a, ref: ior, repoID: repoID}, nil
 }
@@ -376,13 +370,23 @@ func (a *Agent) call(ctx context.Context, obj *giop.IOR, op string, args func(*g
 
 // targetAndRecipient resolves the target (which must not be nil) and the
 // recipient (which may be) of a proxy or request.
-func targetAndRecipient(what string, target, recipient Target) (*giop.IOR, *giop.IOR, error) {
-	t, err := resolve(target)
+// resolveTarget is resolve for a reference that must not be nil; errors
+// name what was being done.
+func resolveTarget(what string, t Target) (*giop.IOR, error) {
+	ior, err := resolve(t)
 	if err != nil {
-		return nil, nil, wrap(what, err)
+		return nil, wrap(what, err)
 	}
-	if t.IsNil() {
-		return nil, nil, nilTarget(what)
+	if ior.IsNil() {
+		return nil, nilTarget(what)
+	}
+	return ior, nil
+}
+
+func targetAndRecipient(what string, target, recipient Target) (*giop.IOR, *giop.IOR, error) {
+	t, err := resolveTarget(what, target)
+	if err != nil {
+		return nil, nil, err
 	}
 	r, err := resolve(recipient)
 	if err != nil {
