@@ -503,3 +503,12 @@ func TestFragment_CancelRequestWithMoreFragments(t *testing.T) {
 		t.Fatalf("got (%+v, %v), want ErrProtocol", m, err)
 	}
 }
+
+// next is read returning a new message, for tests.
+func (f *frameReader) next() (*Message, error) {
+	m := new(Message)
+	if err := f.read(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

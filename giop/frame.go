@@ -51,21 +51,14 @@ func newFrameReader(r io.Reader, dl deadliner, cfg *Config) *frameReader {
 	}
 }
 
-// next returns the next complete message. Errors wrapping ErrProtocol,
-// ErrMessageTooLarge, ErrLimit or ErrMarshal deserve a MessageError before
-// the connection closes; others are I/O errors.
-func (f *frameReader) next() (*Message, error) {
-	m := new(Message)
-	if err := f.read(m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// read is next into *dst, which the caller owns: the connection's reader
-// keeps it in a variable and copies it into the request or reply that
-// holds on to it, so a message costs no allocation of its own. Only a
-// message that takes part in fragment reassembly is allocated.
+// read reads the next complete message into *dst. Errors wrapping
+// ErrProtocol, ErrMessageTooLarge, ErrLimit or ErrMarshal deserve a
+// MessageError before the connection closes; others are I/O errors.
+//
+// dst is the caller's: the connection's reader keeps it in a variable and
+// copies it into the request or reply that holds on to it, so a message
+// costs no allocation of its own. Only a message that takes part in
+// fragment reassembly is allocated.
 func (f *frameReader) read(dst *Message) error {
 	for {
 		// Between messages a connection may idle for ever, unless a
