@@ -25,6 +25,10 @@ type Config struct {
 	// MemTableSize is Badger's memtable size in bytes. Default 16 MiB:
 	// smaller than Badger's server default, for 2-core machines and tests.
 	MemTableSize int64
+	// JoinDelay is how long a batch committed with CommitJoining waits for
+	// a group commit to join before it is flushed on its own. Default
+	// 10 ms; it only matters when Durable.
+	JoinDelay time.Duration
 	// GCInterval is how often value-log garbage collection runs. Default
 	// 5 minutes; negative disables it.
 	GCInterval time.Duration
@@ -40,6 +44,7 @@ const (
 	DefaultMaxBatchEntries = 4096
 	DefaultMaxBatchBytes   = 8 << 20
 	DefaultMemTableSize    = 16 << 20
+	DefaultJoinDelay       = 10 * time.Millisecond
 	DefaultGCInterval      = 5 * time.Minute
 	DefaultGCDiscardRatio  = 0.5
 )
@@ -58,6 +63,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.MemTableSize == 0 {
 		c.MemTableSize = DefaultMemTableSize
+	}
+	if c.JoinDelay == 0 {
+		c.JoinDelay = DefaultJoinDelay
 	}
 	if c.GCInterval == 0 {
 		c.GCInterval = DefaultGCInterval
@@ -81,6 +89,8 @@ func (c *Config) Validate() error {
 		return bad("MaxBatchBytes", c.MaxBatchBytes, "must not be negative")
 	case c.MemTableSize < 0:
 		return bad("MemTableSize", c.MemTableSize, "must not be negative")
+	case c.JoinDelay < 0:
+		return bad("JoinDelay", c.JoinDelay, "must not be negative")
 	case c.GCDiscardRatio < 0 || c.GCDiscardRatio >= 1:
 		return bad("GCDiscardRatio", c.GCDiscardRatio, "must be in [0, 1)")
 	}

@@ -32,6 +32,7 @@ type Store struct {
 	closed   bool         // guarded by closeMu
 
 	commits, groups atomic.Int64 // batches committed, transactions used
+	joining         atomic.Int64 // batches the committer holds (Stats.Joining)
 
 	// fault, when set, fails every commit with it (InjectFault).
 	fault atomic.Pointer[error]
@@ -56,10 +57,15 @@ type Stats struct {
 	// Badger transactions (flushes) they took. Commits/Groups is the group
 	// commit's gain.
 	Commits, Groups int64
+	// Joining is the number of batches waiting for a group commit to join
+	// (CommitJoining) right now.
+	Joining int64
 }
 
 // Stats returns the store's counters.
-func (s *Store) Stats() Stats { return Stats{Commits: s.commits.Load(), Groups: s.groups.Load()} }
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Groups: s.groups.Load(), Joining: s.joining.Load()}
+}
 
 // Batch is a set of mutations committed atomically.
 type Batch struct {
@@ -104,6 +110,7 @@ var pendingPool = sync.Pool{New: func() any { return &pending{done: make(chan er
 // recycle returns a pending that the committer no longer holds.
 func (p *pending) recycle() {
 	p.b = nil
+	p.joining = false
 	pendingPool.Put(p)
 }
 
@@ -111,6 +118,9 @@ func (p *pending) recycle() {
 type pending struct {
 	b    *Batch
 	done chan error // buffered 1
+	// joining: the batch waits for a group commit to join rather than
+	// starting one (CommitJoining).
+	joining bool
 }
 
 // Open opens (or creates) the store.
@@ -170,9 +180,24 @@ func (s *Store) Commit(ctx context.Context, b *Batch) error {
 // agent commits at least twice per request, and a context with a deadline
 // costs five allocations each time.
 func (s *Store) CommitWithin(b *Batch, timeout time.Duration) error {
+	return s.commitWithin(b, timeout, false)
+}
+
+// CommitJoining is CommitWithin for a batch that need not be durable at
+// once: it does not start a flush of its own, but joins the next group
+// commit that another batch starts — or, if none comes within JoinDelay,
+// is flushed alone. It still returns only once the batch is durable. A
+// write nobody is waiting for (the agent's trash after a read) then costs
+// no flush of its own, and does not make the next acknowledged write wait
+// behind one: at one client, that was every other flush.
+func (s *Store) CommitJoining(b *Batch, timeout time.Duration) error {
+	return s.commitWithin(b, timeout, true)
+}
+
+func (s *Store) commitWithin(b *Batch, timeout time.Duration, joining bool) error {
 	t := timerpool.Get(timeout)
 	defer timerpool.Put(t)
-	if err := s.commit(b, nil, t.C); err != errGaveUp {
+	if err := s.commitAs(b, nil, t.C, joining); err != errGaveUp {
 		return err
 	}
 	return context.DeadlineExceeded
@@ -184,6 +209,12 @@ var errGaveUp = errors.New("storage: gave up waiting for the commit")
 // commit hands b to the committer and waits for it, or until cancel is
 // closed or expired fires (either may be nil).
 func (s *Store) commit(b *Batch, cancel <-chan struct{}, expired <-chan time.Time) error {
+	return s.commitAs(b, cancel, expired, false)
+}
+
+// commitAs is commit; joining marks the batch as one that joins a group
+// rather than starting one.
+func (s *Store) commitAs(b *Batch, cancel <-chan struct{}, expired <-chan time.Time, joining bool) error {
 	if b.Len() == 0 {
 		return nil
 	}
@@ -192,6 +223,7 @@ func (s *Store) commit(b *Batch, cancel <-chan struct{}, expired <-chan time.Tim
 	}
 	p := pendingPool.Get().(*pending)
 	p.b = b
+	p.joining = joining && s.cfg.Durable
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
@@ -224,15 +256,58 @@ func (s *Store) commit(b *Batch, cancel <-chan struct{}, expired <-chan time.Tim
 
 // commitLoop is the only writer. It takes every batch waiting, up to the
 // caps, and commits them in one transaction: one flush for the group.
+// Joining batches (CommitJoining) are held until a batch that starts a
+// group comes, and go first in its transaction — the order they came in —
+// or are flushed alone once the oldest has waited JoinDelay.
 func (s *Store) commitLoop() {
-	var group []*pending
+	var group, held []*pending
+	heldEntries, heldBytes := 0, 0
+	join := time.NewTimer(time.Hour)
+	join.Stop()
+	var joinC <-chan time.Time // join.C while batches are held
 	lastGroup := 0
 	for {
 		var first *pending
 		select {
 		case first = <-s.commitCh:
+			if first.joining {
+				if heldEntries+first.b.Len() <= s.cfg.MaxBatchEntries && heldBytes+first.b.bytes <= s.cfg.MaxBatchBytes {
+					if len(held) == 0 {
+						join.Reset(s.cfg.JoinDelay)
+						joinC = join.C
+					}
+					held = append(held, first)
+					heldEntries += first.b.Len()
+					heldBytes += first.b.bytes
+					s.joining.Store(int64(len(held)))
+					continue
+				}
+				// Enough held for a group of their own: flush them, and
+				// hold this one.
+				s.commitGroup(held)
+				clear(held)
+				held = append(held[:0], first)
+				heldEntries, heldBytes = first.b.Len(), first.b.bytes
+				s.joining.Store(1)
+				join.Reset(s.cfg.JoinDelay)
+				continue
+			}
+		case <-joinC:
+			joinC = nil
+			lastGroup = len(held)
+			s.joining.Store(0)
+			s.commitGroup(held)
+			clear(held)
+			held = held[:0]
+			heldEntries, heldBytes = 0, 0
+			continue
 		case <-s.quitCh:
-			// Close stopped new enqueues; commit what is left, then exit.
+			// Close stopped new enqueues; commit what is held and what
+			// is left, then exit.
+			if len(held) > 0 {
+				s.joining.Store(0)
+				s.commitGroup(held)
+			}
 			for {
 				select {
 				case p := <-s.commitCh:
@@ -242,8 +317,16 @@ func (s *Store) commitLoop() {
 				}
 			}
 		}
-		group = append(group[:0], first)
-		entries, bytes := first.b.Len(), first.b.bytes
+		group = append(append(group[:0], held...), first)
+		entries, bytes := heldEntries+first.b.Len(), heldBytes+first.b.bytes
+		if len(held) > 0 {
+			join.Stop()
+			joinC = nil
+			s.joining.Store(0)
+			clear(held)
+			held = held[:0]
+			heldEntries, heldBytes = 0, 0
+		}
 		// Under load (the last group was big) writers that were just
 		// answered are about to come back: yielding a few times before the
 		// flush lets them join this group instead of waiting for the next.

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -146,6 +148,7 @@ func TestStore_Config(t *testing.T) {
 		{},
 		{InMemory: true, MaxBatchEntries: -1},
 		{InMemory: true, GCDiscardRatio: 1},
+		{InMemory: true, JoinDelay: -1},
 	} {
 		if err := c.Validate(); !errors.Is(err, storage.ErrBadConfig) {
 			t.Errorf("Validate(%+v) = %v", c, err)
@@ -154,4 +157,136 @@ func TestStore_Config(t *testing.T) {
 	if _, err := storage.Open(storage.Config{}); !errors.Is(err, storage.ErrBadConfig) {
 		t.Errorf("Open without Dir: %v", err)
 	}
+}
+
+// openJoining opens a durable store in dir whose joining batches wait
+// for a group commit for up to delay.
+func openJoining(t *testing.T, dir string, delay time.Duration) *storage.Store {
+	t.Helper()
+	cfg := storage.DefaultConfig(dir)
+	cfg.JoinDelay = delay
+	s, err := storage.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// commitJoiningAsync starts CommitJoining(b) and waits until the committer
+// holds it; the returned channel gets its result.
+func commitJoiningAsync(t *testing.T, s *storage.Store, b *storage.Batch) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	before := s.Stats().Joining
+	go func() { done <- s.CommitJoining(b, time.Minute) }()
+	for s.Stats().Joining == before {
+		select {
+		case err := <-done:
+			t.Fatalf("CommitJoining returned %v before it was held", err)
+		default:
+		}
+		runtime.Gosched()
+	}
+	return done
+}
+
+// TestStore_CommitJoiningRidesTheNextGroup: a joining batch (the agent's
+// trash after a read) starts no flush of its own — it is committed with the
+// next batch that does, before it, in the order they came — and it returns
+// only once durable, like every commit.
+func TestStore_CommitJoiningRidesTheNextGroup(t *testing.T) {
+	dir := t.TempDir()
+	s := openJoining(t, dir, time.Hour) // it would wait all test long alone
+	var setup storage.Batch
+	setup.Set(key(1), []byte("old"))
+	if err := s.Commit(context.Background(), &setup); err != nil {
+		t.Fatal(err)
+	}
+	groups := s.Stats().Groups
+
+	var del storage.Batch
+	del.Delete(key(1))
+	del.Set(key(2), []byte("joined"))
+	joined := commitJoiningAsync(t, s, &del)
+	select {
+	case err := <-joined:
+		t.Fatalf("the joining batch was committed alone: %v", err)
+	default:
+	}
+
+	// A later batch sets key 1 again: it comes after the deletion, so it wins.
+	var next storage.Batch
+	next.Set(key(1), []byte("new"))
+	if err := s.Commit(context.Background(), &next); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-joined; err != nil {
+		t.Fatalf("joining batch: %v", err)
+	}
+	st := s.Stats()
+	if st.Groups != groups+1 || st.Joining != 0 {
+		t.Errorf("two batches took %d flushes (%d still joining), want one", st.Groups-groups, st.Joining)
+	}
+	s.Close()
+
+	s = openTemp(t, dir)
+	defer s.Close()
+	for k, want := range map[int]string{1: "new", 2: "joined"} {
+		if v, err := s.Get(key(k)); err != nil || string(v) != want {
+			t.Errorf("after reopen, key %d = %q, %v; want %q", k, v, err, want)
+		}
+	}
+}
+
+// TestStore_CommitJoiningAlone: with nothing to join, a joining batch is
+// flushed on its own once JoinDelay has passed; on a store that is not
+// durable it is written at once; and Close commits what is held.
+func TestStore_CommitJoiningAlone(t *testing.T) {
+	t.Run("after JoinDelay", func(t *testing.T) {
+		s := openJoining(t, t.TempDir(), time.Millisecond)
+		defer s.Close()
+		var b storage.Batch
+		b.Set(key(1), []byte("v"))
+		if err := s.CommitJoining(&b, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := s.Get(key(1)); err != nil || string(v) != "v" {
+			t.Errorf("Get = %q, %v", v, err)
+		}
+		if st := s.Stats(); st.Groups != 1 {
+			t.Errorf("%d flushes, want 1", st.Groups)
+		}
+	})
+	t.Run("not durable", func(t *testing.T) {
+		cfg := storage.Config{Dir: t.TempDir(), JoinDelay: time.Hour}
+		s, err := storage.Open(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var b storage.Batch
+		b.Set(key(1), []byte("v"))
+		// Held for JoinDelay, it would miss this timeout.
+		if err := s.CommitJoining(&b, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("Close", func(t *testing.T) {
+		dir := t.TempDir()
+		s := openJoining(t, dir, time.Hour)
+		var b storage.Batch
+		b.Set(key(1), []byte("v"))
+		joined := commitJoiningAsync(t, s, &b)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-joined; err != nil {
+			t.Fatalf("held batch at Close: %v", err)
+		}
+		s = openTemp(t, dir)
+		defer s.Close()
+		if v, err := s.Get(key(1)); err != nil || string(v) != "v" {
+			t.Errorf("after reopen, Get = %q, %v", v, err)
+		}
+	})
 }
