@@ -347,6 +347,12 @@ func (a *Agent) commit(b *storage.Batch) error {
 	return a.store.CommitWithin(b, commitTimeout)
 }
 
+// commitJoining is commit for a batch that joins the next group commit
+// rather than starting one.
+func (a *Agent) commitJoining(b *storage.Batch) error {
+	return a.store.CommitJoining(b, commitTimeout)
+}
+
 // commitTimeout bounds a commit, so that a stalled disk fails requests
 // (PERSIST_STORE) rather than hanging them.
 const commitTimeout = 30 * time.Second
@@ -404,12 +410,16 @@ func (a *Agent) reinsert(r *requestRecord, ready bool) (untagged bool) {
 // trashStored deletes a forgotten request's records, then its proxy if
 // that was waiting for its last request.
 func (a *Agent) trashStored(id, proxyID poller.ID) {
-	a.trashRecords(id, proxyID, true)
+	a.trashRecords(id, proxyID, true, false)
 }
 
 // trashRecords is trashStored; without replyStored, the request has no
-// reply record to delete (its reply went straight to a puller).
-func (a *Agent) trashRecords(id, proxyID poller.ID, replyStored bool) {
+// reply record to delete (its reply went straight to a puller). With
+// afterRead (its result was just read, and nobody waits for the
+// deletion), the deletion joins the next group commit rather than starting
+// a flush of its own: it is durable a little later, and the client's next
+// request does not wait behind it (storage.Store.CommitJoining).
+func (a *Agent) trashRecords(id, proxyID poller.ID, replyStored, afterRead bool) {
 	var b storage.Batch
 	qKey, bKey, yKey := recordKeys(id)
 	b.Delete(qKey)
@@ -417,7 +427,11 @@ func (a *Agent) trashRecords(id, proxyID poller.ID, replyStored bool) {
 	if replyStored {
 		b.Delete(yKey)
 	}
-	if err := a.commit(&b); err != nil {
+	commit := a.commit
+	if afterRead {
+		commit = a.commitJoining
+	}
+	if err := commit(&b); err != nil {
 		a.log.Error().Err(err).Hex("request", id[:]).Msg("agent: trash not stored; the request may reappear after a restart")
 	}
 	a.log.Debug().Hex("request", id[:]).Msg("agent: request trashed")

@@ -360,7 +360,7 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 					return
 				}
 				crashPoint(CrashBeforeTrash)
-				a.trashStored(read.id, read.proxyID)
+				a.trashRecords(read.id, read.proxyID, true, true)
 				crashPoint(CrashAfterTrash)
 			})
 		})
@@ -477,7 +477,7 @@ func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *rep
 				return
 			}
 			crashPoint(CrashBeforeTrash)
-			a.trashRecords(read.id, read.proxyID, false)
+			a.trashRecords(read.id, read.proxyID, false, true)
 			crashPoint(CrashAfterTrash)
 		})
 	})
