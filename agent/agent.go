@@ -365,7 +365,7 @@ func (a *Agent) trash(id poller.ID) bool {
 	if r == nil {
 		return false
 	}
-	a.trashStored(id, r.proxyID)
+	a.trashStored(r)
 	return true
 }
 
@@ -409,8 +409,8 @@ func (a *Agent) reinsert(r *requestRecord, ready bool) (untagged bool) {
 
 // trashStored deletes a forgotten request's records, then its proxy if
 // that was waiting for its last request.
-func (a *Agent) trashStored(id, proxyID poller.ID) {
-	a.trashRecords(id, proxyID, true, false)
+func (a *Agent) trashStored(r *requestRecord) {
+	a.trashRecords(r, true, false)
 }
 
 // trashRecords is trashStored; without replyStored, the request has no
@@ -419,9 +419,10 @@ func (a *Agent) trashStored(id, proxyID poller.ID) {
 // deletion), the deletion joins the next group commit rather than starting
 // a flush of its own: it is durable a little later, and the client's next
 // request does not wait behind it (storage.Store.CommitJoining).
-func (a *Agent) trashRecords(id, proxyID poller.ID, replyStored, afterRead bool) {
+func (a *Agent) trashRecords(r *requestRecord, replyStored, afterRead bool) {
+	id, proxyID := r.id, r.proxyID
 	var b storage.Batch
-	qKey, bKey, yKey := recordKeys(id)
+	qKey, bKey, yKey := r.keys()
 	b.Delete(qKey)
 	b.Delete(bKey)
 	if replyStored {
@@ -451,7 +452,7 @@ func (a *Agent) maybeReapProxy(pid poller.ID) {
 	delete(a.proxies, pid)
 	a.mu.Unlock()
 	var b storage.Batch
-	b.Delete(recordKey(prefixProxy, pid))
+	b.Delete(proxyKey(pid))
 	if err := a.commit(&b); err != nil {
 		a.log.Error().Err(err).Msg("agent: proxy deletion not stored")
 	}

@@ -112,7 +112,7 @@ func (a *Agent) delivered(rec *requestRecord) {
 	enc := r.encode()
 	a.mu.Unlock()
 	var b storage.Batch
-	b.Set(recordKey(prefixRequest, rec.id), enc)
+	b.Set(r.key(prefixRequest), enc)
 	if err := a.commit(&b); err != nil {
 		a.log.Error().Err(err).Hex("request", rec.id[:]).Msg("agent: delivery not recorded; the callback may be repeated after a restart")
 	}

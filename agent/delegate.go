@@ -73,7 +73,7 @@ func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket, h *handoff,
 		// About to send: after a crash from here on, it may have run.
 		rec.state = stateSending
 		var b storage.Batch
-		b.Set(recordKey(prefixRequest, rec.id), rec.encode())
+		b.Set(rec.key(prefixRequest), rec.encode())
 		if err := a.commit(&b); err != nil {
 			a.finish(rec, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
 			return
@@ -153,7 +153,7 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 	done := *rec
 	done.state = stateReplied
 	var b storage.Batch
-	qKey, _, yKey := recordKeys(rec.id)
+	qKey, _, yKey := rec.keys()
 	b.Set(yKey, y.encode())
 	b.Set(qKey, done.encode())
 	for attempt := 0; ; attempt++ {

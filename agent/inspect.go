@@ -136,7 +136,7 @@ func (a *Agent) Request(hexID string) (RequestDetail, error) {
 	}
 	d := RequestDetail{RequestInfo: rec.info(time.Now()), RepositoryID: rec.repoID}
 	var notes []string
-	if body, err := a.store.Get(recordKey(prefixBody, id)); err == nil && rec.bodyAlign >= 0 {
+	if body, err := a.store.Get(rec.key(prefixBody)); err == nil && rec.bodyAlign >= 0 {
 		dec := giop.NewBodyDecoder(body, int(rec.bodyAlign), rec.version, rec.little)
 		if j, err := a.idl.ArgsJSON(rec.repoID, rec.operation, dec); err == nil {
 			d.Arguments = j
@@ -144,7 +144,7 @@ func (a *Agent) Request(hexID string) (RequestDetail, error) {
 			notes = append(notes, "arguments: "+err.Error())
 		}
 	}
-	if raw, err := a.store.Get(recordKey(prefixReply, id)); err == nil {
+	if raw, err := a.store.Get(rec.key(prefixReply)); err == nil {
 		if y, err := decodeReply(raw); err == nil {
 			d.ReplyStatus = y.status.String()
 			dec := giop.NewBodyDecoder(y.body, int(y.bodyAlign), y.version, y.little)

@@ -266,7 +266,7 @@ func (h *handoff) giveUp() bool {
 // requestBatch is the write that stores an accepted request.
 func requestBatch(rec *requestRecord, body []byte) *storage.Batch {
 	b := new(storage.Batch)
-	qKey, bKey, _ := recordKeys(rec.id)
+	qKey, bKey, _ := rec.keys()
 	b.Set(qKey, rec.encode())
 	b.Set(bKey, body)
 	return b
@@ -328,7 +328,7 @@ var errReplyNotAvailable = giop.NewSystemException(giop.ExcNoResponse, nmproto.R
 // mature answers with the stored reply of a request, and trashes the
 // request unless RequestManualTrash keeps it (then polling is idempotent).
 func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
-	raw, err := a.store.Get(recordKey(prefixReply, rec.id))
+	raw, err := a.store.Get(rec.key(prefixReply))
 	if err != nil {
 		if errors.Is(err, storageErrNotFound) {
 			return trashedErr()
@@ -360,7 +360,7 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 					return
 				}
 				crashPoint(CrashBeforeTrash)
-				a.trashRecords(read.id, read.proxyID, true, true)
+				a.trashRecords(read, true, true)
 				crashPoint(CrashAfterTrash)
 			})
 		})
@@ -477,7 +477,7 @@ func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *rep
 				return
 			}
 			crashPoint(CrashBeforeTrash)
-			a.trashRecords(read.id, read.proxyID, false, true)
+			a.trashRecords(read, false, true)
 			crashPoint(CrashAfterTrash)
 		})
 	})

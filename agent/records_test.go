@@ -89,21 +89,47 @@ func FuzzRequestRecord(f *testing.F) {
 	})
 }
 
-// recordKeys makes, in one allocation, the keys recordKey makes one by one,
-// and none of them can grow into the next.
-func TestRecordKeys(t *testing.T) {
-	id := newID()
-	q, b, y := recordKeys(id)
-	for _, c := range []struct {
-		got    []byte
-		prefix []byte
-	}{{q, prefixRequest}, {b, prefixBody}, {y, prefixReply}} {
-		if want := recordKey(c.prefix, id); !bytes.Equal(c.got, want) || cap(c.got) != len(c.got) {
-			t.Errorf("key %q (cap %d), want %q", c.got, cap(c.got), want)
+// keys makes, in one allocation, the keys key makes one by one, and none
+// of them can grow into the next.
+func TestRequestKeys(t *testing.T) {
+	for _, legacy := range []bool{false, true} {
+		r := &requestRecord{id: newID(), created: 1234567890, legacyKeys: legacy}
+		q, b, y := r.keys()
+		for _, c := range []struct {
+			got    []byte
+			prefix []byte
+		}{{q, prefixRequest}, {b, prefixBody}, {y, prefixReply}} {
+			if want := r.key(c.prefix); !bytes.Equal(c.got, want) || cap(c.got) != len(c.got) {
+				t.Errorf("legacy %v: key %q (cap %d), want %q", legacy, c.got, cap(c.got), want)
+			}
+		}
+		if n := testing.AllocsPerRun(100, func() { keySink, _, _ = r.keys() }); n != 1 {
+			t.Errorf("legacy %v: keys allocated %v times", legacy, n)
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { keySink, _, _ = recordKeys(id) }); n != 1 {
-		t.Errorf("recordKeys allocated %v times", n)
+}
+
+// TestRequestKeys_Layout: a request's keys are its prefix, its creation
+// time (8 octets big-endian) and its id, so that they sort by creation
+// time whatever the ids; a store written before keeps prefix and id.
+func TestRequestKeys_Layout(t *testing.T) {
+	older := &requestRecord{id: poller.ID{0xff, 0xff}, created: 1_700_000_000_000_000_000}
+	newer := &requestRecord{id: poller.ID{0x00, 0x01}, created: older.created + 1}
+	want := append([]byte("q/"), 0x17, 0x97, 0x9c, 0xfe, 0x36, 0x2a, 0x00, 0x00)
+	want = append(want, older.id[:]...)
+	if got := older.key(prefixRequest); !bytes.Equal(got, want) || len(got) != requestKeyLen {
+		t.Errorf("key %x, want %x", got, want)
+	}
+	for _, prefix := range [][]byte{prefixRequest, prefixBody, prefixReply} {
+		if bytes.Compare(older.key(prefix), newer.key(prefix)) >= 0 {
+			t.Errorf("%s keys do not sort by creation time", prefix)
+		}
+	}
+	legacy := *older
+	legacy.legacyKeys = true
+	if got, want := legacy.key(prefixBody), append([]byte("b/"), older.id[:]...); !bytes.Equal(got, want) ||
+		len(got) != legacyRequestKeyLen {
+		t.Errorf("legacy key %x, want %x", got, want)
 	}
 }
 

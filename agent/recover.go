@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -33,13 +35,19 @@ func (a *Agent) recoverState() error {
 	}
 	proxyOf := func(id poller.ID) *proxyRecord { return a.proxies[id] }
 	now := time.Now().UnixNano() // retention counts from the restart
-	err = a.store.Scan(prefixRequest, func(_, v []byte) error {
+	err = a.store.Scan(prefixRequest, func(k, v []byte) error {
 		// The proxy's references and strings are shared: memory holds one
 		// copy per proxy, not one per request (PRODUCT.md §6: indexes, not
 		// bodies).
 		r, err := decodeRequest(v, proxyOf)
 		if err != nil {
 			return err
+		}
+		r.legacyKeys = len(k) == legacyRequestKeyLen
+		var want [requestKeyLen]byte
+		if !bytes.Equal(k, r.appendKey(want[:0], prefixRequest)) {
+			// Its body, reply and trash would be looked for elsewhere.
+			return fmt.Errorf("%w: request record under key %x", errRecord, k)
 		}
 		if r.proxyID == (poller.ID{}) {
 			r.group = intern(r.group)
@@ -84,7 +92,7 @@ func (a *Agent) recoverState() error {
 		a.finish(r, systemExceptionReply(giop.NewSystemException(giop.ExcCommFailure, nmproto.TargetConnectionLost, giop.CompletedMaybe)))
 	}
 	for _, r := range resume {
-		body, err := a.store.Get(recordKey(prefixBody, r.id))
+		body, err := a.store.Get(r.key(prefixBody))
 		if err != nil {
 			a.log.Error().Err(err).Hex("request", r.id[:]).Msg("agent: recovered request has no body")
 			a.finish(r, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))

@@ -1,6 +1,8 @@
 package agent_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"testing"
 
@@ -16,8 +18,23 @@ import (
 // in the queue. After a restart on the same address and store (PRODUCT.md
 // §6): the pollers handed out before still work; the unread reply is
 // there; the request that may have run is COMM_FAILURE/COMPLETED_MAYBE,
-// not re-sent; the queued one is delegated now, exactly once.
+// not re-sent; the queued one is delegated now, exactly once. Once each
+// result has been read, nothing of the requests is left in the store.
 func TestRestart_NothingAcknowledgedIsLost(t *testing.T) {
+	testRestart(t, nil)
+}
+
+// TestRestart_StoreWithLegacyKeys is the same restart from a store written
+// before request keys carried the creation time (prefix and id only,
+// records.go): the upgraded agent finds every request, its body and its
+// reply, and trashes them under the keys they have.
+func TestRestart_StoreWithLegacyKeys(t *testing.T) {
+	testRestart(t, toLegacyKeys)
+}
+
+// testRestart runs the restart of TestRestart_NothingAcknowledgedIsLost;
+// rewrite, if set, changes the store while the agent is stopped.
+func testRestart(t *testing.T, rewrite func(t *testing.T, dir string)) {
 	dir := t.TempDir()
 	cfg := agent.Config{
 		Listen:     fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)),
@@ -47,6 +64,9 @@ func TestRestart_NothingAcknowledgedIsLost(t *testing.T) {
 	e.agent.Close() // stop at once: the in-flight delegation is abandoned
 	release()
 	before := e.sm.calls.Load()
+	if rewrite != nil {
+		rewrite(t, dir)
+	}
 
 	b, err := agent.Start(cfg)
 	if err != nil {
@@ -68,5 +88,61 @@ func TestRestart_NothingAcknowledgedIsLost(t *testing.T) {
 	}
 	if got := e.sm.calls.Load() - before; got != 1 {
 		t.Fatalf("after the restart the target got %d calls, want 1 (the queued request only)", got)
+	}
+	b.Close() // waits for the trashes, which follow the reads
+	if left := requestEntries(t, dir); len(left) != 0 {
+		t.Fatalf("entries left after every result was read: %q", left)
+	}
+}
+
+// requestEntries lists the keys of requests' records, bodies and replies
+// in the store in dir.
+func requestEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	st, err := storage.Open(storage.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var keys []string
+	for _, prefix := range []string{"q/", "b/", "y/"} {
+		if err := st.ScanKeys([]byte(prefix), func(k []byte) error {
+			keys = append(keys, string(k))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// toLegacyKeys moves every request entry of the store in dir from
+// prefix|created|id (records.go) to prefix|id, the keys of stores written
+// before keys carried the creation time.
+func toLegacyKeys(t *testing.T, dir string) {
+	t.Helper()
+	st, err := storage.Open(storage.Config{Dir: dir, Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var b storage.Batch
+	for _, prefix := range []string{"q/", "b/", "y/"} {
+		if err := st.Scan([]byte(prefix), func(k, v []byte) error {
+			if len(k) != 2+8+16 {
+				t.Fatalf("key %x is not prefix|created|id", k)
+			}
+			b.Delete(bytes.Clone(k))
+			b.Set(append(bytes.Clone(k[:2]), k[10:]...), bytes.Clone(v))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.Len() < 2*(3+2+2) { // replied: q, b, y; mid-delegation and queued: q, b
+		t.Fatalf("only %d entries moved", b.Len()/2)
+	}
+	if err := st.Commit(context.Background(), &b); err != nil {
+		t.Fatal(err)
 	}
 }

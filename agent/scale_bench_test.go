@@ -54,7 +54,7 @@ func BenchmarkScale_PendingRequests(b *testing.B) {
 		Port: 9, ObjectKey: []byte("StockManager"), Components: []giop.TaggedComponent{giop.DefaultCodeSets.Component()}})
 	p := &proxyRecord{id: newID(), target: target, repoID: "IDL:StockManager:1.0", created: time.Now()}
 	var batch storage.Batch
-	batch.Set(recordKey(prefixProxy, p.id), p.encode())
+	batch.Set(proxyKey(p.id), p.encode())
 	body := make([]byte, 64)
 	reply := (&replyRecord{status: giop.ReplyNoException, version: giop.V1_2, little: true, body: []byte{1}}).encode()
 	start := time.Now()
@@ -62,9 +62,10 @@ func BenchmarkScale_PendingRequests(b *testing.B) {
 	for i := range n {
 		r := &requestRecord{id: newID(), proxyID: p.id, group: proxyGroup(p.id), target: target,
 			repoID: p.repoID, operation: "add_stock", state: stateReplied, version: giop.V1_2, little: true, created: time.Now().UnixNano()}
-		batch.Set(recordKey(prefixRequest, r.id), r.encode())
-		batch.Set(recordKey(prefixBody, r.id), body)
-		batch.Set(recordKey(prefixReply, r.id), reply)
+		qKey, bKey, yKey := r.keys()
+		batch.Set(qKey, r.encode())
+		batch.Set(bKey, body)
+		batch.Set(yKey, reply)
 		if batch.Len() >= 3*4096 || i == n-1 {
 			if err := st.Commit(ctx, &batch); err != nil {
 				b.Fatal(err)

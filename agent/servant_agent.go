@@ -131,7 +131,7 @@ func (a *Agent) createRequest(req *giop.ServerRequest) error {
 		return userException(excDuplicatedRequestTag)
 	}
 	var b storage.Batch
-	b.Set(recordKey(prefixRequest, rec.id), rec.encode())
+	b.Set(rec.key(prefixRequest), rec.encode())
 	if err := a.commit(&b); err != nil {
 		a.groups.Remove(rec.id)
 		return storeFailed(err)
@@ -212,7 +212,7 @@ func (a *Agent) createProxy(req *giop.ServerRequest) error {
 		return invalidProperty(err)
 	}
 	var b storage.Batch
-	b.Set(recordKey(prefixProxy, p.id), p.encode())
+	b.Set(proxyKey(p.id), p.encode())
 	if err := a.commit(&b); err != nil {
 		return storeFailed(err)
 	}

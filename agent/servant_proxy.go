@@ -92,7 +92,7 @@ func (a *Agent) destroyProxy(id poller.ID, destroyRequests bool) error {
 	rec := p.encode()
 	a.mu.Unlock()
 	var b storage.Batch
-	b.Set(recordKey(prefixProxy, id), rec)
+	b.Set(proxyKey(id), rec)
 	if err := a.commit(&b); err != nil {
 		return storeFailed(err)
 	}
