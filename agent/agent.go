@@ -53,6 +53,10 @@ type Agent struct {
 	// delegations runs delegations on reused goroutines (see
 	// startDelegation); a delegation is in wg while it runs.
 	delegations *workerpool.Pool[*delegation]
+	// tracked runs goTracked's functions (a deletion after each read, …)
+	// on reused goroutines: a fresh one grew its stack in every commit it
+	// waited for. A function is in wg while it runs.
+	tracked *workerpool.Pool[func()]
 	// bg tracks background chores (retention) that run until the agent
 	// stops, apart from wg so that graceful shutdown does not wait on them.
 	bg sync.WaitGroup
@@ -133,6 +137,7 @@ func Start(cfg Config) (*Agent, error) {
 		GiveUp: a.recipientGaveUp, Logger: cfg.Logger})
 	a.metrics = newMetrics(a)
 	a.delegations = workerpool.New(a.runDelegation, maxIdleDelegators)
+	a.tracked = workerpool.New(a.runTracked, maxIdleTracked)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	if err := a.recoverState(); err != nil {
 		ln.Close()
@@ -140,6 +145,7 @@ func Start(cfg Config) (*Agent, error) {
 		a.client.Close()
 		a.wg.Wait()
 		a.delegations.Close()
+		a.tracked.Close()
 		store.Close()
 		return nil, fmt.Errorf("agent: recovering state from the store: %w", err)
 	}
@@ -315,6 +321,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 		}
 		a.cancel()
 		a.delegations.Close()
+		a.tracked.Close()
 		a.bg.Wait()
 		// Callbacks not delivered yet are re-armed from the store on start.
 		a.deliverer.Close()
@@ -336,11 +343,20 @@ func (a *Agent) Close() error {
 	return a.Shutdown(ctx)
 }
 
-// go runs f as a tracked goroutine of the agent.
+// goTracked runs f on a goroutine of the agent's, tracked in wg.
 func (a *Agent) goTracked(f func()) {
 	a.wg.Add(1)
-	go func() { defer a.wg.Done(); f() }()
+	a.tracked.Go(f)
 }
+
+func (a *Agent) runTracked(f func()) {
+	defer a.wg.Done()
+	f()
+}
+
+// maxIdleTracked is how many goroutines for goTracked are kept waiting
+// for work.
+const maxIdleTracked = 128
 
 // commit writes a batch durably; the agent acknowledges nothing before.
 func (a *Agent) commit(b *storage.Batch) error {
