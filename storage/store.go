@@ -33,9 +33,12 @@ type Store struct {
 
 	commits, groups atomic.Int64 // batches committed, transactions used
 	joining         atomic.Int64 // batches the committer holds (Stats.Joining)
+	stalled         atomic.Int64 // group commits held by InjectStall (Stats.Stalled)
 
 	// fault, when set, fails every commit with it (InjectFault).
 	fault atomic.Pointer[error]
+	// stall, when set, holds every commit until it is closed (InjectStall).
+	stall atomic.Pointer[<-chan struct{}]
 	// disk and diskAt cache DiskBytes.
 	disk, diskAt atomic.Int64
 }
@@ -51,6 +54,17 @@ func (s *Store) InjectFault(err error) {
 	s.fault.Store(&err)
 }
 
+// InjectStall makes every commit wait, before it reaches Badger, until
+// release is closed (nil: no more stalls): the way tests hold a commit in
+// flight, as a slow disk would.
+func (s *Store) InjectStall(release <-chan struct{}) {
+	if release == nil {
+		s.stall.Store(nil)
+		return
+	}
+	s.stall.Store(&release)
+}
+
 // Stats are counters for operators and tests.
 type Stats struct {
 	// Commits is the number of batches committed; Groups the number of
@@ -60,11 +74,14 @@ type Stats struct {
 	// Joining is the number of batches waiting for a group commit to join
 	// (CommitJoining) right now.
 	Joining int64
+	// Stalled is the number of group commits held by InjectStall right now.
+	Stalled int64
 }
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Groups: s.groups.Load(), Joining: s.joining.Load()}
+	return Stats{Commits: s.commits.Load(), Groups: s.groups.Load(), Joining: s.joining.Load(),
+		Stalled: s.stalled.Load()}
 }
 
 // Batch is a set of mutations committed atomically.
@@ -371,6 +388,11 @@ func (s *Store) commitLoop() {
 // the group is split in halves and retried, so one batch never fails
 // because of its neighbours.
 func (s *Store) commitGroup(group []*pending) {
+	if st := s.stall.Load(); st != nil {
+		s.stalled.Add(1)
+		<-*st
+		s.stalled.Add(-1)
+	}
 	if f := s.fault.Load(); f != nil {
 		for _, p := range group {
 			p.done <- fmt.Errorf("storage: commit: %w", *f)

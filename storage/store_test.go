@@ -290,3 +290,36 @@ func TestStore_CommitJoiningAlone(t *testing.T) {
 		}
 	})
 }
+
+// TestStore_InjectStall: a stalled store holds commits until released.
+func TestStore_InjectStall(t *testing.T) {
+	s := openTemp(t, t.TempDir())
+	defer s.Close()
+	stall := make(chan struct{})
+	s.InjectStall(stall)
+	var b storage.Batch
+	b.Set(key(1), []byte("v"))
+	done := make(chan error, 1)
+	go func() { done <- s.Commit(context.Background(), &b) }()
+	// Held: the commit answers nothing until the stall ends, and nothing
+	// of it is readable.
+	for s.Stats().Stalled == 0 {
+		runtime.Gosched()
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("commit returned %v during the stall", err)
+	default:
+	}
+	if _, err := s.Get(key(1)); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Get during the stall = %v, want ErrNotFound", err)
+	}
+	s.InjectStall(nil)
+	close(stall)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Get(key(1)); err != nil || string(v) != "v" {
+		t.Fatalf("Get after the stall = %q, %v", v, err)
+	}
+}
