@@ -77,6 +77,9 @@ type Agent struct {
 	// pullers holds the callers waiting on a poller for a reply that is
 	// not there yet, to be handed it as it arrives (see pull).
 	pullers map[poller.ID]*handoff
+	// storing holds the replies being written (finish), for a pull that
+	// comes meanwhile to take (takeStoring).
+	storing map[poller.ID]*storingReply
 	// boundConns maps a proxy made with RecipientOnConnection to the
 	// connection its recipient is called over.
 	boundConns map[poller.ID]*giop.Conn
@@ -131,6 +134,7 @@ func Start(cfg Config) (*Agent, error) {
 		proxies:    make(map[poller.ID]*proxyRecord),
 		holders:    make(map[poller.ID]poller.ID),
 		pullers:    make(map[poller.ID]*handoff),
+		storing:    make(map[poller.ID]*storingReply),
 		boundConns: make(map[poller.ID]*giop.Conn),
 	}
 	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
@@ -509,6 +513,10 @@ func (a *Agent) retain() {
 // is called with nil — for fault drills and tests: the agent must refuse
 // new work it cannot keep, and take it again when the fault clears.
 func (a *Agent) InjectStoreFault(err error) { a.store.InjectFault(err) }
+
+// InjectStoreStall holds every write to the store until release is closed
+// (nil: no more stalls) — for drills and tests of a slow disk.
+func (a *Agent) InjectStoreStall(release <-chan struct{}) { a.store.InjectStall(release) }
 
 // Polling-group names: a proxy is one group; create_request names others.
 func proxyGroup(id poller.ID) string { return "p:" + string(id[:]) }

@@ -134,15 +134,22 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 		a.trash(rec.id)
 		return
 	}
+	var s *storingReply
 	a.mu.Lock()
 	live := a.groups.Value(rec.id)
 	if live != nil {
 		live.state = stateReplied
 		live.repliedAt = time.Now().UnixNano()
+		if handable(rec) {
+			// A pull that comes while the reply is written takes it
+			// rather than wait for the flush (pull).
+			s = &storingReply{y: y, stored: make(chan struct{})}
+			a.storing[rec.id] = s
+		}
 	}
 	if h := a.pullers[rec.id]; h != nil {
 		// A caller began waiting after the delegation looked for one: it
-		// waits for this stored reply instead.
+		// is told to look again, and takes this reply from storing.
 		delete(a.pullers, rec.id)
 		h.deliver(nil)
 	}
@@ -170,6 +177,14 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 	}
 	a.log.Debug().Hex("request", rec.id[:]).Stringer("status", y.status).Msg("agent: reply stored")
 	crashPoint(CrashAfterReply)
+	if s != nil {
+		a.mu.Lock()
+		if a.storing[rec.id] == s {
+			delete(a.storing, rec.id)
+		}
+		a.mu.Unlock()
+		close(s.stored)
+	}
 	a.groups.SetReady(rec.id)
 	if !rec.recipient.IsNil() {
 		a.enqueueCallback(rec)

@@ -13,6 +13,7 @@ import (
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/nmproto"
+	"github.com/requestagent/requestagent/storage"
 )
 
 // The rows of seed 003's outcome table, each a test named after its row.
@@ -364,6 +365,63 @@ func TestPull_ReplyHandedToWaitingPull(t *testing.T) {
 		if metricValue(t, e.agent, "requestagent_pulls_waiting") != 0 {
 			t.Fatal("a pull is still registered as waiting")
 		}
+	}
+}
+
+// TestPull_ReplyTakenWhileBeingStored: a pull that comes while its reply
+// is being written (no pull was waiting when the reply came) is handed the
+// reply at once instead of waiting for the write's flush; the request is
+// then trashed — record, body and the reply just written — after that
+// write (RELIABILITY.md, crash points: the same outcomes as a reply handed
+// to a waiting pull).
+func TestPull_ReplyTakenWhileBeingStored(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, agent.Config{Store: storage.Config{Dir: dir, Durable: true}})
+	proxy := e.mustProxy()
+	release := e.sm.hold()
+	sent := e.call(e.receiver(proxy), "add_stock", reqInfoCtx("", "", 0, false), addStockArgs("TAKEN", 1))
+	if sent.poller == nil {
+		t.Fatalf("no poller: %v", sent.err)
+	}
+	<-e.sm.entered
+	stall := make(chan struct{})
+	e.agent.InjectStoreStall(stall)
+	release()
+	// The reply is back and its write is held: the request is "replied"
+	// but not readable from the store.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
+		if reqs := e.agent.Requests(); len(reqs) == 1 && reqs[0].State == "replied" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reply never came back: %+v", e.agent.Requests())
+		}
+	}
+	handedBefore := metricValue(t, e.agent, "requestagent_replies_handed_total")
+	got := make(chan result, 1)
+	go func() { got <- e.call(sent.poller, "add_stock", waitCtx(nmproto.WaitForever), addStockArgs("", 0)) }()
+	var r result
+	select {
+	case r = <-got:
+	case <-time.After(20 * time.Second):
+		close(stall)
+		t.Fatal("the pull waited for the stalled write")
+	}
+	if r.err != nil || r.rna || !r.resp.Result.Bool() {
+		t.Fatalf("pull = %v (rna %v), want the result", r.err, r.rna)
+	}
+	if handed := metricValue(t, e.agent, "requestagent_replies_handed_total") - handedBefore; handed != 1 {
+		t.Fatalf("%v replies handed over, want 1", handed)
+	}
+	close(stall)
+	e.agent.InjectStoreStall(nil)
+	again := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0))
+	if !isSys(again.err, giop.ExcObjectNotExist, 0) {
+		t.Fatalf("second read = %v, want OBJECT_NOT_EXIST", again.err)
+	}
+	e.agent.Close() // waits for the trash, which follows the reply's write
+	if left := requestEntries(t, dir); len(left) != 0 {
+		t.Fatalf("entries left after the read: %q", left)
 	}
 }
 

@@ -411,7 +411,7 @@ func trashedErr() error {
 // trash), no ReplyDropping; and only one caller at a time. It returns nil
 // when the reply must be waited for the usual way.
 func (a *Agent) awaitReply(rec *requestRecord) *handoff {
-	if !rec.recipient.IsNil() || rec.props.ManualTrash || rec.props.ReplyDropping != 0 {
+	if !handable(rec) {
 		return nil
 	}
 	a.mu.Lock()
@@ -423,6 +423,36 @@ func (a *Agent) awaitReply(rec *requestRecord) *handoff {
 	h := &handoff{ready: newReady()}
 	a.pullers[rec.id] = h
 	return h
+}
+
+// handable reports whether a pull may be handed the request's reply
+// without reading it from the store: not when a recipient is to be
+// called with it, when reads do not trash, or when replies may be dropped.
+func handable(rec *requestRecord) bool {
+	return rec.recipient.IsNil() && !rec.props.ManualTrash && rec.props.ReplyDropping == 0
+}
+
+// storingReply is a reply being written by finish. A pull that comes
+// meanwhile takes it (takeStoring) rather than wait for the flush: the
+// reply is handed over as if it had come while the pull waited, and its
+// request is trashed once stored closes — after the reply's own write,
+// which the deletion must follow.
+type storingReply struct {
+	y      *replyRecord
+	stored chan struct{} // closed by finish once the write is done (or failed)
+}
+
+// takeStoring takes the reply of a live request that is being written,
+// if there is one; only one caller gets it.
+func (a *Agent) takeStoring(id poller.ID) *storingReply {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.storing[id]
+	if s == nil || a.groups.Value(id) == nil {
+		return nil
+	}
+	delete(a.storing, id)
+	return s
 }
 
 // waitPuller waits up to timeout for the reply to be handed over, and
@@ -452,34 +482,41 @@ func (a *Agent) handToPuller(id poller.ID, y *replyRecord) bool {
 }
 
 // matureHanded answers a pull with the reply handed over by the
-// delegation, and trashes the request once the reply has reached the
-// socket. Should it not get there (or not be relayable), the reply is
+// delegation (stored nil), or taken while finish writes it (stored closes
+// when that write is done), and trashes the request once the reply has
+// reached the socket. Should it not get there (or not be relayable), the reply is
 // stored and the request is pollable again: nothing is lost. A crash
 // before the trash is stored leaves the request as it was stored before
 // its reply: caught mid-delegation, so its result after the restart is
 // COMM_FAILURE/MAYBE (PRODUCT.md §6) — which only a caller that polls
 // again after reading the real result can see.
-func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *replyRecord) error {
+func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *replyRecord, stored <-chan struct{}) error {
 	a.metrics.handed.Inc() // before the reply goes out: whoever sees it sees the count
 	read := a.forget(rec.id)
 	if read == nil {
 		return trashedErr() // destroyed while the reply was on its way
 	}
+	// after runs once the reply is on the socket (written) or not; a
+	// reply taken while being written is first left to finish writing.
+	after := func(written bool) {
+		if stored != nil {
+			<-stored
+		}
+		if !written {
+			a.restoreReplied(read, y)
+			return
+		}
+		crashPoint(CrashBeforeTrash)
+		a.trashRecords(read, stored != nil, true)
+		crashPoint(CrashAfterTrash)
+	}
 	reply, ok := a.relayReply(req, rec, y)
 	if !ok {
-		a.goTracked(func() { a.restoreReplied(read, y) })
+		a.goTracked(func() { after(false) })
 		return reply
 	}
 	req.AfterReply(func(written bool) {
-		a.goTracked(func() {
-			if !written {
-				a.restoreReplied(read, y)
-				return
-			}
-			crashPoint(CrashBeforeTrash)
-			a.trashRecords(read, false, true)
-			crashPoint(CrashAfterTrash)
-		})
+		a.goTracked(func() { after(written) })
 	})
 	return reply
 }
@@ -571,13 +608,16 @@ func (a *Agent) pull(ctx context.Context, req *giop.ServerRequest, rec *requestR
 		if h := a.awaitReply(rec); h != nil {
 			y, told := a.waitPuller(ctx, rec.id, h, poller.Timeout(wait))
 			if y != nil {
-				return a.matureHanded(req, rec, y)
+				return a.matureHanded(req, rec, y, nil)
 			}
 			if !told {
 				wait = 0 // waited already; the reply may have been stored meanwhile
 			}
-			// Told: the reply is being stored, or the request is gone;
-			// wait the usual way.
+			// Told: the reply is being stored, or the request is gone.
+		}
+		// A reply being written is taken now rather than after its flush.
+		if s := a.takeStoring(rec.id); s != nil {
+			return a.matureHanded(req, rec, s.y, s.stored)
 		}
 	}
 	if !a.groups.Wait(ctx, rec.id, poller.Timeout(wait)) {
