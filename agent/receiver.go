@@ -484,12 +484,13 @@ func (a *Agent) handToPuller(id poller.ID, y *replyRecord) bool {
 // matureHanded answers a pull with the reply handed over by the
 // delegation (stored nil), or taken while finish writes it (stored closes
 // when that write is done), and trashes the request once the reply has
-// reached the socket. Should it not get there (or not be relayable), the reply is
-// stored and the request is pollable again: nothing is lost. A crash
-// before the trash is stored leaves the request as it was stored before
-// its reply: caught mid-delegation, so its result after the restart is
-// COMM_FAILURE/MAYBE (PRODUCT.md §6) — which only a caller that polls
-// again after reading the real result can see.
+// reached the socket. Should it not get there (or not be relayable), the
+// reply is stored and the request is pollable again: nothing is lost. A
+// crash before the trash is stored leaves the request as it was stored
+// before its reply — caught mid-delegation, so its result after the
+// restart is COMM_FAILURE/MAYBE (PRODUCT.md §6) — or, once a reply taken
+// while written is on disk, with that reply; only a caller that polls
+// again after reading the real result can see either.
 func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *replyRecord, stored <-chan struct{}) error {
 	a.metrics.handed.Inc() // before the reply goes out: whoever sees it sees the count
 	read := a.forget(rec.id)
