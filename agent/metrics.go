@@ -99,6 +99,15 @@ func newMetrics(a *Agent) *metrics {
 		gauge("requestagent_store_bytes", "Disk space the store's directory uses.", func() float64 {
 			return float64(a.store.DiskBytes())
 		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_store_commits_total",
+			Help: "Batches written to the store (a request accepted, a reply stored, a request trashed, ...)."},
+			func() float64 { return float64(a.store.Stats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_store_flushes_total",
+			Help: "Store transactions those batches took, each one flush when durable: commits ÷ flushes is the group commit's gain."},
+			func() float64 { return float64(a.store.Stats().Groups) }),
+		gauge("requestagent_store_commits_joining", "Batches nobody waits for (deletions after reads) held to join the next flush.", func() float64 {
+			return float64(a.store.Stats().Joining)
+		}),
 		gauge("requestagent_giop_connections", "Inbound GIOP connections open.", func() float64 {
 			return float64(a.server.Stats().Open)
 		}),

@@ -423,6 +423,12 @@ func TestPull_ReplyTakenWhileBeingStored(t *testing.T) {
 	if left := requestEntries(t, dir); len(left) != 0 {
 		t.Fatalf("entries left after the read: %q", left)
 	}
+	// The proxy, the request, its reply and its deletion: four batches.
+	flushes := metricValue(t, e.agent, "requestagent_store_flushes_total")
+	commits := metricValue(t, e.agent, "requestagent_store_commits_total")
+	if commits != 4 || flushes < 1 || flushes > commits {
+		t.Errorf("store metrics: %v commits in %v flushes, want 4 in 1 to 4", commits, flushes)
+	}
 }
 
 // metricValue reads one unlabelled metric from the agent's /metrics.

@@ -425,8 +425,10 @@ func (s *Store) commitGroup(group []*pending) {
 		err = fmt.Errorf("storage: commit: %w", err)
 		s.log.Error().Err(err).Int("batches", len(group)).Msg("storage: group commit failed")
 	} else {
-		s.groups.Add(1)
+		// Commits first: a reader of Groups then Commits never sees
+		// more transactions than batches.
 		s.commits.Add(int64(len(group)))
+		s.groups.Add(1)
 	}
 	for _, p := range group {
 		p.done <- err
