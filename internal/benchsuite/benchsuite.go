@@ -46,6 +46,10 @@ const (
 type Row struct {
 	Path, Client, Model string
 	Durable             bool // (c) only
+	// Again marks (a) measured a second time, after the other rows at its
+	// concurrency and payload: ratios to (a) use the mean of the two, and
+	// the two side by side show how far the machine drifted meanwhile.
+	Again bool
 	Conc, Size          int
 	Calls               int
 	PerSec              float64
@@ -63,6 +67,9 @@ type Row struct {
 func (r Row) Key() string {
 	switch r.Path {
 	case PathDirect:
+		if r.Again {
+			return "(a) omniORB direct, again"
+		}
 		return "(a) omniORB direct"
 	case PathAMI:
 		return "(b) omniORB AMI"
@@ -74,16 +81,22 @@ func (r Row) Key() string {
 	return fmt.Sprintf("(c) agent, %s %s, %s", r.Client, r.Model, d)
 }
 
-// ratio returns r's throughput over the row of path at the same
-// concurrency and payload, or 0 when there is none (or it failed).
+// ratio returns r's throughput over that of the rows of path at the same
+// concurrency and payload (their mean: (a) is measured twice), or 0 when
+// there is none (or r failed).
 func ratio(rows []Row, r Row, path string) float64 {
+	if r.Err != "" {
+		return 0
+	}
+	sum, n := 0.0, 0
 	for _, b := range rows {
 		if b.Path == path && b.Conc == r.Conc && b.Size == r.Size && b.Err == "" && b.PerSec > 0 {
-			if r.Err != "" {
-				return 0
-			}
-			return r.PerSec / b.PerSec
+			sum += b.PerSec
+			n++
 		}
 	}
-	return 0
+	if n == 0 {
+		return 0
+	}
+	return r.PerSec / (sum / float64(n))
 }

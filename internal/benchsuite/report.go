@@ -111,6 +111,8 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 	w("  and each of its threads makes 10 untimed calls first.\n")
 	w("* calls/s is calls ÷ wall time of the measured part; p50/p90/p99 are per-call latencies;\n")
 	w("  ÷ (a) and ÷ (b) are the row's calls/s over those of (a) and (b) at the same conc and payload.\n")
+	w("  (a) is measured before and again after the other rows at its conc and payload: ÷ (a) is\n")
+	w("  over the mean of the two, and their own ÷ (a) shows how far the machine drifted meanwhile.\n")
 	w("  One run on a small shared VM: read ratios and orders of magnitude, not the last digit.\n")
 	w("* CPU µs/call is each process's user+system CPU time over the client's whole run (start-up\n")
 	w("  and warm-up included) ÷ measured calls: the agent (this test process; for Go rows it holds\n")

@@ -59,9 +59,9 @@ func (c *Config) defaults() {
 // clientTimeout bounds one client run (a pilot or a measured row).
 const clientTimeout = 5 * time.Minute
 
-// Run measures every row: for each payload and concurrency, (a), (b) and
+// Run measures every row: for each payload and concurrency, (a), (b),
 // the eight (c) rows (durable off and on × C++ and Go × waitreply and
-// 2pi), back to back. It starts the omniORB echo_server (killed when t
+// 2pi) and (a) again, back to back. It starts the omniORB echo_server (killed when t
 // ends) and a fresh in-process agent with its own store under t.TempDir()
 // for each (c) row. A row that fails is returned with Err set.
 func Run(t testing.TB, cfg Config) []Row {
@@ -87,6 +87,7 @@ func Run(t testing.TB, cfg Config) []Row {
 					}
 				}
 			}
+			rows = append(rows, r.row(Row{Path: PathDirect, Client: ClientCxx, Model: ModelSync, Conc: conc, Size: size, Again: true}))
 		}
 	}
 	return rows
