@@ -49,11 +49,11 @@ type Row struct {
 	// Again marks (a) measured a second time, after the other rows at its
 	// concurrency and payload: ratios to (a) use the mean of the two, and
 	// the two side by side show how far the machine drifted meanwhile.
-	Again bool
-	Conc, Size          int
-	Calls               int
-	PerSec              float64
-	P50, P90, P99       time.Duration
+	Again         bool
+	Conc, Size    int
+	Calls         int
+	PerSec        float64
+	P50, P90, P99 time.Duration
 	// CPU time per call of the three processes, over the client's whole
 	// run (its start and warm-up calls included): the agent's (this test
 	// process; with a Go client, the client's too), the omniORB target's,
