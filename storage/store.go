@@ -190,7 +190,7 @@ func Open(cfg Config) (*Store, error) {
 // returns ctx's error — but the batch may still be committed: callers must
 // not acknowledge it, and must not assume it absent either.
 func (s *Store) Commit(ctx context.Context, b *Batch) error {
-	if err := s.commit(b, ctx.Done(), nil); err != errGaveUp {
+	if err := s.commit(b, ctx.Done(), nil, false); err != errGaveUp {
 		return err
 	}
 	return ctx.Err()
@@ -219,7 +219,7 @@ func (s *Store) CommitJoining(b *Batch, timeout time.Duration) error {
 func (s *Store) commitWithin(b *Batch, timeout time.Duration, joining bool) error {
 	t := timerpool.Get(timeout)
 	defer timerpool.Put(t)
-	if err := s.commitAs(b, nil, t.C, joining); err != errGaveUp {
+	if err := s.commit(b, nil, t.C, joining); err != errGaveUp {
 		return err
 	}
 	return context.DeadlineExceeded
@@ -229,14 +229,9 @@ func (s *Store) commitWithin(b *Batch, timeout time.Duration, joining bool) erro
 var errGaveUp = errors.New("storage: gave up waiting for the commit")
 
 // commit hands b to the committer and waits for it, or until cancel is
-// closed or expired fires (either may be nil).
-func (s *Store) commit(b *Batch, cancel <-chan struct{}, expired <-chan time.Time) error {
-	return s.commitAs(b, cancel, expired, false)
-}
-
-// commitAs is commit; joining marks the batch as one that joins a group
-// rather than starting one.
-func (s *Store) commitAs(b *Batch, cancel <-chan struct{}, expired <-chan time.Time, joining bool) error {
+// closed or expired fires (either may be nil). joining marks the batch as
+// one that joins a group rather than starting one.
+func (s *Store) commit(b *Batch, cancel <-chan struct{}, expired <-chan time.Time, joining bool) error {
 	if b.Len() == 0 {
 		return nil
 	}
@@ -287,48 +282,53 @@ func (s *Store) commitLoop() {
 	join := time.NewTimer(time.Hour)
 	join.Stop()
 	var joinC <-chan time.Time // join.C while batches are held
+	hold := func(p *pending) {
+		if len(held) == 0 {
+			join.Reset(s.cfg.JoinDelay)
+			joinC = join.C
+		}
+		held = append(held, p)
+		heldEntries += p.b.Len()
+		heldBytes += p.b.bytes
+		s.joining.Store(int64(len(held)))
+	}
+	// takeHeld moves the held batches to the front of group.
+	takeHeld := func() {
+		group = append(group[:0], held...)
+		join.Stop()
+		joinC = nil
+		clear(held)
+		held = held[:0]
+		heldEntries, heldBytes = 0, 0
+		s.joining.Store(0)
+	}
 	lastGroup := 0
 	for {
 		var first *pending
 		select {
 		case first = <-s.commitCh:
 			if first.joining {
-				if heldEntries+first.b.Len() <= s.cfg.MaxBatchEntries && heldBytes+first.b.bytes <= s.cfg.MaxBatchBytes {
-					if len(held) == 0 {
-						join.Reset(s.cfg.JoinDelay)
-						joinC = join.C
-					}
-					held = append(held, first)
-					heldEntries += first.b.Len()
-					heldBytes += first.b.bytes
-					s.joining.Store(int64(len(held)))
-					continue
+				if heldEntries+first.b.Len() > s.cfg.MaxBatchEntries || heldBytes+first.b.bytes > s.cfg.MaxBatchBytes {
+					// Enough held for a group of their own.
+					takeHeld()
+					s.commitGroup(group)
+					clear(group)
 				}
-				// Enough held for a group of their own: flush them, and
-				// hold this one.
-				s.commitGroup(held)
-				clear(held)
-				held = append(held[:0], first)
-				heldEntries, heldBytes = first.b.Len(), first.b.bytes
-				s.joining.Store(1)
-				join.Reset(s.cfg.JoinDelay)
+				hold(first)
 				continue
 			}
 		case <-joinC:
-			joinC = nil
 			lastGroup = len(held)
-			s.joining.Store(0)
-			s.commitGroup(held)
-			clear(held)
-			held = held[:0]
-			heldEntries, heldBytes = 0, 0
+			takeHeld()
+			s.commitGroup(group)
+			clear(group)
 			continue
 		case <-s.quitCh:
 			// Close stopped new enqueues; commit what is held and what
 			// is left, then exit.
 			if len(held) > 0 {
-				s.joining.Store(0)
-				s.commitGroup(held)
+				takeHeld()
+				s.commitGroup(group)
 			}
 			for {
 				select {
@@ -339,16 +339,9 @@ func (s *Store) commitLoop() {
 				}
 			}
 		}
-		group = append(append(group[:0], held...), first)
 		entries, bytes := heldEntries+first.b.Len(), heldBytes+first.b.bytes
-		if len(held) > 0 {
-			join.Stop()
-			joinC = nil
-			s.joining.Store(0)
-			clear(held)
-			held = held[:0]
-			heldEntries, heldBytes = 0, 0
-		}
+		takeHeld()
+		group = append(group, first)
 		// Under load (the last group was big) writers that were just
 		// answered are about to come back: yielding a few times before the
 		// flush lets them join this group instead of waiting for the next.
