@@ -27,9 +27,9 @@ import (
 // the CPU cache, where a random id alone costs a cache miss at nearly every
 // level. The skiplist's CPU fell by 60% with it, a durable 2PI's by 10%
 // (BENCHMARKS.md, fourth pass). The ids stay random: they are what clients
-// hold, and the store's keys are never shown. Stores written before keys carried the time (prefix and id
-// only) are still read: a recovered request remembers the form of its keys
-// (requestRecord.legacyKeys).
+// hold, and the store's keys are never shown. Stores written before keys
+// carried the time (prefix and id only) are still read: a recovered
+// request remembers the form of its keys (requestRecord.legacyKeys).
 //
 // A trashed request's q/, b/ and y/ go in one batch.
 const recordVersion = 1

@@ -61,9 +61,9 @@ const clientTimeout = 5 * time.Minute
 
 // Run measures every row: for each payload and concurrency, (a), (b),
 // the eight (c) rows (durable off and on × C++ and Go × waitreply and
-// 2pi) and (a) again, back to back. It starts the omniORB echo_server (killed when t
-// ends) and a fresh in-process agent with its own store under t.TempDir()
-// for each (c) row. A row that fails is returned with Err set.
+// 2pi) and (a) again, back to back. It starts the omniORB echo_server
+// (killed when t ends) and a fresh in-process agent with its own store
+// under t.TempDir() for each (c) row. A row that fails is returned with Err set.
 func Run(t testing.TB, cfg Config) []Row {
 	t.Helper()
 	cfg.defaults()
