@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -139,13 +140,14 @@ func newApp() *cli.App {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "agent", Usage: "the agent (corbaloc or IOR); empty: an in-process agent"},
 					&cli.StringFlag{Name: "target", Usage: "the target's IOR (Demo::Echo); empty: an in-process echo target"},
-					&cli.StringFlag{Name: "model", Value: loadgen.ModelWaitReply, Usage: "waitreply, 2pi, group or callback"},
+					&cli.StringFlag{Name: "model", Value: loadgen.ModelWaitReply, Usage: "waitreply, 2pi, group, callback, or send (2PI sends timed to their durable acknowledgement, replies pulled afterwards)"},
 					&cli.IntFlag{Name: "clients", Value: 16, Usage: "concurrent clients"},
 					&cli.IntFlag{Name: "count", Usage: "calls in all (0: run for --duration)"},
 					&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long to run when --count is 0"},
 					&cli.IntFlag{Name: "size", Usage: "payload bytes (echoBlob); 0 calls echoString"},
 					&cli.BoolFlag{Name: "durable", Value: true, Usage: "the in-process agent flushes each group commit"},
 					&cli.BoolFlag{Name: "baseline", Value: true, Usage: "with a durable in-process agent, also measure raw batched durable Badger writes on the same disk, and compare"},
+					&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of this process (clients and any in-process agent) during the calls to `FILE` (go tool pprof)"},
 				},
 				Action: func(c *cli.Context) error {
 					dir, err := os.MkdirTemp("", "requestagent-bench")
@@ -153,9 +155,16 @@ func newApp() *cli.App {
 						return err
 					}
 					defer os.RemoveAll(dir)
+					stop, err := startCPUProfile(c.String("cpuprofile"))
+					if err != nil {
+						return badFlag("cpuprofile", err)
+					}
 					res, err := loadgen.Run(c.Context, loadgen.Config{Agent: c.String("agent"), Target: c.String("target"),
 						Model: c.String("model"), Clients: c.Int("clients"), Count: c.Int("count"), Duration: c.Duration("duration"),
 						Size: c.Int("size"), Durable: c.Bool("durable"), DataDir: dir}, os.Stdout)
+					if perr := stop(); err == nil {
+						err = perr
+					}
 					if err != nil {
 						return err
 					}
@@ -376,4 +385,24 @@ func defaultDataDir() string {
 		return filepath.Join(h, ".local", "share", "requestagent")
 	}
 	return "requestagent-data"
+}
+
+// startCPUProfile starts profiling into path (nothing when empty); the
+// returned function stops it and closes the file.
+func startCPUProfile(path string) (func() error, error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
