@@ -514,6 +514,10 @@ func (a *Agent) retain() {
 // new work it cannot keep, and take it again when the fault clears.
 func (a *Agent) InjectStoreFault(err error) { a.store.InjectFault(err) }
 
+// StoreStats returns the store's counters: group commits, their batches
+// and entries, and the committer's busy time.
+func (a *Agent) StoreStats() storage.Stats { return a.store.Stats() }
+
 // InjectStoreStall holds every write to the store until release is closed
 // (nil: no more stalls) — for drills and tests of a slow disk.
 func (a *Agent) InjectStoreStall(release <-chan struct{}) { a.store.InjectStall(release) }

@@ -32,6 +32,7 @@ type Store struct {
 	closed   bool         // guarded by closeMu
 
 	commits, groups atomic.Int64 // batches committed, transactions used
+	entries, busy   atomic.Int64 // mutations committed; nanoseconds in committed transactions
 	joining         atomic.Int64 // batches the committer holds (Stats.Joining)
 	stalled         atomic.Int64 // group commits held by InjectStall (Stats.Stalled)
 
@@ -71,6 +72,11 @@ type Stats struct {
 	// Badger transactions (flushes) they took. Commits/Groups is the group
 	// commit's gain.
 	Commits, Groups int64
+	// Entries is the number of mutations (sets and deletes) committed.
+	Entries int64
+	// Busy is the time spent in the transactions that committed, flushes
+	// included: over a run's wall time, how loaded the committer was.
+	Busy time.Duration
 	// Joining is the number of batches waiting for a group commit to join
 	// (CommitJoining) right now.
 	Joining int64
@@ -80,8 +86,8 @@ type Stats struct {
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Groups: s.groups.Load(), Joining: s.joining.Load(),
-		Stalled: s.stalled.Load()}
+	return Stats{Commits: s.commits.Load(), Groups: s.groups.Load(), Entries: s.entries.Load(),
+		Busy: time.Duration(s.busy.Load()), Joining: s.joining.Load(), Stalled: s.stalled.Load()}
 }
 
 // Batch is a set of mutations committed atomically.
@@ -392,8 +398,11 @@ func (s *Store) commitGroup(group []*pending) {
 		}
 		return
 	}
+	started, entries := time.Now(), 0
 	err := s.db.Update(func(txn *badger.Txn) error {
+		entries = 0
 		for _, p := range group {
+			entries += len(p.b.ops)
 			for _, m := range p.b.ops {
 				var err error
 				if m.del {
@@ -420,6 +429,8 @@ func (s *Store) commitGroup(group []*pending) {
 	} else {
 		// Commits first: a reader of Groups then Commits never sees
 		// more transactions than batches.
+		s.entries.Add(int64(entries))
+		s.busy.Add(int64(time.Since(started)))
 		s.commits.Add(int64(len(group)))
 		s.groups.Add(1)
 	}

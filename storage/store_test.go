@@ -65,6 +65,9 @@ func TestStore_ConcurrentCommitsAreGroupedAndDurable(t *testing.T) {
 	if st.Groups >= st.Commits {
 		t.Fatalf("no grouping: %d transactions for %d commits", st.Groups, st.Commits)
 	}
+	if st.Entries != writers*each || st.Busy <= 0 {
+		t.Fatalf("Stats.Entries = %d (want %d), Busy %v", st.Entries, writers*each, st.Busy)
+	}
 	t.Logf("%d commits in %d group transactions", st.Commits, st.Groups)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
