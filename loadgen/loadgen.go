@@ -23,6 +23,10 @@ const (
 	Model2PI       = "2pi"       // premature return, then a pull on the poller
 	ModelGroup     = "group"     // tagged sends, then proxy polls and pulls
 	ModelCallback  = "callback"  // replies delivered to a recipient, pulled through the holder
+	// ModelSend times only a 2PI's send, up to its premature return: the
+	// agent's durable acknowledgement. Every reply is pulled after the timed
+	// part, and reported apart.
+	ModelSend = "send"
 )
 
 // Config describes a run.
@@ -53,13 +57,33 @@ type Result struct {
 	Elapsed            time.Duration
 	P50, P90, P99, Max time.Duration
 	PerSecond          float64
+	// Pulled, PullErrors and PullElapsed are the send model's pulls after
+	// the timed part: replies received, pulls that failed, and how long
+	// they took.
+	Pulled, PullErrors int64
+	PullElapsed        time.Duration
+	// Store is what the in-process agent's store did during the timed
+	// part (nil when the agent runs elsewhere).
+	Store *storage.Stats
 }
 
 // String formats the result as one report block.
 func (r Result) String() string {
-	return fmt.Sprintf("%d calls in %v: %.0f calls/s, %d errors\nlatency p50 %v  p90 %v  p99 %v  max %v",
+	s := fmt.Sprintf("%d calls in %v: %.0f calls/s, %d errors\nlatency p50 %v  p90 %v  p99 %v  max %v",
 		r.Calls, r.Elapsed.Round(time.Millisecond), r.PerSecond, r.Errors,
 		r.P50.Round(time.Microsecond), r.P90.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond))
+	if st := r.Store; st != nil && st.Groups > 0 && r.Calls > 0 {
+		s += fmt.Sprintf("\nstore: %.1f entries and %.2f commits per call, %.1f commits per flush; committer busy %.0f%% of the time, %v per flush",
+			float64(st.Entries)/float64(r.Calls), float64(st.Commits)/float64(r.Calls), float64(st.Commits)/float64(st.Groups),
+			100*st.Busy.Seconds()/r.Elapsed.Seconds(), (st.Busy / time.Duration(st.Groups)).Round(time.Microsecond))
+	}
+	if r.Pulled > 0 || r.PullErrors > 0 {
+		// The sends alone can outrun the target; what the agent sustains
+		// end to end is sends and pulls over both phases.
+		s += fmt.Sprintf("\nthen %d replies pulled in %v, %d errors; end to end %.0f 2PIs/s",
+			r.Pulled, r.PullElapsed.Round(time.Millisecond), r.PullErrors, float64(r.Pulled)/(r.Elapsed+r.PullElapsed).Seconds())
+	}
+	return s
 }
 
 // echoTarget is Demo::Echo (testdata/interop/demo.idl): echoString and echoBlob.
@@ -118,9 +142,9 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 		cfg.Duration = 10 * time.Second
 	}
 	switch cfg.Model {
-	case ModelWaitReply, Model2PI, ModelGroup, ModelCallback:
+	case ModelWaitReply, Model2PI, ModelGroup, ModelCallback, ModelSend:
 	default:
-		return Result{}, fmt.Errorf("loadgen: unknown model %q (waitreply, 2pi, group, callback)", cfg.Model)
+		return Result{}, fmt.Errorf("loadgen: unknown model %q (waitreply, 2pi, group, callback, send)", cfg.Model)
 	}
 	var cleanups []func()
 	defer func() {
@@ -155,6 +179,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("loadgen: --agent: %w", err)
 	}
+	var storeStats func() storage.Stats
 	if agentRef == nil {
 		scfg := storage.Config{InMemory: true}
 		if cfg.Durable {
@@ -166,6 +191,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 		}
 		cleanups = append(cleanups, func() { a.Close() })
 		agentRef = a.IOR()
+		storeStats = a.StoreStats
 		fmt.Fprintf(w, "in-process agent (durable=%v) on %s\n", cfg.Durable, a.Corbaloc())
 	}
 	client := giop.NewClient(nil)
@@ -223,7 +249,16 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 	send := encode(nmproto.Context{Kind: nmproto.KindReqInfo})
 	pull := encode(nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever})
 
-	one := func(ctx context.Context, w worker, n int) error {
+	pullOne := func(ctx context.Context, poller *giop.IOR) error {
+		resp, err := call(ctx, poller, op, pull, args)
+		if err == nil && resp.Header.Status != giop.ReplyNoException {
+			err = fmt.Errorf("pull status %v", resp.Header.Status)
+		}
+		return err
+	}
+	// pollers holds each send-model client's pollers for after the timed part.
+	pollers := make([][]*giop.IOR, cfg.Clients)
+	one := func(ctx context.Context, w worker, i, n int) error {
 		switch cfg.Model {
 		case ModelWaitReply:
 			resp, err := call(ctx, w.rcv, op, waitReply, args)
@@ -231,7 +266,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 				err = fmt.Errorf("status %v", resp.Header.Status)
 			}
 			return err
-		case Model2PI, ModelGroup, ModelCallback:
+		case Model2PI, ModelGroup, ModelCallback, ModelSend:
 			ctxs := send
 			if cfg.Model == ModelGroup {
 				ctxs = encode(nmproto.Context{Kind: nmproto.KindReqInfo, ReqInfo: nmproto.ReqInfo{RequestTag: []byte(fmt.Sprint(n))}})
@@ -245,6 +280,9 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 				return errors.New("no premature return")
 			}
 			switch cfg.Model {
+			case ModelSend:
+				pollers[i] = append(pollers[i], c.ThePoller)
+				return nil
 			case ModelCallback:
 				select {
 				case <-rec.done:
@@ -257,11 +295,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 					return err
 				}
 			}
-			resp, err = call(ctx, c.ThePoller, op, pull, args)
-			if err == nil && resp.Header.Status != giop.ReplyNoException {
-				err = fmt.Errorf("pull status %v", resp.Header.Status)
-			}
-			return err
+			return pullOne(ctx, c.ThePoller)
 		}
 		return nil
 	}
@@ -278,6 +312,10 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 	if cfg.Count == 0 {
 		deadline = time.Now().Add(cfg.Duration)
 	}
+	var before storage.Stats
+	if storeStats != nil {
+		before = storeStats()
+	}
 	start := time.Now()
 	for i := range cfg.Clients {
 		wg.Add(1)
@@ -291,7 +329,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 					return
 				}
 				t0 := time.Now()
-				if err := one(ctx, workers[i], n); err != nil {
+				if err := one(ctx, workers[i], i, n); err != nil {
 					errs.Add(1)
 					continue
 				}
@@ -301,11 +339,35 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 	}
 	wg.Wait()
 	res := Result{Elapsed: time.Since(start), Errors: errs.Load(), Calls: int64(len(lat))}
+	if storeStats != nil {
+		after := storeStats()
+		res.Store = &storage.Stats{Commits: after.Commits - before.Commits, Groups: after.Groups - before.Groups,
+			Entries: after.Entries - before.Entries, Busy: after.Busy - before.Busy}
+	}
 	if len(lat) > 0 {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		at := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
 		res.P50, res.P90, res.P99, res.Max = at(0.50), at(0.90), at(0.99), lat[len(lat)-1]
 		res.PerSecond = float64(len(lat)) / res.Elapsed.Seconds()
+	}
+	if cfg.Model == ModelSend {
+		var pulled, pullErrs atomic.Int64
+		start := time.Now()
+		for i := range cfg.Clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, p := range pollers[i] {
+					if err := pullOne(ctx, p); err != nil {
+						pullErrs.Add(1)
+						continue
+					}
+					pulled.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		res.Pulled, res.PullErrors, res.PullElapsed = pulled.Load(), pullErrs.Load(), time.Since(start)
 	}
 	return res, nil
 }

@@ -16,13 +16,17 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // against an in-process agent and echo target (a smoke test of the tool,
 // not a measurement).
 func TestRun_EveryModel(t *testing.T) {
-	for _, model := range []string{loadgen.ModelWaitReply, loadgen.Model2PI, loadgen.ModelGroup, loadgen.ModelCallback} {
+	for _, model := range []string{loadgen.ModelWaitReply, loadgen.Model2PI, loadgen.ModelGroup, loadgen.ModelCallback, loadgen.ModelSend} {
 		for _, durable := range []bool{false, true} {
 			var out bytes.Buffer
 			res, err := loadgen.Run(context.Background(), loadgen.Config{Model: model, Clients: 4, Count: 200, Size: 64,
 				Durable: durable, DataDir: t.TempDir()}, &out)
 			if err != nil || res.Calls != 200 || res.Errors != 0 || res.P50 <= 0 || res.Max < res.P99 {
 				t.Fatalf("%s durable=%v: %+v, %v\n%s", model, durable, res, err, out.String())
+			}
+			// Only the send model pulls after the timed part: every reply.
+			if want := map[bool]int64{true: 200}[model == loadgen.ModelSend]; res.Pulled != want || res.PullErrors != 0 {
+				t.Fatalf("%s durable=%v: %d pulled (%d errors), want %d", model, durable, res.Pulled, res.PullErrors, want)
 			}
 		}
 	}
