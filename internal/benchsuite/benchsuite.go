@@ -8,7 +8,11 @@
 //	    returned Poller): the standard CORBA asynchronous way, not durable;
 //	(c) the request agent, in this process, with the store durable and
 //	    not, driven by omniORB C++ clients (nm_bench_client) and by Go
-//	    clients (loadgen.Run), in the WaitReply and 2PI models;
+//	    clients (loadgen.Run), in the WaitReply and 2PI models, and Go
+//	    clients timing only a durable 2PI's send (its acknowledgement);
+//	(r) plain Badger: conc writers each writing a record and waiting until
+//	    it is durable, coalesced into one transaction per batch — the raw
+//	    batched write rate the durable acknowledgements are held against;
 //
 // at several concurrencies and payloads. Run measures (it needs omniORB
 // and the peers of testdata/interop and testdata/bench); Markdown, Update
@@ -25,6 +29,7 @@ const (
 	PathDirect = "direct" // (a) omniORB client → omniORB target
 	PathAMI    = "ami"    // (b) omniORB AMI client → omniORB target
 	PathAgent  = "agent"  // (c) client → agent → omniORB target
+	PathRaw    = "raw"    // (r) batched durable Badger writes, no agent
 )
 
 // Clients.
@@ -39,7 +44,15 @@ const (
 	ModelAMIPoll   = "sendp+poll" // (b): sendp_, then the poller
 	ModelWaitReply = "waitreply"  // (c): one call, mature within the wait
 	Model2PI       = "2pi"        // (c): premature return, then a pull
+	ModelSend      = "send"       // (c): a 2PI's send, timed to its premature return
+	ModelRecord    = "record"     // (r): one record written and waited for
 )
+
+// rawRecordOverhead is added to the payload for (r)'s record: about what
+// an accepted request stores besides its arguments (a 160-byte record, the
+// body's headers), so that 64-byte payloads compare with the anchors'
+// 256-byte records.
+const rawRecordOverhead = 192
 
 // Row is one measured cell: a path, client and model at one concurrency
 // and payload.
@@ -73,6 +86,8 @@ func (r Row) Key() string {
 		return "(a) omniORB direct"
 	case PathAMI:
 		return "(b) omniORB AMI"
+	case PathRaw:
+		return "(r) raw batched Badger, a record per caller"
 	}
 	d := "not durable"
 	if r.Durable {

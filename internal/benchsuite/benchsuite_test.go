@@ -74,24 +74,29 @@ func TestRun_Smoke(t *testing.T) {
 		t.Skip("starts omniORB peers and agents")
 	}
 	rows := Run(t, Config{Concurrency: []int{1, 3}, Sizes: []int{0, 64}, Calls: 60, Logf: t.Logf})
-	if len(rows) != 2*2*11 {
-		t.Fatalf("%d rows, want 44", len(rows))
+	if len(rows) != 2*2*13 {
+		t.Fatalf("%d rows, want 52", len(rows))
 	}
 	for _, r := range rows {
-		if r.Err != "" || r.Calls != 60 || r.PerSec <= 0 || r.P50 <= 0 || r.P90 < r.P50 || r.P99 < r.P90 {
+		// (r) measures a rate only: no latencies.
+		timed := r.Path != PathRaw
+		if r.Err != "" || r.Calls != 60 || r.PerSec <= 0 || (r.P50 > 0) != timed || r.P90 < r.P50 || r.P99 < r.P90 {
 			t.Errorf("%s conc=%d size=%d: %+v", r.Key(), r.Conc, r.Size, r)
 		}
-		// Every row drives the target; only agent rows have an agent, and
-		// only C++ rows a client process. (The target's CPU is read in 10 ms
-		// ticks, so a few calls may show none: not checked.)
-		if (r.Path == PathAgent) != (r.AgentCPU > 0) || (r.Client == ClientCxx) != (r.ClientCPU > 0) {
+		// Only agent rows have an agent (and (r) Badger) in this process,
+		// and only C++ rows a client process. (The target's CPU is read in
+		// 10 ms ticks, so a few calls may show none: not checked.)
+		if (r.Path == PathAgent || r.Path == PathRaw) != (r.AgentCPU > 0) || (r.Client == ClientCxx) != (r.ClientCPU > 0) {
 			t.Errorf("%s conc=%d size=%d: CPU per call agent %v, client %v", r.Key(), r.Conc, r.Size, r.AgentCPU, r.ClientCPU)
 		}
 	}
 	m := ReadMachine(peers.RepoRoot())
 	checkXML(t, SVG(m, rows))
-	if md := Markdown(m, rows, "x.svg"); !strings.Contains(md, "(c) agent, Go 2pi, durable") {
-		t.Fatalf("Markdown lacks the Go 2pi durable row:\n%s", md)
+	md := Markdown(m, rows, "x.svg")
+	for _, want := range []string{"(c) agent, Go 2pi, durable", "(c) agent, Go send, durable", "(r) raw batched Badger"} {
+		if !strings.Contains(md, want) {
+			t.Fatalf("Markdown lacks %q:\n%s", want, md)
+		}
 	}
 }
 
@@ -108,7 +113,9 @@ func fakeRows() []Row {
 			again := mk(PathDirect, ClientCxx, ModelSync, false, 1)
 			again.Again = true
 			rows = append(rows, mk(PathDirect, ClientCxx, ModelSync, false, 1), mk(PathAMI, ClientCxx, ModelAMIPoll, false, 0.5),
-				mk(PathAgent, ClientCxx, ModelWaitReply, false, 0.25), mk(PathAgent, ClientGo, Model2PI, true, 0.1), again)
+				mk(PathAgent, ClientCxx, ModelWaitReply, false, 0.25), mk(PathAgent, ClientGo, Model2PI, true, 0.1),
+				mk(PathAgent, ClientGo, ModelSend, true, 0.2), Row{Path: PathRaw, Client: ClientGo, Model: ModelRecord,
+					Durable: true, Conc: conc, Size: size, Calls: 1000, PerSec: base * 0.8}, again)
 		}
 	}
 	rows[3].Err = "loadgen: 1 of 1000 calls failed | oops"
@@ -137,6 +144,10 @@ func TestMarkdown(t *testing.T) {
 		"| 1 | (a) omniORB direct | 1,000 | 1,000 | 20.0 | 30.0 | 50.0 | 1.00 | 2.00 | – · – · – |",
 		"| 1 | (c) agent, Go 2pi, durable | failed: loadgen: 1 of 1000 calls failed \\| oops |",
 		"**Payload 16 KiB**",
+		// Durable acknowledgements: (r) as records/s, durable 2PI and send rows over it.
+		"| (r) raw batched Badger, a record per caller | 800 | 12,800 | 51,200 | 800 | 12,800 | 51,200 |",
+		"| (c) agent, Go send, durable | 200 · 0.25 | 3,200 · 0.25 | 12,800 · 0.25 | 200 · 0.25 |",
+		"| 16 | (r) raw batched Badger, a record per caller | 1,000 | 12,800 | – | – | – | – | – |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md)
@@ -191,7 +202,7 @@ func TestSVG_WellFormed(t *testing.T) {
 	m := Machine{CPU: `A & B <"cpu">`, Cores: 2, Kernel: "6.0", Commit: "`abc`", Date: time.Now()}
 	s := SVG(m, fakeRows())
 	checkXML(t, s)
-	if !strings.Contains(s, "A &amp; B &lt;&quot;cpu&quot;&gt;") || strings.Count(s, "<polyline") != 2*4*3 {
+	if !strings.Contains(s, "A &amp; B &lt;&quot;cpu&quot;&gt;") || strings.Count(s, "<polyline") != 2*5*3 {
 		t.Fatalf("SVG: %d polylines, or the CPU name unescaped:\n%s", strings.Count(s, "<polyline"), s)
 	}
 	checkXML(t, SVG(m, nil)) // no rows: still a document

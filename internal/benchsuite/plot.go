@@ -21,6 +21,8 @@ func style(r Row) (color, dash string) {
 		color = "#b07aa1"
 	case r.Model == ModelWaitReply:
 		color = "#59a14f"
+	case r.Model == ModelSend:
+		color = "#9c755f"
 	default:
 		color = "#1f9fb4"
 	}
@@ -45,9 +47,10 @@ var percentiles = []struct {
 // (p50, p90, p99), all on the same scale; in each, one line per row of
 // the table: a colour per path, client and model, dashed when durable.
 // Plain SVG 1.1, no script; each line has a <title> (a tooltip). The
-// second measurement of (a) is left out: it would draw (a) twice.
+// second measurement of (a) is left out: it would draw (a) twice; so is
+// (r), which has no latencies.
 func SVG(m Machine, rows []Row) string {
-	rows = slices.DeleteFunc(slices.Clone(rows), func(r Row) bool { return r.Again })
+	rows = slices.DeleteFunc(slices.Clone(rows), func(r Row) bool { return r.Again || r.Path == PathRaw })
 	concs, sizes := axes(rows)
 	series := keys(rows)
 	const (

@@ -106,6 +106,13 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 	w("  **C++**: `testdata/bench/nm_bench_client` (NM-aware omniORB, `testdata/nm/nm_current`),\n")
 	w("  its pulls send an empty blob. **Go**: `loadgen.Run` in the agent's process (one Go\n")
 	w("  runtime for both), its pulls resend the payload.\n")
+	w("  `send` (Go, durable): each call is a 2PI's send only, timed to its premature return — the\n")
+	w("  agent's acknowledgement that the request is on disk; every reply is pulled after the timed\n")
+	w("  part (its CPU is in the row's, its time is not).\n")
+	w("* **(r) raw batched Badger**: no agent, no network: `conc` goroutines each write one record\n")
+	w("  (payload + 192 B, so 256 B for 64 B payloads, as in the performance anchors) and wait until\n")
+	w("  it is durable; a plain loop commits all that wait in one `SyncWrites` transaction\n")
+	w("  (`storage.RawClientWriteRate`, on the same disk). Its calls/s are records/s.\n")
 	w("* Every C++ client runs with `-ORBmaxGIOPConnectionPerServer conc -ORBverifyObjectExistsAndType 0`\n")
 	w("  (a connection per caller; no LocateRequest before the first call on each new poller),\n")
 	w("  and each of its threads makes 10 untimed calls first.\n")
@@ -116,7 +123,7 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 	w("  One run on a small shared VM: read ratios and orders of magnitude, not the last digit.\n")
 	w("* CPU µs/call is each process's user+system CPU time over the client's whole run (start-up\n")
 	w("  and warm-up included) ÷ measured calls: the agent (this test process; for Go rows it holds\n")
-	w("  the Go client too), the omniORB target, the C++ client. On 2 cores the three share, the\n")
+	w("  the Go client too; for (r), Badger), the omniORB target, the C++ client. On 2 cores the three share, the\n")
 	w("  sum bounds calls/s; it varies less between runs than calls/s does.\n\n")
 
 	if svgPath != "" {
@@ -155,6 +162,43 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 	}
 	w("\n")
 
+	w("**Durable acknowledgements against raw batched Badger** (issue 9: durable 2PI ≥ 0.8 of (r)):\n")
+	w("the rows' calls/s, and ÷ (r) at the same conc and payload.\n\n")
+	w("| row |")
+	for _, s := range sizes {
+		for _, c := range concs {
+			w(" %s, conc %d |", sizeName(s), c)
+		}
+	}
+	w("\n|---|")
+	for range len(sizes) * len(concs) {
+		w("---:|")
+	}
+	w("\n")
+	for _, key := range keys(rows) {
+		raw := strings.HasPrefix(key, "(r)")
+		if !raw && !(strings.HasPrefix(key, "(c)") && strings.HasSuffix(key, ", durable") &&
+			(strings.Contains(key, " 2pi,") || strings.Contains(key, " send,"))) {
+			continue
+		}
+		w("| %s |", key)
+		for _, s := range sizes {
+			for _, c := range concs {
+				r, ok := find(rows, key, c, s)
+				switch {
+				case !ok || r.Err != "":
+					w(" – |")
+				case raw:
+					w(" %s |", fmtInt(r.PerSec))
+				default:
+					w(" %s · %s |", fmtInt(r.PerSec), fmtRatio(ratio(rows, r, PathRaw)))
+				}
+			}
+		}
+		w("\n")
+	}
+	w("\n")
+
 	for _, s := range sizes {
 		w("**Payload %s**\n\n", sizeName(s))
 		w("| conc | row | calls | calls/s | p50 (µs) | p90 (µs) | p99 (µs) | ÷ (a) | ÷ (b) | CPU µs/call: agent · target · client |\n")
@@ -168,8 +212,12 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 					w("| %d | %s | failed: %s | | | | | | | |\n", c, r.Key(), strings.ReplaceAll(r.Err, "|", "\\|"))
 					continue
 				}
+				toA, toB := ratio(rows, r, PathDirect), ratio(rows, r, PathAMI)
+				if r.Path == PathRaw {
+					toA, toB = 0, 0 // records are not calls
+				}
 				w("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, r.Key(), fmtInt(float64(r.Calls)), fmtInt(r.PerSec),
-					fmtUs(r.P50), fmtUs(r.P90), fmtUs(r.P99), fmtRatio(ratio(rows, r, PathDirect)), fmtRatio(ratio(rows, r, PathAMI)), fmtCPU(r))
+					fmtUs(r.P50), fmtUs(r.P90), fmtUs(r.P99), fmtRatio(toA), fmtRatio(toB), fmtCPU(r))
 			}
 		}
 		w("\n")
@@ -245,6 +293,9 @@ func fmtRatio(x float64) string {
 }
 
 func fmtUs(d time.Duration) string {
+	if d <= 0 {
+		return "–" // not measured
+	}
 	u := us(d)
 	if u >= 100 {
 		return fmtInt(u)

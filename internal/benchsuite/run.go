@@ -61,7 +61,7 @@ const clientTimeout = 5 * time.Minute
 
 // Run measures every row: for each payload and concurrency, (a), (b),
 // the eight (c) rows (durable off and on × C++ and Go × waitreply and
-// 2pi) and (a) again, back to back. It starts the omniORB echo_server
+// 2pi), Go's durable sends, (r) and (a) again, back to back. It starts the omniORB echo_server
 // (killed when t ends) and a fresh in-process agent with its own store
 // under t.TempDir() for each (c) row. A row that fails is returned with Err set.
 func Run(t testing.TB, cfg Config) []Row {
@@ -87,6 +87,8 @@ func Run(t testing.TB, cfg Config) []Row {
 					}
 				}
 			}
+			rows = append(rows, r.row(Row{Path: PathAgent, Client: ClientGo, Model: ModelSend, Durable: true, Conc: conc, Size: size}))
+			rows = append(rows, r.row(Row{Path: PathRaw, Client: ClientGo, Model: ModelRecord, Durable: true, Conc: conc, Size: size}))
 			rows = append(rows, r.row(Row{Path: PathDirect, Client: ClientCxx, Model: ModelSync, Conc: conc, Size: size, Again: true}))
 		}
 	}
@@ -150,7 +152,7 @@ func (r *runner) row(row Row) Row {
 	row.Calls, row.PerSec, row.P50, row.P90, row.P99 = m.calls, m.perSec, m.p50, m.p90, m.p99
 	n := time.Duration(max(m.calls, 1))
 	row.TargetCPU, row.ClientCPU = target/n, m.clientCPU/n
-	if row.Path == PathAgent {
+	if row.Path == PathAgent || row.Path == PathRaw {
 		row.AgentCPU = self / n
 	}
 	r.cfg.Logf("%-42s conc=%-3d size=%-5d %7d calls %9.0f calls/s  p50 %8.1f µs  p90 %8.1f µs  p99 %8.1f µs",
@@ -164,6 +166,9 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 func (r *runner) measure(row Row, agentRef string, calls int) (measurement, error) {
 	if row.Path == PathAgent && row.Client == ClientGo {
 		return r.measureGo(row, agentRef, calls)
+	}
+	if row.Path == PathRaw {
+		return r.measureRaw(row, calls)
 	}
 	// The same ORB options for every C++ client: a connection per thread
 	// (omniORB runs one call per connection and opens at most 5 by
@@ -213,6 +218,21 @@ func (r *runner) measureGo(row Row, agentRef string, calls int) (measurement, er
 		return measurement{}, fmt.Errorf("loadgen: %d of %d calls failed", res.Errors, res.Errors+res.Calls)
 	}
 	return measurement{calls: int(res.Calls), perSec: res.PerSecond, p50: res.P50, p90: res.P90, p99: res.P99}, nil
+}
+
+// measureRaw runs storage.RawClientWriteRate in a fresh directory: row.Conc
+// writers, calls records of the payload plus rawRecordOverhead bytes.
+func (r *runner) measureRaw(row Row, calls int) (measurement, error) {
+	dir, err := os.MkdirTemp(r.dataDir, "raw")
+	if err != nil {
+		return measurement{}, err
+	}
+	defer os.RemoveAll(dir)
+	rate, err := storage.RawClientWriteRate(dir, row.Conc, calls, row.Size+rawRecordOverhead)
+	if err != nil {
+		return measurement{}, err
+	}
+	return measurement{calls: calls, perSec: rate}, nil
 }
 
 // parseBench reads a BENCH line of echo_client, ami_client or
