@@ -59,14 +59,18 @@ const rawRecordOverhead = 192
 type Row struct {
 	Path, Client, Model string
 	Durable             bool // (c) only
-	// Again marks (a) measured a second time, after the other rows at its
-	// concurrency and payload: ratios to (a) use the mean of the two, and
-	// the two side by side show how far the machine drifted meanwhile.
-	Again         bool
-	Conc, Size    int
+	Conc, Size          int
+	// Calls and PerSec are over both halves of the row's measurement: all
+	// calls ÷ the two halves' wall time. P50, P90 and P99 are the mean of
+	// the halves' percentiles.
 	Calls         int
 	PerSec        float64
 	P50, P90, P99 time.Duration
+	// Drift is the first half's calls/s less the second's, over PerSec:
+	// the halves are measured in opposite orders (Run), so it shows how
+	// much the machine moved during the row's group, and how far to trust
+	// the row's last digits.
+	Drift float64
 	// CPU time per call of the three processes, over the client's whole
 	// run (its start and warm-up calls included): the agent's (this test
 	// process; with a Go client, the client's too), the omniORB target's,
@@ -80,9 +84,6 @@ type Row struct {
 func (r Row) Key() string {
 	switch r.Path {
 	case PathDirect:
-		if r.Again {
-			return "(a) omniORB direct, again"
-		}
 		return "(a) omniORB direct"
 	case PathAMI:
 		return "(b) omniORB AMI"
@@ -97,8 +98,8 @@ func (r Row) Key() string {
 }
 
 // ratio returns r's throughput over that of the rows of path at the same
-// concurrency and payload (their mean: (a) is measured twice), or 0 when
-// there is none (or r failed).
+// concurrency and payload (their mean, should there be several), or 0
+// when there is none (or r failed).
 func ratio(rows []Row, r Row, path string) float64 {
 	if r.Err != "" {
 		return 0

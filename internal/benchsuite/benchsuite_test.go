@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,8 +75,8 @@ func TestRun_Smoke(t *testing.T) {
 		t.Skip("starts omniORB peers and agents")
 	}
 	rows := Run(t, Config{Concurrency: []int{1, 3}, Sizes: []int{0, 64}, Calls: 60, Logf: t.Logf})
-	if len(rows) != 2*2*13 {
-		t.Fatalf("%d rows, want 52", len(rows))
+	if len(rows) != 2*2*12 {
+		t.Fatalf("%d rows, want 48", len(rows))
 	}
 	for _, r := range rows {
 		// (r) measures a rate only: no latencies.
@@ -110,12 +111,10 @@ func fakeRows() []Row {
 					Calls: 1000, PerSec: base * f, P50: time.Duration(20*conc) * time.Microsecond,
 					P90: time.Duration(30*conc) * time.Microsecond, P99: time.Duration(50*conc) * time.Microsecond}
 			}
-			again := mk(PathDirect, ClientCxx, ModelSync, false, 1)
-			again.Again = true
 			rows = append(rows, mk(PathDirect, ClientCxx, ModelSync, false, 1), mk(PathAMI, ClientCxx, ModelAMIPoll, false, 0.5),
 				mk(PathAgent, ClientCxx, ModelWaitReply, false, 0.25), mk(PathAgent, ClientGo, Model2PI, true, 0.1),
 				mk(PathAgent, ClientGo, ModelSend, true, 0.2), Row{Path: PathRaw, Client: ClientGo, Model: ModelRecord,
-					Durable: true, Conc: conc, Size: size, Calls: 1000, PerSec: base * 0.8}, again)
+					Durable: true, Conc: conc, Size: size, Calls: 1000, PerSec: base * 0.8})
 		}
 	}
 	rows[3].Err = "loadgen: 1 of 1000 calls failed | oops"
@@ -127,27 +126,23 @@ func TestMarkdown(t *testing.T) {
 	m := Machine{CPU: "Test CPU", Cores: 2, Kernel: "6.0", Go: "go1.26", OmniORB: "4.2.5", Commit: "`abc1234`",
 		Date: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Load: "0.5", Elapsed: time.Minute, Cell: time.Second}
 	rows := fakeRows()
-	for i, r := range rows {
-		if r.Again && r.Conc == 16 && r.Size == 64 {
-			rows[i].PerSec *= 1.5 // the machine sped up: (a)'s mean is 1.25 of the first (a)
-		}
-	}
+	rows[0].Drift = 0.125
 	md := Markdown(m, rows, "docs/x.svg")
 	for _, want := range []string{
-		"| 16 | (a) omniORB direct | 1,000 | 16,000 | 320 | 480 | 800 | 0.80 | 2.00 |",
-		"| 16 | (a) omniORB direct, again | 1,000 | 24,000 | 320 | 480 | 800 | 1.20 | 3.00 |",
+		"| 16 | (a) omniORB direct | 1,000 | 16,000 | +0% | 320 | 480 | 800 | 1.00 | 2.00 |",
+		"| 1 | (a) omniORB direct | 1,000 | 1,000 | +12% | 20.0 |", // the first half faster
 		"`Test CPU`, **2 cores**", "| Commit | `abc1234` |", "![Latency percentiles against concurrency](docs/x.svg)",
 		"| C++ waitreply, not durable | 0.25 / 0.50 |", // ratios at a glance, 64 B conc 1
-		"| 16 | (b) omniORB AMI | 1,000 | 8,000 | 320 | 480 | 800 | 0.40 | 1.00 |",
-		"| 64 | (c) agent, C++ waitreply, not durable | 1,000 | 16,000 | 1,280 | 1,920 | 3,200 | 0.25 | 0.50 |",
-		"| 1 | (c) agent, C++ waitreply, not durable | 1,000 | 250 | 20.0 | 30.0 | 50.0 | 0.25 | 0.50 | 40.0 · 25.5 · 30.0 |",
-		"| 1 | (a) omniORB direct | 1,000 | 1,000 | 20.0 | 30.0 | 50.0 | 1.00 | 2.00 | – · – · – |",
+		"| 16 | (b) omniORB AMI | 1,000 | 8,000 | +0% | 320 | 480 | 800 | 0.50 | 1.00 |",
+		"| 64 | (c) agent, C++ waitreply, not durable | 1,000 | 16,000 | +0% | 1,280 | 1,920 | 3,200 | 0.25 | 0.50 |",
+		"| 1 | (c) agent, C++ waitreply, not durable | 1,000 | 250 | +0% | 20.0 | 30.0 | 50.0 | 0.25 | 0.50 | 40.0 · 25.5 · 30.0 |",
+		"| 1 | (a) omniORB direct | 1,000 | 1,000 | +12% | 20.0 | 30.0 | 50.0 | 1.00 | 2.00 | – · – · – |",
 		"| 1 | (c) agent, Go 2pi, durable | failed: loadgen: 1 of 1000 calls failed \\| oops |",
 		"**Payload 16 KiB**",
 		// Durable acknowledgements: (r) as records/s, durable 2PI and send rows over it.
 		"| (r) raw batched Badger, a record per caller | 800 | 12,800 | 51,200 | 800 | 12,800 | 51,200 |",
 		"| (c) agent, Go send, durable | 200 · 0.25 | 3,200 · 0.25 | 12,800 · 0.25 | 200 · 0.25 |",
-		"| 16 | (r) raw batched Badger, a record per caller | 1,000 | 12,800 | – | – | – | – | – |",
+		"| 16 | (r) raw batched Badger, a record per caller | 1,000 | 12,800 | +0% | – | – | – | – | – |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md)
@@ -226,5 +221,31 @@ func checkXML(t *testing.T, s string) {
 	}
 	if root != "svg" {
 		t.Fatalf("root element %q, want svg", root)
+	}
+}
+
+// TestCombine: a row's halves add up as one measurement would — calls over
+// both halves' wall time, CPU per call weighted by calls — and a failed
+// half fails the row.
+func TestCombine(t *testing.T) {
+	a := Row{Path: PathAgent, Calls: 1000, PerSec: 1000, P50: 100 * time.Microsecond, P90: 200 * time.Microsecond,
+		P99: 400 * time.Microsecond, AgentCPU: 30 * time.Microsecond, TargetCPU: 10 * time.Microsecond}
+	b := Row{Path: PathAgent, Calls: 3000, PerSec: 500, P50: 300 * time.Microsecond, P90: 400 * time.Microsecond,
+		P99: 800 * time.Microsecond, AgentCPU: 50 * time.Microsecond, TargetCPU: 20 * time.Microsecond}
+	got := combine(a, b)
+	// 1 s + 6 s for 4,000 calls.
+	want := Row{Path: PathAgent, Calls: 4000, PerSec: 4000.0 / 7, Drift: 500 / (4000.0 / 7),
+		P50: 200 * time.Microsecond, P90: 300 * time.Microsecond, P99: 600 * time.Microsecond,
+		AgentCPU: 45 * time.Microsecond, TargetCPU: 17500 * time.Nanosecond}
+	if math.Abs(got.PerSec-want.PerSec) > 1e-9 || math.Abs(got.Drift-want.Drift) > 1e-9 {
+		t.Fatalf("PerSec %v Drift %v, want %v and %v", got.PerSec, got.Drift, want.PerSec, want.Drift)
+	}
+	got.PerSec, got.Drift = want.PerSec, want.Drift
+	if got != want {
+		t.Fatalf("combine:\n got %+v\nwant %+v", got, want)
+	}
+	b.Err = "second half failed"
+	if got := combine(a, b); got.Err != b.Err {
+		t.Fatalf("a failed half: %+v", got)
 	}
 }

@@ -46,11 +46,10 @@ var percentiles = []struct {
 // grid of panels, one row per payload and one column per percentile
 // (p50, p90, p99), all on the same scale; in each, one line per row of
 // the table: a colour per path, client and model, dashed when durable.
-// Plain SVG 1.1, no script; each line has a <title> (a tooltip). The
-// second measurement of (a) is left out: it would draw (a) twice; so is
-// (r), which has no latencies.
+// Plain SVG 1.1, no script; each line has a <title> (a tooltip). (r) is
+// left out: it has no latencies.
 func SVG(m Machine, rows []Row) string {
-	rows = slices.DeleteFunc(slices.Clone(rows), func(r Row) bool { return r.Again || r.Path == PathRaw })
+	rows = slices.DeleteFunc(slices.Clone(rows), func(r Row) bool { return r.Path == PathRaw })
 	concs, sizes := axes(rows)
 	series := keys(rows)
 	const (

@@ -116,11 +116,13 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 	w("* Every C++ client runs with `-ORBmaxGIOPConnectionPerServer conc -ORBverifyObjectExistsAndType 0`\n")
 	w("  (a connection per caller; no LocateRequest before the first call on each new poller),\n")
 	w("  and each of its threads makes 10 untimed calls first.\n")
-	w("* calls/s is calls ÷ wall time of the measured part; p50/p90/p99 are per-call latencies;\n")
-	w("  ÷ (a) and ÷ (b) are the row's calls/s over those of (a) and (b) at the same conc and payload.\n")
-	w("  (a) is measured before and again after the other rows at its conc and payload: ÷ (a) is\n")
-	w("  over the mean of the two, and their own ÷ (a) shows how far the machine drifted meanwhile.\n")
-	w("  One run on a small shared VM: read ratios and orders of magnitude, not the last digit.\n")
+	w("* Each row is measured in two halves: all the rows of its conc and payload in the order\n")
+	w("  below, then all again in reverse order, so that the machine's drift during the run (a\n")
+	w("  shared VM's speed moves by up to a third) weighs alike on every row. calls/s is all calls\n")
+	w("  ÷ both halves' wall time; p50/p90/p99 are per-call latencies, the mean of the halves';\n")
+	w("  *drift* is the first half's calls/s less the second's, over the row's: how far to trust\n")
+	w("  its last digits. ÷ (a) and ÷ (b) are the row's calls/s over those of (a) and (b) at the\n")
+	w("  same conc and payload. One run on a small shared VM: read ratios and orders of magnitude.\n")
 	w("* CPU µs/call is each process's user+system CPU time over the client's whole run (start-up\n")
 	w("  and warm-up included) ÷ measured calls: the agent (this test process; for Go rows it holds\n")
 	w("  the Go client too; for (r), Badger), the omniORB target, the C++ client. On 2 cores the three share, the\n")
@@ -201,23 +203,23 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 
 	for _, s := range sizes {
 		w("**Payload %s**\n\n", sizeName(s))
-		w("| conc | row | calls | calls/s | p50 (µs) | p90 (µs) | p99 (µs) | ÷ (a) | ÷ (b) | CPU µs/call: agent · target · client |\n")
-		w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		w("| conc | row | calls | calls/s | drift | p50 (µs) | p90 (µs) | p99 (µs) | ÷ (a) | ÷ (b) | CPU µs/call: agent · target · client |\n")
+		w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, c := range concs {
 			for _, r := range rows {
 				if r.Size != s || r.Conc != c {
 					continue
 				}
 				if r.Err != "" {
-					w("| %d | %s | failed: %s | | | | | | | |\n", c, r.Key(), strings.ReplaceAll(r.Err, "|", "\\|"))
+					w("| %d | %s | failed: %s | | | | | | | | |\n", c, r.Key(), strings.ReplaceAll(r.Err, "|", "\\|"))
 					continue
 				}
 				toA, toB := ratio(rows, r, PathDirect), ratio(rows, r, PathAMI)
 				if r.Path == PathRaw {
 					toA, toB = 0, 0 // records are not calls
 				}
-				w("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, r.Key(), fmtInt(float64(r.Calls)), fmtInt(r.PerSec),
-					fmtUs(r.P50), fmtUs(r.P90), fmtUs(r.P99), fmtRatio(toA), fmtRatio(toB), fmtCPU(r))
+				w("| %d | %s | %s | %s | %+.0f%% | %s | %s | %s | %s | %s | %s |\n", c, r.Key(), fmtInt(float64(r.Calls)), fmtInt(r.PerSec),
+					100*r.Drift, fmtUs(r.P50), fmtUs(r.P90), fmtUs(r.P99), fmtRatio(toA), fmtRatio(toB), fmtCPU(r))
 			}
 		}
 		w("\n")

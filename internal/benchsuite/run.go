@@ -23,13 +23,13 @@ type Config struct {
 	Concurrency []int
 	// Sizes lists the payloads in bytes. Default 64 and 16384.
 	Sizes []int
-	// Calls, when positive, is the fixed number of calls of every row.
-	// Otherwise a pilot run sizes each row to about Cell of calls, within
-	// [MinCalls, MaxCalls].
+	// Calls, when positive, is the fixed number of calls of every row
+	// (half in each half of its measurement). Otherwise a pilot run sizes
+	// each half to about Cell/2 of calls, within [MinCalls, MaxCalls].
 	Calls int
-	// Cell is the measured time aimed at per row. Default 1.5s.
+	// Cell is the measured time aimed at per row, both halves. Default 1.5s.
 	Cell time.Duration
-	// MinCalls and MaxCalls bound a row's calls. Defaults 500 and 200000.
+	// MinCalls and MaxCalls bound a half's calls. Defaults 500 and 200000.
 	MinCalls, MaxCalls int
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
@@ -61,9 +61,14 @@ const clientTimeout = 5 * time.Minute
 
 // Run measures every row: for each payload and concurrency, (a), (b),
 // the eight (c) rows (durable off and on × C++ and Go × waitreply and
-// 2pi), Go's durable sends, (r) and (a) again, back to back. It starts the omniORB echo_server
+// 2pi), Go's durable sends and (r). Each row is measured in two halves:
+// the group's rows one after the other, then again in reverse order, so
+// that a machine whose speed drifts during the run (a shared VM's does,
+// by a third at times) weighs alike on every row rather than on the last
+// ones, and Row.Drift shows by how much. It starts the omniORB echo_server
 // (killed when t ends) and a fresh in-process agent with its own store
-// under t.TempDir() for each (c) row. A row that fails is returned with Err set.
+// under t.TempDir() for each half of each (c) row. A row that fails is
+// returned with Err set.
 func Run(t testing.TB, cfg Config) []Row {
 	t.Helper()
 	cfg.defaults()
@@ -77,22 +82,60 @@ func Run(t testing.TB, cfg Config) []Row {
 	var rows []Row
 	for _, size := range cfg.Sizes {
 		for _, conc := range cfg.Concurrency {
-			rows = append(rows, r.row(Row{Path: PathDirect, Client: ClientCxx, Model: ModelSync, Conc: conc, Size: size}))
-			rows = append(rows, r.row(Row{Path: PathAMI, Client: ClientCxx, Model: ModelAMIPoll, Conc: conc, Size: size}))
+			group := []Row{
+				{Path: PathDirect, Client: ClientCxx, Model: ModelSync},
+				{Path: PathAMI, Client: ClientCxx, Model: ModelAMIPoll},
+			}
 			for _, durable := range []bool{false, true} {
 				for _, client := range []string{ClientCxx, ClientGo} {
 					for _, model := range []string{ModelWaitReply, Model2PI} {
-						rows = append(rows, r.row(Row{Path: PathAgent, Client: client, Model: model,
-							Durable: durable, Conc: conc, Size: size}))
+						group = append(group, Row{Path: PathAgent, Client: client, Model: model, Durable: durable})
 					}
 				}
 			}
-			rows = append(rows, r.row(Row{Path: PathAgent, Client: ClientGo, Model: ModelSend, Durable: true, Conc: conc, Size: size}))
-			rows = append(rows, r.row(Row{Path: PathRaw, Client: ClientGo, Model: ModelRecord, Durable: true, Conc: conc, Size: size}))
-			rows = append(rows, r.row(Row{Path: PathDirect, Client: ClientCxx, Model: ModelSync, Conc: conc, Size: size, Again: true}))
+			group = append(group, Row{Path: PathAgent, Client: ClientGo, Model: ModelSend, Durable: true},
+				Row{Path: PathRaw, Client: ClientGo, Model: ModelRecord, Durable: true})
+			first := make([]Row, len(group))
+			for i, row := range group {
+				row.Conc, row.Size = conc, size
+				first[i] = r.half(row, (cfg.Calls+1)/2)
+			}
+			second := make([]Row, len(group))
+			for i := len(group) - 1; i >= 0; i-- {
+				second[i] = first[i]
+				if first[i].Err == "" {
+					second[i] = r.half(first[i], first[i].Calls) // as many calls: no pilot
+				}
+			}
+			for i := range group {
+				rows = append(rows, combine(first[i], second[i]))
+			}
 		}
 	}
 	return rows
+}
+
+// combine makes a row of its two halves: calls and CPU added up, the
+// percentiles averaged, and how far their rates differ.
+func combine(a, b Row) Row {
+	if a.Err != "" {
+		return a
+	}
+	if b.Err != "" {
+		return b
+	}
+	row := a
+	row.Calls = a.Calls + b.Calls
+	wall := float64(a.Calls)/a.PerSec + float64(b.Calls)/b.PerSec
+	row.PerSec = float64(row.Calls) / wall
+	row.Drift = (a.PerSec - b.PerSec) / row.PerSec
+	row.P50, row.P90, row.P99 = (a.P50+b.P50)/2, (a.P90+b.P90)/2, (a.P99+b.P99)/2
+	perCall := func(x, y time.Duration) time.Duration {
+		return (x*time.Duration(a.Calls) + y*time.Duration(b.Calls)) / time.Duration(row.Calls)
+	}
+	row.AgentCPU, row.TargetCPU, row.ClientCPU = perCall(a.AgentCPU, b.AgentCPU), perCall(a.TargetCPU, b.TargetCPU),
+		perCall(a.ClientCPU, b.ClientCPU)
+	return row
 }
 
 type runner struct {
@@ -111,8 +154,9 @@ type measurement struct {
 	clientCPU     time.Duration // the C++ client's, whole run; 0 for Go
 }
 
-// row measures one row: a pilot (unless Config.Calls is set), then the run.
-func (r *runner) row(row Row) Row {
+// half measures one half of a row: calls calls, or as many as a pilot run
+// says fill Cell/2 when calls is 0.
+func (r *runner) half(row Row, calls int) Row {
 	var agentRef string
 	if row.Path == PathAgent {
 		dir, err := os.MkdirTemp(r.dataDir, "agent")
@@ -129,7 +173,6 @@ func (r *runner) row(row Row) Row {
 		defer a.Close()
 		agentRef = a.IOR().String()
 	}
-	calls := r.cfg.Calls
 	if calls <= 0 {
 		pilot := max(200, 8*row.Conc)
 		m, err := r.measure(row, agentRef, pilot)
@@ -138,7 +181,7 @@ func (r *runner) row(row Row) Row {
 			r.cfg.Logf("%-42s conc=%-3d size=%-5d FAILED %s", row.Key(), row.Conc, row.Size, row.Err)
 			return row
 		}
-		calls = int(m.perSec * r.cfg.Cell.Seconds())
+		calls = int(m.perSec * r.cfg.Cell.Seconds() / 2)
 		calls = min(max(calls, r.cfg.MinCalls), r.cfg.MaxCalls)
 	}
 	self0, target0 := selfCPU(), r.srv.CPU()
