@@ -134,72 +134,23 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 
 	concs, sizes := axes(rows)
 	w("**Ratios at a glance**: calls/s ÷ (a) direct / ÷ (b) AMI.\n\n")
-	w("| (c) row |")
-	for _, s := range sizes {
-		for _, c := range concs {
-			w(" %s, conc %d |", sizeName(s), c)
-		}
-	}
-	w("\n|---|")
-	for range len(sizes) * len(concs) {
-		w("---:|")
-	}
-	w("\n")
-	for _, key := range keys(rows) {
-		if !strings.HasPrefix(key, "(c)") {
-			continue
-		}
-		w("| %s |", strings.TrimPrefix(key, "(c) agent, "))
-		for _, s := range sizes {
-			for _, c := range concs {
-				r, ok := find(rows, key, c, s)
-				if !ok || r.Err != "" {
-					w(" – |")
-					continue
-				}
-				w(" %s / %s |", fmtRatio(ratio(rows, r, PathDirect)), fmtRatio(ratio(rows, r, PathAMI)))
-			}
-		}
-		w("\n")
-	}
-	w("\n")
+	grid(&b, rows, "(c) row", func(key string) (string, bool) {
+		return strings.TrimPrefix(key, "(c) agent, "), strings.HasPrefix(key, "(c)")
+	}, func(r Row) string {
+		return fmtRatio(ratio(rows, r, PathDirect)) + " / " + fmtRatio(ratio(rows, r, PathAMI))
+	})
 
 	w("**Durable acknowledgements against raw batched Badger** (issue 9: durable 2PI ≥ 0.8 of (r)):\n")
 	w("the rows' calls/s, and ÷ (r) at the same conc and payload.\n\n")
-	w("| row |")
-	for _, s := range sizes {
-		for _, c := range concs {
-			w(" %s, conc %d |", sizeName(s), c)
+	grid(&b, rows, "row", func(key string) (string, bool) {
+		return key, strings.HasPrefix(key, "(r)") || strings.HasPrefix(key, "(c)") && strings.HasSuffix(key, ", durable") &&
+			(strings.Contains(key, " 2pi,") || strings.Contains(key, " send,"))
+	}, func(r Row) string {
+		if r.Path == PathRaw {
+			return fmtInt(r.PerSec)
 		}
-	}
-	w("\n|---|")
-	for range len(sizes) * len(concs) {
-		w("---:|")
-	}
-	w("\n")
-	for _, key := range keys(rows) {
-		raw := strings.HasPrefix(key, "(r)")
-		if !raw && !(strings.HasPrefix(key, "(c)") && strings.HasSuffix(key, ", durable") &&
-			(strings.Contains(key, " 2pi,") || strings.Contains(key, " send,"))) {
-			continue
-		}
-		w("| %s |", key)
-		for _, s := range sizes {
-			for _, c := range concs {
-				r, ok := find(rows, key, c, s)
-				switch {
-				case !ok || r.Err != "":
-					w(" – |")
-				case raw:
-					w(" %s |", fmtInt(r.PerSec))
-				default:
-					w(" %s · %s |", fmtInt(r.PerSec), fmtRatio(ratio(rows, r, PathRaw)))
-				}
-			}
-		}
-		w("\n")
-	}
-	w("\n")
+		return fmtInt(r.PerSec) + " · " + fmtRatio(ratio(rows, r, PathRaw))
+	})
 
 	for _, s := range sizes {
 		w("**Payload %s**\n\n", sizeName(s))
@@ -225,6 +176,43 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 		w("\n")
 	}
 	return strings.TrimRight(b.String(), "\n") + "\n"
+}
+
+// grid writes a table with a column per payload and concurrency and a
+// line per series that include accepts (under the label it returns), each
+// cell what cell says of the series' row there ("–" where it is missing or
+// failed).
+func grid(b *strings.Builder, rows []Row, head string, include func(key string) (string, bool), cell func(Row) string) {
+	concs, sizes := axes(rows)
+	fmt.Fprintf(b, "| %s |", head)
+	for _, s := range sizes {
+		for _, c := range concs {
+			fmt.Fprintf(b, " %s, conc %d |", sizeName(s), c)
+		}
+	}
+	b.WriteString("\n|---|")
+	for range len(sizes) * len(concs) {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	for _, key := range keys(rows) {
+		label, ok := include(key)
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(b, "| %s |", label)
+		for _, s := range sizes {
+			for _, c := range concs {
+				if r, ok := find(rows, key, c, s); ok && r.Err == "" {
+					fmt.Fprintf(b, " %s |", cell(r))
+				} else {
+					b.WriteString(" – |")
+				}
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
 }
 
 // Update replaces what lies between the markers in doc with section, or
