@@ -8,8 +8,8 @@
 //	    returned Poller): the standard CORBA asynchronous way, not durable;
 //	(c) the request agent, in this process, with the store durable and
 //	    not, driven by omniORB C++ clients (nm_bench_client) and by Go
-//	    clients (loadgen.Run), in the WaitReply and 2PI models, and Go
-//	    clients timing only a durable 2PI's send (its acknowledgement);
+//	    clients (loadgen.Run), in the WaitReply and 2PI models, and both
+//	    timing only a durable 2PI's send (its acknowledgement);
 //	(r) plain Badger: conc writers each writing a record and waiting until
 //	    it is durable, coalesced into one transaction per batch — the raw
 //	    batched write rate the durable acknowledgements are held against;

@@ -17,6 +17,8 @@ func style(r Row) (color, dash string) {
 		color = "#f28e2b"
 	case r.Client == ClientCxx && r.Model == ModelWaitReply:
 		color = "#e15759"
+	case r.Client == ClientCxx && r.Model == ModelSend:
+		color = "#ff9da7"
 	case r.Client == ClientCxx:
 		color = "#b07aa1"
 	case r.Model == ModelWaitReply:

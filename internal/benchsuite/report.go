@@ -106,7 +106,7 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 	w("  **C++**: `testdata/bench/nm_bench_client` (NM-aware omniORB, `testdata/nm/nm_current`),\n")
 	w("  its pulls send an empty blob. **Go**: `loadgen.Run` in the agent's process (one Go\n")
 	w("  runtime for both), its pulls resend the payload.\n")
-	w("  `send` (Go, durable): each call is a 2PI's send only, timed to its premature return — the\n")
+	w("  `send` (durable): each call is a 2PI's send only, timed to its premature return — the\n")
 	w("  agent's acknowledgement that the request is on disk; every reply is pulled after the timed\n")
 	w("  part (its CPU is in the row's, its time is not).\n")
 	w("* **(r) raw batched Badger**: no agent, no network: `conc` goroutines each write one record\n")

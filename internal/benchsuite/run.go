@@ -61,7 +61,7 @@ const clientTimeout = 5 * time.Minute
 
 // Run measures every row: for each payload and concurrency, (a), (b),
 // the eight (c) rows (durable off and on × C++ and Go × waitreply and
-// 2pi), Go's durable sends and (r). Each row is measured in two halves:
+// 2pi), durable sends from C++ and Go, and (r). Each row is measured in two halves:
 // the group's rows one after the other, then again in reverse order, so
 // that a machine whose speed drifts during the run (a shared VM's does,
 // by a third at times) weighs alike on every row rather than on the last
@@ -93,7 +93,8 @@ func Run(t testing.TB, cfg Config) []Row {
 					}
 				}
 			}
-			group = append(group, Row{Path: PathAgent, Client: ClientGo, Model: ModelSend, Durable: true},
+			group = append(group, Row{Path: PathAgent, Client: ClientCxx, Model: ModelSend, Durable: true},
+				Row{Path: PathAgent, Client: ClientGo, Model: ModelSend, Durable: true},
 				Row{Path: PathRaw, Client: ClientGo, Model: ModelRecord, Durable: true})
 			first := make([]Row, len(group))
 			for i, row := range group {

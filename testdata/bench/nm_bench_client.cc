@@ -2,9 +2,10 @@
 // Demo::Echo through the request agent. Row (c) of `make bench`
 // (internal/benchsuite), the C++ counterpart of loadgen's models.
 //
-//   nm_bench_client [-ORB...] --model waitreply|2pi --bench N --size S [--threads T]
+//   nm_bench_client [-ORB...] --model waitreply|2pi|send --bench N --size S [--threads T]
 //                   <agent-ref> <Echo-IOR>
 //     BENCH calls=N threads=T size=S ns_per_call=... p50_ns=... p90_ns=... p99_ns=...
+//     PULLED replies=R ns=...                      (send only)
 //
 // Each thread creates its own request proxy on the agent for the target
 // (create_request_proxy, with WaitReply=TRUE for waitreply) and calls
@@ -17,6 +18,10 @@
 //              same operation on the poller with wait_timeout forever, which
 //              blocks until the target's result. The pull sends an empty
 //              blob (the agent ignores a pull's arguments).
+//   send       the 2pi send alone, timed to its premature return (the
+//              agent's acknowledgement that the request is durable); each
+//              thread keeps its pollers and, after the timed part, pulls
+//              them all as 2pi does (checked, untimed, the PULLED line).
 // Timing as bench_util.hh says. Give it -ORBmaxGIOPConnectionPerServer T
 // and -ORBverifyObjectExistsAndType 0 (otherwise omniORB sends a
 // LocateRequest before the first call on each new poller reference).
@@ -27,7 +32,13 @@
 #include "../nm/nm_current.hh"
 #include "bench_util.hh"
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -35,7 +46,7 @@ const CORBA::ULong kForever = 0xFFFFFFFF;  // NM wait_timeout: until the reply i
 const CORBA::ULong kWaitReplyTimeout = 30000;
 
 const char* const kUsage =
-    "usage: nm_bench_client [-ORB...] --model waitreply|2pi --bench N --size S [--threads T] "
+    "usage: nm_bench_client [-ORB...] --model waitreply|2pi|send --bench N --size S [--threads T] "
     "<agent-ref> <Echo-IOR>\n";
 
 }  // namespace
@@ -47,11 +58,14 @@ int main(int argc, char** argv) {
     std::string model = "waitreply";
     for (auto& kv : a.extra)
       if (kv.first == "--model") model = kv.second;
-    if (a.refs.size() != 2 || (model != "waitreply" && model != "2pi")) {
+    if (a.refs.size() != 2 || (model != "waitreply" && model != "2pi" && model != "send")) {
       std::cerr << kUsage;
       std::exit(2);
     }
-    const bool waitreply = model == "waitreply";
+    const bool waitreply = model == "waitreply", send_only = model == "send";
+    // send: each thread's pollers, pulled after the timed part.
+    std::mutex pollers_mu;
+    std::vector<std::shared_ptr<std::vector<CORBA::Object_var>>> pollers;
     CORBA::Object_var obj = orb->string_to_object(a.refs[0].c_str());
     NativeMessaging::RequestAgentEx_var agent = NativeMessaging::RequestAgentEx::_narrow(obj);
     if (CORBA::is_nil(agent)) throw bench::Failure{"the agent reference is not a NativeMessaging::RequestAgentEx"};
@@ -62,6 +76,23 @@ int main(int argc, char** argv) {
     const Demo::Blob blob = bench::Blob<Demo::Blob>(static_cast<CORBA::ULong>(a.size));
     const Demo::Blob empty;
     const long size = a.size;
+
+    // pull calls the operation on a poller with wait_timeout forever and
+    // checks the real result.
+    auto pull = [&](NativeMessaging::Current_ptr c, CORBA::Object_ptr p) -> bool {
+      Demo::Echo_var poller = Demo::Echo::_unchecked_narrow(p);
+      c->wait_timeout(kForever);
+      bool ok;
+      if (size == 0) {
+        CORBA::String_var s = poller->echoString("");
+        ok = std::strcmp(s.in(), "x") == 0;
+      } else {
+        Demo::Blob_var b = poller->echoBlob(empty);
+        ok = b->length() == blob.length();
+      }
+      if (c->reply_not_available()) throw bench::Failure{"2pi: the pull was not mature"};
+      return ok;
+    };
 
     bench::Run(a.calls, a.threads, a.size, [&]() -> bench::Call {
       // Per thread: its own proxy; the Current's settings are per thread.
@@ -94,7 +125,13 @@ int main(int argc, char** argv) {
           return ok;
         };
       }
-      return [rcv, c, &blob, &empty, size]() -> bool {
+      std::shared_ptr<std::vector<CORBA::Object_var>> mine;
+      if (send_only) {
+        mine = std::make_shared<std::vector<CORBA::Object_var>>();
+        std::lock_guard<std::mutex> g(pollers_mu);
+        pollers.push_back(mine);
+      }
+      return [rcv, c, &blob, size, mine, &pull]() -> bool {
         c->wait_timeout(0);
         try {
           if (size == 0) {
@@ -108,19 +145,43 @@ int main(int argc, char** argv) {
         }
         CORBA::Object_var p = c->the_poller();
         if (CORBA::is_nil(p)) throw bench::Failure{"2pi: no poller on the Current"};
-        Demo::Echo_var poller = Demo::Echo::_unchecked_narrow(p);
-        c->wait_timeout(kForever);
-        bool ok;
-        if (size == 0) {
-          CORBA::String_var s = poller->echoString("");
-          ok = std::strcmp(s.in(), "x") == 0;
-        } else {
-          Demo::Blob_var b = poller->echoBlob(empty);
-          ok = b->length() == blob.length();
+        if (mine) {
+          mine->push_back(p._retn());
+          return true;
         }
-        if (c->reply_not_available()) throw bench::Failure{"2pi: the pull was not mature"};
-        return ok;
+        return pull(c, p.in());
       };
     });
+    if (send_only) {
+      // Every reply, one thread per sending thread, each on its own
+      // pollers (the Current's settings are per thread).
+      auto t0 = std::chrono::steady_clock::now();
+      std::atomic<long> pulled{0};
+      std::string err;
+      std::mutex err_mu;
+      std::vector<std::thread> pool;
+      for (auto& list : pollers) {
+        pool.emplace_back([&, list]() {
+          try {
+            cur->suppress_mode(0);
+            for (auto& p : *list) {
+              if (!pull(cur.in(), p.in())) throw bench::Failure{"send: a pulled reply is wrong"};
+              ++pulled;
+            }
+          } catch (const bench::Failure& f) {
+            std::lock_guard<std::mutex> g(err_mu);
+            err = f.what;
+          } catch (const CORBA::Exception& e) {
+            std::lock_guard<std::mutex> g(err_mu);
+            err = "send: pull: " + peer::Describe(e);
+          }
+        });
+      }
+      for (auto& th : pool) th.join();
+      if (!err.empty()) throw bench::Failure{err};
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+      std::printf("PULLED replies=%ld ns=%lld\n", pulled.load(), static_cast<long long>(ns));
+      std::fflush(stdout);
+    }
   });
 }
