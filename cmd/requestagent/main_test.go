@@ -65,6 +65,21 @@ func TestBench(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "50 calls in") || strings.Contains(out, "baseline:") {
 		t.Fatalf("bench, not durable: exit %d:\n%s", code, out)
 	}
+	// The send model: the store's figures, then the pulls after the timed
+	// part; a CPU profile written where asked.
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	out, errOut, code = run(t, nil, "bench", "--model", "send", "--clients", "4", "--count", "100", "--baseline=false", "--cpuprofile", prof)
+	if code != 0 || !strings.Contains(out, "100 calls in") || !strings.Contains(out, "store: ") ||
+		!strings.Contains(out, "then 100 replies pulled in") {
+		t.Fatalf("bench --model send: exit %d:\n%s\n%s", code, out, errOut)
+	}
+	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
+		t.Fatalf("no CPU profile: %v", err)
+	}
+	_, errOut, code = run(t, nil, "bench", "--count", "1", "--cpuprofile", filepath.Join(t.TempDir(), "no", "such", "dir"))
+	if code == 0 || !strings.Contains(errOut, "cpuprofile") {
+		t.Fatalf("an unwritable --cpuprofile: exit %d, %s", code, errOut)
+	}
 }
 
 // TestBadConfiguration: an invalid value is a one-line error naming the
