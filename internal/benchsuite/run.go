@@ -97,15 +97,15 @@ func Run(t testing.TB, cfg Config) []Row {
 				Row{Path: PathAgent, Client: ClientGo, Model: ModelSend, Durable: true},
 				Row{Path: PathRaw, Client: ClientGo, Model: ModelRecord, Durable: true})
 			first := make([]Row, len(group))
-			for i, row := range group {
-				row.Conc, row.Size = conc, size
-				first[i] = r.half(row, (cfg.Calls+1)/2)
+			for i := range group {
+				group[i].Conc, group[i].Size = conc, size
+				first[i] = r.half(group[i], (cfg.Calls+1)/2)
 			}
 			second := make([]Row, len(group))
 			for i := len(group) - 1; i >= 0; i-- {
 				second[i] = first[i]
 				if first[i].Err == "" {
-					second[i] = r.half(first[i], first[i].Calls) // as many calls: no pilot
+					second[i] = r.half(group[i], first[i].Calls) // as many calls: no pilot
 				}
 			}
 			for i := range group {
