@@ -134,7 +134,7 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 
 	concs, sizes := axes(rows)
 	w("**Ratios at a glance**: calls/s ÷ (a) direct / ÷ (b) AMI.\n\n")
-	grid(&b, rows, "(c) row", func(key string) (string, bool) {
+	grid(&b, rows, concs, sizes, "(c) row", func(key string) (string, bool) {
 		return strings.TrimPrefix(key, "(c) agent, "), strings.HasPrefix(key, "(c)")
 	}, func(r Row) string {
 		return fmtRatio(ratio(rows, r, PathDirect)) + " / " + fmtRatio(ratio(rows, r, PathAMI))
@@ -142,7 +142,7 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 
 	w("**Durable acknowledgements against raw batched Badger** (issue 9: durable 2PI ≥ 0.8 of (r)):\n")
 	w("the rows' calls/s, and ÷ (r) at the same conc and payload.\n\n")
-	grid(&b, rows, "row", func(key string) (string, bool) {
+	grid(&b, rows, concs, sizes, "row", func(key string) (string, bool) {
 		return key, strings.HasPrefix(key, "(r)") || strings.HasPrefix(key, "(c)") && strings.HasSuffix(key, ", durable") &&
 			(strings.Contains(key, " 2pi,") || strings.Contains(key, " send,"))
 	}, func(r Row) string {
@@ -178,12 +178,11 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 	return strings.TrimRight(b.String(), "\n") + "\n"
 }
 
-// grid writes a table with a column per payload and concurrency and a
+// grid writes a table with a column per payload and concurrency (axes) and a
 // line per series that include accepts (under the label it returns), each
 // cell what cell says of the series' row there ("–" where it is missing or
 // failed).
-func grid(b *strings.Builder, rows []Row, head string, include func(key string) (string, bool), cell func(Row) string) {
-	concs, sizes := axes(rows)
+func grid(b *strings.Builder, rows []Row, concs, sizes []int, head string, include func(key string) (string, bool), cell func(Row) string) {
 	fmt.Fprintf(b, "| %s |", head)
 	for _, s := range sizes {
 		for _, c := range concs {
