@@ -77,21 +77,27 @@ int main(int argc, char** argv) {
     const Demo::Blob empty;
     const long size = a.size;
 
-    // pull calls the operation on a poller with wait_timeout forever and
-    // checks the real result.
-    auto pull = [&](NativeMessaging::Current_ptr c, CORBA::Object_ptr p) -> bool {
-      Demo::Echo_var poller = Demo::Echo::_unchecked_narrow(p);
-      c->wait_timeout(kForever);
+    // mature calls the operation on obj (a receiver or a poller) with
+    // wait_timeout wait and the arguments given, and checks that the real
+    // result came back; not_mature is the failure when it did not.
+    auto mature = [&blob, size](NativeMessaging::Current_ptr c, Demo::Echo_ptr obj, CORBA::ULong wait,
+                                const char* s_arg, const Demo::Blob& b_arg, const char* not_mature) -> bool {
+      c->wait_timeout(wait);
       bool ok;
       if (size == 0) {
-        CORBA::String_var s = poller->echoString("");
+        CORBA::String_var s = obj->echoString(s_arg);
         ok = std::strcmp(s.in(), "x") == 0;
       } else {
-        Demo::Blob_var b = poller->echoBlob(empty);
+        Demo::Blob_var b = obj->echoBlob(b_arg);
         ok = b->length() == blob.length();
       }
-      if (c->reply_not_available()) throw bench::Failure{"2pi: the pull was not mature"};
+      if (c->reply_not_available()) throw bench::Failure{not_mature};
       return ok;
+    };
+    // pull takes a 2PI's result from its poller, waiting as long as it takes.
+    auto pull = [&](NativeMessaging::Current_ptr c, CORBA::Object_ptr p) -> bool {
+      Demo::Echo_var poller = Demo::Echo::_unchecked_narrow(p);
+      return mature(c, poller.in(), kForever, "", empty, "2pi: the pull was not mature");
     };
 
     bench::Run(a.calls, a.threads, a.size, [&]() -> bench::Call {
@@ -111,18 +117,8 @@ int main(int argc, char** argv) {
       NativeMessaging::Current_ptr c = cur.in();
 
       if (waitreply) {
-        return [rcv, c, &blob, size]() -> bool {
-          c->wait_timeout(kWaitReplyTimeout);
-          bool ok;
-          if (size == 0) {
-            CORBA::String_var s = rcv->echoString("x");
-            ok = std::strcmp(s.in(), "x") == 0;
-          } else {
-            Demo::Blob_var b = rcv->echoBlob(blob);
-            ok = b->length() == blob.length();
-          }
-          if (c->reply_not_available()) throw bench::Failure{"waitreply: not mature within the wait"};
-          return ok;
+        return [rcv, c, &blob, &mature]() -> bool {
+          return mature(c, rcv.in(), kWaitReplyTimeout, "x", blob, "waitreply: not mature within the wait");
         };
       }
       std::shared_ptr<std::vector<CORBA::Object_var>> mine;
