@@ -72,6 +72,8 @@ type Agent struct {
 	// forgetting it happen under mu as one step.
 	mu      sync.Mutex
 	proxies map[poller.ID]*proxyRecord
+	// receivers maps a typed receiver's id to its proxy.
+	receivers map[poller.ID]*proxyRecord
 	// holders maps a live reply holder to its request.
 	holders map[poller.ID]poller.ID
 	// pullers holds the callers waiting on a poller for a reply that is
@@ -80,9 +82,14 @@ type Agent struct {
 	// storing holds the replies being written (finish), for a pull that
 	// comes meanwhile to take (takeStoring).
 	storing map[poller.ID]*storingReply
-	// boundConns maps a proxy made with RecipientOnConnection to the
-	// connection its recipient is called over.
-	boundConns map[poller.ID]*giop.Conn
+	// bindings holds the bound recipients by recipientKey (binding.go);
+	// reqBindings those of bound requests made by create_request (a
+	// proxy's requests use the proxy's).
+	bindings    map[string][]*binding
+	reqBindings map[poller.ID]*binding
+	// givenUp holds the requests whose callbacks were given up, to be
+	// tried again when their recipient is handed over again.
+	givenUp map[poller.ID]struct{}
 
 	noIDLOnce sync.Map // repository ids whose missing IDL was logged
 
@@ -131,11 +138,14 @@ func Start(cfg Config) (*Agent, error) {
 		ln:         ln,
 		host:       host,
 		port:       uint16(addr.Port),
-		proxies:    make(map[poller.ID]*proxyRecord),
-		holders:    make(map[poller.ID]poller.ID),
-		pullers:    make(map[poller.ID]*handoff),
-		storing:    make(map[poller.ID]*storingReply),
-		boundConns: make(map[poller.ID]*giop.Conn),
+		proxies:     make(map[poller.ID]*proxyRecord),
+		receivers:   make(map[poller.ID]*proxyRecord),
+		holders:     make(map[poller.ID]poller.ID),
+		pullers:     make(map[poller.ID]*handoff),
+		storing:     make(map[poller.ID]*storingReply),
+		bindings:    make(map[string][]*binding),
+		reqBindings: make(map[poller.ID]*binding),
+		givenUp:     make(map[poller.ID]struct{}),
 	}
 	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
 		GiveUp: a.recipientGaveUp, Logger: cfg.Logger})
@@ -163,8 +173,6 @@ func Start(cfg Config) (*Agent, error) {
 	a.adapter.Locator = a.locate
 	a.adapter.Missing = missing
 	a.server = giop.NewServer(&gcfg, a.adapter)
-	// Calls to recipients behind firewalls go over their own connections.
-	a.client.UseBiDir(a.server)
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -243,9 +251,9 @@ func (a *Agent) locate(key []byte) giop.Servant {
 			return &proxyServant{a: a, id: id}
 		}
 	case keyReceiver:
-		if p := a.proxies[id]; p != nil {
+		if p := a.receivers[id]; p != nil {
 			if p.receiver == nil {
-				p.receiver = &receiverServant{a: a, id: id, repoID: p.repoID}
+				p.receiver = &receiverServant{a: a, id: p.id, repoID: p.repoID}
 			}
 			return p.receiver
 		}
@@ -398,6 +406,11 @@ func (a *Agent) forget(id poller.ID) *requestRecord {
 	if r != nil {
 		a.groups.Remove(id)
 	}
+	if b := a.reqBindings[id]; b != nil {
+		a.release(b)
+		delete(a.reqBindings, id)
+	}
+	delete(a.givenUp, id)
 	if h := a.pullers[id]; h != nil {
 		// A caller waiting for its reply is told it is gone.
 		delete(a.pullers, id)
@@ -470,6 +483,8 @@ func (a *Agent) maybeReapProxy(pid poller.ID) {
 		return
 	}
 	delete(a.proxies, pid)
+	delete(a.receivers, p.receiverID)
+	a.release(p.binding)
 	a.mu.Unlock()
 	var b storage.Batch
 	b.Delete(proxyKey(pid))

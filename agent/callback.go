@@ -47,9 +47,11 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 	if r != nil {
 		rec = *r
 	}
-	var bound *giop.Conn
-	if r != nil && r.proxyID != (poller.ID{}) {
-		bound = a.boundConns[r.proxyID]
+	var via *giop.Conn
+	if r != nil && r.bound {
+		if b := a.bindingOf(r); b != nil && b.live() {
+			via = b.conn
+		}
 	}
 	holder := newID()
 	if r != nil && r.state == stateReplied {
@@ -58,6 +60,13 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 	a.mu.Unlock()
 	if r == nil || rec.state != stateReplied {
 		return nil // trashed (read by polling, destroyed) or delivered: nothing to do
+	}
+	if rec.bound && via == nil {
+		a.mu.Lock()
+		delete(a.holders, holder)
+		a.mu.Unlock()
+		a.metrics.callback("recipient_away")
+		return giop.NewSystemExceptionCause(giop.ExcTransient, 0, giop.CompletedNo, errRecipientAway)
 	}
 	defer func() {
 		a.mu.Lock()
@@ -73,14 +82,15 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 	cctx, cancel := context.WithTimeout(ctx, a.cfg.CallbackTimeout)
 	defer cancel()
 	var err error
-	switch {
-	case bound != nil && bound.Err() == nil:
+	if via != nil {
+		// A bound recipient is called over its client's connection only
+		// (binding.go); its address is never dialled.
 		prof, perr := rec.recipient.IIOP()
 		if perr != nil {
 			return perr
 		}
-		_, err = bound.Invoke(cctx, prof.ObjectKey, inv)
-	default:
+		_, err = via.Invoke(cctx, prof.ObjectKey, inv)
+	} else {
 		_, err = a.client.Invoke(cctx, rec.recipient, inv)
 	}
 	if err != nil {
@@ -123,6 +133,11 @@ func (a *Agent) delivered(rec *requestRecord) {
 // (Agent.RecipientFailures, the log).
 func (a *Agent) recipientGaveUp(j recipient.Job, err error) {
 	a.metrics.callback("given_up")
+	a.mu.Lock()
+	if a.groups.Value(j.ID) != nil {
+		a.givenUp[j.ID] = struct{}{}
+	}
+	a.mu.Unlock()
 	a.log.Error().Err(err).Str("recipient", j.Recipient).Hex("request", j.ID[:]).
 		Msg("agent: recipient unreachable for the whole retry budget; the reply is kept for polling")
 }

@@ -44,6 +44,7 @@ func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) e
 		target:    proxy.target,
 		repoID:    proxy.repoID,
 		recipient: proxy.recipient,
+		bound:     proxy.bound,
 		props:     proxy.props,
 		suppress:  info.Suppress,
 		created:   time.Now().UnixNano(),

@@ -110,12 +110,21 @@ type proxyRecord struct {
 	// pollerCtx is the template of its pollers' references (memory
 	// only, made on first use; a.mu guards it). See pollerContext.
 	pollerCtx     *ctxTemplate
+	// receiverID is the random part of the typed receiver's key, apart
+	// from the proxy's own id so that holding the receiver does not give
+	// the proxy. Proxies stored before it existed have their own id here.
+	receiverID    poller.ID
 	target        *giop.IOR
 	repoID        string
 	recipient     *giop.IOR
 	props         Properties
 	toBeDestroyed bool
 	created       time.Time
+	// bound: the recipient is called back over the connection that
+	// handed it over, never dialled (binding.go).
+	bound bool
+	// binding is that connection's binding (memory only; a.mu guards it).
+	binding *binding
 }
 
 func (p *proxyRecord) encode() []byte {
@@ -128,6 +137,9 @@ func (p *proxyRecord) encode() []byte {
 	writeProps(e, p.props)
 	e.WriteBool(p.toBeDestroyed)
 	e.WriteLongLong(p.created.UnixNano())
+	// Fields appended since the first stores, read only when present.
+	e.WriteRaw(p.receiverID[:])
+	e.WriteBool(p.bound)
 	return e.Bytes()
 }
 
@@ -145,6 +157,11 @@ func decodeProxy(b []byte) (*proxyRecord, error) {
 	p.props = readProps(d)
 	p.toBeDestroyed = d.Bool()
 	p.created = time.Unix(0, d.LongLong())
+	p.receiverID = p.id
+	if d.Remaining() > 0 {
+		copy(p.receiverID[:], d.Raw(len(p.receiverID)))
+		p.bound = d.Bool()
+	}
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("%w: proxy: %v", errRecord, err)
 	}
@@ -177,6 +194,10 @@ type requestRecord struct {
 	repoID    string
 	recipient *giop.IOR
 	props     Properties
+	// bound: the recipient is called back over the connection that handed
+	// it over, never dialled (binding.go). (It sits in the padding after
+	// props: a million records stay in their allocation size class.)
+	bound     bool
 	operation string
 	oneway    bool
 	suppress  bool
@@ -223,6 +244,8 @@ func (r *requestRecord) encode() []byte {
 	e.WriteBool(r.little)
 	e.WriteOctet(byte(r.bodyAlign))
 	e.WriteLongLong(r.created)
+	// Fields appended since the first stores, read only when present.
+	e.WriteBool(r.bound)
 	return e.Bytes()
 }
 
@@ -283,6 +306,9 @@ func decodeRequest(b []byte, proxyOf func(poller.ID) *proxyRecord) (*requestReco
 	r.little = d.Bool()
 	r.bodyAlign = int8(d.Octet())
 	r.created = d.LongLong()
+	if d.Remaining() > 0 {
+		r.bound = d.Bool()
+	}
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("%w: request: %v", errRecord, err)
 	}

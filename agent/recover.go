@@ -28,6 +28,10 @@ func (a *Agent) recoverState() error {
 			return err
 		}
 		a.proxies[p.id] = p
+		a.receivers[p.receiverID] = p
+		if p.bound {
+			p.binding = a.restoreBinding(p.recipient)
+		}
 		return nil
 	})
 	if err != nil {
@@ -53,6 +57,11 @@ func (a *Agent) recoverState() error {
 			r.group = intern(r.group)
 		}
 		r.operation = intern(r.operation)
+		if r.bound && r.proxyID == (poller.ID{}) {
+			if b := a.restoreBinding(r.recipient); b != nil {
+				a.reqBindings[r.id] = b
+			}
+		}
 		ready := false
 		switch r.state {
 		case stateAccepted:

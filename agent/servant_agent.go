@@ -67,6 +67,12 @@ func (s *agentServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 		return a.createProxy(req)
 	case "properties", "_get_properties":
 		return nmproto.WriteProperties(req.Results(), a.cfg.Defaults.list())
+	case nmproto.BindRecipientOp:
+		r := req.Args.IOR()
+		if err := req.ArgsErr(); err != nil {
+			return err
+		}
+		return a.bindRecipient(req.Conn, r)
 	}
 	return giop.BadOperation(req.Operation())
 }
@@ -127,6 +133,7 @@ func (a *Agent) createRequest(req *giop.ServerRequest) error {
 	}
 	rec.group = namedGroup(groupName)
 	rec.state = stateCreated
+	rec.bound = bindsRecipient(req.Conn, rec.recipient, false)
 	if err := a.groups.Add(rec.group, rec.id, rec.tag); err != nil {
 		return userException(excDuplicatedRequestTag)
 	}
@@ -136,9 +143,14 @@ func (a *Agent) createRequest(req *giop.ServerRequest) error {
 		a.groups.Remove(rec.id)
 		return storeFailed(err)
 	}
+	var rebound []*binding
 	a.mu.Lock()
 	a.groups.SetValue(rec.id, rec)
+	if rec.bound {
+		a.reqBindings[rec.id], rebound = a.bind(req.Conn, rec.recipient)
+	}
 	a.mu.Unlock()
+	a.rearm(rebound)
 	a.log.Debug().Hex("request", rec.id[:]).Str("group", groupName).Str("repo_id", rec.repoID).Msg("agent: request created")
 	req.Results().WriteIOR(a.targetIOR(keyRequest, rec.id, rec.repoID, rec.target))
 	return nil
@@ -189,7 +201,7 @@ func storeFailed(err error) error {
 // createProxy serves RequestAgentEx::create_request_proxy.
 func (a *Agent) createProxy(req *giop.ServerRequest) error {
 	d := req.Args
-	p := &proxyRecord{id: newID(), created: time.Now()}
+	p := &proxyRecord{id: newID(), receiverID: newID(), created: time.Now()}
 	p.group = proxyGroup(p.id)
 	p.target = d.IOR()
 	p.repoID = d.BoundedString(1024, "repository id")
@@ -211,18 +223,22 @@ func (a *Agent) createProxy(req *giop.ServerRequest) error {
 		a.log.Info().Err(err).Msg("agent: create_request_proxy refused: InvalidProperty")
 		return invalidProperty(err)
 	}
+	p.bound = bindsRecipient(req.Conn, p.recipient, bind)
 	var b storage.Batch
 	b.Set(proxyKey(p.id), p.encode())
 	if err := a.commit(&b); err != nil {
 		return storeFailed(err)
 	}
+	var rebound []*binding
 	a.mu.Lock()
 	a.proxies[p.id] = p
-	if bind && !p.recipient.IsNil() {
-		a.boundConns[p.id] = req.Conn
+	a.receivers[p.receiverID] = p
+	if p.bound {
+		p.binding, rebound = a.bind(req.Conn, p.recipient)
 	}
 	a.mu.Unlock()
-	a.log.Debug().Hex("proxy", p.id[:]).Str("repo_id", p.repoID).Bool("bound", bind).Msg("agent: proxy created")
+	a.rearm(rebound)
+	a.log.Debug().Hex("proxy", p.id[:]).Str("repo_id", p.repoID).Bool("bound", p.bound).Msg("agent: proxy created")
 	req.Results().WriteIOR(a.ior(RequestProxyID, objectKey(keyProxy, p.id)))
 	return nil
 }

@@ -35,7 +35,7 @@ func (s *proxyServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 		if snapshot.toBeDestroyed {
 			return proxyGone()
 		}
-		req.Results().WriteIOR(a.targetIOR(keyReceiver, s.id, snapshot.repoID, snapshot.target))
+		req.Results().WriteIOR(a.targetIOR(keyReceiver, snapshot.receiverID, snapshot.repoID, snapshot.target))
 		return nil
 	case "properties", "_get_properties":
 		if snapshot.toBeDestroyed {

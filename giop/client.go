@@ -13,17 +13,17 @@ import (
 )
 
 // Client makes calls on CORBA objects. It keeps one multiplexed connection
-// per endpoint, negotiates code sets once per connection, follows
-// LOCATION_FORWARD up to Config.MaxForwardHops, and, when joined to a
-// Server with UseBiDir, sends calls to bidirectional clients over the
-// connection they opened. A Client is safe for concurrent use.
+// per endpoint, negotiates code sets once per connection and follows
+// LOCATION_FORWARD up to Config.MaxForwardHops. It always connects to the
+// address a reference names: a call over a connection a bidirectional
+// client opened is made explicitly, with Conn.Invoke, by a caller that
+// knows that client handed the reference over (Conn.AnnouncedFor). A
+// Client is safe for concurrent use.
 type Client struct {
 	cfg    *Config
 	dialer net.Dialer
 
 	mu sync.Mutex // guards the fields below
-	// bidir, if set, is consulted before dialling (UseBiDir).
-	bidir *Server
 	// offer, if set, is announced in BI_DIR_IIOP on our GIOP 1.2
 	// connections, and handler serves the calls that come back over them.
 	offer     []ListenPoint
@@ -48,14 +48,6 @@ type endpoint struct {
 // NewClient returns a client. A nil cfg means DefaultConfig().
 func NewClient(cfg *Config) *Client {
 	return &Client{cfg: cfg.withDefaults(), endpoints: make(map[endpointKey]*endpoint)}
-}
-
-// UseBiDir makes calls to objects whose address a bidirectional client of s
-// announced go over that client's inbound connection instead of a new one.
-func (c *Client) UseBiDir(s *Server) {
-	c.mu.Lock()
-	c.bidir = s
-	c.mu.Unlock()
 }
 
 // OfferBiDir makes the client offer bidirectional GIOP on its GIOP 1.2
@@ -213,41 +205,15 @@ func (c *Client) invokeProfile(ctx context.Context, prof *IIOPProfile, inv *Invo
 }
 
 // connFor returns a connection to the profile's endpoint and the GIOP
-// version to speak: an inbound bidirectional connection if one announced
-// the address, else a cached or new outbound one.
+// version to speak: a cached or new outbound one.
 func (c *Client) connFor(ctx context.Context, prof *IIOPProfile) (*Conn, Version, error) {
 	v := prof.Version
 	if !v.Supported() || v.Minor > 2 {
 		v = V1_2
 	}
 	c.mu.Lock()
-	bidir, handler, offer := c.bidir, c.handler, c.offer
+	handler, offer := c.handler, c.offer
 	c.mu.Unlock()
-	if bidir != nil {
-		var conn *Conn
-		prof.eachAddress(func(a AlternateAddress) bool {
-			conn = bidir.BiDirConn(ListenPoint{Host: a.Host, Port: a.Port})
-			return conn == nil
-		})
-		if conn != nil {
-			return conn, V1_2, nil
-		}
-		// A listen point whose connection is gone is not dialled: the
-		// client is likely behind a firewall or NAT (§15.8.1; seed 000).
-		// The call fails as not sent, so the caller may retry until the
-		// client comes back with a new connection announcing it.
-		var gone AlternateAddress
-		announced := false
-		prof.eachAddress(func(a AlternateAddress) bool {
-			announced = bidir.Announced(ListenPoint{Host: a.Host, Port: a.Port})
-			gone = a
-			return !announced
-		})
-		if announced {
-			return nil, v, &SystemException{Name: ExcTransient, Completed: CompletedNo,
-				cause: fmt.Errorf("giop: %s:%d was announced for bidirectional use and its connection is gone", gone.Host, gone.Port)}
-		}
-	}
 	key := endpointKey{prof.Host, prof.Port}
 	c.mu.Lock()
 	if c.closed {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,8 +54,6 @@ type Conn struct {
 
 	// onClose is called once, after the connection is closed.
 	onClose func(*Conn)
-	// onListenPoint is called for each new listen point the peer announces.
-	onListenPoint func(*Conn, ListenPoint)
 	// onProtocolError, if set, is called when the peer broke the protocol.
 	onProtocolError func()
 
@@ -212,6 +212,51 @@ func (c *Conn) ListenPoints() []ListenPoint {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]ListenPoint(nil), c.listenPoints...)
+}
+
+// AnnouncedFor reports whether the peer announced, in BI_DIR_IIOP on this
+// connection, one of the addresses of ref's IIOP profile (its own or an
+// alternate one). Only then may a call to ref go over this connection
+// (§15.8): the peer said it serves that address here. Announcing proves
+// nothing about owning the address, so this is the only question a
+// listen point answers — a caller asks it about references that the same
+// peer handed over, never about others (giop/SPEC.md).
+func (c *Conn) AnnouncedFor(ref *IOR) bool {
+	prof, err := ref.IIOP()
+	if err != nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.listenPoints) == 0 {
+		return false
+	}
+	found := false
+	prof.eachAddress(func(a AlternateAddress) bool {
+		for _, lp := range c.listenPoints {
+			if lp.Port == a.Port && SameHost(lp.Host, a.Host) {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// SameHost reports whether two host names from the wire name the same
+// host as written: IP literals compare as addresses (so ::ffff:127.0.0.1
+// is 127.0.0.1, and 127.000.000.001 is not an address at all), names
+// compare without case. It resolves nothing.
+func SameHost(a, b string) bool {
+	if a == b {
+		return true
+	}
+	pa, errA := netip.ParseAddr(strings.Trim(a, "[]"))
+	pb, errB := netip.ParseAddr(strings.Trim(b, "[]"))
+	if errA == nil && errB == nil {
+		return pa.Unmap() == pb.Unmap()
+	}
+	return errA != nil && errB != nil && strings.EqualFold(a, b)
 }
 
 // readLoop is the connection's only reader. It returns when the connection
@@ -446,14 +491,6 @@ func (c *Conn) noteContexts(v Version, l ServiceContextList) {
 }
 
 func (c *Conn) addListenPoints(pts []ListenPoint) {
-	var added []ListenPoint
-	defer func() {
-		if c.onListenPoint != nil {
-			for _, p := range added {
-				c.onListenPoint(c, p)
-			}
-		}
-	}()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range pts {
@@ -463,7 +500,6 @@ func (c *Conn) addListenPoints(pts []ListenPoint) {
 		}
 		if !known && len(c.listenPoints) < maxListenPoints {
 			c.listenPoints = append(c.listenPoints, p)
-			added = append(added, p)
 			c.log.Debug().Stringer("listen_point", p).Msg("giop: bidirectional listen point announced")
 		}
 	}

@@ -120,8 +120,16 @@ func (s *callbackServer) Invoke(ctx context.Context, r *giop.ServerRequest) erro
 		return err
 	}
 	for range times {
-		resp, err := s.client.Invoke(ctx, cb, &giop.Invocation{Operation: "call_back",
-			Args: func(e *giop.Encoder) { e.WriteString(mesg) }})
+		inv := &giop.Invocation{Operation: "call_back", Args: func(e *giop.Encoder) { e.WriteString(mesg) }}
+		var resp *giop.Response
+		var err error
+		if prof, perr := cb.IIOP(); perr == nil && r.Conn.AnnouncedFor(cb) {
+			// The client handed cb over on the connection that announced
+			// cb's address: call it back there.
+			resp, err = r.Conn.Invoke(ctx, prof.ObjectKey, inv)
+		} else {
+			resp, err = s.client.Invoke(ctx, cb, inv)
+		}
 		if err != nil {
 			return err
 		}
@@ -139,8 +147,7 @@ func TestInterop_BiDirCallbackOverClientConnection(t *testing.T) {
 	peers.Dir(t)
 	client := testClient(t)
 	cbs := &callbackServer{client: client, sameConn: make(chan bool, 16)}
-	srv, echoRef, _ := testServer(t, nil, map[string]giop.Servant{"CallbackServer": cbs})
-	client.UseBiDir(srv)
+	_, echoRef, _ := testServer(t, nil, map[string]giop.Servant{"CallbackServer": cbs})
 	prof, _ := echoRef.IIOP()
 	ref := objectIOR("IDL:Demo/CallbackServer:1.0", int(prof.Port), []byte("CallbackServer"))
 

@@ -12,8 +12,12 @@ import (
 )
 
 // Server accepts GIOP connections and serves their requests with a Handler.
-// It also remembers which inbound connections offered bidirectional GIOP,
-// so a Client can send callbacks over them (see Client.UseBiDir).
+//
+// A listen point a client announces in BI_DIR_IIOP stays a property of that
+// one connection (Conn.AnnouncedFor): the server keeps no table of
+// announced addresses, so announcing an address never redirects calls that
+// anyone else makes to it, and the announcement ends with the connection
+// (giop/SPEC.md, "Bidirectional GIOP").
 type Server struct {
 	cfg     *Config
 	handler Handler
@@ -29,17 +33,7 @@ type Server struct {
 	mu        sync.Mutex // guards the fields below
 	listeners map[net.Listener]struct{}
 	conns     map[*Conn]struct{}
-	// routes maps a listen point announced in BI_DIR_IIOP to the inbound
-	// connection that announced it (the latest one wins).
-	routes map[ListenPoint]*Conn
-	// announced remembers listen points announced in the past, so calls to
-	// them wait for their client to come back instead of dialling an
-	// address behind its firewall. Bounded by maxAnnounced.
-	announced map[ListenPoint]struct{}
 }
-
-// maxAnnounced bounds how many past listen points a server remembers.
-const maxAnnounced = 1 << 16
 
 // NewServer returns a server that serves requests with h. A nil cfg means
 // DefaultConfig(); zero fields take their defaults.
@@ -50,8 +44,6 @@ func NewServer(cfg *Config, h Handler) *Server {
 		workers:   workerpool.New(serveRequest, maxIdleServers),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*Conn]struct{}),
-		routes:    make(map[ListenPoint]*Conn),
-		announced: make(map[ListenPoint]struct{}),
 	}
 }
 
@@ -105,7 +97,6 @@ func (s *Server) accept(nc net.Conn) {
 	c.onClose = s.forget
 	c.onProtocolError = func() { s.protocolErrors.Add(1) }
 	s.accepted.Add(1)
-	c.onListenPoint = s.route
 	s.mu.Lock()
 	if s.shuttingDown.Load() {
 		s.mu.Unlock()
@@ -129,40 +120,7 @@ func (s *Server) accept(nc net.Conn) {
 func (s *Server) forget(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
-	for lp, rc := range s.routes {
-		if rc == c {
-			delete(s.routes, lp)
-		}
-	}
 	s.mu.Unlock()
-}
-
-func (s *Server) route(c *Conn, lp ListenPoint) {
-	s.mu.Lock()
-	if _, live := s.conns[c]; live {
-		s.routes[lp] = c
-		if len(s.announced) < maxAnnounced {
-			s.announced[lp] = struct{}{}
-		}
-	}
-	s.mu.Unlock()
-}
-
-// Announced reports whether some client ever announced the listen point.
-func (s *Server) Announced(lp ListenPoint) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.announced[lp]
-	return ok
-}
-
-// BiDirConn returns the live inbound connection whose client announced the
-// listen point, or nil. Only announced points are routed: the server never
-// dials a listen point (seed 000; giop-interop.md §3).
-func (s *Server) BiDirConn(lp ListenPoint) *Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.routes[lp]
 }
 
 // ServerStats are counters for operators.

@@ -198,7 +198,7 @@ func (a *Agent) CreateRequestProxy(ctx context.Context, target Target, repoID st
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.call(ctx, a.ref, "create_request_proxy", func(e *giop.Encoder) error {
+	resp, err := a.callHanding(ctx, recipient, "create_request_proxy", func(e *giop.Encoder) error {
 		e.WriteIOR(t)
 		e.WriteString(repoID)
 		e.WriteIOR(rcp)
@@ -258,7 +258,7 @@ func (a *Agent) CreateRequest(ctx context.Context, d RequestDesc) (*Request, err
 	if err != nil {
 		return nil, err
 	}
-	resp, err := a.call(ctx, a.ref, "create_request", func(e *giop.Encoder) error {
+	resp, err := a.callHanding(ctx, d.ReplyRecipient, "create_request", func(e *giop.Encoder) error {
 		e.WriteIOR(t)
 		e.WriteString(d.RepositoryID)
 		e.WriteIOR(rcp)
@@ -348,6 +348,35 @@ func (a *Agent) properties(ctx context.Context, obj *giop.IOR, op string) ([]Pro
 		return nil, wrap(op, err)
 	}
 	return props, nil
+}
+
+// callHanding is call on the agent object for an operation that hands a
+// recipient over. A Recipient hosted OverBiDir is reached only over its own
+// bidirectional connection, and the agent binds a recipient to the
+// connection that handed it over and announces its address — so the call
+// goes over that connection.
+func (a *Agent) callHanding(ctx context.Context, recipient Target, op string, args func(*giop.Encoder) error) (*giop.Response, error) {
+	r, ok := recipient.(*Recipient)
+	if !ok || r == nil || r.bidir == nil {
+		return a.call(ctx, a.ref, op, args)
+	}
+	conn, err := r.connection(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := conn.Invoke(ctx, a.key(), &giop.Invocation{Operation: op, Encode: args})
+	if ux, ok := err.(*giop.UserException); ok {
+		return nil, a.userException(ux.RepoID, ux.Body, nil)
+	}
+	return resp, err
+}
+
+// key returns the agent object's key.
+func (a *Agent) key() []byte {
+	if prof, err := a.ref.IIOP(); err == nil {
+		return prof.ObjectKey
+	}
+	return nil
 }
 
 // call makes a call on one of the agent's own objects (no Current) and

@@ -12,6 +12,7 @@ import (
 
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/timerpool"
+	"github.com/requestagent/requestagent/nmproto"
 )
 
 // RecipientFunc handles one reply_available call: the reply of a request
@@ -50,8 +51,12 @@ func ListenOn(addr string) RecipientOption {
 // names that listen point, so the agent can deliver reply_available only
 // over that connection (it never dials an announced listen point), and
 // nobody can guess the address to divert the callbacks. If the connection
-// breaks, the Recipient reconnects and announces again; callbacks due
-// meanwhile are retried by the agent.
+// breaks, the Recipient reconnects, announces again and hands itself over
+// again (the agent's bind_recipient), so callbacks due meanwhile — and
+// those the agent gave up on while it was away — are delivered over the
+// new connection. Proxies and requests made with such a recipient are
+// created over its connection: the agent calls a recipient back over the
+// connection that handed it over and announced its address, and no other.
 func OverBiDir() RecipientOption { return func(o *recipientOptions) { o.bidir = true } }
 
 // Recipient is a NativeMessaging::ReplyRecipient hosted in this process.
@@ -204,6 +209,9 @@ func (r *Recipient) keepConnected(conn *giop.Conn) {
 			}
 			ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
 			c, err := r.announce(ctx)
+			if err == nil {
+				err = r.handOver(ctx, c)
+			}
 			cancel()
 			if err == nil {
 				conn, backoff = c, 50*time.Millisecond
@@ -211,6 +219,33 @@ func (r *Recipient) keepConnected(conn *giop.Conn) {
 				break
 			}
 			backoff = min(2*backoff, 2*time.Second)
+		}
+	}
+}
+
+// handOver hands the recipient to the agent again over a new connection,
+// re-binding the callbacks of the proxies and requests made with it.
+func (r *Recipient) handOver(ctx context.Context, c *giop.Conn) error {
+	_, err := c.Invoke(ctx, r.agent.key(), &giop.Invocation{Operation: nmproto.BindRecipientOp,
+		Args: func(e *giop.Encoder) { e.WriteIOR(r.ref) }})
+	if err != nil {
+		return fmt.Errorf("handing the recipient over again: %w", err)
+	}
+	return nil
+}
+
+// connection returns the bidirectional connection, waiting (up to ctx)
+// while it is being reopened.
+func (r *Recipient) connection(ctx context.Context) (*giop.Conn, error) {
+	for {
+		r.mu.Lock()
+		c := r.conn
+		r.mu.Unlock()
+		if c != nil && c.Err() == nil {
+			return c, nil
+		}
+		if !timerpool.Sleep(ctx, 10*time.Millisecond) {
+			return nil, fmt.Errorf("the recipient's bidirectional connection to the agent is closed: %w", ctx.Err())
 		}
 	}
 }

@@ -79,6 +79,16 @@ const (
 	InvalidPropertyID      = "IDL:NativeMessaging/InvalidProperty:1.0"
 )
 
+// BindRecipientOp is an operation of the agent object that is ours, not
+// VisiBroker's: bind_recipient(in ReplyRecipient r) hands a recipient over
+// again on the calling connection, which must announce the recipient's
+// address in BI_DIR_IIOP. The agent then calls the recipient back over
+// this connection for every proxy and request whose recipient it is and
+// whose own connection is gone, and tries again the callbacks it had given
+// up on. It creates nothing. A client whose bidirectional connection broke
+// calls it on its new connection (docs/callbacks.md).
+const BindRecipientOp = "bind_recipient"
+
 // ServiceID is the context id of the NMService service context.
 const ServiceID = VMCID | 1
 
