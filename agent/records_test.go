@@ -135,3 +135,30 @@ func TestRequestKeys_Layout(t *testing.T) {
 
 // keySink keeps keys from the stack in TestRecordKeys, as a batch does.
 var keySink []byte
+
+// TestRecords_AppendedFieldsAreOptional: records written before the
+// fields appended since (a proxy's receiver id and bound flag, a request's
+// bound flag) still decode: a proxy's receiver then keeps the key it had
+// — the proxy's id — and nothing is bound.
+func TestRecords_AppendedFieldsAreOptional(t *testing.T) {
+	p, recs := testRecords()
+	p.receiverID, p.bound = newID(), true
+	full := p.encode()
+	got, err := decodeProxy(full)
+	if err != nil || got.receiverID != p.receiverID || !got.bound {
+		t.Fatalf("proxy with appended fields: %+v, %v", got, err)
+	}
+	old, err := decodeProxy(full[:len(full)-len(p.receiverID)-1])
+	if err != nil || old.receiverID != p.id || old.bound {
+		t.Fatalf("proxy record without appended fields: receiver id %x bound %v, %v", old.receiverID, old.bound, err)
+	}
+	r := recs[1]
+	r.bound = true
+	enc := r.encode()
+	if got, err := decodeRequest(enc, nil); err != nil || !got.bound {
+		t.Fatalf("request with appended fields: %+v, %v", got, err)
+	}
+	if got, err := decodeRequest(enc[:len(enc)-1], nil); err != nil || got.bound {
+		t.Fatalf("request record without appended fields: %+v, %v", got, err)
+	}
+}
