@@ -109,7 +109,7 @@ type proxyRecord struct {
 	receiver *receiverServant
 	// pollerCtx is the template of its pollers' references (memory
 	// only, made on first use; a.mu guards it). See pollerContext.
-	pollerCtx     *ctxTemplate
+	pollerCtx *ctxTemplate
 	// receiverID is the random part of the typed receiver's key, apart
 	// from the proxy's own id so that holding the receiver does not give
 	// the proxy. Proxies stored before it existed have their own id here.
