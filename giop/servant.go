@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -432,11 +433,49 @@ func (a *Adapter) ServeGIOP(ctx context.Context, req *ServerRequest) error {
 	case "_repository_id":
 		req.Results().WriteString(s.RepositoryID())
 		return nil
-	case "_interface", "_implementation":
-		// No Interface Repository: PRODUCT.md §1 allows NO_IMPLEMENT.
+	case "_interface", "_get_interface", "_implementation", "_get_implementation", "_get_interface_def":
+		// No Interface Repository: CORBA allows NO_IMPLEMENT (SPEC.md).
 		return NewSystemException(ExcNoImplement, 0, CompletedNo)
+	case "_component", "_get_component":
+		// Not a CORBA component: the nil reference (CORBA 3.0 §4.3.12).
+		req.Results().WriteIOR(nil)
+		return nil
+	case "_domain_managers", "_get_domain_managers":
+		// In no policy domain: an empty DomainManagerList.
+		req.Results().WriteULong(0)
+		return nil
+	}
+	if IsPseudoOperation(op) {
+		return &SystemException{Name: ExcBadOperation, Minor: MinorBadOperationUnknown, Completed: CompletedNo,
+			cause: fmt.Errorf("pseudo-operation %q is not served over GIOP", op)}
 	}
 	return s.Invoke(ctx, req)
+}
+
+// IsPseudoOperation reports whether op names an operation of
+// CORBA::Object rather than of an IDL interface: IDL identifiers never
+// start with an underscore on the wire, so every such name is a
+// pseudo-operation except the accessors _get_x and _set_x of an attribute
+// x — and x among the names CORBA::Object itself reserves (component,
+// interface, domain_managers, policy, ...) is one of its pseudo-attributes.
+// A servant never sees one: the Adapter answers them (SPEC.md).
+func IsPseudoOperation(op string) bool {
+	if !strings.HasPrefix(op, "_") {
+		return false
+	}
+	attr, ok := strings.CutPrefix(op, "_get_")
+	if !ok {
+		attr, ok = strings.CutPrefix(op, "_set_")
+	}
+	if !ok {
+		return true
+	}
+	switch attr {
+	case "component", "interface", "interface_def", "implementation", "domain_managers", "policy",
+		"policy_overrides", "client_policy", "orb":
+		return true
+	}
+	return false
 }
 
 // BadOperation returns the BAD_OPERATION exception for an operation the
