@@ -43,6 +43,7 @@ type Agent struct {
 	adapter *giop.Adapter
 	server  *giop.Server
 	ln      net.Listener
+	own     *ownAddrs // the listener's addresses (self.go)
 	host    string
 	port    uint16
 
@@ -136,6 +137,7 @@ func Start(cfg Config) (*Agent, error) {
 		idl:         cfg.IDL,
 		adapter:     giop.NewAdapter(),
 		ln:          ln,
+		own:         newOwnAddrs(ln),
 		host:        host,
 		port:        uint16(addr.Port),
 		proxies:     make(map[poller.ID]*proxyRecord),
@@ -149,6 +151,7 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
 		GiveUp: a.recipientGaveUp, Logger: cfg.Logger})
+	a.client.SetGuard(a.guard)
 	a.metrics = newMetrics(a)
 	a.delegations = workerpool.New(a.runDelegation, maxIdleDelegators)
 	a.tracked = workerpool.New(a.runTracked, maxIdleTracked)

@@ -175,8 +175,8 @@ func (r *derivingRecipient) Invoke(ctx context.Context, req *giop.ServerRequest)
 		return giop.BadOperation(req.Operation())
 	}
 	holder := req.Args.IOR()
-	req.Args.String()
-	req.Args.Octets()
+	_ = req.Args.String()
+	_ = req.Args.Octets()
 	if err := req.ArgsErr(); err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func (s *agentServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 	a := s.a
 	switch req.Operation() {
 	case "create_request":
-		return a.createRequest(req)
+		return a.createRequest(ctx, req)
 	case "poll":
 		group := req.Args.BoundedString(1024, "polling group")
 		timeout := req.Args.ULong()
@@ -64,7 +64,7 @@ func (s *agentServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 		}
 		return a.destroyRequestRef(ref)
 	case "create_request_proxy":
-		return a.createProxy(req)
+		return a.createProxy(ctx, req)
 	case "properties", "_get_properties":
 		return nmproto.WriteProperties(req.Results(), a.cfg.Defaults.list())
 	case nmproto.BindRecipientOp:
@@ -109,7 +109,7 @@ func (a *Agent) destroyRequestRef(ref *giop.IOR) error {
 }
 
 // createRequest serves RequestAgent::create_request(RequestDesc).
-func (a *Agent) createRequest(req *giop.ServerRequest) error {
+func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) error {
 	d := req.Args
 	rec := &requestRecord{id: newID(), created: time.Now().UnixNano()}
 	rec.target = d.IOR()
@@ -127,6 +127,9 @@ func (a *Agent) createRequest(req *giop.ServerRequest) error {
 		return err
 	}
 	rec.repoID = repoID
+	if err := a.checkNotSelf(ctx, rec.target, rec.recipient); err != nil {
+		return err
+	}
 	rec.props, err = Properties{ManualTrash: a.cfg.Defaults.ManualTrash}.apply(props, PropRequestManualTrash)
 	if err != nil {
 		return badParam(nmproto.BadProperty, err.Error())
@@ -199,7 +202,7 @@ func storeFailed(err error) error {
 }
 
 // createProxy serves RequestAgentEx::create_request_proxy.
-func (a *Agent) createProxy(req *giop.ServerRequest) error {
+func (a *Agent) createProxy(ctx context.Context, req *giop.ServerRequest) error {
 	d := req.Args
 	p := &proxyRecord{id: newID(), receiverID: newID(), created: time.Now()}
 	p.group = proxyGroup(p.id)
@@ -215,6 +218,9 @@ func (a *Agent) createProxy(req *giop.ServerRequest) error {
 		return err
 	}
 	p.repoID = repoID
+	if err := a.checkNotSelf(ctx, p.target, p.recipient); err != nil {
+		return err
+	}
 	props, bind, err := takeBinding(props)
 	if err != nil {
 		return invalidProperty(err)

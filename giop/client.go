@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -22,32 +22,25 @@ import (
 type Client struct {
 	cfg    *Config
 	dialer net.Dialer
+	wg     sync.WaitGroup // the sweeper of idle connections
+	quit   chan struct{}  // closed by Close
 
 	mu sync.Mutex // guards the fields below
 	// offer, if set, is announced in BI_DIR_IIOP on our GIOP 1.2
 	// connections, and handler serves the calls that come back over them.
 	offer     []ListenPoint
 	handler   Handler
-	endpoints map[endpointKey]*endpoint
+	guard     Guard
+	endpoints map[netip.AddrPort]*endpoint
+	hosts     map[string]resolution // resolved host names (dial.go)
+	sweeping  bool                  // the sweeper runs
 	closed    bool
-}
-
-// endpointKey names a server address without building a string per call.
-type endpointKey struct {
-	host string
-	port uint16
-}
-
-// endpoint serialises dialling to one host:port, so concurrent first
-// calls share one connection.
-type endpoint struct {
-	mu   sync.Mutex // held while dialling
-	conn *Conn
 }
 
 // NewClient returns a client. A nil cfg means DefaultConfig().
 func NewClient(cfg *Config) *Client {
-	return &Client{cfg: cfg.withDefaults(), endpoints: make(map[endpointKey]*endpoint)}
+	return &Client{cfg: cfg.withDefaults(), endpoints: make(map[netip.AddrPort]*endpoint),
+		hosts: make(map[string]resolution), quit: make(chan struct{})}
 }
 
 // OfferBiDir makes the client offer bidirectional GIOP on its GIOP 1.2
@@ -189,82 +182,58 @@ func resultError(resp *Response) error {
 // invokeProfile sends inv to one IIOP profile. A connection the server
 // closed in an orderly way (CloseConnection) before answering is retried
 // once on a new connection, since the server promises it did not run the
-// request (§15.5.2).
+// request (§15.5.2) — once only: a server that takes a request and closes
+// again may well have run it, so the retry's failure is COMM_FAILURE,
+// completed MAYBE, whatever it is, and the caller does not send it a third
+// time. A connection this client closed as idle just as the call picked it
+// carried nothing, and the call simply takes another.
 func (c *Client) invokeProfile(ctx context.Context, prof *IIOPProfile, inv *Invocation) (*Response, error) {
-	for attempt := 0; ; attempt++ {
+	resent := false
+	for {
 		conn, v, err := c.connFor(ctx, prof)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			var resp *Response
+			resp, err = conn.invoke(ctx, v, prof, inv)
+			switch {
+			case err == nil:
+				return resp, nil
+			case errors.Is(err, errIdleClosed):
+				continue
+			case errors.Is(err, errPeerClosed) && !resent:
+				resent = true
+				continue
+			}
 		}
-		resp, err := conn.invoke(ctx, v, prof, inv)
-		if err != nil && attempt == 0 && errors.Is(err, errPeerClosed) {
-			continue
+		if resent {
+			var x *SystemException
+			if errors.As(err, &x) && x.Completed == CompletedNo {
+				err = &SystemException{Name: ExcCommFailure, Completed: CompletedMaybe,
+					cause: fmt.Errorf("giop: the request was sent once before the server closed the connection, and re-sending it failed: %w", err)}
+			}
 		}
-		return resp, err
+		return nil, err
 	}
-}
-
-// connFor returns a connection to the profile's endpoint and the GIOP
-// version to speak: a cached or new outbound one.
-func (c *Client) connFor(ctx context.Context, prof *IIOPProfile) (*Conn, Version, error) {
-	v := prof.Version
-	if !v.Supported() || v.Minor > 2 {
-		v = V1_2
-	}
-	c.mu.Lock()
-	handler, offer := c.handler, c.offer
-	c.mu.Unlock()
-	key := endpointKey{prof.Host, prof.Port}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, v, &SystemException{Name: ExcBadInvOrder, Completed: CompletedNo, cause: ErrConnClosed}
-	}
-	ep := c.endpoints[key]
-	if ep == nil {
-		ep = &endpoint{}
-		c.endpoints[key] = ep
-	}
-	c.mu.Unlock()
-
-	ep.mu.Lock()
-	defer ep.mu.Unlock()
-	if ep.conn != nil && ep.conn.Err() == nil {
-		return ep.conn, v, nil
-	}
-	addr := net.JoinHostPort(prof.Host, strconv.Itoa(int(prof.Port)))
-	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
-	defer cancel()
-	nc, err := c.dialer.DialContext(dctx, "tcp", addr)
-	if err != nil {
-		return nil, v, &SystemException{Name: ExcTransient, Completed: CompletedNo,
-			cause: fmt.Errorf("giop: connect to %s: %w", addr, err)}
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
-	conn := newConnOffering(nc, c.cfg, handler, false, offer)
-	conn.start()
-	ep.conn = conn
-	c.cfg.Logger.Debug().Str("peer", addr).Msg("giop: connected")
-	return conn, v, nil
 }
 
 // Close closes every connection the client opened and waits for their
 // goroutines. Calls in progress fail. It is idempotent.
 func (c *Client) Close() error {
 	c.mu.Lock()
+	if !c.closed {
+		close(c.quit)
+	}
 	c.closed = true
 	eps := c.endpoints
-	c.endpoints = make(map[endpointKey]*endpoint)
+	c.endpoints = make(map[netip.AddrPort]*endpoint)
 	c.mu.Unlock()
 	for _, ep := range eps {
 		ep.mu.Lock()
-		if ep.conn != nil {
-			ep.conn.Close()
+		if conn := ep.conn.Load(); conn != nil {
+			conn.Close()
 		}
 		ep.mu.Unlock()
 	}
+	c.wg.Wait()
 	return nil
 }
 

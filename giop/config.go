@@ -57,6 +57,18 @@ type Config struct {
 	// has no earlier deadline. Default 10s.
 	DialTimeout time.Duration
 
+	// MaxOutbound is the most connections a Client keeps open to servers
+	// (one per server address); a call that needs another gets TRANSIENT,
+	// completed NO, once no idle one can be closed to make room. Default
+	// 1024.
+	MaxOutbound int
+
+	// IdleTimeout is how long a Client's connection may carry no call
+	// before it is closed. Default 2 minutes (omniORB's outgoing scan is
+	// 120 s). A Client that offers bidirectional GIOP keeps its
+	// connections.
+	IdleTimeout time.Duration
+
 	// AcceptBiDir lets a server use an inbound GIOP 1.2 connection for calls
 	// to the listen points its client announced in BI_DIR_IIOP (§15.8).
 	// Default true (DefaultConfig); the zero Config has it false.
@@ -82,6 +94,8 @@ const (
 	DefaultMaxForwardHops       = 8
 	DefaultMaxConnections       = 10000
 	DefaultDialTimeout          = 10 * time.Second
+	DefaultMaxOutbound          = 1024
+	DefaultIdleTimeout          = 2 * time.Minute
 	DefaultShutdownGrace        = 10 * time.Second
 	minMaxMessageSize           = 8 << 10
 )
@@ -99,6 +113,8 @@ func DefaultConfig() *Config {
 		MaxForwardHops:       DefaultMaxForwardHops,
 		MaxConnections:       DefaultMaxConnections,
 		DialTimeout:          DefaultDialTimeout,
+		MaxOutbound:          DefaultMaxOutbound,
+		IdleTimeout:          DefaultIdleTimeout,
 		AcceptBiDir:          true,
 		ShutdownGrace:        DefaultShutdownGrace,
 		Logger:               zerolog.Nop(),
@@ -133,6 +149,8 @@ func (c *Config) withDefaults() *Config {
 	setInt(&out.MaxForwardHops, d.MaxForwardHops)
 	setInt(&out.MaxConnections, d.MaxConnections)
 	setDur(&out.DialTimeout, d.DialTimeout)
+	setInt(&out.MaxOutbound, d.MaxOutbound)
+	setDur(&out.IdleTimeout, d.IdleTimeout)
 	setDur(&out.ShutdownGrace, d.ShutdownGrace)
 	return &out
 }
@@ -166,6 +184,10 @@ func (c *Config) Validate() error {
 		return bad("MaxForwardHops", c.MaxForwardHops, "must not be negative")
 	case c.DialTimeout < 0:
 		return bad("DialTimeout", c.DialTimeout, "must not be negative")
+	case c.MaxOutbound < 0:
+		return bad("MaxOutbound", c.MaxOutbound, "must not be negative")
+	case c.IdleTimeout < 0:
+		return bad("IdleTimeout", c.IdleTimeout, "must not be negative")
 	case c.ShutdownGrace < 0:
 		return bad("ShutdownGrace", c.ShutdownGrace, "must not be negative")
 	}

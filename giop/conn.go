@@ -629,6 +629,12 @@ func (c *Conn) close(err error) {
 		c.mu.Unlock()
 		return
 	}
+	c.closeLocked(err)
+}
+
+// closeLocked is close for a caller that holds c.mu and has checked the
+// connection is open; it releases c.mu.
+func (c *Conn) closeLocked(err error) {
 	c.closed = true
 	if err == nil {
 		err = ErrConnClosed

@@ -63,6 +63,19 @@ const (
 	// StoreFull (IMP_LIMIT, completed NO): the store is at its size limit;
 	// nothing was stored.
 	StoreFull = VMCID | 18
+	// SelfDelegation (NO_PERMISSION, completed NO): the target, the
+	// recipient or a LOCATION_FORWARD names the agent itself; it never
+	// calls itself.
+	SelfDelegation = VMCID | 19
+	// FieldTooLarge (IMP_LIMIT, completed NO): a reference, cookie, tag or
+	// property list is over its size limit; nothing was stored.
+	FieldTooLarge = VMCID | 20
+	// TooManyRequests (IMP_LIMIT, completed NO): the live requests fill the
+	// agent's memory budget; nothing was stored.
+	TooManyRequests = VMCID | 21
+	// TooManyWaiting (IMP_LIMIT, completed NO): as many calls as allowed
+	// are blocked waiting (polls and pulls).
+	TooManyWaiting = VMCID | 22
 )
 
 // Repository ids of NativeMessaging.idl's interfaces and user exceptions,
