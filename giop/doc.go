@@ -15,7 +15,9 @@
 //	corbaloc.go                     corbaloc URLs
 //	conn.go                         a connection: one reader, one writer
 //	server.go, servant.go           accepting, object adapter, standard ops
-//	client.go                       calling objects, connection cache, bidir
+//	client.go                       calling objects, forwards, re-sending
+//	dial.go                         outbound connections: resolving, the
+//	                                cache, the guard, idle closing, limits
 //	config.go, errors.go            limits and sentinel errors
 //
 // SPEC.md in this directory states the wire rules the package implements,
