@@ -50,7 +50,7 @@ func TestHandler(t *testing.T) {
 			{"GET", "/readyz", 200, "ready"},
 			{"GET", "/metrics", 200, "requestagent_live_requests 0"},
 			{"GET", "/v1/requests", 200, "[]"},
-			{"GET", "/v1/requests/nothex", 404, "32-digit hex"},
+			{"GET", "/v1/requests/nothex", 404, "is not an id"},
 			{"DELETE", "/v1/requests/00000000000000000000000000000000", 404, "no such"},
 		}
 		for _, c := range cases {

@@ -35,6 +35,7 @@ type Agent struct {
 	cfg    Config
 	log    zerolog.Logger
 	store  *storage.Store
+	ids    ids // public ids for operators (publicid.go)
 	groups *poller.Registry[*requestRecord] // also the live requests by id
 	queue  *queue
 	client *giop.Client
@@ -114,6 +115,11 @@ func Start(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	pub, err := loadIDs(store)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		store.Close()
@@ -131,8 +137,8 @@ func Start(cfg Config) (*Agent, error) {
 		cfg:         cfg,
 		log:         cfg.Logger,
 		store:       store,
+		ids:         pub,
 		groups:      poller.NewRegistry[*requestRecord](),
-		queue:       newQueue(cfg.MaxThreads, cfg.MaxQueueSize, cfg.BlockingTimeout),
 		client:      giop.NewClient(&gcfg),
 		idl:         cfg.IDL,
 		adapter:     giop.NewAdapter(),
@@ -151,6 +157,10 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
 		GiveUp: a.recipientGaveUp, Logger: cfg.Logger})
+	threads := limit(cfg.MaxThreads, DefaultMaxThreads, 0)
+	queued := limit(cfg.MaxQueueSize, DefaultMaxQueueSize, 0)
+	a.queue = newQueue(threads, queued, limit(cfg.MaxThreadsPerTarget, DefaultMaxThreadsPerTarget, threads),
+		limit(cfg.MaxQueuePerTarget, DefaultMaxQueuePerTarget, queued), cfg.BlockingTimeout, a.launch)
 	a.client.SetGuard(a.guard)
 	a.metrics = newMetrics(a)
 	a.delegations = workerpool.New(a.runDelegation, maxIdleDelegators)
@@ -428,7 +438,7 @@ func (a *Agent) restore(r *requestRecord) {
 	a.mu.Lock()
 	a.reinsert(r, true)
 	a.mu.Unlock()
-	a.log.Debug().Hex("request", r.id[:]).Msg("agent: reply not delivered; the request stays pollable")
+	a.log.Debug().Str("request", a.publicID(r.id)).Msg("agent: reply not delivered; the request stays pollable")
 }
 
 // reinsert puts a request (back) in its group under its tag — or untagged
@@ -469,9 +479,9 @@ func (a *Agent) trashRecords(r *requestRecord, replyStored, afterRead bool) {
 		commit = a.commitJoining
 	}
 	if err := commit(&b); err != nil {
-		a.log.Error().Err(err).Hex("request", id[:]).Msg("agent: trash not stored; the request may reappear after a restart")
+		a.log.Error().Err(err).Str("request", a.publicID(id)).Msg("agent: trash not stored; the request may reappear after a restart")
 	}
-	a.log.Debug().Hex("request", id[:]).Msg("agent: request trashed")
+	a.log.Debug().Str("request", a.publicID(id)).Msg("agent: request trashed")
 	if proxyID != (poller.ID{}) {
 		a.maybeReapProxy(proxyID)
 	}
@@ -494,7 +504,7 @@ func (a *Agent) maybeReapProxy(pid poller.ID) {
 	if err := a.commit(&b); err != nil {
 		a.log.Error().Err(err).Msg("agent: proxy deletion not stored")
 	}
-	a.log.Debug().Hex("proxy", pid[:]).Msg("agent: proxy destroyed")
+	a.log.Debug().Str("proxy", a.publicID(pid)).Msg("agent: proxy destroyed")
 }
 
 // retain trashes requests whose reply has waited unread longer than
@@ -521,7 +531,7 @@ func (a *Agent) retain() {
 		a.mu.Unlock()
 		for _, id := range old {
 			if a.trash(id) {
-				a.log.Info().Hex("request", id[:]).Dur("retention", a.cfg.ReplyRetention).Msg("agent: unread reply expired")
+				a.log.Info().Str("request", a.publicID(id)).Dur("retention", a.cfg.ReplyRetention).Msg("agent: unread reply expired")
 			}
 		}
 	}

@@ -99,7 +99,7 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 	}
 	crashPoint(CrashAfterCallback)
 	a.metrics.callback("delivered")
-	a.log.Debug().Hex("request", id[:]).Msg("agent: reply delivered to its recipient")
+	a.log.Debug().Str("request", a.publicID(id)).Msg("agent: reply delivered to its recipient")
 	a.delivered(&rec)
 	return nil
 }
@@ -124,7 +124,7 @@ func (a *Agent) delivered(rec *requestRecord) {
 	var b storage.Batch
 	b.Set(r.key(prefixRequest), enc)
 	if err := a.commit(&b); err != nil {
-		a.log.Error().Err(err).Hex("request", rec.id[:]).Msg("agent: delivery not recorded; the callback may be repeated after a restart")
+		a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: delivery not recorded; the callback may be repeated after a restart")
 	}
 }
 
@@ -138,7 +138,7 @@ func (a *Agent) recipientGaveUp(j recipient.Job, err error) {
 		a.givenUp[j.ID] = struct{}{}
 	}
 	a.mu.Unlock()
-	a.log.Error().Err(err).Str("recipient", j.Recipient).Hex("request", j.ID[:]).
+	a.log.Error().Err(err).Str("recipient", j.Recipient).Str("request", a.publicID(j.ID)).
 		Msg("agent: recipient unreachable for the whole retry budget; the reply is kept for polling")
 }
 

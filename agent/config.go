@@ -39,11 +39,21 @@ type Config struct {
 	// Defaults are the proxy properties that create_request_proxy starts
 	// from, and that RequestAgentEx::properties returns.
 	Defaults Properties
-	// MaxThreads bounds concurrent delegations; 0 is unlimited.
+	// MaxThreads bounds the delegations running at once, in all. Zero
+	// takes the default (256); negative is unlimited (VisiBroker's
+	// maxThreads=0, which the command line maps here).
 	MaxThreads int
-	// MaxQueueSize bounds requests waiting for a delegation thread; 0 is
-	// unlimited. Only with MaxThreads > 0.
+	// MaxQueueSize bounds the requests waiting for a delegation thread, in
+	// all. Zero takes the default (10,000); negative is unlimited. A waiting
+	// request holds its record in memory (its body stays in the store).
 	MaxQueueSize int
+	// MaxThreadsPerTarget and MaxQueuePerTarget are the same bounds for
+	// the requests to one target address, so that a target that hangs
+	// holds at most that share of the agent's threads and queue. Zero
+	// takes the defaults, 64 and 2,500 (never above MaxThreads and
+	// MaxQueueSize); negative is unlimited.
+	MaxThreadsPerTarget int
+	MaxQueuePerTarget   int
 	// BlockingTimeout is how long a new request may wait for queue room
 	// before IMP_LIMIT; 0 is no wait.
 	BlockingTimeout time.Duration
@@ -74,9 +84,29 @@ type Config struct {
 
 // Defaults of Config fields.
 const (
-	DefaultConnectRetryBudget = 30 * time.Second
-	DefaultDelegationTimeout  = 10 * time.Minute
+	DefaultConnectRetryBudget  = 30 * time.Second
+	DefaultDelegationTimeout   = 10 * time.Minute
+	DefaultMaxThreads          = 256
+	DefaultMaxQueueSize        = 10_000
+	DefaultMaxThreadsPerTarget = 64
+	DefaultMaxQueuePerTarget   = 2_500
 )
+
+// limit turns a configured bound into the queue's terms: zero takes def
+// (capped at the overall bound all, when all is bounded), negative is
+// unlimited (0 in the queue).
+func limit(v, def, all int) int {
+	switch {
+	case v < 0:
+		return 0
+	case v == 0:
+		if all > 0 && all < def {
+			return all
+		}
+		return def
+	}
+	return v
+}
 
 // withDefaults fills the zero fields that have defaults.
 func (c *Config) withDefaults() {
@@ -116,10 +146,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch {
-	case c.MaxThreads < 0:
-		return bad("maxThreads", c.MaxThreads, "must not be negative")
-	case c.MaxQueueSize < 0:
-		return bad("maxQueueSize", c.MaxQueueSize, "must not be negative")
 	case c.BlockingTimeout < 0:
 		return bad("blockingTimeout", c.BlockingTimeout, "must not be negative")
 	case c.MaxStoreBytes < 0:

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
@@ -15,14 +19,19 @@ import (
 
 var storageErrNotFound = storage.ErrNotFound
 
-// delegation is what a delegation goroutine is given, in one allocation:
-// a relayed request costs as few of them as it can (issue 9).
+// delegation is a request on its way to its target, in one allocation:
+// a relayed request costs as few of them as it can. It is made when the
+// request is admitted (its ticket), filled once the request is accepted,
+// and run on a delegation goroutine — at once, or once its ticket gets a
+// thread (queue.park).
 type delegation struct {
+	t ticket
 	// rec is a snapshot of the request: the live record is the registry's,
 	// guarded by a.mu, and the delegation reads its own copy without it.
-	rec  requestRecord
+	rec requestRecord
+	// body is the request body; nil while the request waits for a thread
+	// (the store has it, and the delegation reads it when it starts).
 	body []byte
-	t    *ticket
 	h    handoff // used when wait: the caller waits for the reply (WaitReply)
 	wait bool
 	// reply is the target's reply, built here rather than allocated: it
@@ -30,19 +39,32 @@ type delegation struct {
 	reply replyRecord
 }
 
-// startDelegation starts delegating rec in a tracked goroutine. With wait,
-// the reply is offered first to the caller through the returned handoff.
-func (a *Agent) startDelegation(rec *requestRecord, body []byte, t *ticket, wait bool) *handoff {
-	d := &delegation{rec: *rec, body: body, t: t}
+// startDelegation delegates rec, accepted with d's ticket: at once if the
+// ticket holds a thread, else when it gets one — without its body, which
+// stays in the store meanwhile. With wait, the reply is offered first to
+// the caller through the returned handoff.
+func (a *Agent) startDelegation(d *delegation, rec *requestRecord, body []byte, wait bool) *handoff {
+	d.rec = *rec
 	var h *handoff
 	if wait {
 		d.wait = true
 		d.h.ready = newReady()
 		h = &d.h
 	}
+	if d.t.immediate {
+		d.body = body
+		a.launch(d)
+		return h
+	}
+	a.queue.park(&d.t, d)
+	return h
+}
+
+// launch runs a delegation whose ticket holds a thread, on a tracked
+// goroutine. It is the queue's start function too.
+func (a *Agent) launch(d *delegation) {
 	a.wg.Add(1)
 	a.delegations.Go(d)
-	return h
 }
 
 // maxIdleDelegators is how many delegation goroutines are kept waiting
@@ -55,19 +77,18 @@ func (a *Agent) runDelegation(d *delegation) {
 	if d.wait {
 		h = &d.h
 	}
-	a.delegate(&d.rec, d.body, d.t, h, &d.reply)
+	a.delegate(d, h)
 }
 
 // delegate sends an accepted request to its target and stores the reply.
-// It runs in its own goroutine, holding a place in the delegation queue.
+// It runs in its own goroutine, holding a thread of the delegation queue.
 //
 // h, when set, gets the reply first: the WaitReply caller still waiting.
-//
-// reply is where a normal reply is built (the delegation's own storage).
-func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket, h *handoff, reply *replyRecord) {
-	defer t.done()
-	if !t.immediate {
-		if err := t.wait(a.ctx); err != nil {
+func (a *Agent) delegate(d *delegation, h *handoff) {
+	defer a.queue.done(&d.t)
+	rec, body := &d.rec, d.body
+	if !d.t.immediate {
+		if a.ctx.Err() != nil {
 			return // stopping: the request stays stored as accepted
 		}
 		// About to send: after a crash from here on, it may have run.
@@ -77,6 +98,14 @@ func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket, h *handoff,
 		if err := a.commit(&b); err != nil {
 			a.finish(rec, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
 			return
+		}
+		if body == nil {
+			var err error
+			if body, err = a.store.Get(rec.key(prefixBody)); err != nil {
+				a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: a queued request's body cannot be read")
+				a.finish(rec, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
+				return
+			}
 		}
 	}
 	started := time.Now()
@@ -95,9 +124,9 @@ func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket, h *handoff,
 	if err != nil {
 		y = systemExceptionReply(targetFailure(err))
 	} else {
-		*reply = replyRecord{status: resp.Header.Status, version: resp.Version(), little: resp.LittleEndian(),
+		d.reply = replyRecord{status: resp.Header.Status, version: resp.Version(), little: resp.LittleEndian(),
 			bodyAlign: int8(resp.BodyAlign()), body: resp.Body()} // the Response owns its buffer: no copy
-		y = reply
+		y = &d.reply
 	}
 	a.metrics.reply(replyLabel(y))
 	if h != nil {
@@ -110,6 +139,23 @@ func (a *Agent) delegate(rec *requestRecord, body []byte, t *ticket, h *handoff,
 		return
 	}
 	a.finish(rec, y)
+}
+
+// targetLane names a target for the queue's per-target bounds: the
+// address its reference calls, with an IP literal in canonical form and a
+// name in lower case, so that spellings of one address share one lane.
+func targetLane(target *giop.IOR) string {
+	prof, err := target.CallProfile()
+	if err != nil {
+		return ""
+	}
+	host := strings.Trim(prof.Host, "[]")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		host = ip.Unmap().WithZone("").String()
+	} else {
+		host = strings.TrimSuffix(strings.ToLower(host), ".")
+	}
+	return net.JoinHostPort(host, strconv.Itoa(int(prof.Port)))
 }
 
 // replyLabel names a reply's status for metrics.
@@ -130,7 +176,7 @@ func replyLabel(y *replyRecord) string {
 // request is trashed.
 func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 	if rec.props.drops(y.status) {
-		a.log.Debug().Hex("request", rec.id[:]).Stringer("status", y.status).Msg("agent: reply dropped")
+		a.log.Debug().Str("request", a.publicID(rec.id)).Stringer("status", y.status).Msg("agent: reply dropped")
 		a.trash(rec.id)
 		return
 	}
@@ -170,12 +216,12 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 		}
 		if attempt == 4 {
 			// The reply cannot be kept; say so to whoever polls.
-			a.log.Error().Err(err).Hex("request", rec.id[:]).Msg("agent: reply could not be stored")
+			a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: reply could not be stored")
 			break
 		}
 		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
 	}
-	a.log.Debug().Hex("request", rec.id[:]).Stringer("status", y.status).Msg("agent: reply stored")
+	a.log.Debug().Str("request", a.publicID(rec.id)).Stringer("status", y.status).Msg("agent: reply stored")
 	crashPoint(CrashAfterReply)
 	if s != nil {
 		a.mu.Lock()

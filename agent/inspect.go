@@ -15,7 +15,9 @@ import (
 // ErrUnknown means no proxy or request has the id given.
 var ErrUnknown = errors.New("agent: no such proxy or request")
 
-// ProxyInfo describes a request proxy for operators.
+// ProxyInfo describes a request proxy for operators. Its ID, like a
+// request's, is a public id: not the secret its object keys are made of
+// (publicid.go).
 type ProxyInfo struct {
 	ID            string     `json:"id"`
 	RepositoryID  string     `json:"repository_id"`
@@ -57,13 +59,13 @@ type RequestDetail struct {
 var stateNames = map[reqState]string{stateCreated: "created", stateAccepted: "queued",
 	stateSending: "delegating", stateReplied: "replied", stateDelivered: "delivered"}
 
-func (r *requestRecord) info(now time.Time) RequestInfo {
+func (a *Agent) requestInfo(r *requestRecord, now time.Time) RequestInfo {
 	created := time.Unix(0, r.created)
-	ri := RequestInfo{ID: hex.EncodeToString(r.id[:]), Tag: hex.EncodeToString([]byte(r.tag)),
+	ri := RequestInfo{ID: a.publicID(r.id), Tag: hex.EncodeToString([]byte(r.tag)),
 		Cookie: hex.EncodeToString([]byte(r.cookie)), Operation: r.operation, State: stateNames[r.state],
 		Oneway: r.oneway, Created: created, Age: now.Sub(created).Round(time.Millisecond).String()}
 	if r.proxyID != (poller.ID{}) {
-		ri.Proxy = hex.EncodeToString(r.proxyID[:])
+		ri.Proxy = a.publicID(r.proxyID)
 	} else if len(r.group) > 2 {
 		ri.Group = r.group[2:]
 	}
@@ -75,7 +77,7 @@ func (a *Agent) Proxies() []ProxyInfo {
 	a.mu.Lock()
 	out := make([]ProxyInfo, 0, len(a.proxies))
 	for _, p := range a.proxies {
-		pi := ProxyInfo{ID: hex.EncodeToString(p.id[:]), RepositoryID: p.repoID, Target: p.target.String(),
+		pi := ProxyInfo{ID: a.publicID(p.id), RepositoryID: p.repoID, Target: p.target.String(),
 			Properties: p.props, ToBeDestroyed: p.toBeDestroyed, Created: p.created}
 		if !p.recipient.IsNil() {
 			pi.Recipient = p.recipient.String()
@@ -84,9 +86,9 @@ func (a *Agent) Proxies() []ProxyInfo {
 	}
 	a.mu.Unlock()
 	for i := range out {
-		var id poller.ID
-		hex.Decode(id[:], []byte(out[i].ID))
-		out[i].Requests = a.groups.Len(proxyGroup(id))
+		if id, err := a.ids.secret(out[i].ID); err == nil {
+			out[i].Requests = a.groups.Len(proxyGroup(id))
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out
@@ -99,7 +101,7 @@ func (a *Agent) Requests() []RequestInfo {
 	out := make([]RequestInfo, 0, a.groups.Count())
 	a.groups.Range(func(_ poller.ID, r *requestRecord) bool {
 		if r != nil {
-			out = append(out, r.info(now))
+			out = append(out, a.requestInfo(r, now))
 		}
 		return true
 	})
@@ -108,19 +110,9 @@ func (a *Agent) Requests() []RequestInfo {
 	return out
 }
 
-func parseHexID(s string) (poller.ID, error) {
-	var id poller.ID
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != len(id) {
-		return id, fmt.Errorf("%w: %q is not a 32-digit hex id", ErrUnknown, s)
-	}
-	copy(id[:], b)
-	return id, nil
-}
-
 // Request returns one request in detail.
 func (a *Agent) Request(hexID string) (RequestDetail, error) {
-	id, err := parseHexID(hexID)
+	id, err := a.ids.secret(hexID)
 	if err != nil {
 		return RequestDetail{}, err
 	}
@@ -134,7 +126,7 @@ func (a *Agent) Request(hexID string) (RequestDetail, error) {
 	if r == nil {
 		return RequestDetail{}, fmt.Errorf("%w: %s", ErrUnknown, hexID)
 	}
-	d := RequestDetail{RequestInfo: rec.info(time.Now()), RepositoryID: rec.repoID}
+	d := RequestDetail{RequestInfo: a.requestInfo(&rec, time.Now()), RepositoryID: rec.repoID}
 	var notes []string
 	if body, err := a.store.Get(rec.key(prefixBody)); err == nil && rec.bodyAlign >= 0 {
 		dec := giop.NewBodyDecoder(body, int(rec.bodyAlign), rec.version, rec.little)
@@ -172,7 +164,7 @@ func (a *Agent) Request(hexID string) (RequestDetail, error) {
 
 // Trash trashes a request, as destroy_request would.
 func (a *Agent) Trash(hexID string) error {
-	id, err := parseHexID(hexID)
+	id, err := a.ids.secret(hexID)
 	if err != nil {
 		return err
 	}

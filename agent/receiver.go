@@ -49,7 +49,7 @@ func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) e
 		suppress:  info.Suppress,
 		created:   time.Now().UnixNano(),
 	}
-	return a.send(ctx, req, rec, info.WaitTimeout, true)
+	return a.send(ctx, req, rec, info.WaitTimeout, true, proxy.lane)
 }
 
 // reqInfo returns the NMService req_info of a request to a typed receiver.
@@ -71,7 +71,9 @@ func reqInfo(req *giop.ServerRequest) (nmproto.ReqInfo, error) {
 // answers the client — with the mature reply if WaitReply and it comes in
 // time, else with a premature return. Nothing is stored when the request is
 // refused (IMP_LIMIT, duplicate tag, …).
-func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestRecord, wait uint32, isNew bool) error {
+//
+// lane names the request's target for the queue's per-target bounds.
+func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestRecord, wait uint32, isNew bool, lane string) error {
 	arrived := time.Now()
 	rec.operation = req.Operation()
 	rec.oneway = !req.ResponseExpected()
@@ -100,8 +102,8 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 			a.groups.Remove(rec.id)
 		}
 	}
-	t, err := a.queue.admit(ctx)
-	if err != nil {
+	d := new(delegation)
+	if err := a.queue.admit(ctx, &d.t, lane); err != nil {
 		refuse()
 		a.metrics.outcome(outcomeQueueFull)
 		a.log.Info().Str("operation", rec.operation).Msg("agent: request refused: delegation queue full")
@@ -111,16 +113,17 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	// sent: one durable write instead of two, and after a crash it is
 	// rightly treated as possibly run.
 	rec.state = stateAccepted
-	if t.immediate {
+	if d.t.immediate {
 		rec.state = stateSending
 	}
-	if rec.props.WaitReply && wait > 0 && !rec.oneway && t.immediate && rec.props.ReplyDropping == 0 {
-		return a.sendWaiting(ctx, req, rec, body, t, wait, arrived)
+	waitReply := rec.props.WaitReply && wait > 0 && !rec.oneway
+	if waitReply && d.t.immediate {
+		return a.sendWaiting(ctx, req, rec, body, d, wait, arrived)
 	}
 	b := requestBatch(rec, body)
 	crashPoint(CrashBeforeStore)
 	if err := a.commit(b); err != nil {
-		t.done()
+		a.queue.done(&d.t)
 		refuse()
 		a.metrics.outcome(outcomeStoreFailed)
 		return storeFailed(err)
@@ -128,15 +131,20 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	a.mu.Lock()
 	a.groups.SetValue(rec.id, rec)
 	a.mu.Unlock()
-	a.log.Debug().Hex("request", rec.id[:]).Str("operation", rec.operation).Str("tag", rec.tag).Msg("agent: request accepted")
+	a.log.Debug().Str("request", a.publicID(rec.id)).Str("operation", rec.operation).Str("tag", rec.tag).Msg("agent: request accepted")
 	crashPoint(CrashAfterStore)
-	a.startDelegation(rec, body, t, false)
+	a.startDelegation(d, rec, body, false)
 	if rec.oneway {
 		a.metrics.outcome(outcomeOneway)
 		return nil
 	}
 	a.metrics.outcome(outcomeAccepted)
 	a.metrics.accepted(arrived)
+	if waitReply {
+		// It waits for a thread: it is stored, and the caller waits for
+		// its reply as a pull on its poller would, up to wait_timeout.
+		return a.awaitResult(ctx, req, rec, wait, rec.suppress)
+	}
 	return a.premature(req, rec, rec.suppress)
 }
 
@@ -149,11 +157,11 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 // the wait loses nothing acknowledged: the caller sees its connection
 // fail, as it would calling the target directly, and nothing is re-sent.
 func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *requestRecord,
-	body []byte, t *ticket, wait uint32, arrived time.Time) error {
+	body []byte, d *delegation, wait uint32, arrived time.Time) error {
 	a.mu.Lock()
 	a.groups.SetValue(rec.id, rec)
 	a.mu.Unlock()
-	h := a.startDelegation(rec, body, t, true)
+	h := a.startDelegation(d, rec, body, true)
 
 	y, _ := h.await(ctx, poller.Timeout(wait))
 	if y != nil {
@@ -185,7 +193,7 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 	crashPoint(CrashAfterStore)
 	a.metrics.outcome(outcomeAccepted)
 	a.metrics.accepted(arrived)
-	a.log.Debug().Hex("request", rec.id[:]).Str("operation", rec.operation).Msg("agent: request evolved into a 2PI")
+	a.log.Debug().Str("request", a.publicID(rec.id)).Str("operation", rec.operation).Msg("agent: request evolved into a 2PI")
 	return a.premature(req, rec, rec.suppress)
 }
 
@@ -530,7 +538,7 @@ func (a *Agent) restoreReplied(r *requestRecord, y *replyRecord) {
 	a.reinsert(r, false)
 	a.mu.Unlock()
 	a.finish(r, y)
-	a.log.Debug().Hex("request", r.id[:]).Msg("agent: handed-over reply not delivered; the request stays pollable")
+	a.log.Debug().Str("request", a.publicID(r.id)).Msg("agent: handed-over reply not delivered; the request stays pollable")
 }
 
 // requestServant is a request object (from create_request) or a poller.
@@ -569,7 +577,7 @@ func (s *requestServant) Invoke(ctx context.Context, req *giop.ServerRequest) er
 	}
 	if first {
 		rec.suppress = info.Suppress
-		err := a.send(ctx, req, &rec, info.WaitTimeout, false)
+		err := a.send(ctx, req, &rec, info.WaitTimeout, false, targetLane(rec.target))
 		var x *giop.SystemException
 		if errors.As(err, &x) && x.Completed == giop.CompletedNo && x.Minor != nmproto.ReplyNotAvailable {
 			// Refused: the request object may be invoked again.
@@ -606,6 +614,13 @@ func (a *Agent) pull(ctx context.Context, req *giop.ServerRequest, rec *requestR
 			wait, suppress = c.ReqInfo.WaitTimeout, c.ReqInfo.Suppress
 		}
 	}
+	return a.awaitResult(ctx, req, rec, wait, suppress)
+}
+
+// awaitResult answers a call waiting for rec's reply (a pull, or a
+// WaitReply call that had to wait for a thread): the real result once it
+// is there, else a premature return after waiting up to wait ms.
+func (a *Agent) awaitResult(ctx context.Context, req *giop.ServerRequest, rec *requestRecord, wait uint32, suppress bool) error {
 	if wait != 0 {
 		if h := a.awaitReply(rec); h != nil {
 			y, told := a.waitPuller(ctx, rec.id, h, poller.Timeout(wait))

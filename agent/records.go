@@ -125,6 +125,8 @@ type proxyRecord struct {
 	bound bool
 	// binding is that connection's binding (memory only; a.mu guards it).
 	binding *binding
+	// lane is targetLane(target), made once (memory only).
+	lane string
 }
 
 func (p *proxyRecord) encode() []byte {
@@ -152,6 +154,7 @@ func decodeProxy(b []byte) (*proxyRecord, error) {
 	copy(p.id[:], d.Raw(len(p.id)))
 	p.group = proxyGroup(p.id)
 	p.target = d.IOR()
+	p.lane = targetLane(p.target)
 	p.repoID = d.String()
 	p.recipient = d.IOR()
 	p.props = readProps(d)

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -80,7 +79,7 @@ func (a *Agent) recoverState() error {
 		}
 		if a.reinsert(r, ready) {
 			// Cannot happen for records the agent wrote.
-			a.log.Warn().Hex("request", r.id[:]).Msg("agent: recovered request's tag clashes; added untagged")
+			a.log.Warn().Str("request", a.publicID(r.id)).Msg("agent: recovered request's tag clashes; added untagged")
 		}
 		if r.state == stateReplied {
 			replied++
@@ -101,15 +100,17 @@ func (a *Agent) recoverState() error {
 		a.finish(r, systemExceptionReply(giop.NewSystemException(giop.ExcCommFailure, nmproto.TargetConnectionLost, giop.CompletedMaybe)))
 	}
 	for _, r := range resume {
-		body, err := a.store.Get(r.key(prefixBody))
-		if err != nil {
-			a.log.Error().Err(err).Hex("request", r.id[:]).Msg("agent: recovered request has no body")
-			a.finish(r, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
-			continue
+		// Acknowledged requests are never refused for queue room. Their
+		// bodies stay in the store until each one's delegation starts.
+		d := &delegation{rec: *r}
+		lane := ""
+		if p := a.proxies[r.proxyID]; p != nil {
+			lane = p.lane
+		} else {
+			lane = targetLane(r.target)
 		}
-		// Acknowledged requests are never refused for queue room.
-		t := a.queue.admitRecovered()
-		a.startDelegation(r, body, t, false)
+		a.queue.admitRecovered(&d.t, lane)
+		a.queue.park(&d.t, d)
 	}
 	for id, p := range a.proxies {
 		if p.toBeDestroyed {
@@ -145,16 +146,3 @@ func intern(s string) string {
 	return s
 }
 
-// admitRecovered admits a recovered request whatever the queue limits say:
-// it was acknowledged before the restart, so it cannot be refused now.
-func (q *queue) admitRecovered() *ticket {
-	t, err := q.admit(context.Background())
-	if err == nil {
-		return t
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	t = &ticket{q: q, ready: make(chan struct{})}
-	q.waiters = append(q.waiters, t)
-	return t
-}

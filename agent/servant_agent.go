@@ -154,7 +154,7 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 	}
 	a.mu.Unlock()
 	a.rearm(rebound)
-	a.log.Debug().Hex("request", rec.id[:]).Str("group", groupName).Str("repo_id", rec.repoID).Msg("agent: request created")
+	a.log.Debug().Str("request", a.publicID(rec.id)).Str("group", groupName).Str("repo_id", rec.repoID).Msg("agent: request created")
 	req.Results().WriteIOR(a.targetIOR(keyRequest, rec.id, rec.repoID, rec.target))
 	return nil
 }
@@ -207,6 +207,7 @@ func (a *Agent) createProxy(ctx context.Context, req *giop.ServerRequest) error 
 	p := &proxyRecord{id: newID(), receiverID: newID(), created: time.Now()}
 	p.group = proxyGroup(p.id)
 	p.target = d.IOR()
+	p.lane = targetLane(p.target)
 	p.repoID = d.BoundedString(1024, "repository id")
 	p.recipient = d.IOR()
 	props := nmproto.ReadProperties(d)
@@ -244,7 +245,7 @@ func (a *Agent) createProxy(ctx context.Context, req *giop.ServerRequest) error 
 	}
 	a.mu.Unlock()
 	a.rearm(rebound)
-	a.log.Debug().Hex("proxy", p.id[:]).Str("repo_id", p.repoID).Bool("bound", p.bound).Msg("agent: proxy created")
+	a.log.Debug().Str("proxy", a.publicID(p.id)).Str("repo_id", p.repoID).Bool("bound", p.bound).Msg("agent: proxy created")
 	req.Results().WriteIOR(a.ior(RequestProxyID, objectKey(keyProxy, p.id)))
 	return nil
 }

@@ -90,9 +90,13 @@ func newApp() *cli.App {
 			&cli.PathFlag{Name: "properties", EnvVars: []string{"REQUESTAGENT_PROPERTIES"},
 				Usage: "a properties file (name = value) by agent property names: maxThreads, maxQueueSize, blockingTimeout, WaitReply, ReplyDropping, RequestManualTrash, maxMessageSize, connectRetryBudget, recipientRetryBudget; flags and environment win over it"},
 			&cli.IntFlag{Name: "maxThreads", Aliases: []string{"max-threads"}, EnvVars: []string{"REQUESTAGENT_MAX_THREADS"},
-				Usage: "concurrent delegations; 0 = unlimited"},
+				Value: agent.DefaultMaxThreads, Usage: "delegations running at once, in all; 0 = unlimited"},
 			&cli.IntFlag{Name: "maxQueueSize", Aliases: []string{"max-queue-size"}, EnvVars: []string{"REQUESTAGENT_MAX_QUEUE_SIZE"},
-				Usage: "requests waiting for a delegation thread; 0 = unlimited (needs maxThreads > 0)"},
+				Value: agent.DefaultMaxQueueSize, Usage: "requests waiting for a delegation thread, in all; 0 = unlimited"},
+			&cli.IntFlag{Name: "max-threads-per-target", EnvVars: []string{"REQUESTAGENT_MAX_THREADS_PER_TARGET"},
+				Value: agent.DefaultMaxThreadsPerTarget, Usage: "delegations running at once to one target address (never above maxThreads); 0 = unlimited"},
+			&cli.IntFlag{Name: "max-queue-per-target", EnvVars: []string{"REQUESTAGENT_MAX_QUEUE_PER_TARGET"},
+				Value: agent.DefaultMaxQueuePerTarget, Usage: "requests waiting for a thread to one target address (never above maxQueueSize); 0 = unlimited"},
 			&cli.IntFlag{Name: "blockingTimeout", Aliases: []string{"blocking-timeout"}, EnvVars: []string{"REQUESTAGENT_BLOCKING_TIMEOUT"},
 				Usage: "ms a new request may wait for queue room before IMP_LIMIT; 0 = no wait"},
 			&cli.BoolFlag{Name: "WaitReply", EnvVars: []string{"REQUESTAGENT_WAIT_REPLY"},
@@ -312,6 +316,22 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 	if c.Uint("ReplyDropping") > 0xFF {
 		return agent.Config{}, badFlag("ReplyDropping", "must be an octet")
 	}
+	// VisiBroker's queue properties: 0 is unlimited, which Config spells
+	// as a negative bound (its zero takes the default).
+	bounds := map[string]int{}
+	for _, name := range []string{"maxThreads", "maxQueueSize", "max-threads-per-target", "max-queue-per-target"} {
+		v := c.Int(name)
+		if v < 0 {
+			return agent.Config{}, badFlag(name, fmt.Sprintf("%d: must not be negative (0 is unlimited)", v))
+		}
+		if v == 0 {
+			v = -1
+		}
+		bounds[name] = v
+	}
+	if c.Int("blockingTimeout") < 0 {
+		return agent.Config{}, badFlag("blockingTimeout", "must not be negative")
+	}
 	gcfg := agentGIOP(c.Int("maxMessageSize"))
 	gcfg.MaxConnections = c.Int("maxConnections")
 	if err := gcfg.Validate(); err != nil {
@@ -323,8 +343,10 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 		Store:                storage.Config{Dir: c.String("data-dir"), Durable: c.Bool("durable")},
 		GIOP:                 gcfg,
 		IDL:                  ifaces,
-		MaxThreads:           c.Int("maxThreads"),
-		MaxQueueSize:         c.Int("maxQueueSize"),
+		MaxThreads:           bounds["maxThreads"],
+		MaxQueueSize:         bounds["maxQueueSize"],
+		MaxThreadsPerTarget:  bounds["max-threads-per-target"],
+		MaxQueuePerTarget:    bounds["max-queue-per-target"],
 		BlockingTimeout:      time.Duration(c.Int("blockingTimeout")) * time.Millisecond,
 		ConnectRetryBudget:   c.Duration("connectRetryBudget"),
 		DelegationTimeout:    c.Duration("delegationTimeout"),
