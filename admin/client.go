@@ -3,9 +3,13 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,12 +21,19 @@ import (
 type Client struct {
 	// Addr is the admin listener's host:port.
 	Addr string
-	HTTP *http.Client
+	// Token is the bearer token (from the agent's token file).
+	Token string
+	HTTP  *http.Client
 }
 
-// NewClient returns a client for the admin listener at addr.
-func NewClient(addr string) *Client {
-	return &Client{Addr: addr, HTTP: &http.Client{Timeout: 30 * time.Second}}
+// NewClient returns a client for the admin listener at addr, with the
+// token read from tokenFile.
+func NewClient(addr, tokenFile string) (*Client, error) {
+	b, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("admin: the agent's token file (--admin-token-file; by default in its --data-dir): %w", err)
+	}
+	return &Client{Addr: addr, Token: strings.TrimSpace(string(b)), HTTP: &http.Client{Timeout: 30 * time.Second}}, nil
 }
 
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
@@ -30,6 +41,7 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	if err != nil {
 		return err
 	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return fmt.Errorf("admin: is the agent running, with its admin listener on %s? %w", c.Addr, err)
@@ -42,7 +54,10 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	if resp.StatusCode >= 300 {
 		var e apiError
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s", e.Error)
+			if resp.StatusCode == http.StatusNotFound {
+				return fmt.Errorf("%w: %s", agent.ErrUnknown, strings.TrimPrefix(e.Error, agent.ErrUnknown.Error()+": "))
+			}
+			return errors.New(e.Error)
 		}
 		return fmt.Errorf("admin: %s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(body)))
 	}
@@ -52,27 +67,36 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	return json.Unmarshal(body, out)
 }
 
-// Proxies lists the agent's request proxies.
-func (c *Client) Proxies(ctx context.Context) ([]agent.ProxyInfo, error) {
-	var out []agent.ProxyInfo
-	return out, c.do(ctx, http.MethodGet, "/v1/proxies", &out)
+// Proxies lists one page of the agent's request proxies.
+func (c *Client) Proxies(ctx context.Context, after string, limit int) (agent.ProxyPage, error) {
+	var out agent.ProxyPage
+	return out, c.do(ctx, http.MethodGet, "/v1/proxies?"+url.Values{"after": {after}, "limit": {strconv.Itoa(limit)}}.Encode(), &out)
 }
 
-// Requests lists the agent's live requests.
-func (c *Client) Requests(ctx context.Context) ([]agent.RequestInfo, error) {
-	var out []agent.RequestInfo
-	return out, c.do(ctx, http.MethodGet, "/v1/requests", &out)
+// Requests lists one page of the agent's live requests that match f.
+func (c *Client) Requests(ctx context.Context, f agent.RequestFilter, after string, limit int) (agent.RequestPage, error) {
+	q := url.Values{"after": {after}, "limit": {strconv.Itoa(limit)}, "state": {f.State}, "proxy": {f.Proxy}, "group": {f.Group}}
+	if f.OlderThan > 0 {
+		q.Set("older_than", f.OlderThan.String())
+	}
+	var out agent.RequestPage
+	return out, c.do(ctx, http.MethodGet, "/v1/requests?"+q.Encode(), &out)
 }
 
 // Request shows one request, decoded.
 func (c *Client) Request(ctx context.Context, id string) (agent.RequestDetail, error) {
 	var out agent.RequestDetail
-	return out, c.do(ctx, http.MethodGet, "/v1/requests/"+id, &out)
+	return out, c.do(ctx, http.MethodGet, "/v1/requests/"+url.PathEscape(id), &out)
 }
 
 // Trash trashes one request.
 func (c *Client) Trash(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/requests/"+id, nil)
+	return c.do(ctx, http.MethodDelete, "/v1/requests/"+url.PathEscape(id), nil)
+}
+
+// DestroyProxy destroys one proxy and its requests.
+func (c *Client) DestroyProxy(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/proxies/"+url.PathEscape(id), nil)
 }
 
 // FailingRecipients lists recipients whose callbacks are failing.

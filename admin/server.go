@@ -2,36 +2,63 @@ package admin
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/recipient"
 )
 
 // DefaultListen is where the admin listener serves unless told otherwise.
 const DefaultListen = "127.0.0.1:5556"
 
-// ErrNotLoopback means the admin listener was asked to listen beyond loopback.
-var ErrNotLoopback = errors.New("admin: the admin listener must be on a loopback address")
+// TokenFileName is the token file's name in the agent's data directory,
+// where the agent makes one unless told of another.
+const TokenFileName = "admin.token"
+
+// Agent is what the admin listener serves: the agent's operator view.
+// *agent.Agent implements it.
+type Agent interface {
+	Ready() bool
+	MetricsHandler() http.Handler
+	ListRequests(f agent.RequestFilter, after string, limit int) (agent.RequestPage, error)
+	Request(id string) (agent.RequestDetail, error)
+	Trash(id string) error
+	ListProxies(after string, limit int) (agent.ProxyPage, error)
+	DestroyProxy(id string) error
+	RecipientFailures() []recipient.Failure
+}
 
 // Config configures the admin listener.
 type Config struct {
 	// Listen is a loopback TCP address. Default 127.0.0.1:5556.
 	Listen string
+	// TokenFile holds the bearer token every /v1 and /debug call must
+	// present (Authorization: Bearer TOKEN). Start makes the file, with a
+	// random token, if it does not exist. Required.
+	TokenFile string
 	// Pprof serves Go's profiler at /debug/pprof/. Default off.
 	Pprof bool
 	// Logger receives the listener's events.
 	Logger zerolog.Logger
 }
 
-// Validate refuses addresses that are not loopback.
+// Validate refuses addresses that are not loopback, and a missing token
+// file name.
 func (c *Config) Validate() error {
 	addr := c.Listen
 	if addr == "" {
@@ -40,6 +67,9 @@ func (c *Config) Validate() error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("admin: listen %q: %v", addr, err)
+	}
+	if c.TokenFile == "" {
+		return fmt.Errorf("%w: no token file", ErrBadConfig)
 	}
 	if host == "localhost" {
 		return nil
@@ -57,20 +87,27 @@ type Server struct {
 }
 
 // Start listens and serves the agent's admin interface.
-func Start(cfg Config, a *agent.Agent) (*Server, error) {
+func Start(cfg Config, a Agent) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
+	token, err := LoadOrCreateToken(cfg.TokenFile)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen on %s: %w", cfg.Listen, err)
 	}
-	s := &Server{ln: ln, srv: &http.Server{Handler: Handler(a, cfg.Pprof), ReadHeaderTimeout: 10 * time.Second}}
+	h := Handler(a, HandlerConfig{Token: token, Pprof: cfg.Pprof, Hosts: HostNames(ln.Addr().String())})
+	s := &Server{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}}
 	go s.srv.Serve(ln)
-	cfg.Logger.Info().Str("admin", "http://"+ln.Addr().String()).Msg("admin: serving /metrics /healthz /readyz /v1")
+	cfg.Logger.Info().Str("admin", "http://"+ln.Addr().String()).Str("token_file", cfg.TokenFile).
+		Msg("admin: serving /metrics /healthz /readyz, and /v1 with the token")
 	return s, nil
 }
 
@@ -80,46 +117,204 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // Shutdown stops the listener, letting requests in progress finish.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
-// Handler returns the admin interface of a; tests use it without a listener.
-func Handler(a *agent.Agent, withPprof bool) http.Handler {
+// LoadOrCreateToken reads the token in path, or — if there is no such
+// file — writes a new random one there, readable by its owner only.
+func LoadOrCreateToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		tok := strings.TrimSpace(string(b))
+		if len(tok) < 16 {
+			return "", fmt.Errorf("%w: %s holds %d characters, fewer than 16", ErrBadToken, path, len(tok))
+		}
+		return tok, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("admin: token file: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return LoadOrCreateToken(path) // made meanwhile
+		}
+		return "", fmt.Errorf("admin: token file: %w", err)
+	}
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("admin: token file: %w", err)
+	}
+	return tok, f.Close()
+}
+
+// HostNames returns the names a request to the listener at addr may give
+// in its Host header: the address as it is, and its port under the
+// loopback names.
+func HostNames(addr string) []string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return []string{addr}
+	}
+	return []string{addr, net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port),
+		net.JoinHostPort("::1", port)}
+}
+
+// HandlerConfig configures Handler.
+type HandlerConfig struct {
+	// Token is what /v1 and /debug calls must present as a bearer token.
+	Token string
+	// Pprof serves /debug/pprof.
+	Pprof bool
+	// Hosts are the accepted Host headers (HostNames); empty accepts any,
+	// for tests without a listener.
+	Hosts []string
+}
+
+// Handler returns the admin interface of a; tests use it without a
+// listener.
+//
+// Every request's Host must name the listener, and a request from a
+// browser page (Origin) must come from it too: a page that a DNS
+// rebinding points at 127.0.0.1 gets 403 before anything is read. /v1
+// and /debug need the bearer token; nothing changes state on GET.
+func Handler(a Agent, cfg HandlerConfig) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := a.(interface{ Healthy() error }); ok {
+			if err := h.Healthy(); err != nil {
+				http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !a.Ready() {
-			http.Error(w, "not ready: recovering or shutting down", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: recovering, shutting down, or the GIOP listener stopped", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", a.MetricsHandler())
-	mux.HandleFunc("GET /v1/proxies", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, a.Proxies()) })
-	mux.HandleFunc("GET /v1/requests", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, a.Requests()) })
-	mux.HandleFunc("GET /v1/requests/{id}", func(w http.ResponseWriter, r *http.Request) {
+
+	api := http.NewServeMux()
+	api.HandleFunc("GET /v1/proxies", func(w http.ResponseWriter, r *http.Request) {
+		page, err := a.ListProxies(r.URL.Query().Get("after"), intParam(r, "limit"))
+		reply(w, page, err)
+	})
+	api.HandleFunc("DELETE /v1/proxies/{id}", func(w http.ResponseWriter, r *http.Request) {
+		done(w, a.DestroyProxy(r.PathValue("id")))
+	})
+	api.HandleFunc("GET /v1/requests", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f := agent.RequestFilter{State: q.Get("state"), Proxy: q.Get("proxy"), Group: q.Get("group")}
+		if s := q.Get("older_than"); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("older_than: %v", err))
+				return
+			}
+			f.OlderThan = d
+		}
+		page, err := a.ListRequests(f, q.Get("after"), intParam(r, "limit"))
+		reply(w, page, err)
+	})
+	api.HandleFunc("GET /v1/requests/{id}", func(w http.ResponseWriter, r *http.Request) {
 		d, err := a.Request(r.PathValue("id"))
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, d)
+		reply(w, d, err)
 	})
-	mux.HandleFunc("DELETE /v1/requests/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if err := a.Trash(r.PathValue("id")); err != nil {
-			writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+	api.HandleFunc("DELETE /v1/requests/{id}", func(w http.ResponseWriter, r *http.Request) {
+		done(w, a.Trash(r.PathValue("id")))
 	})
-	mux.HandleFunc("GET /v1/recipients/failing", func(w http.ResponseWriter, r *http.Request) {
+	api.HandleFunc("GET /v1/recipients/failing", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.RecipientFailures())
 	})
-	if withPprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if cfg.Pprof {
+		api.HandleFunc("/debug/pprof/", pprof.Index)
+		api.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		api.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		api.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		api.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	return mux
+	authorized := withToken(cfg.Token, api)
+	mux.Handle("/v1/", authorized)
+	mux.Handle("/debug/", authorized)
+	return withHostCheck(cfg.Hosts, mux)
+}
+
+// withToken lets through only requests with the bearer token.
+func withToken(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="requestagent"`)
+			writeError(w, http.StatusUnauthorized, errors.New("admin: this needs the admin token (Authorization: Bearer, from the agent's token file)"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withHostCheck refuses requests whose Host, or Origin when a browser
+// sends one, is not one of the listener's own names.
+func withHostCheck(hosts []string, next http.Handler) http.Handler {
+	if len(hosts) == 0 {
+		return next
+	}
+	ok := func(h string) bool {
+		for _, x := range hosts {
+			if strings.EqualFold(h, x) {
+				return true
+			}
+		}
+		return false
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ok(r.Host) {
+			writeError(w, http.StatusForbidden, fmt.Errorf("admin: Host %q is not this listener", r.Host))
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" {
+			u, err := url.Parse(o)
+			if err != nil || !ok(u.Host) {
+				writeError(w, http.StatusForbidden, fmt.Errorf("admin: Origin %q is not this listener", o))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func intParam(r *http.Request, name string) int {
+	n, _ := strconv.Atoi(r.URL.Query().Get(name))
+	return n
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, v)
+}
+
+func done(w http.ResponseWriter, err error) {
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func statusOf(err error) int {
+	if errors.Is(err, agent.ErrUnknown) {
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -134,11 +329,7 @@ type apiError struct {
 	Error string `json:"error"`
 }
 
-func writeError(w http.ResponseWriter, err error) {
-	code := http.StatusInternalServerError
-	if errors.Is(err, agent.ErrUnknown) {
-		code = http.StatusNotFound
-	}
+func writeError(w http.ResponseWriter, code int, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(apiError{Error: err.Error()})

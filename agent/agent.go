@@ -35,7 +35,7 @@ type Agent struct {
 	cfg    Config
 	log    zerolog.Logger
 	store  *storage.Store
-	ids    ids // public ids for operators (publicid.go)
+	ids    ids                              // public ids for operators (publicid.go)
 	groups *poller.Registry[*requestRecord] // also the live requests by id
 	queue  *queue
 	client *giop.Client

@@ -1,11 +1,13 @@
 package agent
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
@@ -72,42 +74,266 @@ func (a *Agent) requestInfo(r *requestRecord, now time.Time) RequestInfo {
 	return ri
 }
 
-// Proxies lists the request proxies, oldest first.
-func (a *Agent) Proxies() []ProxyInfo {
-	a.mu.Lock()
-	out := make([]ProxyInfo, 0, len(a.proxies))
-	for _, p := range a.proxies {
-		pi := ProxyInfo{ID: a.publicID(p.id), RepositoryID: p.repoID, Target: p.target.String(),
-			Properties: p.props, ToBeDestroyed: p.toBeDestroyed, Created: p.created}
-		if !p.recipient.IsNil() {
-			pi.Recipient = p.recipient.String()
-		}
-		out = append(out, pi)
+// RequestFilter selects requests in a listing; zero fields select all.
+type RequestFilter struct {
+	// State is one of the states RequestInfo shows (created, queued,
+	// delegating, replied, delivered).
+	State string
+	// Proxy is a proxy's public id; Group a create_request polling group.
+	Proxy, Group string
+	// OlderThan selects requests created at least this long ago.
+	OlderThan time.Duration
+}
+
+// RequestPage is one page of a request listing.
+type RequestPage struct {
+	Requests []RequestInfo `json:"requests"`
+	// Next resumes the listing after this page; empty after the last.
+	Next string `json:"next,omitempty"`
+	// Live is how many requests the agent holds in all.
+	Live int `json:"live"`
+}
+
+// Listing bounds: a page holds DefaultPageSize requests unless asked for
+// fewer, and at most MaxPageSize.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 10_000
+)
+
+// ListRequests returns up to limit live requests that match f, oldest
+// first, after the cursor after (a RequestPage.Next; "" from the start).
+// It walks the store's index of requests — a snapshot, in creation order
+// — and takes the agent's lock only to read each page's records, so a
+// listing of a million requests never stops the agent.
+func (a *Agent) ListRequests(f RequestFilter, after string, limit int) (RequestPage, error) {
+	if limit <= 0 {
+		limit = DefaultPageSize
 	}
-	a.mu.Unlock()
-	for i := range out {
-		if id, err := a.ids.secret(out[i].ID); err == nil {
-			out[i].Requests = a.groups.Len(proxyGroup(id))
+	limit = min(limit, MaxPageSize)
+	from, err := a.requestCursor(after)
+	if err != nil {
+		return RequestPage{}, err
+	}
+	var proxyID poller.ID
+	if f.Proxy != "" {
+		if proxyID, err = a.ids.secret(f.Proxy); err != nil {
+			return RequestPage{}, err
 		}
+	}
+	now := time.Now()
+	page := RequestPage{Requests: []RequestInfo{}}
+	var keys [][]byte
+	var last []byte
+	flush := func() {
+		a.mu.Lock()
+		for _, k := range keys {
+			id := idOfRequestKey(k)
+			r := a.groups.Value(id)
+			if r == nil || !f.matches(r, proxyID, now) {
+				continue
+			}
+			page.Requests = append(page.Requests, a.requestInfo(r, now))
+		}
+		a.mu.Unlock()
+		keys = keys[:0]
+	}
+	err = a.store.ScanKeysFrom(prefixRequest, from, func(k []byte) (bool, error) {
+		if from != nil && bytes.Equal(k, from) {
+			return true, nil // the cursor's own request was on the last page
+		}
+		keys = append(keys, k)
+		last = k
+		if len(keys) == 256 || len(page.Requests)+len(keys) >= limit {
+			flush()
+		}
+		return len(page.Requests) < limit, nil
+	})
+	if err != nil {
+		return RequestPage{}, err
+	}
+	flush()
+	if len(page.Requests) >= limit && last != nil {
+		page.Next = a.cursorOf(last)
+	}
+	a.mu.Lock()
+	page.Live = a.groups.Count()
+	a.mu.Unlock()
+	return page, nil
+}
+
+func (f RequestFilter) matches(r *requestRecord, proxyID poller.ID, now time.Time) bool {
+	switch {
+	case f.State != "" && stateNames[r.state] != f.State:
+		return false
+	case f.Proxy != "" && r.proxyID != proxyID:
+		return false
+	case f.Group != "" && (r.proxyID != (poller.ID{}) || r.group != namedGroup(f.Group)):
+		return false
+	case f.OlderThan > 0 && now.Sub(time.Unix(0, r.created)) < f.OlderThan:
+		return false
+	}
+	return true
+}
+
+// idOfRequestKey returns the request id at the end of a q/ key.
+func idOfRequestKey(k []byte) poller.ID {
+	var id poller.ID
+	copy(id[:], k[len(k)-len(id):])
+	return id
+}
+
+// cursorOf is the listing cursor after the request stored under key:
+// its creation time and its public id, so that the cursor tells nothing
+// of the secret id.
+func (a *Agent) cursorOf(key []byte) string {
+	id := idOfRequestKey(key)
+	pub := strings.ReplaceAll(a.publicID(id), "-", "")
+	if len(key) == legacyRequestKeyLen {
+		return "l." + pub
+	}
+	return hex.EncodeToString(key[len(prefixRequest):len(prefixRequest)+8]) + "." + pub
+}
+
+// requestCursor turns a cursor back into the store key to resume at.
+func (a *Agent) requestCursor(cursor string) ([]byte, error) {
+	if cursor == "" {
+		return nil, nil
+	}
+	at, pub, ok := strings.Cut(cursor, ".")
+	id, err := a.ids.secret(pub)
+	if !ok || err != nil {
+		return nil, fmt.Errorf("%w: bad listing cursor %q", ErrUnknown, cursor)
+	}
+	key := append([]byte(nil), prefixRequest...)
+	if at != "l" {
+		created, err := hex.DecodeString(at)
+		if err != nil || len(created) != 8 {
+			return nil, fmt.Errorf("%w: bad listing cursor %q", ErrUnknown, cursor)
+		}
+		key = append(key, created...)
+	}
+	return append(key, id[:]...), nil
+}
+
+// Requests lists every live request, oldest first (ListRequests, page by
+// page).
+func (a *Agent) Requests() []RequestInfo {
+	var out []RequestInfo
+	after := ""
+	for {
+		page, err := a.ListRequests(RequestFilter{}, after, MaxPageSize)
+		if err != nil {
+			return out
+		}
+		out = append(out, page.Requests...)
+		if page.Next == "" {
+			return out
+		}
+		after = page.Next
+	}
+}
+
+// ProxyPage is one page of a proxy listing.
+type ProxyPage struct {
+	Proxies []ProxyInfo `json:"proxies"`
+	// Next resumes the listing after this page; empty after the last.
+	Next string `json:"next,omitempty"`
+	// Total is how many proxies the agent holds.
+	Total int `json:"total"`
+}
+
+// ListProxies returns up to limit proxies after the cursor after (a
+// ProxyPage.Next), in the store's order, which is stable but not the
+// order of creation.
+func (a *Agent) ListProxies(after string, limit int) (ProxyPage, error) {
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
+	limit = min(limit, MaxPageSize)
+	var from []byte
+	if after != "" {
+		id, err := a.ids.secret(after)
+		if err != nil {
+			return ProxyPage{}, fmt.Errorf("%w: bad listing cursor %q", ErrUnknown, after)
+		}
+		from = proxyKey(id)
+	}
+	page := ProxyPage{Proxies: []ProxyInfo{}}
+	var last poller.ID
+	err := a.store.ScanKeysFrom(prefixProxy, from, func(k []byte) (bool, error) {
+		if from != nil && bytes.Equal(k, from) {
+			return true, nil
+		}
+		var id poller.ID
+		copy(id[:], k[len(prefixProxy):])
+		a.mu.Lock()
+		p := a.proxies[id]
+		var pi ProxyInfo
+		if p != nil {
+			pi = a.proxyInfo(p)
+		}
+		a.mu.Unlock()
+		if p != nil {
+			pi.Requests = a.groups.Len(p.group)
+			page.Proxies = append(page.Proxies, pi)
+			last = id
+		}
+		return len(page.Proxies) < limit, nil
+	})
+	if err != nil {
+		return ProxyPage{}, err
+	}
+	if len(page.Proxies) >= limit {
+		page.Next = a.publicID(last)
+	}
+	a.mu.Lock()
+	page.Total = len(a.proxies)
+	a.mu.Unlock()
+	return page, nil
+}
+
+// proxyInfo describes a proxy. a.mu must be held.
+func (a *Agent) proxyInfo(p *proxyRecord) ProxyInfo {
+	pi := ProxyInfo{ID: a.publicID(p.id), RepositoryID: p.repoID, Target: p.target.String(),
+		Properties: p.props, ToBeDestroyed: p.toBeDestroyed, Created: p.created}
+	if !p.recipient.IsNil() {
+		pi.Recipient = p.recipient.String()
+	}
+	return pi
+}
+
+// Proxies lists every proxy, oldest first (ListProxies, page by page).
+func (a *Agent) Proxies() []ProxyInfo {
+	var out []ProxyInfo
+	after := ""
+	for {
+		page, err := a.ListProxies(after, MaxPageSize)
+		if err != nil {
+			break
+		}
+		out = append(out, page.Proxies...)
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out
 }
 
-// Requests lists the live requests, oldest first.
-func (a *Agent) Requests() []RequestInfo {
-	now := time.Now()
-	a.mu.Lock()
-	out := make([]RequestInfo, 0, a.groups.Count())
-	a.groups.Range(func(_ poller.ID, r *requestRecord) bool {
-		if r != nil {
-			out = append(out, a.requestInfo(r, now))
-		}
-		return true
-	})
-	a.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	return out
+// DestroyProxy destroys a proxy and its requests, as destroy(true) would:
+// for operators clearing proxies their clients left behind.
+func (a *Agent) DestroyProxy(publicID string) error {
+	id, err := a.ids.secret(publicID)
+	if err != nil {
+		return err
+	}
+	if err := a.destroyProxy(id, true); err != nil {
+		return fmt.Errorf("%w: %s", ErrUnknown, publicID)
+	}
+	a.log.Info().Str("proxy", publicID).Msg("agent: proxy destroyed by an operator")
+	return nil
 }
 
 // Request returns one request in detail.

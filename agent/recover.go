@@ -145,4 +145,3 @@ func intern(s string) string {
 	}
 	return s
 }
-

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/requestagent/requestagent/admin"
+	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
 )
 
@@ -27,17 +29,46 @@ func printJSON(v any) error {
 
 func table() *tabwriter.Writer { return tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0) }
 
+// tokenFile is the admin token file the flags name.
+func tokenFile(c *cli.Context) string {
+	if f := c.String("admin-token-file"); f != "" {
+		return f
+	}
+	return filepath.Join(c.String("data-dir"), admin.TokenFileName)
+}
+
+// adminClient is a client of the admin listener the flags name.
+func adminClient(c *cli.Context) (*admin.Client, error) {
+	cl, err := admin.NewClient(c.String("admin"), tokenFile(c))
+	if err != nil {
+		return nil, cli.Exit(err.Error(), 1)
+	}
+	return cl, nil
+}
+
+// oneID is the command's one argument, an id.
+func oneID(c *cli.Context, what string) (string, error) {
+	if c.NArg() != 1 {
+		return "", cli.Exit(fmt.Sprintf("requestagent %s: give one %s id (see requestagent %s --help)", c.Command.Name, what, c.Command.Name), 2)
+	}
+	return c.Args().First(), nil
+}
+
 func listProxies(c *cli.Context) error {
-	ps, err := admin.NewClient(c.String("admin")).Proxies(c.Context)
+	cl, err := adminClient(c)
+	if err != nil {
+		return err
+	}
+	page, err := cl.Proxies(c.Context, "", c.Int("limit"))
 	if err != nil {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(ps)
+		return printJSON(page)
 	}
 	w := table()
 	fmt.Fprintln(w, "PROXY\tINTERFACE\tREQUESTS\tSTATE\tAGE\tPROPERTIES")
-	for _, p := range ps {
+	for _, p := range page.Proxies {
 		state := "active"
 		if p.ToBeDestroyed {
 			state = "to be destroyed"
@@ -46,31 +77,89 @@ func listProxies(c *cli.Context) error {
 			p.Requests, state, time.Since(p.Created).Round(time.Second), p.Properties.WaitReply, p.Properties.ReplyDropping,
 			p.Properties.ManualTrash)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if rest := page.Total - len(page.Proxies); rest > 0 && page.Next != "" {
+		fmt.Printf("(%d more; --limit to see more)\n", rest)
+	}
+	return nil
 }
 
 func listRequests(c *cli.Context) error {
-	rs, err := admin.NewClient(c.String("admin")).Requests(c.Context)
+	cl, err := adminClient(c)
+	if err != nil {
+		return err
+	}
+	f := agent.RequestFilter{State: c.String("state"), Proxy: c.String("proxy"), Group: c.String("group"),
+		OlderThan: c.Duration("older-than")}
+	page, err := cl.Requests(c.Context, f, "", c.Int("limit"))
 	if err != nil {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(rs)
+		return printJSON(page)
 	}
 	w := table()
 	fmt.Fprintln(w, "REQUEST\tOPERATION\tSTATE\tAGE\tPROXY/GROUP\tTAG")
-	for _, r := range rs {
+	for _, r := range page.Requests {
 		where := r.Proxy
 		if where == "" {
 			where = "group " + r.Group
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Operation, r.State, r.Age, where, r.Tag)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if page.Next != "" {
+		fmt.Printf("(%d live requests in all; --limit or the filters to see others)\n", page.Live)
+	}
+	return nil
+}
+
+func trashRequest(c *cli.Context) error {
+	id, err := oneID(c, "request")
+	if err != nil {
+		return err
+	}
+	cl, err := adminClient(c)
+	if err != nil {
+		return err
+	}
+	if err := cl.Trash(c.Context, id); err != nil {
+		return err
+	}
+	fmt.Println("trashed request", id)
+	return nil
+}
+
+func destroyProxy(c *cli.Context) error {
+	id, err := oneID(c, "proxy")
+	if err != nil {
+		return err
+	}
+	cl, err := adminClient(c)
+	if err != nil {
+		return err
+	}
+	if err := cl.DestroyProxy(c.Context, id); err != nil {
+		return err
+	}
+	fmt.Println("destroyed proxy", id, "and its requests")
+	return nil
 }
 
 func showRequest(c *cli.Context) error {
-	d, err := admin.NewClient(c.String("admin")).Request(c.Context, c.Args().First())
+	id, err := oneID(c, "request")
+	if err != nil {
+		return err
+	}
+	cl, err := adminClient(c)
+	if err != nil {
+		return err
+	}
+	d, err := cl.Request(c.Context, id)
 	if err != nil {
 		return err
 	}
@@ -98,7 +187,11 @@ func showRequest(c *cli.Context) error {
 }
 
 func listRecipients(c *cli.Context) error {
-	fs, err := admin.NewClient(c.String("admin")).FailingRecipients(c.Context)
+	cl, err := adminClient(c)
+	if err != nil {
+		return err
+	}
+	fs, err := cl.FailingRecipients(c.Context)
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,12 @@ func newApp() *cli.App {
 	adminFlag := &cli.StringFlag{Name: "admin", Value: admin.DefaultListen, EnvVars: []string{"REQUESTAGENT_ADMIN"},
 		Usage: "the admin listener's loopback address (metrics, health, admin API)"}
 	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print JSON for scripts instead of a table"}
+	dataDirFlag := &cli.StringFlag{Name: "data-dir", Value: defaultDataDir(), EnvVars: []string{"REQUESTAGENT_DATA_DIR"},
+		Usage: "where requests and replies are stored"}
+	tokenFlag := &cli.StringFlag{Name: "admin-token-file", EnvVars: []string{"REQUESTAGENT_ADMIN_TOKEN_FILE"},
+		Usage: "the bearer token the admin API's /v1 and /debug need (default: admin.token in --data-dir, made at first start)"}
+	adminFlags := []cli.Flag{adminFlag, dataDirFlag, tokenFlag}
+	limitFlag := &cli.IntFlag{Name: "limit", Value: agent.DefaultPageSize, Usage: "list at most this many (then say how many are left to see)"}
 	listenFlag := &cli.StringFlag{Name: "listen", Value: fmt.Sprintf(":%d", agent.DefaultPort), EnvVars: []string{"REQUESTAGENT_LISTEN"},
 		Usage: "TCP address to serve GIOP on"}
 	hostFlag := &cli.StringFlag{Name: "host", EnvVars: []string{"REQUESTAGENT_HOST"},
@@ -79,8 +85,8 @@ func newApp() *cli.App {
 				Usage: "trace, debug, info, warn or error"},
 			&cli.DurationFlag{Name: "shutdown-grace", Value: 10 * time.Second, EnvVars: []string{"REQUESTAGENT_SHUTDOWN_GRACE"},
 				Usage: "how long SIGTERM waits for requests in progress (a second signal stops at once)"},
-			&cli.StringFlag{Name: "data-dir", Value: defaultDataDir(), EnvVars: []string{"REQUESTAGENT_DATA_DIR"},
-				Usage: "where requests and replies are stored"},
+			dataDirFlag,
+			tokenFlag,
 			&cli.BoolFlag{Name: "durable", Value: true, EnvVars: []string{"REQUESTAGENT_DURABLE"},
 				Usage: "flush each group commit to disk before acknowledging (false risks the last moments on power failure)"},
 			&cli.StringSliceFlag{Name: "idl", EnvVars: []string{"REQUESTAGENT_IDL"},
@@ -187,17 +193,22 @@ func newApp() *cli.App {
 					}
 					return nil
 				}},
-			{Name: "proxies", Usage: "list a running agent's request proxies", Flags: []cli.Flag{adminFlag, jsonFlag},
+			{Name: "proxies", Usage: "list a running agent's request proxies", Flags: append(adminFlags, jsonFlag, limitFlag),
 				Action: func(c *cli.Context) error { return listProxies(c) }},
-			{Name: "requests", Usage: "list a running agent's requests, with state and age", Flags: []cli.Flag{adminFlag, jsonFlag},
+			{Name: "requests", Usage: "list a running agent's requests, with state and age",
+				Flags: append(adminFlags, jsonFlag, limitFlag,
+					&cli.StringFlag{Name: "state", Usage: "only requests in this state (created, queued, delegating, replied, delivered)"},
+					&cli.StringFlag{Name: "proxy", Usage: "only the requests of this proxy (its id)"},
+					&cli.StringFlag{Name: "group", Usage: "only the requests of this create_request polling group"},
+					&cli.DurationFlag{Name: "older-than", Usage: "only requests at least this old"}),
 				Action: func(c *cli.Context) error { return listRequests(c) }},
 			{Name: "show", Usage: "show one request, its arguments and reply decoded through the IDL", ArgsUsage: "REQUEST-ID",
-				Flags: []cli.Flag{adminFlag, jsonFlag}, Action: func(c *cli.Context) error { return showRequest(c) }},
-			{Name: "trash", Usage: "trash one request", ArgsUsage: "REQUEST-ID", Flags: []cli.Flag{adminFlag},
-				Action: func(c *cli.Context) error {
-					return admin.NewClient(c.String("admin")).Trash(c.Context, c.Args().First())
-				}},
-			{Name: "recipients", Usage: "list recipients whose callbacks are failing", Flags: []cli.Flag{adminFlag, jsonFlag},
+				Flags: append(adminFlags, jsonFlag), Action: func(c *cli.Context) error { return showRequest(c) }},
+			{Name: "trash", Usage: "trash one request", ArgsUsage: "REQUEST-ID", Flags: adminFlags,
+				Action: func(c *cli.Context) error { return trashRequest(c) }},
+			{Name: "destroy", Usage: "destroy one proxy and its requests (as RequestProxy::destroy(TRUE))", ArgsUsage: "PROXY-ID",
+				Flags: adminFlags, Action: func(c *cli.Context) error { return destroyProxy(c) }},
+			{Name: "recipients", Usage: "list recipients whose callbacks are failing", Flags: append(adminFlags, jsonFlag),
 				Action: func(c *cli.Context) error { return listRecipients(c) }},
 		},
 	}
@@ -228,7 +239,7 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	adminCfg := admin.Config{Listen: c.String("admin"), Pprof: c.Bool("pprof"), Logger: log}
+	adminCfg := admin.Config{Listen: c.String("admin"), TokenFile: tokenFile(c), Pprof: c.Bool("pprof"), Logger: log}
 	if err := adminCfg.Validate(); err != nil {
 		return badFlag("admin", err)
 	}

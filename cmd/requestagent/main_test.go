@@ -290,16 +290,24 @@ func TestServe_DefaultsAdminAndMetrics(t *testing.T) {
 		t.Fatalf("/metrics does not count the 3 requests and 1 proxy:\n%s", grep(metrics, "requestagent_"))
 	}
 
-	out, _, code := run(t, nil, "requests", "--admin", p.adminAddr, "--json")
-	var reqs []struct{ ID, Operation, State string }
-	if code != 0 || json.Unmarshal([]byte(out), &reqs) != nil || len(reqs) != 3 {
+	data := filepath.Join(dir, "data")
+	out, _, code := run(t, nil, "requests", "--admin", p.adminAddr, "--data-dir", data, "--json")
+	var page struct {
+		Requests []struct{ ID, Operation, State string }
+	}
+	reqs := page.Requests
+	if code != 0 || json.Unmarshal([]byte(out), &page) != nil || len(page.Requests) != 3 {
 		t.Fatalf("requests --json (exit %d):\n%s", code, out)
 	}
-	table, _, _ := run(t, nil, "requests", "--admin", p.adminAddr)
+	reqs = page.Requests
+	if _, stderr, code := run(t, nil, "requests", "--admin", p.adminAddr, "--admin-token-file", filepath.Join(dir, "none")); code == 0 || !strings.Contains(stderr, "token file") {
+		t.Fatalf("requests without the token file: exit %d: %s", code, stderr)
+	}
+	table, _, _ := run(t, nil, "requests", "--admin", p.adminAddr, "--data-dir", data)
 	if !strings.Contains(table, "REQUEST") || !strings.Contains(table, reqs[0].ID) {
 		t.Fatalf("requests table:\n%s", table)
 	}
-	show, _, code := run(t, nil, "show", "--admin", p.adminAddr, "--json", reqs[0].ID)
+	show, _, code := run(t, nil, "show", "--admin", p.adminAddr, "--data-dir", data, "--json", reqs[0].ID)
 	var d struct {
 		Operation string
 		Arguments map[string]any
@@ -307,14 +315,30 @@ func TestServe_DefaultsAdminAndMetrics(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(show), &d) != nil || d.Operation != "add_stock" || d.Arguments["quote"] != 100.5 {
 		t.Fatalf("show: decoded arguments missing (exit %d):\n%s", code, show)
 	}
-	if _, stderr, code := run(t, nil, "trash", "--admin", p.adminAddr, reqs[0].ID); code != 0 {
-		t.Fatalf("trash: exit %d: %s", code, stderr)
+	if out, stderr, code := run(t, nil, "trash", "--admin", p.adminAddr, "--data-dir", data, reqs[0].ID); code != 0 || !strings.Contains(out, "trashed") {
+		t.Fatalf("trash: exit %d: %s%s", code, out, stderr)
 	}
-	if _, stderr, code := run(t, nil, "trash", "--admin", p.adminAddr, reqs[0].ID); code == 0 || !strings.Contains(stderr, "no such") {
+	if _, stderr, code := run(t, nil, "trash", "--admin", p.adminAddr, "--data-dir", data, reqs[0].ID); code == 0 || !strings.Contains(stderr, "no such") {
 		t.Fatalf("trash twice: exit %d: %s", code, stderr)
 	}
-	if out, _, _ := run(t, nil, "proxies", "--admin", p.adminAddr); !strings.Contains(out, "IDL:StockManager:1.0") {
-		t.Fatalf("proxies:\n%s", out)
+	if _, stderr, code := run(t, nil, "trash", "--admin", p.adminAddr, "--data-dir", data); code != 2 || !strings.Contains(stderr, "give one request id") {
+		t.Fatalf("trash without an id: exit %d: %s", code, stderr)
+	}
+	out, stderr, _ := run(t, nil, "proxies", "--admin", p.adminAddr, "--data-dir", data, "--json")
+	var proxies struct {
+		Proxies []struct {
+			ID           string
+			RepositoryID string `json:"repository_id"`
+		}
+	}
+	if json.Unmarshal([]byte(out), &proxies) != nil || len(proxies.Proxies) != 1 || proxies.Proxies[0].RepositoryID != "IDL:StockManager:1.0" {
+		t.Fatalf("proxies:\n%s%s", out, stderr)
+	}
+	if out, stderr, code := run(t, nil, "destroy", "--admin", p.adminAddr, "--data-dir", data, proxies.Proxies[0].ID); code != 0 || !strings.Contains(out, "destroyed") {
+		t.Fatalf("destroy: exit %d: %s%s", code, out, stderr)
+	}
+	if out, _, _ := run(t, nil, "requests", "--admin", p.adminAddr, "--data-dir", data, "--json"); !strings.Contains(out, `"requests": []`) {
+		t.Fatalf("requests after destroying their proxy:\n%s", out)
 	}
 }
 
