@@ -67,6 +67,11 @@ type Agent struct {
 	metrics   *metrics
 	// ready is set once state is recovered and the agent serves.
 	ready atomic.Bool
+	// failed is closed, with failure set, when the agent cannot go on
+	// serving (its GIOP listener stopped); see Failed.
+	failed   chan struct{}
+	failure  atomic.Pointer[error]
+	failOnce sync.Once
 
 	// mu guards the maps below and the fields of the live request records
 	// (found through groups, whose own lock is taken inside mu, never
@@ -154,6 +159,7 @@ func Start(cfg Config) (*Agent, error) {
 		bindings:    make(map[string][]*binding),
 		reqBindings: make(map[poller.ID]*binding),
 		givenUp:     make(map[poller.ID]struct{}),
+		failed:      make(chan struct{}),
 	}
 	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
 		GiveUp: a.recipientGaveUp, Logger: cfg.Logger})
@@ -190,7 +196,9 @@ func Start(cfg Config) (*Agent, error) {
 	go func() {
 		defer a.wg.Done()
 		if err := a.server.Serve(ln); !errors.Is(err, giop.ErrServerClosed) {
-			a.log.Error().Err(err).Msg("agent: GIOP server stopped")
+			// Temporary accept errors (no file descriptors left, …) are
+			// retried inside Serve: this listener is gone for good.
+			a.fail(fmt.Errorf("agent: the GIOP listener on %s stopped: %w", ln.Addr(), err))
 		}
 	}()
 	if cfg.ReplyRetention > 0 {
@@ -200,6 +208,30 @@ func Start(cfg Config) (*Agent, error) {
 	a.ready.Store(true)
 	a.log.Info().Str("listen", ln.Addr().String()).Str("corbaloc", a.Corbaloc()).Msg("agent: serving")
 	return a, nil
+}
+
+// fail records that the agent cannot go on serving: it is no longer
+// ready nor healthy, and Failed's channel closes, so that the process
+// exits (non-zero) rather than linger with green health checks.
+func (a *Agent) fail(err error) {
+	a.failOnce.Do(func() {
+		a.failure.Store(&err)
+		a.ready.Store(false)
+		a.log.Error().Err(err).Msg("agent: cannot go on serving")
+		close(a.failed)
+	})
+}
+
+// Failed returns a channel closed when the agent cannot go on serving
+// (its GIOP listener stopped); Healthy then says why.
+func (a *Agent) Failed() <-chan struct{} { return a.failed }
+
+// Healthy returns why the agent cannot serve, or nil.
+func (a *Agent) Healthy() error {
+	if p := a.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Port returns the port the agent listens on.

@@ -271,12 +271,19 @@ func serve(c *cli.Context) error {
 			log.Error().Err(err).Str("ior_file", path).Msg("requestagent: cannot write the IOR file")
 		}
 	}
-	<-c.Context.Done()
-	log.Info().Msg("requestagent: shutting down (a second signal stops at once)")
+	select {
+	case <-c.Context.Done():
+		log.Info().Msg("requestagent: shutting down (a second signal stops at once)")
+	case <-a.Failed():
+		log.Error().Err(a.Healthy()).Msg("requestagent: shutting down: the agent cannot serve")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-grace"))
 	defer cancel()
 	err = a.Shutdown(ctx)
 	adm.Shutdown(ctx)
+	if failure := a.Healthy(); failure != nil {
+		return cli.Exit("requestagent: "+failure.Error(), 1)
+	}
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
