@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -65,6 +66,8 @@ type Agent struct {
 
 	deliverer *recipient.Deliverer
 	metrics   *metrics
+	index     index   // memory of live requests (limits.go)
+	waiting   waiting // calls blocked waiting (limits.go)
 	// ready is set once state is recovered and the agent serves.
 	ready atomic.Bool
 	// failed is closed, with failure set, when the agent cannot go on
@@ -201,7 +204,7 @@ func Start(cfg Config) (*Agent, error) {
 			a.fail(fmt.Errorf("agent: the GIOP listener on %s stopped: %w", ln.Addr(), err))
 		}
 	}()
-	if cfg.ReplyRetention > 0 {
+	if cfg.ReplyRetention > 0 || cfg.createdRetention() > 0 {
 		a.bg.Add(1)
 		go func() { defer a.bg.Done(); a.retain() }()
 	}
@@ -448,8 +451,8 @@ func (a *Agent) forget(id poller.ID) *requestRecord {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	r := a.groups.Value(id)
-	if r != nil {
-		a.groups.Remove(id)
+	if r != nil && a.groups.Remove(id) {
+		a.untrack(r)
 	}
 	if b := a.reqBindings[id]; b != nil {
 		a.release(b)
@@ -478,6 +481,7 @@ func (a *Agent) restore(r *requestRecord) {
 // its poller matters more than the tag. It reports whether the tag had to
 // go. a.mu must be held, except during recovery.
 func (a *Agent) reinsert(r *requestRecord, ready bool) (untagged bool) {
+	defer a.track(r)
 	if err := a.groups.Insert(r.group, r.id, r.tag, ready, r); err != nil {
 		a.groups.Insert(r.group, r.id, "", ready, r)
 		return true
@@ -540,9 +544,14 @@ func (a *Agent) maybeReapProxy(pid poller.ID) {
 }
 
 // retain trashes requests whose reply has waited unread longer than
-// ReplyRetention.
+// ReplyRetention, and requests made by create_request and never invoked
+// for CreatedRetention.
 func (a *Agent) retain() {
-	every := min(max(a.cfg.ReplyRetention/4, 10*time.Millisecond), time.Minute)
+	shortest := a.cfg.ReplyRetention
+	if c := a.cfg.createdRetention(); c > 0 && (shortest == 0 || c < shortest) {
+		shortest = c
+	}
+	every := min(max(shortest/4, 10*time.Millisecond), time.Minute)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -551,20 +560,61 @@ func (a *Agent) retain() {
 			return
 		case <-t.C:
 		}
-		cutoff := time.Now().Add(-a.cfg.ReplyRetention).UnixNano()
-		var old []poller.ID
+		a.expire(time.Now())
+	}
+}
+
+// expire trashes what the retentions say has expired at now. It walks
+// the store's index of requests, which is in creation order, and stops at
+// the first request too young for either retention — so it costs what
+// expires, not what lives — taking the agent's lock per chunk of records.
+func (a *Agent) expire(now time.Time) {
+	replied := a.cfg.ReplyRetention
+	created := a.cfg.createdRetention()
+	var oldest time.Duration // no request created after now-oldest can expire
+	for _, d := range []time.Duration{replied, created} {
+		if d > 0 && (oldest == 0 || d < oldest) {
+			oldest = d
+		}
+	}
+	if oldest == 0 {
+		return
+	}
+	repliedCut := now.Add(-replied).UnixNano()
+	createdCut := now.Add(-created).UnixNano()
+	stopAt := now.Add(-oldest).UnixNano()
+	var keys [][]byte
+	var old []poller.ID
+	var why []string
+	check := func() {
 		a.mu.Lock()
-		a.groups.Range(func(id poller.ID, r *requestRecord) bool {
-			if r != nil && (r.state == stateReplied || r.state == stateDelivered) && r.repliedAt < cutoff {
-				old = append(old, id)
+		for _, k := range keys {
+			r := a.groups.Value(idOfRequestKey(k))
+			switch {
+			case r == nil:
+			case replied > 0 && (r.state == stateReplied || r.state == stateDelivered) && r.repliedAt < repliedCut:
+				old, why = append(old, r.id), append(why, "unread reply expired")
+			case created > 0 && r.state == stateCreated && r.created < createdCut:
+				old, why = append(old, r.id), append(why, "request never invoked expired")
 			}
-			return true
-		})
+		}
 		a.mu.Unlock()
-		for _, id := range old {
-			if a.trash(id) {
-				a.log.Info().Str("request", a.publicID(id)).Dur("retention", a.cfg.ReplyRetention).Msg("agent: unread reply expired")
-			}
+		keys = keys[:0]
+	}
+	a.store.ScanKeysFrom(prefixRequest, nil, func(k []byte) (bool, error) {
+		if len(k) == requestKeyLen && int64(binary.BigEndian.Uint64(k[len(prefixRequest):])) > stopAt {
+			return false, nil
+		}
+		keys = append(keys, k)
+		if len(keys) == 256 {
+			check()
+		}
+		return true, nil
+	})
+	check()
+	for i, id := range old {
+		if a.trash(id) {
+			a.log.Info().Str("request", a.publicID(id)).Msg("agent: " + why[i])
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/storage"
 )
 
@@ -72,12 +73,32 @@ type Config struct {
 	// CallbackTimeout bounds one reply_available call. Default 60s.
 	CallbackTimeout time.Duration
 	// MaxStoreBytes bounds the store's size on disk: over it, new requests
-	// get IMP_LIMIT (minor STORE_FULL) and nothing stored is dropped.
-	// 0 is no limit.
+	// and proxies get IMP_LIMIT (minor STORE_FULL) and nothing stored is
+	// dropped. Zero takes the default (DefaultMaxStoreBytes); negative is
+	// no limit.
 	MaxStoreBytes int64
+	// MaxReferenceBytes bounds each target and recipient reference a
+	// proxy or request is made with; MaxCookieBytes and MaxTagBytes its
+	// cookie and tag (at most nmproto.MaxCookieLen and MaxTagLen, what
+	// the wire takes). Over a limit: IMP_LIMIT/FIELD_TOO_LARGE. Zero takes
+	// the defaults (limits.go).
+	MaxReferenceBytes, MaxCookieBytes, MaxTagBytes int
+	// MaxIndexBytes bounds the memory all live requests hold (records,
+	// indexes, tags, cookies; never bodies): over it new requests get
+	// IMP_LIMIT/TOO_MANY_REQUESTS. Zero takes the default
+	// (DefaultMaxIndexBytes); negative is no limit.
+	MaxIndexBytes int64
+	// MaxWaiting bounds the calls blocked waiting at once — polls with a
+	// timeout, pulls with a wait_timeout: more get IMP_LIMIT/
+	// TOO_MANY_WAITING. Zero takes the default (DefaultMaxWaiting).
+	MaxWaiting int
 	// ReplyRetention is how long an unread reply is kept before its request
 	// is trashed. 0 keeps it for ever (the default).
 	ReplyRetention time.Duration
+	// CreatedRetention is how long a request made by create_request may
+	// stay uninvoked before it is trashed. Zero takes the default (one
+	// day); negative keeps it for ever.
+	CreatedRetention time.Duration
 	// Logger receives the agent's events. Default: discard.
 	Logger zerolog.Logger
 }
@@ -90,7 +111,62 @@ const (
 	DefaultMaxQueueSize        = 10_000
 	DefaultMaxThreadsPerTarget = 64
 	DefaultMaxQueuePerTarget   = 2_500
+	DefaultCreatedRetention    = 24 * time.Hour
 )
+
+// limits are the size limits of a request's fields, defaults applied.
+type fieldLimits struct{ reference, cookie, tag int }
+
+func (c *Config) limits() fieldLimits {
+	or := func(v, def int) int {
+		if v == 0 {
+			return def
+		}
+		return v
+	}
+	return fieldLimits{or(c.MaxReferenceBytes, DefaultMaxReferenceBytes), or(c.MaxCookieBytes, DefaultMaxCookieBytes),
+		or(c.MaxTagBytes, DefaultMaxTagBytes)}
+}
+
+// bound64 is a limit with its default: zero takes def, negative is none
+// (the largest value).
+func bound64(v, def int64) int64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 1<<63 - 1
+	}
+	return v
+}
+
+func (c *Config) maxIndex() int64 { return bound64(c.MaxIndexBytes, DefaultMaxIndexBytes) }
+
+// maxStore is MaxStoreBytes with its default; 0 is no limit.
+func (c *Config) maxStore() int64 {
+	if c.MaxStoreBytes < 0 {
+		return 0
+	}
+	return bound64(c.MaxStoreBytes, DefaultMaxStoreBytes)
+}
+
+func (c *Config) maxWaiting() int {
+	if c.MaxWaiting == 0 {
+		return DefaultMaxWaiting
+	}
+	return c.MaxWaiting
+}
+
+// createdRetention is CreatedRetention with its default; 0 is for ever.
+func (c *Config) createdRetention() time.Duration {
+	switch {
+	case c.CreatedRetention < 0:
+		return 0
+	case c.CreatedRetention == 0:
+		return DefaultCreatedRetention
+	}
+	return c.CreatedRetention
+}
 
 // limit turns a configured bound into the queue's terms: zero takes def
 // (capped at the overall bound all, when all is bounded), negative is
@@ -148,8 +224,14 @@ func (c *Config) Validate() error {
 	switch {
 	case c.BlockingTimeout < 0:
 		return bad("blockingTimeout", c.BlockingTimeout, "must not be negative")
-	case c.MaxStoreBytes < 0:
-		return bad("maxStoreBytes", c.MaxStoreBytes, "must not be negative")
+	case c.MaxReferenceBytes < 0:
+		return bad("MaxReferenceBytes", c.MaxReferenceBytes, "must not be negative")
+	case c.MaxCookieBytes < 0 || c.MaxCookieBytes > nmproto.MaxCookieLen:
+		return bad("MaxCookieBytes", c.MaxCookieBytes, fmt.Sprintf("must be between 0 and %d", nmproto.MaxCookieLen))
+	case c.MaxTagBytes < 0 || c.MaxTagBytes > nmproto.MaxTagLen:
+		return bad("MaxTagBytes", c.MaxTagBytes, fmt.Sprintf("must be between 0 and %d", nmproto.MaxTagLen))
+	case c.MaxWaiting < 0:
+		return bad("MaxWaiting", c.MaxWaiting, "must not be negative")
 	case c.ReplyRetention < 0:
 		return bad("replyRetention", c.ReplyRetention, "must not be negative")
 	case c.RecipientRetryBudget < 0:

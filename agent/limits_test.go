@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -34,16 +35,47 @@ func TestStoreFault_RefusesThenRecovers(t *testing.T) {
 	}
 }
 
-// TestStoreFull_ImpLimit: over MaxStoreBytes new requests get IMP_LIMIT
-// (STORE_FULL), nothing is stored, and what is stored stays.
+// TestStoreFull_ImpLimit: over MaxStoreBytes every write path refuses
+// new work with IMP_LIMIT (STORE_FULL) — a request through a receiver, a
+// new proxy, create_request — nothing more is stored, and what is stored
+// stays readable.
 func TestStoreFull_ImpLimit(t *testing.T) {
-	e := newEnv(t, agent.Config{Store: storage.Config{Dir: t.TempDir(), Durable: true}, MaxStoreBytes: 1})
-	r := e.call(e.receiver(e.mustProxy()), "add_stock", reqInfoCtx("", "", 0, false), addStockArgs("A", 1))
+	dir := t.TempDir()
+	e := newEnv(t, agent.Config{Store: storage.Config{Dir: dir, Durable: true}})
+	rcv := e.receiver(e.mustProxy(boolProp(agent.PropRequestManualTrash, true)))
+	kept := e.call(rcv, "add_stock", reqInfoCtx("", "", 0, false), addStockArgs("KEPT", 1))
+	if kept.poller == nil {
+		t.Fatalf("first request: %+v", kept)
+	}
+	if got := e.call(kept.poller, "add_stock", waitCtx(10_000), addStockArgs("", 0)); got.err != nil || got.rna {
+		t.Fatalf("first request's reply: %+v", got)
+	}
+	port := e.agent.Port()
+	e.agent.Close()
+	a, err := agent.Start(agent.Config{Listen: fmt.Sprintf("127.0.0.1:%d", port), Store: storage.Config{Dir: dir, Durable: true},
+		MaxStoreBytes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	e.agent, e.agentRef = a, a.IOR()
+	r := e.call(rcv, "add_stock", reqInfoCtx("", "", 0, false), addStockArgs("A", 1))
 	if !isSys(r.err, giop.ExcImpLimit, nmproto.StoreFull) || r.poller != nil {
 		t.Fatalf("request over the store limit = %v", r.err)
 	}
-	if e.sm.calls.Load() != 0 {
-		t.Fatal("a refused request was delegated")
+	if _, err := e.createProxy(e.target, "", nil); !isSys(err, giop.ExcImpLimit, nmproto.StoreFull) {
+		t.Fatalf("create_request_proxy over the store limit = %v", err)
+	}
+	if _, err := e.createRequestErr("", "t", "g", ""); !isSys(err, giop.ExcImpLimit, nmproto.StoreFull) {
+		t.Fatalf("create_request over the store limit = %v", err)
+	}
+	if n := e.sm.calls.Load(); n != 1 {
+		t.Fatalf("the target ran %d calls, want only the first request's", n)
+	}
+	// What is stored stays: the first request's reply is still there.
+	got := e.call(kept.poller, "add_stock", waitCtx(10_000), addStockArgs("", 0))
+	if got.err != nil || got.rna {
+		t.Fatalf("the stored request's reply over the store limit: %+v", got)
 	}
 }
 

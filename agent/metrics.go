@@ -12,14 +12,18 @@ import (
 // Request outcomes counted by requestagent_requests_total: what became of
 // a call on a typed receiver or request object.
 const (
-	outcomeAccepted      = "accepted"      // stored and answered with a premature return
-	outcomeMature        = "mature"        // WaitReply: answered with the real result in time
-	outcomeQueueFull     = "queue_full"    // IMP_LIMIT, nothing stored
-	outcomeDuplicateTag  = "duplicate_tag" // BAD_INV_ORDER/DUPLICATED_REQUEST_TAG
-	outcomeStoreFailed   = "store_failed"  // PERSIST_STORE, not acknowledged
-	outcomeUntranscoding = "cannot_relay"  // MARSHAL/CANNOT_TRANSCODE
-	outcomeOneway        = "oneway"        // stored and delegated as oneway
-	outcomeStoreFull     = "store_full"    // IMP_LIMIT/STORE_FULL, nothing stored
+	outcomeAccepted       = "accepted"          // stored and answered with a premature return
+	outcomeMature         = "mature"            // WaitReply: answered with the real result in time
+	outcomeQueueFull      = "queue_full"        // IMP_LIMIT, nothing stored
+	outcomeDuplicateTag   = "duplicate_tag"     // BAD_INV_ORDER/DUPLICATED_REQUEST_TAG
+	outcomeStoreFailed    = "store_failed"      // PERSIST_STORE, not acknowledged
+	outcomeUntranscoding  = "cannot_relay"      // MARSHAL/CANNOT_TRANSCODE
+	outcomeOneway         = "oneway"            // stored and delegated as oneway
+	outcomeStoreFull      = "store_full"        // IMP_LIMIT/STORE_FULL, nothing stored
+	outcomeTooMany        = "too_many_requests" // IMP_LIMIT/TOO_MANY_REQUESTS: the memory budget
+	outcomeTooManyWaiting = "too_many_waiting"  // IMP_LIMIT/TOO_MANY_WAITING: a poll or pull refused
+	outcomeTooLarge       = "too_large"         // IMP_LIMIT/FIELD_TOO_LARGE, nothing stored
+	outcomeSelf           = "self_delegation"   // NO_PERMISSION/SELF_DELEGATION
 )
 
 // metrics are the agent's Prometheus metrics, in a registry of its own so
@@ -79,6 +83,12 @@ func newMetrics(a *Agent) *metrics {
 			a.mu.Lock()
 			defer a.mu.Unlock()
 			return float64(a.groups.Count())
+		}),
+		gauge("requestagent_index_bytes", "Memory the live requests hold (records, indexes, tags, cookies), against MaxIndexBytes.", func() float64 {
+			return float64(a.index.bytes.Load())
+		}),
+		gauge("requestagent_calls_waiting", "Polls and pulls blocked waiting now, against MaxWaiting.", func() float64 {
+			return float64(a.waiting.n.Load())
 		}),
 		gauge("requestagent_pulls_waiting", "Pulls on pollers waiting for a reply that is on its way (handed over as it arrives).", func() float64 {
 			a.mu.Lock()

@@ -35,6 +35,10 @@ func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) e
 	if err != nil {
 		return err
 	}
+	if err := a.checkFields(nil, nil, string(info.Cookie), string(info.RequestTag)); err != nil {
+		a.metrics.outcome(outcomeTooLarge)
+		return err
+	}
 	rec := &requestRecord{
 		id:        newID(),
 		proxyID:   s.id,
@@ -84,22 +88,20 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 		a.metrics.outcome(outcomeUntranscoding)
 		return err
 	}
-	if a.cfg.MaxStoreBytes > 0 {
-		if used := a.store.DiskBytes(); used >= a.cfg.MaxStoreBytes {
-			a.metrics.outcome(outcomeStoreFull)
-			a.log.Warn().Int64("store_bytes", used).Int64("limit", a.cfg.MaxStoreBytes).Msg("agent: request refused: store full")
-			return giop.NewSystemException(giop.ExcImpLimit, nmproto.StoreFull, giop.CompletedNo)
-		}
+	if err := a.admitStore(len(body)); err != nil {
+		return err
 	}
 	if isNew {
-		if err := a.groups.Add(rec.group, rec.id, rec.tag); err != nil {
-			a.metrics.outcome(outcomeDuplicateTag)
-			return giop.NewSystemException(giop.ExcBadInvOrder, nmproto.DuplicatedRequestTag, giop.CompletedNo)
+		if err := a.addLive(rec); err != nil {
+			if err == errDuplicateTag {
+				a.metrics.outcome(outcomeDuplicateTag)
+			}
+			return err
 		}
 	}
 	refuse := func() {
 		if isNew {
-			a.groups.Remove(rec.id)
+			a.dropLive(rec)
 		}
 	}
 	d := new(delegation)
@@ -622,6 +624,11 @@ func (a *Agent) pull(ctx context.Context, req *giop.ServerRequest, rec *requestR
 // is there, else a premature return after waiting up to wait ms.
 func (a *Agent) awaitResult(ctx context.Context, req *giop.ServerRequest, rec *requestRecord, wait uint32, suppress bool) error {
 	if wait != 0 {
+		done, err := a.startWaiting()
+		if err != nil {
+			return err
+		}
+		defer done()
 		if h := a.awaitReply(rec); h != nil {
 			y, told := a.waitPuller(ctx, rec.id, h, poller.Timeout(wait))
 			if y != nil {

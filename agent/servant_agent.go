@@ -79,6 +79,13 @@ func (s *agentServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 
 // poll serves RequestAgent::poll and RequestProxy::poll.
 func (a *Agent) poll(ctx context.Context, req *giop.ServerRequest, group string, timeout uint32, unmask bool) error {
+	if timeout != 0 {
+		done, err := a.startWaiting()
+		if err != nil {
+			return err
+		}
+		defer done()
+	}
 	tags, err := a.groups.Poll(ctx, group, poller.Timeout(timeout), unmask)
 	if errors.Is(err, poller.ErrGroupEmpty) {
 		return userException(excPollingGroupIsEmpty)
@@ -127,7 +134,15 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 		return err
 	}
 	rec.repoID = repoID
+	if err := a.checkFields(rec.target, rec.recipient, rec.cookie, rec.tag); err != nil {
+		a.metrics.outcome(outcomeTooLarge)
+		return err
+	}
 	if err := a.checkNotSelf(ctx, rec.target, rec.recipient); err != nil {
+		a.metrics.outcome(outcomeSelf)
+		return err
+	}
+	if err := a.admitStore(rec.target.Size() + rec.recipient.Size() + len(rec.cookie)); err != nil {
 		return err
 	}
 	rec.props, err = Properties{ManualTrash: a.cfg.Defaults.ManualTrash}.apply(props, PropRequestManualTrash)
@@ -137,13 +152,16 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 	rec.group = namedGroup(groupName)
 	rec.state = stateCreated
 	rec.bound = bindsRecipient(req.Conn, rec.recipient, false)
-	if err := a.groups.Add(rec.group, rec.id, rec.tag); err != nil {
-		return userException(excDuplicatedRequestTag)
+	if err := a.addLive(rec); err != nil {
+		if err == errDuplicateTag {
+			return userException(excDuplicatedRequestTag)
+		}
+		return err
 	}
 	var b storage.Batch
 	b.Set(rec.key(prefixRequest), rec.encode())
 	if err := a.commit(&b); err != nil {
-		a.groups.Remove(rec.id)
+		a.dropLive(rec)
 		return storeFailed(err)
 	}
 	var rebound []*binding
@@ -219,7 +237,15 @@ func (a *Agent) createProxy(ctx context.Context, req *giop.ServerRequest) error 
 		return err
 	}
 	p.repoID = repoID
+	if err := a.checkFields(p.target, p.recipient, "", ""); err != nil {
+		a.metrics.outcome(outcomeTooLarge)
+		return err
+	}
 	if err := a.checkNotSelf(ctx, p.target, p.recipient); err != nil {
+		a.metrics.outcome(outcomeSelf)
+		return err
+	}
+	if err := a.admitStore(p.target.Size() + p.recipient.Size()); err != nil {
 		return err
 	}
 	props, bind, err := takeBinding(props)

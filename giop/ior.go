@@ -66,6 +66,20 @@ func (ior *IOR) CallProfile() (*IIOPProfile, error) {
 	return p, err
 }
 
+// Size returns about how many bytes the reference takes encoded (its
+// type id and profiles with their lengths), for limits on references
+// taken from the wire; 0 for the nil reference.
+func (ior *IOR) Size() int {
+	if ior == nil {
+		return 0
+	}
+	n := 4 + len(ior.TypeID) + 4
+	for _, p := range ior.Profiles {
+		n += 8 + len(p.Data)
+	}
+	return n
+}
+
 // IsNil reports whether ior is a nil object reference: an empty type id and
 // no profiles (§13.6.2). A nil *IOR is nil too.
 func (ior *IOR) IsNil() bool {

@@ -119,8 +119,20 @@ func newApp() *cli.App {
 				Usage: "how long an unreachable target is retried before TRANSIENT"},
 			&cli.DurationFlag{Name: "delegationTimeout", EnvVars: []string{"REQUESTAGENT_DELEGATION_TIMEOUT"}, Value: agent.DefaultDelegationTimeout,
 				Usage: "how long a sent request may wait for its target before the result is TIMEOUT (completed MAYBE)"},
-			&cli.Int64Flag{Name: "maxStoreBytes", EnvVars: []string{"REQUESTAGENT_MAX_STORE_BYTES"},
-				Usage: "over this store size new requests get IMP_LIMIT (nothing stored is dropped); 0 = no limit"},
+			&cli.Int64Flag{Name: "maxStoreBytes", Aliases: []string{"max-store-bytes"}, EnvVars: []string{"REQUESTAGENT_MAX_STORE_BYTES"},
+				Value: agent.DefaultMaxStoreBytes, Usage: "over this store size new requests and proxies get IMP_LIMIT (nothing stored is dropped); 0 = no limit"},
+			&cli.Int64Flag{Name: "max-index-bytes", EnvVars: []string{"REQUESTAGENT_MAX_INDEX_BYTES"},
+				Value: agent.DefaultMaxIndexBytes, Usage: "memory all live requests may hold (records, tags, cookies; never bodies); beyond it new requests get IMP_LIMIT; 0 = no limit"},
+			&cli.IntFlag{Name: "max-reference-bytes", EnvVars: []string{"REQUESTAGENT_MAX_REFERENCE_BYTES"},
+				Value: agent.DefaultMaxReferenceBytes, Usage: "largest target or recipient reference a proxy or request may name"},
+			&cli.IntFlag{Name: "max-cookie-bytes", EnvVars: []string{"REQUESTAGENT_MAX_COOKIE_BYTES"},
+				Value: agent.DefaultMaxCookieBytes, Usage: "largest cookie a request may carry (at most 65536)"},
+			&cli.IntFlag{Name: "max-tag-bytes", EnvVars: []string{"REQUESTAGENT_MAX_TAG_BYTES"},
+				Value: agent.DefaultMaxTagBytes, Usage: "largest request tag (at most 1024)"},
+			&cli.IntFlag{Name: "max-waiting", EnvVars: []string{"REQUESTAGENT_MAX_WAITING"},
+				Value: agent.DefaultMaxWaiting, Usage: "polls and pulls that may block waiting at once, in all; more get IMP_LIMIT"},
+			&cli.DurationFlag{Name: "created-retention", EnvVars: []string{"REQUESTAGENT_CREATED_RETENTION"},
+				Value: agent.DefaultCreatedRetention, Usage: "how long a create_request request may stay uninvoked; 0 = for ever"},
 			&cli.DurationFlag{Name: "replyRetention", EnvVars: []string{"REQUESTAGENT_REPLY_RETENTION"},
 				Usage: "how long an unread reply is kept; 0 = for ever"},
 			&cli.DurationFlag{Name: "recipientRetryBudget", EnvVars: []string{"REQUESTAGENT_RECIPIENT_RETRY_BUDGET"}, Value: 60 * time.Second,
@@ -347,6 +359,37 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 		}
 		bounds[name] = v
 	}
+	for _, name := range []string{"max-reference-bytes", "max-cookie-bytes", "max-tag-bytes", "max-waiting"} {
+		if c.Int(name) <= 0 {
+			return agent.Config{}, badFlag(name, "must be positive")
+		}
+	}
+	// 0 is "no limit" for these, a negative bound in Config.
+	noLimit := func(name string) (int64, error) {
+		v := c.Int64(name)
+		if v < 0 {
+			return 0, badFlag(name, "must not be negative (0 is no limit)")
+		}
+		if v == 0 {
+			v = -1
+		}
+		return v, nil
+	}
+	maxStore, err := noLimit("maxStoreBytes")
+	if err != nil {
+		return agent.Config{}, err
+	}
+	maxIndex, err := noLimit("max-index-bytes")
+	if err != nil {
+		return agent.Config{}, err
+	}
+	createdRetention := c.Duration("created-retention")
+	if createdRetention < 0 {
+		return agent.Config{}, badFlag("created-retention", "must not be negative (0 is for ever)")
+	}
+	if createdRetention == 0 {
+		createdRetention = -1
+	}
 	if c.Int("blockingTimeout") < 0 {
 		return agent.Config{}, badFlag("blockingTimeout", "must not be negative")
 	}
@@ -369,7 +412,13 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 		ConnectRetryBudget:   c.Duration("connectRetryBudget"),
 		DelegationTimeout:    c.Duration("delegationTimeout"),
 		RecipientRetryBudget: c.Duration("recipientRetryBudget"),
-		MaxStoreBytes:        c.Int64("maxStoreBytes"),
+		MaxStoreBytes:        maxStore,
+		MaxIndexBytes:        maxIndex,
+		MaxReferenceBytes:    c.Int("max-reference-bytes"),
+		MaxCookieBytes:       c.Int("max-cookie-bytes"),
+		MaxTagBytes:          c.Int("max-tag-bytes"),
+		MaxWaiting:           c.Int("max-waiting"),
+		CreatedRetention:     createdRetention,
 		ReplyRetention:       c.Duration("replyRetention"),
 		Defaults: agent.Properties{WaitReply: c.Bool("WaitReply"), ReplyDropping: byte(c.Uint("ReplyDropping")),
 			ManualTrash: c.Bool("RequestManualTrash")},
