@@ -164,12 +164,31 @@ func (r *reassembler) addFragment(f *Message) (*Message, error) {
 	return m, nil
 }
 
-// cancel drops a GIOP 1.2 message being reassembled when its request is
-// cancelled before the last fragment (§15.4.9).
+// cancel drops a message being reassembled when its request is cancelled
+// before the last fragment (§15.4.9): a GIOP 1.2 one by the id its
+// Fragments carry, the GIOP 1.1 one by the request id in its header, so
+// that the peer may start its next fragmented 1.1 message.
 func (r *reassembler) cancel(m *Message) {
-	if id, ok := firstULong(m.Buf[HeaderSize:], m.LittleEndian); ok {
-		delete(r.byID, id)
+	id, ok := firstULong(m.Buf[HeaderSize:], m.LittleEndian)
+	if !ok {
+		return
 	}
+	delete(r.byID, id)
+	if p := r.v11; p != nil {
+		if pid, ok := requestID11(p.msg); ok && pid == id {
+			r.v11 = nil
+		}
+	}
+}
+
+// requestID11 reads the request id of a GIOP 1.0/1.1 Request or Reply,
+// which follows the service contexts, from as much of it as has arrived.
+func requestID11(m *Message) (uint32, bool) {
+	var d Decoder
+	m.decoderInto(&d)
+	d.serviceContextsInto(nil)
+	id := d.ULong()
+	return id, d.Err() == nil
 }
 
 func firstULong(b []byte, little bool) (uint32, bool) {
