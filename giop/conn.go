@@ -126,8 +126,11 @@ type call struct {
 	sent atomic.Bool
 }
 
-// readBufferSize is each connection's read buffer.
-const readBufferSize = 8 << 10
+// readBufferSize is each connection's read buffer, which an idle
+// connection keeps: room for a header and a typical small message, or a
+// few pipelined ones, in one read; larger bodies are read straight into
+// their own buffers (frame.go).
+const readBufferSize = 4 << 10
 
 var encoderPool = sync.Pool{New: func() any { return NewEncoder(V1_2, true) }}
 

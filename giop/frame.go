@@ -1,14 +1,17 @@
 package giop
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"time"
 )
 
-// readChunk is how much of a declared body is allocated before the bytes
-// arrive: a peer that announces 2 MiB and sends nothing costs 64 KiB.
-const readChunk = 64 << 10
+// minBodyChunk is how far a body buffer may run ahead of the bytes that
+// have arrived, besides four times those bytes: a peer that announces
+// 2 MiB and sends 13 bytes costs 4 KiB, not 2 MiB, and a message whose
+// bytes are all there is read into one buffer of its exact size.
+const minBodyChunk = 4 << 10
 
 // deadliner is the part of net.Conn the frame reader needs.
 type deadliner interface {
@@ -18,7 +21,7 @@ type deadliner interface {
 // frameReader reads GIOP messages from a stream and reassembles fragments.
 // It is owned by one connection's reader goroutine.
 type frameReader struct {
-	r        io.Reader
+	r        *bufio.Reader
 	dl       deadliner // may be nil (tests over plain readers)
 	maxBody  int
 	msgTime  time.Duration // a started message must arrive within this
@@ -35,9 +38,15 @@ type frameReader struct {
 	lastVersion Version
 }
 
+// newFrameReader reads from r through a bufio.Reader (r itself when it
+// is one), whose buffered bytes tell how much of a body has arrived.
 func newFrameReader(r io.Reader, dl deadliner, cfg *Config) *frameReader {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, readBufferSize)
+	}
 	return &frameReader{
-		r:        r,
+		r:        br,
 		dl:       dl,
 		maxBody:  cfg.MaxMessageSize,
 		msgTime:  cfg.MessageTimeout,
@@ -84,7 +93,7 @@ func (f *frameReader) read(dst *Message) error {
 		if int64(h.Size) > int64(f.maxBody) {
 			return fmt.Errorf("%w: %s of %d bytes (limit %d)", ErrMessageTooLarge, h.Type, h.Size, f.maxBody)
 		}
-		if f.dl != nil && f.msgTime > 0 && f.buffered() < int(h.Size) {
+		if f.dl != nil && f.msgTime > 0 && f.r.Buffered() < int(h.Size) {
 			f.setDeadline(f.now().Add(f.msgTime))
 		}
 		buf, err := f.readBody(int(h.Size))
@@ -118,36 +127,50 @@ func (f *frameReader) setDeadline(t time.Time) {
 	f.dl.SetReadDeadline(t)
 }
 
-// buffered is how many bytes can be read without waiting for the peer.
-func (f *frameReader) buffered() int {
-	if b, ok := f.r.(interface{ Buffered() int }); ok {
-		return b.Buffered()
+// readBody returns a new buffer holding the header and size body bytes.
+// The buffer grows with the bytes that have arrived — to four times them
+// plus minBodyChunk at most — rather than trusting the declared size:
+// until the first body byte comes, the reader waits in the bufio.Reader's
+// buffer and holds nothing more.
+func (f *frameReader) readBody(size int) ([]byte, error) {
+	total := HeaderSize + size
+	if size > 0 && f.r.Buffered() == 0 {
+		if _, err := f.r.Peek(1); err != nil {
+			return nil, unexpectedEOF(err)
+		}
 	}
-	return 0
+	var buf []byte
+	for {
+		if len(buf) == total {
+			return buf, nil
+		}
+		if len(buf) == cap(buf) {
+			arrived := max(len(buf), HeaderSize) + f.r.Buffered()
+			n := min(total, 4*arrived+minBodyChunk)
+			nb := make([]byte, max(len(buf), HeaderSize), n)
+			if buf == nil {
+				copy(nb, f.hdr[:])
+			} else {
+				copy(nb, buf)
+			}
+			buf = nb
+			continue // a body of 0 bytes is complete already
+		}
+		k, err := f.r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err != nil && len(buf) < total {
+			return nil, unexpectedEOF(err)
+		}
+	}
 }
 
-// readBody returns a new buffer holding the header and size body bytes,
-// growing it as bytes arrive rather than trusting the declared size.
-func (f *frameReader) readBody(size int) ([]byte, error) {
-	buf := make([]byte, HeaderSize, HeaderSize+min(size, readChunk))
-	copy(buf, f.hdr[:])
-	for len(buf) < HeaderSize+size {
-		want := min(HeaderSize+size-len(buf), max(cap(buf)-len(buf), readChunk))
-		if cap(buf)-len(buf) < want {
-			nb := make([]byte, len(buf), min(HeaderSize+size, 2*cap(buf)+want))
-			copy(nb, buf)
-			buf = nb
-		}
-		n, err := io.ReadFull(f.r, buf[len(buf):len(buf)+want])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
+// unexpectedEOF turns the end of the stream inside a message into
+// io.ErrUnexpectedEOF.
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
 	}
-	return buf, nil
+	return err
 }
 
 func isTimeout(err error) bool {
