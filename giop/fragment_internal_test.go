@@ -400,8 +400,8 @@ func TestFragment_CancelEnds11Chain(t *testing.T) {
 		t.Fatalf("a CancelRequest for another id ended the chain")
 	}
 	cancel(4)
-	if r.pending() != 0 {
-		t.Fatalf("%d chains pending after CancelRequest, want none", r.pending())
+	if r.pending() != 0 || r.bytes != 0 {
+		t.Fatalf("%d chains (%d bytes) pending after CancelRequest, want none", r.pending(), r.bytes)
 	}
 	m, err := feed(t, r, p6...)
 	if err != nil || m == nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,8 +19,62 @@ type deadliner interface {
 	SetReadDeadline(time.Time) error
 }
 
+// budget is a count of units (bytes, or requests) shared by goroutines,
+// with a limit: MaxBufferedBytes and MaxServerInFlight of a Server. A nil
+// budget has no limit and counts nothing, which is what dialled
+// connections of a Client use.
+type budget struct {
+	limit   int64
+	used    atomic.Int64
+	refused atomic.Uint64 // takes refused for the limit
+}
+
+func newBudget(limit int) *budget { return &budget{limit: int64(limit)} }
+
+// take reserves n units, or reports false (and counts the refusal) when
+// that would go over the limit. A compare-and-swap, rather than an add
+// undone on failure, so that a large refused take never makes a small
+// concurrent one fail.
+func (b *budget) take(n int) bool {
+	if b == nil || n <= 0 {
+		return true
+	}
+	for {
+		u := b.used.Load()
+		if u+int64(n) > b.limit {
+			b.refused.Add(1)
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+int64(n)) {
+			return true
+		}
+	}
+}
+
+// give returns n units taken before.
+func (b *budget) give(n int) {
+	if b != nil && n > 0 {
+		b.used.Add(-int64(n))
+	}
+}
+
+// inUse is how many units are taken now.
+func (b *budget) inUse() uint64 {
+	if b == nil {
+		return 0
+	}
+	return uint64(max(b.used.Load(), 0))
+}
+
 // frameReader reads GIOP messages from a stream and reassembles fragments.
 // It is owned by one connection's reader goroutine.
+//
+// Memory (giop/SPEC.md "Limits"): a body buffer grows with the bytes that
+// have arrived, and every byte of it is taken from budget first — the
+// server's MaxBufferedBytes, shared by all its connections. A message
+// carries what it took (Message.held) to whoever ends up owning it, who
+// gives it back: the reassembler for a fragment chain, the request being
+// served, or the reader once it has handled the message.
 type frameReader struct {
 	r        *bufio.Reader
 	dl       deadliner // may be nil (tests over plain readers)
@@ -28,6 +83,7 @@ type frameReader struct {
 	fragTime time.Duration // a fragment chain must complete within this
 	now      func() time.Time
 	asm      reassembler
+	budget   *budget // the server's byte budget; nil for none
 	hdr      [HeaderSize]byte
 	// dlSet is the read deadline last set on dl. Setting one updates a
 	// runtime timer under a lock, so it is set only when it changes: a
@@ -56,9 +112,27 @@ func newFrameReader(r io.Reader, dl deadliner, cfg *Config) *frameReader {
 			maxSize:      cfg.MaxMessageSize + HeaderSize,
 			maxFragments: cfg.MaxFragments,
 			maxPartial:   cfg.MaxPendingFragmented,
+			maxBytes:     cfg.MaxReassemblyBytes,
 		},
 	}
 }
+
+// useBudget makes the reader take the bytes it holds from b. It is called
+// before the reader starts.
+func (f *frameReader) useBudget(b *budget) {
+	f.budget = b
+	f.asm.budget = b
+}
+
+// release gives back what m holds of the budget; m no longer holds any.
+func (f *frameReader) release(m *Message) {
+	f.budget.give(int(m.held))
+	m.held = 0
+}
+
+// close gives back what the messages in reassembly hold; the reader
+// reads no more.
+func (f *frameReader) close() { f.asm.dropAll() }
 
 // read reads the next complete message into *dst. Errors wrapping
 // ErrProtocol, ErrMessageTooLarge, ErrLimit or ErrMarshal deserve a
@@ -67,7 +141,8 @@ func newFrameReader(r io.Reader, dl deadliner, cfg *Config) *frameReader {
 // dst is the caller's: the connection's reader keeps it in a variable and
 // copies it into the request or reply that holds on to it, so a message
 // costs no allocation of its own. Only a message that takes part in
-// fragment reassembly is allocated.
+// fragment reassembly is allocated. The caller owns what dst.held took
+// from the budget.
 func (f *frameReader) read(dst *Message) error {
 	for {
 		// Between messages a connection may idle for ever, unless a
@@ -104,10 +179,10 @@ func (f *frameReader) read(dst *Message) error {
 			return err
 		}
 		if h.Type != MsgFragment && !h.MoreFragments && h.Type != MsgCancelRequest {
-			*dst = Message{Header: h, Buf: buf}
+			*dst = Message{Header: h, Buf: buf, held: int32(cap(buf))}
 			return nil
 		}
-		m, err := f.asm.add(&Message{Header: h, Buf: buf}, f.now())
+		m, err := f.asm.add(&Message{Header: h, Buf: buf, held: int32(cap(buf))}, f.now())
 		if err != nil {
 			return err
 		}
@@ -127,11 +202,15 @@ func (f *frameReader) setDeadline(t time.Time) {
 	f.dl.SetReadDeadline(t)
 }
 
-// readBody returns a new buffer holding the header and size body bytes.
-// The buffer grows with the bytes that have arrived — to four times them
-// plus minBodyChunk at most — rather than trusting the declared size:
-// until the first body byte comes, the reader waits in the bufio.Reader's
-// buffer and holds nothing more.
+// errBudget is why a connection that needs more of a server's byte
+// budget than is left closes.
+var errBudget = fmt.Errorf("%w: the server's buffer budget (MaxBufferedBytes) is spent", ErrLimit)
+
+// readBody returns a new buffer holding the header and size body bytes,
+// which it took from the budget. The buffer grows with the bytes that
+// have arrived — to four times them plus minBodyChunk at most — rather
+// than trusting the declared size: until the first body byte comes, the
+// reader waits in the bufio.Reader's buffer and holds nothing more.
 func (f *frameReader) readBody(size int) ([]byte, error) {
 	total := HeaderSize + size
 	if size > 0 && f.r.Buffered() == 0 {
@@ -147,6 +226,10 @@ func (f *frameReader) readBody(size int) ([]byte, error) {
 		if len(buf) == cap(buf) {
 			arrived := max(len(buf), HeaderSize) + f.r.Buffered()
 			n := min(total, 4*arrived+minBodyChunk)
+			if !f.budget.take(n - cap(buf)) {
+				f.budget.give(cap(buf))
+				return nil, errBudget
+			}
 			nb := make([]byte, max(len(buf), HeaderSize), n)
 			if buf == nil {
 				copy(nb, f.hdr[:])
@@ -159,6 +242,7 @@ func (f *frameReader) readBody(size int) ([]byte, error) {
 		k, err := f.r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+k]
 		if err != nil && len(buf) < total {
+			f.budget.give(cap(buf))
 			return nil, unexpectedEOF(err)
 		}
 	}

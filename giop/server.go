@@ -28,6 +28,8 @@ type Server struct {
 	accepted, protocolErrors, refused atomic.Uint64
 	// acceptErrors counts accept errors retried (see Serve).
 	acceptErrors atomic.Uint64
+	// limits are the budgets every connection of the server shares.
+	limits *serverLimits
 	// done is closed when the server starts shutting down, to cut short
 	// an accept loop's back-off.
 	done chan struct{}
@@ -50,9 +52,11 @@ const maxAnnounced = 1 << 16
 // NewServer returns a server that serves requests with h. A nil cfg means
 // DefaultConfig(); zero fields take their defaults.
 func NewServer(cfg *Config, h Handler) *Server {
+	cfg = cfg.withDefaults()
 	return &Server{
-		cfg:       cfg.withDefaults(),
+		cfg:       cfg,
 		handler:   h,
+		limits:    newServerLimits(cfg),
 		done:      make(chan struct{}),
 		workers:   workerpool.New(serveRequest, maxIdleServers),
 		listeners: make(map[net.Listener]struct{}),
@@ -67,6 +71,22 @@ func NewServer(cfg *Config, h Handler) *Server {
 const maxIdleServers = 256
 
 func serveRequest(req *ServerRequest) { req.Conn.serve(req) }
+
+// serverLimits are the bounds a server's connections share
+// (giop/SPEC.md "Limits"); dialled connections have none.
+type serverLimits struct {
+	// bytes is MaxBufferedBytes: memory of incoming messages.
+	bytes *budget
+	// serving is MaxServerInFlight: requests being served.
+	serving *budget
+	// busy counts requests refused with TRANSIENT for MaxInFlight or
+	// MaxServerInFlight.
+	busy atomic.Uint64
+}
+
+func newServerLimits(cfg *Config) *serverLimits {
+	return &serverLimits{bytes: newBudget(cfg.MaxBufferedBytes), serving: newBudget(cfg.MaxServerInFlight)}
+}
 
 // Back-off of an accept loop after an error that passes, as net/http's.
 const (
@@ -178,6 +198,7 @@ func (s *Server) accept(nc net.Conn) {
 	}
 	c := newConn(nc, s.cfg, s.handler, true)
 	c.workers = s.workers
+	c.useLimits(s.limits)
 	c.onClose = s.forget
 	c.onProtocolError = func() { s.protocolErrors.Add(1) }
 	s.accepted.Add(1)
@@ -246,7 +267,7 @@ type ServerStats struct {
 	// Accepted counts connections accepted; Open those open now.
 	Accepted, Open uint64
 	// ProtocolErrors counts connections closed after a MessageError
-	// (bad framing, oversized or malformed messages).
+	// (bad framing, oversized or malformed messages, a limit exceeded).
 	ProtocolErrors uint64
 	// Refused counts connections closed at once for MaxConnections.
 	Refused uint64
@@ -257,6 +278,16 @@ type ServerStats struct {
 	// back-off (see Serve): a count that keeps rising means the process
 	// is out of file descriptors or memory.
 	AcceptErrors uint64
+	// Serving is how many requests are being served now, over all
+	// connections (bounded by MaxServerInFlight).
+	Serving uint64
+	// Busy counts requests refused with TRANSIENT because MaxInFlight or
+	// MaxServerInFlight was reached.
+	Busy uint64
+	// BufferedBytes is the memory of incoming messages held now (bounded
+	// by MaxBufferedBytes); OverBudget counts connections closed because
+	// they needed more of it than was left.
+	BufferedBytes, OverBudget uint64
 }
 
 // Stats returns the server's counters.
@@ -264,8 +295,11 @@ func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	open, listeners := len(s.conns), len(s.listeners)
 	s.mu.Unlock()
+	l := s.limits
 	return ServerStats{Accepted: s.accepted.Load(), Open: uint64(open), ProtocolErrors: s.protocolErrors.Load(),
-		Refused: s.refused.Load(), Listeners: uint64(listeners), AcceptErrors: s.acceptErrors.Load()}
+		Refused: s.refused.Load(), Listeners: uint64(listeners), AcceptErrors: s.acceptErrors.Load(),
+		Serving: l.serving.inUse(), Busy: l.busy.Load(),
+		BufferedBytes: l.bytes.inUse(), OverBudget: l.bytes.refused.Load()}
 }
 
 // Conns returns the connections currently open.
