@@ -25,6 +25,23 @@ type Config struct {
 	// reassembly on one connection at once. Default 8.
 	MaxPendingFragmented int
 
+	// MaxReassemblyBytes bounds the bytes of all messages in mid-
+	// reassembly on one connection (GIOP 1.1 and 1.2 together, headers
+	// included); beyond it the peer gets MessageError and the connection
+	// closes. Default (zero, also in DefaultConfig, so that it follows
+	// MaxMessageSize) 4 × MaxMessageSize: 8 MiB. At least MaxMessageSize.
+	MaxReassemblyBytes int
+
+	// MaxBufferedBytes bounds, for a server, the memory of incoming
+	// messages over all its connections at once: bodies being read,
+	// messages being reassembled and requests being served, until their
+	// handler returns. A connection whose next read needs more gets
+	// MessageError and closes; the others are not touched. Not used by a
+	// Client. Default (zero, also in DefaultConfig) 256 MiB — 128 messages
+	// of the default largest size — or 4 × MaxMessageSize if that is more.
+	// At least MaxMessageSize.
+	MaxBufferedBytes int
+
 	// MessageTimeout bounds the time between a message's header and the
 	// last byte of its body, against peers that send half a message and
 	// stall. Default 30s.
@@ -44,9 +61,16 @@ type Config struct {
 	// Default 1024.
 	MaxInFlight int
 
+	// MaxServerInFlight is the most requests a server serves at once over
+	// all its connections (a blocked call holds a goroutine, about 6 KiB).
+	// Beyond it requests get TRANSIENT (completed NO), as for MaxInFlight.
+	// Not used by a Client. Default 16384: one blocked call for each of
+	// MaxConnections clients and room besides, at about 100 MiB.
+	MaxServerInFlight int
+
 	// MaxConnections is the most inbound connections a server keeps open;
-	// beyond it new ones are closed at once. Default 10000 (each costs about
-	// 25 KiB: two goroutines and a read buffer).
+	// beyond it new ones are closed at once. Default 10000 (an idle one
+	// costs about 15 KiB: two goroutines and a 4 KiB read buffer).
 	MaxConnections int
 
 	// MaxForwardHops is the most LOCATION_FORWARD replies a client call
@@ -91,6 +115,7 @@ const (
 	DefaultFragmentTimeout      = 60 * time.Second
 	DefaultWriteTimeout         = 30 * time.Second
 	DefaultMaxInFlight          = 1024
+	DefaultMaxServerInFlight    = 16384
 	DefaultMaxForwardHops       = 8
 	DefaultMaxConnections       = 10000
 	DefaultDialTimeout          = 10 * time.Second
@@ -100,7 +125,19 @@ const (
 	minMaxMessageSize           = 8 << 10
 )
 
-// DefaultConfig returns a Config with every field at its default.
+// Defaults of the byte budgets, which follow MaxMessageSize: a zero field
+// means the default, also in DefaultConfig.
+const (
+	// DefaultMaxReassemblyBytes is MaxReassemblyBytes with the default
+	// MaxMessageSize; with another it is 4 × MaxMessageSize.
+	DefaultMaxReassemblyBytes = 4 * DefaultMaxMessageSize
+	// DefaultMaxBufferedBytes is MaxBufferedBytes unless 4 ×
+	// MaxMessageSize is more.
+	DefaultMaxBufferedBytes = 256 << 20
+)
+
+// DefaultConfig returns a Config with every field at its default (the
+// budgets that follow MaxMessageSize are left zero, which means theirs).
 func DefaultConfig() *Config {
 	return &Config{
 		MaxMessageSize:       DefaultMaxMessageSize,
@@ -110,6 +147,7 @@ func DefaultConfig() *Config {
 		FragmentTimeout:      DefaultFragmentTimeout,
 		WriteTimeout:         DefaultWriteTimeout,
 		MaxInFlight:          DefaultMaxInFlight,
+		MaxServerInFlight:    DefaultMaxServerInFlight,
 		MaxForwardHops:       DefaultMaxForwardHops,
 		MaxConnections:       DefaultMaxConnections,
 		DialTimeout:          DefaultDialTimeout,
@@ -124,11 +162,11 @@ func DefaultConfig() *Config {
 // withDefaults returns a copy of c (or of the defaults when c is nil) with
 // zero fields set to their defaults.
 func (c *Config) withDefaults() *Config {
+	d := DefaultConfig()
 	if c == nil {
-		return DefaultConfig()
+		c = d
 	}
 	out := *c
-	d := DefaultConfig()
 	setInt := func(p *int, v int) {
 		if *p == 0 {
 			*p = v
@@ -142,10 +180,13 @@ func (c *Config) withDefaults() *Config {
 	setInt(&out.MaxMessageSize, d.MaxMessageSize)
 	setInt(&out.MaxFragments, d.MaxFragments)
 	setInt(&out.MaxPendingFragmented, d.MaxPendingFragmented)
+	setInt(&out.MaxReassemblyBytes, 4*out.MaxMessageSize)
+	setInt(&out.MaxBufferedBytes, max(DefaultMaxBufferedBytes, 4*out.MaxMessageSize))
 	setDur(&out.MessageTimeout, d.MessageTimeout)
 	setDur(&out.FragmentTimeout, d.FragmentTimeout)
 	setDur(&out.WriteTimeout, d.WriteTimeout)
 	setInt(&out.MaxInFlight, d.MaxInFlight)
+	setInt(&out.MaxServerInFlight, d.MaxServerInFlight)
 	setInt(&out.MaxForwardHops, d.MaxForwardHops)
 	setInt(&out.MaxConnections, d.MaxConnections)
 	setDur(&out.DialTimeout, d.DialTimeout)
@@ -161,6 +202,10 @@ func (c *Config) Validate() error {
 	bad := func(field string, v any, why string) error {
 		return fmt.Errorf("%w: %s=%v: %s", ErrBadConfig, field, v, why)
 	}
+	msgSize := c.MaxMessageSize
+	if msgSize == 0 {
+		msgSize = DefaultMaxMessageSize
+	}
 	switch {
 	case c.MaxMessageSize != 0 && c.MaxMessageSize < minMaxMessageSize:
 		return bad("MaxMessageSize", c.MaxMessageSize, "must be at least 8 KiB")
@@ -170,6 +215,10 @@ func (c *Config) Validate() error {
 		return bad("MaxFragments", c.MaxFragments, "must not be negative")
 	case c.MaxPendingFragmented < 0:
 		return bad("MaxPendingFragmented", c.MaxPendingFragmented, "must not be negative")
+	case c.MaxReassemblyBytes != 0 && c.MaxReassemblyBytes < msgSize:
+		return bad("MaxReassemblyBytes", c.MaxReassemblyBytes, "must be at least MaxMessageSize")
+	case c.MaxBufferedBytes != 0 && c.MaxBufferedBytes < msgSize:
+		return bad("MaxBufferedBytes", c.MaxBufferedBytes, "must be at least MaxMessageSize")
 	case c.MessageTimeout < 0:
 		return bad("MessageTimeout", c.MessageTimeout, "must not be negative")
 	case c.FragmentTimeout < 0:
@@ -178,6 +227,8 @@ func (c *Config) Validate() error {
 		return bad("WriteTimeout", c.WriteTimeout, "must not be negative")
 	case c.MaxInFlight < 0:
 		return bad("MaxInFlight", c.MaxInFlight, "must not be negative")
+	case c.MaxServerInFlight < 0:
+		return bad("MaxServerInFlight", c.MaxServerInFlight, "must not be negative")
 	case c.MaxConnections < 0:
 		return bad("MaxConnections", c.MaxConnections, "must not be negative")
 	case c.MaxForwardHops < 0:

@@ -51,6 +51,10 @@ type Conn struct {
 	// workers, if set, runs the peer's requests; else each gets a new
 	// goroutine.
 	workers *workerpool.Pool[*ServerRequest]
+	// limits, set on a server's connections before they start, are the
+	// budgets shared with the server's other connections; nil on dialled
+	// ones.
+	limits *serverLimits
 
 	// onClose is called once, after the connection is closed.
 	onClose func(*Conn)
@@ -126,8 +130,11 @@ type call struct {
 	sent atomic.Bool
 }
 
-// readBufferSize is each connection's read buffer.
-const readBufferSize = 8 << 10
+// readBufferSize is each connection's read buffer, which an idle
+// connection keeps: room for a header and a typical small message, or a
+// few pipelined ones, in one read; larger bodies are read straight into
+// their own buffers (frame.go).
+const readBufferSize = 4 << 10
 
 var encoderPool = sync.Pool{New: func() any { return NewEncoder(V1_2, true) }}
 
@@ -171,6 +178,13 @@ func newConnOffering(nc net.Conn, cfg *Config, h Handler, accepted bool, offer [
 	// then body); deadlines still apply to nc underneath.
 	c.frames = newFrameReader(bufio.NewReaderSize(nc, readBufferSize), nc, cfg)
 	return c
+}
+
+// useLimits makes the connection share a server's budgets. It is called
+// before start.
+func (c *Conn) useLimits(l *serverLimits) {
+	c.limits = l
+	c.frames.useBudget(l.bytes)
 }
 
 // start launches the reader and writer goroutines.
@@ -269,6 +283,7 @@ func (c *Conn) readLoop() {
 			c.log.Error().Interface("panic", r).Bytes("stack", debug.Stack()).Msg("giop: reader panic")
 			err = fmt.Errorf("giop: reader panic: %v", r)
 		}
+		c.frames.close()
 		c.close(err)
 	}()
 	for {
@@ -284,7 +299,11 @@ func (c *Conn) readLoop() {
 			}
 			return
 		}
-		if err = c.handleMessage(&m); err != nil {
+		err = c.handleMessage(&m)
+		// A request being served took m's share of the byte budget with
+		// it; whatever else m holds is done with.
+		c.frames.release(&m)
+		if err != nil {
 			if isProtocolErr(err) {
 				c.log.Warn().Err(err).Str("type", m.Type.String()).Msg("giop: closing connection after protocol error")
 				c.sendMessageError()
@@ -361,9 +380,11 @@ func (c *Conn) deliver(id uint32, r *Response) {
 	cl.ch <- r
 }
 
-func (c *Conn) handleRequest(m *Message) error {
-	req := &ServerRequest{Version: m.Version, LittleEndian: m.LittleEndian, Conn: c, msg: *m}
-	m = &req.msg // the reader's copy is reused for the next message
+// handleRequest dispatches a request. Once it is dispatched, the request
+// owns what the message holds of the byte budget, and in is cleared of it.
+func (c *Conn) handleRequest(in *Message) error {
+	req := &ServerRequest{Version: in.Version, LittleEndian: in.LittleEndian, Conn: c, msg: *in}
+	m := &req.msg // the reader's copy is reused for the next message
 	h := &req.hdr
 	if c.ops == nil {
 		c.ops = make(map[string]string)
@@ -399,8 +420,11 @@ func (c *Conn) handleRequest(m *Message) error {
 		c.mu.Unlock()
 		return nil
 	}
-	if len(c.serving) >= c.cfg.MaxInFlight {
+	if len(c.serving) >= c.cfg.MaxInFlight || !c.takeServing() {
 		c.mu.Unlock()
+		if c.limits != nil {
+			c.limits.busy.Add(1)
+		}
 		if respond {
 			c.sendSystemException(m.Version, h.RequestID, NewSystemException(ExcTransient, 0, CompletedNo))
 		}
@@ -410,6 +434,7 @@ func (c *Conn) handleRequest(m *Message) error {
 	// to overwrite: the older request can then no longer be cancelled.
 	c.serving[h.RequestID] = req
 	c.mu.Unlock()
+	in.held = 0 // the request gives it back when served
 
 	if c.workers != nil {
 		c.workers.Go(req)
@@ -419,9 +444,19 @@ func (c *Conn) handleRequest(m *Message) error {
 	return nil
 }
 
+// takeServing takes a place among the server's requests being served.
+func (c *Conn) takeServing() bool {
+	return c.limits == nil || c.limits.serving.take(1)
+}
+
 // serve runs one request's handler and sends its reply.
 func (c *Conn) serve(req *ServerRequest) {
 	defer func() {
+		if l := c.limits; l != nil {
+			l.serving.give(1)
+			l.bytes.give(int(req.msg.held))
+			req.msg.held = 0
+		}
 		c.mu.Lock()
 		if c.serving[req.Header.RequestID] == req {
 			delete(c.serving, req.Header.RequestID)

@@ -19,8 +19,9 @@ var (
 	// is larger than the configured limit.
 	ErrMessageTooLarge = errors.New("giop: message too large")
 
-	// ErrLimit means a per-connection or per-message limit other than the
-	// size was exceeded (fragment count, service contexts, in-flight requests).
+	// ErrLimit means a per-message, per-connection or per-server limit
+	// other than the message size was exceeded (fragment count, service
+	// contexts, bytes in reassembly, a server's MaxBufferedBytes).
 	ErrLimit = errors.New("giop: limit exceeded")
 
 	// ErrConnClosed means the connection is closed or closing.

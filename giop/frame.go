@@ -1,30 +1,89 @@
 package giop
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 )
 
-// readChunk is how much of a declared body is allocated before the bytes
-// arrive: a peer that announces 2 MiB and sends nothing costs 64 KiB.
-const readChunk = 64 << 10
+// minBodyChunk is how far a body buffer may run ahead of the bytes that
+// have arrived, besides four times those bytes: a peer that announces
+// 2 MiB and sends 13 bytes costs 4 KiB, not 2 MiB, and a message whose
+// bytes are all there is read into one buffer of its exact size.
+const minBodyChunk = 4 << 10
 
 // deadliner is the part of net.Conn the frame reader needs.
 type deadliner interface {
 	SetReadDeadline(time.Time) error
 }
 
+// budget is a count of units (bytes, or requests) shared by goroutines,
+// with a limit: MaxBufferedBytes and MaxServerInFlight of a Server. A nil
+// budget has no limit and counts nothing, which is what dialled
+// connections of a Client use.
+type budget struct {
+	limit   int64
+	used    atomic.Int64
+	refused atomic.Uint64 // takes refused for the limit
+}
+
+func newBudget(limit int) *budget { return &budget{limit: int64(limit)} }
+
+// take reserves n units, or reports false (and counts the refusal) when
+// that would go over the limit. A compare-and-swap, rather than an add
+// undone on failure, so that a large refused take never makes a small
+// concurrent one fail.
+func (b *budget) take(n int) bool {
+	if b == nil || n <= 0 {
+		return true
+	}
+	for {
+		u := b.used.Load()
+		if u+int64(n) > b.limit {
+			b.refused.Add(1)
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+int64(n)) {
+			return true
+		}
+	}
+}
+
+// give returns n units taken before.
+func (b *budget) give(n int) {
+	if b != nil && n > 0 {
+		b.used.Add(-int64(n))
+	}
+}
+
+// inUse is how many units are taken now.
+func (b *budget) inUse() uint64 {
+	if b == nil {
+		return 0
+	}
+	return uint64(max(b.used.Load(), 0))
+}
+
 // frameReader reads GIOP messages from a stream and reassembles fragments.
 // It is owned by one connection's reader goroutine.
+//
+// Memory (giop/SPEC.md "Limits"): a body buffer grows with the bytes that
+// have arrived, and every byte of it is taken from budget first — the
+// server's MaxBufferedBytes, shared by all its connections. A message
+// carries what it took (Message.held) to whoever ends up owning it, who
+// gives it back: the reassembler for a fragment chain, the request being
+// served, or the reader once it has handled the message.
 type frameReader struct {
-	r        io.Reader
+	r        *bufio.Reader
 	dl       deadliner // may be nil (tests over plain readers)
 	maxBody  int
 	msgTime  time.Duration // a started message must arrive within this
 	fragTime time.Duration // a fragment chain must complete within this
 	now      func() time.Time
 	asm      reassembler
+	budget   *budget // the server's byte budget; nil for none
 	hdr      [HeaderSize]byte
 	// dlSet is the read deadline last set on dl. Setting one updates a
 	// runtime timer under a lock, so it is set only when it changes: a
@@ -35,9 +94,15 @@ type frameReader struct {
 	lastVersion Version
 }
 
+// newFrameReader reads from r through a bufio.Reader (r itself when it
+// is one), whose buffered bytes tell how much of a body has arrived.
 func newFrameReader(r io.Reader, dl deadliner, cfg *Config) *frameReader {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, readBufferSize)
+	}
 	return &frameReader{
-		r:        r,
+		r:        br,
 		dl:       dl,
 		maxBody:  cfg.MaxMessageSize,
 		msgTime:  cfg.MessageTimeout,
@@ -47,9 +112,27 @@ func newFrameReader(r io.Reader, dl deadliner, cfg *Config) *frameReader {
 			maxSize:      cfg.MaxMessageSize + HeaderSize,
 			maxFragments: cfg.MaxFragments,
 			maxPartial:   cfg.MaxPendingFragmented,
+			maxBytes:     cfg.MaxReassemblyBytes,
 		},
 	}
 }
+
+// useBudget makes the reader take the bytes it holds from b. It is called
+// before the reader starts.
+func (f *frameReader) useBudget(b *budget) {
+	f.budget = b
+	f.asm.budget = b
+}
+
+// release gives back what m holds of the budget; m no longer holds any.
+func (f *frameReader) release(m *Message) {
+	f.budget.give(int(m.held))
+	m.held = 0
+}
+
+// close gives back what the messages in reassembly hold; the reader
+// reads no more.
+func (f *frameReader) close() { f.asm.dropAll() }
 
 // read reads the next complete message into *dst. Errors wrapping
 // ErrProtocol, ErrMessageTooLarge, ErrLimit or ErrMarshal deserve a
@@ -58,7 +141,8 @@ func newFrameReader(r io.Reader, dl deadliner, cfg *Config) *frameReader {
 // dst is the caller's: the connection's reader keeps it in a variable and
 // copies it into the request or reply that holds on to it, so a message
 // costs no allocation of its own. Only a message that takes part in
-// fragment reassembly is allocated.
+// fragment reassembly is allocated. The caller owns what dst.held took
+// from the budget.
 func (f *frameReader) read(dst *Message) error {
 	for {
 		// Between messages a connection may idle for ever, unless a
@@ -84,7 +168,7 @@ func (f *frameReader) read(dst *Message) error {
 		if int64(h.Size) > int64(f.maxBody) {
 			return fmt.Errorf("%w: %s of %d bytes (limit %d)", ErrMessageTooLarge, h.Type, h.Size, f.maxBody)
 		}
-		if f.dl != nil && f.msgTime > 0 && f.buffered() < int(h.Size) {
+		if f.dl != nil && f.msgTime > 0 && f.r.Buffered() < int(h.Size) {
 			f.setDeadline(f.now().Add(f.msgTime))
 		}
 		buf, err := f.readBody(int(h.Size))
@@ -95,10 +179,10 @@ func (f *frameReader) read(dst *Message) error {
 			return err
 		}
 		if h.Type != MsgFragment && !h.MoreFragments && h.Type != MsgCancelRequest {
-			*dst = Message{Header: h, Buf: buf}
+			*dst = Message{Header: h, Buf: buf, held: int32(cap(buf))}
 			return nil
 		}
-		m, err := f.asm.add(&Message{Header: h, Buf: buf}, f.now())
+		m, err := f.asm.add(&Message{Header: h, Buf: buf, held: int32(cap(buf))}, f.now())
 		if err != nil {
 			return err
 		}
@@ -118,36 +202,59 @@ func (f *frameReader) setDeadline(t time.Time) {
 	f.dl.SetReadDeadline(t)
 }
 
-// buffered is how many bytes can be read without waiting for the peer.
-func (f *frameReader) buffered() int {
-	if b, ok := f.r.(interface{ Buffered() int }); ok {
-		return b.Buffered()
-	}
-	return 0
-}
+// errBudget is why a connection that needs more of a server's byte
+// budget than is left closes.
+var errBudget = fmt.Errorf("%w: the server's buffer budget (MaxBufferedBytes) is spent", ErrLimit)
 
 // readBody returns a new buffer holding the header and size body bytes,
-// growing it as bytes arrive rather than trusting the declared size.
+// which it took from the budget. The buffer grows with the bytes that
+// have arrived — to four times them plus minBodyChunk at most — rather
+// than trusting the declared size: until the first body byte comes, the
+// reader waits in the bufio.Reader's buffer and holds nothing more.
 func (f *frameReader) readBody(size int) ([]byte, error) {
-	buf := make([]byte, HeaderSize, HeaderSize+min(size, readChunk))
-	copy(buf, f.hdr[:])
-	for len(buf) < HeaderSize+size {
-		want := min(HeaderSize+size-len(buf), max(cap(buf)-len(buf), readChunk))
-		if cap(buf)-len(buf) < want {
-			nb := make([]byte, len(buf), min(HeaderSize+size, 2*cap(buf)+want))
-			copy(nb, buf)
-			buf = nb
-		}
-		n, err := io.ReadFull(f.r, buf[len(buf):len(buf)+want])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
+	total := HeaderSize + size
+	if size > 0 && f.r.Buffered() == 0 {
+		if _, err := f.r.Peek(1); err != nil {
+			return nil, unexpectedEOF(err)
 		}
 	}
-	return buf, nil
+	var buf []byte
+	for {
+		if len(buf) == total {
+			return buf, nil
+		}
+		if len(buf) == cap(buf) {
+			arrived := max(len(buf), HeaderSize) + f.r.Buffered()
+			n := min(total, 4*arrived+minBodyChunk)
+			if !f.budget.take(n - cap(buf)) {
+				f.budget.give(cap(buf))
+				return nil, errBudget
+			}
+			nb := make([]byte, max(len(buf), HeaderSize), n)
+			if buf == nil {
+				copy(nb, f.hdr[:])
+			} else {
+				copy(nb, buf)
+			}
+			buf = nb
+			continue // a body of 0 bytes is complete already
+		}
+		k, err := f.r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err != nil && len(buf) < total {
+			f.budget.give(cap(buf))
+			return nil, unexpectedEOF(err)
+		}
+	}
+}
+
+// unexpectedEOF turns the end of the stream inside a message into
+// io.ErrUnexpectedEOF.
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 func isTimeout(err error) bool {

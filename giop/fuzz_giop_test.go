@@ -117,16 +117,26 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 // and into the message decoders. Properties: no panic; errors are I/O
 // (EOF) or wrap the protocol sentinels; every message returned is whole
 // (header consistent with its size, no MORE_FRAGMENTS, not a Fragment),
-// within the size limit and no larger than the input that carried it.
+// within the size limit and no larger than the input that carried it;
+// it holds exactly its buffer's capacity of the byte budget, and once the
+// messages are released and the reader closed, the budget is whole again.
 func FuzzReadMessage(f *testing.F) {
 	for _, b := range goldenCaptures(f) {
 		f.Add(b, uint16(len(b)/2), uint8(3))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, split uint16, step uint8) {
-		cfg := &Config{MaxMessageSize: 16 << 10, MaxFragments: 4, MaxPendingFragmented: 2}
+		cfg := &Config{MaxMessageSize: 16 << 10, MaxFragments: 4, MaxPendingFragmented: 2, MaxReassemblyBytes: 24 << 10}
 		cut := int(split) % (len(data) + 1)
 		r := &chunkReader{chunks: [][]byte{data[:cut], data[cut:]}, max: 1 + int(step%32)}
 		fr := newFrameReader(r, nil, cfg)
+		b := newBudget(32 << 10)
+		fr.useBudget(b)
+		defer func() {
+			fr.close()
+			if n := b.inUse(); n != 0 {
+				t.Fatalf("%d bytes of the budget not given back", n)
+			}
+		}()
 		for range 64 {
 			m, err := fr.next()
 			if err != nil {
@@ -135,6 +145,10 @@ func FuzzReadMessage(f *testing.F) {
 				}
 				return
 			}
+			if int(m.held) != cap(m.Buf) {
+				t.Fatalf("message holds %d bytes of the budget for a buffer of %d", m.held, cap(m.Buf))
+			}
+			fr.release(m)
 			if m.MoreFragments || m.Type == MsgFragment || len(m.Buf) != HeaderSize+int(m.Size) {
 				t.Fatalf("incomplete message out of the reader: %+v, %d bytes", m.Header, len(m.Buf))
 			}

@@ -395,6 +395,20 @@ func TestHostile(t *testing.T) {
 				h.t.Fatalf("server closed the connection with %v, want its write deadline", err)
 			}
 		}},
+		// §15.4.9: a CancelRequest for the GIOP 1.1 message in
+		// reassembly ends its chain, so the next fragmented 1.1 request
+		// may start; only it is answered.
+		{"cancel_ends_1_1_chain", func(h *hostile, c *rawClient) {
+			cancelled := giop.FragmentMessage(echoRequest(giop.V1_1, 5, strings.Repeat("c", 100)), 60)
+			next := giop.FragmentMessage(echoRequest(giop.V1_1, 7, strings.Repeat("n", 100)), 60, 100)
+			c.mustWrite(cancelled[0], giop.NewEncoder(giop.V1_1, true).EncodeCancelRequest(giop.V1_1, 5))
+			c.mustWrite(next...)
+			rh, d := c.reply(7)
+			if got := d.String(); rh.Status != giop.ReplyNoException || got != strings.Repeat("n", 100) {
+				h.t.Fatalf("reply to 7: %v %q", rh.Status, got)
+			}
+			c.echo(9, "after")
+		}},
 		// §2.5: CancelRequest for an unknown id is ignored, with no reply.
 		{"cancel_unknown_id", func(h *hostile, c *rawClient) {
 			c.mustWrite(giop.NewEncoder(giop.V1_2, true).EncodeCancelRequest(giop.V1_2, 777))

@@ -7,7 +7,12 @@ import "fmt"
 // the body, so CDR alignment counts from Buf[0] (§15.3.1.1).
 type Message struct {
 	Header
-	Buf []byte
+	// held is how many bytes of a server's byte budget Buf stands for;
+	// whoever ends up owning the message gives them back (frame.go). An
+	// int32 (messages are at most 1 GiB) in the padding after Header, so
+	// a message is no larger for it.
+	held int32
+	Buf  []byte
 
 	// segs records where GIOP 1.1 fragment data restarts alignment.
 	segs []segment

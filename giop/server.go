@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/requestagent/requestagent/internal/workerpool"
@@ -29,6 +30,13 @@ type Server struct {
 	workers *workerpool.Pool[*ServerRequest]
 
 	accepted, protocolErrors, refused atomic.Uint64
+	// acceptErrors counts accept errors retried (see Serve).
+	acceptErrors atomic.Uint64
+	// limits are the budgets every connection of the server shares.
+	limits *serverLimits
+	// done is closed when the server starts shutting down, to cut short
+	// an accept loop's back-off.
+	done chan struct{}
 
 	mu        sync.Mutex // guards the fields below
 	listeners map[net.Listener]struct{}
@@ -38,9 +46,12 @@ type Server struct {
 // NewServer returns a server that serves requests with h. A nil cfg means
 // DefaultConfig(); zero fields take their defaults.
 func NewServer(cfg *Config, h Handler) *Server {
+	cfg = cfg.withDefaults()
 	return &Server{
-		cfg:       cfg.withDefaults(),
+		cfg:       cfg,
 		handler:   h,
+		limits:    newServerLimits(cfg),
+		done:      make(chan struct{}),
 		workers:   workerpool.New(serveRequest, maxIdleServers),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*Conn]struct{}),
@@ -53,8 +64,41 @@ const maxIdleServers = 256
 
 func serveRequest(req *ServerRequest) { req.Conn.serve(req) }
 
+// serverLimits are the bounds a server's connections share
+// (giop/SPEC.md "Limits"); dialled connections have none.
+type serverLimits struct {
+	// bytes is MaxBufferedBytes: memory of incoming messages.
+	bytes *budget
+	// serving is MaxServerInFlight: requests being served.
+	serving *budget
+	// busy counts requests refused with TRANSIENT for MaxInFlight or
+	// MaxServerInFlight.
+	busy atomic.Uint64
+}
+
+func newServerLimits(cfg *Config) *serverLimits {
+	return &serverLimits{bytes: newBudget(cfg.MaxBufferedBytes), serving: newBudget(cfg.MaxServerInFlight)}
+}
+
+// Back-off of an accept loop after an error that passes, as net/http's.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+)
+
 // Serve accepts connections on ln until the server shuts down, then
-// returns ErrServerClosed. Temporary accept errors back off and retry.
+// returns ErrServerClosed.
+//
+// An accept error that passes — out of file descriptors (EMFILE, ENFILE),
+// buffers or memory (ENOBUFS, ENOMEM), a connection that died before it
+// was accepted (ECONNABORTED and the network errors accept(2) says to
+// retry), EINTR, EAGAIN, a timeout — is retried after a back-off of 5 ms
+// doubling to 1 s, and counted in ServerStats.AcceptErrors; a burst of them
+// is logged once when it starts and once when accepting works again. Any
+// other error is permanent: Serve closes ln and returns that error. So a
+// return other than ErrServerClosed always means that ln is closed and no
+// connection will be accepted on it again (ServerStats.Listeners counts
+// the listeners still served); connections already open are still served.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.shuttingDown.Load() {
@@ -67,25 +111,77 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
-	var backoff time.Duration
+	var (
+		backoff time.Duration
+		burst   int // accept errors since the last connection accepted
+	)
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if s.shuttingDown.Load() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.cfg.Logger.Warn().Err(err).Dur("retry_in", backoff).Msg("giop: accept failed")
-				time.Sleep(backoff)
-				continue
+			if !temporaryAcceptError(err) {
+				s.dropListener(ln)
+				s.cfg.Logger.Error().Err(err).Str("addr", ln.Addr().String()).
+					Msg("giop: accept failed for good; listener closed")
+				return err
 			}
-			return err
+			s.acceptErrors.Add(1)
+			if burst == 0 {
+				s.cfg.Logger.Warn().Err(err).Str("addr", ln.Addr().String()).
+					Msg("giop: accept failing; retrying with back-off")
+			}
+			burst++
+			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.done: // the next Accept fails on the closed listener
+				t.Stop()
+			}
+			continue
+		}
+		if burst > 0 {
+			s.cfg.Logger.Info().Int("errors", burst).Str("addr", ln.Addr().String()).
+				Msg("giop: accepting again")
+			burst = 0
 		}
 		backoff = 0
 		s.accept(nc)
 	}
+}
+
+// retriedAcceptErrnos are the accept errors that pass: resources that
+// other connections will give back, and what accept(2) tells servers to
+// treat as EAGAIN (a network error pending on the new connection).
+var retriedAcceptErrnos = []syscall.Errno{
+	syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+	syscall.ECONNABORTED, syscall.EINTR, syscall.EAGAIN,
+	syscall.EPROTO, syscall.ENETDOWN, syscall.ENOPROTOOPT, syscall.EHOSTDOWN,
+	syscall.EHOSTUNREACH, syscall.EOPNOTSUPP, syscall.ENETUNREACH,
+}
+
+// temporaryAcceptError reports whether an accept error may pass.
+func temporaryAcceptError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range retriedAcceptErrnos {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropListener closes a listener that failed and forgets it.
+func (s *Server) dropListener(ln net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, ln)
+	s.mu.Unlock()
+	ln.Close()
 }
 
 func (s *Server) accept(nc net.Conn) {
@@ -94,6 +190,7 @@ func (s *Server) accept(nc net.Conn) {
 	}
 	c := newConn(nc, s.cfg, s.handler, true)
 	c.workers = s.workers
+	c.useLimits(s.limits)
 	c.onClose = s.forget
 	c.onProtocolError = func() { s.protocolErrors.Add(1) }
 	s.accepted.Add(1)
@@ -128,19 +225,39 @@ type ServerStats struct {
 	// Accepted counts connections accepted; Open those open now.
 	Accepted, Open uint64
 	// ProtocolErrors counts connections closed after a MessageError
-	// (bad framing, oversized or malformed messages).
+	// (bad framing, oversized or malformed messages, a limit exceeded).
 	ProtocolErrors uint64
 	// Refused counts connections closed at once for MaxConnections.
 	Refused uint64
+	// Listeners is how many listeners Serve is accepting on now: one that
+	// failed for good is no longer counted (see Serve).
+	Listeners uint64
+	// AcceptErrors counts accept errors that were retried after a
+	// back-off (see Serve): a count that keeps rising means the process
+	// is out of file descriptors or memory.
+	AcceptErrors uint64
+	// Serving is how many requests are being served now, over all
+	// connections (bounded by MaxServerInFlight).
+	Serving uint64
+	// Busy counts requests refused with TRANSIENT because MaxInFlight or
+	// MaxServerInFlight was reached.
+	Busy uint64
+	// BufferedBytes is the memory of incoming messages held now (bounded
+	// by MaxBufferedBytes); OverBudget counts connections closed because
+	// they needed more of it than was left.
+	BufferedBytes, OverBudget uint64
 }
 
 // Stats returns the server's counters.
 func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
-	open := len(s.conns)
+	open, listeners := len(s.conns), len(s.listeners)
 	s.mu.Unlock()
+	l := s.limits
 	return ServerStats{Accepted: s.accepted.Load(), Open: uint64(open), ProtocolErrors: s.protocolErrors.Load(),
-		Refused: s.refused.Load()}
+		Refused: s.refused.Load(), Listeners: uint64(listeners), AcceptErrors: s.acceptErrors.Load(),
+		Serving: l.serving.inUse(), Busy: l.busy.Load(),
+		BufferedBytes: l.bytes.inUse(), OverBudget: l.bytes.refused.Load()}
 }
 
 // Conns returns the connections currently open.
@@ -186,6 +303,9 @@ func (s *Server) Close() error {
 
 func (s *Server) stop() {
 	s.mu.Lock()
+	if !s.shuttingDown.Load() {
+		close(s.done)
+	}
 	s.shuttingDown.Store(true)
 	lns := s.listeners
 	s.listeners = make(map[net.Listener]struct{})

@@ -1,0 +1,67 @@
+package giop
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestConfig_BudgetsFollowMaxMessageSize: the byte budgets default to
+// multiples of MaxMessageSize, so raising the message size (as the agent's
+// --maxMessageSize does on a DefaultConfig) keeps a valid Config in which
+// the largest message can still be reassembled and buffered; values below
+// MaxMessageSize, or negative counts, are refused by name.
+func TestConfig_BudgetsFollowMaxMessageSize(t *testing.T) {
+	d := DefaultConfig().withDefaults()
+	if d.MaxReassemblyBytes != DefaultMaxReassemblyBytes || d.MaxBufferedBytes != DefaultMaxBufferedBytes ||
+		d.MaxServerInFlight != DefaultMaxServerInFlight {
+		t.Fatalf("defaults: reassembly %d, buffered %d, in flight %d", d.MaxReassemblyBytes, d.MaxBufferedBytes, d.MaxServerInFlight)
+	}
+	if n := (*Config)(nil).withDefaults().MaxBufferedBytes; n != DefaultMaxBufferedBytes {
+		t.Fatalf("nil Config: MaxBufferedBytes %d", n)
+	}
+	big := DefaultConfig()
+	big.MaxMessageSize = 128 << 20
+	if err := big.Validate(); err != nil {
+		t.Fatalf("DefaultConfig with a 128 MiB message size: %v", err)
+	}
+	if b := big.withDefaults(); b.MaxReassemblyBytes != 512<<20 || b.MaxBufferedBytes != 512<<20 {
+		t.Fatalf("128 MiB messages: reassembly %d, buffered %d; want 512 MiB each", b.MaxReassemblyBytes, b.MaxBufferedBytes)
+	}
+	for _, tc := range []struct {
+		field string
+		cfg   Config
+	}{
+		{"MaxReassemblyBytes", Config{MaxReassemblyBytes: DefaultMaxMessageSize - 1}},
+		{"MaxReassemblyBytes", Config{MaxMessageSize: 64 << 10, MaxReassemblyBytes: -1}},
+		{"MaxBufferedBytes", Config{MaxMessageSize: 64 << 10, MaxBufferedBytes: 32 << 10}},
+		{"MaxServerInFlight", Config{MaxServerInFlight: -1}},
+	} {
+		err := tc.cfg.Validate()
+		if !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%+v: %v, want ErrBadConfig naming %s", tc.cfg, err, tc.field)
+		}
+	}
+}
+
+// TestBudget_TakeGive: a take that would pass the limit is refused whole
+// and counted, leaving room for smaller ones; a nil budget allows all.
+func TestBudget_TakeGive(t *testing.T) {
+	b := newBudget(100)
+	if !b.take(60) || b.take(41) || !b.take(40) || b.take(1) {
+		t.Fatalf("takes of 60, 41, 40, 1 against 100: in use %d", b.inUse())
+	}
+	if b.inUse() != 100 || b.refused.Load() != 2 {
+		t.Fatalf("in use %d, refused %d; want 100 and 2", b.inUse(), b.refused.Load())
+	}
+	b.give(60)
+	b.give(40)
+	if b.inUse() != 0 {
+		t.Fatalf("in use %d after giving everything back", b.inUse())
+	}
+	var none *budget
+	if !none.take(1 << 40) {
+		t.Fatal("a nil budget refused")
+	}
+	none.give(1)
+}
