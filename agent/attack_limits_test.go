@@ -278,7 +278,9 @@ func TestWaitReply_QueuedRequestWaits(t *testing.T) {
 	go func() { first <- e.call(rcv, "add_stock", reqInfoCtx("", "", 10_000, false), addStockArgs("FIRST", 1)) }()
 	<-e.sm.entered // the one thread is busy
 	second := make(chan result, 1)
-	go func() { second <- e.call(rcv, "add_stock", reqInfoCtx("", "", 10_000, false), addStockArgs("SECOND", 1)) }()
+	go func() {
+		second <- e.call(rcv, "add_stock", reqInfoCtx("", "", 10_000, false), addStockArgs("SECOND", 1))
+	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for metricValue(t, e.agent, "requestagent_queue_depth") < 1 {
 		if time.Now().After(deadline) {
