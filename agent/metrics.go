@@ -125,6 +125,21 @@ func newMetrics(a *Agent) *metrics {
 			Help: "Inbound GIOP connections accepted."}, func() float64 { return float64(a.server.Stats().Accepted) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_connections_refused_total",
 			Help: "Inbound connections closed at once for the connection limit."}, func() float64 { return float64(a.server.Stats().Refused) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_accept_errors_total",
+			Help: "Accept errors retried after a back-off (no file descriptors left, ...)."},
+			func() float64 { return float64(a.server.Stats().AcceptErrors) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_over_budget_total",
+			Help: "Connections closed for wanting more of the bytes budget (MaxBufferedBytes) than was left."},
+			func() float64 { return float64(a.server.Stats().OverBudget) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_busy_total",
+			Help: "Requests answered TRANSIENT because too many were being served (per connection or in all)."},
+			func() float64 { return float64(a.server.Stats().Busy) }),
+		gauge("requestagent_giop_buffered_bytes", "Bytes of incoming messages held (being read, reassembled or served).", func() float64 {
+			return float64(a.server.Stats().BufferedBytes)
+		}),
+		gauge("requestagent_giop_outbound_connections", "Connections the agent holds to targets and recipients.", func() float64 {
+			return float64(a.client.Stats().Open)
+		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_protocol_errors_total",
 			Help: "Connections closed with MessageError (bad framing, oversized or malformed messages)."},
 			func() float64 { return float64(a.server.Stats().ProtocolErrors) }),
