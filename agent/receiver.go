@@ -419,7 +419,7 @@ func trashedErr() error {
 // trashed with one write instead of storing the reply and deleting it
 // after (two). Only a request whose reply nothing else needs qualifies:
 // no recipient to call back, no RequestManualTrash (reads that do not
-// trash), no ReplyDropping; and only one caller at a time. It returns nil
+// trash); and only one caller at a time. It returns nil
 // when the reply must be waited for the usual way.
 func (a *Agent) awaitReply(rec *requestRecord) *handoff {
 	if !handable(rec) {
@@ -438,9 +438,9 @@ func (a *Agent) awaitReply(rec *requestRecord) *handoff {
 
 // handable reports whether a pull may be handed the request's reply
 // without reading it from the store: not when a recipient is to be
-// called with it, when reads do not trash, or when replies may be dropped.
+// called with it (or its reply dropped), nor when reads do not trash.
 func handable(rec *requestRecord) bool {
-	return rec.recipient.IsNil() && !rec.props.ManualTrash && rec.props.ReplyDropping == 0
+	return rec.recipient.IsNil() && !rec.props.ManualTrash
 }
 
 // storingReply is a reply being written by finish. A pull that comes
