@@ -36,7 +36,8 @@ type Agent struct {
 	cfg    Config
 	log    zerolog.Logger
 	store  *storage.Store
-	ids    ids                              // public ids for operators (publicid.go)
+	pub    ids                              // public ids for operators (publicid.go)
+	repo   nmproto.RepoIDs                  // NativeMessaging's repository ids, as configured
 	groups *poller.Registry[*requestRecord] // also the live requests by id
 	queue  *queue
 	client *giop.Client
@@ -123,6 +124,7 @@ func Start(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	repoIDs, _ := nmproto.NewRepoIDs(cfg.RepositoryIDPrefix, cfg.InvalidPropertyScope) // checked by Validate
 	pub, err := loadIDs(store)
 	if err != nil {
 		store.Close()
@@ -145,7 +147,8 @@ func Start(cfg Config) (*Agent, error) {
 		cfg:         cfg,
 		log:         cfg.Logger,
 		store:       store,
-		ids:         pub,
+		pub:         pub,
+		repo:        repoIDs,
 		groups:      poller.NewRegistry[*requestRecord](),
 		client:      giop.NewClient(&gcfg),
 		idl:         cfg.IDL,
@@ -209,6 +212,7 @@ func Start(cfg Config) (*Agent, error) {
 		go func() { defer a.bg.Done(); a.retain() }()
 	}
 	a.ready.Store(true)
+	a.logLimits()
 	a.log.Info().Str("listen", ln.Addr().String()).Str("corbaloc", a.Corbaloc()).Msg("agent: serving")
 	return a, nil
 }
@@ -248,7 +252,7 @@ func (a *Agent) Corbaloc() string {
 
 // IOR returns the agent's object reference.
 func (a *Agent) IOR() *giop.IOR {
-	return a.ior(RequestAgentExID, []byte(AgentKey), giop.DefaultCodeSets.Component())
+	return a.ior(a.repo.RequestAgentEx, []byte(AgentKey), giop.DefaultCodeSets.Component())
 }
 
 // ior builds a reference to one of the agent's objects.
@@ -656,6 +660,6 @@ func Reference(listen, host string) (ior, corbaloc string, err error) {
 			host = "localhost"
 		}
 	}
-	a := &Agent{host: host, port: uint16(port)}
+	a := &Agent{host: host, port: uint16(port), repo: nmproto.DefaultRepoIDs}
 	return a.IOR().String(), a.Corbaloc(), nil
 }

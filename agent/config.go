@@ -99,6 +99,15 @@ type Config struct {
 	// stay uninvoked before it is trashed. Zero takes the default (one
 	// day); negative keeps it for ever.
 	CreatedRetention time.Duration
+	// RepositoryIDPrefix is the #pragma prefix of the NativeMessaging IDL
+	// the agent's clients were compiled with ("" for none, as in our
+	// NativeMessaging.idl); InvalidPropertyScope is where that IDL declares
+	// InvalidProperty: nmproto.ScopeModule (ours, the default) or
+	// nmproto.ScopeRequestAgentEx. The agent hands out references and
+	// raises exceptions with these ids, and answers _is_a with and without
+	// the prefix (docs/migrating.md).
+	RepositoryIDPrefix   string
+	InvalidPropertyScope string
 	// Logger receives the agent's events. Default: discard.
 	Logger zerolog.Logger
 }
@@ -244,6 +253,9 @@ func (c *Config) Validate() error {
 		return bad("connectRetryBudget", c.ConnectRetryBudget, "must not be negative")
 	case c.Defaults.ReplyDropping&^dropAllBits != 0:
 		return bad("ReplyDropping", c.Defaults.ReplyDropping, "only bits 0x01, 0x02, 0x04")
+	}
+	if _, err := nmproto.NewRepoIDs(c.RepositoryIDPrefix, c.InvalidPropertyScope); err != nil {
+		return bad("RepositoryIDPrefix", c.RepositoryIDPrefix+" / "+c.InvalidPropertyScope, err.Error())
 	}
 	if c.GIOP != nil {
 		if err := c.GIOP.Validate(); err != nil {

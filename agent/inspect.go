@@ -117,7 +117,7 @@ func (a *Agent) ListRequests(f RequestFilter, after string, limit int) (RequestP
 	}
 	var proxyID poller.ID
 	if f.Proxy != "" {
-		if proxyID, err = a.ids.secret(f.Proxy); err != nil {
+		if proxyID, err = a.pub.secret(f.Proxy); err != nil {
 			return RequestPage{}, err
 		}
 	}
@@ -201,7 +201,7 @@ func (a *Agent) requestCursor(cursor string) ([]byte, error) {
 		return nil, nil
 	}
 	at, pub, ok := strings.Cut(cursor, ".")
-	id, err := a.ids.secret(pub)
+	id, err := a.pub.secret(pub)
 	if !ok || err != nil {
 		return nil, fmt.Errorf("%w: bad listing cursor %q", ErrUnknown, cursor)
 	}
@@ -253,7 +253,7 @@ func (a *Agent) ListProxies(after string, limit int) (ProxyPage, error) {
 	limit = min(limit, MaxPageSize)
 	var from []byte
 	if after != "" {
-		id, err := a.ids.secret(after)
+		id, err := a.pub.secret(after)
 		if err != nil {
 			return ProxyPage{}, fmt.Errorf("%w: bad listing cursor %q", ErrUnknown, after)
 		}
@@ -325,7 +325,7 @@ func (a *Agent) Proxies() []ProxyInfo {
 // DestroyProxy destroys a proxy and its requests, as destroy(true) would:
 // for operators clearing proxies their clients left behind.
 func (a *Agent) DestroyProxy(publicID string) error {
-	id, err := a.ids.secret(publicID)
+	id, err := a.pub.secret(publicID)
 	if err != nil {
 		return err
 	}
@@ -338,7 +338,7 @@ func (a *Agent) DestroyProxy(publicID string) error {
 
 // Request returns one request in detail.
 func (a *Agent) Request(hexID string) (RequestDetail, error) {
-	id, err := a.ids.secret(hexID)
+	id, err := a.pub.secret(hexID)
 	if err != nil {
 		return RequestDetail{}, err
 	}
@@ -390,7 +390,7 @@ func (a *Agent) Request(hexID string) (RequestDetail, error) {
 
 // Trash trashes a request, as destroy_request would.
 func (a *Agent) Trash(hexID string) error {
-	id, err := a.ids.secret(hexID)
+	id, err := a.pub.secret(hexID)
 	if err != nil {
 		return err
 	}

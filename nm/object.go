@@ -334,7 +334,12 @@ func (a *Agent) userException(id string, d *giop.Decoder, raises []*idl.Type) *U
 	}
 	if t == nil {
 		if nm, err := nmRepository(); err == nil {
-			t, _ = nm.Type(id)
+			// An agent configured with VisiBroker's prefix or scope
+			// raises NativeMessaging's exceptions under other ids.
+			if c := nmproto.Canonical(id); c != id {
+				u.RepoID = c
+			}
+			t, _ = nm.Type(u.RepoID)
 		}
 	}
 	if t == nil || t.Kind != giop.TkExcept {

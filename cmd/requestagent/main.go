@@ -39,7 +39,14 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	if err := newApp().RunContext(ctx, os.Args); err != nil {
+	args, defines, err := takeDefines(os.Args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "requestagent:", err)
+		os.Exit(2)
+	}
+	app := newApp()
+	app.Metadata = map[string]any{definesKey: defines}
+	if err := app.RunContext(ctx, args); err != nil {
 		fmt.Fprintln(os.Stderr, "requestagent:", err)
 		var ec cli.ExitCoder
 		if errors.As(err, &ec) {
@@ -94,7 +101,11 @@ func newApp() *cli.App {
 			&cli.StringSliceFlag{Name: "idl-include", Aliases: []string{"I"}, EnvVars: []string{"REQUESTAGENT_IDL_INCLUDE"},
 				Usage: "directories searched for #include in IDL files"},
 			&cli.PathFlag{Name: "properties", EnvVars: []string{"REQUESTAGENT_PROPERTIES"},
-				Usage: "a properties file (name = value) by agent property names: maxThreads, maxQueueSize, blockingTimeout, WaitReply, ReplyDropping, RequestManualTrash, maxMessageSize, connectRetryBudget, recipientRetryBudget; flags and environment win over it"},
+				Usage: "a Java .properties file of agent properties by VisiBroker's names (vbroker.requestagent.maxThreads=4) or any flag's name; other vbroker.* keys are ignored; flags, environment and -Dname=value arguments win over it"},
+			&cli.StringFlag{Name: "repository-id-prefix", EnvVars: []string{"REQUESTAGENT_REPOSITORY_ID_PREFIX"},
+				Usage: "the #pragma prefix of the NativeMessaging IDL your applications were compiled with (VisiBroker's is unpublished); _is_a answers with and without it"},
+			&cli.StringFlag{Name: "invalid-property-scope", Value: "module", EnvVars: []string{"REQUESTAGENT_INVALID_PROPERTY_SCOPE"},
+				Usage: "where that IDL declares InvalidProperty: module (NativeMessaging::InvalidProperty) or RequestAgentEx"},
 			&cli.IntFlag{Name: "maxThreads", Aliases: []string{"max-threads"}, EnvVars: []string{"REQUESTAGENT_MAX_THREADS"},
 				Value: agent.DefaultMaxThreads, Usage: "delegations running at once, in all; 0 = unlimited"},
 			&cli.IntFlag{Name: "maxQueueSize", Aliases: []string{"max-queue-size"}, EnvVars: []string{"REQUESTAGENT_MAX_QUEUE_SIZE"},
@@ -321,22 +332,18 @@ func registerName(ctx context.Context, a *agent.Agent, ref, name string) error {
 // agentConfig turns flags, environment and the properties file into the
 // agent's configuration; each bad value is a one-line error naming it.
 func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
+	if defs, _ := c.App.Metadata[definesKey].(map[string]string); len(defs) > 0 {
+		if err := applyProperties(c, defs, "-D", log); err != nil {
+			return agent.Config{}, err
+		}
+	}
 	if path := c.Path("properties"); path != "" {
-		props, err := agent.ReadPropertiesFile(path)
+		props, err := readPropertiesFile(path)
 		if err != nil {
 			return agent.Config{}, badFlag("properties", err)
 		}
-		for name, value := range props {
-			f := findFlag(c, name)
-			if f == nil {
-				return agent.Config{}, badFlag("properties", fmt.Sprintf("%s: unknown property %q", path, name))
-			}
-			if c.IsSet(name) {
-				continue // the command line and the environment win
-			}
-			if err := c.Set(name, value); err != nil {
-				return agent.Config{}, badFlag("properties", fmt.Sprintf("%s: %s = %q: %v", path, name, value, err))
-			}
+		if err := applyProperties(c, props, path, log); err != nil {
+			return agent.Config{}, err
 		}
 	}
 	ifaces, err := loadIDL(c.StringSlice("idl"), c.StringSlice("idl-include"))
@@ -420,6 +427,8 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 		MaxWaiting:           c.Int("max-waiting"),
 		CreatedRetention:     createdRetention,
 		ReplyRetention:       c.Duration("replyRetention"),
+		RepositoryIDPrefix:   c.String("repository-id-prefix"),
+		InvalidPropertyScope: c.String("invalid-property-scope"),
 		Defaults: agent.Properties{WaitReply: c.Bool("WaitReply"), ReplyDropping: byte(c.Uint("ReplyDropping")),
 			ManualTrash: c.Bool("RequestManualTrash")},
 		Logger: log,

@@ -550,3 +550,61 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+// TestServe_VisiBrokerPropertiesAndDefines: a Java .properties file shared
+// with other VisiBroker services — continuation lines, ':' and blank
+// separators, '!' comments, escapes — sets the agent's properties by
+// VisiBroker's names; its other services' keys are logged and ignored; a
+// -Dvbroker.requestagent.name=value argument wins over the file, and the
+// flags win over both.
+func TestServe_VisiBrokerPropertiesAndDefines(t *testing.T) {
+	dir := t.TempDir()
+	props := filepath.Join(dir, "vbroker.properties")
+	os.WriteFile(props, []byte(`! shared by the VisiBroker services of this host
+vbroker.agent.port=14000
+vbroker.orb.enableBiDir : client
+vbroker.requestagent.maxThreads = \
+    7
+vbroker.requestagent.RequestManualTrash   true
+vbroker.requestagent.Wait\u0052eply=t\
+  rue
+vbroker.requestagent.ReplyDropping=4
+vbroker.requestagent.maxQueueSize=99
+`), 0o644)
+	port := peers.FreePort(t)
+	p := startAgent(t, filepath.Join(dir, "data"), port, "--properties", props,
+		"-Dvbroker.requestagent.ReplyDropping=2", "-Dvbroker.requestagent.maxQueueSize=77", "--maxQueueSize", "55")
+	c := newClient(t, port)
+	resp, err := c.invoke(c.agent, "properties", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{}
+	for range resp.Result.ULong() {
+		name := resp.Result.String()
+		got[name] = resp.Result.Any().Value
+	}
+	if got["RequestManualTrash"] != true || got["WaitReply"] != true || got["ReplyDropping"] != byte(2) {
+		t.Fatalf("properties %v: want RequestManualTrash and WaitReply from the file, ReplyDropping 2 from -D", got)
+	}
+	log := p.stderr.String()
+	for _, want := range []string{`"max_threads":7`, `"max_queue_size":55`, `"property":"vbroker.agent.port"`, `"property":"vbroker.orb.enableBiDir"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %s:\n%s", want, log)
+		}
+	}
+	if strings.Count(log, `"property":"vbroker.agent.port"`) != 1 {
+		t.Errorf("an ignored property logged more than once")
+	}
+	// An unknown key of the agent's own is an error naming it; so is a -D
+	// without a value.
+	bad := filepath.Join(dir, "bad.properties")
+	os.WriteFile(bad, []byte("vbroker.orb.x=1\nvbroker.requestagent.noSuchThing=1\n"), 0o644)
+	for _, args := range [][]string{{"--properties", bad}, {"-Dvbroker.requestagent.noSuchThing=1"}, {"-Dvbroker.requestagent.maxThreads"}} {
+		_, stderr, code := run(t, nil, append([]string{"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "d2")}, args...)...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != 2 || !strings.Contains(lines[len(lines)-1], "noSuchThing") && !strings.Contains(lines[len(lines)-1], "-Dname=value") {
+			t.Errorf("%v: exit %d, last line %q", args, code, lines[len(lines)-1])
+		}
+	}
+}
