@@ -41,6 +41,7 @@ type Agent interface {
 	ListProxies(after string, limit int) (agent.ProxyPage, error)
 	DestroyProxy(id string) error
 	RecipientFailures() []recipient.Failure
+	RetryCallbacks(address string) int
 }
 
 // Config configures the admin listener.
@@ -162,6 +163,12 @@ func HostNames(addr string) []string {
 		net.JoinHostPort("::1", port)}
 }
 
+// RetryResult is the answer of POST /v1/recipients/retry.
+type RetryResult struct {
+	// Retried is how many given-up callbacks were queued again.
+	Retried int `json:"retried"`
+}
+
 // HandlerConfig configures Handler.
 type HandlerConfig struct {
 	// Token is what /v1 and /debug calls must present as a bearer token.
@@ -231,6 +238,9 @@ func Handler(a Agent, cfg HandlerConfig) http.Handler {
 	})
 	api.HandleFunc("GET /v1/recipients/failing", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.RecipientFailures())
+	})
+	api.HandleFunc("POST /v1/recipients/retry", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, RetryResult{Retried: a.RetryCallbacks(r.URL.Query().Get("recipient"))})
 	})
 	if cfg.Pprof {
 		api.HandleFunc("/debug/pprof/", pprof.Index)

@@ -168,6 +168,7 @@ func Start(cfg Config) (*Agent, error) {
 		failed:      make(chan struct{}),
 	}
 	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
+		PerRecipient: cfg.CallbacksPerRecipient, MaxInFlight: cfg.MaxCallbacks,
 		GiveUp: a.recipientGaveUp, Logger: cfg.Logger})
 	threads := limit(cfg.MaxThreads, DefaultMaxThreads, 0)
 	queued := limit(cfg.MaxQueueSize, DefaultMaxQueueSize, 0)

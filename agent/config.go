@@ -72,6 +72,13 @@ type Config struct {
 	RecipientRetryBudget time.Duration
 	// CallbackTimeout bounds one reply_available call. Default 60s.
 	CallbackTimeout time.Duration
+	// CallbacksPerRecipient is how many reply_available calls to one
+	// recipient run at once; they start in the order the replies became
+	// available, and with more than one a slow callback does not hold back
+	// the others (1: strictly one after the other). MaxCallbacks bounds
+	// the calls running at once in all. Zero takes the defaults
+	// (recipient.DefaultPerRecipient, recipient.DefaultMaxInFlight).
+	CallbacksPerRecipient, MaxCallbacks int
 	// MaxStoreBytes bounds the store's size on disk: over it, new requests
 	// and proxies get IMP_LIMIT (minor STORE_FULL) and nothing stored is
 	// dropped. Zero takes the default (DefaultMaxStoreBytes); negative is
@@ -245,6 +252,10 @@ func (c *Config) Validate() error {
 		return bad("replyRetention", c.ReplyRetention, "must not be negative")
 	case c.RecipientRetryBudget < 0:
 		return bad("recipientRetryBudget", c.RecipientRetryBudget, "must not be negative")
+	case c.CallbacksPerRecipient < 0:
+		return bad("CallbacksPerRecipient", c.CallbacksPerRecipient, "must not be negative")
+	case c.MaxCallbacks < 0:
+		return bad("MaxCallbacks", c.MaxCallbacks, "must not be negative")
 	case c.CallbackTimeout < 0:
 		return bad("callbackTimeout", c.CallbackTimeout, "must not be negative")
 	case c.DelegationTimeout < 0:

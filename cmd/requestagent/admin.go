@@ -201,7 +201,23 @@ func listRecipients(c *cli.Context) error {
 	w := table()
 	fmt.Fprintln(w, "RECIPIENT\tFAILING SINCE\tATTEMPTS\tGIVEN UP\tLAST ERROR")
 	for _, f := range fs {
-		fmt.Fprintf(w, "%.60s\t%s\t%d\t%d\t%s\n", f.Recipient, f.Since.Format(time.RFC3339), f.Attempts, f.GivenUp, f.LastError)
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", f.Recipient, f.Since.Format(time.RFC3339), f.Attempts, f.GivenUp, f.LastError)
 	}
 	return w.Flush()
+}
+
+func retryRecipients(c *cli.Context) error {
+	if c.NArg() > 1 {
+		return cli.Exit("requestagent recipients retry: give at most one HOST:PORT", 2)
+	}
+	cl, err := adminClient(c)
+	if err != nil {
+		return err
+	}
+	n, err := cl.RetryCallbacks(c.Context, c.Args().First())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d given-up callbacks queued again\n", n)
+	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/idl"
 	"github.com/requestagent/requestagent/loadgen"
+	"github.com/requestagent/requestagent/recipient"
 	"github.com/requestagent/requestagent/storage"
 )
 
@@ -146,6 +147,10 @@ func newApp() *cli.App {
 				Value: agent.DefaultCreatedRetention, Usage: "how long a create_request request may stay uninvoked; 0 = for ever"},
 			&cli.DurationFlag{Name: "replyRetention", EnvVars: []string{"REQUESTAGENT_REPLY_RETENTION"},
 				Usage: "how long an unread reply is kept; 0 = for ever"},
+			&cli.IntFlag{Name: "callbacks-per-recipient", EnvVars: []string{"REQUESTAGENT_CALLBACKS_PER_RECIPIENT"},
+				Value: recipient.DefaultPerRecipient, Usage: "reply_available calls to one recipient at once (they start in reply order; 1 is strictly serial)"},
+			&cli.IntFlag{Name: "max-callbacks", EnvVars: []string{"REQUESTAGENT_MAX_CALLBACKS"},
+				Value: recipient.DefaultMaxInFlight, Usage: "reply_available calls running at once, in all"},
 			&cli.DurationFlag{Name: "recipientRetryBudget", EnvVars: []string{"REQUESTAGENT_RECIPIENT_RETRY_BUDGET"}, Value: 60 * time.Second,
 				Usage: "how long a failing callback is retried before the reply is left for polling"},
 			adminFlag,
@@ -232,7 +237,10 @@ func newApp() *cli.App {
 			{Name: "destroy", Usage: "destroy one proxy and its requests (as RequestProxy::destroy(TRUE))", ArgsUsage: "PROXY-ID",
 				Flags: adminFlags, Action: func(c *cli.Context) error { return destroyProxy(c) }},
 			{Name: "recipients", Usage: "list recipients whose callbacks are failing", Flags: append(adminFlags, jsonFlag),
-				Action: func(c *cli.Context) error { return listRecipients(c) }},
+				Action: func(c *cli.Context) error { return listRecipients(c) },
+				Subcommands: []*cli.Command{{Name: "retry", ArgsUsage: "[HOST:PORT]",
+					Usage: "try again the callbacks given up for the recipients at HOST:PORT (all when none is named)",
+					Flags: adminFlags, Action: func(c *cli.Context) error { return retryRecipients(c) }}}},
 		},
 	}
 }
@@ -366,7 +374,8 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 		}
 		bounds[name] = v
 	}
-	for _, name := range []string{"max-reference-bytes", "max-cookie-bytes", "max-tag-bytes", "max-waiting"} {
+	for _, name := range []string{"max-reference-bytes", "max-cookie-bytes", "max-tag-bytes", "max-waiting",
+		"callbacks-per-recipient", "max-callbacks"} {
 		if c.Int(name) <= 0 {
 			return agent.Config{}, badFlag(name, "must be positive")
 		}
@@ -406,29 +415,31 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 		return agent.Config{}, badFlag("maxMessageSize", err)
 	}
 	cfg := agent.Config{
-		Listen:               c.String("listen"),
-		Host:                 c.String("host"),
-		Store:                storage.Config{Dir: c.String("data-dir"), Durable: c.Bool("durable")},
-		GIOP:                 gcfg,
-		IDL:                  ifaces,
-		MaxThreads:           bounds["maxThreads"],
-		MaxQueueSize:         bounds["maxQueueSize"],
-		MaxThreadsPerTarget:  bounds["max-threads-per-target"],
-		MaxQueuePerTarget:    bounds["max-queue-per-target"],
-		BlockingTimeout:      time.Duration(c.Int("blockingTimeout")) * time.Millisecond,
-		ConnectRetryBudget:   c.Duration("connectRetryBudget"),
-		DelegationTimeout:    c.Duration("delegationTimeout"),
-		RecipientRetryBudget: c.Duration("recipientRetryBudget"),
-		MaxStoreBytes:        maxStore,
-		MaxIndexBytes:        maxIndex,
-		MaxReferenceBytes:    c.Int("max-reference-bytes"),
-		MaxCookieBytes:       c.Int("max-cookie-bytes"),
-		MaxTagBytes:          c.Int("max-tag-bytes"),
-		MaxWaiting:           c.Int("max-waiting"),
-		CreatedRetention:     createdRetention,
-		ReplyRetention:       c.Duration("replyRetention"),
-		RepositoryIDPrefix:   c.String("repository-id-prefix"),
-		InvalidPropertyScope: c.String("invalid-property-scope"),
+		Listen:                c.String("listen"),
+		Host:                  c.String("host"),
+		Store:                 storage.Config{Dir: c.String("data-dir"), Durable: c.Bool("durable")},
+		GIOP:                  gcfg,
+		IDL:                   ifaces,
+		MaxThreads:            bounds["maxThreads"],
+		MaxQueueSize:          bounds["maxQueueSize"],
+		MaxThreadsPerTarget:   bounds["max-threads-per-target"],
+		MaxQueuePerTarget:     bounds["max-queue-per-target"],
+		BlockingTimeout:       time.Duration(c.Int("blockingTimeout")) * time.Millisecond,
+		ConnectRetryBudget:    c.Duration("connectRetryBudget"),
+		DelegationTimeout:     c.Duration("delegationTimeout"),
+		RecipientRetryBudget:  c.Duration("recipientRetryBudget"),
+		MaxStoreBytes:         maxStore,
+		MaxIndexBytes:         maxIndex,
+		MaxReferenceBytes:     c.Int("max-reference-bytes"),
+		MaxCookieBytes:        c.Int("max-cookie-bytes"),
+		MaxTagBytes:           c.Int("max-tag-bytes"),
+		MaxWaiting:            c.Int("max-waiting"),
+		CallbacksPerRecipient: c.Int("callbacks-per-recipient"),
+		MaxCallbacks:          c.Int("max-callbacks"),
+		CreatedRetention:      createdRetention,
+		ReplyRetention:        c.Duration("replyRetention"),
+		RepositoryIDPrefix:    c.String("repository-id-prefix"),
+		InvalidPropertyScope:  c.String("invalid-property-scope"),
 		Defaults: agent.Properties{WaitReply: c.Bool("WaitReply"), ReplyDropping: byte(c.Uint("ReplyDropping")),
 			ManualTrash: c.Bool("RequestManualTrash")},
 		Logger: log,

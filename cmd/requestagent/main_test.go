@@ -119,13 +119,13 @@ type agentProc struct {
 	cmd       *exec.Cmd
 	port      int
 	adminAddr string
-	stderr    *bytes.Buffer
+	stderr    *syncBuffer
 }
 
 func startAgent(t *testing.T, dataDir string, port int, extra ...string) *agentProc {
 	t.Helper()
 	adminPort := peers.FreePort(t)
-	p := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", adminPort), stderr: &bytes.Buffer{}}
+	p := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", adminPort), stderr: &syncBuffer{}}
 	args := append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", "127.0.0.1",
 		"--admin", p.adminAddr, "--data-dir", dataDir}, extra...)
 	p.cmd = exec.Command(binary(t), args...)
@@ -355,7 +355,7 @@ func TestServe_PropertiesFileAndPrecedence(t *testing.T) {
 		// startAgent with an environment: inline, since it is the only one.
 		adminPort := peers.FreePort(t)
 		p.adminAddr = fmt.Sprintf("127.0.0.1:%d", adminPort)
-		p.stderr = &bytes.Buffer{}
+		p.stderr = &syncBuffer{}
 		p.cmd = exec.Command(binary(t), "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--admin", p.adminAddr,
 			"--data-dir", filepath.Join(dir, "data"), "--properties", props)
 		p.cmd.Env = append(os.Environ(), cmdEnv...)
@@ -606,5 +606,55 @@ vbroker.requestagent.maxQueueSize=99
 		if code != 2 || !strings.Contains(lines[len(lines)-1], "noSuchThing") && !strings.Contains(lines[len(lines)-1], "-Dname=value") {
 			t.Errorf("%v: exit %d, last line %q", args, code, lines[len(lines)-1])
 		}
+	}
+}
+
+// TestServe_RecipientsRetry: a callback given up after its retry budget
+// is shown by 'requestagent recipients' with the recipient's address, and
+// 'requestagent recipients retry' queues it again.
+func TestServe_RecipientsRetry(t *testing.T) {
+	dir := t.TempDir()
+	_, target := startTarget(t)
+	port := peers.FreePort(t)
+	p := startAgent(t, filepath.Join(dir, "data"), port, "--recipientRetryBudget", "100ms")
+	c := newClient(t, port)
+	gone := peers.ClosedPort(t)
+	recipient := giop.NewIOR("IDL:NativeMessaging/ReplyRecipient:1.0", &giop.IIOPProfile{Version: giop.V1_2,
+		Host: "127.0.0.1", Port: uint16(gone), ObjectKey: []byte("Recipient")})
+	resp, err := c.invoke(c.agent, "create_request_proxy", nil, func(e *giop.Encoder) {
+		e.WriteIOR(target)
+		e.WriteString("")
+		e.WriteIOR(recipient)
+		e.WriteULong(0)
+	})
+	if err != nil || resp.Header.Status != giop.ReplyNoException {
+		t.Fatalf("create_request_proxy: %v", err)
+	}
+	proxy := resp.Result.IOR()
+	resp, _ = c.invoke(proxy, "_get_the_receiver", nil, nil)
+	rcv := resp.Result.IOR()
+	if _, err := c.invoke(rcv, "add_stock", reqInfo(), func(e *giop.Encoder) { e.WriteString("CB"); e.WriteDouble(1) }); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	want := fmt.Sprintf("127.0.0.1:%d/Recipient", gone)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, _, _ := run(t, nil, "recipients", "--admin", p.adminAddr, "--data-dir", data, "--json")
+		var fs []struct {
+			Recipient string
+			GivenUp   int
+		}
+		if json.Unmarshal([]byte(out), &fs) == nil && len(fs) == 1 && fs[0].Recipient == want && fs[0].GivenUp == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recipients never showed %s given up:\n%s", want, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, stderr, code := run(t, nil, "recipients", "retry", "--admin", p.adminAddr, "--data-dir", data, fmt.Sprintf("127.0.0.1:%d", gone))
+	if code != 0 || !strings.Contains(out, "1 given-up callbacks queued again") {
+		t.Fatalf("recipients retry: exit %d: %s%s", code, out, stderr)
 	}
 }
