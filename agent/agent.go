@@ -341,15 +341,17 @@ func (a *Agent) proxy(id poller.ID) (proxyRecord, bool) {
 // missing names why one of the agent's keys finds nothing: its request was
 // trashed, its holder's callback returned, its proxy was destroyed. A key
 // the agent never made reads the same; the object does not exist either way.
-func missing(key []byte) *giop.SystemException {
-	kind, _, ok := parseKey(key)
+// A trashed request's reply says it has no reply any more (NMNoMoreReply).
+func missing(req *giop.ServerRequest) *giop.SystemException {
+	kind, _, ok := parseKey(req.ObjectKey())
 	if !ok {
 		return nil
 	}
 	minor := uint32(0)
 	switch kind {
 	case keyRequest, keyPoller:
-		minor = nmproto.RequestTrashed
+		req.SetReplyContexts(lastContexts)
+		return errTrashed
 	case keyHolder:
 		minor = nmproto.ReplyHolderExpired
 	case keyProxy, keyReceiver:

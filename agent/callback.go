@@ -225,7 +225,9 @@ func (s *holderServant) Invoke(ctx context.Context, req *giop.ServerRequest) err
 			errors.New("the holder's request is "+rec.operation))
 	}
 	// Reading through the holder is what delivery completes; the request is
-	// trashed when reply_available returns, not by this read.
+	// trashed when reply_available returns, not by this read — and then
+	// it has no reply any more, unless RequestManualTrash keeps it.
+	last := !rec.props.ManualTrash
 	rec.props.ManualTrash = true
-	return a.mature(req, &rec)
+	return a.mature(req, &rec, last)
 }

@@ -173,7 +173,7 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 			a.maybeReapProxy(rec.proxyID)
 		}
 		a.metrics.outcome(outcomeMature)
-		reply, _ := a.relayReply(req, rec, y)
+		reply, _ := a.relayReply(req, rec, y, true)
 		return reply
 	}
 	// The delegation goes on: store the request before acknowledging it.
@@ -338,11 +338,15 @@ var errReplyNotAvailable = giop.NewSystemException(giop.ExcNoResponse, nmproto.R
 
 // mature answers with the stored reply of a request, and trashes the
 // request unless RequestManualTrash keeps it (then polling is idempotent).
-func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
+//
+// last says whether this read leaves the request without a reply (it
+// trashes it, or the recipient's callback will): the reply then carries
+// NMNoMoreReply, for Current::no_more_reply.
+func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord, last bool) error {
 	raw, err := a.store.Get(rec.key(prefixReply))
 	if err != nil {
 		if errors.Is(err, storageErrNotFound) {
-			return trashedErr()
+			return trashed(req)
 		}
 		return storeFailed(err)
 	}
@@ -350,7 +354,7 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 	if err != nil {
 		return storeFailed(err)
 	}
-	reply, ok := a.relayReply(req, rec, y)
+	reply, ok := a.relayReply(req, rec, y, last)
 	if ok && !rec.props.ManualTrash {
 		// Read means trashed — once the reply has reached the socket, from
 		// where the kernel delivers it even if the agent dies. A reply lost
@@ -384,11 +388,17 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 // and whether the client gets the real result (else a relay failure). An
 // exceptional reply carries ReplierName: the exception is the delegated
 // request's real result, not the agent's.
-func (a *Agent) relayReply(req *giop.ServerRequest, rec *requestRecord, y *replyRecord) (reply error, ok bool) {
-	if y.status != giop.ReplyNoException {
-		// Before the alignment check: the context is part of the header.
-		nm := nmproto.Context{Kind: nmproto.KindReplierName}
-		req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
+//
+// last adds NMNoMoreReply: after this reply the request has none.
+func (a *Agent) relayReply(req *giop.ServerRequest, rec *requestRecord, y *replyRecord, last bool) (reply error, ok bool) {
+	// Before the alignment check: the contexts are part of the header.
+	switch {
+	case y.status != giop.ReplyNoException && last:
+		req.SetReplyContexts(replierLastContexts)
+	case y.status != giop.ReplyNoException:
+		req.SetReplyContexts(replierContexts)
+	case last:
+		req.SetReplyContexts(lastContexts)
 	}
 	if len(y.body) == 0 || int(y.bodyAlign) == req.ReplyBodyAlign() {
 		y.raw = giop.RawReply{Status: y.status, Body: y.body, LittleEndian: y.little}
@@ -409,8 +419,23 @@ func (a *Agent) relayReply(req *giop.ServerRequest, rec *requestRecord, y *reply
 		errors.New("the reply must be re-encoded for the client and its IDL is not loaded")), false
 }
 
-func trashedErr() error {
-	return giop.NewSystemException(giop.ExcObjectNotExist, nmproto.RequestTrashed, giop.CompletedNo)
+// The reply contexts of mature returns, made once (a reply only reads
+// them): ReplierName on an exception that is the real result, and
+// NMNoMoreReply when the request has no reply after this one.
+var (
+	replierContexts     = giop.ServiceContextList{(&nmproto.Context{Kind: nmproto.KindReplierName}).Encode()}
+	lastContexts        = giop.ServiceContextList{nmproto.NoMoreReplyContext}
+	replierLastContexts = append(replierContexts[:1:1], nmproto.NoMoreReplyContext)
+)
+
+// errTrashed is a trashed request's OBJECT_NOT_EXIST.
+var errTrashed = giop.NewSystemException(giop.ExcObjectNotExist, nmproto.RequestTrashed, giop.CompletedNo)
+
+// trashed answers a call on a poller or request object whose request is
+// gone: OBJECT_NOT_EXIST/REQUEST_TRASHED, and no reply any more.
+func trashed(req *giop.ServerRequest) error {
+	req.SetReplyContexts(lastContexts)
+	return errTrashed
 }
 
 // awaitReply registers a caller about to wait on a poller for a reply that
@@ -506,7 +531,7 @@ func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *rep
 	a.metrics.handed.Inc() // before the reply goes out: whoever sees it sees the count
 	read := a.forget(rec.id)
 	if read == nil {
-		return trashedErr() // destroyed while the reply was on its way
+		return trashed(req) // destroyed while the reply was on its way
 	}
 	// after runs once the reply is on the socket (written) or not; a
 	// reply taken while being written is first left to finish writing.
@@ -522,7 +547,7 @@ func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *rep
 		a.trashRecords(read, stored != nil, true)
 		crashPoint(CrashAfterTrash)
 	}
-	reply, ok := a.relayReply(req, rec, y)
+	reply, ok := a.relayReply(req, rec, y, true)
 	if !ok {
 		a.goTracked(func() { after(false) })
 		return reply
@@ -571,7 +596,7 @@ func (s *requestServant) Invoke(ctx context.Context, req *giop.ServerRequest) er
 	}
 	a.mu.Unlock()
 	if r == nil {
-		return trashedErr()
+		return trashed(req)
 	}
 	info, err := reqInfo(req)
 	if err != nil {
@@ -649,9 +674,9 @@ func (a *Agent) awaitResult(ctx context.Context, req *giop.ServerRequest, rec *r
 		live := a.groups.Value(rec.id) != nil
 		a.mu.Unlock()
 		if !live {
-			return trashedErr()
+			return trashed(req)
 		}
 		return a.premature(req, rec, suppress)
 	}
-	return a.mature(req, rec)
+	return a.mature(req, rec, !rec.props.ManualTrash)
 }

@@ -234,6 +234,7 @@ func (o *Object) reply(op string, def *idl.Operation, cur *Current, resp *giop.R
 			cur.poller = o.agent.object(poller, o.repoID).as(rolePoller)
 		}
 		cur.replierName, cur.hasReplier = replierName, replier
+		cur.noMore = nmproto.NoMoreReply(resp.Header.ServiceContexts)
 	}
 	d := resp.Result
 	switch resp.Header.Status {

@@ -105,6 +105,23 @@ const BindRecipientOp = "bind_recipient"
 // ServiceID is the context id of the NMService service context.
 const ServiceID = VMCID | 1
 
+// NoMoreReplyID is the id of the NMNoMoreReply service context (ours):
+// the agent adds it to a mature return after which it holds no reply for
+// the request any more — the read trashed it, or the callback will — and
+// to OBJECT_NOT_EXIST/REQUEST_TRASHED. Its data is an encapsulated
+// boolean TRUE. Current::no_more_reply is TRUE after a reply carrying it.
+const NoMoreReplyID = VMCID | 3
+
+// NoMoreReplyContext is the NMNoMoreReply service context.
+var NoMoreReplyContext = giop.ServiceContext{ID: NoMoreReplyID, Data: []byte{1, 1}}
+
+// NoMoreReply reports whether a reply carries NMNoMoreReply: the request
+// has no reply any more.
+func NoMoreReply(l giop.ServiceContextList) bool {
+	_, ok := l.Get(NoMoreReplyID)
+	return ok
+}
+
 // TagNMRef is the tag of the TAG_NM_REF IOR component; its data is an
 // encapsulated octet saying what the reference is.
 const TagNMRef = VMCID | 1
