@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -47,8 +48,8 @@ type Agent struct {
 	server  *giop.Server
 	ln      net.Listener
 	own     *ownAddrs // the listener's addresses (self.go)
-	host    string
-	port    uint16
+	addrs   published // the addresses in its references (publish.go)
+	port    uint16    // the port it listens on
 
 	// ctx ends when the agent stops for good; delegations watch it.
 	ctx    context.Context
@@ -136,12 +137,11 @@ func Start(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: listen on %s: %w", cfg.Listen, err)
 	}
 	addr := ln.Addr().(*net.TCPAddr)
-	host := cfg.Host
-	if host == "" {
-		host = addr.IP.String()
-		if addr.IP.IsUnspecified() {
-			host = "localhost"
-		}
+	pubAddrs, err := publishedAddrs(cfg.Host, addr)
+	if err != nil {
+		ln.Close()
+		store.Close()
+		return nil, err
 	}
 	a := &Agent{
 		cfg:         cfg,
@@ -155,7 +155,7 @@ func Start(cfg Config) (*Agent, error) {
 		adapter:     giop.NewAdapter(),
 		ln:          ln,
 		own:         newOwnAddrs(ln),
-		host:        host,
+		addrs:       pubAddrs,
 		port:        uint16(addr.Port),
 		proxies:     make(map[poller.ID]*proxyRecord),
 		receivers:   make(map[poller.ID]*proxyRecord),
@@ -214,7 +214,12 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	a.ready.Store(true)
 	a.logLimits()
-	a.log.Info().Str("listen", ln.Addr().String()).Str("corbaloc", a.Corbaloc()).Msg("agent: serving")
+	if a.addrs.loopbackOnly {
+		a.log.Warn().Str("published", a.addrs.String()).
+			Msg("agent: listening on every interface but publishing only loopback addresses: references reach nobody on another machine (--host)")
+	}
+	a.log.Info().Str("listen", ln.Addr().String()).Str("published", a.addrs.String()).Str("corbaloc", a.Corbaloc()).
+		Msg("agent: serving")
 	return a, nil
 }
 
@@ -247,8 +252,7 @@ func (a *Agent) Port() int { return int(a.port) }
 
 // Corbaloc returns the agent's corbaloc URL.
 func (a *Agent) Corbaloc() string {
-	return (&giop.Corbaloc{Addresses: []giop.CorbalocAddress{{Version: giop.V1_2, Host: a.host, Port: a.port}},
-		Key: []byte(AgentKey)}).String()
+	return a.addrs.corbaloc(AgentKey)
 }
 
 // IOR returns the agent's object reference.
@@ -259,7 +263,8 @@ func (a *Agent) IOR() *giop.IOR {
 // ior builds a reference to one of the agent's objects.
 func (a *Agent) ior(typeID string, key []byte, comps ...giop.TaggedComponent) *giop.IOR {
 	all := append([]giop.TaggedComponent{giop.ORBTypeComponent(giop.ORBTypeRequestAgent)}, comps...)
-	return giop.NewIOR(typeID, &giop.IIOPProfile{Version: giop.V1_2, Host: a.host, Port: a.port, ObjectKey: key, Components: all})
+	all = append(all, a.addrs.components()...)
+	return giop.NewIOR(typeID, &giop.IIOPProfile{Version: giop.V1_2, Host: a.addrs.host, Port: a.addrs.port, ObjectKey: key, Components: all})
 }
 
 // targetIOR builds a reference that stands for a target — a typed
@@ -657,12 +662,18 @@ func Reference(listen, host string) (ior, corbaloc string, err error) {
 	if err != nil || port <= 0 || port > 65535 {
 		return "", "", fmt.Errorf("port %q: a fixed port is needed for a stable reference", p)
 	}
-	if host == "" {
-		host = h
-		if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
-			host = "localhost"
+	addr := &net.TCPAddr{IP: net.IPv6unspecified, Port: port}
+	if h != "" {
+		ip, err := netip.ParseAddr(h)
+		if err != nil {
+			return "", "", fmt.Errorf("listen %q: an IP address, or none for every interface", listen)
 		}
+		addr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port)))
 	}
-	a := &Agent{host: host, port: uint16(port), repo: nmproto.DefaultRepoIDs}
+	pub, err := publishedAddrs(host, addr)
+	if err != nil {
+		return "", "", err
+	}
+	a := &Agent{addrs: pub, port: uint16(port), repo: nmproto.DefaultRepoIDs}
 	return a.IOR().String(), a.Corbaloc(), nil
 }

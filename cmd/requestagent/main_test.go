@@ -658,3 +658,53 @@ func TestServe_RecipientsRetry(t *testing.T) {
 		t.Fatalf("recipients retry: exit %d: %s%s", code, out, stderr)
 	}
 }
+
+// TestServe_PublishesWhatOmniORBPublishes: listening on every interface
+// with no --host, the agent's references carry the address omniORB's own
+// servers publish on this host (the first non-loopback one), and the
+// start-up log says which; several --host values are published as the
+// profile's address and TAG_ALTERNATE_IIOP_ADDRESS components; a
+// loopback-only address on all interfaces gets a warning.
+func TestServe_PublishesWhatOmniORBPublishes(t *testing.T) {
+	catior := peers.Catior(t)
+	server := peers.StartIn(t, peers.NMDir(t), "stock_server", "-ORBendPoint", fmt.Sprintf("giop:tcp::%d", peers.FreePort(t)))
+	omni := server.Line(t, 20*time.Second)
+	hostOf := func(ior string) string {
+		ref, err := giop.ParseIOR(strings.TrimSpace(ior))
+		if err != nil {
+			t.Fatalf("%v: %q", err, ior)
+		}
+		prof, err := ref.IIOP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return prof.Host
+	}
+	port := peers.FreePort(t)
+	out, _, code := run(t, nil, "ior", "--listen", fmt.Sprintf(":%d", port))
+	if code != 0 {
+		t.Fatalf("ior: exit %d", code)
+	}
+	iorLine := strings.SplitN(out, "\n", 2)[0]
+	if got, want := hostOf(iorLine), hostOf(omni); got != want {
+		t.Fatalf("the agent publishes %s where omniORB publishes %s", got, want)
+	}
+	p := startAgent(t, filepath.Join(t.TempDir(), "data"), port, "--listen", fmt.Sprintf(":%d", port), "--host", "")
+	if !strings.Contains(p.stderr.String(), `"published":"`+net.JoinHostPort(hostOf(omni), fmt.Sprint(port))) {
+		t.Fatalf("the log does not name the published address:\n%s", p.stderr.String())
+	}
+	out, _, _ = run(t, nil, "ior", "--listen", fmt.Sprintf(":%d", port), "--host", "a.example,b.example:6000")
+	ior := strings.SplitN(out, "\n", 2)[0]
+	cat, err := exec.Command(catior, ior).CombinedOutput()
+	if err != nil || !strings.Contains(string(cat), "a.example") || !strings.Contains(string(cat), "b.example") {
+		t.Fatalf("catior of a two-address IOR (%v):\n%s", err, cat)
+	}
+	if !strings.Contains(out, "iiop:1.2@a.example") || !strings.Contains(out, "iiop:1.2@b.example:6000") {
+		t.Fatalf("corbaloc of two addresses:\n%s", out)
+	}
+	lport := peers.FreePort(t)
+	lp := startAgent(t, filepath.Join(t.TempDir(), "data"), lport, "--listen", fmt.Sprintf(":%d", lport), "--host", "localhost")
+	if !strings.Contains(lp.stderr.String(), "publishing only loopback addresses") {
+		t.Fatalf("no warning for a loopback address on all interfaces:\n%s", lp.stderr.String())
+	}
+}
