@@ -16,7 +16,7 @@ SOAK      ?= 10m
 all: lint test
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/requestagent
+	@GO=$(GO) scripts/build.sh $(BIN)
 
 run: build
 	./$(BIN)

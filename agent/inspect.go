@@ -403,3 +403,17 @@ func (a *Agent) Trash(hexID string) error {
 
 // Ready reports whether the agent has recovered its state and serves.
 func (a *Agent) Ready() bool { return a.ready.Load() }
+
+// InProgress is what a graceful shutdown waits for.
+type InProgress struct {
+	// Serving is the calls being answered; Delegations the requests out
+	// at their targets (queued ones stay stored for the next start);
+	// Callbacks the reply_available calls due.
+	Serving, Delegations, Callbacks int
+}
+
+// Waiting says what is in progress now.
+func (a *Agent) Waiting() InProgress {
+	running, _ := a.queue.depth()
+	return InProgress{Serving: int(a.server.Stats().Serving), Delegations: running, Callbacks: a.deliverer.Pending()}
+}

@@ -12,14 +12,7 @@ import (
 
 	"github.com/requestagent/requestagent/admin"
 	"github.com/requestagent/requestagent/agent"
-	"github.com/requestagent/requestagent/giop"
 )
-
-func agentGIOP(maxMessage int) *giop.Config {
-	cfg := giop.DefaultConfig()
-	cfg.MaxMessageSize = maxMessage
-	return cfg
-}
 
 func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
@@ -31,15 +24,15 @@ func table() *tabwriter.Writer { return tabwriter.NewWriter(os.Stdout, 0, 4, 2, 
 
 // tokenFile is the admin token file the flags name.
 func tokenFile(c *cli.Context) string {
-	if f := c.String("admin-token-file"); f != "" {
+	if f := flagString(c, "admin-token-file"); f != "" {
 		return f
 	}
-	return filepath.Join(c.String("data-dir"), admin.TokenFileName)
+	return filepath.Join(flagString(c, "data-dir"), admin.TokenFileName)
 }
 
 // adminClient is a client of the admin listener the flags name.
 func adminClient(c *cli.Context) (*admin.Client, error) {
-	cl, err := admin.NewClient(c.String("admin"), tokenFile(c))
+	cl, err := admin.NewClient(flagString(c, "admin"), tokenFile(c))
 	if err != nil {
 		return nil, cli.Exit(err.Error(), 1)
 	}

@@ -93,6 +93,14 @@ func TestBadConfiguration(t *testing.T) {
 		want string
 	}{
 		{[]string{"--maxThreads", "-1"}, "maxThreads"},
+		{[]string{"--maxThreads=abc"}, "maxThreads"},
+		{[]string{"--max-threads", "1.5"}, "max-threads"},
+		{[]string{"--blockingTimeout", "soon"}, "blocking-timeout"},
+		{[]string{"--reply-dropping", "256"}, "reply-dropping"},
+		{[]string{"--log-level", "verbose"}, "--log-level"},
+		{[]string{"--no-such-flag"}, "no-such-flag"},
+		{[]string{"--max-waiting", "0"}, "max-waiting"},
+		{[]string{"--delegation-timeout", "-1s"}, "delegation-timeout"},
 		{[]string{"--admin", "0.0.0.0:5556"}, "--admin"},
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--ReplyDropping", "300"}, "--ReplyDropping"},
@@ -110,6 +118,9 @@ func TestBadConfiguration(t *testing.T) {
 		}
 		if strings.Contains(stderr, "agent: serving") {
 			t.Errorf("%v: the agent started anyway", c.args)
+		}
+		if strings.Contains(stderr, "USAGE") || len(lines) > 1 && !strings.Contains(stderr, `"level"`) {
+			t.Errorf("%v: more than a one-line error:\n%s", c.args, stderr)
 		}
 	}
 }
@@ -268,7 +279,7 @@ func TestServe_DefaultsAdminAndMetrics(t *testing.T) {
 	idlFile := filepath.Join(dir, "StockManager.idl")
 	os.WriteFile(idlFile, []byte(stockIDL), 0o644)
 	port := peers.FreePort(t)
-	p := startAgent(t, filepath.Join(dir, "data"), port, "--idl", idlFile, "--connectRetryBudget", "1h")
+	p := startAgent(t, filepath.Join(dir, "data"), port, "--idl", idlFile, "--connect-retry-budget", "1h")
 	c := newClient(t, port)
 	resp, err := c.invoke(c.agent, "_is_a", nil, func(e *giop.Encoder) { e.WriteString("IDL:NativeMessaging/RequestAgent:1.0") })
 	if err != nil || !resp.Result.Bool() {
@@ -491,8 +502,9 @@ func grep(s, sub string) string {
 }
 
 // TestServe_NamingService: with --naming the agent registers itself in
-// omniNames (started here on loopback), and omniORB's own nameclt resolves
-// it by name (issue 7).
+// omniNames (started here on loopback) under a name whose contexts do not
+// exist yet — it makes them — and omniORB's own nameclt resolves it; at
+// SIGTERM the agent unbinds the name again.
 func TestServe_NamingService(t *testing.T) {
 	omniNames, err := exec.LookPath("omniNames")
 	if err != nil {
@@ -526,23 +538,38 @@ func TestServe_NamingService(t *testing.T) {
 	}
 	nsLoc := fmt.Sprintf("corbaloc::127.0.0.1:%d/NameService", nsPort)
 	port := peers.FreePort(t)
-	startAgent(t, filepath.Join(dir, "data"), port, "--naming", nsLoc, "--naming-name", "RequestAgent.service")
+	const name = "services.ctx/agents/RequestAgent.service"
+	p := startAgent(t, filepath.Join(dir, "data"), port, "--naming", nsLoc, "--naming-name", name)
 
 	nameclt, err := exec.LookPath("nameclt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(nameclt, "-ORBInitRef", "NameService="+nsLoc, "resolve", "RequestAgent.service").CombinedOutput()
+	resolve := func() (string, error) {
+		out, err := exec.Command(nameclt, "-ORBInitRef", "NameService="+nsLoc, "resolve", name).CombinedOutput()
+		return string(out), err
+	}
+	out, err := resolve()
 	if err != nil {
 		t.Fatalf("nameclt resolve: %v\n%s", err, out)
 	}
-	ref, err := giop.ParseIOR(strings.TrimSpace(lastLine(string(out))))
+	ref, err := giop.ParseIOR(strings.TrimSpace(lastLine(out)))
 	if err != nil {
 		t.Fatalf("nameclt printed no IOR: %v\n%s", err, out)
 	}
 	prof, _ := ref.IIOP()
 	if ref.TypeID != "IDL:NativeMessaging/RequestAgentEx:1.0" || int(prof.Port) != port || string(prof.ObjectKey) != "RequestAgent" {
 		t.Fatalf("resolved %s at port %d key %q", ref.TypeID, prof.Port, prof.ObjectKey)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("the agent's exit after SIGTERM: %v\n%s", err, p.stderr.String())
+	}
+	if out, err := resolve(); err == nil {
+		t.Fatalf("the name is still bound after the agent stopped:\n%s", out)
+	}
+	if !strings.Contains(p.stderr.String(), "unregistered from the naming service") {
+		t.Fatalf("no log of the unbinding:\n%s", p.stderr.String())
 	}
 }
 
@@ -616,7 +643,7 @@ func TestServe_RecipientsRetry(t *testing.T) {
 	dir := t.TempDir()
 	_, target := startTarget(t)
 	port := peers.FreePort(t)
-	p := startAgent(t, filepath.Join(dir, "data"), port, "--recipientRetryBudget", "100ms")
+	p := startAgent(t, filepath.Join(dir, "data"), port, "--recipient-retry-budget", "100ms")
 	c := newClient(t, port)
 	gone := peers.ClosedPort(t)
 	recipient := giop.NewIOR("IDL:NativeMessaging/ReplyRecipient:1.0", &giop.IIOPProfile{Version: giop.V1_2,
@@ -706,5 +733,52 @@ func TestServe_PublishesWhatOmniORBPublishes(t *testing.T) {
 	lp := startAgent(t, filepath.Join(t.TempDir(), "data"), lport, "--listen", fmt.Sprintf(":%d", lport), "--host", "localhost")
 	if !strings.Contains(lp.stderr.String(), "publishing only loopback addresses") {
 		t.Fatalf("no warning for a loopback address on all interfaces:\n%s", lp.stderr.String())
+	}
+}
+
+// TestVersion: --version names the release, the commit and its date, and
+// the agent logs them at start.
+func TestVersion(t *testing.T) {
+	out, _, code := run(t, nil, "--version")
+	head, err := exec.Command("git", "-C", peers.RepoRoot(), "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse: %v", err)
+	}
+	commit := strings.TrimSpace(string(head))
+	if code != 0 || !strings.Contains(out, "commit "+commit) || strings.Contains(out, "devel") || !strings.Contains(out, "20") {
+		t.Fatalf("--version (exit %d) = %q, want the commit %s and its date", code, out, commit)
+	}
+	p := startAgent(t, filepath.Join(t.TempDir(), "data"), peers.FreePort(t))
+	if !strings.Contains(p.stderr.String(), `"commit":"`+commit) {
+		t.Fatalf("the start-up log does not name the commit:\n%s", p.stderr.String())
+	}
+}
+
+// TestGlobalFlagsBeforeCommand: flags written before a command count as
+// written after it — requestagent --host h ior, requestagent --admin A
+// requests — and VisiBroker's milliseconds and Go durations are both
+// taken by --blockingTimeout.
+func TestGlobalFlagsBeforeCommand(t *testing.T) {
+	out, _, code := run(t, nil, "--host", "before.example", "--listen", ":5999", "ior")
+	if code != 0 || !strings.Contains(out, "iiop:1.2@before.example:5999") {
+		t.Fatalf("--host before ior (exit %d):\n%s", code, out)
+	}
+	out, _, _ = run(t, nil, "ior", "--host", "after.example", "--listen", ":5999")
+	if !strings.Contains(out, "after.example:5999") {
+		t.Fatalf("--host after ior:\n%s", out)
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	p := startAgent(t, data, peers.FreePort(t), "--blockingTimeout", "2s")
+	if !strings.Contains(p.stderr.String(), `"blocking_timeout":2000`) {
+		t.Fatalf("--blockingTimeout 2s not taken:\n%s", p.stderr.String())
+	}
+	out, stderr, code := run(t, nil, "--admin", p.adminAddr, "--data-dir", data, "requests", "--json")
+	if code != 0 || !strings.Contains(out, `"requests"`) {
+		t.Fatalf("requests with --admin before the command: exit %d\n%s%s", code, out, stderr)
+	}
+	q := startAgent(t, filepath.Join(dir, "d2"), peers.FreePort(t), "--blockingTimeout", "1500")
+	if !strings.Contains(q.stderr.String(), `"blocking_timeout":1500`) {
+		t.Fatalf("--blockingTimeout 1500 (ms) not taken:\n%s", q.stderr.String())
 	}
 }

@@ -78,15 +78,16 @@ func applyProperties(c *cli.Context, props map[string]string, source string, log
 			log.Info().Str("property", key).Str("from", source).Msg("requestagent: not a request agent property; ignored")
 			continue
 		}
-		if findFlag(c, name) == nil {
+		f, flag := findFlag(c, name)
+		if f == nil {
 			return badFlag("properties", fmt.Sprintf("%s: unknown request agent property %q", source, key))
 		}
 		// What is set already — by a flag, its environment variable, or
 		// a -D argument applied before the file — wins.
-		if c.IsSet(name) {
+		if c.IsSet(flag) {
 			continue
 		}
-		if err := c.Set(name, props[key]); err != nil {
+		if err := c.Set(flag, props[key]); err != nil {
 			return badFlag("properties", fmt.Sprintf("%s: %s = %q: %v", source, key, props[key], err))
 		}
 	}
