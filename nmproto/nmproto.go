@@ -78,6 +78,27 @@ const (
 	TooManyWaiting = VMCID | 22
 )
 
+// minorNames are the minor codes' names in NativeMessaging.idl.
+var minorNames = map[uint32]string{
+	ReplyNotAvailable: "REPLY_NOT_AVAILABLE", DuplicatedRequestTag: "DUPLICATED_REQUEST_TAG",
+	RequestTrashed: "REQUEST_TRASHED", ProxyDestroyed: "PROXY_DESTROYED", ReplyHolderExpired: "REPLY_HOLDER_EXPIRED",
+	WrongOperation: "OPERATION_MISMATCH", NilTarget: "NIL_TARGET", NoRepositoryID: "NO_REPOSITORY_ID",
+	BadContext: "BAD_NM_CONTEXT", QueueFull: "QUEUE_FULL", TargetUnreachable: "TARGET_UNREACHABLE",
+	TargetConnectionLost: "TARGET_CONNECTION_LOST", TooManyForwards: "TOO_MANY_FORWARDS",
+	AgentShuttingDown: "AGENT_SHUTTING_DOWN", CannotTranscode: "CANNOT_TRANSCODE", StoreFailed: "STORE_FAILED",
+	BadProperty: "BAD_PROPERTY", StoreFull: "STORE_FULL", SelfDelegation: "SELF_DELEGATION",
+	FieldTooLarge: "FIELD_TOO_LARGE", TooManyRequests: "TOO_MANY_REQUESTS", TooManyWaiting: "TOO_MANY_WAITING",
+}
+
+// MinorString writes a minor code as operators read it: hex, with its
+// NativeMessaging.idl name when it has one ("0x4e4d000b TARGET_UNREACHABLE").
+func MinorString(minor uint32) string {
+	if name, ok := minorNames[minor]; ok {
+		return fmt.Sprintf("0x%08x %s", minor, name)
+	}
+	return fmt.Sprintf("0x%08x", minor)
+}
+
 // Repository ids of NativeMessaging.idl's interfaces and user exceptions,
 // which the agent raises and the Go client library recognises.
 const (

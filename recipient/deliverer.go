@@ -197,10 +197,11 @@ func (d *Deliverer) deliver(j Job) {
 		sleep := backoff/2 + rand.N(backoff/2+1)
 		if time.Now().Add(sleep).After(deadline) {
 			d.noteFailure(j.Recipient, err, true)
-			d.log.Warn().Err(err).Str("recipient", j.Recipient).Hex("request", j.ID[:]).
-				Msg("recipient: callback given up after its retry budget; the reply stays pollable")
 			if d.cfg.GiveUp != nil {
-				d.cfg.GiveUp(j, err)
+				d.cfg.GiveUp(j, err) // which says so, once
+			} else {
+				d.log.Warn().Err(err).Str("recipient", j.Recipient).
+					Msg("recipient: callback given up after its retry budget")
 			}
 			return
 		}

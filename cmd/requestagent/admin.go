@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -39,12 +40,27 @@ func adminClient(c *cli.Context) (*admin.Client, error) {
 	return cl, nil
 }
 
-// oneID is the command's one argument, an id.
+// oneID is the command's one argument, an id. Flags written after it
+// (show ID --json) are taken too: the flag parser stops at the first
+// argument.
 func oneID(c *cli.Context, what string) (string, error) {
-	if c.NArg() != 1 {
+	var ids []string
+	for _, a := range c.Args().Slice() {
+		if !strings.HasPrefix(a, "-") {
+			ids = append(ids, a)
+			continue
+		}
+		name := strings.TrimLeft(a, "-")
+		if name == "json" && hasFlag(c, "json") {
+			c.Set("json", "true")
+			continue
+		}
+		return "", cli.Exit(fmt.Sprintf("requestagent %s: %s after the id: only --json may follow it", c.Command.Name, a), 2)
+	}
+	if len(ids) != 1 {
 		return "", cli.Exit(fmt.Sprintf("requestagent %s: give one %s id (see requestagent %s --help)", c.Command.Name, what, c.Command.Name), 2)
 	}
-	return c.Args().First(), nil
+	return ids[0], nil
 }
 
 func listProxies(c *cli.Context) error {
@@ -164,8 +180,16 @@ func showRequest(c *cli.Context) error {
 	fmt.Fprintf(w, "interface\t%s\n", d.RepositoryID)
 	fmt.Fprintf(w, "operation\t%s\n", d.Operation)
 	fmt.Fprintf(w, "state\t%s (age %s)\n", d.State, d.Age)
-	if d.Tag != "" || d.Cookie != "" {
-		fmt.Fprintf(w, "tag, cookie\t%s, %s (hex)\n", d.Tag, d.Cookie)
+	fmt.Fprintf(w, "target\t%s\n", d.Target)
+	if d.Recipient != "" {
+		fmt.Fprintf(w, "recipient\t%s\n", d.Recipient)
+		fmt.Fprintf(w, "callback\t%s\n", d.Callback)
+	}
+	if d.Tag != "" {
+		fmt.Fprintf(w, "tag\t%s\n", d.Tag)
+	}
+	if d.Cookie != "" {
+		fmt.Fprintf(w, "cookie\t%s\n", d.Cookie)
 	}
 	if d.Arguments != nil {
 		fmt.Fprintf(w, "arguments\t%s\n", d.Arguments)

@@ -29,7 +29,7 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 			return agent.Config{}, err
 		}
 	}
-	ifaces, err := loadIDL(c.StringSlice("idl"), c.StringSlice("idl-include"))
+	ifaces, err := loadIDL(c.StringSlice("idl"), c.StringSlice("idl-include"), log)
 	if err != nil {
 		return agent.Config{}, cli.Exit(err.Error(), 2)
 	}

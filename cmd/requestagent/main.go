@@ -300,9 +300,11 @@ func registerName(ctx context.Context, c *giop.Client, a *agent.Agent, ref, name
 	return reg, nil
 }
 
-// loadIDL reads the --idl files and directories into one repository.
-func loadIDL(paths, includes []string) (agent.IDL, error) {
+// loadIDL reads the --idl files and directories into one repository, and
+// says at start which interfaces that gives (or that there are none).
+func loadIDL(paths, includes []string, log zerolog.Logger) (agent.IDL, error) {
 	if len(paths) == 0 {
+		log.Info().Msg("requestagent: no --idl: suppressed-mode premature returns are sent as NO_RESPONSE/REPLY_NOT_AVAILABLE, and bodies that need re-encoding are refused; load the target interfaces with --idl")
 		return nil, nil
 	}
 	repo := idl.NewRepository()
@@ -321,6 +323,11 @@ func loadIDL(paths, includes []string) (agent.IDL, error) {
 			return nil, fmt.Errorf("--idl %s: %v", p, err)
 		}
 	}
+	var ids []string
+	for _, ifc := range repo.Interfaces() {
+		ids = append(ids, ifc.RepoID)
+	}
+	log.Info().Strs("interfaces", ids).Msg("requestagent: IDL loaded: suppressed premature returns and re-encoding for these interfaces only")
 	return agent.RepositoryIDL(repo), nil
 }
 

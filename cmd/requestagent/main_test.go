@@ -782,3 +782,61 @@ func TestGlobalFlagsBeforeCommand(t *testing.T) {
 		t.Fatalf("--blockingTimeout 1500 (ms) not taken:\n%s", q.stderr.String())
 	}
 }
+
+// TestAdminCLI_Show: show names the target and (with --json after the
+// id, too) shows a printable tag as text and binary octets as hex; a
+// system exception's minor code is hex with its name; trash given a
+// proxy's id says it is a proxy.
+func TestAdminCLI_Show(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	port := peers.FreePort(t)
+	p := startAgent(t, data, port, "--connect-retry-budget", "100ms")
+	c := newClient(t, port)
+	gone := giop.NewIOR("IDL:StockManager:1.0", &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: uint16(peers.ClosedPort(t)), ObjectKey: []byte("StockManager")})
+	rcv := c.receiver(gone, nil)
+	nc := nmproto.Context{Kind: nmproto.KindReqInfo, ReqInfo: nmproto.ReqInfo{RequestTag: []byte("t1"), Cookie: []byte{0, 1, 0xff}}}
+	if _, err := c.invoke(rcv, "add_stock", giop.ServiceContextList{nc.Encode()}, func(e *giop.Encoder) { e.WriteString("X"); e.WriteDouble(1) }); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, _, _ := run(t, nil, "requests", "--admin", p.adminAddr, "--data-dir", data, "--json", "--state", "replied")
+		var page struct{ Requests []struct{ ID string } }
+		if json.Unmarshal([]byte(out), &page) == nil && len(page.Requests) == 1 {
+			id = page.Requests[0].ID
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no replied request:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, stderr, code := run(t, nil, "show", "--admin", p.adminAddr, "--data-dir", data, id, "--json")
+	var d struct {
+		Target, Tag, Cookie string
+		Reply               map[string]any
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &d) != nil {
+		t.Fatalf("show ID --json: exit %d\n%s%s", code, out, stderr)
+	}
+	if d.Tag != "t1" || d.Cookie != "0x0001ff" || !strings.HasPrefix(d.Target, "127.0.0.1:") ||
+		d.Reply["minor"] != "0x4e4d000b TARGET_UNREACHABLE" {
+		t.Fatalf("show --json: %+v", d)
+	}
+	table, _, _ := run(t, nil, "show", "--admin", p.adminAddr, "--data-dir", data, id)
+	if !strings.Contains(table, "target") || !strings.Contains(table, "t1") {
+		t.Fatalf("show table:\n%s", table)
+	}
+	out, _, _ = run(t, nil, "proxies", "--admin", p.adminAddr, "--data-dir", data, "--json")
+	var proxies struct{ Proxies []struct{ ID string } }
+	json.Unmarshal([]byte(out), &proxies)
+	if len(proxies.Proxies) != 1 {
+		t.Fatalf("proxies:\n%s", out)
+	}
+	if _, stderr, code := run(t, nil, "trash", "--admin", p.adminAddr, "--data-dir", data, proxies.Proxies[0].ID); code == 0 || !strings.Contains(stderr, "is a proxy") {
+		t.Fatalf("trash PROXY-ID: exit %d: %s", code, stderr)
+	}
+}
