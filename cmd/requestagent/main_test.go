@@ -306,11 +306,10 @@ func TestServe_DefaultsAdminAndMetrics(t *testing.T) {
 	var page struct {
 		Requests []struct{ ID, Operation, State string }
 	}
-	reqs := page.Requests
 	if code != 0 || json.Unmarshal([]byte(out), &page) != nil || len(page.Requests) != 3 {
 		t.Fatalf("requests --json (exit %d):\n%s", code, out)
 	}
-	reqs = page.Requests
+	reqs := page.Requests
 	if _, stderr, code := run(t, nil, "requests", "--admin", p.adminAddr, "--admin-token-file", filepath.Join(dir, "none")); code == 0 || !strings.Contains(stderr, "token file") {
 		t.Fatalf("requests without the token file: exit %d: %s", code, stderr)
 	}
