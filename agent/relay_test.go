@@ -2,10 +2,13 @@ package agent_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
@@ -243,4 +246,100 @@ func TestRelay_PullAtAnotherVersion(t *testing.T) {
 			t.Fatalf("reply %v", x)
 		}
 	}
+}
+
+// TestRelay_Fragmented11Request: a GIOP 1.1 request whose double comes in
+// a Fragment, aligned there relative to the Fragment as 1.1 has it
+// (§15.4.9). When the first part ends at 4 modulo 8, the Fragment's data
+// lies, reassembled, where its alignment restarted (offset 12 of the
+// Fragment), so the body relays as one piece; when it ends elsewhere, the
+// double would be off, and without the IDL the request is refused with
+// MARSHAL/CANNOT_TRANSCODE before anything is sent.
+func TestRelay_Fragmented11Request(t *testing.T) {
+	e := newQuoteEnv(t, agent.Config{})
+	rcv := e.receiver(e.mustProxyFor(e.targetAt(giop.V1_2)))
+	prof, err := rcv.IIOP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", net.JoinHostPort(prof.Host, fmt.Sprint(prof.Port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	relayed, refused := 0, 0
+	for _, sym := range []string{"F", "FR", "FRA", "FRAG", "FRAGM", "FRAGME", "FRAGMEN", "FRAGMENT"} {
+		enc := giop.NewEncoder(giop.V1_1, true)
+		enc.StartRequest(giop.V1_1, &giop.RequestHeader{RequestID: 2, ResponseFlags: giop.ResponseTarget,
+			ObjectKey: prof.ObjectKey, Operation: "quote"})
+		enc.WriteString(sym)
+		first := append([]byte(nil), enc.Bytes()...)
+		first[6] |= 0x02 // more fragments
+		binary.LittleEndian.PutUint32(first[8:], uint32(len(first)-giop.HeaderSize))
+		// The Fragment: its 12-byte header, padding to 8 counted from it, the double.
+		frag := giop.NewEncoder(giop.V1_1, true)
+		frag.WriteRaw([]byte{'G', 'I', 'O', 'P', 1, 1, 0x01, 7, 0, 0, 0, 0})
+		frag.WriteDouble(7.75)
+		binary.LittleEndian.PutUint32(frag.Bytes()[8:], uint32(frag.Len()-giop.HeaderSize))
+		if _, err := nc.Write(append(first, frag.Bytes()...)); err != nil {
+			t.Fatal(err)
+		}
+		status, ctxs, body := readReply11(t, nc)
+		if status != giop.ReplySystemException {
+			t.Fatalf("%s: status %s", sym, status)
+		}
+		x := body.SystemException()
+		if len(first)%8 != 4 {
+			if x == nil || x.Name != giop.ExcMarshal || x.Minor != nmproto.CannotTranscode {
+				t.Fatalf("%s: first part ends at %d mod 8: %v, want MARSHAL/CANNOT_TRANSCODE", sym, len(first)%8, x)
+			}
+			refused++
+			continue
+		}
+		relayed++
+		c, ok, _ := nmproto.Find(ctxs)
+		if x == nil || x.Name != giop.ExcNoResponse || !ok || c.Kind != nmproto.KindThePoller {
+			t.Fatalf("%s: first part ends at %d mod 8: %v, want the premature return", sym, len(first)%8, x)
+		}
+		resp, err := e.client.Invoke(e.ctx(), asVersion(t, c.ThePoller, giop.V1_1), &giop.Invocation{Operation: "quote",
+			Args: func(enc *giop.Encoder) { enc.WriteString(""); enc.WriteDouble(0) }, Contexts: waitCtx(nmproto.WaitForever)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q := resp.Result.Double(); q != 15.5 {
+			t.Fatalf("%s: reply %v, want 15.5", sym, q)
+		}
+		e.qt.mu.Lock()
+		got := e.qt.got[sym]
+		e.qt.mu.Unlock()
+		if got != 7.75 {
+			t.Fatalf("%s: the target got %v", sym, got)
+		}
+	}
+	if relayed != 1 || refused != 7 {
+		t.Fatalf("%d relayed, %d refused: the symbols should put the first part's end at each offset modulo 8 once", relayed, refused)
+	}
+}
+
+// readReply11 reads one unfragmented reply from nc.
+func readReply11(t *testing.T, nc net.Conn) (giop.ReplyStatus, giop.ServiceContextList, *giop.Decoder) {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, giop.HeaderSize)
+	if _, err := io.ReadFull(nc, buf); err != nil {
+		t.Fatal(err)
+	}
+	h, err := giop.ParseHeader(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf = append(buf, make([]byte, h.Size)...)
+	if _, err := io.ReadFull(nc, buf[giop.HeaderSize:]); err != nil {
+		t.Fatal(err)
+	}
+	rh, d, err := giop.DecodeReply(&giop.Message{Header: h, Buf: buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rh.Status, rh.ServiceContexts, d
 }
