@@ -396,10 +396,11 @@ func (a *Agent) relayReply(req *giop.ServerRequest, rec *requestRecord, y *reply
 		nm := nmproto.Context{Kind: nmproto.KindReplierName}
 		req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
 	}
-	// A system exception is a repository id and two numbers: no strings
-	// whose code sets matter.
+	// Read by a client at the version its request was sent at, the reply
+	// means what it meant to the target (relay.go); a system exception is
+	// a repository id and two numbers, no strings whose code sets matter.
 	chars, wide := true, true
-	if y.status != giop.ReplySystemException {
+	if y.status != giop.ReplySystemException && req.Version != rec.version {
 		w, r := replyRules(rec, y, req.Version)
 		chars, wide = sameChars(w, r), sameWide(w, r)
 	}

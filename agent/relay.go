@@ -103,11 +103,12 @@ func sameWide(w, r stringRules) bool {
 	return w.wchar == 0 || r.wchar == 0 || (w.wchar == r.wchar && w.wide12 == r.wide12)
 }
 
-// replyRules returns the rules y's body was written by and those the
-// client reading it through req uses. They differ only when the reply is
+// replyRules returns the rules y's body was written by and those a client
+// at version client reads it by. They can differ only when the reply is
 // read at another GIOP version than its request was sent at (a poller
-// called by another client): for the client that sent it, the request
-// went at a version and over a connection chosen so that they agree.
+// called by another client), so relayReply asks only then: for a client at
+// the request's own version, the request went at a version and over a
+// connection chosen so that they agree (giop/SPEC.md's table).
 func replyRules(rec *requestRecord, y *replyRecord, client giop.Version) (written, read stringRules) {
 	return targetRules(y.version, rec.target, rec.version), clientRules(client, rec.target)
 }
