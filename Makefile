@@ -17,7 +17,7 @@ SOAK      ?= 10m
 all: lint test
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/requestagent
+	@GO=$(GO) scripts/build.sh $(BIN)
 
 run: build
 	./$(BIN)
@@ -31,9 +31,9 @@ deps:
 peers: deps
 	@for set in interop idl nm; do testdata/$$set/build.sh $(PEERS)/$$set || exit 1; done
 
-# The whole suite, race detector on, interop with omniORB and Combat required
-# (never skipped).
-test: peers
+# Lint, then the whole suite, race detector on, interop with omniORB and
+# Combat required (never skipped).
+test: lint peers
 	REQUESTAGENT_REQUIRE_INTEROP=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 # Unit tests only, for a quick edit loop (skips what needs omniORB).
@@ -58,9 +58,13 @@ fuzz:
 soak:
 	REQUESTAGENT_SOAK=$(SOAK) $(GO) test -run '^TestCrash_SIGKILLUnderLoad$$' -count=1 -timeout 0 -v ./agent/
 
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 	@scripts/check-no-print.sh
 
 clean:

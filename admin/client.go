@@ -104,3 +104,11 @@ func (c *Client) FailingRecipients(ctx context.Context) ([]recipient.Failure, er
 	var out []recipient.Failure
 	return out, c.do(ctx, http.MethodGet, "/v1/recipients/failing", &out)
 }
+
+// RetryCallbacks queues again the callbacks given up for the recipients at
+// address (host:port or a failing recipient's name; "" for all).
+func (c *Client) RetryCallbacks(ctx context.Context, address string) (int, error) {
+	var out RetryResult
+	err := c.do(ctx, http.MethodPost, "/v1/recipients/retry?"+url.Values{"recipient": {address}}.Encode(), &out)
+	return out.Retried, err
+}

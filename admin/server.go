@@ -41,12 +41,19 @@ type Agent interface {
 	ListProxies(after string, limit int) (agent.ProxyPage, error)
 	DestroyProxy(id string) error
 	RecipientFailures() []recipient.Failure
+	RetryCallbacks(address string) int
 }
 
 // Config configures the admin listener.
 type Config struct {
-	// Listen is a loopback TCP address. Default 127.0.0.1:5556.
+	// Listen is the TCP address to serve on; a loopback one unless Public.
+	// Default 127.0.0.1:5556.
 	Listen string
+	// Public lets Listen be any address, so that a Prometheus on another
+	// host can scrape /metrics. /metrics, /healthz and /readyz then answer
+	// any client, and the Host check (against DNS rebinding in a local
+	// browser) is off; /v1 and /debug still need the token.
+	Public bool
 	// TokenFile holds the bearer token every /v1 and /debug call must
 	// present (Authorization: Bearer TOKEN). Start makes the file, with a
 	// random token, if it does not exist. Required.
@@ -57,8 +64,8 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
-// Validate refuses addresses that are not loopback, and a missing token
-// file name.
+// Validate refuses addresses that are not loopback (unless Public), and
+// a missing token file name.
 func (c *Config) Validate() error {
 	addr := c.Listen
 	if addr == "" {
@@ -71,7 +78,7 @@ func (c *Config) Validate() error {
 	if c.TokenFile == "" {
 		return fmt.Errorf("%w: no token file", ErrBadConfig)
 	}
-	if host == "localhost" {
+	if c.Public || host == "localhost" {
 		return nil
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
@@ -102,11 +109,19 @@ func Start(cfg Config, a Agent) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen on %s: %w", cfg.Listen, err)
 	}
-	h := Handler(a, HandlerConfig{Token: token, Pprof: cfg.Pprof, Hosts: HostNames(ln.Addr().String())})
+	hosts := HostNames(ln.Addr().String())
+	if cfg.Public {
+		hosts = nil // reachable by any name; the token guards /v1 and /debug
+	}
+	h := Handler(a, HandlerConfig{Token: token, Pprof: cfg.Pprof, Hosts: hosts})
 	s := &Server{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}}
 	go s.srv.Serve(ln)
-	cfg.Logger.Info().Str("admin", "http://"+ln.Addr().String()).Str("token_file", cfg.TokenFile).
+	ev := cfg.Logger.Info()
+	if cfg.Public {
+		ev = cfg.Logger.Warn()
+	}
+	ev.Str("admin", "http://"+ln.Addr().String()).Str("token_file", cfg.TokenFile).Bool("public", cfg.Public).
 		Msg("admin: serving /metrics /healthz /readyz, and /v1 with the token")
 	return s, nil
 }
@@ -160,6 +175,12 @@ func HostNames(addr string) []string {
 	}
 	return []string{addr, net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port),
 		net.JoinHostPort("::1", port)}
+}
+
+// RetryResult is the answer of POST /v1/recipients/retry.
+type RetryResult struct {
+	// Retried is how many given-up callbacks were queued again.
+	Retried int `json:"retried"`
 }
 
 // HandlerConfig configures Handler.
@@ -231,6 +252,9 @@ func Handler(a Agent, cfg HandlerConfig) http.Handler {
 	})
 	api.HandleFunc("GET /v1/recipients/failing", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.RecipientFailures())
+	})
+	api.HandleFunc("POST /v1/recipients/retry", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, RetryResult{Retried: a.RetryCallbacks(r.URL.Query().Get("recipient"))})
 	})
 	if cfg.Pprof {
 		api.HandleFunc("/debug/pprof/", pprof.Index)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -36,7 +37,8 @@ type Agent struct {
 	cfg    Config
 	log    zerolog.Logger
 	store  *storage.Store
-	ids    ids                              // public ids for operators (publicid.go)
+	pub    ids                              // public ids for operators (publicid.go)
+	repo   nmproto.RepoIDs                  // NativeMessaging's repository ids, as configured
 	groups *poller.Registry[*requestRecord] // also the live requests by id
 	queue  *queue
 	client *giop.Client
@@ -46,8 +48,8 @@ type Agent struct {
 	server  *giop.Server
 	ln      net.Listener
 	own     *ownAddrs // the listener's addresses (self.go)
-	host    string
-	port    uint16
+	addrs   published // the addresses in its references (publish.go)
+	port    uint16    // the port it listens on
 
 	// ctx ends when the agent stops for good; delegations watch it.
 	ctx    context.Context
@@ -123,6 +125,7 @@ func Start(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	repoIDs, _ := nmproto.NewRepoIDs(cfg.RepositoryIDPrefix, cfg.InvalidPropertyScope) // checked by Validate
 	pub, err := loadIDs(store)
 	if err != nil {
 		store.Close()
@@ -134,25 +137,25 @@ func Start(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: listen on %s: %w", cfg.Listen, err)
 	}
 	addr := ln.Addr().(*net.TCPAddr)
-	host := cfg.Host
-	if host == "" {
-		host = addr.IP.String()
-		if addr.IP.IsUnspecified() {
-			host = "localhost"
-		}
+	pubAddrs, err := publishedAddrs(cfg.Host, addr)
+	if err != nil {
+		ln.Close()
+		store.Close()
+		return nil, err
 	}
 	a := &Agent{
 		cfg:         cfg,
 		log:         cfg.Logger,
 		store:       store,
-		ids:         pub,
+		pub:         pub,
+		repo:        repoIDs,
 		groups:      poller.NewRegistry[*requestRecord](),
 		client:      giop.NewClient(&gcfg),
 		idl:         cfg.IDL,
 		adapter:     giop.NewAdapter(),
 		ln:          ln,
 		own:         newOwnAddrs(ln),
-		host:        host,
+		addrs:       pubAddrs,
 		port:        uint16(addr.Port),
 		proxies:     make(map[poller.ID]*proxyRecord),
 		receivers:   make(map[poller.ID]*proxyRecord),
@@ -165,6 +168,7 @@ func Start(cfg Config) (*Agent, error) {
 		failed:      make(chan struct{}),
 	}
 	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
+		PerRecipient: cfg.CallbacksPerRecipient, MaxInFlight: cfg.MaxCallbacks,
 		GiveUp: a.recipientGaveUp, Logger: cfg.Logger})
 	threads := limit(cfg.MaxThreads, DefaultMaxThreads, 0)
 	queued := limit(cfg.MaxQueueSize, DefaultMaxQueueSize, 0)
@@ -209,7 +213,13 @@ func Start(cfg Config) (*Agent, error) {
 		go func() { defer a.bg.Done(); a.retain() }()
 	}
 	a.ready.Store(true)
-	a.log.Info().Str("listen", ln.Addr().String()).Str("corbaloc", a.Corbaloc()).Msg("agent: serving")
+	a.logLimits()
+	if a.addrs.loopbackOnly {
+		a.log.Warn().Str("published", a.addrs.String()).
+			Msg("agent: listening on every interface but publishing only loopback addresses: references reach nobody on another machine (--host)")
+	}
+	a.log.Info().Str("listen", ln.Addr().String()).Str("published", a.addrs.String()).Str("corbaloc", a.Corbaloc()).
+		Msg("agent: serving")
 	return a, nil
 }
 
@@ -242,19 +252,19 @@ func (a *Agent) Port() int { return int(a.port) }
 
 // Corbaloc returns the agent's corbaloc URL.
 func (a *Agent) Corbaloc() string {
-	return (&giop.Corbaloc{Addresses: []giop.CorbalocAddress{{Version: giop.V1_2, Host: a.host, Port: a.port}},
-		Key: []byte(AgentKey)}).String()
+	return a.addrs.corbaloc(AgentKey)
 }
 
 // IOR returns the agent's object reference.
 func (a *Agent) IOR() *giop.IOR {
-	return a.ior(RequestAgentExID, []byte(AgentKey), giop.DefaultCodeSets.Component())
+	return a.ior(a.repo.RequestAgentEx, []byte(AgentKey), giop.DefaultCodeSets.Component())
 }
 
 // ior builds a reference to one of the agent's objects.
 func (a *Agent) ior(typeID string, key []byte, comps ...giop.TaggedComponent) *giop.IOR {
 	all := append([]giop.TaggedComponent{giop.ORBTypeComponent(giop.ORBTypeRequestAgent)}, comps...)
-	return giop.NewIOR(typeID, &giop.IIOPProfile{Version: giop.V1_2, Host: a.host, Port: a.port, ObjectKey: key, Components: all})
+	all = append(all, a.addrs.components()...)
+	return giop.NewIOR(typeID, &giop.IIOPProfile{Version: giop.V1_2, Host: a.addrs.host, Port: a.addrs.port, ObjectKey: key, Components: all})
 }
 
 // targetIOR builds a reference that stands for a target — a typed
@@ -336,15 +346,17 @@ func (a *Agent) proxy(id poller.ID) (proxyRecord, bool) {
 // missing names why one of the agent's keys finds nothing: its request was
 // trashed, its holder's callback returned, its proxy was destroyed. A key
 // the agent never made reads the same; the object does not exist either way.
-func missing(key []byte) *giop.SystemException {
-	kind, _, ok := parseKey(key)
+// A trashed request's reply says it has no reply any more (NMNoMoreReply).
+func missing(req *giop.ServerRequest) *giop.SystemException {
+	kind, _, ok := parseKey(req.ObjectKey())
 	if !ok {
 		return nil
 	}
 	minor := uint32(0)
 	switch kind {
 	case keyRequest, keyPoller:
-		minor = nmproto.RequestTrashed
+		req.SetReplyContexts(lastContexts)
+		return errTrashed
 	case keyHolder:
 		minor = nmproto.ReplyHolderExpired
 	case keyProxy, keyReceiver:
@@ -650,12 +662,18 @@ func Reference(listen, host string) (ior, corbaloc string, err error) {
 	if err != nil || port <= 0 || port > 65535 {
 		return "", "", fmt.Errorf("port %q: a fixed port is needed for a stable reference", p)
 	}
-	if host == "" {
-		host = h
-		if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
-			host = "localhost"
+	addr := &net.TCPAddr{IP: net.IPv6unspecified, Port: port}
+	if h != "" {
+		ip, err := netip.ParseAddr(h)
+		if err != nil {
+			return "", "", fmt.Errorf("listen %q: an IP address, or none for every interface", listen)
 		}
+		addr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port)))
 	}
-	a := &Agent{host: host, port: uint16(port)}
+	pub, err := publishedAddrs(host, addr)
+	if err != nil {
+		return "", "", err
+	}
+	a := &Agent{addrs: pub, port: uint16(port), repo: nmproto.DefaultRepoIDs}
 	return a.IOR().String(), a.Corbaloc(), nil
 }

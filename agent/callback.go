@@ -2,7 +2,11 @@ package agent
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
@@ -30,10 +34,55 @@ const DefaultCallbackTimeout = 60 * time.Second
 func (a *Agent) enqueueCallback(rec *requestRecord) {
 	id := rec.id
 	a.deliverer.Enqueue(recipient.Job{
-		Recipient: rec.recipient.String(),
+		Recipient: recipientLabel(rec.recipient),
 		ID:        id,
 		Deliver:   func(ctx context.Context) error { return a.callRecipient(ctx, id) },
 	})
+}
+
+// recipientLabel names a recipient for its queue, operators and logs:
+// host:port/object key, the key as text when it is printable, else hex.
+func recipientLabel(ref *giop.IOR) string {
+	prof, err := ref.IIOP()
+	if err != nil {
+		return ref.TypeID
+	}
+	key := string(prof.ObjectKey)
+	for _, c := range prof.ObjectKey {
+		if c < 0x21 || c > 0x7e {
+			key = hex.EncodeToString(prof.ObjectKey)
+			break
+		}
+	}
+	return net.JoinHostPort(prof.Host, strconv.Itoa(int(prof.Port))) + "/" + key
+}
+
+// RetryCallbacks tries again the callbacks given up for the recipients at
+// address (host:port, or a label RecipientFailures shows; "" for all), and
+// returns how many: for operators, once a recipient is back.
+func (a *Agent) RetryCallbacks(address string) int {
+	var again []*requestRecord
+	a.mu.Lock()
+	for id := range a.givenUp {
+		r := a.groups.Value(id)
+		if r == nil {
+			delete(a.givenUp, id)
+			continue
+		}
+		label := recipientLabel(r.recipient)
+		if address == "" || label == address || strings.HasPrefix(label, address+"/") {
+			delete(a.givenUp, id)
+			again = append(again, r)
+		}
+	}
+	a.mu.Unlock()
+	for _, r := range again {
+		a.enqueueCallback(r)
+	}
+	if len(again) > 0 {
+		a.log.Info().Int("callbacks", len(again)).Str("recipients", address).Msg("agent: given-up callbacks tried again, by an operator")
+	}
+	return len(again)
 }
 
 // callRecipient makes one reply_available call. The recipient pulls the
@@ -139,7 +188,7 @@ func (a *Agent) recipientGaveUp(j recipient.Job, err error) {
 	}
 	a.mu.Unlock()
 	a.log.Error().Err(err).Str("recipient", j.Recipient).Str("request", a.publicID(j.ID)).
-		Msg("agent: recipient unreachable for the whole retry budget; the reply is kept for polling")
+		Msg("agent: callback given up after the retry budget; the reply is kept for polling (requestagent recipients retry)")
 }
 
 // RecipientFailures lists the recipients whose callbacks are failing.
@@ -176,7 +225,9 @@ func (s *holderServant) Invoke(ctx context.Context, req *giop.ServerRequest) err
 			errors.New("the holder's request is "+rec.operation))
 	}
 	// Reading through the holder is what delivery completes; the request is
-	// trashed when reply_available returns, not by this read.
+	// trashed when reply_available returns, not by this read — and then
+	// it has no reply any more, unless RequestManualTrash keeps it.
+	last := !rec.props.ManualTrash
 	rec.props.ManualTrash = true
-	return a.mature(req, &rec)
+	return a.mature(req, &rec, last)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -277,4 +278,100 @@ func TestCallback_ExplicitConnectionBinding(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no callback over the bound connection; failures: %+v", e.agent.RecipientFailures())
 	}
+}
+
+// blockingRecipient holds each reply_available until released, telling
+// when one enters.
+type blockingRecipient struct {
+	entered chan string
+	release chan struct{}
+}
+
+func (r *blockingRecipient) RepositoryID() string { return agent.ReplyRecipientID }
+func (r *blockingRecipient) Invoke(ctx context.Context, req *giop.ServerRequest) error {
+	_ = req.Args.IOR()
+	_ = req.Args.String()
+	cookie := req.Args.Octets()
+	r.entered <- string(cookie)
+	select {
+	case <-r.release:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// TestCallback_ConcurrentPerRecipient: replies to one recipient are called
+// back several at a time (CallbacksPerRecipient, 4 by default), so a slow
+// reply_available does not hold the others back.
+func TestCallback_ConcurrentPerRecipient(t *testing.T) {
+	e := newEnv(t, agent.Config{})
+	r := &blockingRecipient{entered: make(chan string, 8), release: make(chan struct{})}
+	ref := startServant(t, "Blocking", r)
+	proxy, err := e.createProxy(e.target, "", ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := e.receiver(proxy)
+	for i := range 4 {
+		e.call(rcv, "add_stock", reqInfoCtx("", fmt.Sprint("c", i), 0, false), addStockArgs(fmt.Sprint("S", i), 1))
+	}
+	seen := map[string]bool{}
+	for range 4 {
+		select {
+		case c := <-r.entered:
+			seen[c] = true
+		case <-time.After(20 * time.Second):
+			close(r.release)
+			t.Fatalf("only %d of 4 callbacks ran at once: %v", len(seen), seen)
+		}
+	}
+	close(r.release)
+}
+
+// TestCallback_OperatorRetry: a callback given up after its budget is
+// tried again when an operator asks (RetryCallbacks), once the recipient
+// is back, and delivered.
+func TestCallback_OperatorRetry(t *testing.T) {
+	e := newEnv(t, agent.Config{RecipientRetryBudget: 100 * time.Millisecond})
+	r := &goRecipient{client: e.client, arrived: make(chan delivery, 4), pull: true}
+	r.failures.Store(1 << 20) // down for now
+	ref := startRecipient(t, r)
+	proxy, err := e.createProxy(e.target, "", ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.call(e.receiver(proxy), "add_stock", reqInfoCtx("", "retried", 0, false), addStockArgs("R", 1))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if f := e.agent.RecipientFailures(); len(f) == 1 && f[0].GivenUp == 1 {
+			if !strings.HasPrefix(f[0].Recipient, hostPortOf(ref)+"/") {
+				t.Fatalf("failing recipient shown as %q", f[0].Recipient)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not given up: %+v", e.agent.RecipientFailures())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.failures.Store(0) // back
+	if n := e.agent.RetryCallbacks("127.0.0.9:1"); n != 0 {
+		t.Fatalf("a retry for another address queued %d", n)
+	}
+	if n := e.agent.RetryCallbacks(hostPortOf(ref)); n != 1 {
+		t.Fatalf("RetryCallbacks = %d, want 1", n)
+	}
+	select {
+	case d := <-r.arrived:
+		if d.cookie != "retried" || !d.result {
+			t.Fatalf("delivery %+v", d)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the retried callback was not delivered")
+	}
+}
+
+func hostPortOf(ref *giop.IOR) string {
+	prof, _ := ref.IIOP()
+	return net.JoinHostPort(prof.Host, fmt.Sprint(prof.Port))
 }

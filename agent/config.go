@@ -72,6 +72,13 @@ type Config struct {
 	RecipientRetryBudget time.Duration
 	// CallbackTimeout bounds one reply_available call. Default 60s.
 	CallbackTimeout time.Duration
+	// CallbacksPerRecipient is how many reply_available calls to one
+	// recipient run at once; they start in the order the replies became
+	// available, and with more than one a slow callback does not hold back
+	// the others (1: strictly one after the other). MaxCallbacks bounds
+	// the calls running at once in all. Zero takes the defaults
+	// (recipient.DefaultPerRecipient, recipient.DefaultMaxInFlight).
+	CallbacksPerRecipient, MaxCallbacks int
 	// MaxStoreBytes bounds the store's size on disk: over it, new requests
 	// and proxies get IMP_LIMIT (minor STORE_FULL) and nothing stored is
 	// dropped. Zero takes the default (DefaultMaxStoreBytes); negative is
@@ -99,6 +106,15 @@ type Config struct {
 	// stay uninvoked before it is trashed. Zero takes the default (one
 	// day); negative keeps it for ever.
 	CreatedRetention time.Duration
+	// RepositoryIDPrefix is the #pragma prefix of the NativeMessaging IDL
+	// the agent's clients were compiled with ("" for none, as in our
+	// NativeMessaging.idl); InvalidPropertyScope is where that IDL declares
+	// InvalidProperty: nmproto.ScopeModule (ours, the default) or
+	// nmproto.ScopeRequestAgentEx. The agent hands out references and
+	// raises exceptions with these ids, and answers _is_a with and without
+	// the prefix (docs/migrating.md).
+	RepositoryIDPrefix   string
+	InvalidPropertyScope string
 	// Logger receives the agent's events. Default: discard.
 	Logger zerolog.Logger
 }
@@ -236,6 +252,10 @@ func (c *Config) Validate() error {
 		return bad("replyRetention", c.ReplyRetention, "must not be negative")
 	case c.RecipientRetryBudget < 0:
 		return bad("recipientRetryBudget", c.RecipientRetryBudget, "must not be negative")
+	case c.CallbacksPerRecipient < 0:
+		return bad("CallbacksPerRecipient", c.CallbacksPerRecipient, "must not be negative")
+	case c.MaxCallbacks < 0:
+		return bad("MaxCallbacks", c.MaxCallbacks, "must not be negative")
 	case c.CallbackTimeout < 0:
 		return bad("callbackTimeout", c.CallbackTimeout, "must not be negative")
 	case c.DelegationTimeout < 0:
@@ -244,6 +264,9 @@ func (c *Config) Validate() error {
 		return bad("connectRetryBudget", c.ConnectRetryBudget, "must not be negative")
 	case c.Defaults.ReplyDropping&^dropAllBits != 0:
 		return bad("ReplyDropping", c.Defaults.ReplyDropping, "only bits 0x01, 0x02, 0x04")
+	}
+	if _, err := nmproto.NewRepoIDs(c.RepositoryIDPrefix, c.InvalidPropertyScope); err != nil {
+		return bad("RepositoryIDPrefix", c.RepositoryIDPrefix+" / "+c.InvalidPropertyScope, err.Error())
 	}
 	if c.GIOP != nil {
 		if err := c.GIOP.Validate(); err != nil {

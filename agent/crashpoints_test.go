@@ -74,7 +74,7 @@ func crashAt(t *testing.T, point string, waitingPull bool) {
 	start := func(env ...string) *exec.Cmd {
 		cmd := exec.Command(bin, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", "127.0.0.1",
 			"--data-dir", dir, "--admin", fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), "--log-level", "error",
-			"--recipientRetryBudget", "30s")
+			"--recipient-retry-budget", "30s")
 		cmd.Env = append(os.Environ(), env...)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {

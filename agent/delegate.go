@@ -172,10 +172,13 @@ func replyLabel(y *replyRecord) string {
 }
 
 // finish stores a request's reply and makes it pollable — or drops it,
-// per ReplyDropping: a dropped reply is neither delivered nor kept, and its
-// request is trashed.
+// per ReplyDropping, when it is due to a recipient: ReplyDropping filters
+// what is sent to the reply recipient (docs/native-messaging.md), so a
+// dropped reply is neither delivered nor kept (no poller was handed out
+// for it), and its request is trashed. A reply read by polling is never
+// dropped.
 func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
-	if rec.props.drops(y.status) {
+	if !rec.recipient.IsNil() && rec.props.drops(y.status) {
 		a.log.Debug().Str("request", a.publicID(rec.id)).Stringer("status", y.status).Msg("agent: reply dropped")
 		a.trash(rec.id)
 		return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
 )
 
@@ -32,13 +33,16 @@ type ProxyInfo struct {
 }
 
 // RequestInfo describes a request for operators. Tags and cookies are
-// shown as hex: they are octets.
+// octets: Tag and Cookie show them as text when they are printable, else
+// as 0x and hex; TagHex and CookieHex always in hex.
 type RequestInfo struct {
 	ID        string    `json:"id"`
 	Proxy     string    `json:"proxy,omitempty"`
 	Group     string    `json:"group,omitempty"`
 	Tag       string    `json:"tag,omitempty"`
+	TagHex    string    `json:"tag_hex,omitempty"`
 	Cookie    string    `json:"cookie,omitempty"`
+	CookieHex string    `json:"cookie_hex,omitempty"`
 	Operation string    `json:"operation,omitempty"`
 	State     string    `json:"state"`
 	Oneway    bool      `json:"oneway,omitempty"`
@@ -50,10 +54,15 @@ type RequestInfo struct {
 // the target's IDL when it is loaded.
 type RequestDetail struct {
 	RequestInfo
-	RepositoryID string          `json:"repository_id"`
-	Arguments    json.RawMessage `json:"arguments,omitempty"`
-	ReplyStatus  string          `json:"reply_status,omitempty"`
-	Reply        json.RawMessage `json:"reply,omitempty"`
+	RepositoryID string `json:"repository_id"`
+	// Target is where the request goes (host:port/key); Recipient who is
+	// called back, if anyone, and Callback how that stands.
+	Target      string          `json:"target"`
+	Recipient   string          `json:"recipient,omitempty"`
+	Callback    string          `json:"callback,omitempty"`
+	Arguments   json.RawMessage `json:"arguments,omitempty"`
+	ReplyStatus string          `json:"reply_status,omitempty"`
+	Reply       json.RawMessage `json:"reply,omitempty"`
 	// Note says why arguments or reply are not decoded.
 	Note string `json:"note,omitempty"`
 }
@@ -63,8 +72,8 @@ var stateNames = map[reqState]string{stateCreated: "created", stateAccepted: "qu
 
 func (a *Agent) requestInfo(r *requestRecord, now time.Time) RequestInfo {
 	created := time.Unix(0, r.created)
-	ri := RequestInfo{ID: a.publicID(r.id), Tag: hex.EncodeToString([]byte(r.tag)),
-		Cookie: hex.EncodeToString([]byte(r.cookie)), Operation: r.operation, State: stateNames[r.state],
+	ri := RequestInfo{ID: a.publicID(r.id), Tag: octetsText(r.tag), TagHex: hex.EncodeToString([]byte(r.tag)),
+		Cookie: octetsText(r.cookie), CookieHex: hex.EncodeToString([]byte(r.cookie)), Operation: r.operation, State: stateNames[r.state],
 		Oneway: r.oneway, Created: created, Age: now.Sub(created).Round(time.Millisecond).String()}
 	if r.proxyID != (poller.ID{}) {
 		ri.Proxy = a.publicID(r.proxyID)
@@ -117,7 +126,7 @@ func (a *Agent) ListRequests(f RequestFilter, after string, limit int) (RequestP
 	}
 	var proxyID poller.ID
 	if f.Proxy != "" {
-		if proxyID, err = a.ids.secret(f.Proxy); err != nil {
+		if proxyID, err = a.pub.secret(f.Proxy); err != nil {
 			return RequestPage{}, err
 		}
 	}
@@ -201,7 +210,7 @@ func (a *Agent) requestCursor(cursor string) ([]byte, error) {
 		return nil, nil
 	}
 	at, pub, ok := strings.Cut(cursor, ".")
-	id, err := a.ids.secret(pub)
+	id, err := a.pub.secret(pub)
 	if !ok || err != nil {
 		return nil, fmt.Errorf("%w: bad listing cursor %q", ErrUnknown, cursor)
 	}
@@ -253,7 +262,7 @@ func (a *Agent) ListProxies(after string, limit int) (ProxyPage, error) {
 	limit = min(limit, MaxPageSize)
 	var from []byte
 	if after != "" {
-		id, err := a.ids.secret(after)
+		id, err := a.pub.secret(after)
 		if err != nil {
 			return ProxyPage{}, fmt.Errorf("%w: bad listing cursor %q", ErrUnknown, after)
 		}
@@ -293,6 +302,17 @@ func (a *Agent) ListProxies(after string, limit int) (ProxyPage, error) {
 	return page, nil
 }
 
+// octetsText shows octets as text when they are printable, else as 0x
+// and hex.
+func octetsText(s string) string {
+	for _, c := range []byte(s) {
+		if c < 0x20 || c > 0x7e {
+			return "0x" + hex.EncodeToString([]byte(s))
+		}
+	}
+	return s
+}
+
 // proxyInfo describes a proxy. a.mu must be held.
 func (a *Agent) proxyInfo(p *proxyRecord) ProxyInfo {
 	pi := ProxyInfo{ID: a.publicID(p.id), RepositoryID: p.repoID, Target: p.target.String(),
@@ -325,7 +345,7 @@ func (a *Agent) Proxies() []ProxyInfo {
 // DestroyProxy destroys a proxy and its requests, as destroy(true) would:
 // for operators clearing proxies their clients left behind.
 func (a *Agent) DestroyProxy(publicID string) error {
-	id, err := a.ids.secret(publicID)
+	id, err := a.pub.secret(publicID)
 	if err != nil {
 		return err
 	}
@@ -338,7 +358,7 @@ func (a *Agent) DestroyProxy(publicID string) error {
 
 // Request returns one request in detail.
 func (a *Agent) Request(hexID string) (RequestDetail, error) {
-	id, err := a.ids.secret(hexID)
+	id, err := a.pub.secret(hexID)
 	if err != nil {
 		return RequestDetail{}, err
 	}
@@ -352,7 +372,27 @@ func (a *Agent) Request(hexID string) (RequestDetail, error) {
 	if r == nil {
 		return RequestDetail{}, fmt.Errorf("%w: %s", ErrUnknown, hexID)
 	}
-	d := RequestDetail{RequestInfo: a.requestInfo(&rec, time.Now()), RepositoryID: rec.repoID}
+	d := RequestDetail{RequestInfo: a.requestInfo(&rec, time.Now()), RepositoryID: rec.repoID,
+		Target: recipientLabel(rec.target)}
+	if !rec.recipient.IsNil() {
+		d.Recipient = recipientLabel(rec.recipient)
+		a.mu.Lock()
+		_, givenUp := a.givenUp[id]
+		a.mu.Unlock()
+		switch {
+		case givenUp:
+			d.Callback = "given up after the retry budget; the reply is kept for polling (requestagent recipients retry)"
+		case rec.state == stateReplied:
+			d.Callback = "due (reply_available being called or retried)"
+		case rec.state == stateDelivered:
+			d.Callback = "delivered"
+		default:
+			d.Callback = "when the reply comes"
+		}
+		if rec.bound {
+			d.Callback += "; over the connection that handed the recipient over"
+		}
+	}
 	var notes []string
 	if body, err := a.store.Get(rec.key(prefixBody)); err == nil && rec.bodyAlign >= 0 {
 		dec := giop.NewBodyDecoder(body, int(rec.bodyAlign), rec.version, rec.little)
@@ -375,26 +415,31 @@ func (a *Agent) Request(hexID string) (RequestDetail, error) {
 				}
 			case giop.ReplySystemException:
 				if x := dec.SystemException(); x != nil {
-					d.Reply, _ = json.Marshal(map[string]any{"exception": x.Name, "minor": x.Minor, "completed": x.Completed.String()})
+					d.Reply, _ = json.Marshal(map[string]any{"exception": x.Name, "minor": nmproto.MinorString(x.Minor),
+						"completed": x.Completed.String()})
 				}
 			case giop.ReplyUserException:
 				d.Reply, _ = json.Marshal(map[string]any{"exception": dec.String()})
 			}
 		}
 	}
-	if len(notes) > 0 {
-		d.Note = fmt.Sprint(notes)
-	}
+	d.Note = strings.Join(notes, "; ")
 	return d, nil
 }
 
 // Trash trashes a request, as destroy_request would.
 func (a *Agent) Trash(hexID string) error {
-	id, err := a.ids.secret(hexID)
+	id, err := a.pub.secret(hexID)
 	if err != nil {
 		return err
 	}
 	if !a.trash(id) {
+		a.mu.Lock()
+		_, isProxy := a.proxies[id]
+		a.mu.Unlock()
+		if isProxy {
+			return fmt.Errorf("%w: %s is a proxy, not a request (requestagent destroy %s destroys it and its requests)", ErrUnknown, hexID, hexID)
+		}
 		return fmt.Errorf("%w: %s", ErrUnknown, hexID)
 	}
 	a.log.Info().Str("request", hexID).Msg("agent: request trashed by an operator")
@@ -403,3 +448,17 @@ func (a *Agent) Trash(hexID string) error {
 
 // Ready reports whether the agent has recovered its state and serves.
 func (a *Agent) Ready() bool { return a.ready.Load() }
+
+// InProgress is what a graceful shutdown waits for.
+type InProgress struct {
+	// Serving is the calls being answered; Delegations the requests out
+	// at their targets (queued ones stay stored for the next start);
+	// Callbacks the reply_available calls due.
+	Serving, Delegations, Callbacks int
+}
+
+// Waiting says what is in progress now.
+func (a *Agent) Waiting() InProgress {
+	running, _ := a.queue.depth()
+	return InProgress{Serving: int(a.server.Stats().Serving), Delegations: running, Callbacks: a.deliverer.Pending()}
+}

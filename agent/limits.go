@@ -149,3 +149,25 @@ func (a *Agent) stopWaiting() { a.waiting.n.Add(-1) }
 // admitSpace refuses new work when the data directory's filesystem is
 // down to the store's reserve.
 func (a *Agent) admitSpace(n int) error { return nil }
+
+// logLimits says at start which bounds are in force (0: none).
+func (a *Agent) logLimits() {
+	q, lim := a.queue, a.cfg.limits()
+	a.log.Info().Int("max_threads", q.maxThreads).Int("max_queue_size", q.maxQueue).
+		Int("max_threads_per_target", q.perThreads).Int("max_queue_per_target", q.perQueue).
+		Dur("blocking_timeout", q.blocking).Dur("delegation_timeout", a.cfg.DelegationTimeout).
+		Int64("max_store_bytes", a.cfg.maxStore()).Int64("max_index_bytes", a.cfg.maxIndex()).
+		Int("max_waiting", a.cfg.maxWaiting()).Int("max_reference_bytes", lim.reference).
+		Int("max_cookie_bytes", lim.cookie).Int("max_tag_bytes", lim.tag).
+		Int("max_connections", orDefault(a.cfg.GIOP.MaxConnections, giop.DefaultMaxConnections)).
+		Int("max_message_size", orDefault(a.cfg.GIOP.MaxMessageSize, giop.DefaultMaxMessageSize)).
+		Bool("durable", a.cfg.Store.Durable && a.cfg.Store.Dir != "").
+		Msg("agent: limits (0 is none)")
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}

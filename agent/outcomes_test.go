@@ -450,8 +450,11 @@ func metricValue(t *testing.T, a *agent.Agent, name string) float64 {
 	return 0
 }
 
-// TestReplyDropping: each bit drops one kind of reply; a dropped reply is
-// neither kept nor delivered, and its request is trashed.
+// TestReplyDropping: ReplyDropping filters what is sent to the reply
+// recipient (seed 003): each bit drops one kind of reply due to a
+// recipient — not delivered, not kept, its request trashed — and the other
+// kinds are delivered. Without a recipient nothing is dropped: the reply
+// is there for polling whatever its kind.
 func TestReplyDropping(t *testing.T) {
 	cases := []struct {
 		drop     byte
@@ -470,18 +473,59 @@ func TestReplyDropping(t *testing.T) {
 		{0x06, "add_stock", addStockArgs("C", 1), false},
 	}
 	e := newEnv(t, agent.Config{})
+	r := &goRecipient{client: e.client, arrived: make(chan delivery, 16)}
+	recipient := startRecipient(t, r)
 	for _, c := range cases {
-		proxy := e.mustProxy(octetProp(agent.PropReplyDropping, c.drop), boolProp(agent.PropRequestManualTrash, true))
-		rcv := e.receiver(proxy)
-		r := e.call(rcv, c.op, reqInfoCtx("x", "", 0, false), c.args)
-		if r.poller == nil || r.poller.IsNil() {
+		// With a recipient.
+		proxy, err := e.createProxy(e.target, "", recipient, octetProp(agent.PropReplyDropping, c.drop))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.call(e.receiver(proxy), c.op, reqInfoCtx("x", c.op, 0, false), c.args)
+		if c.wantDrop {
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if _, err := e.pollTags(proxy, nil, 0, false); isUser(err, nmproto.PollingGroupIsEmptyID) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("0x%02x %s: the dropped reply's request was not trashed", c.drop, c.op)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			select {
+			case d := <-r.arrived:
+				t.Fatalf("0x%02x %s: a dropped reply was delivered: %+v", c.drop, c.op, d)
+			default:
+			}
+		} else if d := <-r.arrived; d.cookie != c.op {
+			t.Fatalf("0x%02x %s: delivery %+v", c.drop, c.op, d)
+		}
+		// Without a recipient: kept for polling.
+		proxy = e.mustProxy(octetProp(agent.PropReplyDropping, c.drop))
+		res := e.call(e.receiver(proxy), c.op, reqInfoCtx("x", "", 0, false), c.args)
+		if res.poller == nil || res.poller.IsNil() {
 			t.Fatalf("0x%02x %s: no poller (no recipient, so one is due)", c.drop, c.op)
 		}
-		p := e.call(r.poller, c.op, waitCtx(2000), c.args)
-		dropped := isSys(p.err, giop.ExcObjectNotExist, 0)
-		if dropped != c.wantDrop {
-			t.Fatalf("ReplyDropping 0x%02x, %s: dropped=%v (pull: %v)", c.drop, c.op, dropped, p.err)
+		if p := e.call(res.poller, c.op, waitCtx(10_000), c.args); p.rna || isSys(p.err, giop.ExcObjectNotExist, 0) {
+			t.Fatalf("ReplyDropping 0x%02x without a recipient, %s: the reply was not kept for polling: %v", c.drop, c.op, p.err)
 		}
+	}
+}
+
+// TestReplyDropping_WaitReplyMatures: a reply that matures within a
+// WaitReply wait goes to the caller whatever ReplyDropping says — the
+// property filters what is sent to a recipient, not the caller's own call.
+func TestReplyDropping_WaitReplyMatures(t *testing.T) {
+	e := newEnv(t, agent.Config{})
+	rcv := e.receiver(e.mustProxy(boolProp(agent.PropWaitReply, true), octetProp(agent.PropReplyDropping, 0x06)))
+	r := e.call(rcv, "remove_stock", reqInfoCtx("", "", 10_000, false), stringArg("NOPE"))
+	if r.rna || !isUser(r.err, "IDL:StockManager/NotFound:1.0") {
+		t.Fatalf("WaitReply with ReplyDropping 0x06 = %+v (%v), want the mature user exception", r, r.err)
+	}
+	r = e.call(rcv, "add_stock", reqInfoCtx("", "", 10_000, false), addStockArgs("M", 1))
+	if r.rna || r.err != nil {
+		t.Fatalf("WaitReply with ReplyDropping 0x06, a normal reply = %+v", r)
 	}
 }
 

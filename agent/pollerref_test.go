@@ -20,7 +20,7 @@ func TestPollerContext_TemplateMatchesFullEncoding(t *testing.T) {
 		giop.NewIOR("IDL:StockManager:1.0", &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1", Port: 9, ObjectKey: []byte("sm"),
 			Components: []giop.TaggedComponent{cs}}),
 	} {
-		a := &Agent{host: "agent.example", port: 5555, proxies: make(map[poller.ID]*proxyRecord)}
+		a := &Agent{addrs: published{host: "agent.example", port: 5555, alt: []giop.AlternateAddress{{Host: "b.example", Port: 6}}}, proxies: make(map[poller.ID]*proxyRecord)}
 		p := &proxyRecord{id: newID(), target: target, repoID: "IDL:StockManager:1.0"}
 		a.proxies[p.id] = p
 		for range 3 {
@@ -50,7 +50,7 @@ func TestPollerContext_TemplateMatchesFullEncoding(t *testing.T) {
 
 // A request whose proxy is gone still gets its reference, encoded in full.
 func TestPollerContext_WithoutProxy(t *testing.T) {
-	a := &Agent{host: "agent.example", port: 5555, proxies: make(map[poller.ID]*proxyRecord)}
+	a := &Agent{addrs: published{host: "agent.example", port: 5555, alt: []giop.AlternateAddress{{Host: "b.example", Port: 6}}}, proxies: make(map[poller.ID]*proxyRecord)}
 	target := giop.NewIOR("IDL:X:1.0", &giop.IIOPProfile{Version: giop.V1_2, Host: "h", Port: 1, ObjectKey: []byte("k")})
 	rec := &requestRecord{id: newID(), proxyID: newID(), target: target, repoID: "IDL:X:1.0"}
 	got := a.pollerContext(keyPoller, rec)

@@ -70,4 +70,4 @@ func (x ids) secret(s string) (poller.ID, error) {
 }
 
 // publicID is the id operators see for a request or proxy.
-func (a *Agent) publicID(id poller.ID) string { return a.ids.public(id) }
+func (a *Agent) publicID(id poller.ID) string { return a.pub.public(id) }

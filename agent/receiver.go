@@ -173,7 +173,7 @@ func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *r
 			a.maybeReapProxy(rec.proxyID)
 		}
 		a.metrics.outcome(outcomeMature)
-		reply, _ := a.relayReply(req, rec, y)
+		reply, _ := a.relayReply(req, rec, y, true)
 		return reply
 	}
 	// The delegation goes on: store the request before acknowledging it.
@@ -342,11 +342,15 @@ var errReplyNotAvailable = giop.NewSystemException(giop.ExcNoResponse, nmproto.R
 
 // mature answers with the stored reply of a request, and trashes the
 // request unless RequestManualTrash keeps it (then polling is idempotent).
-func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
+//
+// last says whether this read leaves the request without a reply (it
+// trashes it, or the recipient's callback will): the reply then carries
+// NMNoMoreReply, for Current::no_more_reply.
+func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord, last bool) error {
 	raw, err := a.store.Get(rec.key(prefixReply))
 	if err != nil {
 		if errors.Is(err, storageErrNotFound) {
-			return trashedErr()
+			return trashed(req)
 		}
 		return storeFailed(err)
 	}
@@ -354,7 +358,7 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 	if err != nil {
 		return storeFailed(err)
 	}
-	reply, ok := a.relayReply(req, rec, y)
+	reply, ok := a.relayReply(req, rec, y, last)
 	if ok && !rec.props.ManualTrash {
 		// Read means trashed — once the reply has reached the socket, from
 		// where the kernel delivers it even if the agent dies. A reply lost
@@ -390,11 +394,17 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord) error {
 // real result (else a relay failure). An exceptional reply carries
 // ReplierName: the exception is the delegated request's real result, not
 // the agent's.
-func (a *Agent) relayReply(req *giop.ServerRequest, rec *requestRecord, y *replyRecord) (reply error, ok bool) {
-	if y.status != giop.ReplyNoException {
-		// Before the alignment check: the context is part of the header.
-		nm := nmproto.Context{Kind: nmproto.KindReplierName}
-		req.SetReplyContexts(giop.ServiceContextList{nm.Encode()})
+//
+// last adds NMNoMoreReply: after this reply the request has none.
+func (a *Agent) relayReply(req *giop.ServerRequest, rec *requestRecord, y *replyRecord, last bool) (reply error, ok bool) {
+	// Before the alignment check: the contexts are part of the header.
+	switch {
+	case y.status != giop.ReplyNoException && last:
+		req.SetReplyContexts(replierLastContexts)
+	case y.status != giop.ReplyNoException:
+		req.SetReplyContexts(replierContexts)
+	case last:
+		req.SetReplyContexts(lastContexts)
 	}
 	// Read by a client at the version its request was sent at, the reply
 	// means what it meant to the target (relay.go); a system exception is
@@ -431,8 +441,23 @@ func (a *Agent) relayReply(req *giop.ServerRequest, rec *requestRecord, y *reply
 		errors.New("the reply must be re-encoded for the client and its IDL is not loaded")), false
 }
 
-func trashedErr() error {
-	return giop.NewSystemException(giop.ExcObjectNotExist, nmproto.RequestTrashed, giop.CompletedNo)
+// The reply contexts of mature returns, made once (a reply only reads
+// them): ReplierName on an exception that is the real result, and
+// NMNoMoreReply when the request has no reply after this one.
+var (
+	replierContexts     = giop.ServiceContextList{(&nmproto.Context{Kind: nmproto.KindReplierName}).Encode()}
+	lastContexts        = giop.ServiceContextList{nmproto.NoMoreReplyContext}
+	replierLastContexts = append(replierContexts[:1:1], nmproto.NoMoreReplyContext)
+)
+
+// errTrashed is a trashed request's OBJECT_NOT_EXIST.
+var errTrashed = giop.NewSystemException(giop.ExcObjectNotExist, nmproto.RequestTrashed, giop.CompletedNo)
+
+// trashed answers a call on a poller or request object whose request is
+// gone: OBJECT_NOT_EXIST/REQUEST_TRASHED, and no reply any more.
+func trashed(req *giop.ServerRequest) error {
+	req.SetReplyContexts(lastContexts)
+	return errTrashed
 }
 
 // awaitReply registers a caller about to wait on a poller for a reply that
@@ -441,7 +466,7 @@ func trashedErr() error {
 // trashed with one write instead of storing the reply and deleting it
 // after (two). Only a request whose reply nothing else needs qualifies:
 // no recipient to call back, no RequestManualTrash (reads that do not
-// trash), no ReplyDropping; and only one caller at a time. It returns nil
+// trash); and only one caller at a time. It returns nil
 // when the reply must be waited for the usual way.
 func (a *Agent) awaitReply(rec *requestRecord) *handoff {
 	if !handable(rec) {
@@ -460,9 +485,9 @@ func (a *Agent) awaitReply(rec *requestRecord) *handoff {
 
 // handable reports whether a pull may be handed the request's reply
 // without reading it from the store: not when a recipient is to be
-// called with it, when reads do not trash, or when replies may be dropped.
+// called with it (or its reply dropped), nor when reads do not trash.
 func handable(rec *requestRecord) bool {
-	return rec.recipient.IsNil() && !rec.props.ManualTrash && rec.props.ReplyDropping == 0
+	return rec.recipient.IsNil() && !rec.props.ManualTrash
 }
 
 // storingReply is a reply being written by finish. A pull that comes
@@ -528,7 +553,7 @@ func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *rep
 	a.metrics.handed.Inc() // before the reply goes out: whoever sees it sees the count
 	read := a.forget(rec.id)
 	if read == nil {
-		return trashedErr() // destroyed while the reply was on its way
+		return trashed(req) // destroyed while the reply was on its way
 	}
 	// after runs once the reply is on the socket (written) or not; a
 	// reply taken while being written is first left to finish writing.
@@ -544,7 +569,7 @@ func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *rep
 		a.trashRecords(read, stored != nil, true)
 		crashPoint(CrashAfterTrash)
 	}
-	reply, ok := a.relayReply(req, rec, y)
+	reply, ok := a.relayReply(req, rec, y, true)
 	if !ok {
 		a.goTracked(func() { after(false) })
 		return reply
@@ -593,7 +618,7 @@ func (s *requestServant) Invoke(ctx context.Context, req *giop.ServerRequest) er
 	}
 	a.mu.Unlock()
 	if r == nil {
-		return trashedErr()
+		return trashed(req)
 	}
 	info, err := reqInfo(req)
 	if err != nil {
@@ -671,9 +696,9 @@ func (a *Agent) awaitResult(ctx context.Context, req *giop.ServerRequest, rec *r
 		live := a.groups.Value(rec.id) != nil
 		a.mu.Unlock()
 		if !live {
-			return trashedErr()
+			return trashed(req)
 		}
 		return a.premature(req, rec, suppress)
 	}
-	return a.mature(req, rec)
+	return a.mature(req, rec, !rec.props.ManualTrash)
 }

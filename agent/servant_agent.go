@@ -11,24 +11,17 @@ import (
 	"github.com/requestagent/requestagent/storage"
 )
 
-// User exceptions of NativeMessaging.idl.
-const (
-	excDuplicatedRequestTag = nmproto.DuplicatedRequestTagID
-	excPollingGroupIsEmpty  = nmproto.PollingGroupIsEmptyID
-	excRequestNotExist      = nmproto.RequestNotExistID
-	excInvalidProperty      = nmproto.InvalidPropertyID
-)
-
 func userException(id string) error { return &giop.UserException{RepoID: id} }
 
-// invalidProperty raises InvalidProperty naming the property at fault.
-func invalidProperty(err error) error {
+// invalidProperty raises InvalidProperty naming the property at fault,
+// with the configured repository id.
+func (a *Agent) invalidProperty(err error) error {
 	var pe *propertyError
 	name := ""
 	if errors.As(err, &pe) {
 		name = pe.name
 	}
-	return &giop.UserException{RepoID: excInvalidProperty, Members: func(e *giop.Encoder) { e.WriteString(name) }}
+	return &giop.UserException{RepoID: a.repo.InvalidProperty, Members: func(e *giop.Encoder) { e.WriteString(name) }}
 }
 
 func badParam(minor uint32, why string) error {
@@ -38,10 +31,13 @@ func badParam(minor uint32, why string) error {
 // agentServant is the RequestAgentEx object at key "RequestAgent".
 type agentServant struct{ a *Agent }
 
-func (s *agentServant) RepositoryID() string { return RequestAgentExID }
+func (s *agentServant) RepositoryID() string { return s.a.repo.RequestAgentEx }
 
+// IsA answers for RequestAgentEx and its base RequestAgent, with or without
+// the configured prefix.
 func (s *agentServant) IsA(id string) bool {
-	return id == RequestAgentExID || id == RequestAgentID || id == giop.CORBAObjectID
+	r := s.a.repo
+	return r.Is(r.RequestAgentEx, id) || r.Is(r.RequestAgent, id) || id == giop.CORBAObjectID
 }
 
 func (s *agentServant) Invoke(ctx context.Context, req *giop.ServerRequest) error {
@@ -88,7 +84,7 @@ func (a *Agent) poll(ctx context.Context, req *giop.ServerRequest, group string,
 	}
 	tags, err := a.groups.Poll(ctx, group, poller.Timeout(timeout), unmask)
 	if errors.Is(err, poller.ErrGroupEmpty) {
-		return userException(excPollingGroupIsEmpty)
+		return userException(a.repo.PollingGroupIsEmpty)
 	}
 	if err != nil {
 		return giop.NewSystemException(giop.ExcTimeout, 0, giop.CompletedNo)
@@ -106,11 +102,11 @@ func (a *Agent) poll(ctx context.Context, req *giop.ServerRequest, group string,
 func (a *Agent) destroyRequestRef(ref *giop.IOR) error {
 	prof, err := ref.IIOP()
 	if err != nil {
-		return userException(excRequestNotExist)
+		return userException(a.repo.RequestNotExist)
 	}
 	kind, id, ok := parseKey(prof.ObjectKey)
 	if !ok || (kind != keyRequest && kind != keyPoller) || a.locate(prof.ObjectKey) == nil || !a.trash(id) {
-		return userException(excRequestNotExist)
+		return userException(a.repo.RequestNotExist)
 	}
 	return nil
 }
@@ -154,7 +150,7 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 	rec.bound = bindsRecipient(req.Conn, rec.recipient, false)
 	if err := a.addLive(rec); err != nil {
 		if err == errDuplicateTag {
-			return userException(excDuplicatedRequestTag)
+			return userException(a.repo.DuplicatedRequestTag)
 		}
 		return err
 	}
@@ -250,11 +246,11 @@ func (a *Agent) createProxy(ctx context.Context, req *giop.ServerRequest) error 
 	}
 	props, bind, err := takeBinding(props)
 	if err != nil {
-		return invalidProperty(err)
+		return a.invalidProperty(err)
 	}
 	if p.props, err = a.cfg.Defaults.apply(props); err != nil {
 		a.log.Info().Err(err).Msg("agent: create_request_proxy refused: InvalidProperty")
-		return invalidProperty(err)
+		return a.invalidProperty(err)
 	}
 	p.bound = bindsRecipient(req.Conn, p.recipient, bind)
 	var b storage.Batch
@@ -272,6 +268,6 @@ func (a *Agent) createProxy(ctx context.Context, req *giop.ServerRequest) error 
 	a.mu.Unlock()
 	a.rearm(rebound)
 	a.log.Debug().Str("proxy", a.publicID(p.id)).Str("repo_id", p.repoID).Bool("bound", p.bound).Msg("agent: proxy created")
-	req.Results().WriteIOR(a.ior(RequestProxyID, objectKey(keyProxy, p.id)))
+	req.Results().WriteIOR(a.ior(a.repo.RequestProxy, objectKey(keyProxy, p.id)))
 	return nil
 }

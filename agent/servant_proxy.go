@@ -15,7 +15,12 @@ type proxyServant struct {
 	id poller.ID
 }
 
-func (s *proxyServant) RepositoryID() string { return RequestProxyID }
+func (s *proxyServant) RepositoryID() string { return s.a.repo.RequestProxy }
+
+// IsA answers for RequestProxy with or without the configured prefix.
+func (s *proxyServant) IsA(id string) bool {
+	return s.a.repo.Is(s.a.repo.RequestProxy, id) || id == giop.CORBAObjectID
+}
 
 func proxyGone() error {
 	return giop.NewSystemException(giop.ExcObjectNotExist, nmproto.ProxyDestroyed, giop.CompletedNo)
@@ -56,7 +61,7 @@ func (s *proxyServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 		}
 		id, ok := a.groups.ByTag(proxyGroup(s.id), tag)
 		if !ok || !a.trash(id) {
-			return userException(excRequestNotExist)
+			return userException(a.repo.RequestNotExist)
 		}
 		return nil
 	case "destroy":

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +57,8 @@ func bin(t *testing.T, name string) string {
 		}
 		goCmd, err := exec.LookPath("go")
 		if err != nil {
-			goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+			built.err = fmt.Errorf("the go command is not on PATH: %w", err)
+			return
 		}
 		args := []string{"build", "-o", built.dir + string(filepath.Separator)}
 		for _, e := range examples {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // Decoder reads CDR-encoded values from a byte slice (CORBA 3.0 §15.3).
@@ -451,6 +450,3 @@ func (d *Decoder) Done(what string) {
 		d.fail("%d unexpected bytes after %s", d.Remaining(), what)
 	}
 }
-
-// validUTF8 is used by callers that must check negotiated UTF-8 strings.
-func validUTF8(b []byte) bool { return utf8.Valid(b) }

@@ -48,9 +48,9 @@ func TestMeasure_Slowloris(t *testing.T) {
 	for _, nc := range conns {
 		nc.Write(hdr)
 	}
-	st := c.waitStats("every connection open", func(s *childStats) bool { return s.stat("Open") == n })
+	c.waitStats("every connection open", func(s *childStats) bool { return s.stat("Open") == n })
 	time.Sleep(time.Second) // let every reader see its header
-	st = c.stats()
+	st := c.stats()
 	logStats(t, "4000 slowloris headers", st)
 	for _, nc := range conns {
 		nc.Close()

@@ -373,9 +373,10 @@ type Adapter struct {
 
 	// Missing, if set, says what a request to a key with no servant
 	// raises, so an application can tell a trashed object from a key it
-	// never made (OBJECT_NOT_EXIST with its own minor code). Nil, or a nil
-	// result, means OBJECT_NOT_EXIST with the standard minor.
-	Missing func(key []byte) *SystemException
+	// never made (OBJECT_NOT_EXIST with its own minor code); it may set
+	// the reply's service contexts. Nil, or a nil result, means
+	// OBJECT_NOT_EXIST with the standard minor.
+	Missing func(req *ServerRequest) *SystemException
 }
 
 // NewAdapter returns an empty adapter.
@@ -424,7 +425,7 @@ func (a *Adapter) ServeGIOP(ctx context.Context, req *ServerRequest) error {
 			return nil
 		}
 		if a.Missing != nil {
-			if x := a.Missing(req.ObjectKey()); x != nil {
+			if x := a.Missing(req); x != nil {
 				return x
 			}
 		}

@@ -2,7 +2,6 @@ package nm_test
 
 import (
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -165,14 +164,4 @@ func TestParseRef(t *testing.T) {
 	if _, err := nm.ParseRef("corbaloc:iiop:1.2@[::1]:x/K"); !errors.Is(err, giop.ErrBadCorbaloc) || !errors.Is(err, nm.ErrBadReference) {
 		t.Fatalf("bad corbaloc: %v", err)
 	}
-}
-
-// freePort returns a loopback port nothing listens on.
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -47,6 +47,10 @@ type Current struct {
 	poller      *Object
 	replierName string
 	hasReplier  bool
+	noMore      bool
+
+	// pushed holds the contexts PushContext saved, innermost last.
+	pushed []Current
 }
 
 // SetSuppressMode chooses how a premature return looks. Suppressed (the
@@ -89,10 +93,43 @@ func (c *Current) Poller() *Object { return c.poller }
 // with it (empty; reserved for extension by seed 003).
 func (c *Current) ReplierName() (name string, ok bool) { return c.replierName, c.hasReplier }
 
+// NoMoreReply reports whether, after the last call on a poller, request
+// object, reply holder or WaitReply receiver, the request has no reply any
+// more (seed 003's no_more_reply): the call returned its real result and
+// the agent trashed it, or it was trashed already (ErrRequestTrashed).
+// After a premature return, or a read of a RequestManualTrash request,
+// it is false: polling again gives a reply.
+func (c *Current) NoMoreReply() bool { return c.noMore }
+
+// PushContext saves the Current's settings (tag, cookie, wait timeout,
+// suppress mode) and results, for PopContext to restore — so that code
+// nested inside a sequence of calls (a callback, a library) can use the
+// Current without disturbing the calls around it. The settings stay as
+// they were; change them as the nested calls need.
+func (c *Current) PushContext() {
+	saved := *c
+	saved.pushed = nil
+	c.pushed = append(c.pushed, saved)
+}
+
+// PopContext restores what the latest PushContext saved. Without one it
+// is ErrNoPushedContext (BAD_INV_ORDER, as a pop without a push is in the
+// C++ runtime), and the Current is unchanged.
+func (c *Current) PopContext() error {
+	n := len(c.pushed)
+	if n == 0 {
+		return ErrNoPushedContext
+	}
+	pushed := c.pushed[:n-1]
+	*c = c.pushed[n-1]
+	c.pushed = pushed
+	return nil
+}
+
 // reset clears the results before a call: a call that gets no reply at all
 // leaves reply_not_available true and no poller.
 func (c *Current) reset() {
-	c.rna, c.poller, c.replierName, c.hasReplier = true, nil, "", false
+	c.rna, c.poller, c.replierName, c.hasReplier, c.noMore = true, nil, "", false, false
 }
 
 // millis converts a timeout to the wire's milliseconds: 0 for none,

@@ -98,6 +98,9 @@ var (
 
 	// ErrClosed means the Agent or Recipient was closed.
 	ErrClosed = errors.New("nm: closed")
+
+	// ErrNoPushedContext is Current.PopContext without a PushContext.
+	ErrNoPushedContext = errors.New("nm: no pushed Current context to pop")
 )
 
 func sysSentinel(msg, name string, minor uint32) error {

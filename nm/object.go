@@ -234,6 +234,7 @@ func (o *Object) reply(op string, def *idl.Operation, cur *Current, resp *giop.R
 			cur.poller = o.agent.object(poller, o.repoID).as(rolePoller)
 		}
 		cur.replierName, cur.hasReplier = replierName, replier
+		cur.noMore = nmproto.NoMoreReply(resp.Header.ServiceContexts)
 	}
 	d := resp.Result
 	switch resp.Header.Status {
@@ -334,7 +335,12 @@ func (a *Agent) userException(id string, d *giop.Decoder, raises []*idl.Type) *U
 	}
 	if t == nil {
 		if nm, err := nmRepository(); err == nil {
-			t, _ = nm.Type(id)
+			// An agent configured with VisiBroker's prefix or scope
+			// raises NativeMessaging's exceptions under other ids.
+			if c := nmproto.Canonical(id); c != id {
+				u.RepoID = c
+			}
+			t, _ = nm.Type(u.RepoID)
 		}
 	}
 	if t == nil || t.Kind != giop.TkExcept {

@@ -306,3 +306,61 @@ func TestInvoke_WaitReply(t *testing.T) {
 		t.Fatalf("evolved: %v %v", res, err)
 	}
 }
+
+// TestCurrent_NoMoreReply: no_more_reply is true once a read has taken the
+// request's last reply (the request is trashed) or it is gone already;
+// false after a premature return and after a read that keeps the request
+// (RequestManualTrash).
+func TestCurrent_NoMoreReply(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	_, rcv := e.receiver(e.stock, nil)
+	var cur nm.Current
+	if _, err := rcv.Invoke(e.ctx(), &cur, "add_stock", "A", 1.0); err != nil || cur.NoMoreReply() {
+		t.Fatalf("premature return: %v, no_more_reply %v", err, cur.NoMoreReply())
+	}
+	poller := cur.Poller()
+	cur.WaitTimeout = nm.WaitForever
+	if res, err := poller.Invoke(e.ctx(), &cur, "add_stock"); err != nil || res.Return != true || !cur.NoMoreReply() {
+		t.Fatalf("the read that trashes: %v %v, no_more_reply %v", res, err, cur.NoMoreReply())
+	}
+	if _, err := poller.Invoke(e.ctx(), &cur, "add_stock"); !errors.Is(err, nm.ErrRequestTrashed) || !cur.NoMoreReply() {
+		t.Fatalf("a read after the trash: %v, no_more_reply %v", err, cur.NoMoreReply())
+	}
+	_, krcv := e.receiver(e.stock, nil, nm.RequestManualTrash(true))
+	cur.WaitTimeout = 0
+	krcv.Invoke(e.ctx(), &cur, "add_stock", "B", 1.0)
+	kept := cur.Poller()
+	cur.WaitTimeout = nm.WaitForever
+	if _, err := kept.Invoke(e.ctx(), &cur, "add_stock"); err != nil || cur.NoMoreReply() {
+		t.Fatalf("a read that keeps the request: %v, no_more_reply %v", err, cur.NoMoreReply())
+	}
+}
+
+// TestCurrent_PushPopContext: PopContext restores the settings and results
+// PushContext saved, whatever nested calls did in between; a pop without
+// a push is ErrNoPushedContext.
+func TestCurrent_PushPopContext(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	_, rcv := e.receiver(e.stock, nil)
+	cur := nm.Current{RequestTag: []byte("outer"), Cookie: []byte("c")}
+	rcv.Invoke(e.ctx(), &cur, "add_stock", "O", 1.0)
+	outer := cur.Poller()
+	cur.PushContext()
+	cur.RequestTag, cur.Cookie, cur.WaitTimeout = []byte("inner"), nil, time.Second
+	cur.SetSuppressMode(false)
+	rcv.Invoke(e.ctx(), &cur, "add_stock", "I", 1.0)
+	if cur.Poller() == outer {
+		t.Fatal("the nested call did not set its own results")
+	}
+	if err := cur.PopContext(); err != nil {
+		t.Fatal(err)
+	}
+	if string(cur.RequestTag) != "outer" || string(cur.Cookie) != "c" || cur.WaitTimeout != 0 || !cur.SuppressMode() ||
+		cur.Poller() != outer || !cur.ReplyNotAvailable() {
+		t.Fatalf("after pop: tag %q cookie %q wait %v suppress %v poller restored %v", cur.RequestTag, cur.Cookie,
+			cur.WaitTimeout, cur.SuppressMode(), cur.Poller() == outer)
+	}
+	if err := cur.PopContext(); !errors.Is(err, nm.ErrNoPushedContext) {
+		t.Fatalf("pop without push = %v", err)
+	}
+}

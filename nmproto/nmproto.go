@@ -82,6 +82,27 @@ const (
 	TooManyWaiting = VMCID | 22
 )
 
+// minorNames are the minor codes' names in NativeMessaging.idl.
+var minorNames = map[uint32]string{
+	ReplyNotAvailable: "REPLY_NOT_AVAILABLE", DuplicatedRequestTag: "DUPLICATED_REQUEST_TAG",
+	RequestTrashed: "REQUEST_TRASHED", ProxyDestroyed: "PROXY_DESTROYED", ReplyHolderExpired: "REPLY_HOLDER_EXPIRED",
+	WrongOperation: "OPERATION_MISMATCH", NilTarget: "NIL_TARGET", NoRepositoryID: "NO_REPOSITORY_ID",
+	BadContext: "BAD_NM_CONTEXT", QueueFull: "QUEUE_FULL", TargetUnreachable: "TARGET_UNREACHABLE",
+	TargetConnectionLost: "TARGET_CONNECTION_LOST", TooManyForwards: "TOO_MANY_FORWARDS",
+	AgentShuttingDown: "AGENT_SHUTTING_DOWN", CannotTranscode: "CANNOT_TRANSCODE", StoreFailed: "STORE_FAILED",
+	BadProperty: "BAD_PROPERTY", StoreFull: "STORE_FULL", SelfDelegation: "SELF_DELEGATION",
+	FieldTooLarge: "FIELD_TOO_LARGE", TooManyRequests: "TOO_MANY_REQUESTS", TooManyWaiting: "TOO_MANY_WAITING",
+}
+
+// MinorString writes a minor code as operators read it: hex, with its
+// NativeMessaging.idl name when it has one ("0x4e4d000b TARGET_UNREACHABLE").
+func MinorString(minor uint32) string {
+	if name, ok := minorNames[minor]; ok {
+		return fmt.Sprintf("0x%08x %s", minor, name)
+	}
+	return fmt.Sprintf("0x%08x", minor)
+}
+
 // Repository ids of NativeMessaging.idl's interfaces and user exceptions,
 // which the agent raises and the Go client library recognises.
 const (
@@ -112,6 +133,23 @@ const ServiceID = VMCID | 1
 // PaddingID is the context id of the padding context (giop.ServicePadding)
 // that keeps a relayed GIOP 1.0/1.1 body at its offset modulo 8.
 const PaddingID = VMCID | 2
+
+// NoMoreReplyID is the id of the NMNoMoreReply service context (ours):
+// the agent adds it to a mature return after which it holds no reply for
+// the request any more — the read trashed it, or the callback will — and
+// to OBJECT_NOT_EXIST/REQUEST_TRASHED. Its data is an encapsulated
+// boolean TRUE. Current::no_more_reply is TRUE after a reply carrying it.
+const NoMoreReplyID = VMCID | 3
+
+// NoMoreReplyContext is the NMNoMoreReply service context.
+var NoMoreReplyContext = giop.ServiceContext{ID: NoMoreReplyID, Data: []byte{1, 1}}
+
+// NoMoreReply reports whether a reply carries NMNoMoreReply: the request
+// has no reply any more.
+func NoMoreReply(l giop.ServiceContextList) bool {
+	_, ok := l.Get(NoMoreReplyID)
+	return ok
+}
 
 // TagNMRef is the tag of the TAG_NM_REF IOR component; its data is an
 // encapsulated octet saying what the reference is.

@@ -20,12 +20,28 @@ type Config struct {
 	// InitialBackoff is the first wait between attempts; it doubles up to
 	// MaxBackoff, with jitter. Defaults 50ms and 5s.
 	InitialBackoff, MaxBackoff time.Duration
+	// PerRecipient is how many callbacks to one recipient run at once.
+	// Callbacks start in the order they were enqueued; with more than one
+	// at a time they may finish in another order, and one slow callback
+	// no longer holds back the rest. Default 4; 1 is strictly serial.
+	PerRecipient int
+	// MaxInFlight is how many callbacks run at once in all, each holding
+	// a goroutine; the others wait in their recipients' queues. Default
+	// 256.
+	MaxInFlight int
 	// GiveUp is called when a callback's budget is spent (from the
 	// recipient's worker goroutine).
 	GiveUp func(j Job, err error)
 	// Logger receives delivery events. Default: discard.
 	Logger zerolog.Logger
 }
+
+// Defaults of Config.
+const (
+	DefaultRetryBudget  = 60 * time.Second
+	DefaultPerRecipient = 4
+	DefaultMaxInFlight  = 256
+)
 
 // Job is one callback to deliver.
 type Job struct {
@@ -57,16 +73,26 @@ type Deliverer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex       // guards the fields below
-	queues   map[string][]Job // per recipient; a worker runs while non-empty
+	mu       sync.Mutex // guards the fields below
+	queues   map[string]*queue
+	active   int      // workers running, at most MaxInFlight
+	waiting  []*queue // queues with jobs and room for a worker, in turn
 	failures map[string]*Failure
 	closed   bool
+}
+
+// queue is one recipient's callbacks.
+type queue struct {
+	recipient string
+	jobs      []Job
+	running   int  // workers on it, at most PerRecipient
+	inTurn    bool // in Deliverer.waiting
 }
 
 // New returns a Deliverer.
 func New(cfg Config) *Deliverer {
 	if cfg.RetryBudget == 0 {
-		cfg.RetryBudget = 60 * time.Second
+		cfg.RetryBudget = DefaultRetryBudget
 	}
 	if cfg.InitialBackoff == 0 {
 		cfg.InitialBackoff = 50 * time.Millisecond
@@ -74,7 +100,13 @@ func New(cfg Config) *Deliverer {
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 5 * time.Second
 	}
-	d := &Deliverer{cfg: cfg, log: cfg.Logger, queues: make(map[string][]Job), failures: make(map[string]*Failure)}
+	if cfg.PerRecipient <= 0 {
+		cfg.PerRecipient = DefaultPerRecipient
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	d := &Deliverer{cfg: cfg, log: cfg.Logger, queues: make(map[string]*queue), failures: make(map[string]*Failure)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d
 }
@@ -86,35 +118,62 @@ func (d *Deliverer) Enqueue(j Job) {
 	if d.closed {
 		return
 	}
-	q, running := d.queues[j.Recipient]
-	d.queues[j.Recipient] = append(q, j)
-	if !running {
-		d.wg.Add(1)
-		go func() { defer d.wg.Done(); d.work(j.Recipient) }()
+	q := d.queues[j.Recipient]
+	if q == nil {
+		q = &queue{recipient: j.Recipient}
+		d.queues[j.Recipient] = q
 	}
+	q.jobs = append(q.jobs, j)
+	d.schedule(q)
 }
 
-// work delivers a recipient's jobs in order and exits when its queue is
-// empty, so idle recipients cost nothing.
-func (d *Deliverer) work(recipient string) {
+// schedule starts a worker on q if it has jobs and room, and the
+// Deliverer has room in all; else q waits its turn. d.mu must be held.
+func (d *Deliverer) schedule(q *queue) {
+	if len(q.jobs) == 0 || q.running >= d.cfg.PerRecipient {
+		return
+	}
+	if d.active >= d.cfg.MaxInFlight {
+		if !q.inTurn {
+			q.inTurn = true
+			d.waiting = append(d.waiting, q)
+		}
+		return
+	}
+	d.active++
+	q.running++
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); d.work(q) }()
+}
+
+// work delivers its queue's jobs, oldest first, while there are jobs no
+// other worker took; then it gives its place to a waiting queue and exits,
+// so idle recipients cost nothing.
+func (d *Deliverer) work(q *queue) {
 	for {
 		d.mu.Lock()
-		q := d.queues[recipient]
-		if len(q) == 0 || d.closed {
-			delete(d.queues, recipient)
+		if len(q.jobs) == 0 || d.closed {
+			q.running--
+			d.active--
+			if q.running == 0 && len(q.jobs) == 0 {
+				delete(d.queues, q.recipient)
+			}
+			for len(d.waiting) > 0 && d.active < d.cfg.MaxInFlight && !d.closed {
+				next := d.waiting[0]
+				d.waiting[0] = nil
+				d.waiting = d.waiting[1:]
+				next.inTurn = false
+				d.schedule(next)
+			}
 			d.mu.Unlock()
 			return
 		}
-		j := q[0]
+		j := q.jobs[0]
+		q.jobs[0] = Job{}
+		q.jobs = q.jobs[1:]
 		d.mu.Unlock()
 
 		d.deliver(j)
-
-		d.mu.Lock()
-		if q := d.queues[recipient]; len(q) > 0 {
-			d.queues[recipient] = q[1:]
-		}
-		d.mu.Unlock()
 	}
 }
 
@@ -138,10 +197,11 @@ func (d *Deliverer) deliver(j Job) {
 		sleep := backoff/2 + rand.N(backoff/2+1)
 		if time.Now().Add(sleep).After(deadline) {
 			d.noteFailure(j.Recipient, err, true)
-			d.log.Warn().Err(err).Str("recipient", j.Recipient).Hex("request", j.ID[:]).
-				Msg("recipient: callback given up after its retry budget; the reply stays pollable")
 			if d.cfg.GiveUp != nil {
-				d.cfg.GiveUp(j, err)
+				d.cfg.GiveUp(j, err) // which says so, once
+			} else {
+				d.log.Warn().Err(err).Str("recipient", j.Recipient).
+					Msg("recipient: callback given up after its retry budget")
 			}
 			return
 		}
@@ -182,13 +242,13 @@ func (d *Deliverer) Failures() []Failure {
 	return out
 }
 
-// Pending returns how many callbacks wait or are being delivered.
+// Pending returns how many callbacks wait to be delivered.
 func (d *Deliverer) Pending() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := 0
 	for _, q := range d.queues {
-		n += len(q)
+		n += len(q.jobs) + q.running
 	}
 	return n
 }

@@ -21,10 +21,11 @@ func fast(cfg recipient.Config) recipient.Config {
 	return cfg
 }
 
-// TestDeliver_InOrderPerRecipient: callbacks to one recipient follow the
-// order they were enqueued in (reply arrival order, PRODUCT.md §4).
+// TestDeliver_InOrderPerRecipient: with one callback at a time per
+// recipient, callbacks to it follow the order they were enqueued in
+// (reply arrival order).
 func TestDeliver_InOrderPerRecipient(t *testing.T) {
-	d := recipient.New(fast(recipient.Config{}))
+	d := recipient.New(fast(recipient.Config{PerRecipient: 1}))
 	defer d.Close()
 	var mu sync.Mutex
 	var got []int
@@ -123,5 +124,77 @@ func TestDeliver_GiveUpIsRecorded(t *testing.T) {
 	f := d.Failures()
 	if len(f) != 1 || f[0].Recipient != "gone" || f[0].GivenUp != 1 || f[0].Attempts == 0 || f[0].LastError != "connection refused" {
 		t.Fatalf("failures = %+v", f)
+	}
+}
+
+// TestDeliver_ConcurrentPerRecipient: up to PerRecipient callbacks to one
+// recipient run at once, so one slow callback does not hold back the
+// others; and no more than that.
+func TestDeliver_ConcurrentPerRecipient(t *testing.T) {
+	d := recipient.New(fast(recipient.Config{PerRecipient: 4}))
+	defer d.Close()
+	var running, most atomic.Int32
+	entered := make(chan struct{}, 8)
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		d.Enqueue(recipient.Job{Recipient: "r", Deliver: func(context.Context) error {
+			defer wg.Done()
+			n := running.Add(1)
+			for {
+				m := most.Load()
+				if n <= m || most.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			entered <- struct{}{}
+			<-release
+			running.Add(-1)
+			return nil
+		}})
+	}
+	for range 4 {
+		<-entered // four run at once, none finished
+	}
+	close(release)
+	wg.Wait()
+	if m := most.Load(); m != 4 {
+		t.Fatalf("at most %d callbacks ran at once, want 4", m)
+	}
+}
+
+// TestDeliver_MaxInFlight: the callbacks running at once are bounded in
+// all, over every recipient; the others wait their turn and are all
+// delivered.
+func TestDeliver_MaxInFlight(t *testing.T) {
+	d := recipient.New(fast(recipient.Config{PerRecipient: 4, MaxInFlight: 3}))
+	defer d.Close()
+	var running, most atomic.Int32
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		d.Enqueue(recipient.Job{Recipient: fmt.Sprint("r", i%10), Deliver: func(context.Context) error {
+			defer wg.Done()
+			n := running.Add(1)
+			for {
+				m := most.Load()
+				if n <= m || most.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			<-release
+			running.Add(-1)
+			return nil
+		}})
+	}
+	for running.Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if m := most.Load(); m != 3 {
+		t.Fatalf("at most %d callbacks ran at once, want the limit of 3", m)
 	}
 }

@@ -12,6 +12,7 @@ have_all() {
     command -v omniNames >/dev/null 2>&1 &&
     command -v g++ >/dev/null 2>&1 &&
     command -v pkg-config >/dev/null 2>&1 &&
+    command -v systemd-analyze >/dev/null 2>&1 &&
     [ -f /usr/include/omniORB4/CORBA.h ]
 }
 
@@ -34,8 +35,9 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 
-# omniorb-nameserver: omniNames, for the naming-service registration test.
-PKGS=(libomniorb4-dev omniidl omniorb omniorb-idl omniorb-nameserver g++ pkg-config make)
+# omniorb-nameserver: omniNames, for the naming-service registration test;
+# systemd: systemd-analyze, which checks deploy/requestagent.service.
+PKGS=(libomniorb4-dev omniidl omniorb omniorb-idl omniorb-nameserver g++ pkg-config make systemd)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if ! { "${SUDO[@]}" apt-get update && "${SUDO[@]}" apt-get install -y --no-install-recommends "${PKGS[@]}"; } >"$log" 2>&1; then

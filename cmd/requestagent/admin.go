@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -12,14 +13,7 @@ import (
 
 	"github.com/requestagent/requestagent/admin"
 	"github.com/requestagent/requestagent/agent"
-	"github.com/requestagent/requestagent/giop"
 )
-
-func agentGIOP(maxMessage int) *giop.Config {
-	cfg := giop.DefaultConfig()
-	cfg.MaxMessageSize = maxMessage
-	return cfg
-}
 
 func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
@@ -31,27 +25,42 @@ func table() *tabwriter.Writer { return tabwriter.NewWriter(os.Stdout, 0, 4, 2, 
 
 // tokenFile is the admin token file the flags name.
 func tokenFile(c *cli.Context) string {
-	if f := c.String("admin-token-file"); f != "" {
+	if f := flagString(c, "admin-token-file"); f != "" {
 		return f
 	}
-	return filepath.Join(c.String("data-dir"), admin.TokenFileName)
+	return filepath.Join(flagString(c, "data-dir"), admin.TokenFileName)
 }
 
 // adminClient is a client of the admin listener the flags name.
 func adminClient(c *cli.Context) (*admin.Client, error) {
-	cl, err := admin.NewClient(c.String("admin"), tokenFile(c))
+	cl, err := admin.NewClient(flagString(c, "admin"), tokenFile(c))
 	if err != nil {
 		return nil, cli.Exit(err.Error(), 1)
 	}
 	return cl, nil
 }
 
-// oneID is the command's one argument, an id.
+// oneID is the command's one argument, an id. Flags written after it
+// (show ID --json) are taken too: the flag parser stops at the first
+// argument.
 func oneID(c *cli.Context, what string) (string, error) {
-	if c.NArg() != 1 {
+	var ids []string
+	for _, a := range c.Args().Slice() {
+		if !strings.HasPrefix(a, "-") {
+			ids = append(ids, a)
+			continue
+		}
+		name := strings.TrimLeft(a, "-")
+		if name == "json" && hasFlag(c, "json") {
+			c.Set("json", "true")
+			continue
+		}
+		return "", cli.Exit(fmt.Sprintf("requestagent %s: %s after the id: only --json may follow it", c.Command.Name, a), 2)
+	}
+	if len(ids) != 1 {
 		return "", cli.Exit(fmt.Sprintf("requestagent %s: give one %s id (see requestagent %s --help)", c.Command.Name, what, c.Command.Name), 2)
 	}
-	return c.Args().First(), nil
+	return ids[0], nil
 }
 
 func listProxies(c *cli.Context) error {
@@ -171,8 +180,16 @@ func showRequest(c *cli.Context) error {
 	fmt.Fprintf(w, "interface\t%s\n", d.RepositoryID)
 	fmt.Fprintf(w, "operation\t%s\n", d.Operation)
 	fmt.Fprintf(w, "state\t%s (age %s)\n", d.State, d.Age)
-	if d.Tag != "" || d.Cookie != "" {
-		fmt.Fprintf(w, "tag, cookie\t%s, %s (hex)\n", d.Tag, d.Cookie)
+	fmt.Fprintf(w, "target\t%s\n", d.Target)
+	if d.Recipient != "" {
+		fmt.Fprintf(w, "recipient\t%s\n", d.Recipient)
+		fmt.Fprintf(w, "callback\t%s\n", d.Callback)
+	}
+	if d.Tag != "" {
+		fmt.Fprintf(w, "tag\t%s\n", d.Tag)
+	}
+	if d.Cookie != "" {
+		fmt.Fprintf(w, "cookie\t%s\n", d.Cookie)
 	}
 	if d.Arguments != nil {
 		fmt.Fprintf(w, "arguments\t%s\n", d.Arguments)
@@ -201,7 +218,23 @@ func listRecipients(c *cli.Context) error {
 	w := table()
 	fmt.Fprintln(w, "RECIPIENT\tFAILING SINCE\tATTEMPTS\tGIVEN UP\tLAST ERROR")
 	for _, f := range fs {
-		fmt.Fprintf(w, "%.60s\t%s\t%d\t%d\t%s\n", f.Recipient, f.Since.Format(time.RFC3339), f.Attempts, f.GivenUp, f.LastError)
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", f.Recipient, f.Since.Format(time.RFC3339), f.Attempts, f.GivenUp, f.LastError)
 	}
 	return w.Flush()
+}
+
+func retryRecipients(c *cli.Context) error {
+	if c.NArg() > 1 {
+		return cli.Exit("requestagent recipients retry: give at most one HOST:PORT", 2)
+	}
+	cl, err := adminClient(c)
+	if err != nil {
+		return err
+	}
+	n, err := cl.RetryCallbacks(c.Context, c.Args().First())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d given-up callbacks queued again\n", n)
+	return nil
 }

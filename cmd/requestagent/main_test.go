@@ -93,6 +93,14 @@ func TestBadConfiguration(t *testing.T) {
 		want string
 	}{
 		{[]string{"--maxThreads", "-1"}, "maxThreads"},
+		{[]string{"--maxThreads=abc"}, "maxThreads"},
+		{[]string{"--max-threads", "1.5"}, "max-threads"},
+		{[]string{"--blockingTimeout", "soon"}, "blocking-timeout"},
+		{[]string{"--reply-dropping", "256"}, "reply-dropping"},
+		{[]string{"--log-level", "verbose"}, "--log-level"},
+		{[]string{"--no-such-flag"}, "no-such-flag"},
+		{[]string{"--max-waiting", "0"}, "max-waiting"},
+		{[]string{"--delegation-timeout", "-1s"}, "delegation-timeout"},
 		{[]string{"--admin", "0.0.0.0:5556"}, "--admin"},
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--ReplyDropping", "300"}, "--ReplyDropping"},
@@ -111,6 +119,9 @@ func TestBadConfiguration(t *testing.T) {
 		if strings.Contains(stderr, "agent: serving") {
 			t.Errorf("%v: the agent started anyway", c.args)
 		}
+		if strings.Contains(stderr, "USAGE") || len(lines) > 1 && !strings.Contains(stderr, `"level"`) {
+			t.Errorf("%v: more than a one-line error:\n%s", c.args, stderr)
+		}
 	}
 }
 
@@ -119,13 +130,13 @@ type agentProc struct {
 	cmd       *exec.Cmd
 	port      int
 	adminAddr string
-	stderr    *bytes.Buffer
+	stderr    *syncBuffer
 }
 
 func startAgent(t *testing.T, dataDir string, port int, extra ...string) *agentProc {
 	t.Helper()
 	adminPort := peers.FreePort(t)
-	p := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", adminPort), stderr: &bytes.Buffer{}}
+	p := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", adminPort), stderr: &syncBuffer{}}
 	args := append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", "127.0.0.1",
 		"--admin", p.adminAddr, "--data-dir", dataDir}, extra...)
 	p.cmd = exec.Command(binary(t), args...)
@@ -268,7 +279,7 @@ func TestServe_DefaultsAdminAndMetrics(t *testing.T) {
 	idlFile := filepath.Join(dir, "StockManager.idl")
 	os.WriteFile(idlFile, []byte(stockIDL), 0o644)
 	port := peers.FreePort(t)
-	p := startAgent(t, filepath.Join(dir, "data"), port, "--idl", idlFile, "--connectRetryBudget", "1h")
+	p := startAgent(t, filepath.Join(dir, "data"), port, "--idl", idlFile, "--connect-retry-budget", "1h")
 	c := newClient(t, port)
 	resp, err := c.invoke(c.agent, "_is_a", nil, func(e *giop.Encoder) { e.WriteString("IDL:NativeMessaging/RequestAgent:1.0") })
 	if err != nil || !resp.Result.Bool() {
@@ -295,11 +306,10 @@ func TestServe_DefaultsAdminAndMetrics(t *testing.T) {
 	var page struct {
 		Requests []struct{ ID, Operation, State string }
 	}
-	reqs := page.Requests
 	if code != 0 || json.Unmarshal([]byte(out), &page) != nil || len(page.Requests) != 3 {
 		t.Fatalf("requests --json (exit %d):\n%s", code, out)
 	}
-	reqs = page.Requests
+	reqs := page.Requests
 	if _, stderr, code := run(t, nil, "requests", "--admin", p.adminAddr, "--admin-token-file", filepath.Join(dir, "none")); code == 0 || !strings.Contains(stderr, "token file") {
 		t.Fatalf("requests without the token file: exit %d: %s", code, stderr)
 	}
@@ -355,7 +365,7 @@ func TestServe_PropertiesFileAndPrecedence(t *testing.T) {
 		// startAgent with an environment: inline, since it is the only one.
 		adminPort := peers.FreePort(t)
 		p.adminAddr = fmt.Sprintf("127.0.0.1:%d", adminPort)
-		p.stderr = &bytes.Buffer{}
+		p.stderr = &syncBuffer{}
 		p.cmd = exec.Command(binary(t), "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--admin", p.adminAddr,
 			"--data-dir", filepath.Join(dir, "data"), "--properties", props)
 		p.cmd.Env = append(os.Environ(), cmdEnv...)
@@ -491,8 +501,9 @@ func grep(s, sub string) string {
 }
 
 // TestServe_NamingService: with --naming the agent registers itself in
-// omniNames (started here on loopback), and omniORB's own nameclt resolves
-// it by name (issue 7).
+// omniNames (started here on loopback) under a name whose contexts do not
+// exist yet — it makes them — and omniORB's own nameclt resolves it; at
+// SIGTERM the agent unbinds the name again.
 func TestServe_NamingService(t *testing.T) {
 	omniNames, err := exec.LookPath("omniNames")
 	if err != nil {
@@ -526,17 +537,22 @@ func TestServe_NamingService(t *testing.T) {
 	}
 	nsLoc := fmt.Sprintf("corbaloc::127.0.0.1:%d/NameService", nsPort)
 	port := peers.FreePort(t)
-	startAgent(t, filepath.Join(dir, "data"), port, "--naming", nsLoc, "--naming-name", "RequestAgent.service")
+	const name = "services.ctx/agents/RequestAgent.service"
+	p := startAgent(t, filepath.Join(dir, "data"), port, "--naming", nsLoc, "--naming-name", name)
 
 	nameclt, err := exec.LookPath("nameclt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(nameclt, "-ORBInitRef", "NameService="+nsLoc, "resolve", "RequestAgent.service").CombinedOutput()
+	resolve := func() (string, error) {
+		out, err := exec.Command(nameclt, "-ORBInitRef", "NameService="+nsLoc, "resolve", name).CombinedOutput()
+		return string(out), err
+	}
+	out, err := resolve()
 	if err != nil {
 		t.Fatalf("nameclt resolve: %v\n%s", err, out)
 	}
-	ref, err := giop.ParseIOR(strings.TrimSpace(lastLine(string(out))))
+	ref, err := giop.ParseIOR(strings.TrimSpace(lastLine(out)))
 	if err != nil {
 		t.Fatalf("nameclt printed no IOR: %v\n%s", err, out)
 	}
@@ -544,9 +560,282 @@ func TestServe_NamingService(t *testing.T) {
 	if ref.TypeID != "IDL:NativeMessaging/RequestAgentEx:1.0" || int(prof.Port) != port || string(prof.ObjectKey) != "RequestAgent" {
 		t.Fatalf("resolved %s at port %d key %q", ref.TypeID, prof.Port, prof.ObjectKey)
 	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("the agent's exit after SIGTERM: %v\n%s", err, p.stderr.String())
+	}
+	if out, err := resolve(); err == nil {
+		t.Fatalf("the name is still bound after the agent stopped:\n%s", out)
+	}
+	if !strings.Contains(p.stderr.String(), "unregistered from the naming service") {
+		t.Fatalf("no log of the unbinding:\n%s", p.stderr.String())
+	}
 }
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// TestServe_VisiBrokerPropertiesAndDefines: a Java .properties file shared
+// with other VisiBroker services — continuation lines, ':' and blank
+// separators, '!' comments, escapes — sets the agent's properties by
+// VisiBroker's names; its other services' keys are logged and ignored; a
+// -Dvbroker.requestagent.name=value argument wins over the file, and the
+// flags win over both.
+func TestServe_VisiBrokerPropertiesAndDefines(t *testing.T) {
+	dir := t.TempDir()
+	props := filepath.Join(dir, "vbroker.properties")
+	os.WriteFile(props, []byte(`! shared by the VisiBroker services of this host
+vbroker.agent.port=14000
+vbroker.orb.enableBiDir : client
+vbroker.requestagent.maxThreads = \
+    7
+vbroker.requestagent.RequestManualTrash   true
+vbroker.requestagent.Wait\u0052eply=t\
+  rue
+vbroker.requestagent.ReplyDropping=4
+vbroker.requestagent.maxQueueSize=99
+`), 0o644)
+	port := peers.FreePort(t)
+	p := startAgent(t, filepath.Join(dir, "data"), port, "--properties", props,
+		"-Dvbroker.requestagent.ReplyDropping=2", "-Dvbroker.requestagent.maxQueueSize=77", "--maxQueueSize", "55")
+	c := newClient(t, port)
+	resp, err := c.invoke(c.agent, "properties", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{}
+	for range resp.Result.ULong() {
+		name := resp.Result.String()
+		got[name] = resp.Result.Any().Value
+	}
+	if got["RequestManualTrash"] != true || got["WaitReply"] != true || got["ReplyDropping"] != byte(2) {
+		t.Fatalf("properties %v: want RequestManualTrash and WaitReply from the file, ReplyDropping 2 from -D", got)
+	}
+	log := p.stderr.String()
+	for _, want := range []string{`"max_threads":7`, `"max_queue_size":55`, `"property":"vbroker.agent.port"`, `"property":"vbroker.orb.enableBiDir"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %s:\n%s", want, log)
+		}
+	}
+	if strings.Count(log, `"property":"vbroker.agent.port"`) != 1 {
+		t.Errorf("an ignored property logged more than once")
+	}
+	// An unknown key of the agent's own is an error naming it; so is a -D
+	// without a value.
+	bad := filepath.Join(dir, "bad.properties")
+	os.WriteFile(bad, []byte("vbroker.orb.x=1\nvbroker.requestagent.noSuchThing=1\n"), 0o644)
+	for _, args := range [][]string{{"--properties", bad}, {"-Dvbroker.requestagent.noSuchThing=1"}, {"-Dvbroker.requestagent.maxThreads"}} {
+		_, stderr, code := run(t, nil, append([]string{"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "d2")}, args...)...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != 2 || !strings.Contains(lines[len(lines)-1], "noSuchThing") && !strings.Contains(lines[len(lines)-1], "-Dname=value") {
+			t.Errorf("%v: exit %d, last line %q", args, code, lines[len(lines)-1])
+		}
+	}
+}
+
+// TestServe_RecipientsRetry: a callback given up after its retry budget
+// is shown by 'requestagent recipients' with the recipient's address, and
+// 'requestagent recipients retry' queues it again.
+func TestServe_RecipientsRetry(t *testing.T) {
+	dir := t.TempDir()
+	_, target := startTarget(t)
+	port := peers.FreePort(t)
+	p := startAgent(t, filepath.Join(dir, "data"), port, "--recipient-retry-budget", "100ms")
+	c := newClient(t, port)
+	gone := peers.ClosedPort(t)
+	recipient := giop.NewIOR("IDL:NativeMessaging/ReplyRecipient:1.0", &giop.IIOPProfile{Version: giop.V1_2,
+		Host: "127.0.0.1", Port: uint16(gone), ObjectKey: []byte("Recipient")})
+	resp, err := c.invoke(c.agent, "create_request_proxy", nil, func(e *giop.Encoder) {
+		e.WriteIOR(target)
+		e.WriteString("")
+		e.WriteIOR(recipient)
+		e.WriteULong(0)
+	})
+	if err != nil || resp.Header.Status != giop.ReplyNoException {
+		t.Fatalf("create_request_proxy: %v", err)
+	}
+	proxy := resp.Result.IOR()
+	resp, _ = c.invoke(proxy, "_get_the_receiver", nil, nil)
+	rcv := resp.Result.IOR()
+	if _, err := c.invoke(rcv, "add_stock", reqInfo(), func(e *giop.Encoder) { e.WriteString("CB"); e.WriteDouble(1) }); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	want := fmt.Sprintf("127.0.0.1:%d/Recipient", gone)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, _, _ := run(t, nil, "recipients", "--admin", p.adminAddr, "--data-dir", data, "--json")
+		var fs []struct {
+			Recipient string
+			GivenUp   int
+		}
+		if json.Unmarshal([]byte(out), &fs) == nil && len(fs) == 1 && fs[0].Recipient == want && fs[0].GivenUp == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recipients never showed %s given up:\n%s", want, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, stderr, code := run(t, nil, "recipients", "retry", "--admin", p.adminAddr, "--data-dir", data, fmt.Sprintf("127.0.0.1:%d", gone))
+	if code != 0 || !strings.Contains(out, "1 given-up callbacks queued again") {
+		t.Fatalf("recipients retry: exit %d: %s%s", code, out, stderr)
+	}
+}
+
+// TestServe_PublishesWhatOmniORBPublishes: listening on every interface
+// with no --host, the agent's references carry the address omniORB's own
+// servers publish on this host (the first non-loopback one), and the
+// start-up log says which; several --host values are published as the
+// profile's address and TAG_ALTERNATE_IIOP_ADDRESS components; a
+// loopback-only address on all interfaces gets a warning.
+func TestServe_PublishesWhatOmniORBPublishes(t *testing.T) {
+	catior := peers.Catior(t)
+	server := peers.StartIn(t, peers.NMDir(t), "stock_server", "-ORBendPoint", fmt.Sprintf("giop:tcp::%d", peers.FreePort(t)))
+	omni := server.Line(t, 20*time.Second)
+	hostOf := func(ior string) string {
+		ref, err := giop.ParseIOR(strings.TrimSpace(ior))
+		if err != nil {
+			t.Fatalf("%v: %q", err, ior)
+		}
+		prof, err := ref.IIOP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return prof.Host
+	}
+	port := peers.FreePort(t)
+	out, _, code := run(t, nil, "ior", "--listen", fmt.Sprintf(":%d", port))
+	if code != 0 {
+		t.Fatalf("ior: exit %d", code)
+	}
+	iorLine := strings.SplitN(out, "\n", 2)[0]
+	if got, want := hostOf(iorLine), hostOf(omni); got != want {
+		t.Fatalf("the agent publishes %s where omniORB publishes %s", got, want)
+	}
+	p := startAgent(t, filepath.Join(t.TempDir(), "data"), port, "--listen", fmt.Sprintf(":%d", port), "--host", "")
+	if !strings.Contains(p.stderr.String(), `"published":"`+net.JoinHostPort(hostOf(omni), fmt.Sprint(port))) {
+		t.Fatalf("the log does not name the published address:\n%s", p.stderr.String())
+	}
+	out, _, _ = run(t, nil, "ior", "--listen", fmt.Sprintf(":%d", port), "--host", "a.example,b.example:6000")
+	ior := strings.SplitN(out, "\n", 2)[0]
+	cat, err := exec.Command(catior, ior).CombinedOutput()
+	if err != nil || !strings.Contains(string(cat), "a.example") || !strings.Contains(string(cat), "b.example") {
+		t.Fatalf("catior of a two-address IOR (%v):\n%s", err, cat)
+	}
+	if !strings.Contains(out, "iiop:1.2@a.example") || !strings.Contains(out, "iiop:1.2@b.example:6000") {
+		t.Fatalf("corbaloc of two addresses:\n%s", out)
+	}
+	lport := peers.FreePort(t)
+	lp := startAgent(t, filepath.Join(t.TempDir(), "data"), lport, "--listen", fmt.Sprintf(":%d", lport), "--host", "localhost")
+	if !strings.Contains(lp.stderr.String(), "publishing only loopback addresses") {
+		t.Fatalf("no warning for a loopback address on all interfaces:\n%s", lp.stderr.String())
+	}
+}
+
+// TestVersion: --version names the release, the commit and its date, and
+// the agent logs them at start.
+func TestVersion(t *testing.T) {
+	out, _, code := run(t, nil, "--version")
+	head, err := exec.Command("git", "-C", peers.RepoRoot(), "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse: %v", err)
+	}
+	commit := strings.TrimSpace(string(head))
+	if code != 0 || !strings.Contains(out, "commit "+commit) || strings.Contains(out, "devel") || !strings.Contains(out, "20") {
+		t.Fatalf("--version (exit %d) = %q, want the commit %s and its date", code, out, commit)
+	}
+	p := startAgent(t, filepath.Join(t.TempDir(), "data"), peers.FreePort(t))
+	if !strings.Contains(p.stderr.String(), `"commit":"`+commit) {
+		t.Fatalf("the start-up log does not name the commit:\n%s", p.stderr.String())
+	}
+}
+
+// TestGlobalFlagsBeforeCommand: flags written before a command count as
+// written after it — requestagent --host h ior, requestagent --admin A
+// requests — and VisiBroker's milliseconds and Go durations are both
+// taken by --blockingTimeout.
+func TestGlobalFlagsBeforeCommand(t *testing.T) {
+	out, _, code := run(t, nil, "--host", "before.example", "--listen", ":5999", "ior")
+	if code != 0 || !strings.Contains(out, "iiop:1.2@before.example:5999") {
+		t.Fatalf("--host before ior (exit %d):\n%s", code, out)
+	}
+	out, _, _ = run(t, nil, "ior", "--host", "after.example", "--listen", ":5999")
+	if !strings.Contains(out, "after.example:5999") {
+		t.Fatalf("--host after ior:\n%s", out)
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	p := startAgent(t, data, peers.FreePort(t), "--blockingTimeout", "2s")
+	if !strings.Contains(p.stderr.String(), `"blocking_timeout":2000`) {
+		t.Fatalf("--blockingTimeout 2s not taken:\n%s", p.stderr.String())
+	}
+	out, stderr, code := run(t, nil, "--admin", p.adminAddr, "--data-dir", data, "requests", "--json")
+	if code != 0 || !strings.Contains(out, `"requests"`) {
+		t.Fatalf("requests with --admin before the command: exit %d\n%s%s", code, out, stderr)
+	}
+	q := startAgent(t, filepath.Join(dir, "d2"), peers.FreePort(t), "--blockingTimeout", "1500")
+	if !strings.Contains(q.stderr.String(), `"blocking_timeout":1500`) {
+		t.Fatalf("--blockingTimeout 1500 (ms) not taken:\n%s", q.stderr.String())
+	}
+}
+
+// TestAdminCLI_Show: show names the target and (with --json after the
+// id, too) shows a printable tag as text and binary octets as hex; a
+// system exception's minor code is hex with its name; trash given a
+// proxy's id says it is a proxy.
+func TestAdminCLI_Show(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	port := peers.FreePort(t)
+	p := startAgent(t, data, port, "--connect-retry-budget", "100ms")
+	c := newClient(t, port)
+	gone := giop.NewIOR("IDL:StockManager:1.0", &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: uint16(peers.ClosedPort(t)), ObjectKey: []byte("StockManager")})
+	rcv := c.receiver(gone, nil)
+	nc := nmproto.Context{Kind: nmproto.KindReqInfo, ReqInfo: nmproto.ReqInfo{RequestTag: []byte("t1"), Cookie: []byte{0, 1, 0xff}}}
+	if _, err := c.invoke(rcv, "add_stock", giop.ServiceContextList{nc.Encode()}, func(e *giop.Encoder) { e.WriteString("X"); e.WriteDouble(1) }); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, _, _ := run(t, nil, "requests", "--admin", p.adminAddr, "--data-dir", data, "--json", "--state", "replied")
+		var page struct{ Requests []struct{ ID string } }
+		if json.Unmarshal([]byte(out), &page) == nil && len(page.Requests) == 1 {
+			id = page.Requests[0].ID
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no replied request:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, stderr, code := run(t, nil, "show", "--admin", p.adminAddr, "--data-dir", data, id, "--json")
+	var d struct {
+		Target, Tag, Cookie string
+		Reply               map[string]any
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &d) != nil {
+		t.Fatalf("show ID --json: exit %d\n%s%s", code, out, stderr)
+	}
+	if d.Tag != "t1" || d.Cookie != "0x0001ff" || !strings.HasPrefix(d.Target, "127.0.0.1:") ||
+		d.Reply["minor"] != "0x4e4d000b TARGET_UNREACHABLE" {
+		t.Fatalf("show --json: %+v", d)
+	}
+	table, _, _ := run(t, nil, "show", "--admin", p.adminAddr, "--data-dir", data, id)
+	if !strings.Contains(table, "target") || !strings.Contains(table, "t1") {
+		t.Fatalf("show table:\n%s", table)
+	}
+	out, _, _ = run(t, nil, "proxies", "--admin", p.adminAddr, "--data-dir", data, "--json")
+	var proxies struct{ Proxies []struct{ ID string } }
+	json.Unmarshal([]byte(out), &proxies)
+	if len(proxies.Proxies) != 1 {
+		t.Fatalf("proxies:\n%s", out)
+	}
+	if _, stderr, code := run(t, nil, "trash", "--admin", p.adminAddr, "--data-dir", data, proxies.Proxies[0].ID); code == 0 || !strings.Contains(stderr, "is a proxy") {
+		t.Fatalf("trash PROXY-ID: exit %d: %s", code, stderr)
+	}
 }

@@ -407,7 +407,9 @@ func AgentBinary(t testing.TB) string {
 			return
 		}
 		agentBin = filepath.Join(dir, "requestagent")
-		build := exec.Command("go", "build", "-o", agentBin, "./cmd/requestagent")
+		// Built as releases are (scripts/build.sh), so --version and the
+		// start-up log name the commit.
+		build := exec.Command(filepath.Join(RepoRoot(), "scripts", "build.sh"), agentBin)
 		build.Dir = RepoRoot()
 		if out, err := build.CombinedOutput(); err != nil {
 			agentErr = fmt.Errorf("go build ./cmd/requestagent: %v\n%s", err, out)

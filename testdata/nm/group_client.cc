@@ -72,6 +72,8 @@ void Mature(NativeMessaging::Current_ptr cur, const std::string& what) {
   if (cur->reply_not_available()) Fail(what + ": reply_not_available is TRUE after pulling the result");
   CORBA::Object_var p = cur->the_poller();
   if (!CORBA::is_nil(p)) Fail(what + ": a poller on Current after a mature return");
+  // The read trashed the request (no RequestManualTrash): no reply is left.
+  if (!cur->no_more_reply()) Fail(what + ": no_more_reply is FALSE after the read that trashed the request");
 }
 
 }  // namespace
@@ -108,6 +110,19 @@ int main(int argc, char** argv) {
     cur->request_tag(demo::Octets("0"));
     std::string how = Initiate("tag 0: add_stock", [&] { return demo::Bool(rcv->add_stock("ACME", 100.5)); });
     pollers[0] = Premature(cur, "tag 0: add_stock", how);
+    if (cur->no_more_reply()) Fail("tag 0: no_more_reply is TRUE after a premature return");
+    // push_context/pop_context: a nested use of the Current leaves the
+    // outer settings and results as they were.
+    cur->push_context();
+    cur->request_tag(demo::Octets("nested"));
+    cur->wait_timeout(12345);
+    cur->pop_context();
+    {
+      NativeMessaging::RequestTag_var t = cur->request_tag();
+      CORBA::Object_var p = cur->the_poller();
+      if (demo::String(t.in()) != "0" || cur->wait_timeout() != 0 || CORBA::is_nil(p) || !cur->reply_not_available())
+        Fail("pop_context did not restore the Current as push_context saved it");
+    }
     // send another tagged request
     cur->request_tag(demo::Octets("1"));
     CORBA::String_var symbol = CORBA::string_dup("ACMA");

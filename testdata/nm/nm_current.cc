@@ -24,13 +24,19 @@ struct Settings {
   CORBA::Boolean suppress_mode = 1;  // VisiBroker's default: suppressed
 };
 
-struct State {
-  Settings in;
-  std::vector<Settings> pushed;  // push_context / pop_context
-  // Results of the last call on a TAG_NM_REF object.
+// Results of the last call on a TAG_NM_REF object.
+struct Results {
   CORBA::Boolean reply_not_available = 0;
+  CORBA::Boolean no_more_reply = 0;
   CORBA::Object_var the_poller;
   std::string replier_name;
+};
+
+struct State {
+  Settings in;
+  Results out;
+  // push_context saves both; pop_context restores them.
+  std::vector<std::pair<Settings, Results>> pushed;
 };
 
 State& state() {
@@ -51,17 +57,21 @@ class CurrentImpl : public NativeMessaging::Current {
   CORBA::ULong wait_timeout() override { return state().in.wait_timeout; }
   void wait_timeout(CORBA::ULong v) override { state().in.wait_timeout = v; }
   void suppress_mode(CORBA::Boolean flag) override { state().in.suppress_mode = flag; }
-  CORBA::Boolean reply_not_available() override { return state().reply_not_available; }
-  CORBA::Object_ptr the_poller() override { return CORBA::Object::_duplicate(state().the_poller); }
-  char* replier_name() override { return CORBA::string_dup(state().replier_name.c_str()); }
-  // VisiBroker lists no_more_reply without describing it; nothing here
-  // ever ends a reply stream, so it is always FALSE.
-  CORBA::Boolean no_more_reply() override { return 0; }
-  void push_context() override { state().pushed.push_back(state().in); }
+  CORBA::Boolean reply_not_available() override { return state().out.reply_not_available; }
+  CORBA::Object_ptr the_poller() override { return CORBA::Object::_duplicate(state().out.the_poller); }
+  char* replier_name() override { return CORBA::string_dup(state().out.replier_name.c_str()); }
+  // TRUE when the last reply took the request's last reply: the agent says
+  // so with NMNoMoreReply, or the request is gone (REQUEST_TRASHED).
+  CORBA::Boolean no_more_reply() override { return state().out.no_more_reply; }
+  void push_context() override {
+    State& s = state();
+    s.pushed.emplace_back(s.in, s.out);
+  }
   void pop_context() override {
     State& s = state();
     if (s.pushed.empty()) throw CORBA::BAD_INV_ORDER(0, CORBA::COMPLETED_NO);
-    s.in = s.pushed.back();
+    s.in = s.pushed.back().first;
+    s.out = s.pushed.back().second;
     s.pushed.pop_back();
   }
 };
@@ -125,9 +135,10 @@ CORBA::Boolean SendRequest(omniInterceptors::clientSendRequest_T::info_T& info) 
   State& s = state();
   // Until a reply says otherwise, this call is a failure between client
   // and agent: a call that never gets a reply leaves these.
-  s.reply_not_available = 1;
-  s.the_poller = CORBA::Object::_nil();
-  s.replier_name.clear();
+  s.out.reply_not_available = 1;
+  s.out.no_more_reply = 0;
+  s.out.the_poller = CORBA::Object::_nil();
+  s.out.replier_name.clear();
 
   NativeMessaging::NMContextData data;
   if (kind == kTypedReceiver) {
@@ -154,11 +165,16 @@ CORBA::Boolean SendRequest(omniInterceptors::clientSendRequest_T::info_T& info) 
 CORBA::Boolean ReceiveReply(omniInterceptors::clientReceiveReply_T::info_T& info) {
   if (KindOfCall(info.giop_c, info.operation()) == kNotNM) return 1;
   State& s = state();
-  s.the_poller = CORBA::Object::_nil();
-  s.replier_name.clear();
+  s.out.the_poller = CORBA::Object::_nil();
+  s.out.replier_name.clear();
+  s.out.no_more_reply = 0;
   bool seen = false;
   for (CORBA::ULong i = 0; i < info.service_contexts.length(); i++) {
     const IOP::ServiceContext& sc = info.service_contexts[i];
+    if (sc.context_id == NativeMessaging::NMNoMoreReply) {
+      s.out.no_more_reply = 1;
+      continue;
+    }
     if (sc.context_id != kServiceId) continue;
     NativeMessaging::NMContextData data;
     try {
@@ -169,20 +185,20 @@ CORBA::Boolean ReceiveReply(omniInterceptors::clientReceiveReply_T::info_T& info
     }
     switch (data._d()) {
       case NativeMessaging::NM_POLLER:
-        s.the_poller = CORBA::Object::_duplicate(data.the_poller());
-        s.reply_not_available = 1;
+        s.out.the_poller = CORBA::Object::_duplicate(data.the_poller());
+        s.out.reply_not_available = 1;
         seen = true;
         break;
       case NativeMessaging::NM_REPLIER_NAME:
-        s.replier_name = data.replier_name();
-        s.reply_not_available = 0;
+        s.out.replier_name = data.replier_name();
+        s.out.reply_not_available = 0;
         seen = true;
         break;
       default:
         break;  // not meant for replies
     }
   }
-  if (!seen) s.reply_not_available = info.giop_c.replyStatus() != GIOP::NO_EXCEPTION;
+  if (!seen) s.out.reply_not_available = info.giop_c.replyStatus() != GIOP::NO_EXCEPTION;
   return 1;
 }
 

@@ -1,10 +1,10 @@
-package agent_test
+package naming_test
 
 import (
 	"fmt"
 	"testing"
 
-	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/naming"
 )
 
 // TestParseName: stringified CosNaming names (CosNaming §2.4).
@@ -16,13 +16,13 @@ func TestParseName(t *testing.T) {
 		".onlykind":        "[{ onlykind}]",
 		`slash\/in/second`: "[{slash/in } {second }]",
 	} {
-		got, err := agent.ParseName(in)
+		got, err := naming.ParseName(in)
 		if err != nil || fmt.Sprint(got) != want {
 			t.Errorf("ParseName(%q) = %v, %v; want %s", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "a//b", "a.b.c", `trailing\`} {
-		if _, err := agent.ParseName(bad); err == nil {
+		if _, err := naming.ParseName(bad); err == nil {
 			t.Errorf("ParseName(%q) succeeded", bad)
 		}
 	}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/storage"
+)
+
+// agentConfig turns the flags, their environment variables, -D arguments
+// and the properties file into the agent's configuration, validated once;
+// each bad value is a one-line error naming its setting (exit code 2).
+func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
+	if defs, _ := c.App.Metadata[definesKey].(map[string]string); len(defs) > 0 {
+		if err := applyProperties(c, defs, "-D", log); err != nil {
+			return agent.Config{}, err
+		}
+	}
+	if path := c.Path("properties"); path != "" {
+		props, err := readPropertiesFile(path)
+		if err != nil {
+			return agent.Config{}, badFlag("properties", err)
+		}
+		if err := applyProperties(c, props, path, log); err != nil {
+			return agent.Config{}, err
+		}
+	}
+	ifaces, err := loadIDL(c.StringSlice("idl"), c.StringSlice("idl-include"), log)
+	if err != nil {
+		return agent.Config{}, cli.Exit(err.Error(), 2)
+	}
+	if c.Uint("reply-dropping") > 0xFF {
+		return agent.Config{}, badFlag("reply-dropping", "must be an octet (0x00 to 0x07)")
+	}
+	// VisiBroker's queue properties: 0 is unlimited, which Config spells
+	// as a negative bound (its zero takes the default).
+	bounds := map[string]int{}
+	for _, name := range []string{"max-threads", "max-queue-size", "max-threads-per-target", "max-queue-per-target"} {
+		v := c.Int(name)
+		if v < 0 {
+			return agent.Config{}, badFlag(name, fmt.Sprintf("%d: must not be negative (0 is unlimited)", v))
+		}
+		if v == 0 {
+			v = -1
+		}
+		bounds[name] = v
+	}
+	for _, name := range []string{"max-reference-bytes", "max-cookie-bytes", "max-tag-bytes", "max-waiting",
+		"callbacks-per-recipient", "max-callbacks", "max-connections"} {
+		if c.Int(name) <= 0 {
+			return agent.Config{}, badFlag(name, fmt.Sprintf("%d: must be positive", c.Int(name)))
+		}
+	}
+	// 0 is "no limit" for these, a negative bound in Config.
+	noLimit := func(name string) (int64, error) {
+		v := c.Int64(name)
+		if v < 0 {
+			return 0, badFlag(name, fmt.Sprintf("%d: must not be negative (0 is no limit)", v))
+		}
+		if v == 0 {
+			v = -1
+		}
+		return v, nil
+	}
+	maxStore, err := noLimit("max-store-bytes")
+	if err != nil {
+		return agent.Config{}, err
+	}
+	maxIndex, err := noLimit("max-index-bytes")
+	if err != nil {
+		return agent.Config{}, err
+	}
+	for _, name := range []string{"created-retention", "reply-retention", "connect-retry-budget", "delegation-timeout",
+		"recipient-retry-budget", "shutdown-grace"} {
+		if c.Duration(name) < 0 {
+			return agent.Config{}, badFlag(name, fmt.Sprintf("%v: must not be negative", c.Duration(name)))
+		}
+	}
+	createdRetention := c.Duration("created-retention")
+	if createdRetention == 0 {
+		createdRetention = -1
+	}
+	blocking, err := parseMillis(c.String("blocking-timeout"))
+	if err != nil {
+		return agent.Config{}, badFlag("blocking-timeout", err)
+	}
+	gcfg := giop.DefaultConfig()
+	gcfg.MaxMessageSize = c.Int("max-message-size")
+	gcfg.MaxConnections = c.Int("max-connections")
+	if err := gcfg.Validate(); err != nil {
+		return agent.Config{}, badFlag("max-message-size", err)
+	}
+	cfg := agent.Config{
+		Listen:                c.String("listen"),
+		Host:                  c.String("host"),
+		Store:                 storage.Config{Dir: c.String("data-dir"), Durable: c.Bool("durable")},
+		GIOP:                  gcfg,
+		IDL:                   ifaces,
+		MaxThreads:            bounds["max-threads"],
+		MaxQueueSize:          bounds["max-queue-size"],
+		MaxThreadsPerTarget:   bounds["max-threads-per-target"],
+		MaxQueuePerTarget:     bounds["max-queue-per-target"],
+		BlockingTimeout:       blocking,
+		ConnectRetryBudget:    c.Duration("connect-retry-budget"),
+		DelegationTimeout:     c.Duration("delegation-timeout"),
+		RecipientRetryBudget:  c.Duration("recipient-retry-budget"),
+		CallbacksPerRecipient: c.Int("callbacks-per-recipient"),
+		MaxCallbacks:          c.Int("max-callbacks"),
+		MaxStoreBytes:         maxStore,
+		MaxIndexBytes:         maxIndex,
+		MaxReferenceBytes:     c.Int("max-reference-bytes"),
+		MaxCookieBytes:        c.Int("max-cookie-bytes"),
+		MaxTagBytes:           c.Int("max-tag-bytes"),
+		MaxWaiting:            c.Int("max-waiting"),
+		ReplyRetention:        c.Duration("reply-retention"),
+		CreatedRetention:      createdRetention,
+		RepositoryIDPrefix:    c.String("repository-id-prefix"),
+		InvalidPropertyScope:  c.String("invalid-property-scope"),
+		Defaults: agent.Properties{WaitReply: c.Bool("wait-reply"), ReplyDropping: byte(c.Uint("reply-dropping")),
+			ManualTrash: c.Bool("request-manual-trash")},
+		Logger: log,
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, cli.Exit(err.Error(), 2)
+	}
+	return cfg, nil
+}
