@@ -1,5 +1,6 @@
 # requestagent — see README.md. Every target works on a fresh Debian machine:
-# the targets that need omniORB install it first (scripts/install-omniorb.sh).
+# the targets that need omniORB and Combat install them first
+# (scripts/install-omniorb.sh, scripts/install-combat.sh).
 
 GO        ?= go
 BIN       := bin/requestagent
@@ -21,15 +22,17 @@ build:
 run: build
 	./$(BIN)
 
-# omniORB (Debian packages) for the interop peers; a no-op when present.
+# omniORB and Combat (Debian packages) for the interop peers; a no-op when
+# present.
 deps:
 	@scripts/install-omniorb.sh
+	@scripts/install-combat.sh
 
 peers: deps
 	@for set in interop idl nm; do testdata/$$set/build.sh $(PEERS)/$$set || exit 1; done
 
-# Lint, then the whole suite, race detector on, interop with omniORB
-# required (never skipped).
+# Lint, then the whole suite, race detector on, interop with omniORB and
+# Combat required (never skipped).
 test: lint peers
 	REQUESTAGENT_REQUIRE_INTEROP=1 $(GO) test -race -count=1 -timeout 20m ./...
 

@@ -252,13 +252,18 @@ func (a *Agent) invokeTarget(rec *requestRecord, body []byte) (*giop.Response, e
 		BigEndian: !rec.little,
 		RawReply:  true,
 		Timeout:   a.cfg.DelegationTimeout,
+		// At most the client's version, so the body keeps its meaning (relay.go).
+		BodyVersion: rec.version,
 		Encode: func(e *giop.Encoder) error {
 			if len(body) == 0 {
 				return nil
 			}
-			if rec.bodyAlign >= 0 && e.Len()%8 == int(rec.bodyAlign) {
+			if rec.bodyAlign >= 0 && e.AlignBodyTo(int(rec.bodyAlign)) {
 				e.WriteRaw(body)
 				return nil
+			}
+			if rec.bodyAlign < 0 {
+				return errFragmentedBody
 			}
 			d := giop.NewBodyDecoder(body, int(rec.bodyAlign), rec.version, rec.little)
 			return a.idl.TranscodeArgs(rec.repoID, rec.operation, d, e)

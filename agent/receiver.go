@@ -283,27 +283,31 @@ func requestBatch(rec *requestRecord, body []byte) *storage.Batch {
 	return b
 }
 
-// checkRelay makes sure the body can reach the target: unchanged when its
-// alignment will be the same in the request to the target (GIOP 1.2 to
-// 1.2), else re-encoded through the target's IDL. A request that cannot be
+// checkRelay makes sure the body can reach the target: unchanged when it
+// can land at the offset modulo 8 it was encoded at (relay.go: the
+// request goes at the lower of the client's and the profile's GIOP
+// version, and a 1.0/1.1 header gets a padding context when need be),
+// else re-encoded through the target's IDL. A request that cannot be
 // relayed either way is refused now rather than corrupted later.
 func (a *Agent) checkRelay(rec *requestRecord, body []byte) error {
-	if len(body) == 0 {
+	if len(body) == 0 || bodyRelayable(rec) {
 		return nil
 	}
-	prof, err := rec.target.CallProfile()
-	if err == nil && prof.Version.AtLeast(giop.V1_2) && rec.bodyAlign == 0 {
-		return nil
-	}
+	cause := errors.New("the body must be re-encoded for the target and its IDL is not loaded")
 	if rec.bodyAlign >= 0 {
-		scratch := giop.NewEncoder(giop.V1_2, true)
+		v := giop.V1_2
+		if prof, err := rec.target.CallProfile(); err == nil {
+			v = relayVersion(rec.version, prof.Version)
+		}
+		scratch := giop.NewEncoder(v, true)
 		d := giop.NewBodyDecoder(body, int(rec.bodyAlign), rec.version, rec.little)
 		if err := a.idl.TranscodeArgs(rec.repoID, rec.operation, d, scratch); err == nil {
 			return nil
 		}
+	} else {
+		cause = errFragmentedBody
 	}
-	return giop.NewSystemExceptionCause(giop.ExcMarshal, nmproto.CannotTranscode, giop.CompletedNo,
-		errors.New("the body must be re-encoded for the target and its IDL is not loaded"))
+	return giop.NewSystemExceptionCause(giop.ExcMarshal, nmproto.CannotTranscode, giop.CompletedNo, cause)
 }
 
 // premature answers a request whose reply is not there (yet): in
@@ -384,10 +388,12 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord, last bool) e
 }
 
 // relayReply returns the stored reply as the handler's answer — the body
-// unchanged when it lands at the same alignment, re-encoded otherwise —
-// and whether the client gets the real result (else a relay failure). An
-// exceptional reply carries ReplierName: the exception is the delegated
-// request's real result, not the agent's.
+// unchanged when it can land at the offset modulo 8 it was encoded at (in
+// a 1.0/1.1 reply, with a padding context) and its strings mean the same
+// to this client, re-encoded otherwise — and whether the client gets the
+// real result (else a relay failure). An exceptional reply carries
+// ReplierName: the exception is the delegated request's real result, not
+// the agent's.
 //
 // last adds NMNoMoreReply: after this reply the request has none.
 func (a *Agent) relayReply(req *giop.ServerRequest, rec *requestRecord, y *replyRecord, last bool) (reply error, ok bool) {
@@ -400,19 +406,35 @@ func (a *Agent) relayReply(req *giop.ServerRequest, rec *requestRecord, y *reply
 	case last:
 		req.SetReplyContexts(lastContexts)
 	}
-	if len(y.body) == 0 || int(y.bodyAlign) == req.ReplyBodyAlign() {
-		y.raw = giop.RawReply{Status: y.status, Body: y.body, LittleEndian: y.little}
+	// Read by a client at the version its request was sent at, the reply
+	// means what it meant to the target (relay.go); a system exception is
+	// a repository id and two numbers, no strings whose code sets matter.
+	chars, wide := true, true
+	if y.status != giop.ReplySystemException && req.Version != rec.version {
+		w, r := replyRules(rec, y, req.Version)
+		chars, wide = sameChars(w, r), sameWide(w, r)
+	}
+	if len(y.body) == 0 || (chars && wide && y.bodyAlign >= 0 && req.ReplyBodyFits(int(y.bodyAlign))) {
+		y.raw = giop.RawReply{Status: y.status, Body: y.body, LittleEndian: y.little, Align: int(y.bodyAlign)}
 		return &y.raw, true
 	}
-	d := giop.NewBodyDecoder(y.body, int(y.bodyAlign), y.version, y.little)
-	switch y.status {
-	case giop.ReplySystemException:
-		if x := d.SystemException(); d.Err() == nil {
-			return x, true
-		}
-	case giop.ReplyNoException:
-		if err := a.idl.TranscodeReply(rec.repoID, rec.operation, y.status, d, req.Results()); err == nil {
-			return nil, true
+	if !chars {
+		// The IDL re-encodes values, not code sets: nothing can relay it.
+		return giop.NewSystemExceptionCause(giop.ExcCodesetIncompatible, nmproto.CannotTranscode, giop.CompletedNo,
+			errors.New("the reply's strings are in another code set than this client reads (GIOP "+
+				y.version.String()+" reply read at "+req.Version.String()+")")), false
+	}
+	if y.bodyAlign >= 0 {
+		d := giop.NewBodyDecoder(y.body, int(y.bodyAlign), y.version, y.little)
+		switch y.status {
+		case giop.ReplySystemException:
+			if x := d.SystemException(); d.Err() == nil {
+				return x, true
+			}
+		case giop.ReplyNoException:
+			if err := a.idl.TranscodeReply(rec.repoID, rec.operation, y.status, d, req.Results()); err == nil {
+				return nil, true
+			}
 		}
 	}
 	return giop.NewSystemExceptionCause(giop.ExcMarshal, nmproto.CannotTranscode, giop.CompletedNo,

@@ -21,6 +21,10 @@ type Encoder struct {
 	// hdrEnd and bodyStart delimit the body padding of a message begun with
 	// StartRequest or StartReply (see FinishMessage).
 	hdrEnd, bodyStart int
+	// padAt is where AlignBodyTo may insert a padding context: the
+	// 4-aligned offset right after the service context list of a GIOP
+	// 1.0/1.1 Request or Reply header; 0 for any other message.
+	padAt int
 
 	// frame carries the finished message to a connection's writer (see
 	// frameOf), so that queueing it allocates nothing.
@@ -45,6 +49,7 @@ func (e *Encoder) Grow(n int) {
 func (e *Encoder) Reset(v Version, littleEndian bool) {
 	e.buf = e.buf[:0]
 	e.origin = 0
+	e.padAt = 0
 	e.little = littleEndian
 	e.ver = v
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -31,7 +30,7 @@ type Client struct {
 	offer     []ListenPoint
 	handler   Handler
 	guard     Guard
-	endpoints map[netip.AddrPort]*endpoint
+	endpoints map[epKey]*endpoint
 	hosts     map[string]resolution // resolved host names (dial.go)
 	sweeping  bool                  // the sweeper runs
 	closed    bool
@@ -39,7 +38,7 @@ type Client struct {
 
 // NewClient returns a client. A nil cfg means DefaultConfig().
 func NewClient(cfg *Config) *Client {
-	return &Client{cfg: cfg.withDefaults(), endpoints: make(map[netip.AddrPort]*endpoint),
+	return &Client{cfg: cfg.withDefaults(), endpoints: make(map[epKey]*endpoint),
 		hosts: make(map[string]resolution), quit: make(chan struct{})}
 }
 
@@ -73,6 +72,15 @@ type Invocation struct {
 	Oneway bool
 	// Contexts are extra service contexts for the request.
 	Contexts ServiceContextList
+	// BodyVersion, when set (major 1), is the GIOP version the body that
+	// Encode relays was encoded in (SPEC.md, "Relaying bodies across GIOP
+	// versions"). The call then goes at the lower of it and the profile's
+	// version, over a connection of its own for that version, so that the
+	// body's strings mean at the target what they meant to its sender; a
+	// 1.2 body going at 1.1 uses one that negotiates no wchar code set,
+	// since 1.1 encodes wide characters otherwise (§15.3.1.6): a target
+	// meeting one raises rather than misreads it.
+	BodyVersion Version
 	// Timeout, if positive, bounds the wait for each reply (each hop of a
 	// LOCATION_FORWARD): when it passes, a CancelRequest is sent and the
 	// call fails with TIMEOUT, completed MAYBE, wrapping ErrCallTimeout.
@@ -110,14 +118,10 @@ func (r *Response) Body() []byte { return r.msg.Buf[r.bodyStart:] }
 
 // BodyAlign returns the body's offset modulo 8 within its message: a body
 // can be relayed unchanged only into a message where it lands at the same
-// offset. It is -1 when the body cannot be relayed at all (a GIOP 1.1
-// fragmented reply, whose alignment restarts in every fragment).
-func (r *Response) BodyAlign() int {
-	if len(r.msg.segs) > 0 {
-		return -1
-	}
-	return r.bodyStart % 8
-}
+// offset. It is -1 when the body cannot be relayed as one piece: a GIOP
+// 1.1 reply whose fragments restart alignment at other offsets modulo 8
+// than where their data lies once reassembled (Message.relayAlign).
+func (r *Response) BodyAlign() int { return r.msg.relayAlign(r.bodyStart) }
 
 // Invoke calls an operation on the object ref and waits for the reply.
 //
@@ -190,7 +194,7 @@ func resultError(resp *Response) error {
 func (c *Client) invokeProfile(ctx context.Context, prof *IIOPProfile, inv *Invocation) (*Response, error) {
 	resent := false
 	for {
-		conn, v, err := c.connFor(ctx, prof)
+		conn, v, err := c.connFor(ctx, prof, inv.BodyVersion)
 		if err == nil {
 			var resp *Response
 			resp, err = conn.invoke(ctx, v, prof, inv)
@@ -224,7 +228,7 @@ func (c *Client) Close() error {
 	}
 	c.closed = true
 	eps := c.endpoints
-	c.endpoints = make(map[netip.AddrPort]*endpoint)
+	c.endpoints = make(map[epKey]*endpoint)
 	c.mu.Unlock()
 	for _, ep := range eps {
 		ep.mu.Lock()
@@ -366,6 +370,9 @@ func (c *Conn) connContexts(v Version, prof *IIOPProfile, extra ServiceContextLi
 	if c.codeSets == nil && v.Minor >= 1 {
 		if info, ok := prof.CodeSets(); ok {
 			cs := ChooseCodeSets(info)
+			if c.narrow {
+				cs.WChar = 0
+			}
 			c.codeSets = &cs
 			out = append(out, cs.ServiceContext())
 		}

@@ -81,6 +81,9 @@ type Conn struct {
 	offer []ListenPoint
 	// bidirOffered is set when we have sent our BI_DIR_IIOP context (client side).
 	bidirOffered bool
+	// narrow is set on a dialled connection that negotiates no wchar code
+	// set (Invocation.BodyVersion); immutable.
+	narrow bool
 	// closeErr is why the connection closed.
 	closeErr error
 	closed   bool

@@ -64,9 +64,25 @@ func (c *Client) Allowed(ctx context.Context, ref *IOR) error {
 	return refusal(refused)
 }
 
+// epKey names an endpoint: a server address, the GIOP minor version its
+// connection speaks, and whether that connection negotiates no wchar code
+// set. Calls at 1.2 — all of them, but for relayed bodies of older
+// versions (Invocation.BodyVersion) — share one connection per address.
+// A relayed 1.0 or 1.1 body gets a connection of its version because the
+// code sets a server applies depend on it: omniORB takes a negotiation to
+// hold only for the GIOP version it was made in, and a 1.0 request on a
+// connection negotiated in 1.2 uses that negotiation (codeSets.cc), where
+// the sender of a 1.0 body meant ISO-8859-1 (SPEC.md).
+type epKey struct {
+	addr   netip.AddrPort
+	minor  uint8
+	narrow bool
+}
+
 // endpoint is one server address. Its mutex serialises dialling, so that
 // concurrent first calls share one connection.
 type endpoint struct {
+	key  epKey
 	addr netip.AddrPort
 	mu   sync.Mutex // held while dialling
 	conn atomic.Pointer[Conn]
@@ -128,10 +144,17 @@ func (c *Client) resolve(ctx context.Context, host string) ([]netip.Addr, error)
 // connFor returns a connection to the profile's endpoint and the GIOP
 // version to speak: a cached one to any of the host's allowed addresses,
 // or a new one to the first that answers.
-func (c *Client) connFor(ctx context.Context, prof *IIOPProfile) (*Conn, Version, error) {
+func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (*Conn, Version, error) {
 	v := prof.Version
 	if !v.Supported() || v.Minor > 2 {
 		v = V1_2
+	}
+	narrow := false
+	if body.Supported() && body.Minor < v.Minor {
+		v.Minor = body.Minor
+	}
+	if body.Supported() {
+		narrow = body.Minor == 2 && v.Minor == 1
 	}
 	ips, err := c.resolve(ctx, prof.Host)
 	if err != nil {
@@ -162,7 +185,7 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile) (*Conn, Version
 		return nil, v, &SystemException{Name: ExcBadInvOrder, Completed: CompletedNo, cause: ErrConnClosed}
 	}
 	for _, ap := range addrs {
-		if ep := c.endpoints[ap]; ep != nil {
+		if ep := c.endpoints[epKey{ap, v.Minor, narrow}]; ep != nil {
 			if conn := ep.conn.Load(); conn != nil && conn.Err() == nil {
 				c.mu.Unlock()
 				ep.uses.Add(1)
@@ -173,7 +196,7 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile) (*Conn, Version
 	c.mu.Unlock()
 	var last error
 	for _, ap := range addrs {
-		conn, err := c.dial(ctx, ap)
+		conn, err := c.dial(ctx, epKey{ap, v.Minor, narrow})
 		if err == nil {
 			return conn, v, nil
 		}
@@ -191,8 +214,9 @@ func refusal(err error) error {
 }
 
 // dial returns the endpoint's connection, opening it if needed.
-func (c *Client) dial(ctx context.Context, ap netip.AddrPort) (*Conn, error) {
-	ep, err := c.endpointFor(ap)
+func (c *Client) dial(ctx context.Context, key epKey) (*Conn, error) {
+	ap := key.addr
+	ep, err := c.endpointFor(key)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +241,7 @@ func (c *Client) dial(ctx context.Context, ap netip.AddrPort) (*Conn, error) {
 		tc.SetNoDelay(true)
 	}
 	conn := newConnOffering(nc, c.cfg, handler, false, offer)
+	conn.narrow = key.narrow
 	conn.onClose = func(conn *Conn) { c.dropEndpoint(ep, conn) }
 	ep.conn.Store(conn)
 	ep.uses.Add(1)
@@ -228,20 +253,20 @@ func (c *Client) dial(ctx context.Context, ap netip.AddrPort) (*Conn, error) {
 // endpointFor returns the endpoint of an address, making it if there is
 // room under MaxOutbound — closing an idle connection to make room if
 // need be.
-func (c *Client) endpointFor(ap netip.AddrPort) (*endpoint, error) {
+func (c *Client) endpointFor(key epKey) (*endpoint, error) {
 	for attempt := 0; ; attempt++ {
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
 			return nil, &SystemException{Name: ExcBadInvOrder, Completed: CompletedNo, cause: ErrConnClosed}
 		}
-		if ep := c.endpoints[ap]; ep != nil {
+		if ep := c.endpoints[key]; ep != nil {
 			c.mu.Unlock()
 			return ep, nil
 		}
 		if len(c.endpoints) < c.cfg.MaxOutbound {
-			ep := &endpoint{addr: ap}
-			c.endpoints[ap] = ep
+			ep := &endpoint{key: key, addr: key.addr}
+			c.endpoints[key] = ep
 			c.startSweeper()
 			c.mu.Unlock()
 			return ep, nil
@@ -275,8 +300,8 @@ func closeOneIdle(eps []*endpoint) bool {
 func (c *Client) dropEndpoint(ep *endpoint, conn *Conn) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.endpoints[ep.addr] == ep && ep.conn.Load() == conn {
-		delete(c.endpoints, ep.addr)
+	if c.endpoints[ep.key] == ep && ep.conn.Load() == conn {
+		delete(c.endpoints, ep.key)
 	}
 }
 

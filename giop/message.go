@@ -27,6 +27,29 @@ func (m *Message) Decoder() *Decoder {
 	return newDecoderAt(m.Buf, HeaderSize, m.Version, m.LittleEndian, m.segs)
 }
 
+// relayAlign returns the offset modulo 8 at which the bytes of Buf from
+// start on were encoded, or -1 if they were not encoded as one piece.
+// Data of a GIOP 1.1 Fragment aligns relative to that fragment (§15.4.9),
+// so once reassembled it lies where its alignment may differ from the
+// data before it. The reassembled bytes still relay as one body when
+// every fragment after start restarts alignment at the same offset modulo
+// 8 as the part start lies in: then each byte sits at the same offset
+// modulo 8, relative to where the body starts, as when it was encoded.
+func (m *Message) relayAlign(start int) int {
+	o := 0
+	for _, s := range m.segs {
+		if s.start <= start && s.origin > o {
+			o = s.origin
+		}
+	}
+	for _, s := range m.segs {
+		if s.start > start && ((s.origin-o)%8+8)%8 != 0 {
+			return -1
+		}
+	}
+	return (start - o) % 8
+}
+
 // decoderInto sets d to what Decoder returns, without allocating.
 func (m *Message) decoderInto(d *Decoder) {
 	*d = Decoder{buf: m.Buf, pos: HeaderSize, little: m.LittleEndian, ver: m.Version, segs: m.segs}
@@ -164,6 +187,7 @@ func (e *Encoder) StartRequest(v Version, h *RequestHeader) {
 	beginMessage(e, v, MsgRequest, false)
 	if v.Minor < 2 {
 		e.writeServiceContexts(h.ServiceContexts)
+		e.markPadding()
 		e.WriteULong(h.RequestID)
 		e.WriteBool(h.ResponseExpected())
 		if v.Minor == 1 {
@@ -194,6 +218,54 @@ func (e *Encoder) markBody(align8 bool) {
 		e.Align(8)
 	}
 	e.bodyStart = len(e.buf)
+}
+
+// markPadding records, in a GIOP 1.0/1.1 Request or Reply header just
+// past its service context list (which comes first, at offset 12), where
+// AlignBodyTo may insert a padding context: the 4-aligned offset where the
+// request id goes, so the header's bytes are what they would be anyway.
+func (e *Encoder) markPadding() {
+	e.Align(4)
+	e.padAt = len(e.buf)
+}
+
+// AlignBodyTo makes the body of a message begun with StartRequest or
+// StartReply start at offset k modulo 8, so that a body encoded at that
+// offset in another message can follow unchanged (SPEC.md, "Relaying
+// bodies across GIOP versions"). It must be called before any of the body
+// is written, and reports whether the body now starts there.
+//
+// A GIOP 1.2 body always starts 8-aligned, so only k = 0 fits. A 1.0/1.1
+// header written here ends 4-aligned (its last field is the empty
+// principal or the reply status), so k = 0 and k = 4 fit: when the body
+// starts at the other one, a padding context (ServicePadding, 12 bytes)
+// goes at the end of the service context list. Everything after it moves
+// by 12, a multiple of 4, and the fields that follow are at most 4-aligned,
+// so the rest of the header is unchanged.
+func (e *Encoder) AlignBodyTo(k int) bool {
+	if k < 0 || k > 7 || len(e.buf) != e.bodyStart {
+		return false
+	}
+	r := e.bodyStart % 8
+	if r == k {
+		return true
+	}
+	if e.padAt == 0 || (k-r+8)%8 != paddingContextLen%8 {
+		return false
+	}
+	at, n := e.padAt, len(e.buf)
+	e.buf = append(e.buf, make([]byte, paddingContextLen)...)
+	copy(e.buf[at+paddingContextLen:], e.buf[at:n])
+	o := e.order()
+	o.PutUint32(e.buf[at:], ServicePadding)
+	o.PutUint32(e.buf[at+4:], paddingContextLen-8)
+	clear(e.buf[at+8 : at+paddingContextLen])
+	// The list's count is the first field after the GIOP header.
+	o.PutUint32(e.buf[HeaderSize:], o.Uint32(e.buf[HeaderSize:])+1)
+	e.padAt += paddingContextLen
+	e.hdrEnd += paddingContextLen
+	e.bodyStart += paddingContextLen
+	return true
 }
 
 // FinishMessage ends a message begun with StartRequest, StartReply or
@@ -284,6 +356,7 @@ func (e *Encoder) StartReply(v Version, h *ReplyHeader) {
 	beginMessage(e, v, MsgReply, false)
 	if v.Minor < 2 {
 		e.writeServiceContexts(h.ServiceContexts)
+		e.markPadding()
 		e.WriteULong(h.RequestID)
 		e.WriteULong(uint32(h.Status))
 		e.markBody(false)

@@ -197,6 +197,9 @@ func (r *ServerRequest) finish(err error) {
 		e.little = raw.LittleEndian
 		h.Status = raw.Status
 		e.StartReply(r.Version, h)
+		if len(raw.Body) > 0 {
+			e.AlignBodyTo(raw.Align)
+		}
 		e.WriteRaw(raw.Body)
 		c.queue(r.frame(e))
 		return
@@ -284,12 +287,16 @@ func (u *UserException) Error() string { return "user exception " + u.RepoID }
 // RawReply is a handler's answer given as an already-encoded body, relayed
 // without re-marshalling: a stored reply of a delegated request. The reply
 // goes out in the body's byte order (GIOP lets a reply differ from its
-// request; omniORB accepts it). The caller must check with ReplyBodyAlign
-// that the body lands at the alignment it was encoded for.
+// request; omniORB accepts it), with the body at offset Align modulo 8 —
+// a GIOP 1.0/1.1 header gets a padding context for it if need be. The
+// caller must check with ReplyBodyFits that it can.
 type RawReply struct {
 	Status       ReplyStatus
 	Body         []byte
 	LittleEndian bool
+	// Align is the offset modulo 8 at which Body was encoded in its own
+	// message.
+	Align int
 }
 
 // Error describes the raw reply (it travels as an error value only to
@@ -309,15 +316,25 @@ func (r *ServerRequest) ReplyBodyAlign() int {
 	return e.Len() % 8
 }
 
+// ReplyBodyFits reports whether a reply body encoded at offset align
+// modulo 8 can go out unchanged in the reply to this request (a RawReply
+// with that Align), given the reply contexts set so far: in GIOP 1.2 at 0
+// only; in 1.0 and 1.1 at 0 or 4, which a padding context in the header
+// makes up (Encoder.AlignBodyTo).
+func (r *ServerRequest) ReplyBodyFits(align int) bool {
+	e := getEncoder()
+	defer putEncoder(e)
+	e.StartReply(r.Version, &ReplyHeader{RequestID: r.Header.RequestID, ServiceContexts: r.replyCtxs})
+	return e.AlignBodyTo(align)
+}
+
 // BodyAlign returns the request body's offset modulo 8 in its message, or
-// -1 when the body cannot be relayed unchanged (a fragmented GIOP 1.1
-// request, whose alignment restarts in every fragment).
+// -1 when the body cannot be relayed unchanged as one piece: a GIOP 1.1
+// request whose fragments restart alignment at other offsets modulo 8 than
+// where their data lies once reassembled (Message.relayAlign).
 func (r *ServerRequest) BodyAlign() int {
-	if len(r.msg.segs) > 0 {
-		return -1
-	}
 	r.Body()
-	return r.bodyStart % 8
+	return r.msg.relayAlign(r.bodyStart)
 }
 
 // ForwardError asks the client to retry at another object (LOCATION_FORWARD).

@@ -8,7 +8,19 @@ const (
 	ServiceCodeSets   uint32 = 1
 	ServiceBiDirIIOP  uint32 = 5
 	ServiceSendingCtx uint32 = 6
+	// ServicePadding is the padding context (SPEC.md, "Relaying bodies
+	// across GIOP versions"): its data is meaningless and only its length
+	// counts, to make a GIOP 1.0/1.1 body start at the offset modulo 8 it
+	// was encoded for. The id is requestagent's vendor id 0x4E4D0000 ("NM",
+	// nmproto.VMCID) | 2. Receivers ignore contexts they do not know.
+	ServicePadding uint32 = 0x4E4D0002
 )
+
+// paddingContextLen is how many bytes the padding context adds to a
+// header: id, length and four octets of data. A multiple of 4 that is 4
+// modulo 8, so that it moves what follows it by half an 8-byte boundary
+// and leaves every 4-aligned field 4-aligned.
+const paddingContextLen = 12
 
 // ServiceContext is one IOP::ServiceContext: an id and opaque data, which
 // for the standard contexts is a CDR encapsulation.

@@ -42,6 +42,7 @@ func TestConstantsMatchIDL(t *testing.T) {
 		"TOO_MANY_REQUESTS":      nmproto.TooManyRequests,
 		"TOO_MANY_WAITING":       nmproto.TooManyWaiting,
 		"NMService":              nmproto.ServiceID,
+		"NM_PADDING":             nmproto.PaddingID,
 		"NMNoMoreReply":          nmproto.NoMoreReplyID,
 		"TAG_NM_REF":             nmproto.TagNMRef,
 		"NM_REF_TYPED_RECEIVER":  uint32(nmproto.RefTypedReceiver),

@@ -52,8 +52,12 @@ const (
 	TooManyForwards = VMCID | 13
 	// AgentShuttingDown (TRANSIENT, completed NO): the agent is stopping.
 	AgentShuttingDown = VMCID | 14
-	// CannotTranscode (MARSHAL, completed NO): a body must be re-encoded
-	// (GIOP versions with other alignments) and the IDL is not loaded.
+	// CannotTranscode (MARSHAL, completed NO): a body must be re-encoded —
+	// not even a padding context lands it at its offset modulo 8, or it
+	// is a GIOP 1.1 body in fragments that align differently — and the
+	// IDL is not loaded. With CODESET_INCOMPATIBLE: a reply read at
+	// another GIOP version than its request was sent at, in another code
+	// set than its reader's (giop/SPEC.md).
 	CannotTranscode = VMCID | 15
 	// StoreFailed (PERSIST_STORE, completed NO): the request could not be
 	// stored durably, so it was not accepted.
@@ -125,6 +129,10 @@ const BindRecipientOp = "bind_recipient"
 
 // ServiceID is the context id of the NMService service context.
 const ServiceID = VMCID | 1
+
+// PaddingID is the context id of the padding context (giop.ServicePadding)
+// that keeps a relayed GIOP 1.0/1.1 body at its offset modulo 8.
+const PaddingID = VMCID | 2
 
 // NoMoreReplyID is the id of the NMNoMoreReply service context (ours):
 // the agent adds it to a mature return after which it holds no reply for

@@ -115,3 +115,11 @@ func TestProperties(t *testing.T) {
 		}
 	}
 }
+
+// TestPaddingID: the padding context the giop package writes has the id
+// the IDL gives it.
+func TestPaddingID(t *testing.T) {
+	if nmproto.PaddingID != giop.ServicePadding {
+		t.Fatalf("nmproto.PaddingID %#x, giop.ServicePadding %#x", nmproto.PaddingID, giop.ServicePadding)
+	}
+}
