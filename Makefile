@@ -41,7 +41,7 @@ test-short:
 	$(GO) test -race -short ./...
 
 # Go benchmarks plus the multi-process ones against omniORB; prints ratios.
-# Then the comparison of issue 9 (omniORB direct, omniORB AMI, the agent),
+# Then the comparison (omniORB direct, omniORB AMI, the agent),
 # about BENCHCELL per row: rewrites its section of BENCHMARKS.md and
 # docs/bench-latency.svg.
 bench: peers

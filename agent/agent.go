@@ -368,7 +368,7 @@ func missing(req *giop.ServerRequest) *giop.SystemException {
 }
 
 // isA answers _is_a for objects standing for a target: "*" matches every
-// id (PRODUCT.md §2).
+// id (docs/native-messaging.md).
 func isA(repoID, asked string) bool {
 	return repoID == "*" || asked == repoID || asked == giop.CORBAObjectID
 }

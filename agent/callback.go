@@ -88,7 +88,7 @@ func (a *Agent) RetryCallbacks(address string) int {
 // callRecipient makes one reply_available call. The recipient pulls the
 // result through the holder, a nested call back into the agent that is
 // served while this one is outstanding (every request has its own
-// goroutine, seed 001). The holder dies when the call returns.
+// goroutine, docs/callbacks.md). The holder dies when the call returns.
 func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 	a.mu.Lock()
 	r := a.groups.Value(id)

@@ -84,7 +84,7 @@ func startRecipient(t *testing.T, r *goRecipient) *giop.IOR {
 // TestCallback_PullThroughHolder: the recipient gets reply_available with
 // the operation and the cookie byte for byte, pulls the real result
 // through the holder inside the call, and the holder is dead afterwards
-// (OBJECT_NOT_EXIST) — PRODUCT.md §4.
+// (OBJECT_NOT_EXIST) — docs/callbacks.md.
 func TestCallback_PullThroughHolder(t *testing.T) {
 	e := newEnv(t, agent.Config{})
 	r := &goRecipient{client: e.client, arrived: make(chan delivery, 4), pull: true}
@@ -174,7 +174,7 @@ func TestCallback_RecipientGoneReplyStaysPollable(t *testing.T) {
 
 // TestCallback_ManyRecipientsOneStalled: 1,000 callbacks to 100
 // recipients, one of which hangs in reply_available: all the others are
-// delivered (issue 5).
+// delivered.
 func TestCallback_ManyRecipientsOneStalled(t *testing.T) {
 	e := newEnv(t, agent.Config{CallbackTimeout: time.Minute})
 	stall := make(chan struct{})
@@ -252,7 +252,7 @@ func freePort(t *testing.T) int {
 // TestCallback_ExplicitConnectionBinding: a client whose ORB announces no
 // listen points asks with RecipientOnConnection=TRUE; the agent then calls
 // its recipient back over the very connection create_request_proxy came
-// on, whatever the recipient's IOR says (Ice's fixed proxies; issue 5).
+// on, whatever the recipient's IOR says (Ice's fixed proxies).
 func TestCallback_ExplicitConnectionBinding(t *testing.T) {
 	e := newEnv(t, agent.Config{})
 	// A client that serves requests arriving on its own outbound

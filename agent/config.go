@@ -13,7 +13,7 @@ import (
 	"github.com/requestagent/requestagent/storage"
 )
 
-// DefaultPort is where the agent listens unless told otherwise (PRODUCT.md §7).
+// DefaultPort is where the agent listens unless told otherwise (docs/admin.md).
 const DefaultPort = 5555
 
 // AgentKey is the object key of the RequestAgent, so that

@@ -76,7 +76,7 @@ func startCrashTarget(t *testing.T) (*crashTarget, *giop.IOR) {
 // Afterwards every acknowledged request is pollable (its real result, or
 // COMM_FAILURE/COMPLETED_MAYBE when it was caught mid-delegation) or was
 // already read; none ran twice at the target; none read before a crash
-// reappears after it (issue 6; PRODUCT.md §6).
+// reappears after it (RELIABILITY.md).
 func TestCrash_SIGKILLUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test: not in -short")

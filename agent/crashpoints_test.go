@@ -20,7 +20,7 @@ import (
 // at each moment between the durable steps of a request's life — before
 // and after storing, sending, storing the reply, delivering a callback,
 // trashing — and after a restart the outcome must be one of the allowed
-// ones (issue 6): an acknowledged request is pollable (its result, or
+// ones: an acknowledged request is pollable (its result, or
 // COMM_FAILURE/MAYBE when it may have run) or was read; nothing runs twice;
 // a deletion that was committed stays.
 //

@@ -244,7 +244,7 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 // unchanged when the alignment allows and re-encoded through the IDL
 // otherwise. A target that cannot be reached (nothing sent) is retried
 // with exponential backoff and jitter for ConnectRetryBudget; a call that
-// may have run is never re-sent (PRODUCT.md §3).
+// may have run is never re-sent (docs/native-messaging.md).
 func (a *Agent) invokeTarget(rec *requestRecord, body []byte) (*giop.Response, error) {
 	inv := &giop.Invocation{
 		Operation: rec.operation,

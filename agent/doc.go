@@ -1,4 +1,4 @@
-// Package agent is the Native Messaging request agent (PRODUCT.md §2–§6):
+// Package agent is the Native Messaging request agent (docs/native-messaging.md):
 // the RequestAgent servant at key "RequestAgent", request proxies, typed
 // receivers, request objects, pollers, reply holders, and the delegation of
 // requests to their targets through a bounded queue.

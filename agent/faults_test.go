@@ -15,7 +15,7 @@ import (
 )
 
 // rawTarget accepts TCP connections and does what misbehave says with
-// each: the targets of issue 10 that reset, hang or answer garbage.
+// each: targets that reset, hang or answer garbage.
 func rawTarget(t *testing.T, misbehave func(net.Conn)) *giop.IOR {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -119,7 +119,7 @@ func (s *slowStock) Invoke(ctx context.Context, r *giop.ServerRequest) error {
 // TestOverload_ImpLimitNothingLost: far more offered load than maxThreads
 // and maxQueueSize allow: the excess gets IMP_LIMIT (completed NO, nothing
 // stored), every acknowledged request gets its real result, and service is
-// normal once the load drops (issue 10).
+// normal once the load drops.
 func TestOverload_ImpLimitNothingLost(t *testing.T) {
 	e := newEnv(t, agent.Config{MaxThreads: 2, MaxQueueSize: 4})
 	slow := &slowStock{}

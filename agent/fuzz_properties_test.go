@@ -9,7 +9,7 @@ import (
 
 // FuzzProperties: any PropertySeq from the wire decodes and is applied or
 // refused with an error naming the property — never a panic, never a
-// ReplyDropping with unknown bits (issue 10).
+// ReplyDropping with unknown bits.
 func FuzzProperties(f *testing.F) {
 	seed := func(props []Property) []byte {
 		e := giop.NewEncoder(giop.V1_2, true)

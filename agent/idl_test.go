@@ -31,7 +31,7 @@ func stockRepo(t *testing.T) agent.IDL {
 
 // TestSuppressedMode: an NM-aware client asking for suppressed mode gets a
 // normal reply with zero return and out values built from the IDL, plus
-// the poller — reply_not_available TRUE (PRODUCT.md §3).
+// the poller — reply_not_available TRUE (docs/native-messaging.md).
 func TestSuppressedMode(t *testing.T) {
 	e := newEnv(t, agent.Config{IDL: stockRepo(t)})
 	release := e.sm.hold()
@@ -76,7 +76,7 @@ func TestSuppressedMode_NoIDLFallsBack(t *testing.T) {
 // TestTranscode_GIOP10Client: a GIOP 1.0 client's body is not 8-aligned
 // as a 1.2 body is, so relaying it into a 1.2 request would misplace the
 // double. The agent sends it at 1.0, padded to its offset, with or without
-// the IDL, and the reply on the way back too (PRODUCT.md §1).
+// the IDL, and the reply on the way back too (giop/SPEC.md).
 func TestTranscode_GIOP10Client(t *testing.T) {
 	for _, withIDL := range []bool{true, false} {
 		cfg := agent.Config{}

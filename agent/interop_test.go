@@ -14,7 +14,7 @@ import (
 	"github.com/requestagent/requestagent/nmproto"
 )
 
-// Seed 003's three example programs, for real: omniORB C++ clients
+// Native Messaging's three example programs, for real: omniORB C++ clients
 // (testdata/nm) go through an in-process agent to an omniORB C++
 // StockManager target, and print the target's real results.
 

@@ -9,7 +9,7 @@ import (
 )
 
 // TestIsolation_KeysCannotBeGuessedOrEdited: object keys carry 128 random
-// bits (PRODUCT.md §5, like Glacier2's per-client category), so a client
+// bits (docs/callbacks.md, like Glacier2's per-client category), so a client
 // holding its own poller cannot reach another's — not by editing a byte of
 // its key, not by trying random keys, not by switching the key's kind.
 func TestIsolation_KeysCannotBeGuessedOrEdited(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 // Object keys. Every object the agent creates has a key of one kind letter
 // and 16 random bytes: 128 bits nobody can guess, so no client reaches
 // another's proxies, requests or replies by guessing or by editing a key it
-// holds (PRODUCT.md §5, like Glacier2's per-client category). Keys are
+// holds (docs/callbacks.md, like Glacier2's per-client category). Keys are
 // persistent: the same key finds the same object after a restart.
 const (
 	keyProxy    = 'P' // a RequestProxy; id = proxy id

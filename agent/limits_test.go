@@ -15,7 +15,7 @@ import (
 // TestStoreFault_RefusesThenRecovers: when the store cannot write (a full
 // disk, a failing fsync), a new request is refused with PERSIST_STORE,
 // completed NO — never acknowledged — and is not half-kept (its tag is
-// free); when the fault clears the agent takes work again (issue 6, 10).
+// free); when the fault clears the agent takes work again.
 func TestStoreFault_RefusesThenRecovers(t *testing.T) {
 	e := newEnv(t, agent.Config{})
 	rcv := e.receiver(e.mustProxy())
@@ -80,7 +80,7 @@ func TestStoreFull_ImpLimit(t *testing.T) {
 }
 
 // TestReplyRetention: an unread reply older than ReplyRetention is
-// trashed; its poller then raises OBJECT_NOT_EXIST (issue 6).
+// trashed; its poller then raises OBJECT_NOT_EXIST.
 func TestReplyRetention(t *testing.T) {
 	e := newEnv(t, agent.Config{ReplyRetention: 30 * time.Millisecond})
 	proxy := e.mustProxy()

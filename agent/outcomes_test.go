@@ -16,7 +16,7 @@ import (
 	"github.com/requestagent/requestagent/storage"
 )
 
-// The rows of seed 003's outcome table, each a test named after its row.
+// The rows of Native Messaging's outcome table, each a test named after its row.
 
 // Test2PIInitiated: a call on a typed receiver returns at once — in
 // unsuppressed mode with NO_RESPONSE/REPLY_NOT_AVAILABLE — and the poller
@@ -40,7 +40,7 @@ func Test2PIInitiated(t *testing.T) {
 	if r.poller == nil || r.poller.IsNil() {
 		t.Fatal("no poller in the NMService context")
 	}
-	// The poller is a typed reference with TAG_NM_REF 0x02 (seed 003).
+	// The poller is a typed reference with TAG_NM_REF 0x02 (docs/native-messaging.md).
 	prof, _ := r.poller.IIOP()
 	c, ok := prof.Component(nmproto.TagNMRef)
 	if k, err := nmproto.ParseRefComponent(c.Data); !ok || err != nil || k != nmproto.RefPoller || r.poller.TypeID != stockID {
@@ -158,7 +158,7 @@ func TestPollingPullingFailure(t *testing.T) {
 }
 
 // TestManualTrash_IdempotentPolling: with RequestManualTrash the reply can
-// be pulled again and again until destroy_request (seed 003).
+// be pulled again and again until destroy_request (docs/native-messaging.md).
 func TestManualTrash_IdempotentPolling(t *testing.T) {
 	e := newEnv(t, agent.Config{})
 	rcv := e.receiver(e.mustProxy(boolProp(agent.PropRequestManualTrash, true)))
@@ -276,7 +276,7 @@ func TestWaitReply_EvolveInto2PI(t *testing.T) {
 }
 
 // TestWaitReply_Forever: a wait_timeout of 0xFFFFFFFF waits as long as the
-// target takes (PRODUCT.md §3: ≥ 2^31 is forever), and the result comes
+// target takes (docs/native-messaging.md: ≥ 2^31 is forever), and the result comes
 // back mature rather than as a premature return.
 func TestWaitReply_Forever(t *testing.T) {
 	e := newEnv(t, agent.Config{})
@@ -299,7 +299,7 @@ func TestWaitReply_Forever(t *testing.T) {
 // story, so it is relayed even while the store cannot write; a request
 // that outlives its wait must be stored before its premature return, and
 // with the store failing it gets PERSIST_STORE completed MAYBE (it was
-// sent) and no poller (PRODUCT.md §3: acknowledge only what is durable).
+// sent) and no poller (docs/native-messaging.md: acknowledge only what is durable).
 func TestWaitReply_MatureNeedsNoStore(t *testing.T) {
 	e := newEnv(t, agent.Config{})
 	proxy := e.mustProxy(boolProp(agent.PropWaitReply, true))
@@ -326,7 +326,7 @@ func TestWaitReply_MatureNeedsNoStore(t *testing.T) {
 // TestPull_ReplyHandedToWaitingPull: a pull that waits on a poller whose
 // reply is on its way gets the reply as it arrives, without it being
 // stored first; the request is trashed after the read like any other
-// (PRODUCT.md §3). A proxy with RequestManualTrash, whose reads do not
+// (docs/native-messaging.md). A proxy with RequestManualTrash, whose reads do not
 // trash, gets its reply the stored way.
 func TestPull_ReplyHandedToWaitingPull(t *testing.T) {
 	e := newEnv(t, agent.Config{})
@@ -451,7 +451,7 @@ func metricValue(t *testing.T, a *agent.Agent, name string) float64 {
 }
 
 // TestReplyDropping: ReplyDropping filters what is sent to the reply
-// recipient (seed 003): each bit drops one kind of reply due to a
+// recipient (docs/native-messaging.md): each bit drops one kind of reply due to a
 // recipient — not delivered, not kept, its request trashed — and the other
 // kinds are delivered. Without a recipient nothing is dropped: the reply
 // is there for polling whatever its kind.
@@ -530,7 +530,7 @@ func TestReplyDropping_WaitReplyMatures(t *testing.T) {
 }
 
 // TestReplyDropping_NoPollerWithRecipient: with a recipient and dropping,
-// no poller is returned (seed 003).
+// no poller is returned (docs/native-messaging.md).
 func TestReplyDropping_NoPollerWithRecipient(t *testing.T) {
 	e := newEnv(t, agent.Config{})
 	recipient := giop.NewIOR(agent.ReplyRecipientID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1", Port: 9, ObjectKey: []byte("rr")})

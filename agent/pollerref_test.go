@@ -10,7 +10,7 @@ import (
 )
 
 // A premature return's poller reference made from the proxy's template is
-// byte for byte the reference encoded in full (seed 003: the client
+// byte for byte the reference encoded in full (Native Messaging: the client
 // polls it), for the proxy's requests; and for targets with and without
 // code sets, so the code set component is in the template too.
 func TestPollerContext_TemplateMatchesFullEncoding(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"github.com/requestagent/requestagent/nmproto"
 )
 
-// Property names (PRODUCT.md §3; seed 003).
+// Property names (docs/native-messaging.md; Native Messaging).
 const (
 	PropWaitReply          = "WaitReply"
 	PropReplyDropping      = "ReplyDropping"

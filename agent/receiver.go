@@ -58,7 +58,7 @@ func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) e
 
 // reqInfo returns the NMService req_info of a request to a typed receiver.
 // A request without the context (a plain ORB client) gets unsuppressed
-// behaviour: it must never mistake a dummy value for a result (PRODUCT.md §3).
+// behaviour: it must never mistake a dummy value for a result (docs/native-messaging.md).
 func reqInfo(req *giop.ServerRequest) (nmproto.ReqInfo, error) {
 	c, ok, err := nmproto.Lookup(req.Header.ServiceContexts)
 	if err != nil {
@@ -155,7 +155,7 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 // comes within the wait goes straight to the caller — the request is then
 // never written at all. Only when the wait ends without a reply is the
 // request stored, and the premature return, the one thing that
-// acknowledges it (PRODUCT.md §3), waits for that write. A crash during
+// acknowledges it (docs/native-messaging.md), waits for that write. A crash during
 // the wait loses nothing acknowledged: the caller sees its connection
 // fail, as it would calling the target directly, and nothing is re-sent.
 func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *requestRecord,
@@ -336,7 +336,7 @@ func (a *Agent) premature(req *giop.ServerRequest, rec *requestRecord, suppress 
 	return errReplyNotAvailable
 }
 
-// errReplyNotAvailable is the unsuppressed premature return (PRODUCT.md
+// errReplyNotAvailable is the unsuppressed premature return (docs/native-messaging.md
 // §3), one value for all: nothing changes an exception once made.
 var errReplyNotAvailable = giop.NewSystemException(giop.ExcNoResponse, nmproto.ReplyNotAvailable, giop.CompletedNo)
 
@@ -546,7 +546,7 @@ func (a *Agent) handToPuller(id poller.ID, y *replyRecord) bool {
 // reply is stored and the request is pollable again: nothing is lost. A
 // crash before the trash is stored leaves the request as it was stored
 // before its reply — caught mid-delegation, so its result after the
-// restart is COMM_FAILURE/MAYBE (PRODUCT.md §6) — or, once a reply taken
+// restart is COMM_FAILURE/MAYBE (RELIABILITY.md) — or, once a reply taken
 // while written is on disk, with that reply; only a caller that polls
 // again after reading the real result can see either.
 func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *replyRecord, stored <-chan struct{}) error {

@@ -11,7 +11,7 @@ import (
 	"github.com/requestagent/requestagent/internal/peers"
 )
 
-// Seed 003's callback model, for real (issue 5): the omniORB C++
+// Native Messaging's callback model, for real: the omniORB C++
 // recipient_client (testdata/nm) is its own ReplyRecipient. It sends two
 // requests with cookies through a request proxy of an in-process agent to
 // the omniORB stock_server; the agent calls reply_available(holder,

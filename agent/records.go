@@ -182,7 +182,7 @@ func readProps(d *giop.Decoder) Properties {
 }
 
 // requestRecord is a request's metadata; the body is stored apart. One
-// is kept in memory per live request, so it is kept small (PRODUCT.md §6:
+// is kept in memory per live request, so it is kept small (RELIABILITY.md:
 // a million pending requests): times as Unix nanoseconds, tag and cookie
 // as strings, nothing that only a call in progress needs.
 type requestRecord struct {

@@ -29,7 +29,7 @@ func testRecords() (*proxyRecord, []*requestRecord) {
 
 // TestRequestRecord_RoundTrip: a request record decodes to what was
 // encoded, with and without its proxy known; with it, the proxy's group
-// and references are shared rather than copied (PRODUCT.md §6).
+// and references are shared rather than copied (RELIABILITY.md).
 func TestRequestRecord_RoundTrip(t *testing.T) {
 	p, recs := testRecords()
 	proxyOf := func(id poller.ID) *proxyRecord {

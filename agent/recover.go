@@ -12,7 +12,7 @@ import (
 )
 
 // recoverState rebuilds the in-memory indexes from the store when the agent
-// starts (PRODUCT.md §6): proxies and polling groups come back, unread
+// starts (RELIABILITY.md): proxies and polling groups come back, unread
 // replies stay pollable under the same object keys, requests accepted but
 // not yet sent are delegated now, and requests caught mid-delegation —
 // which may have run — get COMM_FAILURE/COMPLETED_MAYBE as their result
@@ -40,7 +40,7 @@ func (a *Agent) recoverState() error {
 	now := time.Now().UnixNano() // retention counts from the restart
 	err = a.store.Scan(prefixRequest, func(k, v []byte) error {
 		// The proxy's references and strings are shared: memory holds one
-		// copy per proxy, not one per request (PRODUCT.md §6: indexes, not
+		// copy per proxy, not one per request (RELIABILITY.md: indexes, not
 		// bodies).
 		r, err := decodeRequest(v, proxyOf)
 		if err != nil {

@@ -15,7 +15,7 @@ import (
 
 // TestRestart_NothingAcknowledgedIsLost: the agent stops with one request
 // replied but unread, one in the middle of its delegation and one waiting
-// in the queue. After a restart on the same address and store (PRODUCT.md
+// in the queue. After a restart on the same address and store (docs/native-messaging.md
 // §6): the pollers handed out before still work; the unread reply is
 // there; the request that may have run is COMM_FAILURE/COMPLETED_MAYBE,
 // not re-sent; the queued one is delegated now, exactly once. Once each

@@ -25,7 +25,7 @@ import (
 // 1,000,000; REQUESTAGENT_SCALE_N to change) of one proxy — replied but
 // unread, the state that must survive — then starts the real binary on that
 // store and reports the time from start to serving (recovery included),
-// its resident memory, and the store's size (issue 6: aims ≤ 5 s and
+// its resident memory, and the store's size (the aims: ≤ 5 s and
 // ≤ 512 MiB). It runs once whatever b.N is.
 func BenchmarkScale_PendingRequests(b *testing.B) {
 	n := 1_000_000

@@ -98,7 +98,7 @@ func (a *Agent) poll(ctx context.Context, req *giop.ServerRequest, group string,
 }
 
 // destroyRequestRef serves RequestAgent::destroy_request(Request): the
-// reference may be a request object or a poller (seed 003 destroys pollers).
+// reference may be a request object or a poller (Native Messaging destroys pollers).
 func (a *Agent) destroyRequestRef(ref *giop.IOR) error {
 	prof, err := ref.IIOP()
 	if err != nil {
@@ -192,7 +192,7 @@ func takeBinding(props []Property) ([]Property, bool, error) {
 	return out, bind, nil
 }
 
-// checkTarget applies the RequestDesc rules (PRODUCT.md §2): a nil target
+// checkTarget applies the RequestDesc rules (docs/native-messaging.md): a nil target
 // is BAD_PARAM; an empty repository id is taken from the target's IOR, and
 // empty there too is BAD_PARAM.
 func checkTarget(target *giop.IOR, repoID string) (string, error) {

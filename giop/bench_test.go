@@ -16,7 +16,7 @@ import (
 	"github.com/requestagent/requestagent/internal/peers"
 )
 
-// Round-trip benchmarks for issue 2: "speed is measured, not asserted".
+// Round-trip benchmarks: speed is measured, not asserted.
 // Every scenario makes the calls of echo_client's bench mode (echoString("x")
 // for size 0, echoBlob(size bytes) otherwise) over loopback TCP, and reports
 // ns/op (= ns per call, wall time over all callers), p50/p99 latency and, for
@@ -293,7 +293,7 @@ func BenchmarkRoundTrip_OmniORBToOmniORB(b *testing.B) {
 // BenchmarkRoundTrip_Ratio measures, in one run and one after the other
 // (never at the same time: the machine has few cores), the omniORB↔omniORB
 // baseline with a fixed call count and then the Go↔Go loop for b.N, and
-// reports go_ns/call, omniorb_ns/call and ratio_go/omniorb. Issue 2's goal
+// reports go_ns/call, omniorb_ns/call and ratio_go/omniorb. The goal
 // is a ratio of at most 1.5; it is reported, not asserted.
 //
 // With conc=16 the omniORB client gets 16 connections (one per thread, see

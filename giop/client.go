@@ -244,7 +244,7 @@ func (c *Client) Close() error {
 // Invoke calls an operation on the object with the given key over this
 // connection, whichever side opened it: the explicit binding of a callback
 // to the connection its recipient registered through (Ice's fixed proxies,
-// giop-interop.md §3). GIOP 1.2 is used.
+// SPEC.md). GIOP 1.2 is used.
 func (c *Conn) Invoke(ctx context.Context, key []byte, inv *Invocation) (*Response, error) {
 	resp, err := c.invoke(ctx, V1_2, &IIOPProfile{Version: V1_2, ObjectKey: key}, inv)
 	if err != nil || inv.Oneway {
@@ -360,7 +360,7 @@ func (c *Conn) forgetCall(id uint32) {
 
 // connContexts adds the once-per-connection contexts to a request's own:
 // CodeSets on the first GIOP ≥ 1.1 request to an object whose IOR
-// advertises code sets (as omniORB does, giop-interop.md §2.7), and our
+// advertises code sets (as omniORB does, SPEC.md), and our
 // BI_DIR_IIOP offer on the first GIOP 1.2 request. c.mu must be held.
 func (c *Conn) connContexts(v Version, prof *IIOPProfile, extra ServiceContextList) ServiceContextList {
 	if c.accepted {
@@ -393,7 +393,7 @@ func (c *Conn) connContexts(v Version, prof *IIOPProfile, extra ServiceContextLi
 // its native ISO-8859-1 — because Go strings are UTF-8 and the agent then
 // relays string data between UTF-8 clients and targets unchanged. Otherwise
 // the rule is omniORB's: the native set if we support it, else the first
-// supported conversion set, else UTF-8/UTF-16 (giop-interop.md §2.7).
+// supported conversion set, else UTF-8/UTF-16 (SPEC.md).
 func ChooseCodeSets(info CodeSetComponentInfo) CodeSetContext {
 	pick := func(c CodeSetComponent, preferred uint32, supported []uint32) uint32 {
 		all := append([]uint32{c.Native}, c.Conversion...)

@@ -16,7 +16,7 @@ import (
 )
 
 // forwarder answers every call with LOCATION_FORWARD to another object, as
-// omniMapper does (giop-interop.md §2.12).
+// omniMapper does (SPEC.md).
 type forwarder struct {
 	to   atomic.Pointer[giop.IOR]
 	perm bool
@@ -37,7 +37,7 @@ func (f *forwarder) Invoke(ctx context.Context, r *giop.ServerRequest) error {
 }
 
 // TestClient_FollowsLocationForward: a LOCATION_FORWARD reply's IOR is
-// called instead, transparently (§15.4.3; giop-interop.md §2.4).
+// called instead, transparently (§15.4.3; SPEC.md).
 func TestClient_FollowsLocationForward(t *testing.T) {
 	_, echoRef, _ := testServer(t, nil, nil)
 	fwd := forwardTo(echoRef)
@@ -89,7 +89,7 @@ func TestInterop_OmniClientFollowsGoForward(t *testing.T) {
 }
 
 // TestClient_ConnectFailureIsTransientNo: nothing was sent, so the call
-// certainly did not run (PRODUCT.md §3: TRANSIENT, completed NO).
+// certainly did not run (docs/native-messaging.md: TRANSIENT, completed NO).
 func TestClient_ConnectFailureIsTransientNo(t *testing.T) {
 	ref := objectIOR("IDL:Demo/Echo:1.0", peers.ClosedPort(t), echoKey)
 	_, err := callString(context.Background(), testClient(t), ref, "echoString", "x")
@@ -121,7 +121,7 @@ func (b *blockingServant) Invoke(ctx context.Context, r *giop.ServerRequest) err
 
 // TestClient_ConnectionLostAfterSendIsCommFailureMaybe: the request was
 // sent and may have run, so the caller gets COMM_FAILURE completed MAYBE —
-// never a silent re-send (PRODUCT.md §3).
+// never a silent re-send (docs/native-messaging.md).
 func TestClient_ConnectionLostAfterSendIsCommFailureMaybe(t *testing.T) {
 	b := &blockingServant{started: make(chan struct{}, 1), release: make(chan struct{})}
 	srv, ref, _ := testServer(t, nil, map[string]giop.Servant{"Block": b})
@@ -248,7 +248,7 @@ func TestServer_GracefulShutdownAnswersThenCloses(t *testing.T) {
 
 // TestServer_GracefulShutdownOmniClientReconnects: omniORB treats our
 // CloseConnection as orderly and reconnects for its next call without an
-// exception (giop-interop.md §2.9).
+// exception (SPEC.md).
 func TestServer_GracefulShutdownOmniClientReconnects(t *testing.T) {
 	peers.Dir(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

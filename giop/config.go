@@ -14,7 +14,7 @@ type Config struct {
 	// MaxMessageSize is the largest message body accepted, after fragment
 	// reassembly, in bytes. Larger messages are answered with MessageError
 	// and the connection closes. Default 2 MiB, like omniORB's
-	// giopMaxMsgSize (giop-interop.md §2.13); at least 8 KiB.
+	// giopMaxMsgSize (SPEC.md); at least 8 KiB.
 	MaxMessageSize int
 
 	// MaxFragments is the most Fragment messages one message may have, so a

@@ -24,10 +24,10 @@ import (
 //
 // Both directions are multiplexed: the peer's requests are dispatched to the
 // Conn's handler, each in its own goroutine (so a call nested inside another
-// — a bidirectional callback — can never starve for a worker, seed 001), and
+// — a bidirectional callback — can never starve for a worker, docs/callbacks.md), and
 // our own requests wait for their replies by request id. A dialled
 // connection numbers its requests 2, 4, 6, …; an accepted one uses odd ids
-// for calls back to its client (§15.8, giop-interop.md §2.9).
+// for calls back to its client (§15.8, SPEC.md).
 type Conn struct {
 	nc       net.Conn
 	cfg      *Config

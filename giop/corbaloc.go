@@ -16,7 +16,7 @@ const corbalocMaxLen = 4 << 10
 
 // CorbalocAddress is one IIOP address of a corbaloc URL. Version is the IIOP
 // (and so GIOP) version the client will use: 1.0 when the URL names none,
-// as omniORB does (giop-interop.md §2.12).
+// as omniORB does (SPEC.md).
 type CorbalocAddress struct {
 	Version Version
 	Host    string // without the brackets of an IPv6 literal
@@ -31,7 +31,7 @@ type Corbaloc struct {
 }
 
 // ParseCorbaloc parses an IIOP corbaloc URL (CORBA 3.0 §13.6.10; omniORB
-// user guide ch. 7.1; giop-interop.md §2.12):
+// user guide ch. 7.1; SPEC.md):
 //
 //	corbaloc:iiop:1.2@host:port/key   explicit version and port
 //	corbaloc::host:port/key           empty protocol is iiop; no version means GIOP 1.0
@@ -305,7 +305,7 @@ func (c *Corbaloc) String() string {
 // IOR returns a reference with one IIOP profile per address, each with the
 // address's version and no components. Without TAG_CODE_SETS an omniORB
 // client sends no CodeSets context, and neither will ours, which is how a
-// corbaloc reference behaves in omniORB (giop-interop.md §2.7, §2.12).
+// corbaloc reference behaves in omniORB (SPEC.md).
 // typeID may be empty, as omniORB leaves it for corbaloc references.
 func (c *Corbaloc) IOR(typeID string) *IOR {
 	ior := &IOR{TypeID: typeID}

@@ -8,7 +8,7 @@ import (
 )
 
 // TestParseCorbaloc_Forms covers the corbaloc forms of the omniORB user
-// guide ch. 7.1 and CORBA 3.0 §13.6.10 (giop-interop.md §2.12), including
+// guide ch. 7.1 and CORBA 3.0 §13.6.10 (SPEC.md), including
 // omniORB's rule that no version means GIOP 1.0.
 func TestParseCorbaloc_Forms(t *testing.T) {
 	addr := func(v Version, host string, port uint16) CorbalocAddress {
@@ -77,7 +77,7 @@ func TestParseCorbaloc_Forms(t *testing.T) {
 }
 
 // TestParseCorbaloc_Errors checks that bad URLs fail with ErrBadCorbaloc and
-// a message that says what is wrong (giop-interop.md §2.12).
+// a message that says what is wrong (SPEC.md).
 func TestParseCorbaloc_Errors(t *testing.T) {
 	tests := []struct{ in, msg string }{
 		{"", "prefix"},
@@ -144,7 +144,7 @@ func TestParseCorbaloc_Errors(t *testing.T) {
 
 // TestCorbaloc_IOR checks the reference a corbaloc URL turns into: one IIOP
 // profile per address, with the address's version and no components, so no
-// CodeSets context is sent, as with omniORB (giop-interop.md §2.7, §2.12).
+// CodeSets context is sent, as with omniORB (SPEC.md).
 func TestCorbaloc_IOR(t *testing.T) {
 	c, err := ParseCorbaloc("corbaloc::h1,:1.2@h2:1234,iiop:1.1@[::1]:5/Echo")
 	if err != nil {

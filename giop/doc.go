@@ -1,7 +1,7 @@
 // Package giop is requestagent's wire layer: CORBA's General Inter-ORB
 // Protocol over TCP (IIOP), written to interoperate with real ORBs —
 // omniORB 4.2.5 above all, whose actual behaviour is recorded in
-// shared/reference/giop-interop.md.
+// SPEC.md.
 //
 // One concept a file, as in hashicorp/yamux:
 //

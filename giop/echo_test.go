@@ -114,7 +114,7 @@ func testServer(t testing.TB, cfg *giop.Config, extra map[string]giop.Servant) (
 }
 
 // objectIOR builds the kind of IOR the agent hands out: IIOP 1.2 with our
-// ORB type and code sets (PRODUCT.md §1).
+// ORB type and code sets (SPEC.md).
 func objectIOR(typeID string, port int, key []byte) *giop.IOR {
 	return giop.NewIOR(typeID, &giop.IIOPProfile{
 		Version:   giop.V1_2,
@@ -245,7 +245,7 @@ func TestEcho_GoToGo(t *testing.T) {
 }
 
 // TestEcho_UnknownKey checks that an unknown object key raises
-// OBJECT_NOT_EXIST as omniORB does (giop-interop.md §2.5), and that
+// OBJECT_NOT_EXIST as omniORB does (SPEC.md), and that
 // _non_existent answers TRUE for it.
 func TestEcho_UnknownKey(t *testing.T) {
 	_, ref, _ := testServer(t, nil, nil)

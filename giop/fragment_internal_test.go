@@ -11,8 +11,7 @@ import (
 )
 
 // Tests of fragment reassembly and the frame reader, from the inside:
-// giop-interop.md §0 pitfall 4, §2.13 and §6 ("Fragments"), CORBA 3.0
-// §15.4.9. The golden tests (golden_test.go) cover what the wire looks like.
+// SPEC.md ("Fragments"), CORBA 3.0 §15.4.9. The golden tests (golden_test.go) cover what the wire looks like.
 
 // FragmentMessage splits a complete, unfragmented GIOP 1.1 or 1.2 message
 // at the given cuts (offsets counted from the first byte of the header, in
@@ -155,7 +154,7 @@ func checkEchoBlob(t *testing.T, m *Message, id uint32, blob []byte) {
 }
 
 // TestFragment_Request12OmniORBShape reassembles a GIOP 1.2 Request in the
-// shape omniORB sends a 100,000-octet echoBlob (giop-interop.md §2.13): the
+// shape omniORB sends a 100,000-octet echoBlob (SPEC.md): the
 // Request with MORE_FRAGMENTS and message_size 100044, ending 8-aligned at
 // 100056, then a Fragment of size 8 — the request id plus 4 data bytes.
 func TestFragment_Request12OmniORBShape(t *testing.T) {
@@ -261,7 +260,7 @@ func TestFragment_11AlignmentRestart(t *testing.T) {
 }
 
 // TestFragment_Errors covers the fragment protocol errors and limits of
-// giop-interop.md §6 ("Fragments"): each ends the chain with the sentinel
+// SPEC.md: each ends the chain with the sentinel
 // named, and the connection then answers MessageError.
 func TestFragment_Errors(t *testing.T) {
 	req12 := echoBlobRequest(V1_2, 4, patternBlob(200))
@@ -353,7 +352,7 @@ func TestFragment_LimitsAreInclusive(t *testing.T) {
 
 // TestFragment_CancelDropsPartialChain checks that a CancelRequest for a
 // request still being reassembled drops its partial message (§15.4.9;
-// giop-interop.md §2.13, §6), so that a later Fragment for it is an error
+// SPEC.md), so that a later Fragment for it is an error
 // and nothing is held.
 func TestFragment_CancelDropsPartialChain(t *testing.T) {
 	parts := FragmentMessage(echoBlobRequest(V1_2, 4, patternBlob(200)), 64)
@@ -486,7 +485,7 @@ func TestFrame_ShortReads(t *testing.T) {
 
 // TestFrame_MessageSizeOverLimit checks that a message_size above the
 // limit is refused from the header alone, before any body byte is read or
-// allocated (giop-interop.md §6 "message_size"), and that a body cut short
+// allocated (SPEC.md "message_size"), and that a body cut short
 // is io.ErrUnexpectedEOF.
 func TestFrame_MessageSizeOverLimit(t *testing.T) {
 	hdr := func(size uint32) []byte {
@@ -510,7 +509,7 @@ func TestFrame_MessageSizeOverLimit(t *testing.T) {
 
 // TestFrame_DeclaredSizeIsNotAllocated checks that a peer declaring a large
 // body and sending little costs memory in proportion to what it sent, not
-// to message_size (giop-interop.md §6: "do not allocate message_size up
+// to message_size (SPEC.md: "do not allocate message_size up
 // front"; giop/SPEC.md "Limits": four times what arrived plus 4 KiB). Here
 // 100 body bytes of a declared 1 GiB cost the reader's 4 KiB buffer and a
 // body buffer of 4.4 KiB, where a 64 KiB chunk was allocated before.

@@ -15,7 +15,7 @@ import (
 	"testing"
 )
 
-// Fuzz targets for the wire layer (giop-interop.md §6, "Fuzzing plan"):
+// Fuzz targets for the wire layer (SPEC.md, "Fuzzing plan"):
 // the frame reader with reassembly, the Request and Reply decoders in every
 // version and byte order, every Decoder method, the service contexts we
 // interpret, and TypeCode/any. Each must never panic, must fail only with
@@ -602,9 +602,9 @@ func valueNodes(v any) int {
 
 // TestDecode_HugeDeclaredLengths feeds small inputs that declare huge
 // lengths and counts to each decoder. Each must fail with a sentinel error
-// and allocate O(input), never from the declared length (giop-interop.md
-// §6: "never allocate from a length or offset the peer chose before
-// checking it against the bytes actually left and a global cap").
+// and allocate O(input), never from the declared length (SPEC.md,
+// "CDR": never allocate from a length or offset the peer chose before
+// checking it against the bytes actually left and a global cap).
 func TestDecode_HugeDeclaredLengths(t *testing.T) {
 	le := func(vs ...uint32) []byte {
 		var b []byte

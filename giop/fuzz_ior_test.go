@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// FuzzParseIOR checks ParseIOR against hostile input (giop-interop.md §6,
+// FuzzParseIOR checks ParseIOR against hostile input (SPEC.md,
 // fuzzing plan): it never panics, fails only with ErrBadIOR, and whatever it
 // accepts re-encodes to a string that parses to the same value and is a
 // fixed point of String. The IIOP profile decoder is checked the same way.
@@ -77,7 +77,7 @@ func checkParseIOR(t *testing.T, s string) {
 	}
 }
 
-// FuzzParseCorbaloc checks ParseCorbaloc (giop-interop.md §2.12, §6): it
+// FuzzParseCorbaloc checks ParseCorbaloc (SPEC.md): it
 // never panics, fails only with ErrBadCorbaloc, and what it accepts has a
 // canonical String that parses back to the same value, and an IOR whose
 // profiles decode to the same addresses and key.

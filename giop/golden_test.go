@@ -16,10 +16,9 @@ import (
 	"github.com/requestagent/requestagent/giop"
 )
 
-// Golden tests: the omniORB 4.2.5 captures of giop-interop.md (Appendix and
-// §0 pitfalls) decoded by our decoders, and our encoder's output pinned in
-// files. Section numbers (§) refer to giop-interop.md; "spec §15.x" to
-// CORBA 3.0 chapter 15.
+// Golden tests: messages omniORB 4.2.5 sent, captured on the wire, decoded
+// by our decoders, and our encoder's output pinned in files; the rules
+// they show are SPEC.md's. "spec §15.x" is CORBA 3.0 chapter 15.
 //
 // testdata/golden/*.hex are the captures, written by hand from the
 // reference and never rewritten by a test. testdata/golden/encoded/*.hex

@@ -51,7 +51,7 @@ type Header struct {
 }
 
 // ParseHeader decodes and checks a 12-byte GIOP header: magic first, then
-// the version, then the message type for that version (giop-interop.md §6:
+// the version, then the message type for that version (SPEC.md:
 // check magic and version before anything else). Errors wrap ErrProtocol.
 func ParseHeader(b []byte) (Header, error) {
 	if len(b) < HeaderSize {

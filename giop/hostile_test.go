@@ -16,7 +16,7 @@ import (
 	"github.com/requestagent/requestagent/giop"
 )
 
-// Hostile peers (giop-interop.md §2.5, §2.9 and §6): a raw-bytes client on
+// Hostile peers (SPEC.md): a raw-bytes client on
 // loopback sends what a broken or malicious peer might, and the server must
 // answer as omniORB does or as §6 recommends — MessageError then close for
 // framing errors, a MARSHAL reply for a bad request body, silence where no

@@ -14,8 +14,7 @@ import (
 
 // TestHostile_ThousandsOfIdleConnections: 2,000 connections that send
 // nothing neither stop the server nor cost unbounded memory; a real client
-// is served among them; past MaxConnections new ones are closed at once
-// (issue 10).
+// is served among them; past MaxConnections new ones are closed at once.
 func TestHostile_ThousandsOfIdleConnections(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 2,000 sockets")

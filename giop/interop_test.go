@@ -11,7 +11,7 @@ import (
 	"github.com/requestagent/requestagent/internal/peers"
 )
 
-// Interop with omniORB 4.2.5 (issue 2, "What it must show"): the C++ peers
+// Interop with omniORB 4.2.5: the C++ peers
 // in testdata/interop are built and run by the test itself.
 
 var conformanceLines = []string{
@@ -35,7 +35,7 @@ func checkLines(t *testing.T, got []string, err error, want []string) {
 // echo servant via an IOR, via corbaloc:iiop:1.2 and via corbaloc:: (GIOP
 // 1.0). Over GIOP 1.2 and 1.1 omniORB fragments the 100 KiB blob, and it
 // sends a LocateRequest (IOR) or a remote _is_a (corbaloc) first
-// (giop-interop.md §0 pitfalls 1, 2, 4).
+// (SPEC.md).
 func TestInterop_OmniClientCallsGoServer(t *testing.T) {
 	peers.Dir(t)
 	_, ref, echo := testServer(t, nil, nil)
@@ -142,7 +142,7 @@ func (s *callbackServer) Invoke(ctx context.Context, r *giop.ServerRequest) erro
 // bidirectional GIOP and advertises a callback address where nothing
 // listens. The Go server calls it back anyway, over the client's own
 // connection, nested inside the client's call, with odd request ids
-// (giop-interop.md §3; seeds 000/001).
+// (SPEC.md; docs/callbacks.md).
 func TestInterop_BiDirCallbackOverClientConnection(t *testing.T) {
 	peers.Dir(t)
 	client := testClient(t)

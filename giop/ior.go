@@ -18,7 +18,7 @@ const (
 
 // Limits for IORs read from the wire or from strings. They are far above
 // anything omniORB writes (its IORs are a few hundred bytes) and exist so a
-// hostile peer cannot make us allocate or loop much (giop-interop.md §6).
+// hostile peer cannot make us allocate or loop much (SPEC.md).
 const (
 	iorMaxTypeID       = 1 << 10
 	iorMaxProfiles     = 32
@@ -39,7 +39,7 @@ type TaggedProfile struct {
 }
 
 // IOR is an interoperable object reference, IOP::IOR (CORBA 3.0 §13.6.2;
-// giop-interop.md §2.10). Profiles are kept as raw bytes so that a reference
+// SPEC.md). Profiles are kept as raw bytes so that a reference
 // we only pass on (a LOCATION_FORWARD target, an operation argument) is
 // re-sent exactly as its ORB wrote it, including profiles we do not know.
 type IOR struct {
@@ -160,7 +160,7 @@ func (e *Encoder) WriteIOR(ior *IOR) {
 
 // ParseIOR parses a stringified IOR: "IOR:" (any case) followed by the hex
 // digits (either case) of a CDR encapsulation holding an IOP::IOR
-// (CORBA 3.0 §13.6.6; giop-interop.md §2.10). Surrounding whitespace is
+// (CORBA 3.0 §13.6.6; SPEC.md). Surrounding whitespace is
 // ignored, as is anything after the IOR inside the encapsulation (some ORBs
 // pad it). Profiles are checked for structure only; IIOP decodes the IIOP
 // profile. Errors wrap ErrBadIOR, and also ErrMarshal when the CDR was bad.
@@ -226,7 +226,7 @@ func NewIOR(typeID string, p *IIOPProfile) *IOR {
 }
 
 // IIOPProfile is a decoded TAG_INTERNET_IOP profile, IIOP::ProfileBody
-// (CORBA 3.0 §15.7.2; giop-interop.md §2.10). Its version is the highest
+// (CORBA 3.0 §15.7.2; SPEC.md). Its version is the highest
 // GIOP version a client may use with it.
 type IIOPProfile struct {
 	Version    Version // IIOP version, 1.0–1.2

@@ -3,13 +3,13 @@ package giop
 import "fmt"
 
 // Component tags of IIOP profiles (CORBA 3.0 §13.6.2.2, IOP::ComponentId;
-// giop-interop.md §2.10).
+// SPEC.md).
 const (
 	// TagORBType carries the ORB type as an encapsulated ulong. omniORB
 	// records it but never branches on it, so our IORs may omit it.
 	TagORBType uint32 = 0
 	// TagCodeSets carries a CONV_FRAME::CodeSetComponentInfo. Without it an
-	// omniORB client uses ISO-8859-1 and refuses wchar (giop-interop.md §2.7).
+	// omniORB client uses ISO-8859-1 and refuses wchar (SPEC.md).
 	TagCodeSets uint32 = 1
 	// TagAlternateIIOPAddress carries another host and port for the same
 	// object (§15.7.3).
@@ -25,7 +25,7 @@ type TaggedComponent struct {
 }
 
 // OSF code set registry values used in CORBA code set negotiation
-// (CORBA 3.0 §13.10.2.5; giop-interop.md §2.7).
+// (CORBA 3.0 §13.10.2.5; SPEC.md).
 const (
 	CodeSetISO8859_1 uint32 = 0x00010001
 	CodeSetUTF8      uint32 = 0x05010001
@@ -45,7 +45,7 @@ type CodeSetComponentInfo struct {
 	ForChar, ForWChar CodeSetComponent
 }
 
-// DefaultCodeSets is what our IORs advertise, as giop-interop.md §2.7
+// DefaultCodeSets is what our IORs advertise, as SPEC.md
 // recommends: char native UTF-8 (so omniORB clients send UTF-8) with
 // ISO-8859-1 conversion, wchar native UTF-16.
 var DefaultCodeSets = CodeSetComponentInfo{
@@ -163,7 +163,7 @@ func (p *IIOPProfile) Component(tag uint32) (TaggedComponent, bool) {
 
 // CodeSets returns the profile's TAG_CODE_SETS component. It reports false
 // when there is none or it cannot be decoded; a client then behaves as
-// omniORB does without one (ISO-8859-1 char, no wchar; giop-interop.md §2.7).
+// omniORB does without one (ISO-8859-1 char, no wchar; SPEC.md).
 func (p *IIOPProfile) CodeSets() (CodeSetComponentInfo, bool) {
 	c, ok := p.Component(TagCodeSets)
 	if !ok {

@@ -14,20 +14,20 @@ import (
 )
 
 // omniORBEchoIOR is the output of `genior IDL:Demo/Echo:1.0 127.0.0.1 21000
-// Echo` from omniORB 4.2.5 (giop-interop.md, Appendix).
+// Echo` from omniORB 4.2.5 (SPEC.md, Appendix).
 const omniORBEchoIOR = "IOR:010000001200000049444c3a44656d6f2f4563686f3a312e30000000010000000000000054000000010102000a0000003132372e302e302e31000852040000004563686f0200000000000000080000000100000000545441010000001c00000001000000010001000100000001000105090101000100000009010100"
 
 // nilIORString is the nil reference as a little-endian encapsulation: the
 // byte order octet, an empty type id (length 1, NUL) and no profiles.
 const nilIORString = "IOR:01000000010000000000000000000000"
 
-// omniORBCodeSets is what omniORB 4.2.5 advertises (giop-interop.md §2.7).
+// omniORBCodeSets is what omniORB 4.2.5 advertises (SPEC.md).
 var omniORBCodeSets = CodeSetComponentInfo{
 	ForChar:  CodeSetComponent{Native: CodeSetISO8859_1, Conversion: []uint32{CodeSetUTF8}},
 	ForWChar: CodeSetComponent{Native: CodeSetUTF16, Conversion: []uint32{CodeSetUTF16}},
 }
 
-const omniORBType = 0x41545400 // "AT\0\0" read little-endian (giop-interop.md §2.10)
+const omniORBType = 0x41545400 // "AT\0\0" read little-endian (SPEC.md)
 
 func mustParseIOR(t *testing.T, s string) *IOR {
 	t.Helper()
@@ -69,8 +69,8 @@ func checkEchoProfile(t *testing.T, p *IIOPProfile, port uint16) {
 	}
 }
 
-// TestParseIOR_OmniORBCapture decodes the appendix IOR (giop-interop.md
-// Appendix, §2.10) and checks that a little-endian input is reproduced byte
+// TestParseIOR_OmniORBCapture decodes an IOR omniORB 4.2.5 printed
+// (SPEC.md, "IORs and corbaloc") and checks that a little-endian input is reproduced byte
 // for byte, both by String and by re-encoding the decoded IIOP profile.
 func TestParseIOR_OmniORBCapture(t *testing.T) {
 	ior := mustParseIOR(t, omniORBEchoIOR)
@@ -202,7 +202,7 @@ func TestDecoderIOR_InStream(t *testing.T) {
 	}
 }
 
-// TestParseIOR_Nil checks the nil reference of §13.6.2 (giop-interop.md §2.10).
+// TestParseIOR_Nil checks the nil reference of §13.6.2 (SPEC.md).
 func TestParseIOR_Nil(t *testing.T) {
 	ior := mustParseIOR(t, nilIORString)
 	if !ior.IsNil() || ior.Profiles != nil {
@@ -271,7 +271,7 @@ func TestIOR_IIOPProfileV1_0(t *testing.T) {
 
 // TestIOR_UnknownComponentPreserved checks that components we do
 // not understand come back byte for byte, also when the profile is
-// big-endian and its padding is garbage (giop-interop.md §2.2: omniORB
+// big-endian and its padding is garbage (SPEC.md: omniORB
 // padding is not zeroed, and §6: seeds must not assume zero padding).
 func TestIOR_UnknownComponentPreserved(t *testing.T) {
 	// Big-endian IIOP 1.1 body: host "h", port 0x0102, key "k", then an
@@ -323,7 +323,7 @@ func le(t *testing.T, parts ...string) []byte {
 }
 
 // TestParseIOR_Errors checks malformed and hostile stringified IORs
-// (giop-interop.md §6): every one is an error wrapping ErrBadIOR, and none
+// (SPEC.md): every one is an error wrapping ErrBadIOR, and none
 // panics or allocates from a length the input chose.
 func TestParseIOR_Errors(t *testing.T) {
 	h := func(parts ...string) string { return "IOR:" + hex.EncodeToString(le(t, parts...)) }
@@ -385,7 +385,7 @@ func TestParseIOR_HostileLengthsDoNotAllocate(t *testing.T) {
 }
 
 // TestIOR_IIOPProfileErrors checks the limits and checks of ParseIIOPProfile
-// (giop-interop.md §6; §2.10 for the layout).
+// (SPEC.md; §2.10 for the layout).
 func TestIOR_IIOPProfileErrors(t *testing.T) {
 	host := "0a0000003132372e302e302e3100" // "127.0.0.1", ends at offset 18
 	comps := func(n int, size int) string {
@@ -443,7 +443,7 @@ func TestIOR_IIOPProfileErrors(t *testing.T) {
 }
 
 // TestComponent_CodeSets checks TAG_CODE_SETS encoding against hand-written
-// bytes and the DefaultCodeSets recommendation of giop-interop.md §2.7.
+// bytes and the DefaultCodeSets recommendation of SPEC.md
 func TestComponent_CodeSets(t *testing.T) {
 	c := DefaultCodeSets.Component()
 	want := le(t, "01000000", "01000105", "01000000", "01000100", "09010100", "00000000")
@@ -472,7 +472,7 @@ func TestComponent_CodeSets(t *testing.T) {
 }
 
 // TestComponent_ORBType checks TAG_ORB_TYPE against the bytes omniORB writes
-// (giop-interop.md §2.10).
+// (SPEC.md).
 func TestComponent_ORBType(t *testing.T) {
 	c := ORBTypeComponent(omniORBType)
 	if c.Tag != TagORBType || !bytes.Equal(c.Data, le(t, "01000000", "00545441")) {
@@ -526,7 +526,7 @@ func TestComponent_AlternateAddress(t *testing.T) {
 }
 
 // interopTool returns the path of an omniORB command-line tool (Debian
-// package omniorb, giop-interop.md §2.10). It skips when the tool is
+// package omniorb, SPEC.md). It skips when the tool is
 // missing, unless CI is set or REQUESTAGENT_REQUIRE_INTEROP=1, where a
 // missing tool must not turn the interop tests silently green.
 func interopTool(t *testing.T, name string) string {
@@ -552,7 +552,7 @@ func runTool(t *testing.T, path string, args ...string) string {
 }
 
 // TestIOR_CatiorInterop has omniORB's own IOR parser, catior, decode IORs
-// we encode (giop-interop.md §2.10, golden-test tools).
+// we encode (SPEC.md, golden-test tools).
 func TestIOR_CatiorInterop(t *testing.T) {
 	catior := interopTool(t, "catior")
 	key := []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0xc, 0xd, 0xe, 0xff}
@@ -606,7 +606,7 @@ func TestIOR_CatiorInterop(t *testing.T) {
 }
 
 // TestParseIOR_GeniorOutput parses IORs that omniORB's genior writes
-// (giop-interop.md §2.10) and checks that String reproduces them exactly.
+// (SPEC.md) and checks that String reproduces them exactly.
 func TestParseIOR_GeniorOutput(t *testing.T) {
 	genior := interopTool(t, "genior")
 	tests := []struct {

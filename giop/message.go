@@ -73,7 +73,7 @@ const (
 	ResponseTarget uint8 = 0x03 // an ordinary two-way call
 )
 
-// maxObjectKey caps object keys read from the wire (giop-interop.md §6).
+// maxObjectKey caps object keys read from the wire (SPEC.md).
 const maxObjectKey = 4 << 10
 
 // maxOperationName caps operation names read from the wire.

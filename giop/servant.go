@@ -414,7 +414,7 @@ func (a *Adapter) Locate(key []byte) bool { return a.Lookup(key) != nil }
 const CORBAObjectID = "IDL:omg.org/CORBA/Object:1.0"
 
 // ServeGIOP implements Handler: unknown keys raise OBJECT_NOT_EXIST (as
-// omniORB does, giop-interop.md §2.5), standard operations are answered
+// omniORB does, SPEC.md), standard operations are answered
 // here, everything else goes to the servant.
 func (a *Adapter) ServeGIOP(ctx context.Context, req *ServerRequest) error {
 	s := a.Lookup(req.ObjectKey())

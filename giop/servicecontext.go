@@ -42,7 +42,7 @@ func (l ServiceContextList) Get(id uint32) ([]byte, bool) {
 	return nil, false
 }
 
-// Limits on service contexts read from the wire (giop-interop.md §6).
+// Limits on service contexts read from the wire (SPEC.md).
 const (
 	maxServiceContexts    = 32
 	maxServiceContextData = 64 << 10

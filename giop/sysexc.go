@@ -92,7 +92,7 @@ var StandardExceptions = []string{ExcUnknown, ExcBadParam, ExcNoMemory, ExcImpLi
 // minor code tables). Where the spec has no fitting code the minor is 0.
 const (
 	// MinorObjectNotExistNoObject is what omniORB also sends for an unknown
-	// object key (giop-interop.md §2.5).
+	// object key (SPEC.md).
 	MinorObjectNotExistNoObject = OMGVMCID | 1
 	// MinorBadOperationUnknown: operation or attribute not known to the target.
 	MinorBadOperationUnknown = OMGVMCID | 2

@@ -63,7 +63,7 @@ func (k TCKind) String() string {
 const tcIndirection = 0xFFFFFFFF
 
 // maxTypeCodeDepth bounds nesting of TypeCodes read from the wire, against
-// stack exhaustion by hostile input (see giop-interop.md §6).
+// stack exhaustion by hostile input (see SPEC.md).
 const maxTypeCodeDepth = 32
 
 // TypeCode describes the type of an Any's value. This package understands

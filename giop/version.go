@@ -27,6 +27,6 @@ func (v Version) AtLeast(o Version) bool {
 
 // ORBTypeRequestAgent is the ORB type our IORs carry in TAG_ORB_TYPE
 // ("RA\0\0"). It is not an OMG-registered vendor tag; no ORB branches on the
-// ORB type (omniORB only stores it, giop-interop.md §2.10), and we must not
+// ORB type (omniORB only stores it, SPEC.md), and we must not
 // impersonate another vendor's.
 const ORBTypeRequestAgent uint32 = 0x52410000

@@ -46,7 +46,7 @@ func signature(op *Operation) string {
 
 // TestNativeMessagingInterfaces pins names, operation order and
 // parameter order to VisiBroker's documentation (visibroker-nm.md §3)
-// and PRODUCT.md §2, so VisiBroker applications recompile unchanged.
+// and docs/native-messaging.md, so VisiBroker applications recompile unchanged.
 func TestNativeMessagingInterfaces(t *testing.T) {
 	r, err := NativeMessaging()
 	if err != nil {

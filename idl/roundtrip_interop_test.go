@@ -17,7 +17,7 @@ import (
 	"github.com/requestagent/requestagent/internal/peers"
 )
 
-// Round trips with omniORB 4.2.5 (issue 3, "What it must show"): the C++
+// Round trips with omniORB 4.2.5: the C++
 // peers of testdata/idl (rt_server, rt_client, built from roundtrip.idl by
 // testdata/idl/build.sh) exchange values of every IDL type category with
 // this package's marshaller. See testdata/idl/README.md for what each test

@@ -9,13 +9,13 @@ import (
 	"github.com/requestagent/requestagent/storage"
 )
 
-// BenchmarkDurable2PI_64Clients is issue 6's throughput figure: durable
+// BenchmarkDurable2PI_64Clients is the throughput figure: durable
 // 2PIs (premature return after the request's group commit, then a pull of
 // the reply) from 64 concurrent Go clients through an in-process agent,
 // against two raw rates of batched durable Badger writes measured on the
 // same disk in the same run: transactions of 64 records of 256 B (the
 // ceiling), and 64 clients each writing one record and waiting for it
-// through a plain coalescing loop (issue 9's baseline, the anchors' "~21k/s
+// through a plain coalescing loop (the baseline, the anchors' "~21k/s
 // at 64 clients"). A 2PI writes its request and body and deletes both, so
 // each ratio compares a whole invocation with one record. It runs b.N 2PIs (at least 2,000);
 // nothing is asserted.

@@ -249,7 +249,7 @@ type RequestDesc struct {
 	Properties []Property
 }
 
-// CreateRequest creates a request object (the older model of seed 003): an
+// CreateRequest creates a request object (the older model of Native Messaging): an
 // object with the target's interface whose first call sends the request
 // and whose later calls with the same operation pull its reply.
 func (a *Agent) CreateRequest(ctx context.Context, d RequestDesc) (*Request, error) {
@@ -292,7 +292,7 @@ func (a *Agent) Poll(ctx context.Context, group string, timeout time.Duration, u
 }
 
 // DestroyRequest trashes a request: req is a *Request, or a poller (an
-// *Object or its IOR), as seed 003 destroys pollers. A request that does
+// *Object or its IOR), as Native Messaging destroys pollers. A request that does
 // not exist (any more) gives an error matching ErrRequestNotExist.
 func (a *Agent) DestroyRequest(ctx context.Context, req Target) error {
 	const what = "destroy_request"

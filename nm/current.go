@@ -12,7 +12,7 @@ import (
 // means the same.
 const WaitForever time.Duration = math.MaxInt64
 
-// Current is Native Messaging's Current (seed 003) as an explicit Go value
+// Current is Native Messaging's Current (docs/native-messaging.md) as an explicit Go value
 // rather than per-thread state: it carries the request tag, cookie, wait
 // timeout and suppress mode into calls, and reports after each call on a
 // typed receiver, request object, poller or reply holder whether the reply
@@ -70,7 +70,7 @@ func (c *Current) SuppressMode() bool { return !c.unsuppressed }
 
 // ReplyNotAvailable reports, after a call on a typed receiver, request
 // object, poller or reply holder, whether the call did not return the
-// delegated request's result (seed 003's reply_not_available):
+// delegated request's result (Native Messaging's reply_not_available):
 //
 //   - after a normal return: true for a premature return (the two-phase
 //     invocation was initiated, or its reply is not there yet), false for
@@ -90,12 +90,12 @@ func (c *Current) Poller() *Object { return c.poller }
 
 // ReplierName reports whether the last call's exception was the real
 // result of the delegated request, and the replier's name the agent sent
-// with it (empty; reserved for extension by seed 003).
+// with it (empty; reserved for extension by Native Messaging).
 func (c *Current) ReplierName() (name string, ok bool) { return c.replierName, c.hasReplier }
 
 // NoMoreReply reports whether, after the last call on a poller, request
 // object, reply holder or WaitReply receiver, the request has no reply any
-// more (seed 003's no_more_reply): the call returned its real result and
+// more (Native Messaging's no_more_reply): the call returned its real result and
 // the agent trashed it, or it was trashed already (ErrRequestTrashed).
 // After a premature return, or a read of a RequestManualTrash request,
 // it is false: polling again gives a reply.

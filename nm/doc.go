@@ -1,10 +1,10 @@
 // Package nm is the Go client library of requestagent, for NM-aware
-// clients of a Native Messaging request agent (PRODUCT.md §8, seed 003):
+// clients of a Native Messaging request agent (nm/doc.go, Native Messaging):
 // two-phase invocations (2PI) on ordinary IDL operations, with the
 // operation's own name and arguments — no sendc_ variants.
 //
 // Dial the agent by corbaloc or IOR with the IDL of the target interfaces,
-// then use one of seed 003's models:
+// then use one of Native Messaging's models:
 //
 //   - Polling-pulling: Agent.CreateRequestProxy, Proxy.Receiver, and calls
 //     on the typed receiver with Object.Invoke. Each returns at once (a
@@ -37,7 +37,7 @@
 // receivers and request objects (request tag, cookie, wait timeout,
 // suppress mode) and on pollers and reply holders (wait timeout); after a
 // call it reports ReplyNotAvailable, Poller and ReplierName, read from the
-// agent's NMService context as seed 003 prescribes:
+// agent's NMService context as Native Messaging prescribes:
 //
 //   - a normal return with a poller context is premature (reply not
 //     available), without one it is the real result;

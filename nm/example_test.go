@@ -12,7 +12,7 @@ import (
 )
 
 // The examples run against an in-process agent and a Go StockManager
-// target (startDemo, in demo_test.go). StockManager is seed 003's:
+// target (startDemo, in demo_test.go). StockManager is Native Messaging's:
 //
 //	interface StockManager {
 //	  boolean add_stock(in string symbol, in double quote);
@@ -91,7 +91,7 @@ func ExampleProxy_polling() {
 	// true true
 }
 
-// Group polling, as seed 003's GroupPollingClient: tagged requests on one
+// Group polling, as Native Messaging's GroupPollingClient: tagged requests on one
 // proxy, then poll the proxy for the tags whose replies are ready and pull
 // each from its poller, until the group is empty.
 func ExampleAgent_groupPolling() {

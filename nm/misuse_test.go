@@ -13,7 +13,7 @@ import (
 	"github.com/requestagent/requestagent/nmproto"
 )
 
-// Misuse gives clear, typed errors (issue 8).
+// Misuse gives clear, typed errors.
 
 // TestMisuse_PollerOtherOperation: a poller called with another operation
 // than its request's is a polling failure — BAD_OPERATION/

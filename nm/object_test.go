@@ -193,7 +193,7 @@ func TestInvoke_ContextDeadline(t *testing.T) {
 }
 
 // TestInvoke_ReplyDroppingWithRecipient: with a recipient and ReplyDropping
-// the premature return carries no poller (seed 003).
+// the premature return carries no poller (docs/native-messaging.md).
 func TestInvoke_ReplyDroppingWithRecipient(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	rec, err := nm.HostRecipient(e.ctx(), e.a, func(context.Context, *nm.Object, string, []byte) error { return nil })

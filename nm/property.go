@@ -7,7 +7,7 @@ import (
 	"github.com/requestagent/requestagent/nmproto"
 )
 
-// Property names the agent recognises (PRODUCT.md §3; seed 003).
+// Property names the agent recognises (docs/native-messaging.md; Native Messaging).
 const (
 	// PropRequestManualTrash (boolean, default false): requests are
 	// trashed only by DestroyRequest, and polling is idempotent.

@@ -14,7 +14,7 @@ import (
 	"github.com/requestagent/requestagent/nm"
 )
 
-// TestHostRecipient: seed 003's callback model in both modes — a
+// TestHostRecipient: Native Messaging's callback model in both modes — a
 // recipient on a loopback port, and one over a bidirectional connection
 // whose IOR names an address nobody can dial. Each reply comes with its
 // cookie byte for byte; the recipient pulls the real result from the

@@ -5,7 +5,7 @@
 // interfaces and user exceptions, and the PropertySeq codec. The same definitions are written
 // once in IDL in idl/NativeMessaging.idl; a test keeps the two in step.
 //
-// NMContextData is a union on its kind (seed 003, "NMService context"):
+// NMContextData is a union on its kind (Native Messaging, "NMService context"):
 //
 //	ReqInfo      client → typed receiver: request tag, cookie, wait timeout
 //	             (ms) and — our addition — suppress mode

@@ -10,7 +10,7 @@ import (
 
 // TestConstantsMatchIDL: the wire constants here are the ones
 // idl/NativeMessaging.idl defines, so a C++ or Java client compiled from
-// that IDL and the agent agree on every number (PRODUCT.md §2: written once
+// that IDL and the agent agree on every number (docs/native-messaging.md: written once
 // in the IDL).
 func TestConstantsMatchIDL(t *testing.T) {
 	repo, err := idl.NativeMessaging()

@@ -191,7 +191,7 @@ const (
 )
 
 // WaitForever is the wait timeout that means "until the reply is ready";
-// PRODUCT.md §3 treats every value ≥ 2^31 the same.
+// docs/native-messaging.md treats every value ≥ 2^31 the same.
 const WaitForever uint32 = 0xFFFFFFFF
 
 // ReqInfo is what an NM-aware client sends with a request to a typed receiver.

@@ -70,7 +70,7 @@ func TestContext_Hostile(t *testing.T) {
 	}
 }
 
-// TestRefComponent: TAG_NM_REF is an encapsulated octet (seed 003).
+// TestRefComponent: TAG_NM_REF is an encapsulated octet (docs/native-messaging.md).
 func TestRefComponent(t *testing.T) {
 	c := nmproto.RefComponent(nmproto.RefPoller)
 	if c.Tag != nmproto.TagNMRef || !bytes.Equal(c.Data, []byte{1, 2}) {

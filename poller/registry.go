@@ -17,7 +17,7 @@ type ID [16]byte
 const Forever time.Duration = -1
 
 // Timeout converts a wire timeout in milliseconds to a Duration: values of
-// 2^31 and above (0xFFFFFFFF in particular) mean Forever (PRODUCT.md §3).
+// 2^31 and above (0xFFFFFFFF in particular) mean Forever (docs/native-messaging.md).
 func Timeout(ms uint32) time.Duration {
 	if ms >= 1<<31 {
 		return Forever
@@ -28,7 +28,7 @@ func Timeout(ms uint32) time.Duration {
 // Registry holds every polling group. It is safe for concurrent use.
 //
 // It is the index a restart rebuilds for every pending request, so an
-// entry is kept small (PRODUCT.md §6: a million pending requests): a
+// entry is kept small (RELIABILITY.md: a million pending requests): a
 // group threads its members on one list through the entries rather than
 // keeping a map of its own, and the channels of the rare callers that
 // wait on one request live in a side map.

@@ -43,7 +43,7 @@ func fill(tb testing.TB, r *poller.Registry[*int], g string, members, ready int)
 // BenchmarkPoll: a poll with unmask=FALSE (so that every iteration finds the
 // same state) of a group of 1k, 100k and 1M members, with 10 replies ready
 // and with every reply ready. What a poll costs grows with the replies it
-// returns, not with the group's size (PRODUCT.md §3; doc.go "Cost").
+// returns, not with the group's size (docs/native-messaging.md; doc.go "Cost").
 func BenchmarkPoll(b *testing.B) {
 	ctx := context.Background()
 	for _, members := range []int{1_000, 100_000, 1_000_000} {

@@ -32,7 +32,7 @@ func sorted(tags [][]byte) string {
 }
 
 // TestPoll_EmptyGroup: a group with no live request raises
-// PollingGroupIsEmpty (PRODUCT.md §3), also once its last request is trashed.
+// PollingGroupIsEmpty (docs/native-messaging.md), also once its last request is trashed.
 func TestPoll_EmptyGroup(t *testing.T) {
 	r := poller.NewRegistry[int]()
 	if _, err := r.Poll(context.Background(), "g", 0, true); !errors.Is(err, poller.ErrGroupEmpty) {
@@ -47,7 +47,7 @@ func TestPoll_EmptyGroup(t *testing.T) {
 
 // TestAdd_DuplicateTag: tags are unique among live requests of a group;
 // a trashed request frees its tag; empty tags never clash; other groups
-// are independent (seed 003: DUPLICATED_REQUEST_TAG).
+// are independent (Native Messaging: DUPLICATED_REQUEST_TAG).
 func TestAdd_DuplicateTag(t *testing.T) {
 	r := poller.NewRegistry[int]()
 	if err := r.Add("g", id(1), "0"); err != nil {
@@ -146,7 +146,7 @@ func TestWait(t *testing.T) {
 	}
 }
 
-// TestTimeout: 0xFFFFFFFF and every value ≥ 2^31 mean forever (PRODUCT.md §3).
+// TestTimeout: 0xFFFFFFFF and every value ≥ 2^31 mean forever (docs/native-messaging.md).
 func TestTimeout(t *testing.T) {
 	for ms, want := range map[uint32]time.Duration{0: 0, 250: 250 * time.Millisecond, 1<<31 - 1: (1<<31 - 1) * time.Millisecond, 1 << 31: poller.Forever, 0xFFFFFFFF: poller.Forever} {
 		if got := poller.Timeout(ms); got != want {
@@ -157,7 +157,7 @@ func TestTimeout(t *testing.T) {
 
 // TestGroupReuse: an emptied group is recycled for the next new one; the
 // recycled group carries nothing over — no tag, no member, no readiness,
-// no masking — and its old name is empty (PRODUCT.md §3: tags are unique
+// no masking — and its old name is empty (docs/native-messaging.md: tags are unique
 // among live requests only).
 func TestGroupReuse(t *testing.T) {
 	r := poller.NewRegistry[int]()

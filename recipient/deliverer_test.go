@@ -49,8 +49,7 @@ func TestDeliver_InOrderPerRecipient(t *testing.T) {
 }
 
 // TestDeliver_StalledRecipientDelaysNoOne: 1,000 callbacks to 100
-// recipients, one of which never answers: all the others are delivered
-// (issue 5).
+// recipients, one of which never answers: all the others are delivered.
 func TestDeliver_StalledRecipientDelaysNoOne(t *testing.T) {
 	d := recipient.New(fast(recipient.Config{RetryBudget: time.Hour}))
 	defer d.Close()

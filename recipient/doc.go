@@ -1,4 +1,4 @@
-// Package recipient delivers callbacks to reply recipients (PRODUCT.md §4):
+// Package recipient delivers callbacks to reply recipients (docs/callbacks.md):
 // one queue per recipient, so callbacks to it follow reply arrival and one
 // slow or dead recipient never delays the others; each callback retried with
 // exponential backoff and jitter for a configured budget; and a record of

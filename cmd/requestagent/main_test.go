@@ -23,8 +23,7 @@ import (
 	"github.com/requestagent/requestagent/nmproto"
 )
 
-// These tests run the built requestagent binary, as an operator would
-// (issue 7, "What it must show").
+// These tests run the built requestagent binary, as an operator would.
 
 func binary(t *testing.T) string { t.Helper(); return peers.AgentBinary(t) }
 
@@ -52,7 +51,7 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-// TestBench: requestagent bench (issue 9's load generator) runs an
+// TestBench: requestagent bench (the load generator) runs an
 // in-process agent, prints throughput and percentiles, and, durable, the
 // disk's raw batched Badger rate with the run's share of it; exit 0.
 func TestBench(t *testing.T) {

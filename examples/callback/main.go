@@ -1,4 +1,4 @@
-// Command callback is seed 003's callback model in Go: the client hosts a
+// Command callback is Native Messaging's callback model in Go: the client hosts a
 // NativeMessaging::ReplyRecipient, creates a request proxy with it, and
 // sends two requests with cookies; for each reply the agent calls
 // reply_available(holder, operation, cookie), and the recipient pulls the

@@ -1,4 +1,4 @@
-// Command grouppolling is seed 003's GroupPollingClient in Go: two tagged
+// Command grouppolling is Native Messaging's GroupPollingClient in Go: two tagged
 // requests on one request proxy, then Poll on the proxy for the tags whose
 // replies are ready, pulling each from its poller, until the polling group
 // is empty; then the proxy is destroyed.

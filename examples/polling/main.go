@@ -1,4 +1,4 @@
-// Command polling is seed 003's polling-pulling model in Go: two requests
+// Command polling is Native Messaging's polling-pulling model in Go: two requests
 // on a request proxy's typed receiver, each returning at once (a premature
 // return) with a poller on the Current, and each pulled from its poller
 // with the same operation until the target's real result is there.
@@ -113,7 +113,7 @@ func send(ctx context.Context, rcv *nm.Object, cur *nm.Current, op string, args 
 }
 
 // pull calls op on the poller until the reply is available, waiting up to
-// a second each time (seed 003's loop on reply_not_available).
+// a second each time (Native Messaging's loop on reply_not_available).
 func pull(ctx context.Context, poller *nm.Object, cur *nm.Current, op string) (*nm.Result, error) {
 	cur.WaitTimeout = time.Second
 	defer func() { cur.WaitTimeout = 0 }()

@@ -1,4 +1,4 @@
-// Package stock is seed 003's StockManager for the Go examples and tests:
+// Package stock is Native Messaging's StockManager for the Go examples and tests:
 // its IDL, embedded once, and a Go target that serves it, marshalling
 // through the idl package. It behaves as the omniORB target
 // testdata/nm/stock_server does.

@@ -1,4 +1,4 @@
-// Command stockmanager is seed 003's StockManager target in Go, the
+// Command stockmanager is Native Messaging's StockManager target in Go, the
 // counterpart of the omniORB testdata/nm/stock_server: it prints its IOR
 // on the first line, then one line per call served, before replying.
 //

@@ -1,4 +1,4 @@
-// Command waitreply is seed 003's "evolve into two-phase invocation" in
+// Command waitreply is Native Messaging's "evolve into two-phase invocation" in
 // Go: on a proxy created with WaitReply=TRUE, a call with a wait timeout
 // returns the target's result if it comes in time (a mature return), or
 // else returns prematurely and carries on as a two-phase invocation whose

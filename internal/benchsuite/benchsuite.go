@@ -1,4 +1,4 @@
-// Package benchsuite is the comparison `make bench` runs (issue 9): the same
+// Package benchsuite is the comparison `make bench` runs: the same
 // workload — Demo::Echo echoBlob from testdata/interop's omniORB
 // echo_server, on 127.0.0.1 — through
 //

@@ -18,7 +18,7 @@ const (
 )
 
 // sectionHeading precedes the markers when Update appends the section.
-const sectionHeading = "## `make bench`: omniORB direct, omniORB AMI and the agent (issue 9)"
+const sectionHeading = "## `make bench`: omniORB direct, omniORB AMI and the agent"
 
 // Machine describes where and what was measured.
 type Machine struct {
@@ -140,7 +140,7 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 		return fmtRatio(ratio(rows, r, PathDirect)) + " / " + fmtRatio(ratio(rows, r, PathAMI))
 	})
 
-	w("**Durable acknowledgements against raw batched Badger** (issue 9: durable 2PI ≥ 0.8 of (r)):\n")
+	w("**Durable acknowledgements against raw batched Badger** (the goal: durable 2PI ≥ 0.8 of (r)):\n")
 	w("the rows' calls/s, and ÷ (r) at the same conc and payload.\n\n")
 	grid(&b, rows, concs, sizes, "row", func(key string) (string, bool) {
 		return key, strings.HasPrefix(key, "(r)") || strings.HasPrefix(key, "(c)") && strings.HasSuffix(key, ", durable") &&

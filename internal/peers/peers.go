@@ -53,7 +53,7 @@ type set struct {
 var (
 	interopSet = &set{name: "interop"} // echo and bidir peers (giop)
 	idlSet     = &set{name: "idl"}     // round-trip peers (idl)
-	nmSet      = &set{name: "nm"}      // seed 003's StockManager and clients (agent)
+	nmSet      = &set{name: "nm"}      // Native Messaging's StockManager and clients (agent)
 	benchSet   = &set{name: "bench"}   // omniORB AMI and NM-aware bench clients (make bench)
 )
 

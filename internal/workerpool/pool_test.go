@@ -44,7 +44,7 @@ func TestReusesIdleWorker(t *testing.T) {
 }
 
 // A task that waits for a later one must not starve it: Go starts a
-// worker when none is idle (seed 001's nested callbacks depend on it).
+// worker when none is idle (docs/callbacks.md's nested callbacks depend on it).
 func TestNeverWaitsForAWorker(t *testing.T) {
 	release := make(chan struct{})
 	done := make(chan struct{})

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the omniORB Native Messaging peers (seed 003's examples) into OUTDIR:
+# Build the omniORB Native Messaging peers (the Native Messaging documents' examples) into OUTDIR:
 #   testdata/nm/build.sh OUTDIR
 # -> OUTDIR/{stock_server,polling_client,group_client,waitreply_client,recipient_client},
 # with the stubs of StockManager.idl and ../../idl/NativeMessaging.idl.

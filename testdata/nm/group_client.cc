@@ -1,4 +1,4 @@
-// group_client: seed 003's group polling client (GroupPollingClient.java) in
+// group_client: the Native Messaging documents' group polling client (GroupPollingClient.java) in
 // omniORB C++: an NM-aware client (nm_current) using a request proxy, request
 // tags, RequestProxy::poll and a poller per request.
 //

@@ -113,7 +113,7 @@ RefKind KindOfIOR(const omniIOR* ior) {
   return kNotNM;
 }
 
-// Core operations never carry an NMService context (seed 003).
+// Core operations never carry an NMService context (docs/native-messaging.md).
 bool IsCoreOperation(const char* op) {
   static const char* const core[] = {"_is_a", "_non_existent", "_not_existent", "_interface",
                                      "_get_interface_def", "_repository_id", "_component",

@@ -1,4 +1,4 @@
-// polling_client: seed 003's polling model with a request object per request
+// polling_client: the Native Messaging documents' polling model with a request object per request
 // (RequestAgent::create_request), as a PLAIN omniORB client: no interceptors,
 // no NMService context, so every premature return is unsuppressed
 // (CORBA::NO_RESPONSE, minor NativeMessaging::REPLY_NOT_AVAILABLE).

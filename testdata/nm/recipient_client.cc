@@ -1,4 +1,4 @@
-// recipient_client: seed 003's callback model in omniORB C++: an NM-aware
+// recipient_client: the Native Messaging documents' callback model in omniORB C++: an NM-aware
 // client (nm_current) that is its own NativeMessaging::ReplyRecipient.
 //
 //   recipient_client [-ORB...] [--bidir] <agent-IOR-or-corbaloc> <target-IOR>

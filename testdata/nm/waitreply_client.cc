@@ -1,4 +1,4 @@
-// waitreply_client: seed 003's "evolve into two-phase invocation" (WaitReply)
+// waitreply_client: the Native Messaging documents' "evolve into two-phase invocation" (WaitReply)
 // in omniORB C++, an NM-aware client (nm_current).
 //
 //   waitreply_client [-ORB...] [--suppress] <agent-IOR-or-corbaloc> <target-IOR>
