@@ -678,9 +678,55 @@ func TestServe_RecipientsRetry(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The log says it once, in one line that names the recipient's
+	// address, without its IOR.
+	var gaveUp []string
+	for _, l := range strings.Split(p.stderr.String(), "\n") {
+		if strings.Contains(l, "given up") {
+			gaveUp = append(gaveUp, l)
+		}
+	}
+	if len(gaveUp) != 1 || !strings.Contains(gaveUp[0], want) || strings.Contains(gaveUp[0], "IOR:") || len(gaveUp[0]) > 600 {
+		t.Fatalf("want one short given-up line naming %s, got:\n%s", want, strings.Join(gaveUp, "\n"))
+	}
 	out, stderr, code := run(t, nil, "recipients", "retry", "--admin", p.adminAddr, "--data-dir", data, fmt.Sprintf("127.0.0.1:%d", gone))
 	if code != 0 || !strings.Contains(out, "1 given-up callbacks queued again") {
 		t.Fatalf("recipients retry: exit %d: %s%s", code, out, stderr)
+	}
+}
+
+// TestServe_LogsExplain: at start the log names the version, the
+// effective limits, durability and the store limit, the published
+// address, and either the IDL interfaces loaded or that suppressed
+// premature returns need --idl; on SIGTERM it says what the grace period
+// waits for.
+func TestServe_LogsExplain(t *testing.T) {
+	dir := t.TempDir()
+	p := startAgent(t, filepath.Join(dir, "data"), peers.FreePort(t), "--max-threads", "7")
+	log := p.stderr.String()
+	for _, want := range []string{`"version":"`, `"max_threads":7`, `"max_queue_size":`, `"max_store_bytes":`,
+		`"durable":true`, `"published":"127.0.0.1:`, "no --idl: suppressed-mode premature returns"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the start-up log lacks %s", want)
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+	if log := p.stderr.String(); !strings.Contains(log, "waiting for what is in progress") || !strings.Contains(log, `"grace":`) ||
+		!strings.Contains(log, `"delegations_running":`) || !strings.Contains(log, `"callbacks_pending":`) {
+		t.Errorf("SIGTERM: the log does not say what the grace period waits for:\n%s", log)
+	}
+	idlFile := filepath.Join(dir, "stock.idl")
+	os.WriteFile(idlFile, []byte(stockIDL), 0o644)
+	q := startAgent(t, filepath.Join(dir, "d2"), peers.FreePort(t), "--idl", idlFile)
+	if log := q.stderr.String(); !strings.Contains(log, "IDL loaded") || !strings.Contains(log, "IDL:StockManager:1.0") ||
+		strings.Contains(log, "no --idl") {
+		t.Errorf("--idl: the start-up log does not name the interfaces loaded")
+	}
+	if t.Failed() {
+		t.Logf("agent stderr:\n%s", p.stderr)
 	}
 }
 
