@@ -13,4 +13,9 @@ var (
 	ErrBatchTooLarge = errors.New("storage: batch too large")
 	// ErrBadConfig means a Config field is out of range; the message names it.
 	ErrBadConfig = errors.New("storage: invalid configuration")
+	// ErrCorrupt means Open found damage in the data directory that Badger
+	// would silently drop, or a table whose checksums do not match: the
+	// message names the file, the offset and the way out (doc.go,
+	// "Corruption"). Nothing was changed on disk.
+	ErrCorrupt = errors.New("storage: data corrupt")
 )

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -146,18 +147,38 @@ type pending struct {
 	joining bool
 }
 
-// Open opens (or creates) the store.
+// Open opens (or creates) the store. Before Badger opens, it checks
+// Badger's logs (ErrCorrupt for damage that Badger would silently cut
+// away); after, every table's checksums (unless SkipTableCheck). See
+// doc.go, "Corruption". On an error nothing on disk was changed, except by
+// ForceRecover.
 func Open(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.withDefaults()
+	var check dirCheck
+	if !cfg.InMemory {
+		if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("storage: open %s: %w", cfg.Dir, err)
+		}
+		var err error
+		if check, err = checkDir(cfg.Dir); err != nil {
+			if errors.Is(err, ErrCorrupt) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("storage: check %s: %w", cfg.Dir, err)
+		}
+		if err := recoverLogs(cfg, check); err != nil {
+			return nil, err
+		}
+	}
 	opts := badger.DefaultOptions(cfg.Dir).
 		WithInMemory(cfg.InMemory).
 		WithSyncWrites(cfg.Durable).
 		WithLogger(badgerLogger{cfg.Logger}).
 		WithMemTableSize(cfg.MemTableSize).
-		WithNumMemtables(3).
+		WithNumMemtables(numMemtables).
 		WithBlockCacheSize(32 << 20).
 		WithNumCompactors(2).
 		WithBaseTableSize(512 << 10).
@@ -167,13 +188,26 @@ func Open(cfg Config) (*Store, error) {
 		// ~100 MiB of table builders and a second (RELIABILITY.md, Memory).
 		WithBaseLevelSize(64 << 20).
 		// One committer writes; there is nothing to conflict with.
-		WithDetectConflicts(false)
+		WithDetectConflicts(false).
+		// Values from 1 MiB go to the value log (Badger's default), but
+		// Badger refuses a threshold above a transaction's limit, 15% of
+		// the memtable: smaller memtables (tests) take a smaller one.
+		WithValueThreshold(min(1<<20, cfg.MemTableSize*15/100)).
+		// 64 MiB value-log files, not Badger's 1 GiB: each is mapped at
+		// twice its size and value-log GC rewrites up to one file's live
+		// values at a time, which the free-space guard must leave room
+		// for (doc.go, "Disk space"). Only values of 1 MiB and more go
+		// there, so the file count stays small.
+		WithValueLogFileSize(valueLogFileSize).
+		// A damaged value in the value log is then an error on read, not
+		// wrong bytes (doc.go, "Corruption").
+		WithVerifyValueChecksum(true)
 	if cfg.InMemory {
 		opts.Dir, opts.ValueDir = "", ""
 	}
 	db, err := badger.Open(opts)
 	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", cfg.Dir, err)
+		return nil, badgerOpenError(cfg.Dir, err)
 	}
 	s := &Store{
 		db:       db,
@@ -181,6 +215,12 @@ func Open(cfg Config) (*Store, error) {
 		log:      cfg.Logger,
 		commitCh: make(chan *pending, cfg.MaxBatchEntries),
 		quitCh:   make(chan struct{}),
+	}
+	if !cfg.InMemory {
+		if err := s.afterOpen(check); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.commitLoop() }()
@@ -190,6 +230,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	return s, nil
 }
+
+// valueLogFileSize is Badger's ValueLogFileSize (Open).
+const valueLogFileSize = 64 << 20
 
 // Commit writes the batch and returns once it is durable (or, with
 // Durable=false, written through to Badger). If ctx ends first, Commit
@@ -382,10 +425,9 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// commitGroup commits the batches in one transaction and tells each
-// waiter the outcome. Should the transaction still be too big for Badger,
-// the group is split in halves and retried, so one batch never fails
-// because of its neighbours.
+// commitGroup commits the batches in one transaction (writeGroup) and
+// tells each waiter the outcome, after the stall and fault a test may have
+// injected.
 func (s *Store) commitGroup(group []*pending) {
 	if st := s.stall.Load(); st != nil {
 		s.stalled.Add(1)
@@ -398,6 +440,14 @@ func (s *Store) commitGroup(group []*pending) {
 		}
 		return
 	}
+	s.writeGroup(group)
+}
+
+// writeGroup commits the batches in one Badger transaction and answers
+// them. Should the transaction still be too big for Badger, the group is
+// split in halves and retried, so one batch never fails because of its
+// neighbours.
+func (s *Store) writeGroup(group []*pending) {
 	started, entries := time.Now(), 0
 	err := s.db.Update(func(txn *badger.Txn) error {
 		entries = 0
@@ -419,8 +469,8 @@ func (s *Store) commitGroup(group []*pending) {
 	})
 	if errors.Is(err, badger.ErrTxnTooBig) && len(group) > 1 {
 		half := len(group) / 2
-		s.commitGroup(group[:half])
-		s.commitGroup(group[half:])
+		s.writeGroup(group[:half])
+		s.writeGroup(group[half:])
 		return
 	}
 	if err != nil {
@@ -454,8 +504,10 @@ func (s *Store) Get(key []byte) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		val, err = item.ValueCopy(nil)
-		return err
+		if val, err = item.ValueCopy(nil); err != nil {
+			return err
+		}
+		return readable(item, val)
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, ErrNotFound
@@ -474,12 +526,31 @@ func (s *Store) Scan(prefix []byte, fn func(key, val []byte) error) error {
 		defer it.Close()
 		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 			item := it.Item()
-			if err := item.Value(func(v []byte) error { return fn(item.Key(), v) }); err != nil {
+			err := item.Value(func(v []byte) error {
+				if err := readable(item, v); err != nil {
+					return err
+				}
+				return fn(item.Key(), v)
+			})
+			if err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// readable turns Badger's silence about a value it could not read into
+// an error. Badger returns an empty value and no error when a value in
+// the value log fails its checksum or lies past the log's end — it only
+// logs it (iterator.go, yieldItemValue) — and such a value is never empty
+// (values of 1 MiB and more go there).
+func readable(item *badger.Item, val []byte) error {
+	if len(val) == 0 && item.ValueSize() > 0 {
+		return fmt.Errorf("%w: the value of key %q cannot be read: the value log fails its checksum there or no longer holds it "+
+			"(Badger's log says which); restore the data directory from a backup", ErrCorrupt, item.Key())
+	}
+	return nil
 }
 
 // ScanKeys calls fn for every key with the prefix, without reading values

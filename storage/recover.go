@@ -1,0 +1,137 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// recoverLogs acts on what checkDir found before Badger opens: ErrCorrupt
+// for damage, unless ForceRecover, which logs every loss and removes the
+// logs too short for Badger to open; then it records where Badger's replay
+// will cut each log (logEnds).
+func recoverLogs(cfg Config, c dirCheck) error {
+	for _, st := range c.logs {
+		if st.torn > 0 {
+			cfg.Logger.Info().Str("file", filepath.Join(cfg.Dir, st.name)).Int64("offset", st.end).Int64("bytes", st.torn).
+				Msg("storage: dropping the torn write a crash left at the end of a log (it was never acknowledged)")
+		}
+	}
+	problems := len(c.damaged) + len(c.lostValues)
+	if problems > 0 && !cfg.ForceRecover {
+		for i, st := range c.damaged {
+			if i > 0 {
+				cfg.Logger.Error().Err(corruptError(cfg.Dir, st, 0)).Msg("storage: damaged log")
+			}
+		}
+		for i, why := range c.lostWhy {
+			if i > 0 || len(c.damaged) > 0 {
+				cfg.Logger.Error().Str("dir", cfg.Dir).Msg("storage: acknowledged value lost: " + why)
+			}
+		}
+		if len(c.damaged) > 0 {
+			return corruptError(cfg.Dir, c.damaged[0], problems-1)
+		}
+		return fmt.Errorf("%w: %s: %s%s. Restore the data directory from a backup, or start once with ForceRecover (--forceRecover) to delete the keys whose values are lost",
+			ErrCorrupt, cfg.Dir, c.lostWhy[0], moreOf(problems-1))
+	}
+	for _, st := range c.damaged {
+		cfg.Logger.Error().Str("file", filepath.Join(cfg.Dir, st.name)).Int64("offset", st.at).Str("damage", st.damage).
+			Msg("storage: ForceRecover: dropping what follows the damage in this log")
+		if st.size < logHeaderSize {
+			if err := os.Remove(filepath.Join(cfg.Dir, st.name)); err != nil {
+				return fmt.Errorf("storage: ForceRecover: %w", err)
+			}
+			delete(c.ends, st.name)
+		}
+	}
+	if maps.Equal(c.ends, c.recorded) {
+		return nil
+	}
+	if err := writeLogEnds(cfg.Dir, c.ends); err != nil {
+		return fmt.Errorf("storage: record log ends in %s: %w", cfg.Dir, err)
+	}
+	return nil
+}
+
+func moreOf(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (and %d more, logged)", n)
+}
+
+// afterOpen runs once Badger is open: it records where Badger actually
+// cut the logs, checks every table (unless SkipTableCheck) and deletes the
+// keys whose values ForceRecover gave up.
+func (s *Store) afterOpen(c dirCheck) error {
+	ends := maps.Clone(c.ends)
+	for name, end := range c.ends {
+		fi, err := os.Stat(filepath.Join(s.cfg.Dir, name))
+		switch {
+		case err != nil:
+			delete(ends, name) // flushed and deleted already
+		case fi.Size() != end:
+			// Badger cut it elsewhere than checkLog says it would:
+			// record what it did, so that the next Open judges the file
+			// by its real end.
+			s.log.Warn().Str("file", name).Int64("checked", end).Int64("cut", fi.Size()).
+				Msg("storage: Badger cut a log elsewhere than checked")
+			ends[name] = fi.Size()
+		}
+	}
+	if !maps.Equal(ends, c.ends) {
+		if err := writeLogEnds(s.cfg.Dir, ends); err != nil {
+			return fmt.Errorf("storage: record log ends in %s: %w", s.cfg.Dir, err)
+		}
+	}
+	if !s.cfg.SkipTableCheck {
+		started := time.Now()
+		if err := s.db.VerifyChecksum(); err != nil {
+			if !s.cfg.ForceRecover {
+				return fmt.Errorf("%w: %s: %v. A damaged table cannot be cut like a log: restore the data directory from a backup, "+
+					"or start with ForceRecover (--forceRecover) to serve what can still be read (scans stop early at the damage)",
+					ErrCorrupt, s.cfg.Dir, err)
+			}
+			s.log.Error().Err(err).Msg("storage: ForceRecover: a table is damaged; scans that reach it stop early")
+		}
+		s.log.Debug().Dur("took", time.Since(started)).Msg("storage: table checksums verified")
+	}
+	for _, p := range c.lostValues {
+		key := p.key[:len(p.key)-8]
+		err := s.db.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(key)
+			if err != nil {
+				return err
+			}
+			return item.Value(func(v []byte) error { return readable(item, v) })
+		})
+		if err == nil || errors.Is(err, badger.ErrKeyNotFound) {
+			continue // a later version of the key replaced the lost one
+		}
+		s.log.Error().Str("key", strings.ToValidUTF8(string(key), "?")).Err(err).Msg("storage: ForceRecover: deleting a key whose value was lost")
+		if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(key) }); err != nil {
+			return fmt.Errorf("storage: ForceRecover: delete a key whose value was lost: %w", err)
+		}
+	}
+	return nil
+}
+
+// badgerOpenError wraps an error of badger.Open; the ones that mean
+// damage Badger found itself (a manifest change or a table index failing
+// its checksum, a table the manifest names missing) are ErrCorrupt.
+func badgerOpenError(dir string, err error) error {
+	msg := err.Error()
+	for _, sign := range []string{"checksum", "does not exist for table", "bad magic", "Data corrupted"} {
+		if strings.Contains(msg, sign) {
+			return fmt.Errorf("%w: %s: %v; restore the data directory from a backup", ErrCorrupt, dir, err)
+		}
+	}
+	return fmt.Errorf("storage: open %s: %w", dir, err)
+}
