@@ -24,21 +24,26 @@ import (
 // can be killed with SIGKILL (no Close, no flush: what a crash leaves) and
 // so that a SIGBUS shows as a crashed child, not a crashed test.
 const (
-	envHelper   = "STORAGE_TEST_HELPER" // "write"
+	envHelper   = "STORAGE_TEST_HELPER" // "write" or "fill"
 	envDir      = "STORAGE_TEST_DIR"
 	envN        = "STORAGE_TEST_N"     // batches to write; 0: until killed
 	envValue    = "STORAGE_TEST_VALUE" // value bytes per batch
 	envFirst    = "STORAGE_TEST_FIRST" // first key number
 	envMemtable = "STORAGE_TEST_MEMTABLE"
+	envFloor    = "STORAGE_TEST_FLOOR"
+	envReserve  = "STORAGE_TEST_RESERVE"
 )
 
 // TestHelperWriter is the child's side (it does nothing in a normal run).
 // "write": commit batches of one key each, print "ack <n>" once each is
-// acknowledged, then "done", then wait to be killed.
+// acknowledged, then "done", then wait to be killed. "fill" is the disk-
+// full run (space_test.go).
 func TestHelperWriter(t *testing.T) {
 	switch os.Getenv(envHelper) {
 	case "write":
 		helperWrite()
+	case "fill":
+		helperFill()
 	}
 }
 
@@ -57,6 +62,8 @@ func envInt(name string, def int) int {
 func helperConfig() storage.Config {
 	cfg := storage.DefaultConfig(os.Getenv(envDir))
 	cfg.MemTableSize = int64(envInt(envMemtable, 0))
+	cfg.DiskFloor = int64(envInt(envFloor, 0))
+	cfg.DiskReserve = int64(envInt(envReserve, 0))
 	return cfg
 }
 

@@ -95,4 +95,41 @@
 // it, an empty log is removed, a key whose large value was lost is
 // deleted, a damaged table is only logged — every loss logged at Error —
 // and the cuts are recorded, so the next Open without it succeeds.
+//
+// # Disk space
+//
+// Badger writes its logs and tables through mmap into sparse files, so a
+// full filesystem reaches it not as an error but as SIGBUS, in whichever
+// goroutine touches the next page — a flush, a compaction — at every
+// restart too, as the flush of the replayed logs faults again. So the
+// store keeps Badger away from a full filesystem (space.go). It measures
+// the free space of the data directory's filesystem (statfs, f_bavail) at
+// most every 100 ms or 8 MiB, and counts what the committer hands Badger
+// in between, so a burst cannot outrun the measurement. Two thresholds:
+//
+//   - the floor, Config.DiskFloor (default 3 memtables + 8 MiB = 56 MiB):
+//     below it every commit fails with ErrNoSpace before reaching Badger
+//     (each batch on its own, so a small deletion still passes a big write
+//     refused), and Open refuses to start. It is room for what Badger
+//     writes on its own: each memtable flushed into a table before its log
+//     is deleted. While the store runs the largest compaction the tree
+//     allows is added — all of level 0 with the whole base level (new
+//     tables are written before the old ones go), plus one table of
+//     another level with the part of the next it overlaps;
+//   - the reserve, Config.DiskReserve (default 64 MiB) above the floor:
+//     below it Admit refuses new work with ErrNoSpace, while the writes
+//     of work already accepted — replies, state changes, deletions — still
+//     commit. The agent calls Admit before accepting a request.
+//
+// Value-log GC, which rewrites up to one value-log file before deleting
+// the old one, is skipped while that would cross the floor; the files are
+// 64 MiB (Badger's default is 1 GiB, mapped at 2 GiB). Store.Space and
+// Stats report the free space and both thresholds.
+//
+// On a real tmpfs, 64 KiB values and 4 MiB memtables, new work was refused
+// after 38 MiB of values on 96 MiB and after 230–290 MiB on 512 MiB,
+// without a fault; the same writer without the checks died of SIGBUS in a
+// compaction after 92 MiB on 96 MiB. Badger itself wrote up to ~480 MiB
+// beyond what was committed within 5 s while compacting a 1.2 GiB tree of
+// shuffled keys: the room a compaction needs grows with the tree.
 package storage

@@ -18,4 +18,9 @@ var (
 	// message names the file, the offset and the way out (doc.go,
 	// "Corruption"). Nothing was changed on disk.
 	ErrCorrupt = errors.New("storage: data corrupt")
+	// ErrNoSpace means the data directory's filesystem is too full: below
+	// the reserve, for new work (Admit); below the floor, for every commit
+	// and for Open (doc.go, "Disk space"). Nothing of the refused batch was
+	// written.
+	ErrNoSpace = errors.New("storage: no space left for the store")
 )

@@ -1,9 +1,28 @@
 package storage
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 // Test hooks. Files named *_test.go are compiled only into the package's
 // test binary, so none of this is API.
+
+// WithFreeSpace makes cfg's store measure free space with f instead of
+// statfs, and only when Remeasure says so (or 8 MiB were committed since).
+func WithFreeSpace(cfg *Config, f func() (int64, error)) {
+	cfg.freeSpace, cfg.freeSpaceEvery = f, time.Hour
+}
+
+// Remeasure makes the store's next free-space check measure again.
+func Remeasure(s *Store) {
+	s.space.mu.Lock()
+	s.space.at = time.Time{}
+	s.space.mu.Unlock()
+}
+
+// CompactionRoom is compactionRoom.
+var CompactionRoom = compactionRoom
 
 // LogEntry is an entry of a Badger log, as LogEntries reads it.
 type LogEntry struct {

@@ -68,8 +68,9 @@ func moreOf(n int) string {
 }
 
 // afterOpen runs once Badger is open: it records where Badger actually
-// cut the logs, checks every table (unless SkipTableCheck) and deletes the
-// keys whose values ForceRecover gave up.
+// cut the logs, checks every table (unless SkipTableCheck), deletes the
+// keys whose values ForceRecover gave up, and checks the free space with
+// the room the tree's compactions need.
 func (s *Store) afterOpen(c dirCheck) error {
 	ends := maps.Clone(c.ends)
 	for name, end := range c.ends {
@@ -118,6 +119,24 @@ func (s *Store) afterOpen(c dirCheck) error {
 		s.log.Error().Str("key", strings.ToValidUTF8(string(key), "?")).Err(err).Msg("storage: ForceRecover: deleting a key whose value was lost")
 		if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(key) }); err != nil {
 			return fmt.Errorf("storage: ForceRecover: delete a key whose value was lost: %w", err)
+		}
+	}
+	if s.space != nil {
+		db := s.db
+		s.space.headroomOf = func() int64 { return compactionRoom(db.Levels()) }
+		s.space.mu.Lock()
+		s.space.at = time.Time{} // measure again, with the tree's room
+		free := s.space.now()
+		floor := s.space.floor + s.space.headroom
+		s.space.mu.Unlock()
+		if free < floor {
+			return fmt.Errorf("%w: %s has %s free on its filesystem, and the store needs %s free to run "+
+				"(DiskFloor %s + %s for the compactions its tree allows); free space there or move the data directory",
+				ErrNoSpace, s.cfg.Dir, mib(free), mib(floor), mib(s.space.floor), mib(floor-s.space.floor))
+		}
+		if _, _, reserve := s.space.state(); free < reserve {
+			s.log.Warn().Int64("free", free).Int64("reserve", reserve).Str("dir", s.cfg.Dir).
+				Msg("storage: free space below the reserve: new work is refused until space is freed")
 		}
 	}
 	return nil

@@ -43,6 +43,14 @@ type Store struct {
 	stall atomic.Pointer[<-chan struct{}]
 	// disk and diskAt cache DiskBytes.
 	disk, diskAt atomic.Int64
+
+	// space is the free-space guard; nil in memory or when disabled.
+	space *space
+	// noSpace counts batches the floor refused, admitRefused the work
+	// Admit refused; belowFloor is set while commits are being refused
+	// (so that the transition is logged, not every refusal).
+	noSpace, admitRefused atomic.Int64
+	belowFloor            atomic.Bool
 }
 
 // InjectFault makes every commit fail with err until called with nil: the
@@ -83,12 +91,24 @@ type Stats struct {
 	Joining int64
 	// Stalled is the number of group commits held by InjectStall right now.
 	Stalled int64
+	// NoSpace is the number of batches refused with ErrNoSpace because
+	// free space was below the floor; AdmitRefused the number of times
+	// Admit refused new work.
+	NoSpace, AdmitRefused int64
+	// DiskFree, DiskFloor and DiskReserve are the free-space guard's last
+	// figures (Space, without measuring again); zero in memory.
+	DiskFree, DiskFloor, DiskReserve int64
 }
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Groups: s.groups.Load(), Entries: s.entries.Load(),
-		Busy: time.Duration(s.busy.Load()), Joining: s.joining.Load(), Stalled: s.stalled.Load()}
+	st := Stats{Commits: s.commits.Load(), Groups: s.groups.Load(), Entries: s.entries.Load(),
+		Busy: time.Duration(s.busy.Load()), Joining: s.joining.Load(), Stalled: s.stalled.Load(),
+		NoSpace: s.noSpace.Load(), AdmitRefused: s.admitRefused.Load()}
+	if s.space != nil {
+		st.DiskFree, st.DiskFloor, st.DiskReserve = s.space.state()
+	}
+	return st
 }
 
 // Batch is a set of mutations committed atomically.
@@ -147,16 +167,17 @@ type pending struct {
 	joining bool
 }
 
-// Open opens (or creates) the store. Before Badger opens, it checks
-// Badger's logs (ErrCorrupt for damage that Badger would silently cut
-// away); after, every table's checksums (unless SkipTableCheck). See
-// doc.go, "Corruption". On an error nothing on disk was changed, except by
-// ForceRecover.
+// Open opens (or creates) the store. Before Badger opens, it checks the
+// free space (ErrNoSpace below the floor) and Badger's logs (ErrCorrupt
+// for damage that Badger would silently cut away); after, every table's
+// checksums (unless SkipTableCheck). See doc.go, "Corruption" and "Disk
+// space". On an error nothing on disk was changed, except by ForceRecover.
 func Open(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.withDefaults()
+	var sp *space
 	var check dirCheck
 	if !cfg.InMemory {
 		if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
@@ -168,6 +189,16 @@ func Open(cfg Config) (*Store, error) {
 				return nil, err
 			}
 			return nil, fmt.Errorf("storage: check %s: %w", cfg.Dir, err)
+		}
+		if cfg.DiskFloor >= 0 {
+			sp = &space{dir: cfg.Dir, floor: cfg.DiskFloor, reserve: cfg.DiskReserve, every: spaceRefresh,
+				measure: func() (int64, error) { return statfsFree(cfg.Dir) }}
+			if cfg.freeSpace != nil {
+				sp.measure, sp.every = cfg.freeSpace, cfg.freeSpaceEvery
+			}
+			if err := sp.openCheck(check.replay); err != nil {
+				return nil, err
+			}
 		}
 		if err := recoverLogs(cfg, check); err != nil {
 			return nil, err
@@ -215,6 +246,7 @@ func Open(cfg Config) (*Store, error) {
 		log:      cfg.Logger,
 		commitCh: make(chan *pending, cfg.MaxBatchEntries),
 		quitCh:   make(chan struct{}),
+		space:    sp,
 	}
 	if !cfg.InMemory {
 		if err := s.afterOpen(check); err != nil {
@@ -427,7 +459,7 @@ func (s *Store) commitLoop() {
 
 // commitGroup commits the batches in one transaction (writeGroup) and
 // tells each waiter the outcome, after the stall and fault a test may have
-// injected.
+// injected and the free-space floor.
 func (s *Store) commitGroup(group []*pending) {
 	if st := s.stall.Load(); st != nil {
 		s.stalled.Add(1)
@@ -440,7 +472,52 @@ func (s *Store) commitGroup(group []*pending) {
 		}
 		return
 	}
+	if s.space != nil {
+		if group = s.spaceFor(group); len(group) == 0 {
+			return
+		}
+	}
 	s.writeGroup(group)
+}
+
+// spaceFor answers ErrNoSpace to the batches of group that would leave
+// less than the floor free, in order, and returns the others (sharing
+// group's array): a big write refused does not hold back the small
+// deletion behind it.
+func (s *Store) spaceFor(group []*pending) []*pending {
+	var n int64 = perTxnDiskBytes
+	for _, p := range group {
+		n += batchDiskBytes(p.b)
+	}
+	if s.space.take(n) {
+		s.spaceOK()
+		return group
+	}
+	kept := group[:0]
+	for _, p := range group {
+		if s.space.take(batchDiskBytes(p.b) + perTxnDiskBytes) {
+			kept = append(kept, p)
+			continue
+		}
+		s.noSpace.Add(1)
+		free, floor, _ := s.space.state()
+		err := fmt.Errorf("%w: %s has %s free on its filesystem, and the store keeps %s free for Badger's own writes "+
+			"(DiskFloor %s + %s for compactions): free space there", ErrNoSpace, s.cfg.Dir, mib(free), mib(floor),
+			mib(s.cfg.DiskFloor), mib(floor-s.cfg.DiskFloor))
+		if !s.belowFloor.Swap(true) {
+			s.log.Error().Err(err).Msg("storage: free space below the floor: commits fail until space is freed")
+		}
+		p.done <- err
+	}
+	return kept
+}
+
+// spaceOK logs the end of a shortage of space.
+func (s *Store) spaceOK() {
+	if s.belowFloor.Load() && s.belowFloor.Swap(false) {
+		free, floor, _ := s.space.state()
+		s.log.Warn().Int64("free", free).Int64("floor", floor).Msg("storage: free space back above the floor: commits resume")
+	}
 }
 
 // writeGroup commits the batches in one Badger transaction and answers
@@ -473,8 +550,14 @@ func (s *Store) writeGroup(group []*pending) {
 		s.writeGroup(group[half:])
 		return
 	}
-	if err != nil {
+	if errors.Is(err, syscall.ENOSPC) {
+		// A file Badger writes with write(2) (the manifest) found the
+		// filesystem full: the guard's figures were off.
+		err = fmt.Errorf("storage: commit: %w: %w", ErrNoSpace, err)
+	} else if err != nil {
 		err = fmt.Errorf("storage: commit: %w", err)
+	}
+	if err != nil {
 		s.log.Error().Err(err).Int("batches", len(group)).Msg("storage: group commit failed")
 	} else {
 		// Commits first: a reader of Groups then Commits never sees
@@ -617,6 +700,12 @@ func (s *Store) gcLoop() {
 		case <-t.C:
 		}
 		for n := 0; ; n++ {
+			if s.space != nil && !s.space.fits(valueLogFileSize) {
+				// A rewrite writes up to one file's live values before
+				// the old file goes.
+				s.log.Debug().Msg("storage: value-log GC skipped: too little free space for a rewrite")
+				break
+			}
 			err := s.db.RunValueLogGC(s.cfg.GCDiscardRatio)
 			if err != nil {
 				if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
