@@ -62,12 +62,11 @@ type Config struct {
 	// logged. Every loss is logged at Error. Meant for one start after an
 	// operator chose it over restoring a backup (doc.go, "Corruption").
 	ForceRecover bool
-	// SkipTableCheck skips verifying every table's block checksums at Open
-	// (Badger's DB.VerifyChecksum). Badger's iterators end silently at a
-	// bad block, and a changed byte in a value is read as it is, so without
-	// the check a damaged table shows up as records missing or wrong, not
-	// as an error. It reads the whole tree once: about 0.3–1.5 s for a
-	// 190 MiB store on our 2-core machine (doc.go, "Corruption").
+	// SkipTableCheck skips verifying every table's block checksums at
+	// Open. Badger's iterators end silently at a bad block, and a changed
+	// byte in a value is read as it is, so without the check a damaged
+	// table shows up as records missing or wrong, not as an error. It reads
+	// the whole tree once, before Badger opens it (doc.go, "Corruption").
 	SkipTableCheck bool
 
 	// freeSpace, when set (by tests, export_test.go), measures the free

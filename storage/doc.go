@@ -37,7 +37,8 @@
 // empty. Badger has no option to change this; its ChecksumVerificationMode
 // covers tables only.
 //
-// So Open reads the logs first (logcheck.go), the way Badger replays them,
+// So Open reads the logs first (logcheck.go), under Badger's directory
+// lock, the way Badger replays them,
 // and judges what follows the point where the replay would stop. What a
 // crash can leave there is known: the log is preallocated, so past the last
 // write it holds zeroes; a batch is acknowledged only once its commit entry
@@ -57,7 +58,10 @@
 //     zeroes in place, and only its own replay cuts a log at its last
 //     entry. Open records where each replay will cut in REQUESTAGENT-LOGENDS
 //     (written atomically before Badger opens, corrected after), and a log
-//     shorter than its record is damage too;
+//     shorter than its record is damage too. (A kill in the instant between
+//     Badger creating a memtable log and sizing it leaves an empty one
+//     that held nothing: refused all the same, and ForceRecover then loses
+//     nothing);
 //   - a replayed entry pointing into a value log past what that log holds.
 //
 // After a power failure (not a process crash) the pages of the write in
@@ -78,11 +82,13 @@
 // Tables: Badger verifies a table's index checksum when it opens it, and
 // block checksums never, by default; and its iterators end silently at a
 // block that fails (Iterator has no error), while a changed byte in a
-// value is read as it is. So Open runs DB.VerifyChecksum over every table
-// and refuses with ErrCorrupt naming the table: about 0.3–1.5 s for a
-// 190 MiB tree on our 2-core machine, pages the agent's recovery reads
-// next anyway (SkipTableCheck skips it). Verifying each block on read
-// (OnBlockRead) would not help: a failing block still just ends the scan.
+// value is read as it is. So before Badger opens, Open verifies every
+// block of every table the MANIFEST lists (Badger's table.OpenTable with
+// OnTableRead), each table mapped only while it is checked, and refuses
+// with ErrCorrupt naming the table (SkipTableCheck skips it). Badger's
+// DB.VerifyChecksum on the open store does the same but leaves the whole
+// tree mapped and resident. Verifying each block on read (OnBlockRead)
+// would not help: a failing block still just ends the scan.
 //
 // The MANIFEST's change sets carry CRCs that Badger checks (a mismatch is
 // ErrCorrupt); a MANIFEST cut short makes Badger delete the tables it no

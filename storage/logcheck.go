@@ -208,7 +208,8 @@ func entryPtr(e logEntry) (valuePtr, bool) {
 	fid := binary.NativeEndian.Uint32(e.val[0:])
 	n := binary.NativeEndian.Uint32(e.val[4:])
 	off := binary.NativeEndian.Uint32(e.val[8:])
-	return valuePtr{key: e.key, fid: fid, offset: off, end: off + n}, true
+	// The key is copied: the log's mapping is gone once checkLog returns.
+	return valuePtr{key: bytes.Clone(e.key), fid: fid, offset: off, end: off + n}, true
 }
 
 // finEntry encodes the commit entry Badger writes for a transaction at ts
@@ -668,13 +669,10 @@ func checkDir(dir string) (dirCheck, error) {
 	return c, nil
 }
 
-// corruptError is the one-line ErrCorrupt of a damaged log.
-func corruptError(dir string, st logState, more int) error {
-	extra := ""
-	if more > 0 {
-		extra = fmt.Sprintf(" (and %d more damaged files, logged)", more)
-	}
+// corruptError is the one-line ErrCorrupt of a damaged log; more says
+// what else was found (and logged).
+func corruptError(dir string, st logState, more string) error {
 	return fmt.Errorf("%w: %s at offset %d: %s%s; Badger would silently drop what follows. "+
 		"Restore the data directory from a backup, or start once with ForceRecover (--forceRecover) to drop it",
-		ErrCorrupt, filepath.Join(dir, st.name), st.at, st.damage, extra)
+		ErrCorrupt, filepath.Join(dir, st.name), st.at, st.damage, more)
 }

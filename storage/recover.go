@@ -3,13 +3,17 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/table"
 )
 
 // recoverLogs acts on what checkDir found before Badger opens: ErrCorrupt
@@ -27,7 +31,7 @@ func recoverLogs(cfg Config, c dirCheck) error {
 	if problems > 0 && !cfg.ForceRecover {
 		for i, st := range c.damaged {
 			if i > 0 {
-				cfg.Logger.Error().Err(corruptError(cfg.Dir, st, 0)).Msg("storage: damaged log")
+				cfg.Logger.Error().Err(corruptError(cfg.Dir, st, "")).Msg("storage: damaged log")
 			}
 		}
 		for i, why := range c.lostWhy {
@@ -36,10 +40,10 @@ func recoverLogs(cfg Config, c dirCheck) error {
 			}
 		}
 		if len(c.damaged) > 0 {
-			return corruptError(cfg.Dir, c.damaged[0], problems-1)
+			return corruptError(cfg.Dir, c.damaged[0], moreOf(len(c.damaged)-1, len(c.lostValues)))
 		}
 		return fmt.Errorf("%w: %s: %s%s. Restore the data directory from a backup, or start once with ForceRecover (--forceRecover) to delete the keys whose values are lost",
-			ErrCorrupt, cfg.Dir, c.lostWhy[0], moreOf(problems-1))
+			ErrCorrupt, cfg.Dir, c.lostWhy[0], moreOf(0, len(c.lostValues)-1))
 	}
 	for _, st := range c.damaged {
 		cfg.Logger.Error().Str("file", filepath.Join(cfg.Dir, st.name)).Int64("offset", st.at).Str("damage", st.damage).
@@ -60,17 +64,24 @@ func recoverLogs(cfg Config, c dirCheck) error {
 	return nil
 }
 
-func moreOf(n int) string {
-	if n == 0 {
+// moreOf says how many more damaged logs and lost values were logged.
+func moreOf(logs, values int) string {
+	var parts []string
+	if logs > 0 {
+		parts = append(parts, fmt.Sprintf("%d more damaged logs", logs))
+	}
+	if values > 0 {
+		parts = append(parts, fmt.Sprintf("%d acknowledged values lost", values))
+	}
+	if len(parts) == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (and %d more, logged)", n)
+	return " (and " + strings.Join(parts, " and ") + ", logged)"
 }
 
 // afterOpen runs once Badger is open: it records where Badger actually
-// cut the logs, checks every table (unless SkipTableCheck), deletes the
-// keys whose values ForceRecover gave up, and checks the free space with
-// the room the tree's compactions need.
+// cut the logs, deletes the keys whose values ForceRecover gave up, and
+// checks the free space with the room the tree's compactions need.
 func (s *Store) afterOpen(c dirCheck) error {
 	ends := maps.Clone(c.ends)
 	for name, end := range c.ends {
@@ -91,18 +102,6 @@ func (s *Store) afterOpen(c dirCheck) error {
 		if err := writeLogEnds(s.cfg.Dir, ends); err != nil {
 			return fmt.Errorf("storage: record log ends in %s: %w", s.cfg.Dir, err)
 		}
-	}
-	if !s.cfg.SkipTableCheck {
-		started := time.Now()
-		if err := s.db.VerifyChecksum(); err != nil {
-			if !s.cfg.ForceRecover {
-				return fmt.Errorf("%w: %s: %v. A damaged table cannot be cut like a log: restore the data directory from a backup, "+
-					"or start with ForceRecover (--forceRecover) to serve what can still be read (scans stop early at the damage)",
-					ErrCorrupt, s.cfg.Dir, err)
-			}
-			s.log.Error().Err(err).Msg("storage: ForceRecover: a table is damaged; scans that reach it stop early")
-		}
-		s.log.Debug().Dur("took", time.Since(started)).Msg("storage: table checksums verified")
 	}
 	for _, p := range c.lostValues {
 		key := p.key[:len(p.key)-8]
@@ -140,6 +139,68 @@ func (s *Store) afterOpen(c dirCheck) error {
 		}
 	}
 	return nil
+}
+
+// checkTables verifies the block checksums of every table the MANIFEST
+// lists, before Badger opens them (Badger checks only each table's index,
+// and its iterators end silently at a block that fails); tableChecker
+// says why it does not use Badger's own check. Tables the MANIFEST
+// does not list are the unfinished output of a flush or compaction cut by
+// a crash, which Badger deletes; they are not checked. A MANIFEST that
+// does not replay, or a listed table that is missing, is left to Badger's
+// Open to report (badgerOpenError).
+func checkTables(cfg Config, opts badger.Options) error {
+	f, err := os.Open(filepath.Join(cfg.Dir, "MANIFEST"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m, _, err := badger.ReplayManifestFile(f, opts.ExternalMagicVersion, opts)
+	f.Close()
+	if err != nil {
+		return nil
+	}
+	ids := slices.Sorted(maps.Keys(m.Tables))
+	started := time.Now()
+	var checker tableChecker
+	for _, id := range ids {
+		tm := m.Tables[id]
+		if tm.KeyID != 0 {
+			continue // encrypted: this store never is; Badger will refuse it
+		}
+		path := table.NewFilename(id, cfg.Dir)
+		err := checker.check(path, tm.Compression)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			err = fmt.Errorf("%w: %s: %v. A damaged table cannot be cut like a log: restore the data directory from a backup, "+
+				"or start once with ForceRecover (--forceRecover) to serve what can still be read (what the damaged blocks hold is then read wrong or not at all)",
+				ErrCorrupt, path, err)
+			if !cfg.ForceRecover {
+				return err
+			}
+			cfg.Logger.Error().Err(err).Msg("storage: ForceRecover: a table is damaged")
+		}
+	}
+	cfg.Logger.Debug().Int("tables", len(ids)).Dur("took", time.Since(started)).Msg("storage: table checksums verified")
+	return nil
+}
+
+// lockDir takes Badger's directory lock (an exclusive flock on LOCK, as
+// Badger's acquireDirectoryLock does) and returns its release.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("storage: open %s: another process has the store open (its LOCK is held): %w", dir, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // badgerOpenError wraps an error of badger.Open; the ones that mean

@@ -164,9 +164,11 @@ func (s *Store) Space() Space {
 	if s.space == nil {
 		return Space{}
 	}
-	s.space.mu.Lock()
-	s.space.now()
-	s.space.mu.Unlock()
+	if !s.isClosed() {
+		s.space.mu.Lock()
+		s.space.now()
+		s.space.mu.Unlock()
+	}
 	free, floor, reserve := s.space.state()
 	return Space{Free: free, Floor: floor, Reserve: reserve}
 }
@@ -177,8 +179,11 @@ func (s *Store) Space() Space {
 // writes of work already accepted (replies, state changes, deletions) go
 // straight to Commit, which refuses only below the floor. It measures at
 // most every 100 ms and counts what was committed since, so it is cheap on
-// every request.
+// every request. Once the store is closed it returns ErrClosed.
 func (s *Store) Admit(n int) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
 	if s.space == nil {
 		return nil
 	}
@@ -187,6 +192,14 @@ func (s *Store) Admit(n int) error {
 		return err
 	}
 	return nil
+}
+
+// isClosed reports whether Close was called (the guard then no longer
+// asks Badger for its tree).
+func (s *Store) isClosed() bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	return s.closed
 }
 
 // batchDiskBytes is what a batch adds to Badger's logs: each entry's key

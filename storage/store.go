@@ -183,8 +183,17 @@ func Open(cfg Config) (*Store, error) {
 		if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 			return nil, fmt.Errorf("storage: open %s: %w", cfg.Dir, err)
 		}
-		var err error
-		if check, err = checkDir(cfg.Dir); err != nil {
+		// Hold Badger's directory lock while reading its files, so that a
+		// store another process has open is reported as such rather than
+		// judged while it is being written; it is released for Badger to
+		// take right after.
+		unlock, err := lockDir(cfg.Dir)
+		if err != nil {
+			return nil, err
+		}
+		check, err = checkDir(cfg.Dir)
+		if err != nil {
+			unlock()
 			if errors.Is(err, ErrCorrupt) {
 				return nil, err
 			}
@@ -197,10 +206,13 @@ func Open(cfg Config) (*Store, error) {
 				sp.measure, sp.every = cfg.freeSpace, cfg.freeSpaceEvery
 			}
 			if err := sp.openCheck(check.replay); err != nil {
+				unlock()
 				return nil, err
 			}
 		}
-		if err := recoverLogs(cfg, check); err != nil {
+		err = recoverLogs(cfg, check)
+		unlock()
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -235,6 +247,10 @@ func Open(cfg Config) (*Store, error) {
 		WithVerifyValueChecksum(true)
 	if cfg.InMemory {
 		opts.Dir, opts.ValueDir = "", ""
+	} else if !cfg.SkipTableCheck {
+		if err := checkTables(cfg, opts); err != nil {
+			return nil, err
+		}
 	}
 	db, err := badger.Open(opts)
 	if err != nil {
