@@ -29,7 +29,14 @@ import (
 // the checksum covers everything before it.
 type tableChecker struct {
 	raw, plain []byte
+	// win holds the bytes of the file from winOff: blocks are read a
+	// window at a time (one pread per 1 MiB, not one per 4 KiB block).
+	win    []byte
+	winOff int64
 }
+
+// checkWindow is how much of a table tableChecker reads at once.
+const checkWindow = 1 << 20
 
 // check verifies the table at path, written with the given compression.
 func (c *tableChecker) check(path string, compression options.CompressionType) error {
@@ -82,8 +89,27 @@ func (c *tableChecker) check(path string, compression options.CompressionType) e
 	if err := y.VerifyChecksum(b, indexSum); err != nil {
 		return fmt.Errorf("index at %d: %w", pos, err)
 	}
-	index := append([]byte(nil), b...) // c.raw is reused for the blocks
+	index := append([]byte(nil), b...) // c.raw is reused below
 	indexStart := pos
+	c.win = c.win[:0]
+	block := func(off, n int64) ([]byte, error) {
+		if off >= c.winOff && off+n <= c.winOff+int64(len(c.win)) {
+			return c.win[off-c.winOff : off-c.winOff+n], nil
+		}
+		w := min(max(n, checkWindow), indexStart-off)
+		if w < n {
+			return nil, fmt.Errorf("%d bytes at %d run into the index", n, off)
+		}
+		if int64(cap(c.win)) < w {
+			c.win = make([]byte, w)
+		}
+		c.win, c.winOff = c.win[:w], off
+		if _, err := f.ReadAt(c.win, off); err != nil {
+			c.win = c.win[:0]
+			return nil, err
+		}
+		return c.win[:n], nil
+	}
 	ti := fb.GetRootAsTableIndex(index, 0)
 	var ko fb.BlockOffset
 	for i := range ti.OffsetsLength() {
@@ -91,10 +117,7 @@ func (c *tableChecker) check(path string, compression options.CompressionType) e
 			return fmt.Errorf("block %d: missing from the index", i)
 		}
 		off, n := int64(ko.Offset()), int64(ko.Len())
-		if off+n > indexStart {
-			return fmt.Errorf("block %d: %d bytes at %d run into the index", i, n, off)
-		}
-		data, err := read(off, n)
+		data, err := block(off, n)
 		if err != nil {
 			return fmt.Errorf("block %d: %w", i, err)
 		}
