@@ -260,14 +260,20 @@ type logState struct {
 	torn int64
 	// ptrs are the value pointers of the entries Badger will replay (.mem).
 	ptrs []valuePtr
+	// id tells this file from an earlier one of the same name: its
+	// header's 12 random bytes (the encryption IV, drawn even when
+	// nothing is encrypted). Badger reuses names: with no memtable log
+	// left, the next one is 00001.mem again.
+	id string
 }
 
 // checkLog classifies one log file. current says whether it is the log
 // Badger was writing (the newest .mem or .vlog): only that one may end in a
-// torn write. recorded is the end recorded when Badger last replayed (and
-// so cut) this file, or -1. wal says whether it is a memtable log, whose
-// transactions end in commit entries.
-func checkLog(path string, current bool, recorded int64, wal bool) (logState, error) {
+// torn write. rec is the record of the file of that name (the zero logEnd
+// if none): where Badger's replay last cut it, if it is the same file.
+// wal says whether it is a memtable log, whose transactions end in commit
+// entries.
+func checkLog(path string, current bool, rec logEnd, wal bool) (logState, error) {
 	st := logState{name: filepath.Base(path), at: -1}
 	f, err := os.Open(path)
 	if err != nil {
@@ -299,8 +305,13 @@ func checkLog(path string, current bool, recorded int64, wal bool) (logState, er
 	}
 	defer syscall.Munmap(data)
 
+	st.id = fmt.Sprintf("%x", data[8:logHeaderSize])
 	if id := binary.BigEndian.Uint64(data); id != 0 {
 		return bad(0, "its header names encryption key %d, and this store is not encrypted", id)
+	}
+	recorded := int64(-1)
+	if rec.id == st.id {
+		recorded = rec.end
 	}
 	w := walkLog(data)
 	st.end = int64(w.end)
@@ -440,12 +451,21 @@ func dataExtentsEnd(f *os.File, size int64) (int64, bool) {
 // logEnds is the record of where Badger's replay cut each log it
 // replayed: such a log ends at its last entry, which would otherwise look
 // like a log cut short by damage. It is kept in logEndsFile in the data
-// directory and rewritten (atomically) before each Open of Badger.
-type logEnds map[string]int64
+// directory, rewritten (atomically) before Badger opens when Badger is
+// about to cut a log — after a crash; a clean Close leaves no memtable log
+// and the value log already cut, so no write, and no fsync that would
+// wait for the writeback of everything written before.
+type logEnds map[string]logEnd
+
+// logEnd is where Badger cut one log, and which file that was (logState.id).
+type logEnd struct {
+	end int64
+	id  string
+}
 
 const logEndsFile = "REQUESTAGENT-LOGENDS"
 
-const logEndsMagic = "requestagent log ends v1"
+const logEndsMagic = "requestagent log ends v2"
 
 // readLogEnds reads the record; a missing one is empty. A record that
 // does not parse is reported: without it, replayed logs would be taken
@@ -470,12 +490,15 @@ func readLogEnds(dir string) (logEnds, error) {
 			complete = true
 			break
 		}
-		name, num, ok := strings.Cut(line, " ")
-		n, err := strconv.ParseInt(num, 10, 64)
-		if !ok || err != nil || n < 0 || strings.ContainsRune(name, '/') {
+		f := strings.Fields(line)
+		if len(f) != 3 {
 			return nil, fmt.Errorf("%s: bad line %q", logEndsFile, line)
 		}
-		ends[name] = n
+		n, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil || n < 0 || strings.ContainsRune(f[0], '/') {
+			return nil, fmt.Errorf("%s: bad line %q", logEndsFile, line)
+		}
+		ends[f[0]] = logEnd{end: n, id: f[2]}
 	}
 	if !complete {
 		return nil, fmt.Errorf("%s: cut short", logEndsFile)
@@ -494,7 +517,7 @@ func writeLogEnds(dir string, ends logEnds) error {
 	var b strings.Builder
 	b.WriteString(logEndsMagic + "\n")
 	for _, n := range names {
-		fmt.Fprintf(&b, "%s %d\n", n, ends[n])
+		fmt.Fprintf(&b, "%s %d %s\n", n, ends[n].end, ends[n].id)
 	}
 	b.WriteString("end\n")
 	tmp := filepath.Join(dir, logEndsFile+".tmp")
@@ -596,14 +619,8 @@ func checkDir(dir string) (dirCheck, error) {
 	if err != nil {
 		return c, err
 	}
-	rec := func(name string) int64 {
-		if n, ok := recorded[name]; ok {
-			return n
-		}
-		return -1
-	}
 	for i, name := range mems {
-		st, err := checkLog(filepath.Join(dir, name), i == len(mems)-1, rec(name), true)
+		st, err := checkLog(filepath.Join(dir, name), i == len(mems)-1, recorded[name], true)
 		if err != nil {
 			return c, err
 		}
@@ -618,19 +635,18 @@ func checkDir(dir string) (dirCheck, error) {
 			// Badger finished writing it and cut it at its end; it is
 			// not read again here (its values are checked on every read,
 			// VerifyValueChecksum), only its length against the record.
-			fi, err := os.Stat(filepath.Join(dir, name))
+			st, err := statLog(filepath.Join(dir, name))
 			if err != nil {
 				return c, err
 			}
-			st := logState{name: name, size: fi.Size(), end: fi.Size(), at: -1}
-			if n := rec(name); n >= 0 && st.size < n {
-				st.damage, st.at = fmt.Sprintf("the file is %d bytes, shorter than the %d Badger kept when it last replayed it", st.size, n), st.size
+			if r := recorded[name]; r.id == st.id && st.size < r.end {
+				st.damage, st.at = fmt.Sprintf("the file is %d bytes, shorter than the %d Badger kept when it last replayed it", st.size, r.end), st.size
 			}
 			c.logs = append(c.logs, st)
 			vlogEnd[vlogID(name)] = st.end
 			continue
 		}
-		st, err := checkLog(filepath.Join(dir, name), true, rec(name), false)
+		st, err := checkLog(filepath.Join(dir, name), true, recorded[name], false)
 		if err != nil {
 			return c, err
 		}
@@ -643,13 +659,14 @@ func checkDir(dir string) (dirCheck, error) {
 			c.damaged = append(c.damaged, st)
 		}
 		// Badger's replay cuts every memtable log and the newest value
-		// log at st.end (the older value logs it leaves alone; their
-		// record is kept).
-		if n, ok := recorded[st.name]; ok && st.size >= logHeaderSize {
-			c.ends[st.name] = n
+		// log at st.end (the older value logs it leaves alone). Keep the
+		// records of the files still there, add those Badger will cut.
+		if r, ok := recorded[st.name]; ok && r.id == st.id && st.id != "" {
+			c.ends[st.name] = r
 		}
-		if st.size >= logHeaderSize && (strings.HasSuffix(st.name, ".mem") || st.name == lastName(vlogs)) {
-			c.ends[st.name] = st.end
+		replayed := strings.HasSuffix(st.name, ".mem") || st.name == lastName(vlogs)
+		if replayed && st.id != "" && st.end < st.size {
+			c.ends[st.name] = logEnd{end: st.end, id: st.id}
 		}
 	}
 	for _, st := range c.logs {
@@ -667,6 +684,38 @@ func checkDir(dir string) (dirCheck, error) {
 		}
 	}
 	return c, nil
+}
+
+// statLog returns the size and id of a log that is not read.
+func statLog(path string) (logState, error) {
+	st := logState{name: filepath.Base(path), at: -1}
+	f, err := os.Open(path)
+	if err != nil {
+		return st, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return st, err
+	}
+	st.size, st.end = fi.Size(), fi.Size()
+	var h [logHeaderSize]byte
+	if _, err := f.ReadAt(h[:], 0); err == nil {
+		st.id = fmt.Sprintf("%x", h[8:])
+	}
+	return st, nil
+}
+
+// newRecords reports whether ends holds a record that recorded lacks (a
+// record dropped, of a file gone, needs no write: its id keeps it from
+// applying to a later file of the same name).
+func newRecords(ends, recorded logEnds) bool {
+	for name, e := range ends {
+		if recorded[name] != e {
+			return true
+		}
+	}
+	return false
 }
 
 // corruptError is the one-line ErrCorrupt of a damaged log; more says

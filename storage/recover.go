@@ -46,16 +46,29 @@ func recoverLogs(cfg Config, c dirCheck) error {
 			ErrCorrupt, cfg.Dir, c.lostWhy[0], moreOf(0, len(c.lostValues)-1))
 	}
 	for _, st := range c.damaged {
-		cfg.Logger.Error().Str("file", filepath.Join(cfg.Dir, st.name)).Int64("offset", st.at).Str("damage", st.damage).
+		path := filepath.Join(cfg.Dir, st.name)
+		cfg.Logger.Error().Str("file", path).Int64("offset", st.at).Str("damage", st.damage).
 			Msg("storage: ForceRecover: dropping what follows the damage in this log")
-		if st.size < logHeaderSize {
-			if err := os.Remove(filepath.Join(cfg.Dir, st.name)); err != nil {
-				return fmt.Errorf("storage: ForceRecover: %w", err)
-			}
+		var err error
+		switch {
+		case st.size < logHeaderSize:
+			err = os.Remove(path)
 			delete(c.ends, st.name)
+		case st.end < st.size:
+			// Cut it here, where Badger would: Badger's replay sizes its
+			// read buffer from the damaged entry's header before checking
+			// it against the file (value.go, safeRead.Entry), up to 4 GiB.
+			err = os.Truncate(path, st.end)
+		}
+		if st.size >= logHeaderSize && st.id != "" {
+			// Accepted as it now is: the next Open judges it from here.
+			c.ends[st.name] = logEnd{end: st.end, id: st.id}
+		}
+		if err != nil {
+			return fmt.Errorf("storage: ForceRecover: %w", err)
 		}
 	}
-	if maps.Equal(c.ends, c.recorded) {
+	if !newRecords(c.ends, c.recorded) {
 		return nil
 	}
 	if err := writeLogEnds(cfg.Dir, c.ends); err != nil {
@@ -83,22 +96,23 @@ func moreOf(logs, values int) string {
 // cut the logs, deletes the keys whose values ForceRecover gave up, and
 // checks the free space with the room the tree's compactions need.
 func (s *Store) afterOpen(c dirCheck) error {
-	ends := maps.Clone(c.ends)
-	for name, end := range c.ends {
+	ends, changed := maps.Clone(c.ends), false
+	for name, e := range c.ends {
 		fi, err := os.Stat(filepath.Join(s.cfg.Dir, name))
 		switch {
 		case err != nil:
 			delete(ends, name) // flushed and deleted already
-		case fi.Size() != end:
+		case fi.Size() != e.end:
 			// Badger cut it elsewhere than checkLog says it would:
 			// record what it did, so that the next Open judges the file
 			// by its real end.
-			s.log.Warn().Str("file", name).Int64("checked", end).Int64("cut", fi.Size()).
+			s.log.Warn().Str("file", name).Int64("checked", e.end).Int64("cut", fi.Size()).
 				Msg("storage: Badger cut a log elsewhere than checked")
-			ends[name] = fi.Size()
+			ends[name] = logEnd{end: fi.Size(), id: e.id}
+			changed = true
 		}
 	}
-	if !maps.Equal(ends, c.ends) {
+	if changed {
 		if err := writeLogEnds(s.cfg.Dir, ends); err != nil {
 			return fmt.Errorf("storage: record log ends in %s: %w", s.cfg.Dir, err)
 		}
