@@ -38,8 +38,8 @@
 // covers tables only.
 //
 // So Open reads the logs first (logcheck.go), under Badger's directory
-// lock, the way Badger replays them,
-// and judges what follows the point where the replay would stop. What a
+// lock, the way Badger replays them, and judges what follows the point
+// where the replay would stop. What a
 // crash can leave there is known: the log is preallocated, so past the last
 // write it holds zeroes; a batch is acknowledged only once its commit entry
 // is synced; and a killed process's stores land in order, so the write in
@@ -57,11 +57,13 @@
 //     is empty or shorter than its header: Badger leaves the preallocated
 //     zeroes in place, and only its own replay cuts a log at its last
 //     entry. Open records where each replay will cut in REQUESTAGENT-LOGENDS
-//     (written atomically before Badger opens, corrected after), and a log
-//     shorter than its record is damage too. (A kill in the instant between
-//     Badger creating a memtable log and sizing it leaves an empty one
-//     that held nothing: refused all the same, and ForceRecover then loses
-//     nothing);
+//     (written atomically before Badger opens, only when Badger is about
+//     to cut a log, which after a clean Close it is not; each record names
+//     the file by its header's random bytes too, as Badger reuses names),
+//     and a log shorter than its record is damage too. (A kill in the
+//     instant between Badger creating a memtable log and sizing it leaves
+//     an empty one that held nothing: refused all the same, and
+//     ForceRecover then loses nothing);
 //   - a replayed entry pointing into a value log past what that log holds.
 //
 // After a power failure (not a process crash) the pages of the write in
@@ -133,7 +135,8 @@
 // Stats report the free space and both thresholds.
 //
 // On a real tmpfs, 64 KiB values and 4 MiB memtables, new work was refused
-// after 38 MiB of values on 96 MiB and after 230–290 MiB on 512 MiB,
+// after 38 MiB of values on 96 MiB, 230–290 MiB on 512 MiB and 700–740
+// MiB on 1 GiB,
 // without a fault; the same writer without the checks died of SIGBUS in a
 // compaction after 92 MiB on 96 MiB. Badger itself wrote up to ~480 MiB
 // beyond what was committed within 5 s while compacting a 1.2 GiB tree of
