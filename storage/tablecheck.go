@@ -28,7 +28,8 @@ import (
 // their count (4 bytes), its checksum and the checksum's length (4 bytes);
 // the checksum covers everything before it.
 type tableChecker struct {
-	raw, plain []byte
+	raw, plain, index []byte
+	sum               pb.Checksum
 	// win holds the bytes of the file from winOff: blocks are read a
 	// window at a time (one pread per 1 MiB, not one per 4 KiB block).
 	win    []byte
@@ -73,8 +74,7 @@ func (c *tableChecker) check(path string, compression options.CompressionType) e
 	if err != nil {
 		return fmt.Errorf("index checksum: %w", err)
 	}
-	indexSum, err := parseChecksum(b)
-	if err != nil {
+	if err := parseChecksum(b, &c.sum); err != nil {
 		return fmt.Errorf("index checksum: %w", err)
 	}
 	pos -= 4
@@ -86,10 +86,11 @@ func (c *tableChecker) check(path string, compression options.CompressionType) e
 	if b, err = read(pos, indexLen); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
-	if err := y.VerifyChecksum(b, indexSum); err != nil {
+	if err := y.VerifyChecksum(b, &c.sum); err != nil {
 		return fmt.Errorf("index at %d: %w", pos, err)
 	}
-	index := append([]byte(nil), b...) // c.raw is reused below
+	c.index = append(c.index[:0], b...) // c.raw is reused below
+	index := c.index
 	indexStart := pos
 	c.win = c.win[:0]
 	block := func(off, n int64) ([]byte, error) {
@@ -136,15 +137,16 @@ func (c *tableChecker) check(path string, compression options.CompressionType) e
 		default:
 			return fmt.Errorf("unknown compression %d", compression)
 		}
-		if err := verifyBlock(data); err != nil {
+		if err := verifyBlock(data, &c.sum); err != nil {
 			return fmt.Errorf("block %d at %d: %w", i, off, err)
 		}
 	}
 	return nil
 }
 
-// verifyBlock checks a decompressed block against its checksum.
-func verifyBlock(data []byte) error {
+// verifyBlock checks a decompressed block against its checksum (sum is
+// scratch space).
+func verifyBlock(data []byte, sum *pb.Checksum) error {
 	if len(data) < 4 {
 		return errors.New("shorter than its checksum length")
 	}
@@ -153,26 +155,25 @@ func verifyBlock(data []byte) error {
 	if chkLen > end {
 		return errors.New("its checksum length runs past its start")
 	}
-	sum, err := parseChecksum(data[end-chkLen : end])
-	if err != nil {
+	if err := parseChecksum(data[end-chkLen:end], sum); err != nil {
 		return err
 	}
 	return y.VerifyChecksum(data[:end-chkLen], sum)
 }
 
-// parseChecksum decodes a pb.Checksum: field 1, the algorithm, and field
-// 2, the sum, both varints.
-func parseChecksum(b []byte) (*pb.Checksum, error) {
-	var cs pb.Checksum
+// parseChecksum decodes a pb.Checksum into cs: field 1, the algorithm, and
+// field 2, the sum, both varints.
+func parseChecksum(b []byte, cs *pb.Checksum) error {
+	cs.Algo, cs.Sum = 0, 0
 	for len(b) > 0 {
 		tag, n := binary.Uvarint(b)
 		if n <= 0 {
-			return nil, errors.New("bad checksum record")
+			return errBadChecksumRecord
 		}
 		b = b[n:]
 		v, n := binary.Uvarint(b)
 		if n <= 0 || tag&7 != 0 {
-			return nil, errors.New("bad checksum record")
+			return errBadChecksumRecord
 		}
 		b = b[n:]
 		switch tag >> 3 {
@@ -183,7 +184,9 @@ func parseChecksum(b []byte) (*pb.Checksum, error) {
 		}
 	}
 	if cs.Algo != pb.Checksum_CRC32C && cs.Algo != pb.Checksum_XXHash64 {
-		return nil, fmt.Errorf("unknown checksum algorithm %d", cs.Algo)
+		return fmt.Errorf("unknown checksum algorithm %d", cs.Algo)
 	}
-	return &cs, nil
+	return nil
 }
+
+var errBadChecksumRecord = errors.New("bad checksum record")
