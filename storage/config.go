@@ -37,6 +37,42 @@ type Config struct {
 	GCDiscardRatio float64
 	// Logger receives store events; Badger's own INFO lines go to Debug.
 	Logger zerolog.Logger
+
+	// DiskFloor is the free space, in bytes, kept on the data directory's
+	// filesystem for what Badger writes on its own: below it every commit
+	// fails with ErrNoSpace before it reaches Badger, and Open refuses to
+	// start. Badger writes through mmap, so a full filesystem would reach
+	// it as SIGBUS, not as an error (doc.go, "Disk space"). Default
+	// numMemtables × MemTableSize + 8 MiB (56 MiB): every memtable flushed
+	// into a table while its log still exists, plus the manifest, discard
+	// stats and page rounding. While the store runs, the largest compaction
+	// its tree allows (level 0 and the base level) is added to it. Negative
+	// disables every free-space check.
+	DiskFloor int64
+	// DiskReserve is the free space, in bytes, above DiskFloor that only
+	// work already accepted may use: Admit refuses new work once it would
+	// eat into it, while replies, state changes and deletions still commit.
+	// Default 64 MiB: 32 replies of the largest GIOP message by default
+	// (giop.DefaultMaxMessageSize), or hundreds of thousands of deletions.
+	DiskReserve int64
+	// ForceRecover opens a store in which Open found damage (ErrCorrupt)
+	// anyway, accepting the loss: each damaged log is cut at its first bad
+	// entry, as Badger would silently do, an empty log is removed, a key
+	// whose large value was lost is deleted, and damaged tables are only
+	// logged. Every loss is logged at Error. Meant for one start after an
+	// operator chose it over restoring a backup (doc.go, "Corruption").
+	ForceRecover bool
+	// SkipTableCheck skips verifying every table's block checksums at
+	// Open. Badger's iterators end silently at a bad block, and a changed
+	// byte in a value is read as it is, so without the check a damaged
+	// table shows up as records missing or wrong, not as an error. It reads
+	// the whole tree once, before Badger opens it (doc.go, "Corruption").
+	SkipTableCheck bool
+
+	// freeSpace, when set (by tests, export_test.go), measures the free
+	// space instead of statfs, at most every freeSpaceEvery.
+	freeSpace      func() (int64, error)
+	freeSpaceEvery time.Duration
 }
 
 // Defaults.
@@ -47,7 +83,22 @@ const (
 	DefaultJoinDelay       = 10 * time.Millisecond
 	DefaultGCInterval      = 5 * time.Minute
 	DefaultGCDiscardRatio  = 0.5
+	// DefaultDiskReserve is Config.DiskReserve's default.
+	DefaultDiskReserve = 64 << 20
+	// diskSlack is what the floor keeps beyond the memtables: the
+	// manifest, the 1 MiB discard-stats file, new log headers and the
+	// page rounding of every file Badger appends to.
+	diskSlack = 8 << 20
 )
+
+// numMemtables is how many memtables Badger keeps (Open): one being
+// written, the others waiting for their flush.
+const numMemtables = 3
+
+// DefaultDiskFloor is Config.DiskFloor's default for a memtable size.
+func DefaultDiskFloor(memTableSize int64) int64 {
+	return numMemtables*memTableSize + diskSlack
+}
 
 // DefaultConfig returns the defaults for a store in dir.
 func DefaultConfig(dir string) Config {
@@ -73,6 +124,12 @@ func (c *Config) withDefaults() {
 	if c.GCDiscardRatio == 0 {
 		c.GCDiscardRatio = DefaultGCDiscardRatio
 	}
+	if c.DiskFloor == 0 {
+		c.DiskFloor = DefaultDiskFloor(c.MemTableSize)
+	}
+	if c.DiskReserve == 0 {
+		c.DiskReserve = DefaultDiskReserve
+	}
 }
 
 // Validate reports the first invalid field.
@@ -93,6 +150,8 @@ func (c *Config) Validate() error {
 		return bad("JoinDelay", c.JoinDelay, "must not be negative")
 	case c.GCDiscardRatio < 0 || c.GCDiscardRatio >= 1:
 		return bad("GCDiscardRatio", c.GCDiscardRatio, "must be in [0, 1)")
+	case c.DiskReserve < 0:
+		return bad("DiskReserve", c.DiskReserve, "must not be negative (a negative DiskFloor disables the checks)")
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -42,6 +43,14 @@ type Store struct {
 	stall atomic.Pointer[<-chan struct{}]
 	// disk and diskAt cache DiskBytes.
 	disk, diskAt atomic.Int64
+
+	// space is the free-space guard; nil in memory or when disabled.
+	space *space
+	// noSpace counts batches the floor refused, admitRefused the work
+	// Admit refused; belowFloor is set while commits are being refused
+	// (so that the transition is logged, not every refusal).
+	noSpace, admitRefused atomic.Int64
+	belowFloor            atomic.Bool
 }
 
 // InjectFault makes every commit fail with err until called with nil: the
@@ -82,12 +91,24 @@ type Stats struct {
 	Joining int64
 	// Stalled is the number of group commits held by InjectStall right now.
 	Stalled int64
+	// NoSpace is the number of batches refused with ErrNoSpace because
+	// free space was below the floor; AdmitRefused the number of times
+	// Admit refused new work.
+	NoSpace, AdmitRefused int64
+	// DiskFree, DiskFloor and DiskReserve are the free-space guard's last
+	// figures (Space, without measuring again); zero in memory.
+	DiskFree, DiskFloor, DiskReserve int64
 }
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Groups: s.groups.Load(), Entries: s.entries.Load(),
-		Busy: time.Duration(s.busy.Load()), Joining: s.joining.Load(), Stalled: s.stalled.Load()}
+	st := Stats{Commits: s.commits.Load(), Groups: s.groups.Load(), Entries: s.entries.Load(),
+		Busy: time.Duration(s.busy.Load()), Joining: s.joining.Load(), Stalled: s.stalled.Load(),
+		NoSpace: s.noSpace.Load(), AdmitRefused: s.admitRefused.Load()}
+	if s.space != nil {
+		st.DiskFree, st.DiskFloor, st.DiskReserve = s.space.state()
+	}
+	return st
 }
 
 // Batch is a set of mutations committed atomically.
@@ -146,18 +167,61 @@ type pending struct {
 	joining bool
 }
 
-// Open opens (or creates) the store.
+// Open opens (or creates) the store. Before Badger opens, it checks the
+// free space (ErrNoSpace below the floor) and Badger's logs (ErrCorrupt
+// for damage that Badger would silently cut away); after, every table's
+// checksums (unless SkipTableCheck). See doc.go, "Corruption" and "Disk
+// space". On an error nothing on disk was changed, except by ForceRecover.
 func Open(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.withDefaults()
+	var sp *space
+	var check dirCheck
+	if !cfg.InMemory {
+		if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("storage: open %s: %w", cfg.Dir, err)
+		}
+		// Hold Badger's directory lock while reading its files, so that a
+		// store another process has open is reported as such rather than
+		// judged while it is being written; it is released for Badger to
+		// take right after.
+		unlock, err := lockDir(cfg.Dir)
+		if err != nil {
+			return nil, err
+		}
+		check, err = checkDir(cfg.Dir)
+		if err != nil {
+			unlock()
+			if errors.Is(err, ErrCorrupt) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("storage: check %s: %w", cfg.Dir, err)
+		}
+		if cfg.DiskFloor >= 0 {
+			sp = &space{dir: cfg.Dir, floor: cfg.DiskFloor, reserve: cfg.DiskReserve, every: spaceRefresh,
+				measure: func() (int64, error) { return statfsFree(cfg.Dir) }}
+			if cfg.freeSpace != nil {
+				sp.measure, sp.every = cfg.freeSpace, cfg.freeSpaceEvery
+			}
+			if err := sp.openCheck(check.replay); err != nil {
+				unlock()
+				return nil, err
+			}
+		}
+		err = recoverLogs(cfg, check)
+		unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
 	opts := badger.DefaultOptions(cfg.Dir).
 		WithInMemory(cfg.InMemory).
 		WithSyncWrites(cfg.Durable).
 		WithLogger(badgerLogger{cfg.Logger}).
 		WithMemTableSize(cfg.MemTableSize).
-		WithNumMemtables(3).
+		WithNumMemtables(numMemtables).
 		WithBlockCacheSize(32 << 20).
 		WithNumCompactors(2).
 		WithBaseTableSize(512 << 10).
@@ -167,13 +231,30 @@ func Open(cfg Config) (*Store, error) {
 		// ~100 MiB of table builders and a second (RELIABILITY.md, Memory).
 		WithBaseLevelSize(64 << 20).
 		// One committer writes; there is nothing to conflict with.
-		WithDetectConflicts(false)
+		WithDetectConflicts(false).
+		// Values from 1 MiB go to the value log (Badger's default), but
+		// Badger refuses a threshold above a transaction's limit, 15% of
+		// the memtable: smaller memtables (tests) take a smaller one.
+		WithValueThreshold(min(1<<20, cfg.MemTableSize*15/100)).
+		// 64 MiB value-log files, not Badger's 1 GiB: each is mapped at
+		// twice its size and value-log GC rewrites up to one file's live
+		// values at a time, which the free-space guard must leave room
+		// for (doc.go, "Disk space"). Only values of 1 MiB and more go
+		// there, so the file count stays small.
+		WithValueLogFileSize(valueLogFileSize).
+		// A damaged value in the value log is then an error on read, not
+		// wrong bytes (doc.go, "Corruption").
+		WithVerifyValueChecksum(true)
 	if cfg.InMemory {
 		opts.Dir, opts.ValueDir = "", ""
+	} else if !cfg.SkipTableCheck {
+		if err := checkTables(cfg, opts); err != nil {
+			return nil, err
+		}
 	}
 	db, err := badger.Open(opts)
 	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", cfg.Dir, err)
+		return nil, badgerOpenError(cfg.Dir, err)
 	}
 	s := &Store{
 		db:       db,
@@ -181,6 +262,13 @@ func Open(cfg Config) (*Store, error) {
 		log:      cfg.Logger,
 		commitCh: make(chan *pending, cfg.MaxBatchEntries),
 		quitCh:   make(chan struct{}),
+		space:    sp,
+	}
+	if !cfg.InMemory {
+		if err := s.afterOpen(check); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.commitLoop() }()
@@ -190,6 +278,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	return s, nil
 }
+
+// valueLogFileSize is Badger's ValueLogFileSize (Open).
+const valueLogFileSize = 64 << 20
 
 // Commit writes the batch and returns once it is durable (or, with
 // Durable=false, written through to Badger). If ctx ends first, Commit
@@ -382,10 +473,9 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// commitGroup commits the batches in one transaction and tells each
-// waiter the outcome. Should the transaction still be too big for Badger,
-// the group is split in halves and retried, so one batch never fails
-// because of its neighbours.
+// commitGroup commits the batches in one transaction (writeGroup) and
+// tells each waiter the outcome, after the stall and fault a test may have
+// injected and the free-space floor.
 func (s *Store) commitGroup(group []*pending) {
 	if st := s.stall.Load(); st != nil {
 		s.stalled.Add(1)
@@ -398,6 +488,59 @@ func (s *Store) commitGroup(group []*pending) {
 		}
 		return
 	}
+	if s.space != nil {
+		if group = s.spaceFor(group); len(group) == 0 {
+			return
+		}
+	}
+	s.writeGroup(group)
+}
+
+// spaceFor answers ErrNoSpace to the batches of group that would leave
+// less than the floor free, in order, and returns the others (sharing
+// group's array): a big write refused does not hold back the small
+// deletion behind it.
+func (s *Store) spaceFor(group []*pending) []*pending {
+	var n int64 = perTxnDiskBytes
+	for _, p := range group {
+		n += batchDiskBytes(p.b)
+	}
+	if s.space.take(n) {
+		s.spaceOK()
+		return group
+	}
+	kept := group[:0]
+	for _, p := range group {
+		if s.space.take(batchDiskBytes(p.b) + perTxnDiskBytes) {
+			kept = append(kept, p)
+			continue
+		}
+		s.noSpace.Add(1)
+		free, floor, _ := s.space.state()
+		err := fmt.Errorf("%w: %s has %s free on its filesystem, and the store keeps %s free for Badger's own writes "+
+			"(DiskFloor %s + %s for compactions): free space there", ErrNoSpace, s.cfg.Dir, mib(free), mib(floor),
+			mib(s.cfg.DiskFloor), mib(floor-s.cfg.DiskFloor))
+		if !s.belowFloor.Swap(true) {
+			s.log.Error().Err(err).Msg("storage: free space below the floor: commits fail until space is freed")
+		}
+		p.done <- err
+	}
+	return kept
+}
+
+// spaceOK logs the end of a shortage of space.
+func (s *Store) spaceOK() {
+	if s.belowFloor.Load() && s.belowFloor.Swap(false) {
+		free, floor, _ := s.space.state()
+		s.log.Warn().Int64("free", free).Int64("floor", floor).Msg("storage: free space back above the floor: commits resume")
+	}
+}
+
+// writeGroup commits the batches in one Badger transaction and answers
+// them. Should the transaction still be too big for Badger, the group is
+// split in halves and retried, so one batch never fails because of its
+// neighbours.
+func (s *Store) writeGroup(group []*pending) {
 	started, entries := time.Now(), 0
 	err := s.db.Update(func(txn *badger.Txn) error {
 		entries = 0
@@ -419,12 +562,18 @@ func (s *Store) commitGroup(group []*pending) {
 	})
 	if errors.Is(err, badger.ErrTxnTooBig) && len(group) > 1 {
 		half := len(group) / 2
-		s.commitGroup(group[:half])
-		s.commitGroup(group[half:])
+		s.writeGroup(group[:half])
+		s.writeGroup(group[half:])
 		return
 	}
-	if err != nil {
+	if errors.Is(err, syscall.ENOSPC) {
+		// A file Badger writes with write(2) (the manifest) found the
+		// filesystem full: the guard's figures were off.
+		err = fmt.Errorf("storage: commit: %w: %w", ErrNoSpace, err)
+	} else if err != nil {
 		err = fmt.Errorf("storage: commit: %w", err)
+	}
+	if err != nil {
 		s.log.Error().Err(err).Int("batches", len(group)).Msg("storage: group commit failed")
 	} else {
 		// Commits first: a reader of Groups then Commits never sees
@@ -454,8 +603,10 @@ func (s *Store) Get(key []byte) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		val, err = item.ValueCopy(nil)
-		return err
+		if val, err = item.ValueCopy(nil); err != nil {
+			return err
+		}
+		return readable(item, val)
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, ErrNotFound
@@ -474,12 +625,31 @@ func (s *Store) Scan(prefix []byte, fn func(key, val []byte) error) error {
 		defer it.Close()
 		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 			item := it.Item()
-			if err := item.Value(func(v []byte) error { return fn(item.Key(), v) }); err != nil {
+			err := item.Value(func(v []byte) error {
+				if err := readable(item, v); err != nil {
+					return err
+				}
+				return fn(item.Key(), v)
+			})
+			if err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// readable turns Badger's silence about a value it could not read into
+// an error. Badger returns an empty value and no error when a value in
+// the value log fails its checksum or lies past the log's end — it only
+// logs it (iterator.go, yieldItemValue) — and such a value is never empty
+// (values of 1 MiB and more go there).
+func readable(item *badger.Item, val []byte) error {
+	if len(val) == 0 && item.ValueSize() > 0 {
+		return fmt.Errorf("%w: the value of key %q cannot be read: the value log fails its checksum there or no longer holds it "+
+			"(Badger's log says which); restore the data directory from a backup", ErrCorrupt, item.Key())
+	}
+	return nil
 }
 
 // ScanKeys calls fn for every key with the prefix, without reading values
@@ -546,6 +716,12 @@ func (s *Store) gcLoop() {
 		case <-t.C:
 		}
 		for n := 0; ; n++ {
+			if s.space != nil && !s.space.fits(valueLogFileSize) {
+				// A rewrite writes up to one file's live values before
+				// the old file goes.
+				s.log.Debug().Msg("storage: value-log GC skipped: too little free space for a rewrite")
+				break
+			}
 			err := s.db.RunValueLogGC(s.cfg.GCDiscardRatio)
 			if err != nil {
 				if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
