@@ -70,6 +70,9 @@ type Agent struct {
 	metrics   *metrics
 	index     index   // memory of live requests (limits.go)
 	waiting   waiting // calls blocked waiting (limits.go)
+	// spaceWarned is when a refusal for lack of disk space was last
+	// logged (UnixNano; admitSpace).
+	spaceWarned atomic.Int64
 	// ready is set once state is recovered and the agent serves.
 	ready atomic.Bool
 	// failed is closed, with failure set, when the agent cannot go on

@@ -1,12 +1,15 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
+	"github.com/requestagent/requestagent/storage"
 )
 
 // The bounds on what a client can make the agent hold (docs/limits.md):
@@ -147,8 +150,22 @@ func (a *Agent) startWaiting() (done func(), err error) {
 func (a *Agent) stopWaiting() { a.waiting.n.Add(-1) }
 
 // admitSpace refuses new work when the data directory's filesystem is
-// down to the store's reserve.
-func (a *Agent) admitSpace(n int) error { return nil }
+// down to the store's reserve (storage.Config.DiskReserve): what is
+// already accepted keeps the room between the reserve and the floor for
+// its replies, state changes and trash.
+func (a *Agent) admitSpace(n int) error {
+	err := a.store.Admit(n)
+	if err == nil {
+		return nil
+	}
+	a.metrics.outcome(outcomeStoreFull)
+	if now, last := time.Now().UnixNano(), a.spaceWarned.Load(); errors.Is(err, storage.ErrNoSpace) &&
+		now-last > int64(time.Minute) && a.spaceWarned.CompareAndSwap(last, now) {
+		// Once a minute at most: a full disk refuses every request.
+		a.log.Warn().Err(err).Msg("agent: new work refused until the data directory's filesystem has room (--store-reserve)")
+	}
+	return giop.NewSystemExceptionCause(giop.ExcImpLimit, nmproto.StoreFull, giop.CompletedNo, err)
+}
 
 // logLimits says at start which bounds are in force (0: none).
 func (a *Agent) logLimits() {

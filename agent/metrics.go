@@ -109,6 +109,18 @@ func newMetrics(a *Agent) *metrics {
 		gauge("requestagent_store_bytes", "Disk space the store's directory uses.", func() float64 {
 			return float64(a.store.DiskBytes())
 		}),
+		gauge("requestagent_store_disk_free_bytes", "Free space on the data directory's filesystem, as last measured.", func() float64 {
+			return float64(a.store.Stats().DiskFree)
+		}),
+		gauge("requestagent_store_disk_floor_bytes", "Free space below which nothing is written.", func() float64 {
+			return float64(a.store.Stats().DiskFloor)
+		}),
+		gauge("requestagent_store_disk_reserve_bytes", "Free space above the floor kept for work already accepted (--store-reserve).", func() float64 {
+			return float64(a.store.Stats().DiskReserve)
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_store_no_space_total",
+			Help: "Writes refused because free space was below the floor."},
+			func() float64 { return float64(a.store.Stats().NoSpace) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_store_commits_total",
 			Help: "Batches written to the store (a request accepted, a reply stored, a request trashed, ...)."},
 			func() float64 { return float64(a.store.Stats().Commits) }),

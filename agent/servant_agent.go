@@ -212,6 +212,11 @@ func checkTarget(target *giop.IOR, repoID string) (string, error) {
 }
 
 func storeFailed(err error) error {
+	if errors.Is(err, storage.ErrNoSpace) {
+		// The disk guard refused it before Badger saw it: nothing was
+		// stored, and the client may try again once room is made.
+		return giop.NewSystemExceptionCause(giop.ExcImpLimit, nmproto.StoreFull, giop.CompletedNo, err)
+	}
 	return giop.NewSystemExceptionCause(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo, err)
 }
 

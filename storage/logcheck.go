@@ -722,6 +722,6 @@ func newRecords(ends, recorded logEnds) bool {
 // what else was found (and logged).
 func corruptError(dir string, st logState, more string) error {
 	return fmt.Errorf("%w: %s at offset %d: %s%s; Badger would silently drop what follows. "+
-		"Restore the data directory from a backup, or start once with ForceRecover (--forceRecover) to drop it",
+		"Restore the data directory from a backup, or start once with --force-recover (storage.Config.ForceRecover) to drop it",
 		ErrCorrupt, filepath.Join(dir, st.name), st.at, st.damage, more)
 }

@@ -42,7 +42,7 @@ func recoverLogs(cfg Config, c dirCheck) error {
 		if len(c.damaged) > 0 {
 			return corruptError(cfg.Dir, c.damaged[0], moreOf(len(c.damaged)-1, len(c.lostValues)))
 		}
-		return fmt.Errorf("%w: %s: %s%s. Restore the data directory from a backup, or start once with ForceRecover (--forceRecover) to delete the keys whose values are lost",
+		return fmt.Errorf("%w: %s: %s%s. Restore the data directory from a backup, or start once with --force-recover (storage.Config.ForceRecover) to delete the keys whose values are lost",
 			ErrCorrupt, cfg.Dir, c.lostWhy[0], moreOf(0, len(c.lostValues)-1))
 	}
 	for _, st := range c.damaged {
@@ -191,7 +191,7 @@ func checkTables(cfg Config, opts badger.Options) error {
 		}
 		if err != nil {
 			err = fmt.Errorf("%w: %s: %v. A damaged table cannot be cut like a log: restore the data directory from a backup, "+
-				"or start once with ForceRecover (--forceRecover) to serve what can still be read (what the damaged blocks hold is then read wrong or not at all)",
+				"or start once with --force-recover (storage.Config.ForceRecover) to serve what can still be read (what the damaged blocks hold is then read wrong or not at all)",
 				ErrCorrupt, path, err)
 			if !cfg.ForceRecover {
 				return err

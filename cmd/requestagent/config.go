@@ -74,6 +74,9 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 	if err != nil {
 		return agent.Config{}, err
 	}
+	if v := c.Int64("store-reserve"); v < 0 {
+		return agent.Config{}, badFlag("store-reserve", fmt.Sprintf("%d: must not be negative (--store-floor -1 turns the disk checks off)", v))
+	}
 	for _, name := range []string{"created-retention", "reply-retention", "connect-retry-budget", "delegation-timeout",
 		"recipient-retry-budget", "shutdown-grace"} {
 		if c.Duration(name) < 0 {
@@ -95,9 +98,11 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 		return agent.Config{}, badFlag("max-message-size", err)
 	}
 	cfg := agent.Config{
-		Listen:                c.String("listen"),
-		Host:                  c.String("host"),
-		Store:                 storage.Config{Dir: c.String("data-dir"), Durable: c.Bool("durable")},
+		Listen: c.String("listen"),
+		Host:   c.String("host"),
+		Store: storage.Config{Dir: c.String("data-dir"), Durable: c.Bool("durable"),
+			DiskReserve: c.Int64("store-reserve"), DiskFloor: c.Int64("store-floor"),
+			ForceRecover: c.Bool("force-recover"), SkipTableCheck: c.Bool("skip-table-check")},
 		GIOP:                  gcfg,
 		IDL:                   ifaces,
 		MaxThreads:            bounds["max-threads"],

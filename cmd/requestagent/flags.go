@@ -13,6 +13,7 @@ import (
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/recipient"
+	"github.com/requestagent/requestagent/storage"
 )
 
 // The flags (docs/configuration.md). Every flag has a kebab-case name and
@@ -113,6 +114,14 @@ func serveFlags() []cli.Flag {
 			Usage: "reply_available calls running at once, in all"},
 		&cli.Int64Flag{Name: "max-store-bytes", Value: agent.DefaultMaxStoreBytes, EnvVars: env("max-store-bytes"),
 			Usage: "over this store size new requests and proxies get IMP_LIMIT (nothing stored is dropped); 0 = no limit"},
+		&cli.Int64Flag{Name: "store-reserve", Value: storage.DefaultDiskReserve, EnvVars: env("store-reserve"),
+			Usage: "free bytes on the data directory's filesystem, above the floor, that only work already accepted may use: below it new requests and proxies get IMP_LIMIT (0 = the default)"},
+		&cli.Int64Flag{Name: "store-floor", EnvVars: env("store-floor"),
+			Usage: "free bytes below which nothing is written (0 = three memtables plus 8 MiB, grown by the largest compaction; -1 = no disk checks)"},
+		&cli.BoolFlag{Name: "force-recover", EnvVars: env("force-recover"),
+			Usage: "open a damaged store anyway, cutting what cannot be read and logging each loss (after a refusal naming the damage; see docs/deploying.md)"},
+		&cli.BoolFlag{Name: "skip-table-check", EnvVars: env("skip-table-check"),
+			Usage: "do not verify every table's checksums at start (faster start on a large store; damage in a table then reads wrong)"},
 		&cli.Int64Flag{Name: "max-index-bytes", Value: agent.DefaultMaxIndexBytes, EnvVars: env("max-index-bytes"),
 			Usage: "memory all live requests may hold (records, tags, cookies; never bodies); beyond it new requests get IMP_LIMIT; 0 = no limit"},
 		&cli.IntFlag{Name: "max-reference-bytes", Value: agent.DefaultMaxReferenceBytes, EnvVars: env("max-reference-bytes"),

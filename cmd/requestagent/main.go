@@ -57,6 +57,15 @@ func main() {
 	}
 }
 
+// The exit codes other than 0 (stopped), 1 (failed while serving) and 2
+// (bad configuration), for an operator's restart policy.
+const (
+	// exitCorrupt: the store is damaged and was not opened.
+	exitCorrupt = 3
+	// exitNoSpace: the data directory's filesystem is too full to start.
+	exitNoSpace = 4
+)
+
 // badFlag is the one-line error of an invalid configuration: exit code 2,
 // nothing started. A flag with a VisiBroker name is named both ways.
 func badFlag(flag string, err any) error {
@@ -220,8 +229,15 @@ func serve(c *cli.Context) error {
 	log.Info().Str("data_dir", cfg.Store.Dir).Msg("requestagent: store")
 	a, err := agent.Start(cfg)
 	if err != nil {
-		if errors.Is(err, agent.ErrBadConfig) {
+		switch {
+		case errors.Is(err, agent.ErrBadConfig):
 			return cli.Exit(err.Error(), 2)
+		case errors.Is(err, storage.ErrCorrupt):
+			// Restarting cannot help: an operator restores or recovers
+			// (docs/deploying.md, "When the store is damaged").
+			return cli.Exit(err.Error(), exitCorrupt)
+		case errors.Is(err, storage.ErrNoSpace):
+			return cli.Exit(err.Error(), exitNoSpace)
 		}
 		return err
 	}
