@@ -1,12 +1,14 @@
 package attacks
 
 import (
+	"bufio"
 	"bytes"
 	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -320,11 +322,11 @@ func attackAdmin(t *testing.T, s *suite) {
 		if all {
 			r.row("2b", fmt.Sprintf("admin: two loops listing all of /v1/requests (pages of 10,000 where there are pages) for 10 s, %s live requests", commas(int64(n))),
 				fmt.Sprintf("%d full listings (%d pages), %v each%s", listings.Load(), pages.Load(), mean.Round(time.Millisecond), errNote),
-				fmt.Sprintf("live requests %s%s", num(r.p.metric("requestagent_live_requests")), r.cpu()))
+				fmt.Sprintf("live requests %s", num(r.p.metric("requestagent_live_requests"))))
 		} else {
 			r.row("2c", fmt.Sprintf("admin: two loops of GET /v1/requests (no parameters) for 10 s, %s live requests", commas(int64(n))),
 				fmt.Sprintf("%d answers, %v each%s", listings.Load(), mean.Round(time.Millisecond), errNote),
-				fmt.Sprintf("live requests %s%s", num(r.p.metric("requestagent_live_requests")), r.cpu()))
+				fmt.Sprintf("live requests %s", num(r.p.metric("requestagent_live_requests"))))
 		}
 	}
 }
@@ -340,7 +342,7 @@ func attackFDs(t *testing.T, s *suite) {
 	wrap := []string{"prlimit", fmt.Sprintf("--nofile=%d:%d", limit, limit), "--"}
 	r := s.startIn(t, filepath.Join(t.TempDir(), "data"), wrap, "waitreply")
 	addr := fmt.Sprintf("127.0.0.1:%d", r.p.port)
-	held := dialMany(addr, n)
+	held, _ := dialMany(addr, n)
 	time.Sleep(time.Second)
 	readyDuring, _, _ := r.p.http("GET", "/readyz", false, "")
 	closeAll(held)
@@ -573,7 +575,7 @@ func fragmentChains(nc net.Conn, chains int) bool {
 func attackFragments(t *testing.T, s *suite) {
 	r := s.start(t, "waitreply")
 	n, chains := s.n(128), 8
-	conns := dialMany(fmt.Sprintf("127.0.0.1:%d", r.p.port), n)
+	conns, failed := dialMany(fmt.Sprintf("127.0.0.1:%d", r.p.port), n)
 	var complete atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -593,7 +595,7 @@ func attackFragments(t *testing.T, s *suite) {
 	r.attackDone()
 	closeAll(conns)
 	r.row("5", fmt.Sprintf("%s connections each sending %d legal GIOP 1.2 fragment chains of 2 MiB, never finished", commas(int64(n)), chains),
-		fmt.Sprintf("%d of %d connections wrote all their chains, in %v", complete.Load(), len(conns), took.Round(time.Millisecond)),
+		fmt.Sprintf("%s; %d of them wrote all their chains, in %v", dialed(conns, n, failed), complete.Load(), took.Round(time.Millisecond)),
 		fmt.Sprintf("GIOP connections the agent still held 1 s later: %s", num(open)))
 }
 
@@ -787,7 +789,7 @@ func attackBigGroup(t *testing.T, s *suite) {
 	r.row("9", fmt.Sprintf("one proxy's group of %s requests pending on a held target (%s); 3 connections polling it in a loop for 10 s; the bystander makes create_request calls",
 		commas(int64(n)), strings.Join(extra, " ")),
 		fmt.Sprintf("fill: %s in %v; %d polls (%v each): %s", filled.String(), took.Round(time.Second), polls.Load(), mean.Round(time.Microsecond), res.String()),
-		fmt.Sprintf("live requests %s%s", num(r.p.metric("requestagent_live_requests")), r.cpu()))
+		fmt.Sprintf("live requests %s", num(r.p.metric("requestagent_live_requests"))))
 }
 
 // --- 10. A corrupt store ---------------------------------------------------------------
@@ -1006,8 +1008,11 @@ func attackGlobalCaps(t *testing.T, s *suite) {
 			}))
 		}
 		batch := bytes.Join(msgs, nil)
-		conns := dialMany(fmt.Sprintf("127.0.0.1:%d", r.p.port), n)
+		conns, failed := dialMany(fmt.Sprintf("127.0.0.1:%d", r.p.port), n)
 		var replies counts
+		var replied atomic.Int64
+		var lastReply atomic.Int64
+		start := time.Now()
 		var readers sync.WaitGroup
 		for _, nc := range conns {
 			readers.Add(1)
@@ -1022,6 +1027,8 @@ func attackGlobalCaps(t *testing.T, s *suite) {
 						replies.add(m.Type.String())
 						continue
 					}
+					replied.Add(1)
+					lastReply.Store(int64(time.Since(start)))
 					h, d, err := giop.DecodeReply(m)
 					switch {
 					case err != nil:
@@ -1038,7 +1045,15 @@ func attackGlobalCaps(t *testing.T, s *suite) {
 				nc.Write(batch)
 			}()
 		}
-		time.Sleep(3 * time.Second)
+		// Until the refusals stop coming (at least 3 s, at most 60 s).
+		for prev := int64(-1); time.Since(start) < 60*time.Second; {
+			time.Sleep(time.Second)
+			if now := replied.Load(); time.Since(start) > 3*time.Second && now == prev {
+				break
+			} else {
+				prev = now
+			}
+		}
 		waiting := r.p.metric("requestagent_calls_waiting")
 		r.attackDone()
 		closeAll(conns)
@@ -1050,26 +1065,123 @@ func attackGlobalCaps(t *testing.T, s *suite) {
 			w = fmt.Sprintf("calls waiting %s; ", num(waiting))
 		}
 		r.row("12a", fmt.Sprintf("%d connections × %d forever polls (RequestProxy::poll, timeout 0xFFFFFFFF)", n, per),
-			fmt.Sprintf("replies: %s; the rest blocked", replies.String()),
+			fmt.Sprintf("%s; replies: %s, the last after %v; the rest blocked", dialed(conns, n, failed), replies.String(),
+				time.Duration(lastReply.Load()).Round(time.Millisecond)),
 			fmt.Sprintf("%sgoroutines after they closed: %s, RSS %s", w, num(after.goroutines), withUnit(after.rss)))
 	})
 	t.Run("slowloris", func(t *testing.T) {
 		r := s.start(t, "waitreply")
 		n := s.n(4000)
-		conns := dialMany(fmt.Sprintf("127.0.0.1:%d", r.p.port), n)
-		hdr := header(1, 2, 1, giop.MsgRequest, 2<<20)
-		for _, nc := range conns {
-			nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			nc.Write(hdr)
+		// In helper processes of at most 10,000 connections each: this
+		// machine allows a process 20,000 open files.
+		var helpers []*helperProc
+		for left := n; left > 0; left -= 10_000 {
+			helpers = append(helpers, startHelper(t, fmt.Sprintf("slowloris 127.0.0.1:%d %d", r.p.port, min(left, 10_000))))
+		}
+		connected := 0
+		var why []string
+		for _, h := range helpers {
+			c, reason := h.result()
+			connected += c
+			if reason != "none" {
+				why = append(why, reason)
+			}
 		}
 		time.Sleep(3 * time.Second)
 		open := r.p.metric("requestagent_giop_connections")
 		r.attackDone()
-		closeAll(conns)
-		r.row("12b", fmt.Sprintf("slowloris: %s connections each sending 12 bytes of a GIOP header declaring a 2 MiB body, then nothing", commas(int64(n))),
-			fmt.Sprintf("%d connected", len(conns)),
-			fmt.Sprintf("GIOP connections held: %s", num(open)))
+		for _, h := range helpers {
+			h.finish()
+		}
+		attacker := fmt.Sprintf("%s of %s connected", commas(int64(connected)), commas(int64(n)))
+		if len(why) > 0 {
+			attacker += " (" + strings.Join(why, "; ") + ")"
+		}
+		r.row("12b", fmt.Sprintf("slowloris: %s connections (from %d processes) each sending 12 bytes of a GIOP header declaring a 2 MiB body, then nothing",
+			commas(int64(n)), len(helpers)),
+			attacker, fmt.Sprintf("GIOP connections held: %s", num(open)))
 	})
+}
+
+// helperEnv makes the test binary a helper process (TestMain): it holds
+// connections for an attack that needs more open files than one process
+// may have.
+const helperEnv = "REQUESTAGENT_ATTACK_HELPER"
+
+// runHelper serves "slowloris ADDR N": it opens N connections to ADDR,
+// sends each a GIOP header declaring a 2 MiB Request, prints how many
+// connected and why the others did not, and holds them until its
+// standard input closes.
+func runHelper(spec string) int {
+	var addr string
+	var n int
+	if _, err := fmt.Sscanf(spec, "slowloris %s %d", &addr, &n); err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 2
+	}
+	conns, failed := dialMany(addr, n)
+	hdr := header(1, 2, 1, giop.MsgRequest, 2<<20)
+	for _, nc := range conns {
+		nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		nc.Write(hdr)
+	}
+	fmt.Printf("%d\t%s\n", len(conns), failed.String())
+	io.Copy(io.Discard, os.Stdin)
+	closeAll(conns)
+	return 0
+}
+
+// helperProc is a running helper.
+type helperProc struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+}
+
+func startHelper(t *testing.T, spec string) *helperProc {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &helperProc{cmd: exec.Command(self, "-test.run=^$")}
+	h.cmd.Env = append(os.Environ(), helperEnv+"="+spec)
+	h.cmd.Stderr = os.Stderr
+	if h.stdin, err = h.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := h.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.out = bufio.NewReader(stdout)
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.finish)
+	return h
+}
+
+// result waits for the helper's report: connections made, and why the
+// others were not.
+func (h *helperProc) result() (int, string) {
+	line, err := h.out.ReadString('\n')
+	if err != nil {
+		return 0, "helper: " + err.Error()
+	}
+	n, why, _ := strings.Cut(strings.TrimSpace(line), "\t")
+	c, _ := strconv.Atoi(n)
+	return c, why
+}
+
+// finish makes the helper close its connections and exit; idempotent.
+func (h *helperProc) finish() {
+	if h.stdin == nil {
+		return
+	}
+	h.stdin.Close()
+	h.stdin = nil
+	h.cmd.Wait()
 }
 
 // --- 13. Pseudo-operations on a typed receiver ----------------------------------------------
@@ -1124,7 +1236,7 @@ func attackPseudoOps(t *testing.T, s *suite) {
 
 func attackLiar(t *testing.T, s *suite) {
 	r := s.start(t, "waitreply")
-	ref, ran := liar(t)
+	ref, ran, bySym := liar(t)
 	c := giop.NewClient(nil)
 	defer c.Close()
 	_, rcv := proxyAndReceiver(t, c, r.p.ref, ref, boolProp("WaitReply", true))
@@ -1155,7 +1267,7 @@ func attackLiar(t *testing.T, s *suite) {
 	r.attackDone()
 	r.row("14", fmt.Sprintf("a target that runs each call and then sends CloseConnection instead of replying; %d WaitReply call(s)", n),
 		fmt.Sprintf("%s after %v", results.String(), took.Round(time.Millisecond)),
-		fmt.Sprintf("the target ran the request(s) %d times within 2 s (%d by the end)", at2, atEnd))
+		fmt.Sprintf("the target ran the request(s) %d times within 2 s (%d by the end; one request at most %d times)", at2, atEnd, bySym.most()))
 }
 
 func pollTimeout() uint32 {

@@ -281,7 +281,10 @@ type figures struct {
 	rss        float64 // bytes
 	fds        float64
 	goroutines float64 // -1 when /metrics did not answer
-	values     map[string]float64
+	// anon is the anonymous part of rss (heap, stacks: RssAnon in
+	// /proc), the rest being files mapped (Badger's tables and logs).
+	anon   float64
+	values map[string]float64
 }
 
 var metricsClient = &http.Client{Timeout: 2 * time.Second}
@@ -332,7 +335,7 @@ func (p *agentProc) metric(name string) float64 {
 // sample reads the three figures, from /metrics when it answers and from
 // /proc otherwise (a process out of files cannot answer).
 func (p *agentProc) sample() figures {
-	f := figures{rss: -1, fds: -1, goroutines: -1}
+	f := figures{rss: -1, fds: -1, goroutines: -1, anon: -1}
 	if m, err := p.metrics(); err == nil {
 		f.values = m
 		if v, ok := m["process_resident_memory_bytes"]; ok {
@@ -351,6 +354,7 @@ func (p *agentProc) sample() figures {
 	if f.rss < 0 {
 		f.rss = procStatus(p.pid(), "VmRSS")
 	}
+	f.anon = procStatus(p.pid(), "RssAnon")
 	if f.fds < 0 {
 		if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.pid())); err == nil {
 			f.fds = float64(len(ents))
@@ -413,6 +417,7 @@ func (p *agentProc) startSampler() *sampler {
 			s.peak.rss = max(s.peak.rss, f.rss)
 			s.peak.fds = max(s.peak.fds, f.fds)
 			s.peak.goroutines = max(s.peak.goroutines, f.goroutines)
+			s.peak.anon = max(s.peak.anon, f.anon)
 			s.hwm = max(s.hwm, hwm)
 			if f.rss >= 0 {
 				s.last = f
@@ -669,6 +674,9 @@ type row struct {
 func (r row) markdown() string {
 	esc := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ") }
 	rss := fmt.Sprintf("%s → **%s**", mib(r.first.rss), mib(r.peak.rss))
+	if r.peak.anon >= 0 && r.peak.anon < r.peak.rss*0.9 {
+		rss += fmt.Sprintf(" (anon %s)", mib(r.peak.anon))
+	}
 	if r.hwm > r.peak.rss*1.1 {
 		rss += fmt.Sprintf(" (HWM %s)", mib(r.hwm))
 	}

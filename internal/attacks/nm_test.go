@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -428,15 +429,17 @@ func (f *forwarder) Invoke(ctx context.Context, req *giop.ServerRequest) error {
 	return &giop.ForwardError{IOR: f.where.Load()}
 }
 
-// liar runs every request it gets — counting it — and then, instead of
-// answering, sends CloseConnection and closes (agent/attack_self_test.go).
-func liar(t *testing.T) (*giop.IOR, *atomic.Int64) {
+// liar runs every request it gets — counting it, in all and by its first
+// argument — and then, instead of answering, sends CloseConnection and
+// closes (agent/attack_self_test.go).
+func liar(t *testing.T) (*giop.IOR, *atomic.Int64, *counts) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ran := new(atomic.Int64)
+	bySym := &counts{}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -458,6 +461,9 @@ func liar(t *testing.T) (*giop.IOR, *atomic.Int64) {
 					}
 					if m.Type == giop.MsgRequest {
 						ran.Add(1)
+						if _, d, err := giop.DecodeRequest(m); err == nil {
+							bySym.add(d.String())
+						}
 						c.Write(giop.EncodeHeaderOnly(m.Version, giop.MsgCloseConnection))
 						return
 					}
@@ -467,16 +473,29 @@ func liar(t *testing.T) (*giop.IOR, *atomic.Int64) {
 	}()
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	return giop.NewIOR(stockID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
-		Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte("StockManager")}), ran
+		Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte("StockManager")}), ran, bySym
+}
+
+// most is the largest count.
+func (c *counts) most() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := 0
+	for _, v := range c.m {
+		m = max(m, v)
+	}
+	return m
 }
 
 // dialMany opens n connections to addr, spreading their source addresses
 // over 127.0.0.1–127.0.0.16 so that tens of thousands fit in the
-// ephemeral ports; it returns those that connected.
-func dialMany(addr string, n int) []net.Conn {
+// ephemeral ports; it returns those that connected, and why the others
+// did not.
+func dialMany(addr string, n int) ([]net.Conn, *counts) {
 	conns := make([]net.Conn, n)
 	var wg sync.WaitGroup
 	var next atomic.Int64
+	failed := &counts{}
 	for range 32 {
 		wg.Add(1)
 		go func() {
@@ -489,9 +508,15 @@ func dialMany(addr string, n int) []net.Conn {
 				d := net.Dialer{Timeout: 10 * time.Second,
 					LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%16))}}
 				c, err := d.Dial("tcp", addr)
-				if err == nil {
-					conns[i] = c
+				if err != nil {
+					msg := err.Error()
+					if i := strings.LastIndex(msg, ": "); i >= 0 {
+						msg = msg[i+2:]
+					}
+					failed.add(msg)
+					continue
 				}
+				conns[i] = c
 			}
 		}()
 	}
@@ -502,7 +527,16 @@ func dialMany(addr string, n int) []net.Conn {
 			out = append(out, c)
 		}
 	}
-	return out
+	return out, failed
+}
+
+// dialed says how many of n connected, and why the others did not.
+func dialed(conns []net.Conn, n int, failed *counts) string {
+	s := fmt.Sprintf("%s of %s connected", commas(int64(len(conns))), commas(int64(n)))
+	if len(conns) < n {
+		s += " (" + failed.String() + ")"
+	}
+	return s
 }
 
 func closeAll(conns []net.Conn) {

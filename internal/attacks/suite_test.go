@@ -121,6 +121,7 @@ func (r *run) cpu() string {
 // row makes the table's row of the attack.
 func (r *run) row(n, attack, attacker, outcome string) {
 	r.attackDone()
+	outcome += r.cpu()
 	rw := row{n: n, attack: attack, binary: r.s.label, first: r.first, peak: r.peak, last: r.last, hwm: r.hwm,
 		idle: r.idle, during: r.during, attacker: attacker, outcome: outcome}
 	r.s.add(rw)
@@ -129,11 +130,14 @@ func (r *run) row(n, attack, attacker, outcome string) {
 
 // note adds a row that is not a measurement (an attack that cannot run).
 func (s *suite) note(n, attack, why string) {
-	s.add(row{n: n, attack: attack, first: figures{-1, -1, -1, nil}, peak: figures{-1, -1, -1, nil},
+	s.add(row{n: n, attack: attack, first: figures{-1, -1, -1, -1, nil}, peak: figures{-1, -1, -1, -1, nil},
 		idle: window{lat: nil}, during: window{lat: nil}, attacker: "–", outcome: why})
 }
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(helperEnv); spec != "" {
+		os.Exit(runHelper(spec))
+	}
 	// Tens of thousands of connections at scale 10: raise the limit of
 	// open files of this process, which the agents inherit.
 	var lim syscall.Rlimit
