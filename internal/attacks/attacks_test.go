@@ -322,13 +322,27 @@ func attackAdmin(t *testing.T, s *suite) {
 		if all {
 			r.row("2b", fmt.Sprintf("admin: two loops listing all of /v1/requests (pages of 10,000 where there are pages) for 10 s, %s live requests", commas(int64(n))),
 				fmt.Sprintf("%d full listings (%d pages), %v each%s", listings.Load(), pages.Load(), mean.Round(time.Millisecond), errNote),
-				fmt.Sprintf("live requests %s", num(r.p.metric("requestagent_live_requests"))))
+				liveNote(r.p))
 		} else {
 			r.row("2c", fmt.Sprintf("admin: two loops of GET /v1/requests (no parameters) for 10 s, %s live requests", commas(int64(n))),
 				fmt.Sprintf("%d answers, %v each%s", listings.Load(), mean.Round(time.Millisecond), errNote),
-				fmt.Sprintf("live requests %s", num(r.p.metric("requestagent_live_requests"))))
+				liveNote(r.p))
 		}
 	}
+}
+
+// liveNote says how many requests are live and, where the binary counts
+// it, what they hold against MaxIndexBytes.
+func liveNote(p *agentProc) string {
+	m, err := p.metrics()
+	if err != nil {
+		return "live requests ?"
+	}
+	s := fmt.Sprintf("live requests %s", num(m["requestagent_live_requests"]))
+	if v, ok := m["requestagent_index_bytes"]; ok {
+		s += fmt.Sprintf(", index bytes %s (of MaxIndexBytes)", withUnit(v))
+	}
+	return s
 }
 
 // --- 3. Running out of file descriptors -------------------------------------
@@ -486,6 +500,9 @@ func attackStore(t *testing.T, s *suite) {
 		if strings.Contains(r.p.errors(), "signal SIGBUS") {
 			status += ", SIGBUS"
 		}
+		if !r.p.alive() {
+			t.Logf("the agent's last words:\n%s", crashLines(r.p.errors()))
+		}
 		lastLog := lastLogLine(r.p.errors())
 		exec.Command("mount", "-o", fmt.Sprintf("remount,size=%dm", 16*size), mnt).Run()
 		var after counts
@@ -510,6 +527,20 @@ func attackStore(t *testing.T, s *suite) {
 			fmt.Sprintf("%d acknowledged; then %s", len(acked), refusals.String()),
 			fmt.Sprintf("agent %s (last log: %s); after the restart (%s): %s of %d acknowledged", status, lastLog, restart, after.String(), len(acked)))
 	})
+}
+
+// crashLines is a Go crash's message and the first frames of the
+// crashing goroutine.
+func crashLines(stderr string) string {
+	i := strings.Index(stderr, "unexpected fault address")
+	if i < 0 {
+		i = strings.Index(stderr, "fatal error")
+	}
+	if i < 0 {
+		return tail(stderr, 10)
+	}
+	lines := strings.Split(stderr[i:], "\n")
+	return strings.Join(lines[:min(len(lines), 24)], "\n")
 }
 
 // lastLogLine is the message of the agent's last log line of level warn
@@ -789,7 +820,7 @@ func attackBigGroup(t *testing.T, s *suite) {
 	r.row("9", fmt.Sprintf("one proxy's group of %s requests pending on a held target (%s); 3 connections polling it in a loop for 10 s; the bystander makes create_request calls",
 		commas(int64(n)), strings.Join(extra, " ")),
 		fmt.Sprintf("fill: %s in %v; %d polls (%v each): %s", filled.String(), took.Round(time.Second), polls.Load(), mean.Round(time.Microsecond), res.String()),
-		fmt.Sprintf("live requests %s", num(r.p.metric("requestagent_live_requests"))))
+		liveNote(r.p))
 }
 
 // --- 10. A corrupt store ---------------------------------------------------------------
