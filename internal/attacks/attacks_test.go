@@ -1177,6 +1177,7 @@ func startHelper(t *testing.T, spec string) *helperProc {
 	}
 	h := &helperProc{cmd: exec.Command(self, "-test.run=^$")}
 	h.cmd.Env = append(os.Environ(), helperEnv+"="+spec)
+	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	h.cmd.Stderr = os.Stderr
 	if h.stdin, err = h.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)

@@ -10,11 +10,15 @@
 // hundreds of thousands of requests) and needs root for the tmpfs of the
 // disk-full case:
 //
-//	make attacks                                  # the worktree's binary, scale 1
-//	make attacks ATTACK_SCALE=10                  # ten times the sizes
-//	REQUESTAGENT_ATTACKS=1 REQUESTAGENT_ATTACK_BINARY=/path/to/requestagent \
-//	    go test -run '^TestAttacks$' -count=1 -timeout 0 -v ./internal/attacks/
+//	make attacks                                # the worktree's binary, scale 1
+//	make attacks ATTACK_SCALE=10                # ten times the sizes
+//	make attacks ATTACK_BINARY=/tmp/ra-base     # another binary (the old release)
+//	make attacks ATTACK_ONLY=3,12               # some of the attacks
 //
-// REQUESTAGENT_ATTACK_ONLY=3,5 runs only those attacks; REQUESTAGENT_ATTACK_OUT
-// names a file that receives the table as well.
+// or, without make, REQUESTAGENT_ATTACKS=1 and REQUESTAGENT_ATTACK_BINARY,
+// _SCALE, _ONLY and _OUT (a file that receives the table as well) with
+//
+//	go test -run '^TestAttacks$' -count=1 -timeout 0 -v ./internal/attacks/
+//
+// Without REQUESTAGENT_ATTACK_BINARY the worktree's binary is built.
 package attacks

@@ -113,6 +113,9 @@ func (p *agentProc) start() {
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	cmd.Stdout = io.Discard
+	// Should this test process die without its clean-ups (a -timeout
+	// panic), the agent dies with it rather than live on.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
