@@ -58,6 +58,19 @@ fuzz:
 soak:
 	REQUESTAGENT_SOAK=$(SOAK) $(GO) test -run '^TestCrash_SIGKILLUnderLoad$$' -count=1 -timeout 0 -v ./agent/
 
+# The attacks and faults of RELIABILITY.md ("Attacks and faults from
+# outside") against a real binary, one fresh process per attack, printed as
+# a Markdown table: ATTACK_SCALE=10 for ten times the sizes, ATTACK_BINARY
+# for another binary (the old release, say), ATTACK_ONLY=3,5 for some.
+# Heavy (gigabytes over loopback) and root for the disk-full case. Not in CI.
+ATTACK_SCALE  ?= 1
+ATTACK_BINARY ?= $(CURDIR)/$(BIN)
+ATTACK_ONLY   ?=
+.PHONY: attacks
+attacks: build
+	REQUESTAGENT_ATTACKS=1 REQUESTAGENT_ATTACK_BINARY=$(ATTACK_BINARY) REQUESTAGENT_ATTACK_SCALE=$(ATTACK_SCALE) \
+		REQUESTAGENT_ATTACK_ONLY=$(ATTACK_ONLY) $(GO) test -run '^TestAttacks$$' -count=1 -timeout 0 -v ./internal/attacks/
+
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 lint:
