@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -104,8 +105,23 @@ func startFails(t *testing.T, dataDir string, extra ...string) (int, string) {
 	t.Helper()
 	args := append([]string{"--listen", "127.0.0.1:0", "--host", "127.0.0.1",
 		"--admin", fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), "--data-dir", dataDir}, extra...)
-	_, stderr, code := run(t, nil, args...)
-	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	// One that starts after all is ended: it would serve for ever.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	code := 0
+	if ctx.Err() != nil {
+		return -1, "still running after 30 s: it started"
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	return code, lines[len(lines)-1]
 }
 
