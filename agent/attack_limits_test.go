@@ -117,6 +117,35 @@ func TestAttack_IndexBudget(t *testing.T) {
 	}
 }
 
+// TestAttack_QueuedRequestsCountAgainstTheIndexBudget: requests waiting
+// in an unbounded delegation queue hold their prepared delegations, and
+// MaxIndexBytes counts that: a hung target cannot make the agent hold
+// more than the budget by queueing.
+func TestAttack_QueuedRequestsCountAgainstTheIndexBudget(t *testing.T) {
+	const budget = 200 << 10
+	e := newEnv(t, agent.Config{MaxIndexBytes: budget, MaxThreads: 1, MaxQueueSize: -1,
+		MaxThreadsPerTarget: 1, MaxQueuePerTarget: -1})
+	hrcv := e.receiver(e.hungProxy(t))
+	accepted := 0
+	var refused error
+	for range 1000 {
+		r := e.call(hrcv, "add_stock", reqInfoCtx("", "", 0, false), addStockArgs("H", 1))
+		if r.poller == nil {
+			refused = r.err
+			break
+		}
+		accepted++
+	}
+	if !isSys(refused, giop.ExcImpLimit, nmproto.TooManyRequests) {
+		t.Fatalf("after %d queued requests: %v, want IMP_LIMIT/TOO_MANY_REQUESTS", accepted, refused)
+	}
+	// About 1 KB each while they wait (docs/limits.md); 400 B if the
+	// waiting were not counted.
+	if accepted > budget/900 {
+		t.Fatalf("%d queued requests fit in %d bytes", accepted, budget)
+	}
+}
+
 // TestCreatedRetention: a request made by create_request and never
 // invoked is trashed after CreatedRetention; one invoked is not.
 func TestCreatedRetention(t *testing.T) {
@@ -205,39 +234,7 @@ func TestAttack_WaitingCallsBudget(t *testing.T) {
 // goroutine each.
 func TestAttack_HungTargetTakesOnlyItsShare(t *testing.T) {
 	e := newEnv(t, agent.Config{MaxThreadsPerTarget: 4, MaxQueuePerTarget: 50})
-	// The hung target: accepts and never answers.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var held []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	hung := giop.NewIOR(stockID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
-		Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte("StockManager")})
-	hp, err := e.createProxy(hung, "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hrcv := e.receiver(hp)
+	hrcv := e.receiver(e.hungProxy(t))
 	before := runtime.NumGoroutine()
 	accepted, refused := 0, 0
 	for range 500 {
@@ -299,4 +296,42 @@ func TestWaitReply_QueuedRequestWaits(t *testing.T) {
 			t.Fatalf("WaitReply call: %+v, want the mature result", r)
 		}
 	}
+}
+
+// hungProxy is a proxy for a target that accepts calls and never answers.
+func (e *env) hungProxy(t *testing.T) *giop.IOR {
+	t.Helper()
+	// The hung target: accepts and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	hung := giop.NewIOR(stockID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte("StockManager")})
+	hp, err := e.createProxy(hung, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hp
 }

@@ -84,8 +84,8 @@ func newMetrics(a *Agent) *metrics {
 			defer a.mu.Unlock()
 			return float64(a.groups.Count())
 		}),
-		gauge("requestagent_index_bytes", "Memory the live requests hold (records, indexes, tags, cookies), against MaxIndexBytes.", func() float64 {
-			return float64(a.index.bytes.Load())
+		gauge("requestagent_index_bytes", "Memory the live requests hold (records, indexes, tags, cookies, queued delegations), against MaxIndexBytes.", func() float64 {
+			return float64(a.liveBytes())
 		}),
 		gauge("requestagent_calls_waiting", "Polls and pulls blocked waiting now, against MaxWaiting.", func() float64 {
 			return float64(a.waiting.n.Load())

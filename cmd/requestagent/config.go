@@ -74,6 +74,9 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 	if err != nil {
 		return agent.Config{}, err
 	}
+	if v := c.Int64("memory-limit"); v < -1 {
+		return agent.Config{}, badFlag("memory-limit", fmt.Sprintf("%d: bytes, 0 for the default or -1 for none", v))
+	}
 	if v := c.Int64("store-reserve"); v < 0 {
 		return agent.Config{}, badFlag("store-reserve", fmt.Sprintf("%d: must not be negative (--store-floor -1 turns the disk checks off)", v))
 	}

@@ -218,6 +218,7 @@ func serve(c *cli.Context) error {
 	}
 	commit, date := buildInfo()
 	log.Info().Str("version", version).Str("commit", commit).Str("built", date).Msg("requestagent: starting")
+	setMemoryLimit(c, cfg, log)
 	adminCfg := admin.Config{Listen: c.String("admin"), TokenFile: tokenFile(c), Public: c.Bool("admin-public"),
 		Pprof: c.Bool("pprof"), Logger: log}
 	if err := adminCfg.Validate(); err != nil {

@@ -99,6 +99,7 @@ func TestBadConfiguration(t *testing.T) {
 		{[]string{"--log-level", "verbose"}, "--log-level"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
 		{[]string{"--max-waiting", "0"}, "max-waiting"},
+		{[]string{"--memory-limit", "-5"}, "memory-limit"},
 		{[]string{"--delegation-timeout", "-1s"}, "delegation-timeout"},
 		{[]string{"--admin", "0.0.0.0:5556"}, "--admin"},
 		{[]string{"--log-level", "loud"}, "--log-level"},
@@ -705,7 +706,7 @@ func TestServe_LogsExplain(t *testing.T) {
 	p := startAgent(t, filepath.Join(dir, "data"), peers.FreePort(t), "--max-threads", "7")
 	log := p.stderr.String()
 	for _, want := range []string{`"version":"`, `"max_threads":7`, `"max_queue_size":`, `"max_store_bytes":`,
-		`"durable":true`, `"published":"127.0.0.1:`, "no --idl: suppressed-mode premature returns"} {
+		`"durable":true`, `"published":"127.0.0.1:`, `"memory_limit":`, "no --idl: suppressed-mode premature returns"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the start-up log lacks %s", want)
 		}
