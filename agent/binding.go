@@ -159,29 +159,17 @@ func (a *Agent) rearm(rebound []*binding) {
 	if len(rebound) == 0 {
 		return
 	}
-	var again []*requestRecord
-	a.mu.Lock()
-	for id := range a.givenUp {
-		r := a.groups.Value(id)
-		if r == nil {
-			delete(a.givenUp, id)
-			continue
-		}
+	n := a.retryGivenUp(func(r *requestRecord) bool {
 		b := a.bindingOf(r)
 		for _, x := range rebound {
 			if b == x {
-				delete(a.givenUp, id)
-				again = append(again, r)
-				break
+				return true
 			}
 		}
-	}
-	a.mu.Unlock()
-	for _, r := range again {
-		a.enqueueCallback(r)
-	}
-	if len(again) > 0 {
-		a.log.Info().Int("callbacks", len(again)).Msg("agent: recipient handed over again; callbacks given up are tried again")
+		return false
+	})
+	if n > 0 {
+		a.log.Info().Int("callbacks", n).Msg("agent: recipient handed over again; callbacks given up are tried again")
 	}
 }
 

@@ -61,6 +61,19 @@ func recipientLabel(ref *giop.IOR) string {
 // address (host:port, or a label RecipientFailures shows; "" for all), and
 // returns how many: for operators, once a recipient is back.
 func (a *Agent) RetryCallbacks(address string) int {
+	n := a.retryGivenUp(func(r *requestRecord) bool {
+		label := recipientLabel(r.recipient)
+		return address == "" || label == address || strings.HasPrefix(label, address+"/")
+	})
+	if n > 0 {
+		a.log.Info().Int("callbacks", n).Str("recipients", address).Msg("agent: given-up callbacks tried again, by an operator")
+	}
+	return n
+}
+
+// retryGivenUp queues again the given-up callbacks of the requests that
+// match, and returns how many.
+func (a *Agent) retryGivenUp(match func(*requestRecord) bool) int {
 	var again []*requestRecord
 	a.mu.Lock()
 	for id := range a.givenUp {
@@ -69,8 +82,7 @@ func (a *Agent) RetryCallbacks(address string) int {
 			delete(a.givenUp, id)
 			continue
 		}
-		label := recipientLabel(r.recipient)
-		if address == "" || label == address || strings.HasPrefix(label, address+"/") {
+		if match(r) {
 			delete(a.givenUp, id)
 			again = append(again, r)
 		}
@@ -78,9 +90,6 @@ func (a *Agent) RetryCallbacks(address string) int {
 	a.mu.Unlock()
 	for _, r := range again {
 		a.enqueueCallback(r)
-	}
-	if len(again) > 0 {
-		a.log.Info().Int("callbacks", len(again)).Str("recipients", address).Msg("agent: given-up callbacks tried again, by an operator")
 	}
 	return len(again)
 }
