@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/requestagent/requestagent/internal/tmpfs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -160,40 +160,6 @@ func TestSpace_CompactionRoom(t *testing.T) {
 	}
 }
 
-// mountTmpfs mounts a tmpfs of size bytes on a new directory and returns
-// it; it is unmounted at the end of the test. Mounting needs root: without
-// it the test is skipped — or fails, in CI or with
-// REQUESTAGENT_REQUIRE_INTEROP=1, where it must run.
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "tmpfs")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		msg := fmt.Sprintf("cannot mount a tmpfs (needs root): %v: %s", err, strings.TrimSpace(string(out)))
-		if os.Getenv("CI") != "" || os.Getenv("REQUESTAGENT_REQUIRE_INTEROP") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// remountTmpfs changes the size of the tmpfs at dir.
-func remountTmpfs(t *testing.T, dir string, size int64) {
-	t.Helper()
-	if out, err := exec.Command("mount", "-o", fmt.Sprintf("remount,size=%d", size), dir).CombinedOutput(); err != nil {
-		t.Fatalf("remount %s: %v: %s", dir, err, out)
-	}
-}
-
 // fillKey is the key of the fill's write i: in order, or (shuffled) spread
 // over the key space, so that every level-0 table overlaps all of the base
 // level and compactions rewrite the most.
@@ -302,7 +268,7 @@ func fillTmpfs(t *testing.T, size int64, shuffle bool) {
 		n, _ := strconv.Atoi(v)
 		size = int64(n) << 20
 	}
-	dir := mountTmpfs(t, size)
+	dir := tmpfs.Mount(t, size)
 	env := []string{envHelper + "=fill", envDir + "=" + dir, envMemtable + "=" + strconv.Itoa(fillMemtable),
 		envReserve + "=" + strconv.Itoa(fillReserve)}
 	if shuffle {
@@ -364,7 +330,7 @@ func fillTmpfs(t *testing.T, size int64, shuffle bool) {
 
 	// Space freed: everything acknowledged is there.
 	os.Remove(ballast)
-	remountTmpfs(t, dir, 2*size)
+	tmpfs.Resize(t, dir, 2*size)
 	s, err := storage.Open(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -128,23 +129,17 @@ func listRequests(c *cli.Context) error {
 }
 
 func trashRequest(c *cli.Context) error {
-	id, err := oneID(c, "request")
-	if err != nil {
-		return err
-	}
-	cl, err := adminClient(c)
-	if err != nil {
-		return err
-	}
-	if err := cl.Trash(c.Context, id); err != nil {
-		return err
-	}
-	fmt.Println("trashed request", id)
-	return nil
+	return onOne(c, "request", (*admin.Client).Trash, "trashed request %s")
 }
 
 func destroyProxy(c *cli.Context) error {
-	id, err := oneID(c, "proxy")
+	return onOne(c, "proxy", (*admin.Client).DestroyProxy, "destroyed proxy %s and its requests")
+}
+
+// onOne does an admin change to the one object named by the command's
+// argument, and says it is done.
+func onOne(c *cli.Context, what string, do func(*admin.Client, context.Context, string) error, done string) error {
+	id, err := oneID(c, what)
 	if err != nil {
 		return err
 	}
@@ -152,10 +147,10 @@ func destroyProxy(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := cl.DestroyProxy(c.Context, id); err != nil {
+	if err := do(cl, c.Context, id); err != nil {
 		return err
 	}
-	fmt.Println("destroyed proxy", id, "and its requests")
+	fmt.Printf(done+"\n", id)
 	return nil
 }
 

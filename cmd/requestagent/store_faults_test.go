@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/requestagent/requestagent/internal/tmpfs"
 	"net"
 	"os"
 	"os/exec"
@@ -20,30 +21,6 @@ import (
 	"github.com/requestagent/requestagent/internal/peers"
 	"github.com/requestagent/requestagent/nmproto"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes for the test (it needs root;
-// CI runs as root and so must not skip).
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "tmpfs")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		msg := fmt.Sprintf("cannot mount a tmpfs (needs root): %v: %s", err, strings.TrimSpace(string(out)))
-		if os.Getenv("CI") != "" || os.Getenv("REQUESTAGENT_REQUIRE_INTEROP") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
 
 // echo is a Go StockManager target whose find_closest_symbol gives back
 // the symbol it is sent.
@@ -133,7 +110,7 @@ func startFails(t *testing.T, dataDir string, extra ...string) (int, string) {
 // filesystem too full to hold the store exits 4 in one line.
 func TestServe_FullDiskRefusesNewWorkAndLosesNothing(t *testing.T) {
 	const size = 192 << 20
-	fs := mountTmpfs(t, size)
+	fs := tmpfs.Mount(t, size)
 	data := filepath.Join(fs, "data")
 	target := startEchoTarget(t)
 	port := peers.FreePort(t)
@@ -189,9 +166,7 @@ func TestServe_FullDiskRefusesNewWorkAndLosesNothing(t *testing.T) {
 		}
 	}
 	// Room made is used at once.
-	if out, err := exec.Command("mount", "-o", fmt.Sprintf("remount,size=%d", 2*size), fs).CombinedOutput(); err != nil {
-		t.Fatalf("remount: %v: %s", err, out)
-	}
+	tmpfs.Resize(t, fs, 2*size)
 	var err error
 	for range 50 {
 		// The free space is measured at most every 100 ms.
