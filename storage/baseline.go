@@ -14,7 +14,7 @@ import (
 // transactions of group records with SyncWrites on, from one goroutine. It
 // returns records per second. It is the baseline the benchmarks hold the
 // group commit and the agent's durable throughput against, measured in
-// the same run (issue 6). The database is closed, and its files are left
+// the same run (BENCHMARKS.md). The database is closed, and its files are left
 // in dir.
 func RawWriteRate(dir string, group, n, valueSize int) (float64, error) {
 	db, err := openRaw(dir)
@@ -46,7 +46,7 @@ func RawWriteRate(dir string, group, n, valueSize int) (float64, error) {
 // takes every record waiting, commits them in one transaction with
 // SyncWrites on, and releases their writers. This is the "batched durable
 // writes at 64 clients" of the performance anchors (~21k/s on our kind of
-// machine) and the baseline of issue 9's durable 2PI goal; RawWriteRate,
+// machine) and the baseline of the durable 2PI goal (BENCHMARKS.md); RawWriteRate,
 // whose batches are always full, is the ceiling above it. n records in
 // all; it returns records per second, closes the database and leaves its
 // files in dir.

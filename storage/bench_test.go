@@ -16,8 +16,8 @@ import (
 // the same run, the raw rate of Badger itself writing the same records in
 // transactions of 64 with SyncWrites — the best the group commit could do —
 // and of 64 clients writing through a plain coalescing loop over Badger
-// (storage.RawClientWriteRate). It reports the ratio to each (issue 6 aims
-// at ≥ 0.8). Numbers are reported, never asserted.
+// (storage.RawClientWriteRate). It reports the ratio to each (the goal is
+// ≥ 0.8, BENCHMARKS.md). Numbers are reported, never asserted.
 func BenchmarkDurableCommit_64Clients(b *testing.B) {
 	const clients = 64
 	val := make([]byte, 256)

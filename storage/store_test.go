@@ -31,7 +31,7 @@ func key(i int) []byte { return []byte(fmt.Sprintf("r/%08d", i)) }
 // TestStore_ConcurrentCommitsAreGroupedAndDurable: 64 writers commit one
 // record each, many times; every acknowledged record is there after the
 // store is closed and reopened, and the writes took fewer transactions
-// than commits (the group commit of PRODUCT.md §6).
+// than commits (the group commit).
 func TestStore_ConcurrentCommitsAreGroupedAndDurable(t *testing.T) {
 	dir := t.TempDir()
 	s := openTemp(t, dir)
