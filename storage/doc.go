@@ -8,7 +8,7 @@
 // SyncWrites=true: one flush for the whole group. This is the pattern
 // measured fastest at high concurrency on our kind of machine, and unlike
 // SyncWrites=false plus db.Sync() it has no window in which a memtable
-// rotation leaves an acknowledged write unsynced (docs/bench-history.md).
+// rotation leaves an acknowledged write unsynced.
 //
 // Durable=false is the opt-out for users who accept losing the last moments
 // of writes on power failure (not on a process crash: Badger writes through
