@@ -36,11 +36,24 @@ type tableChecker struct {
 	winOff int64
 }
 
+// maxBlockBytes bounds a table block once decompressed: Badger's blocks
+// are 4 KiB (Options.BlockSize) plus the entry that overflows one; no
+// real block comes near this.
+const maxBlockBytes = 64 << 20
+
 // checkWindow is how much of a table tableChecker reads at once.
 const checkWindow = 1 << 20
 
 // check verifies the table at path, written with the given compression.
-func (c *tableChecker) check(path string, compression options.CompressionType) error {
+func (c *tableChecker) check(path string, compression options.CompressionType) (err error) {
+	defer func() {
+		// The index is a flatbuffer, read without bounds checks: one whose
+		// checksum matches but whose contents do not hold together (made,
+		// not damaged) would panic in its accessors.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("index does not decode: %v", r)
+		}
+	}()
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -113,6 +126,11 @@ func (c *tableChecker) check(path string, compression options.CompressionType) e
 	}
 	ti := fb.GetRootAsTableIndex(index, 0)
 	var ko fb.BlockOffset
+	// Each entry of the list takes at least 4 bytes of the index: a
+	// longer list is made up, and walking it could take for ever.
+	if n := ti.OffsetsLength(); n < 0 || n > len(index)/4 {
+		return fmt.Errorf("index lists %d blocks in %d bytes", n, len(index))
+	}
 	for i := range ti.OffsetsLength() {
 		if !ti.Offsets(&ko, i) {
 			return fmt.Errorf("block %d: missing from the index", i)
@@ -125,6 +143,11 @@ func (c *tableChecker) check(path string, compression options.CompressionType) e
 		switch compression {
 		case options.None:
 		case options.Snappy:
+			// The decoded length is the block's first bytes: a damaged one
+			// must not make Decode allocate gigabytes.
+			if n, err := snappy.DecodedLen(data); err != nil || n > maxBlockBytes {
+				return fmt.Errorf("block %d at %d: decoded length %d: %v", i, off, n, err)
+			}
 			if c.plain, err = snappy.Decode(c.plain[:cap(c.plain)], data); err != nil {
 				return fmt.Errorf("block %d at %d: %w", i, off, err)
 			}
