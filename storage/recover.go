@@ -102,6 +102,11 @@ func (s *Store) afterOpen(c dirCheck) error {
 		switch {
 		case err != nil:
 			delete(ends, name) // flushed and deleted already
+		case fi.Size() == 0:
+			// Flushed, and being deleted: Badger empties a log file
+			// before it removes it.
+			delete(ends, name)
+			changed = true
 		case fi.Size() != e.end:
 			// Badger cut it elsewhere than checkLog says it would:
 			// record what it did, so that the next Open judges the file
