@@ -594,12 +594,6 @@ func (c *counts) add(k string) {
 	c.mu.Unlock()
 }
 
-func (c *counts) get(k string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[k]
-}
-
 func (c *counts) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
