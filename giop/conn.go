@@ -423,7 +423,13 @@ func (c *Conn) handleRequest(in *Message) error {
 		c.mu.Unlock()
 		return nil
 	}
-	if len(c.serving) >= c.cfg.MaxInFlight || !c.takeServing() {
+	// The first reservedInFlight requests in progress on a connection
+	// are served even when the server's budget is spent, so that peers
+	// that flood it with calls that wait (polls, pulls) cannot make an
+	// unrelated client's single call TRANSIENT. MaxConnections bounds
+	// what this adds to MaxServerInFlight.
+	req.reserved = len(c.serving) < reservedInFlight && len(c.serving) < c.cfg.MaxInFlight
+	if !req.reserved && (len(c.serving) >= c.cfg.MaxInFlight || !c.takeServing()) {
 		c.mu.Unlock()
 		if c.limits != nil {
 			c.limits.busy.Add(1)
@@ -437,6 +443,9 @@ func (c *Conn) handleRequest(in *Message) error {
 	// to overwrite: the older request can then no longer be cancelled.
 	c.serving[h.RequestID] = req
 	c.mu.Unlock()
+	if req.reserved && c.limits != nil {
+		c.limits.reserved.Add(1)
+	}
 	in.held = 0 // the request gives it back when served
 
 	if c.workers != nil {
@@ -447,6 +456,11 @@ func (c *Conn) handleRequest(in *Message) error {
 	return nil
 }
 
+// reservedInFlight is how many requests in progress a connection is
+// always allowed, beyond the server's MaxServerInFlight (giop/SPEC.md
+// "Limits").
+const reservedInFlight = 2
+
 // takeServing takes a place among the server's requests being served.
 func (c *Conn) takeServing() bool {
 	return c.limits == nil || c.limits.serving.take(1)
@@ -456,7 +470,11 @@ func (c *Conn) takeServing() bool {
 func (c *Conn) serve(req *ServerRequest) {
 	defer func() {
 		if l := c.limits; l != nil {
-			l.serving.give(1)
+			if req.reserved {
+				l.reserved.Add(-1)
+			} else {
+				l.serving.give(1)
+			}
 			l.bytes.give(int(req.msg.held))
 			req.msg.held = 0
 		}

@@ -236,31 +236,31 @@ func (c *rawClient) expectTransient(id uint32) {
 
 // TestHostile_ServerInFlightCap: requests served at once are bounded over
 // all connections (MaxServerInFlight 4), not only per connection
-// (MaxInFlight 3): two connections each within their own cap fill it, and
-// the requests beyond get TRANSIENT completed NO — the well-behaved client's
-// too, while it is full — without closing any connection. Once the blocked
-// requests are answered, everyone is served again.
+// (MaxInFlight 6), but a connection's first two requests in progress are
+// always served. The attacker fills the server's budget with waiting
+// calls and its own two places; a second attacker gets its two places
+// and TRANSIENT completed NO for the rest, without closing any
+// connection; an unrelated client's call is still answered at once. Once
+// the blocked requests are answered, everyone is served again.
 func TestHostile_ServerInFlightCap(t *testing.T) {
 	g := &gate{open: make(chan struct{})}
 	h := limitsServer(t, func(c *giop.Config) {
-		c.MaxInFlight = 3
+		c.MaxInFlight = 6
 		c.MaxServerInFlight = 4
 	}, map[string]giop.Servant{"Gate": g})
 	a, b := dialRaw(t, h.addr), dialRaw(t, h.addr)
-	a.mustWrite(gateRequest(1), gateRequest(3), gateRequest(5))
-	g.waitEntered(t, 3)
+	a.mustWrite(gateRequest(1), gateRequest(3), gateRequest(5), gateRequest(7), gateRequest(9), gateRequest(11), gateRequest(13))
+	g.waitEntered(t, 6)
+	a.expectTransient(13) // over its own MaxInFlight
 	b.mustWrite(gateRequest(1), gateRequest(3), gateRequest(5))
-	g.waitEntered(t, 4)
-	// b's second and third are refused; its first is in the gate.
-	b.expectTransient(3)
-	b.expectTransient(5)
-	h.good.mustWrite(echoRequest(giop.V1_2, 3, "while full"))
-	h.good.expectTransient(3)
-	if st := h.srv.Stats(); st.Serving != 4 || st.Busy != 3 {
-		t.Fatalf("stats %+v, want 4 requests served and 3 refused", st)
+	g.waitEntered(t, 8)
+	b.expectTransient(5) // the server's budget is spent
+	h.good.echo(3, "while full")
+	if st := h.srv.Stats(); st.Serving != 8 || st.Busy != 2 {
+		t.Fatalf("stats %+v, want 8 requests served and 2 refused", st)
 	}
 	close(g.open)
-	for _, c := range []*rawClient{a, a, a, b} {
+	for _, c := range []*rawClient{a, a, a, a, a, a, b, b} {
 		m, err := c.next()
 		if err != nil || m.Type != giop.MsgReply {
 			t.Fatalf("reply from the gate: %v, %v", m, err)
@@ -268,6 +268,9 @@ func TestHostile_ServerInFlightCap(t *testing.T) {
 	}
 	h.good.echo(5, "after")
 	b.echo(7, "after")
+	if st := h.srv.Stats(); st.Serving != 0 {
+		t.Fatalf("stats %+v, want nothing served once all are answered", st)
+	}
 }
 
 // TestHostile_HeadersCostLittle: connections that send a header

@@ -41,6 +41,7 @@ type ServerRequest struct {
 	ctx       requestContext
 	msg       Message // a copy of the reader's, so no allocation of its own
 	respond   bool
+	reserved  bool // served on the connection's reserved places, not the server's budget
 	after     func(written bool)
 	replyCtxs ServiceContextList
 	results   *Encoder

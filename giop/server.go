@@ -69,8 +69,10 @@ func serveRequest(req *ServerRequest) { req.Conn.serve(req) }
 type serverLimits struct {
 	// bytes is MaxBufferedBytes: memory of incoming messages.
 	bytes *budget
-	// serving is MaxServerInFlight: requests being served.
-	serving *budget
+	// serving is MaxServerInFlight: requests being served, besides
+	// those on a connection's reserved places, which reserved counts.
+	serving  *budget
+	reserved atomic.Int64
 	// busy counts requests refused with TRANSIENT for MaxInFlight or
 	// MaxServerInFlight.
 	busy atomic.Uint64
@@ -237,7 +239,8 @@ type ServerStats struct {
 	// is out of file descriptors or memory.
 	AcceptErrors uint64
 	// Serving is how many requests are being served now, over all
-	// connections (bounded by MaxServerInFlight).
+	// connections (bounded by MaxServerInFlight plus the two places each
+	// connection always has).
 	Serving uint64
 	// Busy counts requests refused with TRANSIENT because MaxInFlight or
 	// MaxServerInFlight was reached.
@@ -256,7 +259,7 @@ func (s *Server) Stats() ServerStats {
 	l := s.limits
 	return ServerStats{Accepted: s.accepted.Load(), Open: uint64(open), ProtocolErrors: s.protocolErrors.Load(),
 		Refused: s.refused.Load(), Listeners: uint64(listeners), AcceptErrors: s.acceptErrors.Load(),
-		Serving: l.serving.inUse(), Busy: l.busy.Load(),
+		Serving: l.serving.inUse() + uint64(max(l.reserved.Load(), 0)), Busy: l.busy.Load(),
 		BufferedBytes: l.bytes.inUse(), OverBudget: l.bytes.refused.Load()}
 }
 
