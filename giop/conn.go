@@ -187,7 +187,7 @@ func newConnOffering(nc net.Conn, cfg *Config, h Handler, accepted bool, offer [
 // before start.
 func (c *Conn) useLimits(l *serverLimits) {
 	c.limits = l
-	c.frames.useBudget(l.bytes)
+	c.frames.useBudget(newShare(l.bytes))
 }
 
 // start launches the reader and writer goroutines.
@@ -475,7 +475,7 @@ func (c *Conn) serve(req *ServerRequest) {
 			} else {
 				l.serving.give(1)
 			}
-			l.bytes.give(int(req.msg.held))
+			c.frames.budget.give(int(req.msg.held))
 			req.msg.held = 0
 		}
 		c.mu.Lock()

@@ -28,7 +28,7 @@ type reassembler struct {
 	// maxBytes bounds the bytes of all messages in progress (their
 	// lengths, headers included); zero or less means no bound.
 	maxBytes int
-	budget   *budget // the server's byte budget; nil for none
+	budget   *share // the connection's part of the server's byte budget; nil for none
 
 	v11   *partial            // the GIOP 1.1 message in progress
 	byID  map[uint32]*partial // GIOP 1.2 messages in progress, by request id

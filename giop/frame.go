@@ -66,6 +66,52 @@ func (b *budget) inUse() uint64 {
 	return uint64(max(b.used.Load(), 0))
 }
 
+// reservedBufferedBytes is how many bytes of incoming messages a
+// connection may always hold, beyond the server's MaxBufferedBytes
+// (giop/SPEC.md "Limits"): while peers that reassemble large messages
+// hold the whole budget, an unrelated client's small messages are still
+// read rather than closed. MaxConnections bounds what this adds.
+const reservedBufferedBytes = 16 << 10
+
+// share is one connection's part of a server's byte budget. The first
+// reserve bytes it holds are taken even when the server's budget is
+// spent; beyond them every byte is taken from the server's budget. held
+// is atomic because the reader takes and the goroutines serving the
+// connection's requests give. A nil share counts nothing (dialled
+// connections).
+type share struct {
+	server  *budget
+	reserve int64
+	held    atomic.Int64
+}
+
+func newShare(server *budget) *share { return &share{server: server, reserve: reservedBufferedBytes} }
+
+// take reserves n bytes, or reports false when neither the connection's
+// reserve nor the server's budget has room.
+func (s *share) take(n int) bool {
+	if s == nil || n <= 0 {
+		return true
+	}
+	if s.held.Add(int64(n)) <= s.reserve {
+		s.server.used.Add(int64(n))
+		return true
+	}
+	if !s.server.take(n) {
+		s.held.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+// give returns n bytes taken before.
+func (s *share) give(n int) {
+	if s != nil && n > 0 {
+		s.held.Add(-int64(n))
+		s.server.give(n)
+	}
+}
+
 // frameReader reads GIOP messages from a stream and reassembles fragments.
 // It is owned by one connection's reader goroutine.
 //
@@ -83,7 +129,7 @@ type frameReader struct {
 	fragTime time.Duration // a fragment chain must complete within this
 	now      func() time.Time
 	asm      reassembler
-	budget   *budget // the server's byte budget; nil for none
+	budget   *share // the connection's part of the server's byte budget; nil for none
 	hdr      [HeaderSize]byte
 	// dlSet is the read deadline last set on dl. Setting one updates a
 	// runtime timer under a lock, so it is set only when it changes: a
@@ -119,7 +165,7 @@ func newFrameReader(r io.Reader, dl deadliner, cfg *Config) *frameReader {
 
 // useBudget makes the reader take the bytes it holds from b. It is called
 // before the reader starts.
-func (f *frameReader) useBudget(b *budget) {
+func (f *frameReader) useBudget(b *share) {
 	f.budget = b
 	f.asm.budget = b
 }

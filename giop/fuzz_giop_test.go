@@ -130,11 +130,15 @@ func FuzzReadMessage(f *testing.F) {
 		r := &chunkReader{chunks: [][]byte{data[:cut], data[cut:]}, max: 1 + int(step%32)}
 		fr := newFrameReader(r, nil, cfg)
 		b := newBudget(32 << 10)
-		fr.useBudget(b)
+		sh := newShare(b)
+		fr.useBudget(sh)
 		defer func() {
 			fr.close()
 			if n := b.inUse(); n != 0 {
 				t.Fatalf("%d bytes of the budget not given back", n)
+			}
+			if n := sh.held.Load(); n != 0 {
+				t.Fatalf("the connection's share still holds %d bytes", n)
 			}
 		}()
 		for range 64 {

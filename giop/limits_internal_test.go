@@ -65,3 +65,30 @@ func TestBudget_TakeGive(t *testing.T) {
 	}
 	none.give(1)
 }
+
+// TestShare_Reserve: a connection's first reservedBufferedBytes are taken
+// even from a spent server budget and counted in it; beyond them the
+// server's limit holds; giving back returns both.
+func TestShare_Reserve(t *testing.T) {
+	server := newBudget(100)
+	a, b := newShare(server), newShare(server)
+	if !a.take(100) || a.take(reservedBufferedBytes) {
+		t.Fatalf("a took its reserve and the budget; then more: in use %d", server.inUse())
+	}
+	if !b.take(reservedBufferedBytes) || b.take(1) {
+		t.Fatalf("b's reserve from a spent budget, then one byte beyond: in use %d", server.inUse())
+	}
+	if got := server.inUse(); got != 100+reservedBufferedBytes {
+		t.Fatalf("server in use %d, want %d", got, 100+reservedBufferedBytes)
+	}
+	a.give(100)
+	b.give(reservedBufferedBytes)
+	if server.inUse() != 0 || a.held.Load() != 0 || b.held.Load() != 0 {
+		t.Fatalf("after giving back: server %d, a %d, b %d", server.inUse(), a.held.Load(), b.held.Load())
+	}
+	var none *share
+	if !none.take(1 << 40) {
+		t.Fatal("a nil share refused")
+	}
+	none.give(1)
+}

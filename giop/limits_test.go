@@ -171,6 +171,32 @@ func TestHostile_ServerByteBudget(t *testing.T) {
 	h.good.echo(7, "after")
 }
 
+// TestHostile_SpentByteBudgetStillReadsSmallMessages: one peer holds
+// the whole of MaxBufferedBytes with a message it never finishes; a
+// connection's first 16 KiB are its own, so the well-behaved client and
+// a newly connected one are still read and answered instead of being
+// closed for a budget someone else spent. The holder's own connection,
+// which asked for the budget, is the one bounded by it.
+func TestHostile_SpentByteBudgetStillReadsSmallMessages(t *testing.T) {
+	const body = 64 << 10
+	h := limitsServer(t, func(c *giop.Config) {
+		c.MessageTimeout = time.Minute
+		c.MaxBufferedBytes = giop.HeaderSize + body
+	}, nil)
+	holder := dialRaw(t, h.addr)
+	holder.mustWrite(append(header(1, 2, 1, giop.MsgRequest, body), make([]byte, body-1)...))
+	h.waitBuffered(giop.HeaderSize + body)
+	h.good.echo(3, "while the budget is spent")
+	fresh := dialRaw(t, h.addr)
+	fresh.echo(5, "a new connection too")
+	if st := h.srv.Stats(); st.OverBudget != 0 {
+		t.Fatalf("stats %+v: a connection was closed for the budget", st)
+	}
+	holder.nc.Close()
+	h.waitBufferedEmpty()
+	h.good.echo(7, "after")
+}
+
 // TestHostile_IncompleteChainsGiveBackTheirBytes: chains a peer never
 // finishes are given back when its connection closes, whether it closes
 // or the fragment timeout closes it.
