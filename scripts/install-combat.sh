@@ -7,9 +7,14 @@ set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
 
+# tclsh reading a script from stdin reports an error and still exits 0,
+# so the check exits 1 itself when Combat is missing.
+combat_version() {
+  echo 'if {[catch {package require combat} v]} {exit 1}; puts $v' | tclsh 2>/dev/null
+}
+
 have_all() {
-  command -v tclsh >/dev/null 2>&1 &&
-    echo 'puts [package require combat]' | tclsh >/dev/null 2>&1
+  command -v tclsh >/dev/null 2>&1 && combat_version >/dev/null
 }
 
 if have_all; then
@@ -44,4 +49,4 @@ if ! have_all; then
   echo "install-combat: packages installed but tclsh cannot load combat" >&2
   exit 1
 fi
-echo "install-combat: installed ${PKGS[*]} ($(echo 'puts [package require combat]' | tclsh))"
+echo "install-combat: installed ${PKGS[*]} ($(combat_version))"

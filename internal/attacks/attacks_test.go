@@ -87,7 +87,7 @@ func TestAttacks(t *testing.T) {
 func attackBiDir(t *testing.T, s *suite) {
 	// A target that cannot be reached gives TRANSIENT after the reconnect
 	// budget: 2 s, for an answer within the attack's time.
-	budget := []string{"--connectRetryBudget", "2s"}
+	budget := []string{"--connect-retry-budget", "2s"}
 	t.Run("target", func(t *testing.T) {
 		r := s.start(t, "waitreply", budget...)
 		victimStock, victimTarget := startStock(t)
@@ -119,7 +119,7 @@ func attackBiDir(t *testing.T, s *suite) {
 		case ranTarget == 0:
 			who = "nobody"
 		}
-		r.row("1a", "BI_DIR_IIOP announcing a target's host:port (3 spellings), then another client's WaitReply call to that target (--connectRetryBudget 2s)",
+		r.row("1a", "BI_DIR_IIOP announcing a target's host:port (3 spellings), then another client's WaitReply call to that target (--connect-retry-budget 2s)",
 			fmt.Sprintf("_non_existent: %v; it served %d of the agent's calls to the target", errText(aerr), ranAttacker),
 			fmt.Sprintf("victim's call: %s, run by %s; after the attacker left: %s (target ran it %d×)", first.kind(), who, after.kind(), ranAfter))
 	})
@@ -161,7 +161,7 @@ func attackBiDir(t *testing.T, s *suite) {
 			reached.add(nmCall(c, rcv, "add_stock", reqInfoCtx("", "", 10_000), addStockArgs("P", 1), 20*time.Second).kind())
 		})
 		r.attackDone()
-		r.row("1b", fmt.Sprintf("%d short connections announcing %d listen points each, then a WaitReply call to a target on each of those %s ports (--connectRetryBudget 2s)",
+		r.row("1b", fmt.Sprintf("%d short connections announcing %d listen points each, then a WaitReply call to a target on each of those %s ports (--connect-retry-budget 2s)",
 			conns, per, commas(int64(len(refs)))),
 			"announcements: _non_existent "+announced.String(),
 			fmt.Sprintf("calls to the %s targets: %s (in %v); targets ran %d", commas(int64(len(refs))), reached.String(),
@@ -422,7 +422,7 @@ func diskUsage(dir string) int64 {
 
 func attackStore(t *testing.T, s *suite) {
 	t.Run("fields", func(t *testing.T) {
-		r := s.start(t, "waitreply", "--maxStoreBytes", "50000000")
+		r := s.start(t, "waitreply", "--max-store-bytes", "50000000")
 		n := s.n(600)
 		big := bigIOR(r.target, 31, 60<<10)
 		cookie := bytes.Repeat([]byte{'c'}, 64<<10)
@@ -445,7 +445,7 @@ func attackStore(t *testing.T, s *suite) {
 		} else {
 			restart = "restart: " + err.Error()
 		}
-		r.row("4a", fmt.Sprintf("%s create_request, each a %.1f MiB target reference (31 profiles) and a 64 KiB cookie, --maxStoreBytes 50000000",
+		r.row("4a", fmt.Sprintf("%s create_request, each a %.1f MiB target reference (31 profiles) and a 64 KiB cookie, --max-store-bytes 50000000",
 			commas(int64(n)), float64(big.Size())/(1<<20)),
 			fmt.Sprintf("%s (in %v)", got.String(), took.Round(time.Millisecond)),
 			fmt.Sprintf("%s MB on disk; %s", commas(du/1_000_000), restart))
@@ -706,7 +706,7 @@ func mappedSpellings(n int) []string {
 
 func attackSpellings(t *testing.T, s *suite) {
 	maxConns := s.n(300)
-	r := s.start(t, "waitreply", "--maxConnections", strconv.Itoa(maxConns))
+	r := s.start(t, "waitreply", "--max-connections", strconv.Itoa(maxConns))
 	n := s.n(400)
 	fdsBefore := r.p.sample().fds
 	cs := clients(t, 4)
