@@ -60,6 +60,9 @@ type Config struct {
 	TokenFile string
 	// Pprof serves Go's profiler at /debug/pprof/. Default off.
 	Pprof bool
+	// MaxConnections bounds the admin connections open at once; more wait
+	// in the listen backlog. Zero takes DefaultMaxConnections.
+	MaxConnections int
 	// Logger receives the listener's events.
 	Logger zerolog.Logger
 }
@@ -77,6 +80,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenFile == "" {
 		return fmt.Errorf("%w: no token file", ErrBadConfig)
+	}
+	if c.MaxConnections < 0 {
+		return fmt.Errorf("%w: MaxConnections %d is negative", ErrBadConfig, c.MaxConnections)
 	}
 	if c.Public || host == "localhost" {
 		return nil
@@ -109,13 +115,18 @@ func Start(cfg Config, a Agent) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen on %s: %w", cfg.Listen, err)
 	}
+	maxConns := cfg.MaxConnections
+	if maxConns == 0 {
+		maxConns = DefaultMaxConnections
+	}
+	ln = newLimitListener(ln, maxConns)
 	hosts := HostNames(ln.Addr().String())
 	if cfg.Public {
 		hosts = nil // reachable by any name; the token guards /v1 and /debug
 	}
 	h := Handler(a, HandlerConfig{Token: token, Pprof: cfg.Pprof, Hosts: hosts})
 	s := &Server{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}}
+		ReadTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}}
 	go s.srv.Serve(ln)
 	ev := cfg.Logger.Info()
 	if cfg.Public {
@@ -221,15 +232,30 @@ func Handler(a Agent, cfg HandlerConfig) http.Handler {
 	})
 	mux.Handle("GET /metrics", a.MetricsHandler())
 
+	// Listings run one at a time: each takes CPU and memory in
+	// proportion to its page, and the agent's clients come first. A
+	// listing waits for the one before it, or for its client to leave.
+	listing := make(chan struct{}, 1)
+	oneAtATime := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case listing <- struct{}{}:
+				defer func() { <-listing }()
+				h(w, r)
+			case <-r.Context().Done():
+			}
+		}
+	}
+
 	api := http.NewServeMux()
-	api.HandleFunc("GET /v1/proxies", func(w http.ResponseWriter, r *http.Request) {
+	api.HandleFunc("GET /v1/proxies", oneAtATime(func(w http.ResponseWriter, r *http.Request) {
 		page, err := a.ListProxies(r.URL.Query().Get("after"), intParam(r, "limit"))
 		reply(w, page, err)
-	})
+	}))
 	api.HandleFunc("DELETE /v1/proxies/{id}", func(w http.ResponseWriter, r *http.Request) {
 		done(w, a.DestroyProxy(r.PathValue("id")))
 	})
-	api.HandleFunc("GET /v1/requests", func(w http.ResponseWriter, r *http.Request) {
+	api.HandleFunc("GET /v1/requests", oneAtATime(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		f := agent.RequestFilter{State: q.Get("state"), Proxy: q.Get("proxy"), Group: q.Get("group")}
 		if s := q.Get("older_than"); s != "" {
@@ -242,7 +268,7 @@ func Handler(a Agent, cfg HandlerConfig) http.Handler {
 		}
 		page, err := a.ListRequests(f, q.Get("after"), intParam(r, "limit"))
 		reply(w, page, err)
-	})
+	}))
 	api.HandleFunc("GET /v1/requests/{id}", func(w http.ResponseWriter, r *http.Request) {
 		d, err := a.Request(r.PathValue("id"))
 		reply(w, d, err)

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -304,4 +306,46 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// TestStart_ConnectionsBounded: the admin listener holds at most
+// MaxConnections connections; one more waits, unanswered, until one of
+// them closes, and is then served.
+func TestStart_ConnectionsBounded(t *testing.T) {
+	a := startAgent(t)
+	file := filepath.Join(t.TempDir(), admin.TokenFileName)
+	s, err := admin.Start(admin.Config{Listen: "127.0.0.1:0", TokenFile: file, MaxConnections: 4}, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	var idle []net.Conn
+	for range 4 {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	extra, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	fmt.Fprintf(extra, "GET /healthz HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", s.Addr())
+	answered := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(extra)
+		answered <- string(b)
+	}()
+	select {
+	case got := <-answered:
+		t.Fatalf("a fifth connection was served while four were open: %q", got)
+	case <-time.After(300 * time.Millisecond):
+	}
+	idle[0].Close()
+	if got := <-answered; !strings.Contains(got, "200 OK") {
+		t.Fatalf("after one closed: %q", got)
+	}
 }

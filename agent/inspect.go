@@ -134,7 +134,13 @@ func (a *Agent) ListRequests(f RequestFilter, after string, limit int) (RequestP
 	page := RequestPage{Requests: []RequestInfo{}}
 	var keys [][]byte
 	var last []byte
+	// The lock is held only to copy the records that match (their strings
+	// are immutable); ciphering ids and formatting happen outside it, so
+	// two loops listing 100,000 requests do not queue every other client
+	// behind them.
+	var recs []requestRecord
 	flush := func() {
+		recs = recs[:0]
 		a.mu.Lock()
 		for _, k := range keys {
 			id := idOfRequestKey(k)
@@ -142,9 +148,12 @@ func (a *Agent) ListRequests(f RequestFilter, after string, limit int) (RequestP
 			if r == nil || !f.matches(r, proxyID, now) {
 				continue
 			}
-			page.Requests = append(page.Requests, a.requestInfo(r, now))
+			recs = append(recs, *r)
 		}
 		a.mu.Unlock()
+		for i := range recs {
+			page.Requests = append(page.Requests, a.requestInfo(&recs[i], now))
+		}
 		keys = keys[:0]
 	}
 	err = a.store.ScanKeysFrom(prefixRequest, from, func(k []byte) (bool, error) {
