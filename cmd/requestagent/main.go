@@ -235,9 +235,13 @@ func serve(c *cli.Context) error {
 			return cli.Exit(err.Error(), 2)
 		case errors.Is(err, storage.ErrCorrupt):
 			// Restarting cannot help: an operator restores or recovers
-			// (docs/deploying.md, "When the store is damaged").
+			// (docs/deploying.md, "When the store is damaged"). Said in
+			// the log, for whoever reads the journal, and as the last
+			// line, for whoever ran it.
+			log.Error().Err(err).Str("data_dir", cfg.Store.Dir).Msg("requestagent: the store is damaged; not starting")
 			return cli.Exit(err.Error(), exitCorrupt)
 		case errors.Is(err, storage.ErrNoSpace):
+			log.Error().Err(err).Str("data_dir", cfg.Store.Dir).Msg("requestagent: no room on the store's filesystem; not starting")
 			return cli.Exit(err.Error(), exitNoSpace)
 		}
 		return err
