@@ -455,7 +455,9 @@ func attackStore(t *testing.T, s *suite) {
 			s.note("4b", "disk full", "not run: mounting a tmpfs needs root")
 			return
 		}
-		size := s.n(64)
+		// Above the agent's default --store-reserve (64 MiB), which
+		// refuses new work on any smaller filesystem from the start.
+		size := s.n(192)
 		mnt := filepath.Join(t.TempDir(), "tmpfs")
 		os.MkdirAll(mnt, 0o755)
 		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%dm", size), "tmpfs", mnt).CombinedOutput(); err != nil {
