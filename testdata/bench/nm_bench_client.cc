@@ -1,4 +1,4 @@
-// nm_bench_client: an NM-aware omniORB client (../nm/nm_current) calling
+// nm_bench_client: an NM-aware omniORB client (the shipped runtime, clients/cpp) calling
 // Demo::Echo through the request agent. Row (c) of `make bench`
 // (internal/benchsuite), the C++ counterpart of loadgen's models.
 //
@@ -29,7 +29,7 @@
 #include "demo.hh"
 #include "NativeMessaging.hh"
 
-#include "../nm/nm_current.hh"
+#include <requestagent/nm.hh>
 #include "bench_util.hh"
 
 #include <atomic>
@@ -39,6 +39,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+namespace nm = requestagent::nm;
 
 namespace {
 
