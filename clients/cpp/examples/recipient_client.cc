@@ -158,7 +158,6 @@ int main(int argc, char** argv) {
   int n = static_cast<int>(args.size());
   args.push_back(nullptr);
   return demo::RunMain(n, args.data(), [bidir, bench](CORBA::ORB_ptr orb, int argc, char** argv) {
-    nm::install(orb);
     if (argc != 3) Fail("usage: recipient_client [-ORB...] [--bidir] <agent-ref> <target-IOR>");
 
     CORBA::Object_var obj = orb->resolve_initial_references("RootPOA");

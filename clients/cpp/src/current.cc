@@ -135,6 +135,12 @@ class CurrentImpl : public NativeMessaging::Current {
     if (CORBA::is_nil(r.poller) && !r.poller_data.empty()) {
       r.poller = DecodePoller(r.poller_data);
       r.poller_data.clear();
+      // The agent that made it has just answered, and the reference is
+      // new and ours alone: omniORB need not send a LocateRequest before
+      // its first call (-ORBverifyObjectExistsAndType, on by default),
+      // a round trip per 2PI. A trashed poller still answers
+      // OBJECT_NOT_EXIST to the pull itself.
+      if (!CORBA::is_nil(r.poller)) r.poller->_PR_getobj()->_noExistentCheck();
     }
     return CORBA::Object::_duplicate(r.poller);
   }
