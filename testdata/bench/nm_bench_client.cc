@@ -57,7 +57,6 @@ const char* const kUsage =
 
 int main(int argc, char** argv) {
   return bench::Main(argc, argv, [](CORBA::ORB_ptr orb, int argc, char** argv) {
-    nm::install(orb);  // before the first invocation
     bench::Args a = bench::ParseArgs(argc, argv, {"--model", "--suppress"}, kUsage);
     std::string model = "waitreply", suppress_arg = "0";
     for (auto& kv : a.extra) {
