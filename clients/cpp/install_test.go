@@ -6,18 +6,24 @@
 package cpp_test
 
 import (
+	"bytes"
+	"context"
 	"debug/elf"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/idl"
 	"github.com/requestagent/requestagent/internal/peers"
+	"github.com/requestagent/requestagent/nmproto"
 )
 
 // installed is a prefix holding the installed library and the examples
@@ -65,6 +71,11 @@ func install(t *testing.T) installed {
 		t.Error("pkg-config gives requestagent-nm no version")
 	}
 	run(pc, "make", "-C", filepath.Join(src, "examples"), "OUT="+in.examples)
+	// The wire check, built the same way: pkg-config's flags only.
+	flags := strings.Fields(run(pc, "pkg-config", "--cflags", "--libs", "requestagent-nm"))
+	args := append([]string{"-O2", "-std=c++17", "-I" + in.examples, "-o", filepath.Join(in.examples, "nm_wire_client"),
+		filepath.Join(src, "test", "nm_wire_client.cc"), filepath.Join(in.examples, "StockManagerSK.cc")}, flags...)
+	run(nil, "g++", append(args, "-pthread")...)
 	// The examples must load the installed shared library, not contain a
 	// copy of the runtime.
 	f, err := elf.Open(filepath.Join(in.examples, "group_client"))
@@ -193,6 +204,7 @@ func TestInstalledLibrary_Examples(t *testing.T) {
 			e.server.Served(t, 2)
 		})
 	}
+	t.Run("Wire", func(t *testing.T) { checkWire(t, in) })
 	t.Run("Callback", func(t *testing.T) {
 		e := newEnv(t, in)
 		got := e.run(t, "recipient_client", peers.Endpoint(peers.FreePort(t))...)
@@ -202,4 +214,83 @@ func TestInstalledLibrary_Examples(t *testing.T) {
 			"reply_available op=add_stock cookie=add stock", "pulled add_stock -> TRUE",
 			"reply_available op=find_closest_symbol cookie=find symbol", "pulled find_closest_symbol -> "+find)
 	})
+}
+
+// The NMService octets of docs/nm-wire.md's examples, as the C++ runtime
+// must send them (big-endian).
+var (
+	wireRequestInfo = []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, '0', 0, 0, 0, 0, 0, 0, 2, 'a', 'b', 0, 0,
+		0, 0, 0x13, 0x88, 1}
+	wireWaitTimeout = []byte{0, 0, 0, 0, 0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF}
+)
+
+// wireServant is a fake typed receiver or poller: it keeps the NMService
+// data of each add_stock and answers TRUE, the receiver with an NM_POLLER
+// context naming the poller, the poller with NMNoMoreReply.
+type wireServant struct {
+	mu     *sync.Mutex
+	got    *[][]byte
+	poller *giop.IOR // nil: this is the poller
+}
+
+func (s wireServant) RepositoryID() string { return "IDL:StockManager:1.0" }
+
+func (s wireServant) Invoke(_ context.Context, req *giop.ServerRequest) error {
+	if req.Operation() != "add_stock" {
+		return giop.BadOperation(req.Operation())
+	}
+	data, _ := req.Header.ServiceContexts.Get(nmproto.ServiceID)
+	s.mu.Lock()
+	*s.got = append(*s.got, bytes.Clone(data))
+	s.mu.Unlock()
+	if s.poller != nil {
+		req.SetReplyContexts(giop.ServiceContextList{(&nmproto.Context{Kind: nmproto.KindThePoller, ThePoller: s.poller}).Encode()})
+	} else {
+		req.SetReplyContexts(giop.ServiceContextList{nmproto.NoMoreReplyContext})
+	}
+	req.Results().WriteBool(true)
+	return nil
+}
+
+// checkWire runs nm_wire_client against a fake receiver and poller and
+// compares what the runtime sent with docs/nm-wire.md, octet for octet;
+// the client checks what it made of the replies' contexts.
+func checkWire(t *testing.T, in installed) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	ref := func(key string, k nmproto.RefKind) *giop.IOR {
+		return giop.NewIOR("IDL:StockManager:1.0", &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1", Port: port,
+			ObjectKey: []byte(key), Components: []giop.TaggedComponent{giop.DefaultCodeSets.Component(), nmproto.RefComponent(k)}})
+	}
+	var (
+		mu  sync.Mutex
+		got [][]byte
+	)
+	poller := ref("poller", nmproto.RefPoller)
+	ad := giop.NewAdapter()
+	ad.Register([]byte("receiver"), wireServant{mu: &mu, got: &got, poller: poller})
+	ad.Register([]byte("poller"), wireServant{mu: &mu, got: &got})
+	srv := giop.NewServer(nil, ad)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	p := peers.StartIn(t, in.examples, "nm_wire_client", ref("receiver", nmproto.RefTypedReceiver).String())
+	lines, err := p.Wait(t, 60*time.Second)
+	if err != nil || len(lines) == 0 || lines[len(lines)-1] != "PASS" {
+		t.Fatalf("nm_wire_client failed (%v):\n%s", err, p.Output())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("the fake saw %d add_stock calls, want 2", len(got))
+	}
+	if !bytes.Equal(got[0], wireRequestInfo) {
+		t.Errorf("NM_REQUEST_INFO sent:\n  % x\nwant (docs/nm-wire.md):\n  % x", got[0], wireRequestInfo)
+	}
+	if !bytes.Equal(got[1], wireWaitTimeout) {
+		t.Errorf("NM_WAIT_TIMEOUT sent:\n  % x\nwant (docs/nm-wire.md):\n  % x", got[1], wireWaitTimeout)
+	}
 }
