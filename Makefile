@@ -28,7 +28,10 @@ deps:
 	@scripts/install-omniorb.sh
 	@scripts/install-combat.sh
 
+# The C++ Native Messaging library (clients/cpp) first: the NM-aware peers
+# link it (testdata/peers.sh, nm_library, builds it into the same place).
 peers: deps
+	@$(MAKE) --no-print-directory -s -C clients/cpp BUILD=$(PEERS)/cpp
 	@for set in interop idl nm; do testdata/$$set/build.sh $(PEERS)/$$set || exit 1; done
 
 # Lint, then the whole suite, race detector on, interop with omniORB and

@@ -46,7 +46,8 @@
 //     agent (reply not available).
 //
 // Which context a call carries is decided by the TAG_NM_REF component of
-// the object's IOR, as the omniORB client in testdata/nm decides it.
+// the object's IOR, as the C++ runtime in clients/cpp decides it
+// (docs/nm-wire.md).
 //
 // # Errors
 //

@@ -49,6 +49,37 @@ peers_init() {
     printf '%s\n' "$CXX $CXXFLAGS" >"$FLAGS"
   fi
   DEPS=("$TESTDATA/peers.sh" "$TESTDATA/peer_util.hh" "$SRC/build.sh" "$FLAGS")
+  NMLIB_INC=()
+}
+
+# nm_library: builds the shipped Native Messaging runtime (clients/cpp, its
+# own Makefile) into the peer sets' shared directory OUT/../cpp, so that
+# every NM-aware peer links the library users get, not a copy. Sets
+# NMLIB_INC (the include flags, put on every compile and link after this)
+# and NMLIB (the static archive, to link as an object). Peer sets build in
+# parallel (go test), hence the lock of that directory.
+nm_library() {
+  local dir
+  dir=$(dirname "$OUT")/cpp
+  mkdir -p "$dir"
+  command -v make >/dev/null 2>&1 || {
+    echo "build.sh: make not found (run scripts/install-omniorb.sh)" >&2
+    exit 1
+  }
+  (
+    if command -v flock >/dev/null 2>&1; then
+      exec 8>"$dir/.build.lock"
+      flock 8
+    fi
+    # Quiet unless it fails: the peers' own steps are what build.sh shows.
+    local log
+    log=$(make -C "$ROOT/clients/cpp" BUILD="$dir" CXX="$CXX" CXXFLAGS="$CXXFLAGS" 2>&1) || {
+      printf '%s\n' "$log" >&2
+      exit 1
+    }
+  )
+  NMLIB_INC=(-I"$dir/include" -I"$dir/include/requestagent")
+  NMLIB="$dir/lib/librequestagent-nm.a"
 }
 
 # stale OUTPUT INPUT...: true when OUTPUT is missing or older than an INPUT.
@@ -82,7 +113,7 @@ compile() {
   if stale "$obj" "$src" "$@"; then
     echo "g++ $(basename "$src")"
     # shellcheck disable=SC2086
-    $CXX $CXXFLAGS -I"$OUT" -I"$SRC" -I"$TESTDATA" -c -o "$obj.tmp.$$" "$src"
+    $CXX $CXXFLAGS -I"$OUT" -I"$SRC" -I"$TESTDATA" "${NMLIB_INC[@]}" -c -o "$obj.tmp.$$" "$src"
     mv -f "$obj.tmp.$$" "$obj"
   fi
 }
@@ -97,7 +128,7 @@ link() {
   if stale "$OUT/$prog" "$SRC/$prog.cc" "${objs[@]}" "${deps[@]}"; then
     echo "g++ $prog.cc -> $OUT/$prog"
     # shellcheck disable=SC2086
-    $CXX $CXXFLAGS -I"$OUT" -I"$SRC" -I"$TESTDATA" -o "$OUT/$prog.tmp.$$" "$SRC/$prog.cc" "${objs[@]}" $OMNI_FLAGS -pthread
+    $CXX $CXXFLAGS -I"$OUT" -I"$SRC" -I"$TESTDATA" "${NMLIB_INC[@]}" -o "$OUT/$prog.tmp.$$" "$SRC/$prog.cc" "${objs[@]}" $OMNI_FLAGS -pthread
     mv -f "$OUT/$prog.tmp.$$" "$OUT/$prog"
   fi
 }

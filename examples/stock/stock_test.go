@@ -38,14 +38,14 @@ func signature(t *testing.T, r *idl.Repository) string {
 }
 
 // TestIDLMatchesOmniORBTarget: the embedded IDL is the interface the
-// omniORB target (testdata/nm) compiles.
+// omniORB target (clients/cpp/examples, built by testdata/nm) compiles.
 func TestIDLMatchesOmniORBTarget(t *testing.T) {
 	ours, err := stock.Repository()
 	if err != nil {
 		t.Fatal(err)
 	}
 	theirs := idl.NewRepository()
-	if err := theirs.LoadFile(filepath.Join(peers.RepoRoot(), "testdata", "nm", "StockManager.idl"), nil); err != nil {
+	if err := theirs.LoadFile(filepath.Join(peers.RepoRoot(), "clients", "cpp", "examples", "StockManager.idl"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if a, b := signature(t, ours), signature(t, theirs); a != b {

@@ -9,7 +9,8 @@
 //	(c) the request agent, in this process, with the store durable and
 //	    not, driven by omniORB C++ clients (nm_bench_client) and by Go
 //	    clients (loadgen.Run), in the WaitReply and 2PI models, and both
-//	    timing only a durable 2PI's send (its acknowledgement);
+//	    timing only a durable 2PI's send (its acknowledgement); and a
+//	    durable C++ 2PI in suppressed mode;
 //	(r) plain Badger: conc writers each writing a record and waiting until
 //	    it is durable, coalesced into one transaction per batch — the raw
 //	    batched write rate the durable acknowledgements are held against;
@@ -44,8 +45,14 @@ const (
 	ModelAMIPoll   = "sendp+poll" // (b): sendp_, then the poller
 	ModelWaitReply = "waitreply"  // (c): one call, mature within the wait
 	Model2PI       = "2pi"        // (c): premature return, then a pull
-	ModelSend      = "send"       // (c): a 2PI's send, timed to its premature return
-	ModelRecord    = "record"     // (r): one record written and waited for
+	// Model2PISuppressed is Model2PI with the premature return suppressed,
+	// VisiBroker's default (docs/native-messaging.md): a normal reply with
+	// zero values rather than NO_RESPONSE. C++ only: there it spares the two
+	// C++ exceptions omniORB throws per unsuppressed premature return,
+	// which are most of the C++ client's own CPU (docs/cpp-client.md).
+	Model2PISuppressed = "2pi suppressed"
+	ModelSend          = "send"   // (c): a 2PI's send, timed to its premature return
+	ModelRecord        = "record" // (r): one record written and waited for
 )
 
 // rawRecordOverhead is added to the payload for (r)'s record: about what

@@ -75,8 +75,8 @@ func TestRun_Smoke(t *testing.T) {
 		t.Skip("starts omniORB peers and agents")
 	}
 	rows := Run(t, Config{Concurrency: []int{1, 3}, Sizes: []int{0, 64}, Calls: 60, Logf: t.Logf})
-	if len(rows) != 2*2*13 {
-		t.Fatalf("%d rows, want 52", len(rows))
+	if len(rows) != 2*2*14 {
+		t.Fatalf("%d rows, want 56", len(rows))
 	}
 	for _, r := range rows {
 		// (r) measures a rate only: no latencies.
@@ -94,7 +94,7 @@ func TestRun_Smoke(t *testing.T) {
 	m := ReadMachine(peers.RepoRoot())
 	checkXML(t, SVG(m, rows))
 	md := Markdown(m, rows, "x.svg")
-	for _, want := range []string{"(c) agent, Go 2pi, durable", "(c) agent, Go send, durable", "(c) agent, C++ send, durable", "(r) raw batched Badger"} {
+	for _, want := range []string{"(c) agent, Go 2pi, durable", "(c) agent, Go send, durable", "(c) agent, C++ send, durable", "(c) agent, C++ 2pi suppressed, durable", "(r) raw batched Badger"} {
 		if !strings.Contains(md, want) {
 			t.Fatalf("Markdown lacks %q:\n%s", want, md)
 		}

@@ -19,6 +19,8 @@ func style(r Row) (color, dash string) {
 		color = "#e15759"
 	case r.Client == ClientCxx && r.Model == ModelSend:
 		color = "#ff9da7"
+	case r.Client == ClientCxx && r.Model == Model2PISuppressed:
+		color = "#edc948"
 	case r.Client == ClientCxx:
 		color = "#b07aa1"
 	case r.Model == ModelWaitReply:

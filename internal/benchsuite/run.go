@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/idl"
 	"github.com/requestagent/requestagent/internal/peers"
 	"github.com/requestagent/requestagent/loadgen"
 	"github.com/requestagent/requestagent/storage"
@@ -61,7 +63,8 @@ const clientTimeout = 5 * time.Minute
 
 // Run measures every row: for each payload and concurrency, (a), (b),
 // the eight (c) rows (durable off and on × C++ and Go × waitreply and
-// 2pi), durable sends from C++ and Go, and (r). Each row is measured in two halves:
+// 2pi), durable sends from C++ and Go, a durable suppressed C++ 2pi, and
+// (r). Each row is measured in two halves:
 // the group's rows one after the other, then again in reverse order, so
 // that a machine whose speed drifts during the run (a shared VM's does,
 // by a third at times) weighs alike on every row rather than on the last
@@ -94,6 +97,7 @@ func Run(t testing.TB, cfg Config) []Row {
 				}
 			}
 			group = append(group, Row{Path: PathAgent, Client: ClientCxx, Model: ModelSend, Durable: true},
+				Row{Path: PathAgent, Client: ClientCxx, Model: Model2PISuppressed, Durable: true},
 				Row{Path: PathAgent, Client: ClientGo, Model: ModelSend, Durable: true},
 				Row{Path: PathRaw, Client: ClientGo, Model: ModelRecord, Durable: true})
 			first := make([]Row, len(group))
@@ -165,8 +169,16 @@ func (r *runner) half(row Row, calls int) Row {
 			r.t.Fatal(err)
 		}
 		defer os.RemoveAll(dir)
-		a, err := agent.Start(agent.Config{Listen: "127.0.0.1:0",
-			Store: storage.Config{Dir: dir, Durable: row.Durable}})
+		cfg := agent.Config{Listen: "127.0.0.1:0", Store: storage.Config{Dir: dir, Durable: row.Durable}}
+		if row.Model == Model2PISuppressed {
+			// Suppressed premature returns are built from the target's IDL.
+			repo := idl.NewRepository()
+			if err := repo.LoadFile(filepath.Join(peers.RepoRoot(), "testdata", "interop", "demo.idl"), nil); err != nil {
+				r.t.Fatal(err)
+			}
+			cfg.IDL = agent.RepositoryIDL(repo)
+		}
+		a, err := agent.Start(cfg)
 		if err != nil {
 			row.Err = fmt.Sprintf("agent.Start: %v", err)
 			return row
@@ -230,9 +242,15 @@ func (r *runner) measure(row Row, agentRef string, calls int) (measurement, erro
 	case PathAMI:
 		dir, prog = r.bench, "ami_client"
 		args = append(append(args, common...), r.target)
-	default:
+	case PathAgent:
 		dir, prog = r.bench, "nm_bench_client"
-		args = append(append(append(args, "--model", row.Model), common...), agentRef, r.target)
+		model := []string{"--model", row.Model}
+		if row.Model == Model2PISuppressed {
+			model = []string{"--model", Model2PI, "--suppress", "1"}
+		}
+		args = append(append(append(args, model...), common...), agentRef, r.target)
+	default:
+		return measurement{}, fmt.Errorf("no C++ client for path %q", row.Path)
 	}
 	p := peers.StartIn(r.t, dir, prog, args...)
 	lines, err := p.Wait(r.t, clientTimeout)

@@ -1,5 +1,5 @@
 // group_client: the Native Messaging documents' group polling client (GroupPollingClient.java) in
-// omniORB C++: an NM-aware client (nm_current) using a request proxy, request
+// omniORB C++: an NM-aware client (librequestagent-nm) using a request proxy, request
 // tags, RequestProxy::poll and a poller per request.
 //
 //   group_client [-ORB...] [--suppress] <agent-IOR-or-corbaloc> <target-IOR>
@@ -26,11 +26,13 @@
 
 #include "StockManager.hh"
 #include "demo_util.hh"
-#include "nm_current.hh"
+#include <requestagent/nm.hh>
 
 #include <cstring>
 #include <set>
 #include <string>
+
+namespace nm = requestagent::nm;
 
 using demo::Fail;
 using demo::Line;
@@ -80,7 +82,6 @@ void Mature(NativeMessaging::Current_ptr cur, const std::string& what) {
 
 int main(int argc, char** argv) {
   return demo::RunMain(argc, argv, [](CORBA::ORB_ptr orb, int argc, char** argv) {
-    nm::install(orb);
     int a = 1;
     if (a < argc && std::strcmp(argv[a], "--suppress") == 0) {
       suppress = true;

@@ -1,5 +1,5 @@
 // waitreply_client: the Native Messaging documents' "evolve into two-phase invocation" (WaitReply)
-// in omniORB C++, an NM-aware client (nm_current).
+// in omniORB C++, an NM-aware client (librequestagent-nm).
 //
 //   waitreply_client [-ORB...] [--suppress] <agent-IOR-or-corbaloc> <target-IOR>
 //
@@ -18,17 +18,18 @@
 
 #include "StockManager.hh"
 #include "demo_util.hh"
-#include "nm_current.hh"
+#include <requestagent/nm.hh>
 
 #include <cstring>
 #include <string>
+
+namespace nm = requestagent::nm;
 
 using demo::Fail;
 using demo::Line;
 
 int main(int argc, char** argv) {
   return demo::RunMain(argc, argv, [](CORBA::ORB_ptr orb, int argc, char** argv) {
-    nm::install(orb);
     bool suppress = false;
     int a = 1;
     if (a < argc && std::strcmp(argv[a], "--suppress") == 0) {

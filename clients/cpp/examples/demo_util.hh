@@ -4,9 +4,12 @@
 
 #include "NativeMessaging.hh"
 
+#include <csignal>
 #include <iostream>
+#include <pthread.h>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace demo {
 
@@ -87,6 +90,28 @@ int RunMain(int argc, char** argv, Body body) {
   } catch (...) {
   }
   return rc;
+}
+
+// BlockStopSignals blocks SIGTERM/SIGINT in the calling thread. Call it
+// before ORB_init so that omniORB's threads inherit the mask; then
+// ShutdownOnSignal takes them in one helper thread, and orb->run() returns
+// in main once it has shut the ORB down.
+inline sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+// ShutdownOnSignal waits for one of the signals in set and shuts orb down.
+inline void ShutdownOnSignal(sigset_t set, CORBA::ORB_ptr orb) {
+  std::thread([set, orb]() {
+    int sig = 0;
+    sigwait(&set, &sig);
+    orb->shutdown(false);  // do not wait: we are not an ORB thread
+  }).detach();
 }
 
 }  // namespace demo

@@ -22,11 +22,13 @@
 
 #include "StockManager.hh"
 #include "demo_util.hh"
-#include "nm_current.hh"  // wire constants only (nm::is_rna); no interceptors
+#include <requestagent/nm.hh>
 
 #include <chrono>
 #include <string>
 #include <thread>
+
+namespace nm = requestagent::nm;
 
 using demo::Fail;
 using demo::Line;

@@ -15,7 +15,7 @@
 // On SIGTERM or SIGINT it shuts the ORB down and exits 0.
 
 #include "StockManager.hh"
-#include "peer_util.hh"
+#include "demo_util.hh"
 
 #include <chrono>
 #include <csignal>
@@ -91,7 +91,7 @@ class StockManagerImpl : public POA_StockManager {
 }  // namespace
 
 int main(int argc, char** argv) {
-  sigset_t stop = peer::BlockStopSignals();
+  sigset_t stop = demo::BlockStopSignals();
   try {
     // ORB_init consumes all -ORB... arguments.
     CORBA::ORB_var orb = CORBA::ORB_init(argc, argv);
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     Line(std::string(ior.in()));
     PortableServer::POAManager_var pm = ins->the_POAManager();
     pm->activate();
-    peer::ShutdownOnSignal(stop, orb);
+    demo::ShutdownOnSignal(stop, orb);
     orb->run();
     orb->destroy();
   } catch (const CORBA::Exception& e) {

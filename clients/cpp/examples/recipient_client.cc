@@ -1,5 +1,5 @@
 // recipient_client: the Native Messaging documents' callback model in omniORB C++: an NM-aware
-// client (nm_current) that is its own NativeMessaging::ReplyRecipient.
+// client (librequestagent-nm) that is its own NativeMessaging::ReplyRecipient.
 //
 //   recipient_client [-ORB...] [--bidir] <agent-IOR-or-corbaloc> <target-IOR>
 //
@@ -35,13 +35,13 @@
 // where nothing listens:
 //   --bidir -ORBendPoint giop:tcp:127.0.0.1:P -ORBendPointPublish giop:tcp:127.0.0.1:CLOSED
 //
-// The holder must carry TAG_NM_REF 0x02 (like a poller): nm_current then
+// The holder must carry TAG_NM_REF 0x02 (like a poller): the runtime then
 // sends NMService{NM_WAIT_TIMEOUT} on the pull and sets the upcall thread's
 // Current from the reply; reply_not_available must be FALSE after the pull.
 
 #include "StockManager.hh"
 #include "demo_util.hh"
-#include "nm_current.hh"
+#include <requestagent/nm.hh>
 
 #include <chrono>
 #include <condition_variable>
@@ -50,6 +50,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+namespace nm = requestagent::nm;
 
 using demo::Fail;
 
@@ -156,7 +158,6 @@ int main(int argc, char** argv) {
   int n = static_cast<int>(args.size());
   args.push_back(nullptr);
   return demo::RunMain(n, args.data(), [bidir, bench](CORBA::ORB_ptr orb, int argc, char** argv) {
-    nm::install(orb);
     if (argc != 3) Fail("usage: recipient_client [-ORB...] [--bidir] <agent-ref> <target-IOR>");
 
     CORBA::Object_var obj = orb->resolve_initial_references("RootPOA");

@@ -1,0 +1,410 @@
+// current.cc -- the NativeMessaging::Current and its omniORB interceptors
+// (requestagent/nm.hh). The bytes sent and read are those of
+// docs/nm-wire.md, encoded and decoded here by hand rather than through the
+// IDL stubs: a call that carries an NM attribute then costs a few stores
+// into a per-thread buffer instead of building an NMContextData, an
+// encapsulation stream and copies of the tag and cookie.
+//
+// Which calls carry what (docs/nm-wire.md, "When"): a call on a reference
+// whose IOR has TAG_NM_REF 0x01 (a typed receiver, or a request object of
+// create_request) carries NM_REQUEST_INFO; on 0x02 (a poller or reply
+// holder), NM_WAIT_TIMEOUT; on anything else (the RequestAgent, a
+// RequestProxy, any other object), nothing. Core operations (_is_a,
+// _non_existent, ...) never carry a context. The component is looked for
+// once per reference, when omniORB decodes its IOR (a decodeIOR
+// interceptor keeps the answer in the IOR's extra info), not on every call.
+//
+// Only calls on TAG_NM_REF objects update the Current's results
+// (reply_not_available, the_poller, replier_name, no_more_reply), so a
+// RequestProxy::poll between two pulls leaves them alone. A call that gets
+// no reply at all (connection lost) leaves reply_not_available TRUE and
+// the_poller nil: both are reset when the request is sent. The poller's
+// reference is kept as the context's octets and made into an object
+// reference only when the_poller is read.
+
+#include "requestagent/nm.hh"
+
+#include <omniORB4/omniInterceptors.h>
+#include <omniORB4/IOP_C.h>
+#include <omniORB4/internal/giopStrand.h>
+#include <omniORB4/internal/giopStream.h>
+#include <omniORB4/internal/GIOP_C.h>
+#include <omniORB4/internal/initialiser.h>
+#include <omniORB4/internal/initRefs.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#ifndef REQUESTAGENT_NM_VERSION
+#define REQUESTAGENT_NM_VERSION "dev"
+#endif
+
+using omni::omniInterceptors;
+
+namespace requestagent {
+namespace nm {
+
+namespace detail {
+const int runtime_anchor = 1;
+}  // namespace detail
+
+namespace {
+
+// NMContextKind's values (docs/nm-wire.md: the union's discriminant).
+const CORBA::ULong kReqInfo = NativeMessaging::NM_REQUEST_INFO;
+const CORBA::ULong kWaitTimeout = NativeMessaging::NM_WAIT_TIMEOUT;
+const CORBA::ULong kPollerKind = NativeMessaging::NM_POLLER;
+const CORBA::ULong kReplierName = NativeMessaging::NM_REPLIER_NAME;
+
+// The Current's attributes, per thread.
+struct Settings {
+  NativeMessaging::RequestTag request_tag;
+  NativeMessaging::OctetSeq the_cookie;
+  CORBA::ULong wait_timeout = 0;
+  CORBA::Boolean suppress_mode = 1;  // VisiBroker's default: suppressed
+};
+
+// Results of the last call on a TAG_NM_REF object.
+struct Results {
+  CORBA::Boolean reply_not_available = 0;
+  CORBA::Boolean no_more_reply = 0;
+  // The NM_POLLER context's data, unmarshalled into poller by the_poller.
+  std::vector<CORBA::Octet> poller_data;
+  CORBA::Object_var poller;
+  std::string replier_name;
+
+  void reset() {
+    no_more_reply = 0;
+    poller_data.clear();
+    poller = CORBA::Object::_nil();
+    replier_name.clear();
+  }
+};
+
+struct State {
+  Settings in;
+  Results out;
+  // push_context saves both; pop_context restores them.
+  std::vector<std::pair<Settings, Results>> pushed;
+  // The encapsulation of the context being sent: the request's service
+  // context points into it (not owned), so sending allocates nothing once
+  // it has grown to the thread's largest tag and cookie.
+  std::vector<CORBA::Octet> enc;
+};
+
+State& state() {
+  thread_local State s;
+  return s;
+}
+
+// active is set once the application has obtained the Current: until then
+// the interceptors do nothing, and the program is a plain client.
+std::atomic<bool> active{false};
+
+// DecodePoller makes the reference of an NM_POLLER context's data.
+CORBA::Object_ptr DecodePoller(const std::vector<CORBA::Octet>& d) {
+  try {
+    cdrEncapsulationStream s(d.data(), static_cast<CORBA::ULong>(d.size()), 1);
+    CORBA::ULong kind;
+    kind <<= s;
+    return CORBA::Object::_unmarshalObjRef(s);
+  } catch (const CORBA::SystemException&) {
+    return CORBA::Object::_nil();  // undecodable: as if there were none
+  }
+}
+
+class CurrentImpl : public NativeMessaging::Current {
+ public:
+  NativeMessaging::RequestTag* request_tag() override {
+    return new NativeMessaging::RequestTag(state().in.request_tag);
+  }
+  void request_tag(const NativeMessaging::RequestTag& v) override { state().in.request_tag = v; }
+  NativeMessaging::OctetSeq* the_cookie() override {
+    return new NativeMessaging::OctetSeq(state().in.the_cookie);
+  }
+  void the_cookie(const NativeMessaging::OctetSeq& v) override { state().in.the_cookie = v; }
+  CORBA::ULong wait_timeout() override { return state().in.wait_timeout; }
+  void wait_timeout(CORBA::ULong v) override { state().in.wait_timeout = v; }
+  void suppress_mode(CORBA::Boolean flag) override { state().in.suppress_mode = flag; }
+  CORBA::Boolean reply_not_available() override { return state().out.reply_not_available; }
+  CORBA::Object_ptr the_poller() override {
+    Results& r = state().out;
+    if (CORBA::is_nil(r.poller) && !r.poller_data.empty()) {
+      r.poller = DecodePoller(r.poller_data);
+      r.poller_data.clear();
+      // The agent that made it has just answered, and the reference is
+      // new and ours alone: omniORB need not send a LocateRequest before
+      // its first call (-ORBverifyObjectExistsAndType, on by default),
+      // a round trip per 2PI. A trashed poller still answers
+      // OBJECT_NOT_EXIST to the pull itself.
+      if (!CORBA::is_nil(r.poller)) r.poller->_PR_getobj()->_noExistentCheck();
+    }
+    return CORBA::Object::_duplicate(r.poller);
+  }
+  char* replier_name() override { return CORBA::string_dup(state().out.replier_name.c_str()); }
+  // TRUE when the last reply took the request's last reply: the agent says
+  // so with NMNoMoreReply (docs/nm-wire.md).
+  CORBA::Boolean no_more_reply() override { return state().out.no_more_reply; }
+  void push_context() override {
+    State& s = state();
+    s.pushed.emplace_back(s.in, s.out);
+  }
+  void pop_context() override {
+    State& s = state();
+    if (s.pushed.empty()) throw CORBA::BAD_INV_ORDER(0, CORBA::COMPLETED_NO);
+    s.in = s.pushed.back().first;
+    s.out = s.pushed.back().second;
+    s.pushed.pop_back();
+  }
+};
+
+CurrentImpl* the_current = nullptr;
+
+NativeMessaging::Current_ptr Activate() {
+  active.store(true, std::memory_order_relaxed);
+  return the_current;
+}
+
+// The pseudo object of resolve_initial_references("NativeMessagingCurrent").
+CORBA::Object_ptr ResolveCurrent() { return NativeMessaging::Current::_duplicate(Activate()); }
+
+// What the decodeIOR interceptor found, kept in the IOR's extra info.
+class KindInfo : public omniIOR::IORExtraInfo {
+ public:
+  explicit KindInfo(RefKind k) : omniIOR::IORExtraInfo(NativeMessaging::TAG_NM_REF), kind(k) {}
+  RefKind kind;
+};
+
+// KindOfComponents reads TAG_NM_REF: an encapsulation of one octet.
+RefKind KindOfComponents(const IOP::MultipleComponentProfile& comps) {
+  for (CORBA::ULong j = 0; j < comps.length(); j++) {
+    if (comps[j].tag != kTagNMRef) continue;
+    const _CORBA_Unbounded_Sequence_Octet& d = comps[j].component_data;
+    // Either byte order: the octet follows the byte-order octet.
+    if (d.length() >= 2) {
+      CORBA::Octet v = d[1];
+      if (v == kTypedReceiver || v == kPoller) return static_cast<RefKind>(v);
+    }
+    return kNotNM;
+  }
+  return kNotNM;
+}
+
+// ScanIOR finds TAG_NM_REF in the IIOP and multiple-components profiles.
+RefKind ScanIOR(const omniIOR& ior) {
+  const IOP::TaggedProfileList& profiles = ior.iopProfiles();
+  for (CORBA::ULong i = 0; i < profiles.length(); i++) {
+    IOP::MultipleComponentProfile comps;
+    try {
+      if (profiles[i].tag == IOP::TAG_INTERNET_IOP) {
+        IIOP::ProfileBody body;
+        IIOP::unmarshalProfile(profiles[i], body);
+        comps = body.components;
+      } else if (profiles[i].tag == IOP::TAG_MULTIPLE_COMPONENTS) {
+        IIOP::unmarshalMultiComponentProfile(profiles[i], comps);
+      } else {
+        continue;
+      }
+    } catch (const CORBA::SystemException&) {
+      continue;
+    }
+    RefKind k = KindOfComponents(comps);
+    if (k != kNotNM) return k;
+  }
+  return kNotNM;
+}
+
+// DecodeIOR runs once per reference, as omniORB decodes its IOR.
+CORBA::Boolean DecodeIOR(omniInterceptors::decodeIOR_T::info_T& info) {
+  RefKind k = info.has_iiop_body ? KindOfComponents(info.iiop.components) : kNotNM;
+  if (k == kNotNM) {
+    // The component may be in another profile (multiple components).
+    const IOP::TaggedProfileList& profiles = info.ior.iopProfiles();
+    bool other = false;
+    for (CORBA::ULong i = 0; i < profiles.length(); i++)
+      if (profiles[i].tag == IOP::TAG_MULTIPLE_COMPONENTS) other = true;
+    if (other) k = ScanIOR(info.ior);
+  }
+  if (k == kNotNM) return 1;
+  omniIOR::IORExtraInfoList& l = info.ior.getIORInfo()->extraInfo();
+  for (CORBA::ULong i = 0; i < l.length(); i++)
+    if (l[i]->compid == kTagNMRef) return 1;
+  CORBA::ULong n = l.length();
+  l.length(n + 1);
+  l[n] = new KindInfo(k);
+  return 1;
+}
+
+RefKind KindOfIOR(const omniIOR* ior) {
+  if (ior == nullptr) return kNotNM;
+  const omniIOR::IORExtraInfoList& l = ior->getIORInfo()->extraInfo();
+  for (CORBA::ULong i = 0; i < l.length(); i++)
+    if (l[i]->compid == kTagNMRef) return static_cast<const KindInfo*>(l[i])->kind;
+  return kNotNM;
+}
+
+// Core operations never carry an NMService context (docs/nm-wire.md).
+bool IsCoreOperation(const char* op) {
+  static const char* const core[] = {"_is_a", "_non_existent", "_not_existent", "_interface",
+                                     "_get_interface_def", "_repository_id", "_component",
+                                     "_get_component"};
+  if (op == nullptr || op[0] != '_') return false;
+  for (const char* c : core)
+    if (std::strcmp(op, c) == 0) return true;
+  return false;
+}
+
+RefKind KindOfCall(omni::GIOP_C& giop_c, const char* op) {
+  RefKind k = KindOfIOR(giop_c.ior());
+  if (k == kNotNM || IsCoreOperation(op)) return kNotNM;
+  return k;
+}
+
+// The encoder of docs/nm-wire.md: big-endian (byte-order octet 0), CDR
+// alignment counted from the encapsulation's first octet.
+void PutULong(std::vector<CORBA::Octet>& b, CORBA::ULong v) {
+  while (b.size() % 4 != 0) b.push_back(0);
+  b.push_back(static_cast<CORBA::Octet>(v >> 24));
+  b.push_back(static_cast<CORBA::Octet>(v >> 16));
+  b.push_back(static_cast<CORBA::Octet>(v >> 8));
+  b.push_back(static_cast<CORBA::Octet>(v));
+}
+
+void PutOctets(std::vector<CORBA::Octet>& b, const _CORBA_Unbounded_Sequence_Octet& o) {
+  PutULong(b, o.length());
+  if (o.length() > 0) b.insert(b.end(), o.get_buffer(), o.get_buffer() + o.length());
+}
+
+CORBA::Boolean SendRequest(omniInterceptors::clientSendRequest_T::info_T& info) {
+  if (!active.load(std::memory_order_relaxed)) return 1;
+  RefKind kind = KindOfCall(info.giop_c, info.operation());
+  if (kind == kNotNM) return 1;
+  State& s = state();
+  // Until a reply says otherwise, this call is a failure between client
+  // and agent: a call that never gets a reply leaves these.
+  s.out.reply_not_available = 1;
+  s.out.reset();
+
+  std::vector<CORBA::Octet>& b = s.enc;
+  b.clear();
+  b.push_back(0);  // big-endian
+  if (kind == kTypedReceiver) {
+    PutULong(b, kReqInfo);
+    PutOctets(b, s.in.request_tag);
+    PutOctets(b, s.in.the_cookie);
+    PutULong(b, s.in.wait_timeout);
+    b.push_back(s.in.suppress_mode ? 1 : 0);
+  } else {
+    PutULong(b, kWaitTimeout);
+    PutULong(b, s.in.wait_timeout);
+  }
+  CORBA::ULong n = info.service_contexts.length();
+  info.service_contexts.length(n + 1);
+  IOP::ServiceContext& sc = info.service_contexts[n];
+  sc.context_id = kServiceId;
+  CORBA::ULong len = static_cast<CORBA::ULong>(b.size());
+  sc.context_data.replace(len, len, b.data(), 0);  // not owned: s.enc outlives the send
+  return 1;
+}
+
+// ULongAt reads the CDR unsigned long at offset off of an encapsulation
+// whose first octet gives the byte order.
+bool ULongAt(const IOP::ServiceContext& sc, CORBA::ULong off, CORBA::ULong* v) {
+  const CORBA::Octet* p = sc.context_data.get_buffer();
+  if (sc.context_data.length() < off + 4) return false;
+  if (p[0] & 1)
+    *v = CORBA::ULong(p[off]) | CORBA::ULong(p[off + 1]) << 8 | CORBA::ULong(p[off + 2]) << 16 |
+         CORBA::ULong(p[off + 3]) << 24;
+  else
+    *v = CORBA::ULong(p[off]) << 24 | CORBA::ULong(p[off + 1]) << 16 | CORBA::ULong(p[off + 2]) << 8 |
+         CORBA::ULong(p[off + 3]);
+  return true;
+}
+
+CORBA::Boolean ReceiveReply(omniInterceptors::clientReceiveReply_T::info_T& info) {
+  if (!active.load(std::memory_order_relaxed)) return 1;
+  if (KindOfCall(info.giop_c, info.operation()) == kNotNM) return 1;
+  State& s = state();
+  s.out.reset();
+  bool seen = false;
+  for (CORBA::ULong i = 0; i < info.service_contexts.length(); i++) {
+    const IOP::ServiceContext& sc = info.service_contexts[i];
+    if (sc.context_id == kNoMoreReply) {
+      s.out.no_more_reply = 1;
+      continue;
+    }
+    if (sc.context_id != kServiceId) continue;
+    CORBA::ULong kind;
+    if (!ULongAt(sc, 4, &kind)) continue;  // undecodable: ignored, as the IDL says
+    if (kind == kPollerKind) {
+      const CORBA::Octet* p = sc.context_data.get_buffer();
+      s.out.poller_data.assign(p, p + sc.context_data.length());
+      s.out.reply_not_available = 1;
+      seen = true;
+    } else if (kind == kReplierName) {
+      try {
+        cdrEncapsulationStream dec(sc.context_data.get_buffer(), sc.context_data.length(), 1);
+        kind <<= dec;
+        CORBA::String_var name = dec.unmarshalRawString();
+        s.out.replier_name = name.in();
+      } catch (const CORBA::SystemException&) {
+        continue;
+      }
+      s.out.reply_not_available = 0;
+      seen = true;
+    }
+    // Other kinds are not meant for replies: ignored.
+  }
+  if (!seen) s.out.reply_not_available = info.giop_c.replyStatus() != GIOP::NO_EXCEPTION;
+  return 1;
+}
+
+// The module initialiser: omniORB runs attach() in ORB_init and detach()
+// in ORB::destroy, so linking the library is the whole set-up.
+class Initialiser : public omni::omniInitialiser {
+ public:
+  Initialiser() {
+    the_current = new CurrentImpl;
+    omni::omniInitialiser::install(this);
+    omni::omniInitialReferences::registerPseudoObjFn("NativeMessagingCurrent", ResolveCurrent);
+  }
+  void attach() override {
+    omniInterceptors* i = omniORB::getInterceptors();
+    i->decodeIOR.add(DecodeIOR);
+    i->clientSendRequest.add(SendRequest);
+    i->clientReceiveReply.add(ReceiveReply);
+  }
+  void detach() override {
+    omniInterceptors* i = omniORB::getInterceptors();
+    i->decodeIOR.remove(DecodeIOR);
+    i->clientSendRequest.remove(SendRequest);
+    i->clientReceiveReply.remove(ReceiveReply);
+  }
+};
+
+Initialiser initialiser;
+
+}  // namespace
+
+const char* version() { return REQUESTAGENT_NM_VERSION; }
+
+void install(CORBA::ORB_ptr) { Activate(); }
+
+NativeMessaging::Current_ptr current() { return Activate(); }
+
+CORBA::Boolean suppress_mode() { return state().in.suppress_mode; }
+
+RefKind ref_kind(CORBA::Object_ptr obj) {
+  if (CORBA::is_nil(obj) || obj->_NP_is_pseudo()) return kNotNM;
+  omniIOR* ior = obj->_PR_getobj()->_getIOR();  // a new reference to the omniIOR
+  RefKind k = KindOfIOR(ior);
+  if (k == kNotNM) k = ScanIOR(*ior);  // decoded before the ORB was initialised
+  ior->release();
+  return k;
+}
+
+}  // namespace nm
+}  // namespace requestagent
