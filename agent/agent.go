@@ -382,6 +382,9 @@ func isA(repoID, asked string) bool {
 func (a *Agent) Shutdown(ctx context.Context) error {
 	var err error
 	a.closeOnce.Do(func() {
+		// Queued requests stay queued: stored, and delegated at the next
+		// start, as a shutdown promises (docs/deploying.md).
+		a.queue.stop()
 		a.ready.Store(false)
 		err = a.server.Shutdown(ctx)
 		done := make(chan struct{})

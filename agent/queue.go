@@ -41,6 +41,11 @@ type queue struct {
 	// requests wait for one in admit.
 	room    chan struct{}
 	blocked int
+	// stopped: the agent is shutting down, and no waiting request gets a
+	// thread any more. They stay stored as queued and are delegated at the
+	// next start (docs/deploying.md), rather than sent now and cut off by
+	// the end of the grace period as COMM_FAILURE/MAYBE.
+	stopped bool
 }
 
 // lane is one target's share of the queue.
@@ -190,7 +195,7 @@ func (q *queue) offerTurn(l *lane) {
 // dispatch gives free threads to waiters, lane by lane in turn, and
 // returns the delegations to start (appended to out). q.mu must be held.
 func (q *queue) dispatch(out []*delegation) []*delegation {
-	for len(q.turn) > 0 && under(q.running, q.maxThreads) {
+	for !q.stopped && len(q.turn) > 0 && under(q.running, q.maxThreads) {
 		l := q.turn[0]
 		q.turn[0] = nil
 		q.turn = q.turn[1:]
@@ -270,6 +275,15 @@ func (q *queue) done(t *ticket) {
 	}
 	q.mu.Unlock()
 	q.launch(grants)
+}
+
+// stop gives no more threads to waiting requests. Delegations running
+// go on; a request that holds a thread already (admitted with one before
+// the stop) still starts.
+func (q *queue) stop() {
+	q.mu.Lock()
+	q.stopped = true
+	q.mu.Unlock()
 }
 
 // depth returns how many delegations run and how many wait.

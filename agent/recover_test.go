@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/requestagent/requestagent/agent"
@@ -144,5 +145,60 @@ func toLegacyKeys(t *testing.T, dir string) {
 	}
 	if err := st.Commit(context.Background(), &b); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestShutdown_QueuedRequestsStayQueued: a graceful stop lets the
+// delegation in flight finish but starts none of the requests waiting in
+// the queue: they stay stored, and the next start delegates each once
+// (docs/deploying.md), instead of being sent during the grace period and
+// cut off by its end as COMM_FAILURE/MAYBE.
+func TestShutdown_QueuedRequestsStayQueued(t *testing.T) {
+	dir := t.TempDir()
+	cfg := agent.Config{
+		Listen:     fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)),
+		Store:      storage.Config{Dir: dir, Durable: true},
+		MaxThreads: 1,
+	}
+	e := newEnv(t, cfg)
+	proxy := e.mustProxy()
+	rcv := e.receiver(proxy)
+	release := e.sm.hold()
+	inflight := e.call(rcv, "add_stock", reqInfoCtx("inflight", "", 0, false), addStockArgs("INFLIGHT", 1))
+	<-e.sm.entered
+	var queued []result
+	for i := range 3 {
+		q := e.call(rcv, "add_stock", reqInfoCtx(fmt.Sprintf("q%d", i), "", 0, false), addStockArgs(fmt.Sprintf("Q%d", i), 2))
+		if q.poller == nil || q.poller.IsNil() {
+			t.Fatal("a queued request was not acknowledged with a poller")
+		}
+		queued = append(queued, q)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.agent.Shutdown(context.Background()) }()
+	for e.agent.Ready() {
+		runtime.Gosched()
+	}
+	release()
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if got := e.sm.calls.Load(); got != 1 {
+		t.Fatalf("the target got %d calls during the shutdown, want 1 (the one in flight)", got)
+	}
+
+	b, err := agent.Start(cfg)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	for _, r := range append([]result{inflight}, queued...) {
+		p := e.call(r.poller, "add_stock", waitCtx(nmproto.WaitForever), addStockArgs("", 0))
+		if p.err != nil || !p.resp.Result.Bool() {
+			t.Fatalf("after the restart: %v, want the target's result", p.err)
+		}
+	}
+	if got := e.sm.calls.Load(); got != 4 {
+		t.Fatalf("the target got %d calls in all, want 4 (each request once)", got)
 	}
 }
