@@ -1,0 +1,189 @@
+package agent_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
+)
+
+// The target policy (docs/deploying.md): a client cannot make the agent
+// call an address outside it — not as a target, not as a recipient, not
+// through a LOCATION_FORWARD — however the address is spelt.
+
+// servedAt starts s at key on a server of its own, so that a test can see
+// whether anything ever connected to it.
+func servedAt(t *testing.T, key string, s giop.Servant) (*giop.IOR, *giop.Server) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad := giop.NewAdapter()
+	ad.Register([]byte(key), s)
+	srv := giop.NewServer(nil, ad)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return giop.NewIOR(s.RepositoryID(), &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte(key)}), srv
+}
+
+// respelt returns ref with its host written as host.
+func respelt(ref *giop.IOR, host string) *giop.IOR {
+	prof, _ := ref.IIOP()
+	p := *prof
+	p.Host = host
+	return giop.NewIOR(ref.TypeID, &p)
+}
+
+// createRequestTo calls RequestAgent::create_request with target and
+// recipient.
+func (e *env) createRequestTo(target, recipient *giop.IOR) error {
+	_, err := e.client.Invoke(e.ctx(), e.agentRef, &giop.Invocation{Operation: "create_request", Args: func(enc *giop.Encoder) {
+		enc.WriteIOR(target)
+		enc.WriteString(stockID)
+		enc.WriteIOR(recipient)
+		enc.WriteOctets(nil)
+		enc.WriteString("g")
+		enc.WriteOctets(nil)
+		enc.WriteULong(0)
+	}})
+	return err
+}
+
+// refusedNo reports whether err is the policy's refusal, completed NO.
+func refusedNo(err error) bool {
+	var x *giop.SystemException
+	return isSys(err, giop.ExcNoPermission, nmproto.TargetNotAllowed) && errorsAs(err, &x) && x.Completed == giop.CompletedNo
+}
+
+// metric returns the value of one sample of the agent's metrics, by its
+// name and labels as the exposition writes them.
+func (e *env) metric(sample string) float64 {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	e.agent.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sample) + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		e.t.Fatalf("metric %s: %v", sample, err)
+	}
+	return v
+}
+
+// TestPolicy_OutsideRefusedAtCreation: a proxy or a create_request whose
+// target or recipient is outside the policy — under any spelling of the
+// address — is refused with NO_PERMISSION/TARGET_NOT_ALLOWED completed
+// NO, nothing is stored and the address is never dialled; a target
+// inside the policy works as before.
+func TestPolicy_OutsideRefusedAtCreation(t *testing.T) {
+	deniedSM := newStockManager()
+	denied, dsrv := servedAt(t, "StockManager", deniedSM)
+	dprof, _ := denied.IIOP()
+	e := newEnv(t, agent.Config{TargetPolicy: agent.TargetPolicy{
+		Allow: []string{"127.0.0.0/8"},
+		Deny:  []string{fmt.Sprintf("[::ffff:127.0.0.1]:%d", dprof.Port)}, // a mapped spelling in the rule too
+	}})
+
+	var refs []*giop.IOR
+	for _, h := range spellings() {
+		refs = append(refs, respelt(denied, h))
+	}
+	for _, ref := range refs {
+		if _, err := e.createProxy(ref, stockID, nil); !refusedNo(err) {
+			t.Errorf("proxy with target %s = %v, want NO_PERMISSION/TARGET_NOT_ALLOWED completed NO", hostOf(ref), err)
+		}
+		if _, err := e.createProxy(e.target, "", ref); !refusedNo(err) {
+			t.Errorf("proxy with recipient %s = %v, want NO_PERMISSION/TARGET_NOT_ALLOWED completed NO", hostOf(ref), err)
+		}
+		if err := e.createRequestTo(ref, nil); !refusedNo(err) {
+			t.Errorf("create_request with target %s = %v, want NO_PERMISSION/TARGET_NOT_ALLOWED completed NO", hostOf(ref), err)
+		}
+		if err := e.createRequestTo(e.target, ref); !refusedNo(err) {
+			t.Errorf("create_request with recipient %s = %v, want NO_PERMISSION/TARGET_NOT_ALLOWED completed NO", hostOf(ref), err)
+		}
+	}
+	if n := len(e.agent.Proxies()); n != 0 {
+		t.Fatalf("%d proxies stored, want none", n)
+	}
+	if n := len(e.agent.Requests()); n != 0 {
+		t.Fatalf("%d requests stored, want none", n)
+	}
+	if got, want := e.metric(`requestagent_target_policy_refusals_total{at="create"}`), float64(4*len(refs)); got != want {
+		t.Errorf("refusals at creation counted %v, want %v", got, want)
+	}
+	if got, want := e.metric(`requestagent_requests_total{outcome="target_not_allowed"}`), float64(4*len(refs)); got != want {
+		t.Errorf("target_not_allowed outcomes counted %v, want %v", got, want)
+	}
+
+	// Inside the policy: allowed by 127.0.0.0/8, on another port.
+	proxy := e.mustProxy(boolProp(agent.PropWaitReply, true))
+	if r := e.call(e.receiver(proxy), "add_stock", reqInfoCtx("", "", 10_000, false), addStockArgs("IN", 1)); r.err != nil || r.rna {
+		t.Fatalf("call to a target inside the policy: %+v", r)
+	}
+	if err := e.createRequestTo(e.target, nil); err != nil {
+		t.Fatalf("create_request to a target inside the policy: %v", err)
+	}
+	if n := dsrv.Stats().Accepted; n != 0 || deniedSM.calls.Load() != 0 {
+		t.Fatalf("the denied target was connected to %d times and called %d times, want never", n, deniedSM.calls.Load())
+	}
+}
+
+// TestPolicy_AllowListRefusesTheRest: with allow rules only the addresses
+// they name are allowed — the test's loopback target is not among them.
+func TestPolicy_AllowListRefusesTheRest(t *testing.T) {
+	e := newEnv(t, agent.Config{TargetPolicy: agent.TargetPolicy{Allow: []string{"192.0.2.0/24", "[2001:db8::/32]:443"}}})
+	if _, err := e.createProxy(e.target, "", nil); !refusedNo(err) {
+		t.Fatalf("proxy to a target outside the allow list = %v, want NO_PERMISSION/TARGET_NOT_ALLOWED completed NO", err)
+	}
+	if n := len(e.agent.Proxies()); n != 0 {
+		t.Fatalf("%d proxies stored, want none", n)
+	}
+}
+
+// TestPolicy_ForwardOutsideIsRefused: a target inside the policy that
+// answers with LOCATION_FORWARD to one outside it — spelt however it
+// likes — gets one call; the request's result is NO_PERMISSION/
+// TARGET_NOT_ALLOWED completed NO (it was not sent), and the target behind
+// the forward is never connected to.
+func TestPolicy_ForwardOutsideIsRefused(t *testing.T) {
+	deniedSM := newStockManager()
+	denied, dsrv := servedAt(t, "StockManager", deniedSM)
+	dprof, _ := denied.IIOP()
+	e := newEnv(t, agent.Config{TargetPolicy: agent.TargetPolicy{Deny: []string{fmt.Sprintf("127.0.0.1:%d", dprof.Port)}}})
+	f := &forwarder{}
+	fref := startServant(t, "Forwarder", f)
+	proxy, err := e.createProxy(fref, stockID, nil, boolProp(agent.PropWaitReply, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := e.receiver(proxy)
+	hosts := spellings()
+	for i, h := range hosts {
+		f.where.Store(respelt(denied, h))
+		r := e.call(rcv, "add_stock", reqInfoCtx("", "", 10_000, false), addStockArgs("FWD", 1))
+		if !refusedNo(r.err) || r.rna {
+			t.Fatalf("result of a request forwarded to %s = %+v (%v), want NO_PERMISSION/TARGET_NOT_ALLOWED completed NO", h, r, r.err)
+		}
+		if n := f.calls.Load(); int(n) != i+1 {
+			t.Fatalf("the forwarding target was called %d times after %d requests", n, i+1)
+		}
+	}
+	if n := dsrv.Stats().Accepted; n != 0 || deniedSM.calls.Load() != 0 {
+		t.Fatalf("the target behind the forward was connected to %d times and called %d times, want never", n, deniedSM.calls.Load())
+	}
+	if got, want := e.metric(`requestagent_target_policy_refusals_total{at="delegation"}`), float64(len(hosts)); got != want {
+		t.Errorf("refusals at delegation counted %v, want %v", got, want)
+	}
+}
