@@ -15,7 +15,7 @@ var (
 	errRuleEmpty     = errors.New("empty rule")
 	errRuleAddress   = errors.New("not an IP address or CIDR prefix (rules name addresses, not host names: a name's addresses change)")
 	errRuleBracket   = errors.New("an IPv6 address with a port is written [address]:port")
-	errRulePort      = errors.New("a port is a number from 0 to 65535, a range lo-hi")
+	errRulePort      = errors.New("a port is a number from 0 to 65535, or a range of them lo-hi")
 	errRulePortOrder = errors.New("a port range runs from the lower port to the higher")
 	errRuleZone      = errors.New("an IPv6 zone (%eth0) is not matched: write the address without it")
 	errRuleMapped    = errors.New("an IPv4-mapped prefix shorter than /96 covers more than IPv4 addresses: write the IPv4 and IPv6 rules apart")
