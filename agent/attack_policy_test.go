@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
@@ -185,5 +186,41 @@ func TestPolicy_ForwardOutsideIsRefused(t *testing.T) {
 	}
 	if got, want := e.metric(`requestagent_target_policy_refusals_total{at="delegation"}`), float64(len(hosts)); got != want {
 		t.Errorf("refusals at delegation counted %v, want %v", got, want)
+	}
+}
+
+// TestPolicy_BoundRecipientIsNotJudged: a recipient bound to its client's
+// connection (RecipientOnConnection) is called back over that connection
+// only, never dialled, so its address — here one the policy denies, as a
+// firewalled client's often is — does not refuse the proxy, and the
+// callback arrives; the same recipient unbound is refused.
+func TestPolicy_BoundRecipientIsNotJudged(t *testing.T) {
+	e := newEnv(t, agent.Config{TargetPolicy: agent.TargetPolicy{Deny: []string{"192.0.2.0/24"}}})
+	c := giop.NewClient(nil)
+	t.Cleanup(func() { c.Close() })
+	r := &goRecipient{client: c, arrived: make(chan delivery, 4), pull: true}
+	ad := giop.NewAdapter()
+	ad.Register([]byte("Recipient"), r)
+	c.OfferBiDir(ad, nil)
+	away := giop.NewIOR(agent.ReplyRecipientID, &giop.IIOPProfile{Version: giop.V1_2, Host: "192.0.2.7",
+		Port: 4000, ObjectKey: []byte("Recipient")})
+	if _, err := e.createProxy(e.target, "", away); !refusedNo(err) {
+		t.Fatalf("proxy with an unbound recipient the policy denies = %v, want NO_PERMISSION/TARGET_NOT_ALLOWED", err)
+	}
+	_, rcv := proxyAndReceiver(t, c, e.agentRef, e.target, away, boolProp(agent.PropRecipientOnConnection, true))
+	if _, err := c.Invoke(e.ctx(), rcv, &giop.Invocation{Operation: "add_stock", Args: addStockArgs("ACME", 1),
+		Contexts: reqInfoCtx("", "bound", 0, false), RawReply: true}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-r.arrived:
+		if d.cookie != "bound" || d.pullErr != nil || !d.result {
+			t.Fatalf("delivery over the bound connection: %+v", d)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no callback over the bound connection; failures: %+v", e.agent.RecipientFailures())
+	}
+	if n := len(e.agent.Proxies()); n != 1 {
+		t.Fatalf("%d proxies stored, want the bound one only", n)
 	}
 }
