@@ -12,7 +12,9 @@ import (
 
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/peers"
 	"github.com/requestagent/requestagent/nmproto"
+	"github.com/requestagent/requestagent/storage"
 )
 
 // The target policy (docs/deploying.md): a client cannot make the agent
@@ -222,5 +224,48 @@ func TestPolicy_BoundRecipientIsNotJudged(t *testing.T) {
 	}
 	if n := len(e.agent.Proxies()); n != 1 {
 		t.Fatalf("%d proxies stored, want the bound one only", n)
+	}
+}
+
+// TestPolicy_StoredRequestMeetsAStricterPolicy: a request accepted before
+// a restart, delegated after it under a policy that now denies its
+// target, ends with the result NO_PERMISSION/TARGET_NOT_ALLOWED completed
+// NO and is never sent (docs/deploying.md).
+func TestPolicy_StoredRequestMeetsAStricterPolicy(t *testing.T) {
+	cfg := agent.Config{
+		Listen:     fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)),
+		Store:      storage.Config{Dir: t.TempDir(), Durable: true},
+		MaxThreads: 1,
+	}
+	e := newEnv(t, cfg)
+	rcv := e.receiver(e.mustProxy())
+	release := e.sm.hold()
+	first := e.call(rcv, "add_stock", reqInfoCtx("first", "", 0, false), addStockArgs("FIRST", 1))
+	<-e.sm.entered
+	queued := e.call(rcv, "add_stock", reqInfoCtx("queued", "", 0, false), addStockArgs("QUEUED", 2))
+	if first.poller == nil || queued.poller == nil {
+		t.Fatal("a request was not acknowledged with a poller")
+	}
+	e.agent.Close() // the queued request stays stored, to be delegated at the next start
+	release()
+
+	tprof, _ := e.target.IIOP()
+	cfg.TargetPolicy.Deny = []string{fmt.Sprintf("127.0.0.1:%d", tprof.Port)}
+	b, err := agent.Start(cfg)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	var got result
+	for range 20 {
+		if got = e.call(queued.poller, "add_stock", waitCtx(1000), addStockArgs("", 0)); !got.rna {
+			break
+		}
+	}
+	if !refusedNo(got.err) || got.rna {
+		t.Fatalf("result of the queued request under the stricter policy = %+v (%v), want NO_PERMISSION/TARGET_NOT_ALLOWED completed NO", got, got.err)
+	}
+	if n := e.sm.calls.Load(); n != 1 {
+		t.Fatalf("the target ran %d calls, want 1 (the first, before the restart)", n)
 	}
 }
