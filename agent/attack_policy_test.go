@@ -269,3 +269,58 @@ func TestPolicy_StoredRequestMeetsAStricterPolicy(t *testing.T) {
 		t.Fatalf("the target ran %d calls, want 1 (the first, before the restart)", n)
 	}
 }
+
+// TestPolicy_CallbackOutsideIsRefused: a recipient that a restart's
+// stricter policy denies is never called back: the callback is refused
+// before any dial, counted, given up after the retry budget, and the reply
+// stays pollable.
+func TestPolicy_CallbackOutsideIsRefused(t *testing.T) {
+	cfg := agent.Config{
+		Listen:               fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)),
+		Store:                storage.Config{Dir: t.TempDir(), Durable: true},
+		MaxThreads:           1,
+		RecipientRetryBudget: 100 * time.Millisecond,
+	}
+	e := newEnv(t, cfg)
+	r := &goRecipient{arrived: make(chan delivery, 4)}
+	recipient, rsrv := servedAt(t, "Recipient", r)
+	proxy, err := e.createProxy(e.target, "", recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := e.receiver(proxy)
+	release := e.sm.hold()
+	e.call(rcv, "add_stock", reqInfoCtx("first", "", 0, false), addStockArgs("FIRST", 1))
+	<-e.sm.entered
+	queued := e.call(rcv, "add_stock", reqInfoCtx("queued", "", 0, false), addStockArgs("QUEUED", 2))
+	if queued.poller == nil {
+		t.Fatal("the queued request was not acknowledged with a poller")
+	}
+	e.agent.Close()
+	release()
+
+	before := rsrv.Stats().Accepted
+	rprof, _ := recipient.IIOP()
+	cfg.TargetPolicy.Deny = []string{fmt.Sprintf("127.0.0.1:%d", rprof.Port)}
+	b, err := agent.Start(cfg)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	e.agent = b
+	for i := 0; len(b.RecipientFailures()) == 0 || b.RecipientFailures()[0].GivenUp == 0; i++ {
+		if i == 2000 {
+			t.Fatalf("the refused callback was not given up; failures %+v", b.RecipientFailures())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := e.metric(`requestagent_target_policy_refusals_total{at="callback"}`); n < 1 {
+		t.Errorf("callback refusals counted %v, want at least 1", n)
+	}
+	if got := e.call(queued.poller, "add_stock", waitCtx(1000), addStockArgs("", 0)); got.err != nil || got.rna || !got.resp.Result.Bool() {
+		t.Fatalf("the reply of the queued request is not pollable: %+v (%v)", got, got.err)
+	}
+	if n := rsrv.Stats().Accepted; n != before {
+		t.Fatalf("the denied recipient was connected to %d times after the restart, want never", n-before)
+	}
+}
