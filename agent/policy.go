@@ -37,9 +37,6 @@ type TargetPolicy struct {
 	Allow, Deny []string
 }
 
-// Empty reports whether the policy has no rules: every address is allowed.
-func (p TargetPolicy) Empty() bool { return len(p.Allow) == 0 && len(p.Deny) == 0 }
-
 // targetRule is one parsed rule: the addresses of prefix, at ports lo to
 // hi.
 type targetRule struct {
