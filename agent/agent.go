@@ -48,6 +48,7 @@ type Agent struct {
 	server  *giop.Server
 	ln      net.Listener
 	own     *ownAddrs // the listener's addresses (self.go)
+	policy  *targetPolicy
 	addrs   published // the addresses in its references (publish.go)
 	port    uint16    // the port it listens on
 
@@ -129,6 +130,7 @@ func Start(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	repoIDs, _ := nmproto.NewRepoIDs(cfg.RepositoryIDPrefix, cfg.InvalidPropertyScope) // checked by Validate
+	policy, _ := cfg.TargetPolicy.compile()                                            // checked by Validate
 	pub, err := loadIDs(store)
 	if err != nil {
 		store.Close()
@@ -158,6 +160,7 @@ func Start(cfg Config) (*Agent, error) {
 		adapter:     giop.NewAdapter(),
 		ln:          ln,
 		own:         newOwnAddrs(ln),
+		policy:      policy,
 		addrs:       pubAddrs,
 		port:        uint16(addr.Port),
 		proxies:     make(map[poller.ID]*proxyRecord),
@@ -217,6 +220,7 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	a.ready.Store(true)
 	a.logLimits()
+	a.logPolicy()
 	if a.addrs.loopbackOnly {
 		a.log.Warn().Str("published", a.addrs.String()).
 			Msg("agent: listening on every interface but publishing only loopback addresses: references reach nobody on another machine (--host)")

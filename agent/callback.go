@@ -152,6 +152,9 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 		_, err = a.client.Invoke(cctx, rec.recipient, inv)
 	}
 	if err != nil {
+		if notAllowed(err) {
+			a.metrics.policyRefused(refusedAtCallback)
+		}
 		a.metrics.callback("failed_attempt")
 		return err
 	}

@@ -115,6 +115,10 @@ type Config struct {
 	// the prefix (docs/migrating.md).
 	RepositoryIDPrefix   string
 	InvalidPropertyScope string
+	// TargetPolicy is where the agent may call for its clients: targets,
+	// recipients and LOCATION_FORWARD hops (docs/deploying.md). Default:
+	// no rules, every address but the agent's own.
+	TargetPolicy TargetPolicy
 	// Logger receives the agent's events. Default: discard.
 	Logger zerolog.Logger
 }
@@ -267,6 +271,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := nmproto.NewRepoIDs(c.RepositoryIDPrefix, c.InvalidPropertyScope); err != nil {
 		return bad("RepositoryIDPrefix", c.RepositoryIDPrefix+" / "+c.InvalidPropertyScope, err.Error())
+	}
+	if _, err := c.TargetPolicy.compile(); err != nil {
+		return err
 	}
 	if c.GIOP != nil {
 		if err := c.GIOP.Validate(); err != nil {

@@ -113,6 +113,10 @@ func (a *Agent) delegate(d *delegation, h *handoff) {
 	resp, err := a.invokeTarget(rec, body)
 	crashPoint(CrashAfterSend)
 	a.metrics.delegated(started)
+	if notAllowed(err) {
+		a.metrics.policyRefused(refusedAtDelegation)
+		a.log.Debug().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: delegation refused by the target policy; not sent")
+	}
 	if rec.oneway {
 		if err != nil {
 			a.log.Warn().Err(err).Str("operation", rec.operation).Msg("agent: oneway delegation failed")

@@ -22,9 +22,13 @@
 //     on the socket; a crash between the two lets it be read once more,
 //     rather than lose a reply that never arrived.
 //   - Object keys carry 128 random bits and name exactly one object.
+//   - The agent calls only where it may: never itself, and only inside the
+//     operator's target policy, judged at resolved addresses before every
+//     dial (docs/deploying.md).
 //
 // Files: agent.go (state, IORs, lookup, trash, shutdown), servant_agent.go,
 // servant_proxy.go, receiver.go (accepting, premature and mature replies,
 // request objects and pollers), delegate.go, queue.go, callback.go,
-// recover.go, records.go (the store's schema), properties.go, idl.go.
+// recover.go, records.go (the store's schema), properties.go, idl.go,
+// self.go and policy.go (where the agent may call).
 package agent

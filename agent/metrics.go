@@ -1,29 +1,42 @@
 package agent
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
 )
 
 // Request outcomes counted by requestagent_requests_total: what became of
 // a call on a typed receiver or request object.
 const (
-	outcomeAccepted       = "accepted"          // stored and answered with a premature return
-	outcomeMature         = "mature"            // WaitReply: answered with the real result in time
-	outcomeQueueFull      = "queue_full"        // IMP_LIMIT, nothing stored
-	outcomeDuplicateTag   = "duplicate_tag"     // BAD_INV_ORDER/DUPLICATED_REQUEST_TAG
-	outcomeStoreFailed    = "store_failed"      // PERSIST_STORE, not acknowledged
-	outcomeUntranscoding  = "cannot_relay"      // MARSHAL/CANNOT_TRANSCODE
-	outcomeOneway         = "oneway"            // stored and delegated as oneway
-	outcomeStoreFull      = "store_full"        // IMP_LIMIT/STORE_FULL, nothing stored
-	outcomeTooMany        = "too_many_requests" // IMP_LIMIT/TOO_MANY_REQUESTS: the memory budget
-	outcomeTooManyWaiting = "too_many_waiting"  // IMP_LIMIT/TOO_MANY_WAITING: a poll or pull refused
-	outcomeTooLarge       = "too_large"         // IMP_LIMIT/FIELD_TOO_LARGE, nothing stored
-	outcomeSelf           = "self_delegation"   // NO_PERMISSION/SELF_DELEGATION
+	outcomeAccepted       = "accepted"           // stored and answered with a premature return
+	outcomeMature         = "mature"             // WaitReply: answered with the real result in time
+	outcomeQueueFull      = "queue_full"         // IMP_LIMIT, nothing stored
+	outcomeDuplicateTag   = "duplicate_tag"      // BAD_INV_ORDER/DUPLICATED_REQUEST_TAG
+	outcomeStoreFailed    = "store_failed"       // PERSIST_STORE, not acknowledged
+	outcomeUntranscoding  = "cannot_relay"       // MARSHAL/CANNOT_TRANSCODE
+	outcomeOneway         = "oneway"             // stored and delegated as oneway
+	outcomeStoreFull      = "store_full"         // IMP_LIMIT/STORE_FULL, nothing stored
+	outcomeTooMany        = "too_many_requests"  // IMP_LIMIT/TOO_MANY_REQUESTS: the memory budget
+	outcomeTooManyWaiting = "too_many_waiting"   // IMP_LIMIT/TOO_MANY_WAITING: a poll or pull refused
+	outcomeTooLarge       = "too_large"          // IMP_LIMIT/FIELD_TOO_LARGE, nothing stored
+	outcomeSelf           = "self_delegation"    // NO_PERMISSION/SELF_DELEGATION
+	outcomeNotAllowed     = "target_not_allowed" // NO_PERMISSION/TARGET_NOT_ALLOWED, nothing stored
+)
+
+// Where the target policy refused a call, the label of
+// requestagent_target_policy_refusals_total (docs/deploying.md).
+const (
+	refusedAtCreate     = "create"     // a proxy or request, not stored
+	refusedAtDelegation = "delegation" // a stored request's call or one of its forwards, not sent
+	refusedAtCallback   = "callback"   // a reply_available call, not sent
 )
 
 // metrics are the agent's Prometheus metrics, in a registry of its own so
@@ -36,6 +49,7 @@ type metrics struct {
 	acceptTime  prometheus.Histogram
 	delegations prometheus.Histogram
 	handed      prometheus.Counter
+	refusals    *prometheus.CounterVec
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -56,6 +70,13 @@ func newMetrics(a *Agent) *metrics {
 		Name: "requestagent_replies_handed_total",
 		Help: "Replies handed straight to a waiting pull, never stored.",
 	})
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "requestagent_target_policy_refusals_total",
+		Help: "Proxies, requests, delegations and callbacks refused for an address outside the target policy (--allow-target, --deny-target), by where.",
+	}, []string{"at"})
+	for _, at := range []string{refusedAtCreate, refusedAtDelegation, refusedAtCallback} {
+		m.refusals.WithLabelValues(at) // shown at 0 before the first refusal
+	}
 	buckets := prometheus.ExponentialBuckets(50e-6, 2, 16) // 50µs … 1.6s
 	m.acceptTime = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "requestagent_accept_seconds",
@@ -70,7 +91,7 @@ func newMetrics(a *Agent) *metrics {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	m.reg.MustRegister(m.requests, m.replies, m.callbacks, m.acceptTime, m.delegations, m.handed,
+	m.reg.MustRegister(m.requests, m.replies, m.callbacks, m.acceptTime, m.delegations, m.handed, m.refusals,
 		gauge("requestagent_delegations_in_flight", "Delegations running now.", func() float64 {
 			r, _ := a.queue.depth()
 			return float64(r)
@@ -166,6 +187,13 @@ func (m *metrics) accepted(since time.Time)  { m.acceptTime.Observe(time.Since(s
 func (m *metrics) delegated(since time.Time) { m.delegations.Observe(time.Since(since).Seconds()) }
 func (m *metrics) reply(status string)       { m.replies.WithLabelValues(status).Inc() }
 func (m *metrics) callback(result string)    { m.callbacks.WithLabelValues(result).Inc() }
+func (m *metrics) policyRefused(at string)   { m.refusals.WithLabelValues(at).Inc() }
+
+// notAllowed reports whether err is the target policy's refusal.
+func notAllowed(err error) bool {
+	var x *giop.SystemException
+	return errors.As(err, &x) && x.Name == giop.ExcNoPermission && x.Minor == nmproto.TargetNotAllowed
+}
 
 // MetricsHandler serves the agent's metrics in the Prometheus format.
 func (a *Agent) MetricsHandler() http.Handler {

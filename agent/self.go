@@ -86,12 +86,14 @@ func interfaceAddrs() map[netip.Addr]struct{} {
 }
 
 // guard is the giop client's Guard: it refuses the agent's own addresses
-// and objects.
+// and objects, and the addresses outside the target policy (policy.go).
+// The self check goes first, so that a call to the agent itself is
+// SELF_DELEGATION whatever the policy says.
 func (a *Agent) guard(prof *giop.IIOPProfile, addr netip.AddrPort) error {
 	if a.own.has(addr) || a.ownObject(prof.ObjectKey) {
 		return selfRefusal()
 	}
-	return nil
+	return a.policy.check(addr)
 }
 
 // ownObject reports whether key names one of the agent's live objects —
@@ -104,19 +106,32 @@ func (a *Agent) ownObject(key []byte) bool {
 	return a.locate(key) != nil
 }
 
-// checkNotSelf refuses, when a proxy or request is made, a target or
-// recipient that is the agent itself, so nothing is stored for it.
-func (a *Agent) checkNotSelf(ctx context.Context, refs ...*giop.IOR) error {
-	for _, ref := range refs {
+// checkAllowed refuses, when a proxy or request is made, a target or
+// recipient that is the agent itself or outside the target policy, so
+// nothing is stored for it; the refusal is counted. A recipient bound to
+// its client's connection is called over that connection only, never
+// dialled (binding.go), so the policy does not judge its address: a
+// firewalled client's recipient often names one the agent cannot reach.
+func (a *Agent) checkAllowed(ctx context.Context, target, recipient *giop.IOR, recipientBound bool) error {
+	for i, ref := range [2]*giop.IOR{target, recipient} {
 		if ref.IsNil() {
 			continue
 		}
-		if err := a.client.Allowed(ctx, ref); err != nil {
-			var x *giop.SystemException
-			if errors.As(err, &x) && x.Name == giop.ExcNoPermission {
-				return err
-			}
+		err := a.client.Allowed(ctx, ref)
+		var x *giop.SystemException
+		if err == nil || !errors.As(err, &x) || x.Name != giop.ExcNoPermission {
+			continue
 		}
+		if x.Minor == nmproto.TargetNotAllowed {
+			if i == 1 && recipientBound {
+				continue
+			}
+			a.metrics.outcome(outcomeNotAllowed)
+			a.metrics.policyRefused(refusedAtCreate)
+		} else {
+			a.metrics.outcome(outcomeSelf)
+		}
+		return err
 	}
 	return nil
 }

@@ -134,8 +134,8 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 		a.metrics.outcome(outcomeTooLarge)
 		return err
 	}
-	if err := a.checkNotSelf(ctx, rec.target, rec.recipient); err != nil {
-		a.metrics.outcome(outcomeSelf)
+	rec.bound = bindsRecipient(req.Conn, rec.recipient, false)
+	if err := a.checkAllowed(ctx, rec.target, rec.recipient, rec.bound); err != nil {
 		return err
 	}
 	if err := a.admitStore(rec.target.Size() + rec.recipient.Size() + len(rec.cookie)); err != nil {
@@ -147,7 +147,6 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 	}
 	rec.group = namedGroup(groupName)
 	rec.state = stateCreated
-	rec.bound = bindsRecipient(req.Conn, rec.recipient, false)
 	if err := a.addLive(rec); err != nil {
 		if err == errDuplicateTag {
 			return userException(a.repo.DuplicatedRequestTag)
@@ -242,22 +241,22 @@ func (a *Agent) createProxy(ctx context.Context, req *giop.ServerRequest) error 
 		a.metrics.outcome(outcomeTooLarge)
 		return err
 	}
-	if err := a.checkNotSelf(ctx, p.target, p.recipient); err != nil {
-		a.metrics.outcome(outcomeSelf)
+	// Whether the recipient is bound decides whether the policy judges it.
+	props, bind, err := takeBinding(props)
+	if err != nil {
+		return a.invalidProperty(err)
+	}
+	p.bound = bindsRecipient(req.Conn, p.recipient, bind)
+	if err := a.checkAllowed(ctx, p.target, p.recipient, p.bound); err != nil {
 		return err
 	}
 	if err := a.admitStore(p.target.Size() + p.recipient.Size()); err != nil {
 		return err
 	}
-	props, bind, err := takeBinding(props)
-	if err != nil {
-		return a.invalidProperty(err)
-	}
 	if p.props, err = a.cfg.Defaults.apply(props); err != nil {
 		a.log.Info().Err(err).Msg("agent: create_request_proxy refused: InvalidProperty")
 		return a.invalidProperty(err)
 	}
-	p.bound = bindsRecipient(req.Conn, p.recipient, bind)
 	var b storage.Batch
 	b.Set(proxyKey(p.id), p.encode())
 	if err := a.commit(&b); err != nil {

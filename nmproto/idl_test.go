@@ -41,6 +41,7 @@ func TestConstantsMatchIDL(t *testing.T) {
 		"FIELD_TOO_LARGE":        nmproto.FieldTooLarge,
 		"TOO_MANY_REQUESTS":      nmproto.TooManyRequests,
 		"TOO_MANY_WAITING":       nmproto.TooManyWaiting,
+		"TARGET_NOT_ALLOWED":     nmproto.TargetNotAllowed,
 		"NMService":              nmproto.ServiceID,
 		"NM_PADDING":             nmproto.PaddingID,
 		"NMNoMoreReply":          nmproto.NoMoreReplyID,

@@ -80,6 +80,10 @@ const (
 	// TooManyWaiting (IMP_LIMIT, completed NO): as many calls as allowed
 	// are blocked waiting (polls and pulls).
 	TooManyWaiting = VMCID | 22
+	// TargetNotAllowed (NO_PERMISSION, completed NO): the target, the
+	// recipient or a LOCATION_FORWARD is outside the agent's target
+	// policy (docs/deploying.md); nothing was stored, or nothing sent.
+	TargetNotAllowed = VMCID | 23
 )
 
 // minorNames are the minor codes' names in NativeMessaging.idl.
@@ -92,6 +96,7 @@ var minorNames = map[uint32]string{
 	AgentShuttingDown: "AGENT_SHUTTING_DOWN", CannotTranscode: "CANNOT_TRANSCODE", StoreFailed: "STORE_FAILED",
 	BadProperty: "BAD_PROPERTY", StoreFull: "STORE_FULL", SelfDelegation: "SELF_DELEGATION",
 	FieldTooLarge: "FIELD_TOO_LARGE", TooManyRequests: "TOO_MANY_REQUESTS", TooManyWaiting: "TOO_MANY_WAITING",
+	TargetNotAllowed: "TARGET_NOT_ALLOWED",
 }
 
 // MinorString writes a minor code as operators read it: hex, with its

@@ -136,6 +136,10 @@ func serveFlags() []cli.Flag {
 			Usage: "polls and pulls that may block waiting at once, in all; more get IMP_LIMIT"},
 		&cli.DurationFlag{Name: "reply-retention", EnvVars: env("reply-retention"),
 			Usage: "how long an unread reply is kept; 0 = for ever"},
+		&cli.StringSliceFlag{Name: "allow-target", EnvVars: env("allow-target"),
+			Usage: "addresses the agent may call for its clients (targets, recipients, forwards): IP or CIDR, optionally :port or :lo-hi, IPv6 in brackets with a port ([2001:db8::/32]:443); repeatable or comma-separated; with none, every address not denied (docs/deploying.md)"},
+		&cli.StringSliceFlag{Name: "deny-target", EnvVars: env("deny-target"),
+			Usage: "addresses the agent never calls, in the syntax of --allow-target; deny wins over allow. The agent's own addresses are always refused"},
 		&cli.DurationFlag{Name: "created-retention", Value: agent.DefaultCreatedRetention, EnvVars: env("created-retention"),
 			Usage: "how long a create_request request may stay uninvoked; 0 = for ever"},
 

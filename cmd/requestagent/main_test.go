@@ -688,7 +688,8 @@ func TestServe_RecipientsRetry(t *testing.T) {
 
 // TestServe_LogsExplain: at start the log names the version, the
 // effective limits, durability and the store limit, the published
-// address, and either the IDL interfaces loaded or that suppressed
+// address, without a target policy that any address may be called, and
+// either the IDL interfaces loaded or that suppressed
 // premature returns need --idl; on SIGTERM it says what the grace period
 // waits for.
 func TestServe_LogsExplain(t *testing.T) {
@@ -696,7 +697,8 @@ func TestServe_LogsExplain(t *testing.T) {
 	p := startAgent(t, filepath.Join(dir, "data"), peers.FreePort(t), "--max-threads", "7")
 	log := p.stderr.String()
 	for _, want := range []string{`"version":"`, `"max_threads":7`, `"max_queue_size":`, `"max_store_bytes":`,
-		`"durable":true`, `"published":"127.0.0.1:`, `"memory_limit":`, "no --idl: suppressed-mode premature returns"} {
+		`"durable":true`, `"published":"127.0.0.1:`, `"memory_limit":`, "no --idl: suppressed-mode premature returns",
+		"no target policy: any client may make the agent call any address", "docs/deploying.md"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the start-up log lacks %s", want)
 		}

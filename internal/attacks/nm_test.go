@@ -206,6 +206,7 @@ var minorNames = map[uint32]string{
 	nmproto.StoreFailed: "STORE_FAILED", nmproto.StoreFull: "STORE_FULL", nmproto.SelfDelegation: "SELF_DELEGATION",
 	nmproto.FieldTooLarge: "FIELD_TOO_LARGE", nmproto.TooManyRequests: "TOO_MANY_REQUESTS",
 	nmproto.TooManyWaiting: "TOO_MANY_WAITING", nmproto.AgentShuttingDown: "AGENT_SHUTTING_DOWN",
+	nmproto.TargetNotAllowed: "TARGET_NOT_ALLOWED",
 }
 
 func sysName(x *giop.SystemException) string {
