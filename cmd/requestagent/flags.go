@@ -69,7 +69,7 @@ func serveFlags() []cli.Flag {
 			Usage: "flush each group commit to disk before acknowledging; --durable=false turns it off, risking the last moments on power failure"},
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: env("log-level"), Usage: "trace, debug, info, warn or error"},
 		&cli.DurationFlag{Name: "shutdown-grace", Value: 10 * time.Second, EnvVars: env("shutdown-grace"),
-			Usage: "how long SIGTERM waits for requests in progress (a second signal stops at once)"},
+			Usage: "how long SIGTERM waits for requests in progress (a second signal ends it; the store still closes)"},
 		&cli.StringSliceFlag{Name: "idl", EnvVars: env("idl"),
 			Usage: "IDL files or directories of target interfaces (suppressed premature returns, transcoding, decoding); repeatable"},
 		&cli.StringSliceFlag{Name: "idl-include", Aliases: []string{"I"}, EnvVars: env("idl-include"),

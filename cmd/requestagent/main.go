@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -34,12 +32,7 @@ func main() {
 			os.Args[i] = "--help"
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		// After the first signal, a second one stops at once.
-		<-ctx.Done()
-		stop()
-	}()
+	ctx := handleSignals()
 	args, defines, err := takeDefines(os.Args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "requestagent:", err)
@@ -271,12 +264,23 @@ func serve(c *cli.Context) error {
 	}
 	select {
 	case <-c.Context.Done():
-		log.Info().Msg("requestagent: shutting down (a second signal stops at once)")
+		log.Info().Msg("requestagent: shutting down (a second signal ends the grace)")
 	case <-a.Failed():
 		log.Error().Err(a.Healthy()).Msg("requestagent: shutting down: the agent cannot serve")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-grace"))
 	defer cancel()
+	go func() {
+		// A second signal ends the grace: what is in progress is cut
+		// off, and the store still closes, so the next start finds it
+		// whole.
+		select {
+		case <-hurry:
+			log.Warn().Msg("requestagent: second signal: not waiting for what is in progress (a third stops at once)")
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	if reg != nil {
 		// First, so that no new client finds an agent about to go.
 		if err := reg.Unregister(ctx); err != nil {
@@ -294,7 +298,7 @@ func serve(c *cli.Context) error {
 	if failure := a.Healthy(); failure != nil {
 		return cli.Exit("requestagent: "+failure.Error(), 1)
 	}
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	log.Info().Msg("requestagent: stopped")

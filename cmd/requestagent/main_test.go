@@ -469,6 +469,67 @@ func TestServe_SIGTERMDuringLoadLosesNothing(t *testing.T) {
 	}
 }
 
+// TestServe_SecondSignalEndsTheGraceAndClosesTheStore: two SIGTERMs in a
+// row under load, as a supervisor that signals a process and its group
+// sends them, end the grace period but not the store's close: the agent
+// exits 0 having logged an orderly stop, and every restart finds a store
+// it opens, with every acknowledged request in it: with its result, or,
+// for one whose delegation the cut grace abandoned, COMM_FAILURE
+// completed MAYBE.
+func TestServe_SecondSignalEndsTheGraceAndClosesTheStore(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	targetSrv, target := startTarget(t)
+	port := peers.FreePort(t)
+	acked := map[string]*giop.IOR{}
+	var c *client
+	for round := range 4 {
+		p := startAgent(t, data, port)
+		c = newClient(t, port)
+		rcv := c.receiver(target, nil)
+		for i := range 200 {
+			sym := fmt.Sprintf("R%d-%d", round, i)
+			if poller, err := c.send(rcv, sym); err == nil {
+				acked[sym] = poller
+			}
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		time.Sleep(time.Duration(round) * time.Millisecond)
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		if err := p.cmd.Wait(); err != nil {
+			t.Fatalf("round %d: two SIGTERMs: %v\n%s", round, err, p.stderr)
+		}
+		if !strings.Contains(p.stderr.String(), "requestagent: stopped") {
+			t.Fatalf("round %d: no orderly stop:\n%s", round, p.stderr)
+		}
+	}
+	startAgent(t, data, port)
+	c = newClient(t, port)
+	cut := 0
+	for sym, poller := range acked {
+		wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
+		resp, err := c.invoke(poller, "add_stock", giop.ServiceContextList{wait.Encode()}, func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+		if err == nil && resp.Header.Status == giop.ReplySystemException {
+			if x := resp.Result.SystemException(); x != nil && x.Name == giop.ExcCommFailure && x.Completed == giop.CompletedMaybe {
+				cut++
+				continue
+			}
+		}
+		if err != nil || resp.Header.Status != giop.ReplyNoException {
+			t.Fatalf("%s acknowledged before two SIGTERMs, after them: %v %v", sym, err, resp)
+		}
+	}
+	t.Logf("%d acknowledged across 4 double SIGTERMs: all there, %d of them cut off mid-delegation (COMM_FAILURE/MAYBE)", len(acked), cut)
+	targetSrv.calls.Range(func(k, v any) bool {
+		if n := v.(*atomic.Int32).Load(); n > 1 {
+			t.Errorf("%s ran %d times", k, n)
+		}
+		return true
+	})
+	if len(acked) == 0 {
+		t.Fatal("nothing acknowledged: the test proved nothing")
+	}
+}
+
 func get(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
