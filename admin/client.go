@@ -69,13 +69,24 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 
 // Proxies lists one page of the agent's request proxies.
 func (c *Client) Proxies(ctx context.Context, after string, limit int) (agent.ProxyPage, error) {
+	q := url.Values{"after": {after}}
+	setLimit(q, limit)
 	var out agent.ProxyPage
-	return out, c.do(ctx, http.MethodGet, "/v1/proxies?"+url.Values{"after": {after}, "limit": {strconv.Itoa(limit)}}.Encode(), &out)
+	return out, c.do(ctx, http.MethodGet, "/v1/proxies?"+q.Encode(), &out)
+}
+
+// setLimit asks for a page of limit entries; zero or less asks for the
+// server's default page.
+func setLimit(q url.Values, limit int) {
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
 }
 
 // Requests lists one page of the agent's live requests that match f.
 func (c *Client) Requests(ctx context.Context, f agent.RequestFilter, after string, limit int) (agent.RequestPage, error) {
-	q := url.Values{"after": {after}, "limit": {strconv.Itoa(limit)}, "state": {f.State}, "proxy": {f.Proxy}, "group": {f.Group}}
+	q := url.Values{"after": {after}, "state": {f.State}, "proxy": {f.Proxy}, "group": {f.Group}}
+	setLimit(q, limit)
 	if f.OlderThan > 0 {
 		q.Set("older_than", f.OlderThan.String())
 	}

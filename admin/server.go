@@ -111,6 +111,11 @@ func Start(cfg Config, a Agent) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if fi, err := os.Stat(cfg.TokenFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		// Whoever reads the file may trash requests and destroy proxies.
+		cfg.Logger.Warn().Str("token_file", cfg.TokenFile).Str("mode", fi.Mode().Perm().String()).
+			Msg("admin: the token file is readable by others than its owner: chmod 600 it")
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen on %s: %w", cfg.Listen, err)
@@ -249,7 +254,12 @@ func Handler(a Agent, cfg HandlerConfig) http.Handler {
 
 	api := http.NewServeMux()
 	api.HandleFunc("GET /v1/proxies", oneAtATime(func(w http.ResponseWriter, r *http.Request) {
-		page, err := a.ListProxies(r.URL.Query().Get("after"), intParam(r, "limit"))
+		limit, err := limitParam(r)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		page, err := a.ListProxies(r.URL.Query().Get("after"), limit)
 		reply(w, page, err)
 	}))
 	api.HandleFunc("DELETE /v1/proxies/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -266,7 +276,12 @@ func Handler(a Agent, cfg HandlerConfig) http.Handler {
 			}
 			f.OlderThan = d
 		}
-		page, err := a.ListRequests(f, q.Get("after"), intParam(r, "limit"))
+		limit, err := limitParam(r)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		page, err := a.ListRequests(f, q.Get("after"), limit)
 		reply(w, page, err)
 	}))
 	api.HandleFunc("GET /v1/requests/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -297,10 +312,11 @@ func Handler(a Agent, cfg HandlerConfig) http.Handler {
 
 // withToken lets through only requests with the bearer token.
 func withToken(token string, next http.Handler) http.Handler {
-	want := []byte("Bearer " + token)
+	want := []byte(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+		// The scheme is case-insensitive (RFC 7235 §2.1); the token is not.
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if token == "" || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="requestagent"`)
 			writeError(w, http.StatusUnauthorized, errors.New("admin: this needs the admin token (Authorization: Bearer, from the agent's token file)"))
 			return
@@ -339,9 +355,19 @@ func withHostCheck(hosts []string, next http.Handler) http.Handler {
 	})
 }
 
-func intParam(r *http.Request, name string) int {
-	n, _ := strconv.Atoi(r.URL.Query().Get(name))
-	return n
+// limitParam reads a listing's limit: absent is the default page; a
+// count from 1 to agent.MaxPageSize is taken; anything else is an error
+// rather than a silent default.
+func limitParam(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > agent.MaxPageSize {
+		return 0, fmt.Errorf("%w: limit %q: want a count from 1 to %d", agent.ErrBadArgument, v, agent.MaxPageSize)
+	}
+	return n, nil
 }
 
 func reply(w http.ResponseWriter, v any, err error) {
@@ -363,6 +389,9 @@ func done(w http.ResponseWriter, err error) {
 func statusOf(err error) int {
 	if errors.Is(err, agent.ErrUnknown) {
 		return http.StatusNotFound
+	}
+	if errors.Is(err, agent.ErrBadArgument) {
+		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
 }

@@ -349,3 +349,36 @@ func TestStart_ConnectionsBounded(t *testing.T) {
 		t.Fatalf("after one closed: %q", got)
 	}
 }
+
+// TestHandler_BadArguments: a malformed limit, an unknown state or a
+// cursor that is not one is 400 naming it, not a silent default page or a
+// 404; the bearer scheme is matched without regard to case.
+func TestHandler_BadArguments(t *testing.T) {
+	a := startAgent(t)
+	const token = "0123456789abcdef0123456789abcdef"
+	h := admin.Handler(a, admin.HandlerConfig{Token: token})
+	get := func(path, auth string) (int, string) {
+		r := httptest.NewRequest("GET", path, nil)
+		r.Header.Set("Authorization", auth)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code, w.Body.String()
+	}
+	for _, path := range []string{"/v1/requests?limit=abc", "/v1/requests?limit=0", "/v1/requests?limit=-1",
+		"/v1/requests?limit=10001", "/v1/proxies?limit=1e3", "/v1/requests?state=bogus",
+		"/v1/requests?after=not-a-cursor", "/v1/proxies?after=not-a-cursor"} {
+		if code, body := get(path, "Bearer "+token); code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", path, code, body)
+		}
+	}
+	for _, auth := range []string{"bearer " + token, "BEARER " + token} {
+		if code, body := get("/v1/requests?limit=5", auth); code != http.StatusOK {
+			t.Errorf("%q: %d %s, want 200", auth, code, body)
+		}
+	}
+	for _, auth := range []string{"Basic " + token, "Bearer " + strings.ToUpper(token), "Bearer", token} {
+		if code, _ := get("/v1/requests", auth); code != http.StatusUnauthorized {
+			t.Errorf("%q: %d, want 401", auth, code)
+		}
+	}
+}

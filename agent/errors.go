@@ -5,6 +5,11 @@ import "errors"
 // ErrBadConfig means a Config field is out of range; the message names it.
 var ErrBadConfig = errors.New("agent: invalid configuration")
 
+// ErrBadArgument means an operator's request is malformed: a listing
+// cursor that is not one, a filter naming no state. The message says
+// which.
+var ErrBadArgument = errors.New("agent: bad argument")
+
 // errNotAllowed is why a call outside the target policy is refused
 // (policy.go); the refusal names the address.
 var errNotAllowed = errors.New("agent: the target policy does not allow calling this address")

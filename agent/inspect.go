@@ -120,6 +120,9 @@ func (a *Agent) ListRequests(f RequestFilter, after string, limit int) (RequestP
 		limit = DefaultPageSize
 	}
 	limit = min(limit, MaxPageSize)
+	if f.State != "" && !knownState(f.State) {
+		return RequestPage{}, fmt.Errorf("%w: no state %q (created, queued, delegating, replied, delivered)", ErrBadArgument, f.State)
+	}
 	from, err := a.requestCursor(after)
 	if err != nil {
 		return RequestPage{}, err
@@ -180,6 +183,16 @@ func (a *Agent) ListRequests(f RequestFilter, after string, limit int) (RequestP
 	return page, nil
 }
 
+// knownState reports whether name is one of the states RequestInfo shows.
+func knownState(name string) bool {
+	for _, n := range stateNames {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
 func (f RequestFilter) matches(r *requestRecord, proxyID poller.ID, now time.Time) bool {
 	switch {
 	case f.State != "" && stateNames[r.state] != f.State:
@@ -221,13 +234,13 @@ func (a *Agent) requestCursor(cursor string) ([]byte, error) {
 	at, pub, ok := strings.Cut(cursor, ".")
 	id, err := a.pub.secret(pub)
 	if !ok || err != nil {
-		return nil, fmt.Errorf("%w: bad listing cursor %q", ErrUnknown, cursor)
+		return nil, fmt.Errorf("%w: bad listing cursor %q", ErrBadArgument, cursor)
 	}
 	key := append([]byte(nil), prefixRequest...)
 	if at != "l" {
 		created, err := hex.DecodeString(at)
 		if err != nil || len(created) != 8 {
-			return nil, fmt.Errorf("%w: bad listing cursor %q", ErrUnknown, cursor)
+			return nil, fmt.Errorf("%w: bad listing cursor %q", ErrBadArgument, cursor)
 		}
 		key = append(key, created...)
 	}
@@ -273,7 +286,7 @@ func (a *Agent) ListProxies(after string, limit int) (ProxyPage, error) {
 	if after != "" {
 		id, err := a.pub.secret(after)
 		if err != nil {
-			return ProxyPage{}, fmt.Errorf("%w: bad listing cursor %q", ErrUnknown, after)
+			return ProxyPage{}, fmt.Errorf("%w: bad listing cursor %q", ErrBadArgument, after)
 		}
 		from = proxyKey(id)
 	}
