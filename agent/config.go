@@ -235,15 +235,15 @@ func (c *Config) Validate() error {
 	if c.Listen != "" {
 		_, port, err := net.SplitHostPort(c.Listen)
 		if err != nil {
-			return bad("listen", c.Listen, err.Error())
+			return bad("Listen", c.Listen, err.Error())
 		}
 		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-			return bad("listen", c.Listen, "bad port")
+			return bad("Listen", c.Listen, "bad port")
 		}
 	}
 	switch {
 	case c.BlockingTimeout < 0:
-		return bad("blockingTimeout", c.BlockingTimeout, "must not be negative")
+		return bad("BlockingTimeout", c.BlockingTimeout, "must not be negative")
 	case c.MaxReferenceBytes < 0:
 		return bad("MaxReferenceBytes", c.MaxReferenceBytes, "must not be negative")
 	case c.MaxCookieBytes < 0 || c.MaxCookieBytes > nmproto.MaxCookieLen:
@@ -253,24 +253,27 @@ func (c *Config) Validate() error {
 	case c.MaxWaiting < 0:
 		return bad("MaxWaiting", c.MaxWaiting, "must not be negative")
 	case c.ReplyRetention < 0:
-		return bad("replyRetention", c.ReplyRetention, "must not be negative")
+		return bad("ReplyRetention", c.ReplyRetention, "must not be negative")
 	case c.RecipientRetryBudget < 0:
-		return bad("recipientRetryBudget", c.RecipientRetryBudget, "must not be negative")
+		return bad("RecipientRetryBudget", c.RecipientRetryBudget, "must not be negative")
 	case c.CallbacksPerRecipient < 0:
 		return bad("CallbacksPerRecipient", c.CallbacksPerRecipient, "must not be negative")
 	case c.MaxCallbacks < 0:
 		return bad("MaxCallbacks", c.MaxCallbacks, "must not be negative")
 	case c.CallbackTimeout < 0:
-		return bad("callbackTimeout", c.CallbackTimeout, "must not be negative")
+		return bad("CallbackTimeout", c.CallbackTimeout, "must not be negative")
 	case c.DelegationTimeout < 0:
-		return bad("delegationTimeout", c.DelegationTimeout, "must not be negative")
+		return bad("DelegationTimeout", c.DelegationTimeout, "must not be negative")
 	case c.ConnectRetryBudget < 0:
-		return bad("connectRetryBudget", c.ConnectRetryBudget, "must not be negative")
+		return bad("ConnectRetryBudget", c.ConnectRetryBudget, "must not be negative")
 	case c.Defaults.ReplyDropping&^dropAllBits != 0:
-		return bad("ReplyDropping", c.Defaults.ReplyDropping, "only bits 0x01, 0x02, 0x04")
+		return bad("Defaults.ReplyDropping", c.Defaults.ReplyDropping, "only bits 0x01, 0x02, 0x04")
+	}
+	if _, err := nmproto.NewRepoIDs(c.RepositoryIDPrefix, ""); err != nil {
+		return bad("RepositoryIDPrefix", c.RepositoryIDPrefix, err.Error())
 	}
 	if _, err := nmproto.NewRepoIDs(c.RepositoryIDPrefix, c.InvalidPropertyScope); err != nil {
-		return bad("RepositoryIDPrefix", c.RepositoryIDPrefix+" / "+c.InvalidPropertyScope, err.Error())
+		return bad("InvalidPropertyScope", c.InvalidPropertyScope, err.Error())
 	}
 	if _, err := c.TargetPolicy.compile(); err != nil {
 		return err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
@@ -98,7 +100,7 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 	gcfg.MaxMessageSize = c.Int("max-message-size")
 	gcfg.MaxConnections = c.Int("max-connections")
 	if err := gcfg.Validate(); err != nil {
-		return agent.Config{}, badFlag("max-message-size", err)
+		return agent.Config{}, configError(err)
 	}
 	cfg := agent.Config{
 		Listen: c.String("listen"),
@@ -134,7 +136,36 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 		Logger: log,
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, cli.Exit(err.Error(), 2)
+		return cfg, configError(err)
 	}
 	return cfg, nil
+}
+
+// configFlags names the flag that sets each Config field whose check can
+// fail, for errors that speak the operator's language.
+var configFlags = map[string]string{
+	"Listen": "listen", "BlockingTimeout": "blocking-timeout", "MaxReferenceBytes": "max-reference-bytes",
+	"MaxCookieBytes": "max-cookie-bytes", "MaxTagBytes": "max-tag-bytes", "MaxWaiting": "max-waiting",
+	"ReplyRetention": "reply-retention", "RecipientRetryBudget": "recipient-retry-budget",
+	"CallbacksPerRecipient": "callbacks-per-recipient", "MaxCallbacks": "max-callbacks",
+	"DelegationTimeout": "delegation-timeout", "ConnectRetryBudget": "connect-retry-budget",
+	"Defaults.ReplyDropping": "reply-dropping", "RepositoryIDPrefix": "repository-id-prefix",
+	"InvalidPropertyScope": "invalid-property-scope", "MaxMessageSize": "max-message-size",
+	"MaxConnections": "max-connections",
+}
+
+// configFieldError is how agent and giop Validate name a field:
+// "<pkg>: invalid configuration: Field=value: why".
+var configFieldError = regexp.MustCompile(`^\w+: invalid configuration: ([\w.]+)=(.*)$`)
+
+// configError turns a Config's validation error into one line naming the
+// flag (exit 2); a field no flag sets keeps its own name.
+func configError(err error) error {
+	if m := configFieldError.FindStringSubmatch(err.Error()); m != nil {
+		if flag, ok := configFlags[m[1]]; ok {
+			value, why, _ := strings.Cut(m[2], ": ")
+			return badFlag(flag, fmt.Sprintf("%s: %s", value, why))
+		}
+	}
+	return cli.Exit(err.Error(), 2)
 }

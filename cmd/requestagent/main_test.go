@@ -107,6 +107,11 @@ func TestBadConfiguration(t *testing.T) {
 		{[]string{"--properties", props}, "noSuchProperty"},
 		{[]string{"--idl", filepath.Join(dir, "missing.idl")}, "--idl"},
 		{[]string{"serve", "--help"}, "unknown command"},
+		{[]string{"--max-cookie-bytes", "100000"}, "--max-cookie-bytes"},
+		{[]string{"--invalid-property-scope", "foo"}, "--invalid-property-scope"},
+		{[]string{"--max-connections", "-5"}, "--max-connections"},
+		{[]string{"--reply-dropping", "9"}, "--reply-dropping"},
+		{[]string{"--listen", "127.0.0.1:99999"}, "--listen"},
 	}
 	for _, c := range cases {
 		args := append([]string{"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, c.args...)
