@@ -241,6 +241,12 @@ func (c *Config) Validate() error {
 			return bad("Listen", c.Listen, "bad port")
 		}
 	}
+	if c.Host != "" {
+		// The listening port stands in for a host without one.
+		if _, err := publishedAddrs(c.Host, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}); err != nil {
+			return err
+		}
+	}
 	switch {
 	case c.BlockingTimeout < 0:
 		return bad("BlockingTimeout", c.BlockingTimeout, "must not be negative")

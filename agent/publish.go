@@ -45,9 +45,12 @@ func publishedAddrs(hosts string, listen *net.TCPAddr) (published, error) {
 		if host, p, err := net.SplitHostPort(h); err == nil {
 			n, err := strconv.Atoi(p)
 			if err != nil || n <= 0 || n > 65535 {
-				return published{}, fmt.Errorf("%w: host=%q: bad port", ErrBadConfig, h)
+				return published{}, fmt.Errorf("%w: Host=%q: bad port", ErrBadConfig, h)
 			}
 			a = giop.AlternateAddress{Host: host, Port: uint16(n)}
+		}
+		if !validHost(a.Host) {
+			return published{}, fmt.Errorf("%w: Host=%q: not a host name or IP address", ErrBadConfig, h)
 		}
 		addrs = append(addrs, a)
 	}
@@ -143,4 +146,28 @@ func (p published) String() string {
 		s = append(s, net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port))))
 	}
 	return strings.Join(s, ",")
+}
+
+// validHost reports whether h can stand in an IOR as a host: an IP
+// address, or a DNS name (letters, digits, hyphens and underscores in
+// dot-separated labels of at most 63, 253 in all). Anything else would
+// publish references no ORB can dial.
+func validHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }

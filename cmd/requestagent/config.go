@@ -151,7 +151,7 @@ var configFlags = map[string]string{
 	"DelegationTimeout": "delegation-timeout", "ConnectRetryBudget": "connect-retry-budget",
 	"Defaults.ReplyDropping": "reply-dropping", "RepositoryIDPrefix": "repository-id-prefix",
 	"InvalidPropertyScope": "invalid-property-scope", "MaxMessageSize": "max-message-size",
-	"MaxConnections": "max-connections",
+	"MaxConnections": "max-connections", "Host": "host",
 }
 
 // configFieldError is how agent and giop Validate name a field:

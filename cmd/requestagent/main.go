@@ -225,7 +225,7 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		switch {
 		case errors.Is(err, agent.ErrBadConfig):
-			return cli.Exit(err.Error(), 2)
+			return configError(err)
 		case errors.Is(err, storage.ErrCorrupt):
 			// Restarting cannot help: an operator restores or recovers
 			// (docs/deploying.md, "When the store is damaged"). Said in

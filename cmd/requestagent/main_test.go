@@ -112,6 +112,8 @@ func TestBadConfiguration(t *testing.T) {
 		{[]string{"--max-connections", "-5"}, "--max-connections"},
 		{[]string{"--reply-dropping", "9"}, "--reply-dropping"},
 		{[]string{"--listen", "127.0.0.1:99999"}, "--listen"},
+		{[]string{"--host", "a b c"}, "--host"},
+		{[]string{"--host", ":::"}, "--host"},
 	}
 	for _, c := range cases {
 		args := append([]string{"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, c.args...)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -51,11 +53,23 @@ func takeDefines(args []string) (rest []string, defs map[string]string, err erro
 // readPropertiesFile reads a Java .properties file: name = value, name:
 // value or name value; continuation lines; \uXXXX and the other escapes;
 // comments with # or !. ${...} is not expanded (Java does not).
+//
+// Java reads them as ISO-8859-1; a file that starts with a UTF-8 byte
+// order mark (editors on Windows write one) is read as UTF-8 without it,
+// rather than making the mark part of the first key, which would then be
+// ignored as another service's.
 func readPropertiesFile(path string) (map[string]string, error) {
-	l := properties.Loader{Encoding: properties.ISO_8859_1, DisableExpansion: true}
-	p, err := l.LoadFile(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	l := properties.Loader{Encoding: properties.ISO_8859_1, DisableExpansion: true}
+	if rest, ok := bytes.CutPrefix(b, []byte("\xef\xbb\xbf")); ok {
+		b, l.Encoding = rest, properties.UTF8
+	}
+	p, err := l.LoadBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return p.Map(), nil
 }
