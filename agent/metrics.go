@@ -164,6 +164,12 @@ func newMetrics(a *Agent) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_over_budget_total",
 			Help: "Connections closed for wanting more of the bytes budget (MaxBufferedBytes) than was left."},
 			func() float64 { return float64(a.server.Stats().OverBudget) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_slow_readers_total",
+			Help: "Connections closed for not reading their replies: more queued for writing than MaxQueuedBytes or the connection's part allows."},
+			func() float64 { return float64(a.server.Stats().SlowReaders) }),
+		gauge("requestagent_giop_queued_bytes", "Bytes of replies queued for writing, not yet written to their sockets.", func() float64 {
+			return float64(a.server.Stats().QueuedBytes)
+		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_busy_total",
 			Help: "Requests answered TRANSIENT because too many were being served (per connection or in all)."},
 			func() float64 { return float64(a.server.Stats().Busy) }),

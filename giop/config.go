@@ -42,6 +42,18 @@ type Config struct {
 	// At least MaxMessageSize.
 	MaxBufferedBytes int
 
+	// MaxQueuedBytes bounds, for a server, the memory of messages queued
+	// for writing over all its connections at once: replies its handlers
+	// have finished that the writer has not yet written to the socket.
+	// Each connection may also hold 16 KiB of its own beyond it, and at
+	// most 4 × (MaxMessageSize + 12) in all. A connection whose next
+	// message would go past either bound is closed, as a peer that does
+	// not read its replies (ServerStats.SlowReaders); the others are not
+	// touched. Not used by a Client. Default (zero, also in DefaultConfig)
+	// 256 MiB, or 4 × MaxMessageSize if that is more. At least
+	// MaxMessageSize.
+	MaxQueuedBytes int
+
 	// MessageTimeout bounds the time between a message's header and the
 	// last byte of its body, against peers that send half a message and
 	// stall. Default 30s.
@@ -134,6 +146,9 @@ const (
 	// DefaultMaxBufferedBytes is MaxBufferedBytes unless 4 ×
 	// MaxMessageSize is more.
 	DefaultMaxBufferedBytes = 256 << 20
+	// DefaultMaxQueuedBytes is MaxQueuedBytes unless 4 × MaxMessageSize
+	// is more.
+	DefaultMaxQueuedBytes = 256 << 20
 )
 
 // DefaultConfig returns a Config with every field at its default (the
@@ -182,6 +197,7 @@ func (c *Config) withDefaults() *Config {
 	setInt(&out.MaxPendingFragmented, d.MaxPendingFragmented)
 	setInt(&out.MaxReassemblyBytes, 4*out.MaxMessageSize)
 	setInt(&out.MaxBufferedBytes, max(DefaultMaxBufferedBytes, 4*out.MaxMessageSize))
+	setInt(&out.MaxQueuedBytes, max(DefaultMaxQueuedBytes, 4*out.MaxMessageSize))
 	setDur(&out.MessageTimeout, d.MessageTimeout)
 	setDur(&out.FragmentTimeout, d.FragmentTimeout)
 	setDur(&out.WriteTimeout, d.WriteTimeout)
@@ -219,6 +235,8 @@ func (c *Config) Validate() error {
 		return bad("MaxReassemblyBytes", c.MaxReassemblyBytes, "must be at least MaxMessageSize")
 	case c.MaxBufferedBytes != 0 && c.MaxBufferedBytes < msgSize:
 		return bad("MaxBufferedBytes", c.MaxBufferedBytes, "must be at least MaxMessageSize")
+	case c.MaxQueuedBytes != 0 && c.MaxQueuedBytes < msgSize:
+		return bad("MaxQueuedBytes", c.MaxQueuedBytes, "must be at least MaxMessageSize")
 	case c.MessageTimeout < 0:
 		return bad("MessageTimeout", c.MessageTimeout, "must not be negative")
 	case c.FragmentTimeout < 0:

@@ -55,6 +55,14 @@ type Conn struct {
 	// budgets shared with the server's other connections; nil on dialled
 	// ones.
 	limits *serverLimits
+	// queued is the connection's part of the server's MaxQueuedBytes:
+	// every message queued for the writer takes its bytes from it, and
+	// the writer gives them back once written (giop/SPEC.md "Limits").
+	// Nil on dialled connections.
+	queued *share
+	// slow is set once the connection is closed for queued bytes, so it
+	// is counted and logged once.
+	slow atomic.Bool
 
 	// onClose is called once, after the connection is closed.
 	onClose func(*Conn)
@@ -188,6 +196,7 @@ func newConnOffering(nc net.Conn, cfg *Config, h Handler, accepted bool, offer [
 func (c *Conn) useLimits(l *serverLimits) {
 	c.limits = l
 	c.frames.useBudget(newShare(l.bytes))
+	c.queued = newQueuedShare(l.queued, c.cfg.MaxMessageSize)
 }
 
 // start launches the reader and writer goroutines.
@@ -594,17 +603,71 @@ func (c *Conn) replyVersion() Version {
 	return V1_2
 }
 
-// queue hands a frame to the writer. It fails only when the connection is
-// closed, in which case the frame's encoder is recycled here.
+// queue hands a frame to the writer. It fails when the connection is
+// closed, in which case the frame's encoder is recycled here, and when the
+// frame's bytes do not fit the connection's part of MaxQueuedBytes: then
+// the peer is not reading what it asked for, and rather than hold more of
+// its replies the connection closes (giop/SPEC.md "Limits").
 func (c *Conn) queue(f *outFrame) error {
+	n := len(f.buf)
+	if !c.queued.take(n) {
+		f.release(false)
+		c.closeSlowReader(n)
+		return ErrConnClosed
+	}
 	select {
 	case c.writeCh <- f:
+		// The connection may have closed as the frame went in, after the
+		// writer stopped taking frames: whoever sees that gives back what
+		// is left, so no frame's bytes stay taken.
+		select {
+		case <-c.doneCh:
+			c.dropQueued()
+		default:
+		}
 		return nil
 	case <-c.doneCh:
+		c.queued.give(n)
 		f.release(false)
 		return ErrConnClosed
 	}
 }
+
+// errSlowReader is why a connection whose peer does not read its replies
+// closed.
+var errSlowReader = fmt.Errorf("%w: the peer does not read its replies (MaxQueuedBytes)", ErrLimit)
+
+// closeSlowReader closes the connection because a message of n bytes did
+// not fit what it may queue; the first such message counts and logs it.
+func (c *Conn) closeSlowReader(n int) {
+	if c.slow.CompareAndSwap(false, true) {
+		if c.limits != nil {
+			c.limits.slowReaders.Add(1)
+		}
+		c.log.Warn().Int("message_bytes", n).Int64("queued_bytes", c.queued.held.Load()).
+			Uint64("server_queued_bytes", c.queued.server.inUse()).
+			Msg("giop: closing connection: the peer does not read its replies")
+	}
+	c.close(errSlowReader)
+}
+
+// dropQueued gives back and releases, unwritten, the frames left in the
+// write queue of a closed connection.
+func (c *Conn) dropQueued() {
+	for {
+		select {
+		case f := <-c.writeCh:
+			c.queued.give(len(f.buf))
+			f.release(false)
+		default:
+			return
+		}
+	}
+}
+
+// maxBatchBytes is the most bytes the writer gathers into one write,
+// unless a single message is larger.
+const maxBatchBytes = 64 << 10
 
 // writeLoop is the connection's only writer. It gathers whatever frames are
 // queued into one vectored write, so a burst of replies costs one syscall.
@@ -615,22 +678,48 @@ func (c *Conn) writeLoop() {
 		// wb is what WriteTo consumes; bufs keeps its capacity.
 		wb net.Buffers
 	)
+	// carry is a frame taken from the queue that did not fit the batch
+	// before it; it starts the next one.
+	var carry *outFrame
+	// The writer stops only once the connection is closed; frames still
+	// queued then are given back here, or by whoever queues after this.
+	defer func() {
+		if carry != nil {
+			c.queued.give(len(carry.buf))
+			carry.release(false)
+		}
+		c.dropQueued()
+	}()
 	for {
-		select {
-		case f := <-c.writeCh:
-			batch = append(batch[:0], f)
-		case <-c.doneCh:
-			return
+		if carry != nil {
+			batch, carry = append(batch[:0], carry), nil
+		} else {
+			select {
+			case f := <-c.writeCh:
+				batch = append(batch[:0], f)
+			case <-c.doneCh:
+				return
+			}
 		}
 		// A write is a system call that costs more than the frame: give
 		// goroutines that are about to queue frames one chance to join
 		// this write (at low load nobody is waiting and it returns at once).
+		// A batch stops at maxBatchBytes, beyond which a system call more
+		// costs little against copying the bytes, so that large messages
+		// are given back (MaxQueuedBytes) each as soon as it is written
+		// rather than once a whole batch of them is.
+		queued := len(batch[0].buf)
 		yielded := false
 	gather:
-		for len(batch) < 64 {
+		for len(batch) < 64 && queued < maxBatchBytes {
 			select {
 			case f := <-c.writeCh:
+				if queued+len(f.buf) > maxBatchBytes {
+					carry = f
+					break gather
+				}
 				batch = append(batch, f)
+				queued += len(f.buf)
 			default:
 				if yielded {
 					break gather
@@ -652,6 +741,10 @@ func (c *Conn) writeLoop() {
 		c.armWriteDeadline()
 		wb = bufs
 		_, err := wb.WriteTo(c.nc)
+		// The written messages are given back and dropped at once: bufs
+		// would otherwise keep the last batch's buffers alive.
+		c.queued.give(queued)
+		clear(bufs)
 		for _, f := range batch {
 			f.release(err == nil)
 		}

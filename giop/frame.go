@@ -75,25 +75,54 @@ const reservedBufferedBytes = 16 << 10
 
 // share is one connection's part of a server's byte budget. The first
 // reserve bytes it holds are taken even when the server's budget is
-// spent; beyond them every byte is taken from the server's budget. held
-// is atomic because the reader takes and the goroutines serving the
-// connection's requests give. A nil share counts nothing (dialled
-// connections).
+// spent; beyond them every byte is taken from the server's budget, and
+// never more than limit in all, if limit is set. held is atomic because
+// several goroutines take and give: for incoming bytes the reader takes
+// and the goroutines serving requests give; for outgoing ones (the
+// connection's part of MaxQueuedBytes) whoever queues a message takes and
+// the writer gives. A nil share counts nothing (dialled connections).
 type share struct {
 	server  *budget
 	reserve int64
+	limit   int64 // the most the connection may hold; 0 for no bound of its own
 	held    atomic.Int64
 }
 
 func newShare(server *budget) *share { return &share{server: server, reserve: reservedBufferedBytes} }
 
-// take reserves n bytes, or reports false when neither the connection's
-// reserve nor the server's budget has room.
+// reservedQueuedBytes is how many bytes of messages queued for writing a
+// connection may always hold, beyond the server's MaxQueuedBytes
+// (giop/SPEC.md "Limits"): small replies — an echo, a TRANSIENT — still go
+// out to a client that reads while other peers that read nothing hold the
+// whole budget.
+const reservedQueuedBytes = 16 << 10
+
+// newQueuedShare is a server connection's part of MaxQueuedBytes: its
+// reserve, then the server's budget, up to 4 × (MaxMessageSize + a
+// header) of its own — several replies of the largest size, so a client
+// that pipelines large calls and reads on a fast link is not closed,
+// while one that reads nothing is closed after holding that much
+// (giop/SPEC.md "Limits").
+func newQueuedShare(server *budget, maxMessage int) *share {
+	return &share{server: server, reserve: reservedQueuedBytes, limit: queuedBytesPerConn(maxMessage)}
+}
+
+// queuedBytesPerConn is the most bytes of messages queued for writing one
+// server connection may hold.
+func queuedBytesPerConn(maxMessage int) int64 { return 4 * int64(maxMessage+HeaderSize) }
+
+// take reserves n bytes, or reports false when the connection's own limit
+// has no room, or neither its reserve nor the server's budget has.
 func (s *share) take(n int) bool {
 	if s == nil || n <= 0 {
 		return true
 	}
-	if s.held.Add(int64(n)) <= s.reserve {
+	h := s.held.Add(int64(n))
+	if s.limit > 0 && h > s.limit {
+		s.held.Add(-int64(n))
+		return false
+	}
+	if h <= s.reserve {
 		s.server.used.Add(int64(n))
 		return true
 	}

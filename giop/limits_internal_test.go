@@ -25,8 +25,11 @@ func TestConfig_BudgetsFollowMaxMessageSize(t *testing.T) {
 	if err := big.Validate(); err != nil {
 		t.Fatalf("DefaultConfig with a 128 MiB message size: %v", err)
 	}
-	if b := big.withDefaults(); b.MaxReassemblyBytes != 512<<20 || b.MaxBufferedBytes != 512<<20 {
-		t.Fatalf("128 MiB messages: reassembly %d, buffered %d; want 512 MiB each", b.MaxReassemblyBytes, b.MaxBufferedBytes)
+	if b := big.withDefaults(); b.MaxReassemblyBytes != 512<<20 || b.MaxBufferedBytes != 512<<20 || b.MaxQueuedBytes != 512<<20 {
+		t.Fatalf("128 MiB messages: reassembly %d, buffered %d, queued %d; want 512 MiB each", b.MaxReassemblyBytes, b.MaxBufferedBytes, b.MaxQueuedBytes)
+	}
+	if d.MaxQueuedBytes != DefaultMaxQueuedBytes {
+		t.Fatalf("defaults: queued %d", d.MaxQueuedBytes)
 	}
 	for _, tc := range []struct {
 		field string
@@ -36,6 +39,8 @@ func TestConfig_BudgetsFollowMaxMessageSize(t *testing.T) {
 		{"MaxReassemblyBytes", Config{MaxMessageSize: 64 << 10, MaxReassemblyBytes: -1}},
 		{"MaxBufferedBytes", Config{MaxMessageSize: 64 << 10, MaxBufferedBytes: 32 << 10}},
 		{"MaxServerInFlight", Config{MaxServerInFlight: -1}},
+		{"MaxQueuedBytes", Config{MaxMessageSize: 64 << 10, MaxQueuedBytes: 32 << 10}},
+		{"MaxQueuedBytes", Config{MaxQueuedBytes: -1}},
 	} {
 		err := tc.cfg.Validate()
 		if !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), tc.field) {
@@ -91,4 +96,30 @@ func TestShare_Reserve(t *testing.T) {
 		t.Fatal("a nil share refused")
 	}
 	none.give(1)
+}
+
+// TestShare_QueuedLimit: a connection's part of MaxQueuedBytes takes its
+// reserve even when the server's budget is spent, never more than its
+// own limit, and gives everything back.
+func TestShare_QueuedLimit(t *testing.T) {
+	server := newBudget(1 << 20)
+	s := newQueuedShare(server, 64<<10) // limit 4 × (64 KiB + 12)
+	if !server.take(1 << 20) {
+		t.Fatal("filling the server's budget")
+	}
+	if !s.take(reservedQueuedBytes) || s.take(1) {
+		t.Fatalf("with the server's budget spent: held %d, want the reserve and no more", s.held.Load())
+	}
+	server.give(1 << 20)
+	if !s.take(int(s.limit) - reservedQueuedBytes) {
+		t.Fatalf("up to the limit: held %d", s.held.Load())
+	}
+	server.limit = 1 << 30
+	if s.take(1) {
+		t.Fatalf("past the connection's limit %d: held %d", s.limit, s.held.Load())
+	}
+	s.give(int(s.limit))
+	if s.held.Load() != 0 || server.inUse() != 0 {
+		t.Fatalf("after giving back: held %d, server %d", s.held.Load(), server.inUse())
+	}
 }

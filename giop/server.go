@@ -76,10 +76,16 @@ type serverLimits struct {
 	// busy counts requests refused with TRANSIENT for MaxInFlight or
 	// MaxServerInFlight.
 	busy atomic.Uint64
+	// queued is MaxQueuedBytes: memory of messages queued for writing.
+	queued *budget
+	// slowReaders counts connections closed for wanting more of queued,
+	// or of their own part of it, than was left.
+	slowReaders atomic.Uint64
 }
 
 func newServerLimits(cfg *Config) *serverLimits {
-	return &serverLimits{bytes: newBudget(cfg.MaxBufferedBytes), serving: newBudget(cfg.MaxServerInFlight)}
+	return &serverLimits{bytes: newBudget(cfg.MaxBufferedBytes), serving: newBudget(cfg.MaxServerInFlight),
+		queued: newBudget(cfg.MaxQueuedBytes)}
 }
 
 // Back-off of an accept loop after an error that passes, as net/http's.
@@ -249,6 +255,12 @@ type ServerStats struct {
 	// by MaxBufferedBytes); OverBudget counts connections closed because
 	// they needed more of it than was left.
 	BufferedBytes, OverBudget uint64
+	// QueuedBytes is the memory of messages queued for writing now, not
+	// yet written to their sockets (bounded by MaxQueuedBytes plus 16 KiB
+	// per connection); SlowReaders counts connections closed because
+	// their next message would have gone past that bound or their own
+	// (giop/SPEC.md "Limits"): peers that do not read their replies.
+	QueuedBytes, SlowReaders uint64
 }
 
 // Stats returns the server's counters.
@@ -260,7 +272,8 @@ func (s *Server) Stats() ServerStats {
 	return ServerStats{Accepted: s.accepted.Load(), Open: uint64(open), ProtocolErrors: s.protocolErrors.Load(),
 		Refused: s.refused.Load(), Listeners: uint64(listeners), AcceptErrors: s.acceptErrors.Load(),
 		Serving: l.serving.inUse() + uint64(max(l.reserved.Load(), 0)), Busy: l.busy.Load(),
-		BufferedBytes: l.bytes.inUse(), OverBudget: l.bytes.refused.Load()}
+		BufferedBytes: l.bytes.inUse(), OverBudget: l.bytes.refused.Load(),
+		QueuedBytes: l.queued.inUse(), SlowReaders: l.slowReaders.Load()}
 }
 
 // Conns returns the connections currently open.
