@@ -115,7 +115,7 @@ func serveFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "max-store-bytes", Value: agent.DefaultMaxStoreBytes, EnvVars: env("max-store-bytes"),
 			Usage: "over this store size new requests and proxies get IMP_LIMIT (nothing stored is dropped); 0 = no limit"},
 		&cli.Int64Flag{Name: "memory-limit", EnvVars: env("memory-limit"),
-			Usage: "Go's soft memory limit in bytes (0 = --max-index-bytes + the GIOP buffer budget + 512 MiB; -1 = none; GOMEMLIMIT overrides)"},
+			Usage: "Go's soft memory limit in bytes (0 = --max-index-bytes + the GIOP budgets for bytes read and queued + 512 MiB; -1 = none; GOMEMLIMIT overrides)"},
 		&cli.Int64Flag{Name: "store-reserve", Value: storage.DefaultDiskReserve, EnvVars: env("store-reserve"),
 			Usage: "free bytes on the data directory's filesystem, above the floor, that only work already accepted may use: below it new requests and proxies get IMP_LIMIT (0 = the default)"},
 		&cli.Int64Flag{Name: "store-floor", EnvVars: env("store-floor"),

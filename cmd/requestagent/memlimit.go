@@ -19,7 +19,8 @@ const memoryBase = 512 << 20
 // memoryLimit is the Go soft memory limit the agent runs under, in bytes
 // (-1: none). Its budgets bound the live memory; without a limit Go's
 // collector lets the heap grow to about twice that before it collects,
-// so by default the limit is the budgets plus memoryBase. GOMEMLIMIT in
+// so by default the limit is the budgets (live requests, bytes being
+// read, bytes queued for writing) plus memoryBase. GOMEMLIMIT in
 // the environment takes precedence, as Go's own setting.
 func memoryLimit(c *cli.Context, cfg agent.Config) int64 {
 	if v := c.Int64("memory-limit"); v != 0 {
@@ -36,7 +37,11 @@ func memoryLimit(c *cli.Context, cfg agent.Config) int64 {
 	if cfg.GIOP.MaxBufferedBytes > 0 {
 		buffered = int64(cfg.GIOP.MaxBufferedBytes)
 	}
-	return index + buffered + memoryBase
+	queued := int64(max(giop.DefaultMaxQueuedBytes, 4*cfg.GIOP.MaxMessageSize))
+	if cfg.GIOP.MaxQueuedBytes > 0 {
+		queued = int64(cfg.GIOP.MaxQueuedBytes)
+	}
+	return index + buffered + queued + memoryBase
 }
 
 // setMemoryLimit applies memoryLimit unless GOMEMLIMIT is set, and says
