@@ -98,6 +98,11 @@ type Config struct {
 	// Default true (DefaultConfig); the zero Config has it false.
 	AcceptBiDir bool
 
+	// TLSHandshakeTimeout bounds a TLS handshake, inbound (ServeTLS) and
+	// outbound: a peer that opens TCP and never completes one is closed
+	// after it. Default 10s.
+	TLSHandshakeTimeout time.Duration
+
 	// ShutdownGrace is how long a server's graceful shutdown waits for
 	// requests in progress before closing connections. Default 10s.
 	ShutdownGrace time.Duration
@@ -122,6 +127,7 @@ const (
 	DefaultMaxOutbound          = 1024
 	DefaultIdleTimeout          = 2 * time.Minute
 	DefaultShutdownGrace        = 10 * time.Second
+	DefaultTLSHandshakeTimeout  = 10 * time.Second
 	minMaxMessageSize           = 8 << 10
 )
 
@@ -155,6 +161,7 @@ func DefaultConfig() *Config {
 		IdleTimeout:          DefaultIdleTimeout,
 		AcceptBiDir:          true,
 		ShutdownGrace:        DefaultShutdownGrace,
+		TLSHandshakeTimeout:  DefaultTLSHandshakeTimeout,
 		Logger:               zerolog.Nop(),
 	}
 }
@@ -193,6 +200,7 @@ func (c *Config) withDefaults() *Config {
 	setInt(&out.MaxOutbound, d.MaxOutbound)
 	setDur(&out.IdleTimeout, d.IdleTimeout)
 	setDur(&out.ShutdownGrace, d.ShutdownGrace)
+	setDur(&out.TLSHandshakeTimeout, d.TLSHandshakeTimeout)
 	return &out
 }
 
