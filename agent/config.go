@@ -115,6 +115,8 @@ type Config struct {
 	// the prefix (docs/migrating.md).
 	RepositoryIDPrefix   string
 	InvalidPropertyScope string
+	// TLS configures IIOP over TLS and client identities (tls.go).
+	TLS TLSConfig
 	// Logger receives the agent's events. Default: discard.
 	Logger zerolog.Logger
 }
@@ -227,6 +229,9 @@ func (c *Config) withDefaults() {
 func (c *Config) Validate() error {
 	bad := func(field string, v any, why string) error {
 		return fmt.Errorf("%w: %s=%v: %s", ErrBadConfig, field, v, why)
+	}
+	if err := c.TLS.validate(); err != nil {
+		return err
 	}
 	if c.Listen != "" {
 		_, port, err := net.SplitHostPort(c.Listen)

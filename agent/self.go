@@ -88,7 +88,7 @@ func interfaceAddrs() map[netip.Addr]struct{} {
 // guard is the giop client's Guard: it refuses the agent's own addresses
 // and objects.
 func (a *Agent) guard(prof *giop.IIOPProfile, addr netip.AddrPort) error {
-	if a.own.has(addr) || a.ownObject(prof.ObjectKey) {
+	if a.own.has(addr) || (a.ownTLS != nil && a.ownTLS.has(addr)) || a.ownObject(prof.ObjectKey) {
 		return selfRefusal()
 	}
 	return nil

@@ -141,7 +141,12 @@ func connIdentity(nc net.Conn) string {
 // PeerIdentity returns the TLS identity of the connection's peer (see the
 // function PeerIdentity): empty on a plain connection or when the peer
 // gave no certificate.
-func (c *Conn) PeerIdentity() string { return c.identity }
+func (c *Conn) PeerIdentity() string {
+	if c == nil {
+		return ""
+	}
+	return c.identity
+}
 
 // TLS reports whether the connection runs over TLS.
 func (c *Conn) TLS() bool {
