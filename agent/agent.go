@@ -53,8 +53,8 @@ type Agent struct {
 	tlsLn  net.Listener
 	ownTLS *ownAddrs
 	tls    *tlsFiles
-	addrs   published // the addresses in its references (publish.go)
-	port    uint16    // the port it listens on
+	addrs  published // the addresses in its references (publish.go)
+	port   uint16    // the port it listens on
 
 	// ctx ends when the agent stops for good; delegations watch it.
 	ctx    context.Context

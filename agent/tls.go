@@ -293,7 +293,6 @@ func (a *Agent) owner(key []byte) (string, bool) {
 	return "", false
 }
 
-
 // tlsFailures is requestagent_tls_handshake_failures_total for one
 // direction: inbound (clients of the TLS listen point: no or a bad
 // certificate, a stalled handshake) or outbound (targets and recipients

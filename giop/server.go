@@ -54,11 +54,11 @@ type Server struct {
 func NewServer(cfg *Config, h Handler) *Server {
 	cfg = cfg.withDefaults()
 	return &Server{
-		cfg:       cfg,
-		handler:   h,
-		limits:    newServerLimits(cfg),
-		done:      make(chan struct{}),
-		workers:   workerpool.New(serveRequest, maxIdleServers),
+		cfg:         cfg,
+		handler:     h,
+		limits:      newServerLimits(cfg),
+		done:        make(chan struct{}),
+		workers:     workerpool.New(serveRequest, maxIdleServers),
 		listeners:   make(map[net.Listener]struct{}),
 		conns:       make(map[*Conn]struct{}),
 		handshaking: make(map[net.Conn]struct{}),
