@@ -29,7 +29,7 @@ deps:
 	@scripts/install-combat.sh
 
 peers: deps
-	@for set in interop idl nm; do testdata/$$set/build.sh $(PEERS)/$$set || exit 1; done
+	@for set in interop idl nm tls; do testdata/$$set/build.sh $(PEERS)/$$set || exit 1; done
 
 # Lint, then the whole suite, race detector on, interop with omniORB and
 # Combat required (never skipped).
