@@ -128,6 +128,7 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 		CreatedRetention:      createdRetention,
 		RepositoryIDPrefix:    c.String("repository-id-prefix"),
 		InvalidPropertyScope:  c.String("invalid-property-scope"),
+		TLS:                   tlsConfig(c),
 		Defaults: agent.Properties{WaitReply: c.Bool("wait-reply"), ReplyDropping: byte(c.Uint("reply-dropping")),
 			ManualTrash: c.Bool("request-manual-trash")},
 		Logger: log,
