@@ -188,6 +188,9 @@ func (s *Server) acceptTLS(nc net.Conn, cfg *tls.Config) {
 	s.handshaking[nc] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true) // accept sees the *tls.Conn, not this
+	}
 	go func() {
 		defer s.wg.Done()
 		tc := tls.Server(nc, cfg)
