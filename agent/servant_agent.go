@@ -58,6 +58,9 @@ func (s *agentServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 		if err := req.ArgsErr(); err != nil {
 			return err
 		}
+		if err := a.checkOwner(req, ref); err != nil {
+			return err
+		}
 		return a.destroyRequestRef(ref)
 	case "create_request_proxy":
 		return a.createProxy(ctx, req)

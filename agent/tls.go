@@ -259,13 +259,37 @@ type identityHandler struct {
 func (h identityHandler) Locate(key []byte) bool { return h.h.Locate(key) }
 
 func (h identityHandler) ServeGIOP(ctx context.Context, req *giop.ServerRequest) error {
-	if owner, ok := h.a.owner(req.ObjectKey()); ok && owner != "" && owner != req.Conn.PeerIdentity() {
-		h.a.log.Info().Str("identity", req.Conn.PeerIdentity()).Str("operation", req.Operation()).
-			Msg("agent: call refused: the object is bound to another TLS identity")
-		return giop.NewSystemExceptionCause(giop.ExcNoPermission, 0, giop.CompletedNo,
-			fmt.Errorf("%w (%s)", errOtherIdentity, strings.TrimSpace(req.Conn.PeerIdentity())))
+	if err := h.a.refuseOther(req, req.ObjectKey()); err != nil {
+		return err
 	}
 	return h.h.ServeGIOP(ctx, req)
+}
+
+// refuseOther is the NO_PERMISSION, completed NO, of a call from another
+// identity than the one the object of key is bound to; nil when the call
+// may go on.
+func (a *Agent) refuseOther(req *giop.ServerRequest, key []byte) error {
+	owner, ok := a.owner(key)
+	if !ok || owner == "" || owner == req.Conn.PeerIdentity() {
+		return nil
+	}
+	a.log.Info().Str("identity", req.Conn.PeerIdentity()).Str("operation", req.Operation()).
+		Msg("agent: call refused: the object is bound to another TLS identity")
+	return giop.NewSystemExceptionCause(giop.ExcNoPermission, 0, giop.CompletedNo,
+		fmt.Errorf("%w (%s)", errOtherIdentity, strings.TrimSpace(req.Conn.PeerIdentity())))
+}
+
+// checkOwner is refuseOther for an object named by a reference in the
+// arguments (RequestAgent::destroy_request), when objects are bound.
+func (a *Agent) checkOwner(req *giop.ServerRequest, ref *giop.IOR) error {
+	if !a.cfg.TLS.BindIdentity {
+		return nil
+	}
+	prof, err := ref.IIOP()
+	if err != nil {
+		return nil
+	}
+	return a.refuseOther(req, prof.ObjectKey)
 }
 
 // owner returns the identity the object of key was created by.

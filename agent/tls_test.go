@@ -150,6 +150,19 @@ func TestTLS_2PIRecordsIdentityAndBindsIt(t *testing.T) {
 				t.Errorf("%s on alice's %s: %v, want NO_PERMISSION completed NO", name, what, res.err)
 			}
 		}
+		// Nor through the agent: RequestAgent::destroy_request names the
+		// poller by its reference.
+		_, err := c.Invoke(te.ctx(), te.agentRef, &giop.Invocation{Operation: "destroy_request",
+			Args: func(enc *giop.Encoder) { enc.WriteIOR(r.poller) }})
+		var x *giop.SystemException
+		if !errors.As(err, &x) || x.Name != giop.ExcNoPermission || x.Completed != giop.CompletedNo {
+			t.Errorf("%s: destroy_request of alice's poller = %v, want NO_PERMISSION completed NO", name, err)
+		}
+	}
+	// Alice's request is still hers to pull.
+	te.client = te.clientFor(te.alice)
+	if got := te.call(r.poller, "add_stock", waitCtx(nmproto.WaitForever), addStockArgs("", 0)); got.err != nil || got.rna {
+		t.Fatalf("alice's pull after the others' attempts = %v (rna %v)", got.err, got.rna)
 	}
 }
 
