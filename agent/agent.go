@@ -215,6 +215,9 @@ func Start(cfg Config) (*Agent, error) {
 	a.client.SetGuard(a.guard)
 	if tf != nil {
 		a.ownTLS = newOwnAddrs(tlsLn)
+		stamp := tf.stampNow()
+		tf.stamp.Store(&stamp)
+		tf.reload = func() { _ = a.ReloadTLS() } // logged there
 		a.client.SetTLS(tf.cur.Load().outbound)
 	} else if cfg.TLS.OutboundCAFile != "" || cfg.TLS.OutboundCertFile != "" {
 		// TLS outbound only: the agent dials TLS to targets that offer it.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,8 +23,10 @@ import (
 // or instead of it; its references carry TAG_SSL_SEC_TRANS as omniORB's
 // do, with port 0 in the profile when there is no plain listen point.
 // Certificates and CA bundles are read from files at start and again on
-// ReloadTLS (SIGHUP in the command): a handshake takes whatever was
-// loaded last, through GetConfigForClient, so nothing restarts.
+// ReloadTLS (SIGHUP in the command), or when an inbound handshake finds
+// them changed (looked at once a second at most): a handshake takes
+// whatever was loaded last, through GetConfigForClient, so nothing
+// restarts.
 
 // ClientAuth says whether the TLS listen point asks clients for a
 // certificate.
@@ -119,6 +122,46 @@ type tlsState struct {
 type tlsFiles struct {
 	cfg TLSConfig
 	cur atomic.Pointer[tlsState]
+	// checked is when the files were last looked at for a change (Unix
+	// nanoseconds), stamp what they looked like then; reload is called
+	// when they changed (see changed).
+	checked atomic.Int64
+	stamp   atomic.Pointer[string]
+	reload  func()
+}
+
+// recheck is how often, at most, an inbound handshake looks whether the
+// files changed: a stat of each, a few microseconds, once a second.
+const recheck = time.Second
+
+// stampNow describes the files as they are: size and modification time.
+func (f *tlsFiles) stampNow() string {
+	var b strings.Builder
+	for _, name := range []string{f.cfg.CertFile, f.cfg.KeyFile, f.cfg.CAFile, f.cfg.OutboundCAFile,
+		f.cfg.OutboundCertFile, f.cfg.OutboundKeyFile} {
+		if name == "" {
+			continue
+		}
+		if fi, err := os.Stat(name); err == nil {
+			fmt.Fprintf(&b, "%s %d %d;", name, fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	return b.String()
+}
+
+// changed reports, at most once per recheck, whether the files changed
+// since they were last loaded.
+func (f *tlsFiles) changed() bool {
+	now := time.Now().UnixNano()
+	last := f.checked.Load()
+	if now-last < int64(recheck) || !f.checked.CompareAndSwap(last, now) {
+		return false
+	}
+	s := f.stampNow()
+	if old := f.stamp.Load(); old != nil && *old == s {
+		return false
+	}
+	return true
 }
 
 // load reads every file the configuration names.
@@ -181,6 +224,9 @@ func loadPool(file string) (*x509.CertPool, error) {
 func (f *tlsFiles) listenerConfig() *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			if f.reload != nil && f.changed() {
+				f.reload() // this handshake already takes the new files
+			}
 			return f.cur.Load().server, nil
 		}}
 }
@@ -192,11 +238,15 @@ func (a *Agent) ReloadTLS() error {
 	if a.tls == nil {
 		return nil
 	}
+	stamp := a.tls.stampNow()
 	st, err := a.tls.load()
 	if err != nil {
+		// Not again until the files change once more.
+		a.tls.stamp.Store(&stamp)
 		a.log.Error().Err(err).Msg("agent: TLS reload failed; the certificates loaded before stay in use")
 		return err
 	}
+	a.tls.stamp.Store(&stamp)
 	a.tls.cur.Store(st)
 	a.client.SetTLS(st.outbound)
 	a.log.Info().Msg("agent: TLS certificates and CA bundles reloaded")

@@ -191,7 +191,8 @@ func TestTLS_RequiredClientCertificate(t *testing.T) {
 
 // TestTLS_RotatedCertificatePickedUp: a certificate written over the
 // agent's files is served from the next handshake after ReloadTLS (the
-// command's SIGHUP), without a restart.
+// command's SIGHUP), and, without one, once a handshake sees the files
+// changed; never with a restart.
 func TestTLS_RotatedCertificatePickedUp(t *testing.T) {
 	te := newTLSEnv(t, agent.ClientAuthRequire, false)
 	served := func() *x509.Certificate {
@@ -219,6 +220,18 @@ func TestTLS_RotatedCertificatePickedUp(t *testing.T) {
 	// Calls still work on new connections.
 	te.client = te.clientFor(te.alice)
 	te.mustProxy()
+
+	// Without a reload: a handshake notices the files changed (it looks
+	// once a second at most).
+	third := te.ca.Server(t, "agent")
+	copyFile(t, third.CertFile, te.certFile)
+	copyFile(t, third.KeyFile, te.keyFile)
+	for i := 0; served().SerialNumber.Cmp(third.Cert.SerialNumber) != 0; i++ {
+		if i == 2000 {
+			t.Fatal("a certificate rewritten in place is not served without ReloadTLS")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestTLS_OutboundCertificateNotVerified: a target whose certificate does

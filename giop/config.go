@@ -68,8 +68,9 @@ type Config struct {
 	// MaxConnections clients and room besides, at about 100 MiB.
 	MaxServerInFlight int
 
-	// MaxConnections is the most inbound connections a server keeps open;
-	// beyond it new ones are closed at once. Default 10000 (an idle one
+	// MaxConnections is the most inbound connections a server keeps open,
+	// those still in their TLS handshake included; beyond it new ones are
+	// closed at once. Default 10000 (an idle one
 	// costs about 15 KiB: two goroutines and a 4 KiB read buffer).
 	MaxConnections int
 

@@ -216,7 +216,8 @@ func (s *Server) accept(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	if len(s.conns) >= s.cfg.MaxConnections {
+	// Connections still in their TLS handshake (tls.go) hold places too.
+	if len(s.conns)+len(s.handshaking) >= s.cfg.MaxConnections {
 		s.mu.Unlock()
 		s.refused.Add(1)
 		s.cfg.Logger.Warn().Int("limit", s.cfg.MaxConnections).Str("peer", nc.RemoteAddr().String()).
