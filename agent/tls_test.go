@@ -270,3 +270,33 @@ func TestTLS_OutboundCertificateNotVerified(t *testing.T) {
 		t.Fatal("no outbound TLS handshake failure counted")
 	}
 }
+
+// TestTLS_BesidePlain: with a TLS listen point beside the plain one, the
+// references carry the plain port and the TLS one; a client without TLS
+// still uses the plain port, one with TLS the TLS port, and only the
+// latter has an identity.
+func TestTLS_BesidePlain(t *testing.T) {
+	ca := testcert.NewCA(t, "ca")
+	srv, alice := ca.Server(t, "agent"), ca.Client(t, "alice")
+	e := newEnv(t, agent.Config{TLS: agent.TLSConfig{Listen: "127.0.0.1:0", CertFile: srv.CertFile,
+		KeyFile: srv.KeyFile, CAFile: ca.File, ClientAuth: agent.ClientAuthRequest}})
+	prof, _ := e.agentRef.IIOP()
+	if s, ok := prof.SSL(); int(prof.Port) != e.agent.Port() || !ok || int(s.Port) != e.agent.TLSPort() {
+		t.Fatalf("reference: port %d, SSL %+v %v; want %d and %d", prof.Port, s, ok, e.agent.Port(), e.agent.TLSPort())
+	}
+	e.mustProxy() // plain client
+	c := giop.NewClient(nil)
+	t.Cleanup(func() { c.Close() })
+	c.SetTLS(&tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{alice.TLS}})
+	plain := e.client
+	e.client = c
+	e.mustProxy()
+	e.client = plain // newEnv's clean-up closes e.client
+	ids := map[string]bool{}
+	for _, p := range e.agent.Proxies() {
+		ids[p.Identity] = true
+	}
+	if len(ids) != 2 || !ids[""] || !ids["CN=alice,O=test"] {
+		t.Fatalf("proxy identities %v, want none and alice's", ids)
+	}
+}
