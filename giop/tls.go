@@ -148,12 +148,6 @@ func (c *Conn) PeerIdentity() string {
 	return c.identity
 }
 
-// TLS reports whether the connection runs over TLS.
-func (c *Conn) TLS() bool {
-	_, ok := c.nc.(*tls.Conn)
-	return ok
-}
-
 // ServeTLS is Serve for a TLS listen point: each connection accepted on
 // ln (a plain TCP listener) does the TLS handshake of cfg, TLS 1.2 at
 // least whatever cfg says, within TLSHandshakeTimeout, and is served as a
