@@ -89,6 +89,19 @@ func (p *IIOPProfile) SSL() (SSLComponent, bool) {
 	return s, err == nil && s.Port != 0
 }
 
+// AddressPort is the port that names the profile's endpoint: the plain
+// port, or the SSL component's when the profile has no plain port (a
+// TLS-only reference, whose plain port 0 names nothing). For naming
+// targets and recipients apart, not for dialling: see callPort.
+func (p *IIOPProfile) AddressPort() uint16 {
+	if p.Port == 0 {
+		if s, ok := p.SSL(); ok {
+			return s.Port
+		}
+	}
+	return p.Port
+}
+
 // callPort returns the port a call to the profile goes to and whether
 // over TLS: the SSL component's port when the profile has one and the
 // client dials TLS (withTLS) or the profile has no plain port; else the

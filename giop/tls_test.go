@@ -204,3 +204,20 @@ func TestSSLComponent_OmniORBIOR(t *testing.T) {
 }
 
 const omniORBSSLEchoIORForTest = "IOR:010000001200000049444c3a44656d6f2f4563686f3a312e30000000010000000000000064000000010102000a0000003132372e302e302e31000000040000004563686f0300000000000000080000000100000000545441010000001c000000010000000100010001000000010001050901010001000000090101001400000008000000010066006600d959"
+
+// TestSSLComponent_AddressPort: a TLS-only reference is named by its TLS
+// port, one with a plain port by that.
+func TestSSLComponent_AddressPort(t *testing.T) {
+	ref, err := giop.ParseIOR(omniORBSSLEchoIORForTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, _ := ref.IIOP()
+	if p := prof.AddressPort(); p != 23001 {
+		t.Fatalf("AddressPort of a TLS-only reference = %d, want the SSL port 23001", p)
+	}
+	prof.Port = 5555
+	if p := prof.AddressPort(); p != 5555 {
+		t.Fatalf("AddressPort with a plain port = %d, want 5555", p)
+	}
+}
