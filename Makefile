@@ -32,7 +32,7 @@ deps:
 # link it (testdata/peers.sh, nm_library, builds it into the same place).
 peers: deps
 	@$(MAKE) --no-print-directory -s -C clients/cpp BUILD=$(PEERS)/cpp
-	@for set in interop idl nm; do testdata/$$set/build.sh $(PEERS)/$$set || exit 1; done
+	@for set in interop idl nm tls; do testdata/$$set/build.sh $(PEERS)/$$set || exit 1; done
 
 # Lint, then the whole suite, race detector on, interop with omniORB and
 # Combat required (never skipped).

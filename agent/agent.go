@@ -49,8 +49,13 @@ type Agent struct {
 	ln      net.Listener
 	own     *ownAddrs // the listener's addresses (self.go)
 	policy  *targetPolicy
-	addrs   published // the addresses in its references (publish.go)
-	port    uint16    // the port it listens on
+	// tlsLn is the TLS listen point, ownTLS its addresses, tls the files
+	// loaded for it (tls.go); nil without TLS.
+	tlsLn  net.Listener
+	ownTLS *ownAddrs
+	tls    *tlsFiles
+	addrs  published // the addresses in its references (publish.go)
+	port   uint16    // the port it listens on
 
 	// ctx ends when the agent stops for good; delegations watch it.
 	ctx    context.Context
@@ -136,8 +141,30 @@ func Start(cfg Config) (*Agent, error) {
 		store.Close()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
+	var tf *tlsFiles
+	var tlsLn net.Listener
+	if cfg.TLS.Enabled() {
+		tf = &tlsFiles{cfg: cfg.TLS}
+		st, err := tf.load()
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		tf.cur.Store(st)
+		if tlsLn, err = net.Listen("tcp", cfg.TLS.Listen); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("agent: listen for TLS on %s: %w", cfg.TLS.Listen, err)
+		}
+	}
+	var ln net.Listener
+	if cfg.TLS.Only {
+		// No plain listen point: the TLS one stands in for it where the
+		// agent needs its own address (published host, self-dial guard).
+		ln = tlsLn
+	} else if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		if tlsLn != nil {
+			tlsLn.Close()
+		}
 		store.Close()
 		return nil, fmt.Errorf("agent: listen on %s: %w", cfg.Listen, err)
 	}
@@ -145,8 +172,14 @@ func Start(cfg Config) (*Agent, error) {
 	pubAddrs, err := publishedAddrs(cfg.Host, addr)
 	if err != nil {
 		ln.Close()
+		if tlsLn != nil && tlsLn != ln {
+			tlsLn.Close()
+		}
 		store.Close()
 		return nil, err
+	}
+	if cfg.TLS.Only {
+		pubAddrs.port = 0 // as omniORB with only giop:ssl (giop/SPEC.md)
 	}
 	a := &Agent{
 		cfg:         cfg,
@@ -161,6 +194,8 @@ func Start(cfg Config) (*Agent, error) {
 		ln:          ln,
 		own:         newOwnAddrs(ln),
 		policy:      policy,
+		tlsLn:       tlsLn,
+		tls:         tf,
 		addrs:       pubAddrs,
 		port:        uint16(addr.Port),
 		proxies:     make(map[poller.ID]*proxyRecord),
@@ -181,12 +216,35 @@ func Start(cfg Config) (*Agent, error) {
 	a.queue = newQueue(threads, queued, limit(cfg.MaxThreadsPerTarget, DefaultMaxThreadsPerTarget, threads),
 		limit(cfg.MaxQueuePerTarget, DefaultMaxQueuePerTarget, queued), cfg.BlockingTimeout, a.launch)
 	a.client.SetGuard(a.guard)
+	if tf != nil {
+		a.ownTLS = newOwnAddrs(tlsLn)
+		stamp := tf.stampNow()
+		tf.stamp.Store(&stamp)
+		tf.reload = func() { _ = a.ReloadTLS() } // logged there
+		a.client.SetTLS(tf.cur.Load().outbound)
+	} else if cfg.TLS.OutboundCAFile != "" || cfg.TLS.OutboundCertFile != "" {
+		// TLS outbound only: the agent dials TLS to targets that offer it.
+		tf = &tlsFiles{cfg: cfg.TLS}
+		st, err := tf.load()
+		if err != nil {
+			ln.Close()
+			a.client.Close()
+			store.Close()
+			return nil, err
+		}
+		tf.cur.Store(st)
+		a.tls = tf
+		a.client.SetTLS(st.outbound)
+	}
 	a.metrics = newMetrics(a)
 	a.delegations = workerpool.New(a.runDelegation, maxIdleDelegators)
 	a.tracked = workerpool.New(a.runTracked, maxIdleTracked)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	if err := a.recoverState(); err != nil {
 		ln.Close()
+		if tlsLn != nil && tlsLn != ln {
+			tlsLn.Close()
+		}
 		a.cancel()
 		a.client.Close()
 		a.wg.Wait()
@@ -204,16 +262,31 @@ func Start(cfg Config) (*Agent, error) {
 	a.adapter.Register([]byte(AgentKey), &agentServant{a})
 	a.adapter.Locator = a.locate
 	a.adapter.Missing = missing
-	a.server = giop.NewServer(&gcfg, a.adapter)
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		if err := a.server.Serve(ln); !errors.Is(err, giop.ErrServerClosed) {
-			// Temporary accept errors (no file descriptors left, …) are
-			// retried inside Serve: this listener is gone for good.
-			a.fail(fmt.Errorf("agent: the GIOP listener on %s stopped: %w", ln.Addr(), err))
-		}
-	}()
+	var handler giop.Handler = a.adapter
+	if cfg.TLS.BindIdentity {
+		handler = identityHandler{a: a, h: a.adapter}
+	}
+	a.server = giop.NewServer(&gcfg, handler)
+	if !cfg.TLS.Only {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := a.server.Serve(ln); !errors.Is(err, giop.ErrServerClosed) {
+				// Temporary accept errors (no file descriptors left, …) are
+				// retried inside Serve: this listener is gone for good.
+				a.fail(fmt.Errorf("agent: the GIOP listener on %s stopped: %w", ln.Addr(), err))
+			}
+		}()
+	}
+	if tlsLn != nil {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := a.server.ServeTLS(tlsLn, tf.listenerConfig()); !errors.Is(err, giop.ErrServerClosed) {
+				a.fail(fmt.Errorf("agent: the TLS listener on %s stopped: %w", tlsLn.Addr(), err))
+			}
+		}()
+	}
 	if cfg.ReplyRetention > 0 || cfg.createdRetention() > 0 {
 		a.bg.Add(1)
 		go func() { defer a.bg.Done(); a.retain() }()
@@ -221,6 +294,7 @@ func Start(cfg Config) (*Agent, error) {
 	a.ready.Store(true)
 	a.logLimits()
 	a.logPolicy()
+	a.logTLS()
 	if a.addrs.loopbackOnly {
 		a.log.Warn().Str("published", a.addrs.String()).
 			Msg("agent: listening on every interface but publishing only loopback addresses: references reach nobody on another machine (--host)")
@@ -271,6 +345,9 @@ func (a *Agent) IOR() *giop.IOR {
 func (a *Agent) ior(typeID string, key []byte, comps ...giop.TaggedComponent) *giop.IOR {
 	all := append([]giop.TaggedComponent{giop.ORBTypeComponent(giop.ORBTypeRequestAgent)}, comps...)
 	all = append(all, a.addrs.components()...)
+	if c, ok := a.sslComponent(); ok {
+		all = append(all, c)
+	}
 	return giop.NewIOR(typeID, &giop.IIOPProfile{Version: giop.V1_2, Host: a.addrs.host, Port: a.addrs.port, ObjectKey: key, Components: all})
 }
 

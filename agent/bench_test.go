@@ -54,13 +54,19 @@ func BenchmarkAgent(b *testing.B) {
 
 func benchThroughAgent(b *testing.B, target *giop.IOR, durable bool, model string, conc int) float64 {
 	cfg := agent.Config{Listen: "127.0.0.1:0", Store: storage.Config{Dir: b.TempDir(), Durable: durable}}
+	c := giop.NewClient(nil)
+	defer c.Close()
+	return benchThroughAgentWith(b, cfg, c, target, model, conc)
+}
+
+// benchThroughAgentWith is benchThroughAgent with an agent of cfg and the
+// client c (bench_tls_test.go gives both TLS).
+func benchThroughAgentWith(b *testing.B, cfg agent.Config, c *giop.Client, target *giop.IOR, model string, conc int) float64 {
 	a, err := agent.Start(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer a.Close()
-	c := giop.NewClient(nil)
-	defer c.Close()
 	_, rcv := proxyAndReceiver(b, c, a.IOR(), target, nil, boolProp(agent.PropWaitReply, true))
 	var send giop.ServiceContextList
 	if model == "waitreply" {

@@ -51,7 +51,7 @@ func recipientKey(ref *giop.IOR) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	return prof.Host + "\x00" + strconv.Itoa(int(prof.Port)) + "\x00" + string(prof.ObjectKey), true
+	return prof.Host + "\x00" + strconv.Itoa(int(prof.AddressPort())) + "\x00" + string(prof.ObjectKey), true
 }
 
 // bindsRecipient reports whether a recipient handed over on conn is to be

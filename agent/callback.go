@@ -54,7 +54,7 @@ func recipientLabel(ref *giop.IOR) string {
 			break
 		}
 	}
-	return net.JoinHostPort(prof.Host, strconv.Itoa(int(prof.Port))) + "/" + key
+	return net.JoinHostPort(prof.Host, strconv.Itoa(int(prof.AddressPort()))) + "/" + key
 }
 
 // RetryCallbacks tries again the callbacks given up for the recipients at

@@ -119,6 +119,8 @@ type Config struct {
 	// recipients and LOCATION_FORWARD hops (docs/deploying.md). Default:
 	// no rules, every address but the agent's own.
 	TargetPolicy TargetPolicy
+	// TLS configures IIOP over TLS and client identities (tls.go).
+	TLS TLSConfig
 	// Logger receives the agent's events. Default: discard.
 	Logger zerolog.Logger
 }
@@ -231,6 +233,9 @@ func (c *Config) withDefaults() {
 func (c *Config) Validate() error {
 	bad := func(field string, v any, why string) error {
 		return fmt.Errorf("%w: %s=%v: %s", ErrBadConfig, field, v, why)
+	}
+	if err := c.TLS.validate(); err != nil {
+		return err
 	}
 	if c.Listen != "" {
 		_, port, err := net.SplitHostPort(c.Listen)

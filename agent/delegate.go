@@ -159,7 +159,7 @@ func targetLane(target *giop.IOR) string {
 	} else {
 		host = strings.TrimSuffix(strings.ToLower(host), ".")
 	}
-	return net.JoinHostPort(host, strconv.Itoa(int(prof.Port)))
+	return net.JoinHostPort(host, strconv.Itoa(int(prof.AddressPort())))
 }
 
 // replyLabel names a reply's status for metrics.

@@ -25,3 +25,7 @@ var (
 	errRuleZone      = errors.New("an IPv6 zone (%eth0) is not matched: write the address without it")
 	errRuleMapped    = errors.New("an IPv4-mapped prefix shorter than /96 covers more than IPv4 addresses: write the IPv4 and IPv6 rules apart")
 )
+
+// errOtherIdentity is the cause of the NO_PERMISSION a call from another
+// TLS identity than its object's gets (TLSConfig.BindIdentity, tls.go).
+var errOtherIdentity = errors.New("agent: the object is bound to another TLS identity")

@@ -30,6 +30,9 @@ type ProxyInfo struct {
 	ToBeDestroyed bool       `json:"to_be_destroyed"`
 	Created       time.Time  `json:"created"`
 	Requests      int        `json:"requests"`
+	// Identity is the TLS identity of the client that created the proxy
+	// (certificate subject or SAN); empty over plain IIOP.
+	Identity string `json:"identity,omitempty"`
 }
 
 // RequestInfo describes a request for operators. Tags and cookies are
@@ -48,6 +51,9 @@ type RequestInfo struct {
 	Oneway    bool      `json:"oneway,omitempty"`
 	Created   time.Time `json:"created"`
 	Age       string    `json:"age"`
+	// Identity is the TLS identity of the client that made the request;
+	// empty over plain IIOP.
+	Identity string `json:"identity,omitempty"`
 }
 
 // RequestDetail is a request with its arguments and reply, decoded through
@@ -74,7 +80,7 @@ func (a *Agent) requestInfo(r *requestRecord, now time.Time) RequestInfo {
 	created := time.Unix(0, r.created)
 	ri := RequestInfo{ID: a.publicID(r.id), Tag: octetsText(r.tag), TagHex: hex.EncodeToString([]byte(r.tag)),
 		Cookie: octetsText(r.cookie), CookieHex: hex.EncodeToString([]byte(r.cookie)), Operation: r.operation, State: stateNames[r.state],
-		Oneway: r.oneway, Created: created, Age: now.Sub(created).Round(time.Millisecond).String()}
+		Oneway: r.oneway, Created: created, Age: now.Sub(created).Round(time.Millisecond).String(), Identity: r.identity}
 	if r.proxyID != (poller.ID{}) {
 		ri.Proxy = a.publicID(r.proxyID)
 	} else if len(r.group) > 2 {
@@ -338,7 +344,7 @@ func octetsText(s string) string {
 // proxyInfo describes a proxy. a.mu must be held.
 func (a *Agent) proxyInfo(p *proxyRecord) ProxyInfo {
 	pi := ProxyInfo{ID: a.publicID(p.id), RepositoryID: p.repoID, Target: p.target.String(),
-		Properties: p.props, ToBeDestroyed: p.toBeDestroyed, Created: p.created}
+		Properties: p.props, ToBeDestroyed: p.toBeDestroyed, Created: p.created, Identity: p.identity}
 	if !p.recipient.IsNil() {
 		pi.Recipient = p.recipient.String()
 	}

@@ -182,6 +182,8 @@ func newMetrics(a *Agent) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "requestagent_giop_protocol_errors_total",
 			Help: "Connections closed with MessageError (bad framing, oversized or malformed messages)."},
 			func() float64 { return float64(a.server.Stats().ProtocolErrors) }),
+		tlsFailures("inbound", func() uint64 { return a.server.Stats().TLSHandshakeFailures }),
+		tlsFailures("outbound", func() uint64 { return a.client.Stats().TLSHandshakeFailures }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -52,6 +52,7 @@ func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) e
 		props:     proxy.props,
 		suppress:  info.Suppress,
 		created:   time.Now().UnixNano(),
+		identity:  req.Conn.PeerIdentity(),
 	}
 	return a.send(ctx, req, rec, info.WaitTimeout, true, proxy.lane)
 }

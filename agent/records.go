@@ -125,6 +125,9 @@ type proxyRecord struct {
 	bound bool
 	// binding is that connection's binding (memory only; a.mu guards it).
 	binding *binding
+	// identity is the TLS identity of the client that created the proxy
+	// ("" over plain IIOP or without a client certificate; identity.go).
+	identity string
 	// lane is targetLane(target), made once (memory only).
 	lane string
 }
@@ -142,6 +145,7 @@ func (p *proxyRecord) encode() []byte {
 	// Fields appended since the first stores, read only when present.
 	e.WriteRaw(p.receiverID[:])
 	e.WriteBool(p.bound)
+	e.WriteString(p.identity)
 	return e.Bytes()
 }
 
@@ -164,6 +168,9 @@ func decodeProxy(b []byte) (*proxyRecord, error) {
 	if d.Remaining() > 0 {
 		copy(p.receiverID[:], d.Raw(len(p.receiverID)))
 		p.bound = d.Bool()
+	}
+	if d.Remaining() > 0 {
+		p.identity = d.BoundedString(maxIdentityLen, "identity")
 	}
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("%w: proxy: %v", errRecord, err)
@@ -220,6 +227,9 @@ type requestRecord struct {
 	// repliedAt is when the reply was stored (or recovered), in Unix
 	// nanoseconds, for ReplyRetention; memory only.
 	repliedAt int64
+	// identity is the TLS identity of the client that made the request
+	// (identity.go); "" over plain IIOP.
+	identity string
 }
 
 func (r *requestRecord) encode() []byte {
@@ -249,6 +259,7 @@ func (r *requestRecord) encode() []byte {
 	e.WriteLongLong(r.created)
 	// Fields appended since the first stores, read only when present.
 	e.WriteBool(r.bound)
+	e.WriteString(r.identity)
 	return e.Bytes()
 }
 
@@ -311,6 +322,18 @@ func decodeRequest(b []byte, proxyOf func(poller.ID) *proxyRecord) (*requestReco
 	r.created = d.LongLong()
 	if d.Remaining() > 0 {
 		r.bound = d.Bool()
+	}
+	if d.Remaining() > 0 {
+		id := d.StringBytes()
+		if len(id) > maxIdentityLen {
+			return nil, fmt.Errorf("%w: request: identity of %d bytes", errRecord, len(id))
+		}
+		if p != nil && string(id) == p.identity {
+			// One copy per proxy in memory, as for its references.
+			r.identity = p.identity
+		} else {
+			r.identity = string(id)
+		}
 	}
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("%w: request: %v", errRecord, err)

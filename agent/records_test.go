@@ -133,30 +133,55 @@ func TestRequestKeys_Layout(t *testing.T) {
 	}
 }
 
+// beforeIdentity is the length a record ending in bound (true) and the
+// identity "ZZZZ" had before the identity was appended: its padding
+// included, what stores written before then hold.
+func beforeIdentity(t *testing.T, rec []byte) int {
+	t.Helper()
+	at := bytes.LastIndex(rec, []byte("ZZZZ\x00")) - 4
+	if at < 0 || at+9 != len(rec) {
+		t.Fatalf("no identity at the end of the record")
+	}
+	end := bytes.LastIndexByte(rec[:at], 1) + 1
+	if end == 0 || end+4 <= at {
+		t.Fatalf("no bound flag before the identity")
+	}
+	return end
+}
+
 // keySink keeps keys from the stack in TestRecordKeys, as a batch does.
 var keySink []byte
 
 // TestRecords_AppendedFieldsAreOptional: records written before the
-// fields appended since (a proxy's receiver id and bound flag, a request's
-// bound flag) still decode: a proxy's receiver then keeps the key it had
+// fields appended since (a proxy's receiver id, bound flag and identity,
+// a request's bound flag and identity) still decode: a proxy's receiver then keeps the key it had
 // — the proxy's id — and nothing is bound.
 func TestRecords_AppendedFieldsAreOptional(t *testing.T) {
 	p, recs := testRecords()
-	p.receiverID, p.bound = newID(), true
+	p.receiverID, p.bound, p.identity = newID(), true, "ZZZZ"
 	full := p.encode()
 	got, err := decodeProxy(full)
-	if err != nil || got.receiverID != p.receiverID || !got.bound {
+	if err != nil || got.receiverID != p.receiverID || !got.bound || got.identity != "ZZZZ" {
 		t.Fatalf("proxy with appended fields: %+v, %v", got, err)
 	}
-	old, err := decodeProxy(full[:len(full)-len(p.receiverID)-1])
+	// Before the identity: a proxy's record ended with bound.
+	withBound := full[:beforeIdentity(t, full)]
+	if got, err := decodeProxy(withBound); err != nil || !got.bound || got.identity != "" {
+		t.Fatalf("proxy record without the identity: %+v, %v", got, err)
+	}
+	old, err := decodeProxy(withBound[:len(withBound)-len(p.receiverID)-1])
 	if err != nil || old.receiverID != p.id || old.bound {
 		t.Fatalf("proxy record without appended fields: receiver id %x bound %v, %v", old.receiverID, old.bound, err)
 	}
 	r := recs[1]
-	r.bound = true
+	r.bound, r.identity = true, "ZZZZ"
 	enc := r.encode()
-	if got, err := decodeRequest(enc, nil); err != nil || !got.bound {
+	if got, err := decodeRequest(enc, nil); err != nil || !got.bound || got.identity != "ZZZZ" {
 		t.Fatalf("request with appended fields: %+v, %v", got, err)
+	}
+	enc = enc[:beforeIdentity(t, enc)]
+	if got, err := decodeRequest(enc, nil); err != nil || !got.bound || got.identity != "" {
+		t.Fatalf("request record without the identity: %+v, %v", got, err)
 	}
 	if got, err := decodeRequest(enc[:len(enc)-1], nil); err != nil || got.bound {
 		t.Fatalf("request record without appended fields: %+v, %v", got, err)

@@ -90,7 +90,7 @@ func interfaceAddrs() map[netip.Addr]struct{} {
 // The self check goes first, so that a call to the agent itself is
 // SELF_DELEGATION whatever the policy says.
 func (a *Agent) guard(prof *giop.IIOPProfile, addr netip.AddrPort) error {
-	if a.own.has(addr) || a.ownObject(prof.ObjectKey) {
+	if a.own.has(addr) || (a.ownTLS != nil && a.ownTLS.has(addr)) || a.ownObject(prof.ObjectKey) {
 		return selfRefusal()
 	}
 	return a.policy.check(addr)

@@ -58,6 +58,9 @@ func (s *agentServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 		if err := req.ArgsErr(); err != nil {
 			return err
 		}
+		if err := a.checkOwner(req, ref); err != nil {
+			return err
+		}
 		return a.destroyRequestRef(ref)
 	case "create_request_proxy":
 		return a.createProxy(ctx, req)
@@ -114,7 +117,7 @@ func (a *Agent) destroyRequestRef(ref *giop.IOR) error {
 // createRequest serves RequestAgent::create_request(RequestDesc).
 func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) error {
 	d := req.Args
-	rec := &requestRecord{id: newID(), created: time.Now().UnixNano()}
+	rec := &requestRecord{id: newID(), created: time.Now().UnixNano(), identity: req.Conn.PeerIdentity()}
 	rec.target = d.IOR()
 	rec.repoID = d.BoundedString(1024, "repository id")
 	rec.recipient = d.IOR()
@@ -222,7 +225,7 @@ func storeFailed(err error) error {
 // createProxy serves RequestAgentEx::create_request_proxy.
 func (a *Agent) createProxy(ctx context.Context, req *giop.ServerRequest) error {
 	d := req.Args
-	p := &proxyRecord{id: newID(), receiverID: newID(), created: time.Now()}
+	p := &proxyRecord{id: newID(), receiverID: newID(), created: time.Now(), identity: req.Conn.PeerIdentity()}
 	p.group = proxyGroup(p.id)
 	p.target = d.IOR()
 	p.lane = targetLane(p.target)

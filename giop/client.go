@@ -2,10 +2,13 @@ package giop
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/requestagent/requestagent/internal/timerpool"
@@ -34,12 +37,19 @@ type Client struct {
 	hosts     map[string]resolution // resolved host names (dial.go)
 	sweeping  bool                  // the sweeper runs
 	closed    bool
+	// tls, if set, is the configuration of TLS connections (tls.go);
+	// tlsLogged the addresses whose handshake failure was logged.
+	tls       *tls.Config
+	tlsLogged map[netip.AddrPort]struct{}
+	// tlsFailures counts failed outbound TLS handshakes.
+	tlsFailures atomic.Uint64
 }
 
 // NewClient returns a client. A nil cfg means DefaultConfig().
 func NewClient(cfg *Config) *Client {
 	return &Client{cfg: cfg.withDefaults(), endpoints: make(map[epKey]*endpoint),
-		hosts: make(map[string]resolution), quit: make(chan struct{})}
+		hosts: make(map[string]resolution), quit: make(chan struct{}),
+		tlsLogged: make(map[netip.AddrPort]struct{})}
 }
 
 // OfferBiDir makes the client offer bidirectional GIOP on its GIOP 1.2

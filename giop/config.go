@@ -80,8 +80,9 @@ type Config struct {
 	// MaxConnections clients and room besides, at about 100 MiB.
 	MaxServerInFlight int
 
-	// MaxConnections is the most inbound connections a server keeps open;
-	// beyond it new ones are closed at once. Default 10000 (an idle one
+	// MaxConnections is the most inbound connections a server keeps open,
+	// those still in their TLS handshake included; beyond it new ones are
+	// closed at once. Default 10000 (an idle one
 	// costs about 15 KiB: two goroutines and a 4 KiB read buffer).
 	MaxConnections int
 
@@ -110,6 +111,11 @@ type Config struct {
 	// Default true (DefaultConfig); the zero Config has it false.
 	AcceptBiDir bool
 
+	// TLSHandshakeTimeout bounds a TLS handshake, inbound (ServeTLS) and
+	// outbound: a peer that opens TCP and never completes one is closed
+	// after it. Default 10s.
+	TLSHandshakeTimeout time.Duration
+
 	// ShutdownGrace is how long a server's graceful shutdown waits for
 	// requests in progress before closing connections. Default 10s.
 	ShutdownGrace time.Duration
@@ -134,6 +140,7 @@ const (
 	DefaultMaxOutbound          = 1024
 	DefaultIdleTimeout          = 2 * time.Minute
 	DefaultShutdownGrace        = 10 * time.Second
+	DefaultTLSHandshakeTimeout  = 10 * time.Second
 	minMaxMessageSize           = 8 << 10
 )
 
@@ -170,6 +177,7 @@ func DefaultConfig() *Config {
 		IdleTimeout:          DefaultIdleTimeout,
 		AcceptBiDir:          true,
 		ShutdownGrace:        DefaultShutdownGrace,
+		TLSHandshakeTimeout:  DefaultTLSHandshakeTimeout,
 		Logger:               zerolog.Nop(),
 	}
 }
@@ -209,6 +217,7 @@ func (c *Config) withDefaults() *Config {
 	setInt(&out.MaxOutbound, d.MaxOutbound)
 	setDur(&out.IdleTimeout, d.IdleTimeout)
 	setDur(&out.ShutdownGrace, d.ShutdownGrace)
+	setDur(&out.TLSHandshakeTimeout, d.TLSHandshakeTimeout)
 	return &out
 }
 

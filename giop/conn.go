@@ -34,6 +34,9 @@ type Conn struct {
 	log      zerolog.Logger
 	handler  Handler // serves the peer's requests; nil refuses them
 	accepted bool    // we accepted this connection (we are its server)
+	// identity is the TLS peer's identity (tls.go), fixed once the
+	// handshake is done, before the connection starts.
+	identity string
 	frames   *frameReader
 	// ops interns the peer's operation names; only the reader uses it.
 	ops map[string]string
@@ -181,6 +184,7 @@ func newConnOffering(nc net.Conn, cfg *Config, h Handler, accepted bool, offer [
 		serving:  make(map[uint32]*ServerRequest),
 		nextID:   2,
 		offer:    offer,
+		identity: connIdentity(nc),
 	}
 	if accepted {
 		c.nextID = 1
@@ -258,6 +262,15 @@ func (c *Conn) AnnouncedFor(ref *IOR) bool {
 		return false
 	}
 	found := false
+	if ssl, ok := prof.SSL(); ok {
+		// omniORB announces its TLS endpoint's port for a reference that
+		// publishes it only in TAG_SSL_SEC_TRANS (giop/SPEC.md).
+		for _, lp := range c.listenPoints {
+			if lp.Port == ssl.Port && SameHost(lp.Host, prof.Host) {
+				return true
+			}
+		}
+	}
 	prof.eachAddress(func(a AlternateAddress) bool {
 		for _, lp := range c.listenPoints {
 			if lp.Port == a.Port && SameHost(lp.Host, a.Host) {

@@ -47,6 +47,7 @@ func (c *Client) Allowed(ctx context.Context, ref *IOR) error {
 	}
 	c.mu.Lock()
 	guard := c.guard
+	port, _ := prof.callPort(c.tls != nil)
 	c.mu.Unlock()
 	if guard == nil {
 		return nil
@@ -57,7 +58,7 @@ func (c *Client) Allowed(ctx context.Context, ref *IOR) error {
 	}
 	var refused error
 	for _, ip := range ips {
-		if refused = guard(prof, netip.AddrPortFrom(ip, prof.Port)); refused == nil {
+		if refused = guard(prof, netip.AddrPortFrom(ip, port)); refused == nil {
 			return nil
 		}
 	}
@@ -77,6 +78,7 @@ type epKey struct {
 	addr   netip.AddrPort
 	minor  uint8
 	narrow bool
+	tls    bool // a TLS connection (tls.go)
 }
 
 // endpoint is one server address. Its mutex serialises dialling, so that
@@ -162,12 +164,13 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (
 	}
 	c.mu.Lock()
 	guard := c.guard
+	port, useTLS := prof.callPort(c.tls != nil)
 	c.mu.Unlock()
 	var allowed [4]netip.AddrPort
 	addrs := allowed[:0]
 	var refused error
 	for _, ip := range ips {
-		ap := netip.AddrPortFrom(ip, prof.Port)
+		ap := netip.AddrPortFrom(ip, port)
 		if guard != nil {
 			if err := guard(prof, ap); err != nil {
 				refused = err
@@ -185,7 +188,7 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (
 		return nil, v, &SystemException{Name: ExcBadInvOrder, Completed: CompletedNo, cause: ErrConnClosed}
 	}
 	for _, ap := range addrs {
-		if ep := c.endpoints[epKey{ap, v.Minor, narrow}]; ep != nil {
+		if ep := c.endpoints[epKey{ap, v.Minor, narrow, useTLS}]; ep != nil {
 			if conn := ep.conn.Load(); conn != nil && conn.Err() == nil {
 				c.mu.Unlock()
 				ep.uses.Add(1)
@@ -196,7 +199,7 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (
 	c.mu.Unlock()
 	var last error
 	for _, ap := range addrs {
-		conn, err := c.dial(ctx, epKey{ap, v.Minor, narrow})
+		conn, err := c.dial(ctx, epKey{ap, v.Minor, narrow, useTLS}, prof.Host)
 		if err == nil {
 			return conn, v, nil
 		}
@@ -213,8 +216,9 @@ func refusal(err error) error {
 	return &SystemException{Name: ExcNoPermission, Completed: CompletedNo, cause: err}
 }
 
-// dial returns the endpoint's connection, opening it if needed.
-func (c *Client) dial(ctx context.Context, key epKey) (*Conn, error) {
+// dial returns the endpoint's connection, opening it if needed; host is
+// the name a TLS connection verifies the server's certificate for.
+func (c *Client) dial(ctx context.Context, key epKey, host string) (*Conn, error) {
 	ap := key.addr
 	ep, err := c.endpointFor(key)
 	if err != nil {
@@ -239,6 +243,12 @@ func (c *Client) dial(ctx context.Context, key epKey) (*Conn, error) {
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
+	}
+	if key.tls {
+		if nc, err = c.handshake(dctx, nc, strings.Trim(host, "[]"), key); err != nil {
+			c.dropEndpoint(ep, nil)
+			return nil, err
+		}
 	}
 	conn := newConnOffering(nc, c.cfg, handler, false, offer)
 	conn.narrow = key.narrow
@@ -373,11 +383,14 @@ func (c *Client) sweep() {
 type OutboundStats struct {
 	// Open is how many outbound connections are open or being opened.
 	Open int
+	// TLSHandshakeFailures counts TLS handshakes with servers that failed
+	// (a certificate that does not verify, ours refused, a timeout).
+	TLSHandshakeFailures uint64
 }
 
 // Stats returns the client's counters.
 func (c *Client) Stats() OutboundStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return OutboundStats{Open: len(c.endpoints)}
+	return OutboundStats{Open: len(c.endpoints), TLSHandshakeFailures: c.tlsFailures.Load()}
 }

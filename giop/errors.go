@@ -48,4 +48,10 @@ var (
 
 	// ErrBadConfig means a Config field is out of range; the message names it.
 	ErrBadConfig = errors.New("giop: invalid configuration")
+
+	// ErrTLSHandshake is the cause of the TRANSIENT a call gets when the
+	// TLS handshake with its target fails: the target's certificate does
+	// not verify against the trust store, or the target refuses ours
+	// (giop/SPEC.md, "IIOP over TLS").
+	ErrTLSHandshake = errors.New("giop: TLS handshake failed")
 )

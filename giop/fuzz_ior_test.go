@@ -23,6 +23,9 @@ func FuzzParseIOR(f *testing.F) {
 	f.Add(encodeBigEndianEchoIOR())
 	echo, _ := hex.DecodeString(omniORBEchoIOR[4:])
 	f.Add(string(echo))
+	// omniORB 4.2.5's echo_server on giop:ssl only (tls_test.go): port 0
+	// and TAG_SSL_SEC_TRANS.
+	f.Add(omniORBSSLEchoIOR)
 	f.Fuzz(func(t *testing.T, s string) {
 		checkParseIOR(t, s)
 		if len(s) < 4 || !strings.EqualFold(s[:4], "IOR:") {
@@ -30,6 +33,10 @@ func FuzzParseIOR(f *testing.F) {
 		}
 	})
 }
+
+// omniORBSSLEchoIOR is what omniORB 4.2.5's echo_server printed with
+// -ORBendPoint giop:ssl:127.0.0.1:23001 (giop/SPEC.md, "IIOP over TLS").
+const omniORBSSLEchoIOR = "IOR:010000001200000049444c3a44656d6f2f4563686f3a312e30000000010000000000000064000000010102000a0000003132372e302e302e31000000040000004563686f0300000000000000080000000100000000545441010000001c000000010000000100010001000000010001050901010001000000090101001400000008000000010066006600d959"
 
 // checkParseIOR checks the FuzzParseIOR properties for one input.
 func checkParseIOR(t *testing.T, s string) {
@@ -74,6 +81,7 @@ func checkParseIOR(t *testing.T, s string) {
 		if c, ok := p.Component(TagORBType); ok {
 			_, _ = ParseORBTypeComponent(c.Data)
 		}
+		p.SSL()
 	}
 }
 

@@ -2,6 +2,7 @@ package giop
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -41,6 +42,11 @@ type Server struct {
 	mu        sync.Mutex // guards the fields below
 	listeners map[net.Listener]struct{}
 	conns     map[*Conn]struct{}
+	// handshaking holds the connections of TLS listen points still in
+	// their handshake (tls.go): they count against MaxConnections.
+	handshaking map[net.Conn]struct{}
+	// tlsFailures counts TLS handshakes that failed or timed out.
+	tlsFailures atomic.Uint64
 }
 
 // NewServer returns a server that serves requests with h. A nil cfg means
@@ -48,13 +54,14 @@ type Server struct {
 func NewServer(cfg *Config, h Handler) *Server {
 	cfg = cfg.withDefaults()
 	return &Server{
-		cfg:       cfg,
-		handler:   h,
-		limits:    newServerLimits(cfg),
-		done:      make(chan struct{}),
-		workers:   workerpool.New(serveRequest, maxIdleServers),
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*Conn]struct{}),
+		cfg:         cfg,
+		handler:     h,
+		limits:      newServerLimits(cfg),
+		done:        make(chan struct{}),
+		workers:     workerpool.New(serveRequest, maxIdleServers),
+		listeners:   make(map[net.Listener]struct{}),
+		conns:       make(map[*Conn]struct{}),
+		handshaking: make(map[net.Conn]struct{}),
 	}
 }
 
@@ -107,7 +114,10 @@ const (
 // return other than ErrServerClosed always means that ln is closed and no
 // connection will be accepted on it again (ServerStats.Listeners counts
 // the listeners still served); connections already open are still served.
-func (s *Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, nil) }
+
+// serve is Serve, and ServeTLS with the TLS configuration tc.
+func (s *Server) serve(ln net.Listener, tc *tls.Config) error {
 	s.mu.Lock()
 	if s.shuttingDown.Load() {
 		s.mu.Unlock()
@@ -156,6 +166,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			burst = 0
 		}
 		backoff = 0
+		if tc != nil {
+			s.acceptTLS(nc, tc)
+			continue
+		}
 		s.accept(nc)
 	}
 }
@@ -208,7 +222,8 @@ func (s *Server) accept(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	if len(s.conns) >= s.cfg.MaxConnections {
+	// Connections still in their TLS handshake (tls.go) hold places too.
+	if len(s.conns)+len(s.handshaking) >= s.cfg.MaxConnections {
 		s.mu.Unlock()
 		s.refused.Add(1)
 		s.cfg.Logger.Warn().Int("limit", s.cfg.MaxConnections).Str("peer", nc.RemoteAddr().String()).
@@ -261,19 +276,24 @@ type ServerStats struct {
 	// their next message would have gone past that bound or their own
 	// (giop/SPEC.md "Limits"): peers that do not read their replies.
 	QueuedBytes, SlowReaders uint64
+	// Handshaking is how many connections of TLS listen points are in
+	// their handshake now; TLSHandshakeFailures counts those whose
+	// handshake failed or timed out (ServeTLS).
+	Handshaking, TLSHandshakeFailures uint64
 }
 
 // Stats returns the server's counters.
 func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
-	open, listeners := len(s.conns), len(s.listeners)
+	open, listeners, hs := len(s.conns), len(s.listeners), len(s.handshaking)
 	s.mu.Unlock()
 	l := s.limits
 	return ServerStats{Accepted: s.accepted.Load(), Open: uint64(open), ProtocolErrors: s.protocolErrors.Load(),
 		Refused: s.refused.Load(), Listeners: uint64(listeners), AcceptErrors: s.acceptErrors.Load(),
 		Serving: l.serving.inUse() + uint64(max(l.reserved.Load(), 0)), Busy: l.busy.Load(),
 		BufferedBytes: l.bytes.inUse(), OverBudget: l.bytes.refused.Load(),
-		QueuedBytes: l.queued.inUse(), SlowReaders: l.slowReaders.Load()}
+		QueuedBytes: l.queued.inUse(), SlowReaders: l.slowReaders.Load(),
+		Handshaking: uint64(hs), TLSHandshakeFailures: s.tlsFailures.Load()}
 }
 
 // Conns returns the connections currently open.
@@ -325,9 +345,17 @@ func (s *Server) stop() {
 	s.shuttingDown.Store(true)
 	lns := s.listeners
 	s.listeners = make(map[net.Listener]struct{})
+	var hs []net.Conn
+	for nc := range s.handshaking {
+		hs = append(hs, nc)
+	}
 	s.mu.Unlock()
 	for ln := range lns {
 		ln.Close()
+	}
+	// A handshake in progress fails on its closed socket.
+	for _, nc := range hs {
+		nc.Close()
 	}
 }
 

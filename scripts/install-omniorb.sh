@@ -13,7 +13,8 @@ have_all() {
     command -v g++ >/dev/null 2>&1 &&
     command -v pkg-config >/dev/null 2>&1 &&
     command -v systemd-analyze >/dev/null 2>&1 &&
-    [ -f /usr/include/omniORB4/CORBA.h ]
+    [ -f /usr/include/omniORB4/CORBA.h ] &&
+    [ -f /usr/include/openssl/ssl.h ]
 }
 
 if have_all; then
@@ -36,8 +37,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # omniorb-nameserver: omniNames, for the naming-service registration test;
-# systemd: systemd-analyze, which checks deploy/requestagent.service.
-PKGS=(libomniorb4-dev omniidl omniorb omniorb-idl omniorb-nameserver g++ pkg-config make systemd)
+# systemd: systemd-analyze, which checks deploy/requestagent.service;
+# libssl-dev: OpenSSL's headers, which omniORB's sslContext.h includes, for
+# the peers linked with its SSL transport (testdata/tls).
+PKGS=(libomniorb4-dev omniidl omniorb omniorb-idl omniorb-nameserver g++ pkg-config make systemd libssl-dev)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if ! { "${SUDO[@]}" apt-get update && "${SUDO[@]}" apt-get install -y --no-install-recommends "${PKGS[@]}"; } >"$log" 2>&1; then
@@ -47,7 +50,7 @@ if ! { "${SUDO[@]}" apt-get update && "${SUDO[@]}" apt-get install -y --no-insta
 fi
 
 if ! have_all; then
-  echo "install-omniorb: packages installed but omniidl/catior/CORBA.h/g++/pkg-config still missing" >&2
+  echo "install-omniorb: packages installed but omniidl/catior/CORBA.h/openssl/ssl.h/g++/pkg-config still missing" >&2
   exit 1
 fi
 echo "install-omniorb: installed ${PKGS[*]} ($(pkg-config --modversion omniORB4 2>/dev/null || echo '?'))"

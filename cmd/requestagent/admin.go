@@ -176,6 +176,9 @@ func showRequest(c *cli.Context) error {
 	fmt.Fprintf(w, "operation\t%s\n", d.Operation)
 	fmt.Fprintf(w, "state\t%s (age %s)\n", d.State, d.Age)
 	fmt.Fprintf(w, "target\t%s\n", d.Target)
+	if d.Identity != "" {
+		fmt.Fprintf(w, "identity\t%s\n", d.Identity)
+	}
 	if d.Recipient != "" {
 		fmt.Fprintf(w, "recipient\t%s\n", d.Recipient)
 		fmt.Fprintf(w, "callback\t%s\n", d.Callback)

@@ -131,6 +131,7 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 		RepositoryIDPrefix:    c.String("repository-id-prefix"),
 		InvalidPropertyScope:  c.String("invalid-property-scope"),
 		TargetPolicy:          agent.TargetPolicy{Allow: c.StringSlice("allow-target"), Deny: c.StringSlice("deny-target")},
+		TLS:                   tlsConfig(c),
 		Defaults: agent.Properties{WaitReply: c.Bool("wait-reply"), ReplyDropping: byte(c.Uint("reply-dropping")),
 			ManualTrash: c.Bool("request-manual-trash")},
 		Logger: log,

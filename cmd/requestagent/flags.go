@@ -61,7 +61,7 @@ func adminFlags(extra ...cli.Flag) []cli.Flag {
 
 // serveFlags are the flags of the agent itself.
 func serveFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		listenFlag,
 		hostFlag,
 		dataDirFlag,
@@ -153,7 +153,7 @@ func serveFlags() []cli.Flag {
 			Usage: "register the agent in this CORBA naming service (corbaloc or IOR of a NamingContext, e.g. corbaloc::host:2809/NameService)"},
 		&cli.StringFlag{Name: "naming-name", Value: "RequestAgent", EnvVars: env("naming-name"),
 			Usage: "the name to register under (a/b.kind syntax; missing contexts are made)"},
-	}
+	}, tlsFlags()...)
 }
 
 // flagString is a string flag's value wherever it was written: on the

@@ -244,6 +244,7 @@ func serve(c *cli.Context) error {
 		a.Close()
 		return err
 	}
+	defer reloadOnHangup(a)()
 	var reg *naming.Registration
 	var namingClient *giop.Client
 	if loc := c.String("naming"); loc != "" {

@@ -55,6 +55,7 @@ var (
 	idlSet     = &set{name: "idl"}     // round-trip peers (idl)
 	nmSet      = &set{name: "nm"}      // Native Messaging's StockManager and clients (agent)
 	benchSet   = &set{name: "bench"}   // omniORB AMI and NM-aware bench clients (make bench)
+	tlsSet     = &set{name: "tls"}     // the NM peers with omniORB's SSL transport (agent)
 )
 
 // build builds the set if needed and returns its directory. Without
@@ -93,6 +94,10 @@ func IDLDir(t testing.TB) string { t.Helper(); return idlSet.build(t) }
 
 // NMDir builds the Native Messaging peers (testdata/nm) if needed.
 func NMDir(t testing.TB) string { t.Helper(); return nmSet.build(t) }
+
+// TLSDir builds the Native Messaging peers linked with omniORB's SSL
+// transport (testdata/tls) if needed.
+func TLSDir(t testing.TB) string { t.Helper(); return tlsSet.build(t) }
 
 // BenchDir builds the `make bench` clients (testdata/bench) if needed.
 func BenchDir(t testing.TB) string { t.Helper(); return benchSet.build(t) }
@@ -183,8 +188,15 @@ func StartNM(t testing.TB, name string, args ...string) *Process {
 // is killed when the test ends (its output is logged if the test failed).
 func StartIn(t testing.TB, dir, name string, args ...string) *Process {
 	t.Helper()
+	return StartInEnv(t, dir, name, nil, args...)
+}
+
+// StartInEnv is StartIn with variables added to the peer's environment
+// (KEY=value), such as testdata/tls's PEER_SSL_CA and PEER_SSL_KEY.
+func StartInEnv(t testing.TB, dir, name string, env []string, args ...string) *Process {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(dir, name), args...)
-	cmd.Env = append(os.Environ(), "OMNIORB_CONFIG=/dev/null")
+	cmd.Env = append(append(os.Environ(), "OMNIORB_CONFIG=/dev/null"), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
