@@ -44,7 +44,7 @@
 // is synced; and a killed process's stores land in order, so the write in
 // flight is a prefix of one transaction — its complete entries, then one
 // entry cut short, then zeroes. That tail was never acknowledged, and is
-// dropped with an Info line. Anything else is ErrCorrupt, with a one-line
+// dropped with a Warn line (bytes are dropped). Anything else is ErrCorrupt, with a one-line
 // message naming the file, the offset and what is wrong:
 //
 //   - non-zero bytes past the one entry cut short (a damaged entry with log
@@ -52,18 +52,50 @@
 //   - a cut commit entry whose bytes are not a prefix of the commit entry
 //     the open transaction must end with (it is known byte for byte);
 //   - a torn tail in any log but the newest (the others were finished);
-//   - a log that ends inside an entry, or right after its last entry, or
-//     is empty or shorter than its header: Badger leaves the preallocated
-//     zeroes in place, and only its own replay cuts a log at its last
-//     entry. Open records where each replay will cut in REQUESTAGENT-LOGENDS
-//     (written atomically before Badger opens, only when Badger is about
-//     to cut a log, which after a clean Close it is not; each record names
-//     the file by its header's random bytes too, as Badger reuses names),
-//     and a log shorter than its record is damage too. (A kill in the
-//     instant between Badger creating a memtable log and sizing it leaves
-//     an empty one that held nothing: refused all the same, and
-//     ForceRecover then loses nothing);
+//   - a memtable log of any size but the one Badger creates it with (twice
+//     MemTableSize; REQUESTAGENT-MEMTABLES keeps the sizes the store was
+//     opened with, as a changed MemTableSize leaves logs of the old one)
+//     or the one its last replay kept: a crash never shrinks a memtable
+//     log, and only Badger's replay cuts one, at its last entry. Open
+//     records where each replay will cut in REQUESTAGENT-LOGENDS (written
+//     atomically before Badger opens, only when Badger is about to cut a
+//     log, which after a clean Close it is not; each record names the file
+//     by its header's random bytes too, as Badger reuses names). So a log
+//     cut a few bytes into an entry is refused, although its remains look
+//     like a torn write; so is a log that ends inside an entry, or right
+//     after its last entry, or is shorter than its header or its record;
+//   - an empty memtable log, unless it is shown to be a leftover of
+//     Badger's delete (below);
 //   - a replayed entry pointing into a value log past what that log holds.
+//
+// Badger deletes a flushed memtable's log by emptying the file and then
+// removing it (ristretto's z.MmapFile.Delete); a kill in between — at a
+// shutdown, whose Close flushes the memtable, or after a memtable
+// rotation — leaves an empty log whose entries are in a table. Badger
+// cannot open it. Damage that empties a log holding unflushed
+// acknowledged writes looks the same, so Open removes an empty log (and
+// says so at Warn, with the reason) only when it can show that nothing in
+// it is lost:
+//
+//   - the tables the MANIFEST lists, or the older memtable logs, hold a
+//     version at least as high as the last the empty log could have
+//     held: the version before the first transaction of the nearest
+//     newer log that has one;
+//   - or, for the newest log, the version Store.Close recorded in
+//     REQUESTAGENT-CLOSING (written durably before Badger's Close, removed
+//     after it, and by the next Open once it has judged the logs).
+//
+// This is sound because Badger commits transactions in version order
+// (its writeChLock), puts each whole into one memtable, and flushes
+// memtables in file-id order into tables that carry their versions (the
+// highest in each table's index): a memtable not flushed holds only
+// versions above every table's and every older log's, so if those reach
+// the last version it could have held, it held nothing they lack. The
+// newest log could have held up to the store's last version, which only
+// the marker knows: an empty newest log with no marker (a kill the
+// instant after Badger created it, or damage) is refused, and
+// ForceRecover then removes it. The rule errs only towards refusing (a
+// version lost to a failed commit leaves a gap).
 //
 // After a power failure (not a process crash) the pages of the write in
 // flight may reach the disk out of order: an unacknowledged transaction
@@ -94,7 +126,19 @@
 // The MANIFEST's change sets carry CRCs that Badger checks (a mismatch is
 // ErrCorrupt); a MANIFEST cut short makes Badger delete the tables it no
 // longer lists (levels.go, revertToManifest) — a loss this package does
-// not detect.
+// not detect. A missing MANIFEST with tables or logs present is
+// ErrCorrupt before Badger opens: Badger creates the MANIFEST before any
+// other file and replaces it only by a rename, and without it would start
+// an empty store and write over 000001.sst.
+//
+// A memtable log missing altogether is not detected. Badger deletes each
+// log once it is flushed, and nothing records which logs exist:
+// REQUESTAGENT-LOGENDS lists only the logs a replay cut, and those are
+// flushed and deleted right after that Open, so a recorded log that is
+// gone is the normal case. Telling a log deleted by hand from one Badger
+// deleted would need each log's last version recorded at its rotation and
+// compared with the tables' (as for an empty log above) — a write on
+// Badger's side of the rotation that this package cannot hook.
 //
 // The way out of ErrCorrupt: restore the data directory from a backup; or
 // move it aside and start empty; or start once with Config.ForceRecover,

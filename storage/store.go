@@ -191,7 +191,7 @@ func Open(cfg Config) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		check, err = checkDir(cfg.Dir)
+		check, err = checkDir(cfg.Dir, cfg.MemTableSize)
 		if err != nil {
 			unlock()
 			if errors.Is(err, ErrCorrupt) {
@@ -752,7 +752,24 @@ func (s *Store) Close() error {
 	s.closeMu.Unlock()
 	close(s.quitCh)
 	s.wg.Wait()
-	return s.db.Close()
+	if s.cfg.InMemory {
+		return s.db.Close()
+	}
+	// Badger's Close flushes the memtable and deletes its log, emptying
+	// the file first: a kill in between leaves an empty log that the next
+	// Open must tell from one emptied by damage. The marker tells it the
+	// last version written, which the tables then hold (doc.go,
+	// "Corruption"). Nothing writes after this point.
+	marked := writeClosing(s.cfg.Dir, s.db.MaxVersion()) == nil
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	if marked {
+		if err := removeSynced(s.cfg.Dir, closingFile); err != nil {
+			return fmt.Errorf("storage: close %s: %w", s.cfg.Dir, err)
+		}
+	}
+	return nil
 }
 
 // badgerLogger routes Badger's logging to zerolog; its INFO lines (table
