@@ -44,6 +44,8 @@ func TestHelperWriter(t *testing.T) {
 		helperWrite()
 	case "fill":
 		helperFill()
+	case "race":
+		helperRace()
 	}
 }
 

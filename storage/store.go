@@ -95,8 +95,9 @@ type Stats struct {
 	// free space was below the floor; AdmitRefused the number of times
 	// Admit refused new work.
 	NoSpace, AdmitRefused int64
-	// DiskFree, DiskFloor and DiskReserve are the free-space guard's last
-	// figures (Space, without measuring again); zero in memory.
+	// DiskFree, DiskFloor and DiskReserve are the free-space guard's
+	// figures (Space: measured again if the last measurement is older than
+	// 100 ms); zero in memory.
 	DiskFree, DiskFloor, DiskReserve int64
 }
 
@@ -106,7 +107,10 @@ func (s *Store) Stats() Stats {
 		Busy: time.Duration(s.busy.Load()), Joining: s.joining.Load(), Stalled: s.stalled.Load(),
 		NoSpace: s.noSpace.Load(), AdmitRefused: s.admitRefused.Load()}
 	if s.space != nil {
-		st.DiskFree, st.DiskFloor, st.DiskReserve = s.space.state()
+		// Measured again if stale (at most every 100 ms), so that the
+		// free-space gauge follows the filesystem while the store is idle.
+		sp := s.Space()
+		st.DiskFree, st.DiskFloor, st.DiskReserve = sp.Free, sp.Floor, sp.Reserve
 	}
 	return st
 }
@@ -201,9 +205,9 @@ func Open(cfg Config) (*Store, error) {
 		}
 		if cfg.DiskFloor >= 0 {
 			sp = &space{dir: cfg.Dir, floor: cfg.DiskFloor, reserve: cfg.DiskReserve, every: spaceRefresh,
-				measure: func() (int64, error) { return statfsFree(cfg.Dir) }}
+				measure: func() (int64, error) { return statfsFree(cfg.Dir) }, eachGroup: true}
 			if cfg.freeSpace != nil {
-				sp.measure, sp.every = cfg.freeSpace, cfg.freeSpaceEvery
+				sp.measure, sp.every, sp.eachGroup = cfg.freeSpace, cfg.freeSpaceEvery, false
 			}
 			if err := sp.openCheck(check.replay); err != nil {
 				unlock()
@@ -511,7 +515,7 @@ func (s *Store) spaceFor(group []*pending) []*pending {
 	}
 	kept := group[:0]
 	for _, p := range group {
-		if s.space.take(batchDiskBytes(p.b) + perTxnDiskBytes) {
+		if s.space.takeMeasured(batchDiskBytes(p.b)+perTxnDiskBytes, false) {
 			kept = append(kept, p)
 			continue
 		}
