@@ -764,7 +764,12 @@ func (s *Store) Close() error {
 	// Open must tell from one emptied by damage. The marker tells it the
 	// last version written, which the tables then hold (doc.go,
 	// "Corruption"). Nothing writes after this point.
-	marked := writeClosing(s.cfg.Dir, s.db.MaxVersion()) == nil
+	err := writeClosing(s.cfg.Dir, s.db.MaxVersion())
+	marked := err == nil
+	if !marked {
+		s.log.Warn().Err(err).Str("dir", s.cfg.Dir).
+			Msg("storage: cannot mark the close: a kill while Badger closes may leave a store that refuses to start")
+	}
 	if err := s.db.Close(); err != nil {
 		return err
 	}
