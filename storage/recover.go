@@ -60,6 +60,8 @@ func recoverLogs(cfg Config, c dirCheck) error {
 			return fmt.Errorf("storage: remove %s: %w", path, err)
 		}
 	}
+	// A kill while Store.Close wrote its marker leaves the temporary file.
+	os.Remove(filepath.Join(cfg.Dir, closingFile+".tmp"))
 	if c.closing {
 		// The marker speaks of the store as its Close left it; Badger
 		// writes again from here on.
