@@ -38,14 +38,15 @@
 //
 // So Open reads the logs first (logcheck.go), under Badger's directory
 // lock, the way Badger replays them, and judges what follows the point
-// where the replay would stop. What a
-// crash can leave there is known: the log is preallocated, so past the last
-// write it holds zeroes; a batch is acknowledged only once its commit entry
+// where the replay would stop. What a crash can leave there is known: the
+// log is preallocated, so past the last write it holds zeroes, and it
+// keeps its full size; a batch is acknowledged only once its commit entry
 // is synced; and a killed process's stores land in order, so the write in
 // flight is a prefix of one transaction — its complete entries, then one
 // entry cut short, then zeroes. That tail was never acknowledged, and is
-// dropped with a Warn line (bytes are dropped). Anything else is ErrCorrupt, with a one-line
-// message naming the file, the offset and what is wrong:
+// dropped with a Warn line (bytes are dropped). Anything else is
+// ErrCorrupt, with a one-line message naming the file, the offset and
+// what is wrong:
 //
 //   - non-zero bytes past the one entry cut short (a damaged entry with log
 //     after it), or a complete commit entry anywhere past the stop;
