@@ -38,32 +38,65 @@
 //
 // So Open reads the logs first (logcheck.go), under Badger's directory
 // lock, the way Badger replays them, and judges what follows the point
-// where the replay would stop. What a
-// crash can leave there is known: the log is preallocated, so past the last
-// write it holds zeroes; a batch is acknowledged only once its commit entry
+// where the replay would stop. What a crash can leave there is known: the
+// log is preallocated, so past the last write it holds zeroes, and it
+// keeps its full size; a batch is acknowledged only once its commit entry
 // is synced; and a killed process's stores land in order, so the write in
 // flight is a prefix of one transaction — its complete entries, then one
 // entry cut short, then zeroes. That tail was never acknowledged, and is
-// dropped with an Info line. Anything else is ErrCorrupt, with a one-line
-// message naming the file, the offset and what is wrong:
+// dropped with a Warn line (bytes are dropped). Anything else is
+// ErrCorrupt, with a one-line message naming the file, the offset and
+// what is wrong:
 //
 //   - non-zero bytes past the one entry cut short (a damaged entry with log
 //     after it), or a complete commit entry anywhere past the stop;
 //   - a cut commit entry whose bytes are not a prefix of the commit entry
 //     the open transaction must end with (it is known byte for byte);
 //   - a torn tail in any log but the newest (the others were finished);
-//   - a log that ends inside an entry, or right after its last entry, or
-//     is empty or shorter than its header: Badger leaves the preallocated
-//     zeroes in place, and only its own replay cuts a log at its last
-//     entry. Open records where each replay will cut in REQUESTAGENT-LOGENDS
-//     (written atomically before Badger opens, only when Badger is about
-//     to cut a log, which after a clean Close it is not; each record names
-//     the file by its header's random bytes too, as Badger reuses names),
-//     and a log shorter than its record is damage too. (A kill in the
-//     instant between Badger creating a memtable log and sizing it leaves
-//     an empty one that held nothing: refused all the same, and
-//     ForceRecover then loses nothing);
+//   - a memtable log of any size but the one Badger creates it with (twice
+//     MemTableSize; REQUESTAGENT-MEMTABLES keeps the sizes the store was
+//     opened with, as a changed MemTableSize leaves logs of the old one)
+//     or the one its last replay kept: a crash never shrinks a memtable
+//     log, and only Badger's replay cuts one, at its last entry. Open
+//     records where each replay will cut in REQUESTAGENT-LOGENDS (written
+//     atomically before Badger opens, only when Badger is about to cut a
+//     log, which after a clean Close it is not; each record names the file
+//     by its header's random bytes too, as Badger reuses names). So a log
+//     cut a few bytes into an entry is refused, although its remains look
+//     like a torn write; so is a log that ends inside an entry, or right
+//     after its last entry, or is shorter than its header or its record;
+//   - an empty memtable log, unless it is shown to be a leftover of
+//     Badger's delete (below);
 //   - a replayed entry pointing into a value log past what that log holds.
+//
+// Badger deletes a flushed memtable's log by emptying the file and then
+// removing it (ristretto's z.MmapFile.Delete); a kill in between — at a
+// shutdown, whose Close flushes the memtable, or after a memtable
+// rotation — leaves an empty log whose entries are in a table. Badger
+// cannot open it. Damage that empties a log holding unflushed
+// acknowledged writes looks the same, so Open removes an empty log (and
+// says so at Warn, with the reason) only when it can show that nothing in
+// it is lost:
+//
+//   - the tables the MANIFEST lists, or the older memtable logs, hold a
+//     version at least as high as the last the empty log could have
+//     held: the version before the first transaction of the nearest
+//     newer log that has one;
+//   - or, for the newest log, the version Store.Close recorded in
+//     REQUESTAGENT-CLOSING (written durably before Badger's Close, removed
+//     after it, and by the next Open once it has judged the logs).
+//
+// This is sound because Badger commits transactions in version order
+// (its writeChLock), puts each whole into one memtable, and flushes
+// memtables in file-id order into tables that carry their versions (the
+// highest in each table's index): a memtable not flushed holds only
+// versions above every table's and every older log's, so if those reach
+// the last version it could have held, it held nothing they lack. The
+// newest log could have held up to the store's last version, which only
+// the marker knows: an empty newest log with no marker (a kill the
+// instant after Badger created it, or damage) is refused, and
+// ForceRecover then removes it. The rule errs only towards refusing (a
+// version lost to a failed commit leaves a gap).
 //
 // After a power failure (not a process crash) the pages of the write in
 // flight may reach the disk out of order: an unacknowledged transaction
@@ -94,7 +127,19 @@
 // The MANIFEST's change sets carry CRCs that Badger checks (a mismatch is
 // ErrCorrupt); a MANIFEST cut short makes Badger delete the tables it no
 // longer lists (levels.go, revertToManifest) — a loss this package does
-// not detect.
+// not detect. A missing MANIFEST with tables or logs present is
+// ErrCorrupt before Badger opens: Badger creates the MANIFEST before any
+// other file and replaces it only by a rename, and without it would start
+// an empty store and write over 000001.sst.
+//
+// A memtable log missing altogether is not detected. Badger deletes each
+// log once it is flushed, and nothing records which logs exist:
+// REQUESTAGENT-LOGENDS lists only the logs a replay cut, and those are
+// flushed and deleted right after that Open, so a recorded log that is
+// gone is the normal case. Telling a log deleted by hand from one Badger
+// deleted would need each log's last version recorded at its rotation and
+// compared with the tables' (as for an empty log above) — a write on
+// Badger's side of the rotation that this package cannot hook.
 //
 // The way out of ErrCorrupt: restore the data directory from a backup; or
 // move it aside and start empty; or start once with Config.ForceRecover,
@@ -110,9 +155,10 @@
 // goroutine touches the next page — a flush, a compaction — at every
 // restart too, as the flush of the replayed logs faults again. So the
 // store keeps Badger away from a full filesystem (space.go). It measures
-// the free space of the data directory's filesystem (statfs, f_bavail) at
-// most every 100 ms or 8 MiB, and counts what the committer hands Badger
-// in between, so a burst cannot outrun the measurement. Two thresholds:
+// the free space of the data directory's filesystem (statfs, f_bavail)
+// before every write group — so what another process wrote is counted
+// too — and for Admit and Stats at most every 100 ms or 8 MiB, counting
+// what the committer hands Badger in between. Two thresholds:
 //
 //   - the floor, Config.DiskFloor (default 3 memtables + 8 MiB = 56 MiB):
 //     below it every commit fails with ErrNoSpace before reaching Badger
@@ -127,6 +173,17 @@
 //     below it Admit refuses new work with ErrNoSpace, while the writes
 //     of work already accepted — replies, state changes, deletions — still
 //     commit. The agent calls Admit before accepting a request.
+//
+// Against another process that takes the filesystem's last byte, the
+// floor is no protection for what Badger writes on its own at that
+// instant: a flush or compaction writing a new table through mmap, or the
+// committer's group already past its measurement, faults. Allocating
+// Badger's files when they are created (fallocate) would turn that into an
+// error for the logs, but Badger creates them itself (z.OpenMmapFile
+// truncates, then maps) with no hook, and its tables the same way; this
+// package does not patch Badger. With the measurement before every group,
+// a writer filling a 128 MiB tmpfs in 1 MiB writes while the store
+// committed 4 KiB batches faulted it in none of 20 runs (2 of 4 before).
 //
 // Value-log GC, which rewrites up to one value-log file before deleting
 // the old one, is skipped while that would cross the floor; the files are

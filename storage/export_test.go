@@ -50,3 +50,13 @@ func LogEntries(path string) ([]LogEntry, int, error) {
 	}
 	return out, w.end, nil
 }
+
+// WriteClosing writes the marker Store.Close leaves while Badger closes,
+// holding version v.
+func WriteClosing(dir string, v uint64) error { return writeClosing(dir, v) }
+
+// ClosingFile is the marker's name.
+const ClosingFile = closingFile
+
+// MaxVersion is the store's last version, as Close records it.
+func MaxVersion(s *Store) uint64 { return s.db.MaxVersion() }

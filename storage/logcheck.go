@@ -11,10 +11,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/table"
 )
 
 // This file checks Badger's logs before Badger opens them. Badger replays
@@ -143,6 +147,9 @@ type walk struct {
 	openTs uint64
 	// ptrs are the value pointers of the replayed entries.
 	ptrs []valuePtr
+	// firstTs and lastTs are the commit ts of the first and the last
+	// transaction replayed (0 if none).
+	firstTs, lastTs uint64
 }
 
 // walkLog reads data (a whole log file) as Badger's logFile.iterate does.
@@ -180,6 +187,10 @@ func walkLog(data []byte) walk {
 				return w
 			}
 			lastCommit = 0
+			if w.firstTs == 0 {
+				w.firstTs = ts
+			}
+			w.lastTs = ts
 			w.end = next
 			w.ptrs = append(w.ptrs, pending...)
 			pending = pending[:0]
@@ -265,6 +276,12 @@ type logState struct {
 	// nothing is encrypted). Badger reuses names: with no memtable log
 	// left, the next one is 00001.mem again.
 	id string
+	// empty: the file is empty. firstTs and lastTs are walk's.
+	empty           bool
+	firstTs, lastTs uint64
+	// leftover says why an empty memtable log is one Badger had flushed
+	// and was deleting (it is removed before Badger opens); "" if not.
+	leftover string
 }
 
 // checkLog classifies one log file. current says whether it is the log
@@ -272,8 +289,10 @@ type logState struct {
 // torn write. rec is the record of the file of that name (the zero logEnd
 // if none): where Badger's replay last cut it, if it is the same file.
 // wal says whether it is a memtable log, whose transactions end in commit
-// entries.
-func checkLog(path string, current bool, rec logEnd, wal bool) (logState, error) {
+// entries; prealloc holds the sizes Badger gives a new one (twice
+// MemTableSize, memtable.go, openMemTable: the sizes this store was
+// opened with, memSizesFile).
+func checkLog(path string, current bool, rec logEnd, wal bool, prealloc []int64) (logState, error) {
 	st := logState{name: filepath.Base(path), at: -1}
 	f, err := os.Open(path)
 	if err != nil {
@@ -292,7 +311,9 @@ func checkLog(path string, current bool, rec logEnd, wal bool) (logState, error)
 	switch {
 	case st.size == 0:
 		// Badger sizes a new log right after creating it, before writing
-		// anything; an empty one was cut to nothing.
+		// anything, and empties a flushed one before removing it: checkDir
+		// tells whether this one was flushed (leftoverLog).
+		st.empty = true
 		return bad(0, "the file is empty")
 	case st.size < logHeaderSize:
 		return bad(0, "the file is %d bytes, shorter than its %d-byte header", st.size, logHeaderSize)
@@ -315,10 +336,22 @@ func checkLog(path string, current bool, rec logEnd, wal bool) (logState, error)
 	}
 	w := walkLog(data)
 	st.end = int64(w.end)
+	st.firstTs, st.lastTs = w.firstTs, w.lastTs
 	if wal {
 		st.ptrs = w.ptrs
 	}
 	dataEnd := int64(lastNonZero(f, data) + 1)
+	if wal && !slices.Contains(prealloc, st.size) && st.size != recorded {
+		// A crash never shrinks a memtable log: Badger creates it at its
+		// full size and only its own replay cuts it, which is recorded
+		// (doc.go, "Corruption"). Any other size was cut by something
+		// else, and what it held past the cut is lost — even where the
+		// remains would pass for a torn write.
+		if recorded >= 0 {
+			return bad(st.size, "the file is %d bytes, neither the %d Badger creates it with nor the %d its replay kept: it was cut short", st.size, prealloc[0], recorded)
+		}
+		return bad(st.size, "the file is %d bytes, not the %d Badger creates it with (twice MemTableSize), and Badger never replayed it: it was cut short", st.size, prealloc[0])
+	}
 	if recorded >= 0 {
 		switch {
 		case st.size < recorded:
@@ -520,12 +553,19 @@ func writeLogEnds(dir string, ends logEnds) error {
 		fmt.Fprintf(&b, "%s %d %s\n", n, ends[n].end, ends[n].id)
 	}
 	b.WriteString("end\n")
-	tmp := filepath.Join(dir, logEndsFile+".tmp")
+	return writeAtomic(dir, logEndsFile, b.String())
+}
+
+// writeAtomic replaces dir's file name with content atomically: a
+// temporary file, synced, renamed over the old one, and the directory
+// synced.
+func writeAtomic(dir, name, content string) error {
+	tmp := filepath.Join(dir, name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	if _, err := f.WriteString(b.String()); err != nil {
+	if _, err := f.WriteString(content); err != nil {
 		f.Close()
 		return err
 	}
@@ -536,9 +576,14 @@ func writeLogEnds(dir string, ends logEnds) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, logEndsFile)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return err
 	}
+	return syncDir(dir)
+}
+
+// syncDir fsyncs the directory, so that a rename or removal in it lasts.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -602,11 +647,26 @@ type dirCheck struct {
 	ends       logEnds // the record to write before Badger opens
 	recorded   logEnds // the record found
 	replay     int64   // bytes of memtable log Badger will replay (and flush)
+	closing    bool    // closingFile is there
+	memSizes   []int64 // memSizesFile's sizes
 }
 
-// checkDir checks every memtable log and the newest value log of dir.
-func checkDir(dir string) (dirCheck, error) {
+// checkDir checks every memtable log and the newest value log of dir;
+// memTableSize is Badger's MemTableSize.
+func checkDir(dir string, memTableSize int64) (dirCheck, error) {
 	var c dirCheck
+	if err := checkManifest(dir); err != nil {
+		return c, err
+	}
+	sizes, err := readMemSizes(dir)
+	if err != nil {
+		return c, fmt.Errorf("%w: %s: %v; move it aside to check the logs without it", ErrCorrupt, filepath.Join(dir, memSizesFile), err)
+	}
+	c.memSizes = sizes
+	prealloc := []int64{2 * memTableSize}
+	for _, n := range sizes {
+		prealloc = append(prealloc, 2*n)
+	}
 	recorded, err := readLogEnds(dir)
 	if err != nil {
 		return c, fmt.Errorf("%w: %s: %v; move it aside to check the logs without it", ErrCorrupt, filepath.Join(dir, logEndsFile), err)
@@ -620,13 +680,26 @@ func checkDir(dir string) (dirCheck, error) {
 		return c, err
 	}
 	for i, name := range mems {
-		st, err := checkLog(filepath.Join(dir, name), i == len(mems)-1, recorded[name], true)
+		st, err := checkLog(filepath.Join(dir, name), i == len(mems)-1, recorded[name], true, prealloc)
 		if err != nil {
 			return c, err
 		}
 		c.logs = append(c.logs, st)
 		if st.damage == "" {
 			c.replay += st.end - logHeaderSize
+		}
+	}
+	closingTs, closing, err := readClosing(dir)
+	if err != nil {
+		return c, fmt.Errorf("%w: %s: %v; move it aside to check the logs without it", ErrCorrupt, filepath.Join(dir, closingFile), err)
+	}
+	c.closing = closing
+	tables := tablesMax{dir: dir}
+	for i := range c.logs {
+		if c.logs[i].empty {
+			if why := leftoverLog(c.logs, i, closingTs, closing, &tables); why != "" {
+				c.logs[i].damage, c.logs[i].at, c.logs[i].leftover = "", -1, why
+			}
 		}
 	}
 	vlogEnd := map[uint32]int64{} // value log id → bytes Badger will keep
@@ -646,7 +719,7 @@ func checkDir(dir string) (dirCheck, error) {
 			vlogEnd[vlogID(name)] = st.end
 			continue
 		}
-		st, err := checkLog(filepath.Join(dir, name), true, recorded[name], false)
+		st, err := checkLog(filepath.Join(dir, name), true, recorded[name], false, nil)
 		if err != nil {
 			return c, err
 		}
@@ -684,6 +757,211 @@ func checkDir(dir string) (dirCheck, error) {
 		}
 	}
 	return c, nil
+}
+
+// leftoverLog says why the empty memtable log mems[i] (mems are the
+// memtable logs, by file id) lost nothing acknowledged, or "" if that
+// cannot be shown (doc.go, "Corruption", states the rule and why it is
+// sound). Badger empties a flushed memtable's log and then removes it
+// (ristretto z.MmapFile.Delete): a kill in between leaves it empty, its
+// entries in a level-0 table. Badger flushes memtables in file-id order
+// and commits transactions in ts order, one transaction within one
+// memtable, so a memtable that was not flushed holds versions above every
+// table's. It is shown flushed when the tables, or the older memtable logs
+// still to be replayed, hold a version at least as high as the last one it
+// could have held: the one before the first transaction of a newer
+// memtable log; or, for the newest log, the last version the store had
+// when its Close began (closingFile).
+func leftoverLog(mems []logState, i int, closingTs uint64, closing bool, tables *tablesMax) string {
+	var bound uint64
+	var basis string
+	found := false
+	for j := i + 1; j < len(mems) && strings.HasSuffix(mems[j].name, ".mem"); j++ {
+		if mems[j].firstTs != 0 {
+			bound, found = mems[j].firstTs-1, true
+			basis = fmt.Sprintf("the last before %s's first transaction", mems[j].name)
+			break
+		}
+	}
+	if !found && closing && (i == len(mems)-1 || !strings.HasSuffix(mems[i+1].name, ".mem")) {
+		bound, found = closingTs, true
+		basis = "the last the store had when its Close began"
+	}
+	if !found {
+		return ""
+	}
+	var have uint64
+	for _, st := range mems[:i] {
+		have = max(have, st.lastTs)
+	}
+	v, err := tables.get()
+	if err != nil {
+		return ""
+	}
+	if have = max(have, v); have < bound {
+		return ""
+	}
+	return fmt.Sprintf("empty, and the tables and older logs hold every version up to %d, %s: Badger had flushed it and was deleting it", bound, basis)
+}
+
+// tablesMax is the highest key version in the tables the MANIFEST lists,
+// read once when first needed.
+type tablesMax struct {
+	dir  string
+	done bool
+	v    uint64
+	err  error
+}
+
+func (t *tablesMax) get() (uint64, error) {
+	if t.done {
+		return t.v, t.err
+	}
+	t.done = true
+	f, err := os.Open(filepath.Join(t.dir, "MANIFEST"))
+	if err != nil {
+		t.err = err
+		return 0, err
+	}
+	opts := badger.DefaultOptions(t.dir)
+	m, _, err := badger.ReplayManifestFile(f, opts.ExternalMagicVersion, opts)
+	f.Close()
+	if err != nil {
+		t.err = err
+		return 0, err
+	}
+	for id := range m.Tables {
+		v, err := tableMaxVersion(table.NewFilename(id, t.dir))
+		if err != nil {
+			t.err = err
+			return 0, err
+		}
+		t.v = max(t.v, v)
+	}
+	return t.v, nil
+}
+
+// closingFile marks a Close in progress (Store.Close): it holds the
+// store's last version, and is removed once Badger's Close returns, or by
+// the next Open once it has judged the logs.
+const closingFile = "REQUESTAGENT-CLOSING"
+
+const closingMagic = "requestagent closing v1"
+
+// readClosing reads closingFile: the last version, and whether it is there.
+func readClosing(dir string) (uint64, bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, closingFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	f := strings.Split(string(b), "\n")
+	if len(f) != 4 || f[0] != closingMagic || f[2] != "end" || f[3] != "" {
+		return 0, false, fmt.Errorf("%s: not a closing marker", closingFile)
+	}
+	v, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("%s: bad version %q", closingFile, f[1])
+	}
+	return v, true, nil
+}
+
+// writeClosing writes closingFile atomically and durably.
+func writeClosing(dir string, v uint64) error {
+	return writeAtomic(dir, closingFile, fmt.Sprintf("%s\n%d\nend\n", closingMagic, v))
+}
+
+// removeSynced removes dir's file name, if there, and syncs dir.
+func removeSynced(dir, name string) error {
+	if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// memSizesFile lists the MemTableSizes the store was opened with, newest
+// last: Badger creates a memtable log at twice the size in force, and a
+// log of another size was cut (checkLog). A changed MemTableSize leaves
+// the logs of the old one until they are flushed, so the old sizes are
+// kept (the last maxMemSizes).
+const memSizesFile = "REQUESTAGENT-MEMTABLES"
+
+const (
+	memSizesMagic = "requestagent memtable sizes v1"
+	maxMemSizes   = 8
+)
+
+// readMemSizes reads memSizesFile; a missing one is empty.
+func readMemSizes(dir string) ([]int64, error) {
+	b, err := os.ReadFile(filepath.Join(dir, memSizesFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 3 || lines[0] != memSizesMagic || lines[len(lines)-2] != "end" || lines[len(lines)-1] != "" {
+		return nil, fmt.Errorf("%s: not a record of memtable sizes", memSizesFile)
+	}
+	var sizes []int64
+	for _, l := range lines[1 : len(lines)-2] {
+		n, err := strconv.ParseInt(l, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%s: bad line %q", memSizesFile, l)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
+}
+
+// recordMemSize adds size to memSizesFile unless it is the newest there.
+func recordMemSize(dir string, sizes []int64, size int64) error {
+	if len(sizes) > 0 && sizes[len(sizes)-1] == size {
+		return nil
+	}
+	sizes = append(slices.DeleteFunc(slices.Clone(sizes), func(n int64) bool { return n == size }), size)
+	if len(sizes) > maxMemSizes {
+		sizes = sizes[len(sizes)-maxMemSizes:]
+	}
+	var b strings.Builder
+	b.WriteString(memSizesMagic + "\n")
+	for _, n := range sizes {
+		fmt.Fprintf(&b, "%d\n", n)
+	}
+	b.WriteString("end\n")
+	return writeAtomic(dir, memSizesFile, b.String())
+}
+
+// checkManifest refuses a data directory that holds Badger's tables or
+// logs but no MANIFEST. Badger creates the MANIFEST before any other file
+// and replaces it only by a rename (manifest.go, helpRewrite), so it is
+// never missing from a store Badger wrote; without it Badger would start
+// an empty store and write its first table over 000001.sst.
+func checkManifest(dir string) error {
+	_, err := os.Stat(filepath.Join(dir, "MANIFEST"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil // present, or Badger reports why it cannot read it
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var found []string
+	for _, e := range ents {
+		switch filepath.Ext(e.Name()) {
+		case ".sst", ".mem", ".vlog":
+			found = append(found, e.Name())
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is missing, and the directory holds %d of Badger's tables and logs (%s): "+
+		"Badger would start an empty store over them. Restore the data directory from a backup",
+		ErrCorrupt, filepath.Join(dir, "MANIFEST"), len(found), strings.Join(found[:min(len(found), 3)], ", "))
 }
 
 // statLog returns the size and id of a log that is not read.

@@ -23,7 +23,9 @@ import (
 func recoverLogs(cfg Config, c dirCheck) error {
 	for _, st := range c.logs {
 		if st.torn > 0 {
-			cfg.Logger.Info().Str("file", filepath.Join(cfg.Dir, st.name)).Int64("offset", st.end).Int64("bytes", st.torn).
+			// Warn, not Info: bytes are dropped, and an operator who finds
+			// acknowledged work missing should find this line.
+			cfg.Logger.Warn().Str("file", filepath.Join(cfg.Dir, st.name)).Int64("offset", st.end).Int64("bytes", st.torn).
 				Msg("storage: dropping the torn write a crash left at the end of a log (it was never acknowledged)")
 		}
 	}
@@ -44,6 +46,28 @@ func recoverLogs(cfg Config, c dirCheck) error {
 		}
 		return fmt.Errorf("%w: %s: %s%s. Restore the data directory from a backup, or start once with --force-recover (storage.Config.ForceRecover) to delete the keys whose values are lost",
 			ErrCorrupt, cfg.Dir, c.lostWhy[0], moreOf(0, len(c.lostValues)-1))
+	}
+	for _, st := range c.logs {
+		if st.leftover == "" {
+			continue
+		}
+		// Badger cannot open an empty log ("Create a new file"), and this
+		// one held nothing the tables lack (leftoverLog).
+		path := filepath.Join(cfg.Dir, st.name)
+		cfg.Logger.Warn().Str("file", path).Str("reason", st.leftover).
+			Msg("storage: removing the empty memtable log a kill left while Badger deleted it after its flush")
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("storage: remove %s: %w", path, err)
+		}
+	}
+	// A kill while Store.Close wrote its marker leaves the temporary file.
+	os.Remove(filepath.Join(cfg.Dir, closingFile+".tmp"))
+	if c.closing {
+		// The marker speaks of the store as its Close left it; Badger
+		// writes again from here on.
+		if err := removeSynced(cfg.Dir, closingFile); err != nil {
+			return fmt.Errorf("storage: remove %s: %w", filepath.Join(cfg.Dir, closingFile), err)
+		}
 	}
 	for _, st := range c.damaged {
 		path := filepath.Join(cfg.Dir, st.name)
@@ -67,6 +91,9 @@ func recoverLogs(cfg Config, c dirCheck) error {
 		if err != nil {
 			return fmt.Errorf("storage: ForceRecover: %w", err)
 		}
+	}
+	if err := recordMemSize(cfg.Dir, c.memSizes, cfg.MemTableSize); err != nil {
+		return fmt.Errorf("storage: record the memtable size in %s: %w", cfg.Dir, err)
 	}
 	if !newRecords(c.ends, c.recorded) {
 		return nil

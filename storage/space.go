@@ -14,10 +14,14 @@ import (
 // filesystem reaches it as SIGBUS in whichever goroutine touches the next
 // page — a flush, a compaction, a commit — not as an error. The guard keeps
 // it from getting there: it measures the free space of the data
-// directory's filesystem (statfs, at most every spaceRefresh), counts what
-// the committer hands Badger in between, and refuses work at two
-// thresholds: new work below floor+reserve (Admit), every commit below the
-// floor (the committer).
+// directory's filesystem (statfs) before every write group, and for Admit
+// at most every spaceRefresh, counting what the committer hands Badger in
+// between; and refuses work at two thresholds: new work below
+// floor+reserve (Admit), every commit below the floor (the committer).
+// Measuring before every group, not on a timer, is what keeps the store
+// from writing once another process has taken the space: in 100 ms a
+// writer such as dd fills a tmpfs, and Badger's next write into the
+// unallocated part of its log faulted.
 
 // spaceRefresh and spaceRefreshBytes bound how stale a measurement gets:
 // what was committed since is counted, so they only bound the error of that
@@ -33,7 +37,11 @@ type space struct {
 	floor, reserve int64                 // Config.DiskFloor, Config.DiskReserve
 	measure        func() (int64, error) // free bytes now: statfs, or a test's
 	every          time.Duration
-	headroomOf     func() int64 // room for the compactions the tree allows now
+	// eachGroup makes take measure every time (statfs costs about a
+	// microsecond, a write group far more); off for a test's measure,
+	// which measures when the test says.
+	eachGroup  bool
+	headroomOf func() int64 // room for the compactions the tree allows now
 
 	mu sync.Mutex
 	// Guarded by mu: the last measurement, when it was taken, the bytes
@@ -55,9 +63,15 @@ func statfsFree(dir string) (int64, error) {
 
 // now returns the free bytes as of now: the last measurement (retaken if
 // stale) less what was committed since. Call with mu held.
-func (sp *space) now() int64 {
+func (sp *space) now() int64 { return sp.measured(false) }
+
+// measured is now, measuring again also when force is set (the compaction
+// room is still retaken only when stale: it asks Badger for its tree).
+// Call with mu held.
+func (sp *space) measured(force bool) int64 {
 	t := time.Now()
-	if sp.at.IsZero() || t.Sub(sp.at) >= sp.every || sp.since >= spaceRefreshBytes {
+	stale := sp.at.IsZero() || t.Sub(sp.at) >= sp.every || sp.since >= spaceRefreshBytes
+	if stale || force {
 		avail, err := sp.measure()
 		sp.err = err
 		if err == nil {
@@ -65,6 +79,8 @@ func (sp *space) now() int64 {
 		}
 		// A failed statfs keeps the last figure and what was counted
 		// since: the guard errs towards full.
+	}
+	if stale {
 		sp.at = t
 		if sp.headroomOf != nil {
 			sp.headroom = sp.headroomOf()
@@ -90,11 +106,17 @@ func (sp *space) admit(n int64) error {
 
 // take reports whether n more bytes leave at least the floor free, and if
 // so counts them as written: the committer calls it just before handing
-// them to Badger.
+// them to Badger. It measures first (eachGroup): what another process
+// wrote since is then counted too. A group refused as a whole is retried
+// batch by batch (spaceFor) against the same measurement.
 func (sp *space) take(n int64) bool {
+	return sp.takeMeasured(n, sp.eachGroup)
+}
+
+func (sp *space) takeMeasured(n int64, measure bool) bool {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if sp.now()-n < sp.floor+sp.headroom {
+	if sp.measured(measure)-n < sp.floor+sp.headroom {
 		return false
 	}
 	sp.since += n

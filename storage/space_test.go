@@ -359,3 +359,175 @@ func statfsFreeT(dir string) (int64, error) {
 	}
 	return int64(st.Bavail) * st.Bsize, nil
 }
+
+// helperRace is the child of TestSpace_OtherProcessFillsDisk: it commits
+// batches of 4 KiB as fast as it can, printing "ack <i>" for each, and
+// "nospace" for each refused with ErrNoSpace (retried after a pause), up
+// to raceTries batches; then "done", and waits to be killed.
+func helperRace() {
+	s, err := storage.Open(helperConfig())
+	if err != nil {
+		fmt.Println("open:", strings.ReplaceAll(err.Error(), "\n", " "))
+		os.Exit(3)
+	}
+	for i, tries := 0, 0; tries < raceTries; tries++ {
+		var b storage.Batch
+		b.Set(key(i), value(i, raceValue))
+		err := s.Commit(context.Background(), &b)
+		switch {
+		case err == nil:
+			os.Stdout.WriteString("ack " + strconv.Itoa(i) + "\n")
+			i++
+		case errors.Is(err, storage.ErrNoSpace):
+			os.Stdout.WriteString("nospace\n")
+			time.Sleep(time.Millisecond)
+		default:
+			fmt.Println("commit:", err)
+			os.Exit(4)
+		}
+	}
+	os.Stdout.WriteString("done\n")
+	select {}
+}
+
+const (
+	raceTries    = 200_000
+	raceValue    = 4 << 10
+	raceMemtable = 64 << 20
+)
+
+// TestSpace_OtherProcessFillsDisk: another process fills the filesystem
+// while the store commits. Badger writes its logs through mmap, so a
+// write into the unallocated part of a log on a full filesystem is SIGBUS;
+// the committer measures the free space before every write group and
+// refuses below the floor, so nothing is written once the filler has
+// taken the space (doc.go, "Disk space"). The child must not crash, and
+// once the filler is gone every acknowledged write must be there.
+func TestSpace_OtherProcessFillsDisk(t *testing.T) {
+	dir := tmpfs.Mount(t, 128<<20)
+	// A memtable larger than what the child writes here, so that Badger
+	// flushes nothing while the filler runs: a flush writing its table at
+	// the instant the filler takes the last byte faults whatever the store
+	// checks (doc.go, "Disk space"); this test is about the committer's
+	// writes. The floor is set to what a 16 MiB memtable's would be.
+	c := startHelper(t, envHelper+"=race", envDir+"="+dir, envMemtable+"="+strconv.Itoa(raceMemtable),
+		envFloor+"="+strconv.Itoa(int(storage.DefaultDiskFloor(16<<20))))
+	acked := 0
+	for acked < 500 {
+		l := c.next(t)
+		if !strings.HasPrefix(l, "ack ") {
+			c.kill(t)
+			t.Fatalf("child: %q", l)
+		}
+		acked++
+	}
+	// The filler: 1 MiB writes until the filesystem is full, as dd does,
+	// while the child's lines are read (a child blocked on a full pipe
+	// would not be committing).
+	filler := filepath.Join(dir, "filler")
+	filled := make(chan error, 1)
+	go func() {
+		f, err := os.Create(filler)
+		if err != nil {
+			filled <- err
+			return
+		}
+		defer f.Close()
+		chunk := make([]byte, 1<<20)
+		for i := range chunk {
+			chunk[i] = byte(i)
+		}
+		for range 256 {
+			if _, err := f.Write(chunk); err != nil {
+				if errors.Is(err, syscall.ENOSPC) {
+					err = nil
+				}
+				filled <- err
+				return
+			}
+		}
+		filled <- errors.New("the filler never filled the filesystem")
+	}()
+	// Read on until the filler is done and the child has met the full
+	// filesystem 50 times (or died, or gave up).
+	refused, done := 0, false
+	for refused < 50 || !done {
+		select {
+		case err := <-filled:
+			if err != nil {
+				c.kill(t)
+				t.Fatal(err)
+			}
+			done, refused = true, 0
+			continue
+		default:
+		}
+		l := c.next(t)
+		if l == "" || l == "done" {
+			if !done {
+				if err := <-filled; err != nil {
+					t.Fatal(err)
+				}
+			}
+			break
+		}
+		if l == "nospace" {
+			refused++
+		}
+	}
+	c.kill(t)
+	if fault := c.fault(); fault != "" {
+		t.Fatalf("the child crashed on the full filesystem: %s\n%s", fault, c.stderr.String()[:min(6000, len(c.stderr.String()))])
+	}
+	if refused == 0 {
+		t.Fatal("no commit was refused on the full filesystem")
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	cfg := storage.DefaultConfig(dir)
+	cfg.MemTableSize, cfg.DiskFloor = raceMemtable, storage.DefaultDiskFloor(16<<20)
+	s, err := storage.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ssts, _ := filepath.Glob(filepath.Join(dir, "*.sst")); len(ssts) > 1 {
+		t.Logf("the child flushed %d tables: the test may have met a flush", len(ssts))
+	}
+	missing := 0
+	for _, i := range c.acks {
+		if v, err := s.Get(key(i)); err != nil || string(v) != string(value(i, raceValue)) {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d acknowledged writes missing", missing, len(c.acks))
+	}
+	t.Logf("%d acknowledged, %d refused before the kill", len(c.acks), refused)
+}
+
+// TestSpace_GaugeFollowsIdleStore: the free space Stats reports (the
+// agent's free-space gauge) follows the filesystem while nothing is
+// committed, as another process fills it.
+func TestSpace_GaugeFollowsIdleStore(t *testing.T) {
+	dir := tmpfs.Mount(t, 256<<20)
+	s, err := storage.Open(storage.DefaultConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := s.Stats().DiskFree
+	if err := os.WriteFile(filepath.Join(dir, "filler"), make([]byte, 64<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Stats measures at most every 100 ms: poll, a bounded number of times.
+	var now int64
+	for range 1000 {
+		if now = s.Stats().DiskFree; now <= before-64<<20 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("Stats says %d bytes free, %d before a 64 MiB file was written", now, before)
+}

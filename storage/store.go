@@ -95,8 +95,9 @@ type Stats struct {
 	// free space was below the floor; AdmitRefused the number of times
 	// Admit refused new work.
 	NoSpace, AdmitRefused int64
-	// DiskFree, DiskFloor and DiskReserve are the free-space guard's last
-	// figures (Space, without measuring again); zero in memory.
+	// DiskFree, DiskFloor and DiskReserve are the free-space guard's
+	// figures (Space: measured again if the last measurement is older than
+	// 100 ms); zero in memory.
 	DiskFree, DiskFloor, DiskReserve int64
 }
 
@@ -106,7 +107,10 @@ func (s *Store) Stats() Stats {
 		Busy: time.Duration(s.busy.Load()), Joining: s.joining.Load(), Stalled: s.stalled.Load(),
 		NoSpace: s.noSpace.Load(), AdmitRefused: s.admitRefused.Load()}
 	if s.space != nil {
-		st.DiskFree, st.DiskFloor, st.DiskReserve = s.space.state()
+		// Measured again if stale (at most every 100 ms), so that the
+		// free-space gauge follows the filesystem while the store is idle.
+		sp := s.Space()
+		st.DiskFree, st.DiskFloor, st.DiskReserve = sp.Free, sp.Floor, sp.Reserve
 	}
 	return st
 }
@@ -191,7 +195,7 @@ func Open(cfg Config) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		check, err = checkDir(cfg.Dir)
+		check, err = checkDir(cfg.Dir, cfg.MemTableSize)
 		if err != nil {
 			unlock()
 			if errors.Is(err, ErrCorrupt) {
@@ -201,9 +205,9 @@ func Open(cfg Config) (*Store, error) {
 		}
 		if cfg.DiskFloor >= 0 {
 			sp = &space{dir: cfg.Dir, floor: cfg.DiskFloor, reserve: cfg.DiskReserve, every: spaceRefresh,
-				measure: func() (int64, error) { return statfsFree(cfg.Dir) }}
+				measure: func() (int64, error) { return statfsFree(cfg.Dir) }, eachGroup: true}
 			if cfg.freeSpace != nil {
-				sp.measure, sp.every = cfg.freeSpace, cfg.freeSpaceEvery
+				sp.measure, sp.every, sp.eachGroup = cfg.freeSpace, cfg.freeSpaceEvery, false
 			}
 			if err := sp.openCheck(check.replay); err != nil {
 				unlock()
@@ -511,7 +515,7 @@ func (s *Store) spaceFor(group []*pending) []*pending {
 	}
 	kept := group[:0]
 	for _, p := range group {
-		if s.space.take(batchDiskBytes(p.b) + perTxnDiskBytes) {
+		if s.space.takeMeasured(batchDiskBytes(p.b)+perTxnDiskBytes, false) {
 			kept = append(kept, p)
 			continue
 		}
@@ -752,7 +756,29 @@ func (s *Store) Close() error {
 	s.closeMu.Unlock()
 	close(s.quitCh)
 	s.wg.Wait()
-	return s.db.Close()
+	if s.cfg.InMemory {
+		return s.db.Close()
+	}
+	// Badger's Close flushes the memtable and deletes its log, emptying
+	// the file first: a kill in between leaves an empty log that the next
+	// Open must tell from one emptied by damage. The marker tells it the
+	// last version written, which the tables then hold (doc.go,
+	// "Corruption"). Nothing writes after this point.
+	err := writeClosing(s.cfg.Dir, s.db.MaxVersion())
+	marked := err == nil
+	if !marked {
+		s.log.Warn().Err(err).Str("dir", s.cfg.Dir).
+			Msg("storage: cannot mark the close: a kill while Badger closes may leave a store that refuses to start")
+	}
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	if marked {
+		if err := removeSynced(s.cfg.Dir, closingFile); err != nil {
+			return fmt.Errorf("storage: close %s: %w", s.cfg.Dir, err)
+		}
+	}
+	return nil
 }
 
 // badgerLogger routes Badger's logging to zerolog; its INFO lines (table

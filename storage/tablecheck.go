@@ -213,3 +213,59 @@ func parseChecksum(b []byte, cs *pb.Checksum) error {
 }
 
 var errBadChecksumRecord = errors.New("bad checksum record")
+
+// tableMaxVersion returns the highest key version in the table at path,
+// from its index (which it verifies against the index checksum first).
+func tableMaxVersion(path string) (v uint64, err error) {
+	defer func() {
+		// The index is a flatbuffer read without bounds checks (check).
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: index does not decode: %v", path, r)
+		}
+	}()
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := fi.Size()
+	read := func(off, n int64) ([]byte, error) {
+		if off < 0 || n < 0 || off+n > size || n > maxBlockBytes {
+			return nil, fmt.Errorf("%s: %d bytes at %d run past the end of the %d-byte file", path, n, off, size)
+		}
+		b := make([]byte, n)
+		_, err := f.ReadAt(b, off)
+		return b, err
+	}
+	pos := size - 4
+	b, err := read(pos, 4)
+	if err != nil {
+		return 0, err
+	}
+	pos -= int64(binary.BigEndian.Uint32(b))
+	sumBytes, err := read(pos, size-4-pos)
+	if err != nil {
+		return 0, err
+	}
+	var sum pb.Checksum
+	if err := parseChecksum(sumBytes, &sum); err != nil {
+		return 0, fmt.Errorf("%s: index checksum: %w", path, err)
+	}
+	pos -= 4
+	if b, err = read(pos, 4); err != nil {
+		return 0, err
+	}
+	n := int64(binary.BigEndian.Uint32(b))
+	index, err := read(pos-n, n)
+	if err != nil {
+		return 0, err
+	}
+	if err := y.VerifyChecksum(index, &sum); err != nil {
+		return 0, fmt.Errorf("%s: index: %w", path, err)
+	}
+	return fb.GetRootAsTableIndex(index, 0).MaxVersion(), nil
+}
