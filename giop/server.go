@@ -217,18 +217,7 @@ func (s *Server) accept(nc net.Conn) {
 	c.onProtocolError = func() { s.protocolErrors.Add(1) }
 	s.accepted.Add(1)
 	s.mu.Lock()
-	if s.shuttingDown.Load() {
-		s.mu.Unlock()
-		nc.Close()
-		return
-	}
-	// Connections still in their TLS handshake (tls.go) hold places too.
-	if len(s.conns)+len(s.handshaking) >= s.cfg.MaxConnections {
-		s.mu.Unlock()
-		s.refused.Add(1)
-		s.cfg.Logger.Warn().Int("limit", s.cfg.MaxConnections).Str("peer", nc.RemoteAddr().String()).
-			Msg("giop: connection refused: too many connections")
-		nc.Close()
+	if !s.roomFor(nc, "giop: connection refused: too many connections") {
 		return
 	}
 	s.conns[c] = struct{}{}
@@ -368,4 +357,24 @@ func (s *Server) Addrs() []net.Addr {
 		out = append(out, ln.Addr())
 	}
 	return out
+}
+
+// roomFor reports whether a new connection may be taken, s.mu held. When
+// not — the server is shutting down, or MaxConnections are open or in
+// their TLS handshake (tls.go) — it unlocks s.mu, counts a refusal at
+// the limit, logs refused, and closes nc.
+func (s *Server) roomFor(nc net.Conn, refused string) bool {
+	if s.shuttingDown.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		return false
+	}
+	if len(s.conns)+len(s.handshaking) >= s.cfg.MaxConnections {
+		s.mu.Unlock()
+		s.refused.Add(1)
+		s.cfg.Logger.Warn().Int("limit", s.cfg.MaxConnections).Str("peer", nc.RemoteAddr().String()).Msg(refused)
+		nc.Close()
+		return false
+	}
+	return true
 }

@@ -179,17 +179,7 @@ func (s *Server) ServeTLS(ln net.Listener, cfg *tls.Config) error {
 // listen point, if there is room for it.
 func (s *Server) acceptTLS(nc net.Conn, cfg *tls.Config) {
 	s.mu.Lock()
-	if s.shuttingDown.Load() {
-		s.mu.Unlock()
-		nc.Close()
-		return
-	}
-	if len(s.conns)+len(s.handshaking) >= s.cfg.MaxConnections {
-		s.mu.Unlock()
-		s.refused.Add(1)
-		s.cfg.Logger.Warn().Int("limit", s.cfg.MaxConnections).Str("peer", nc.RemoteAddr().String()).
-			Msg("giop: TLS connection refused: too many connections")
-		nc.Close()
+	if !s.roomFor(nc, "giop: TLS connection refused: too many connections") {
 		return
 	}
 	s.handshaking[nc] = struct{}{}
