@@ -4,6 +4,7 @@
 # Idempotent: does nothing when tclsh can already `package require combat`.
 # Prints at most one line.
 set -euo pipefail
+source "$(dirname "$0")/apt-install.sh"
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -21,29 +22,8 @@ if have_all; then
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-combat: apt-get not found; install Combat 0.8 (tcl-combat) and tclsh by hand" >&2
-  exit 1
-fi
-
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo -n env DEBIAN_FRONTEND=noninteractive)
-  else
-    echo "install-combat: not root and sudo is not available" >&2
-    exit 1
-  fi
-fi
-
 PKGS=(tcl-combat tcl)
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-if ! { "${SUDO[@]}" apt-get update && "${SUDO[@]}" apt-get install -y --no-install-recommends "${PKGS[@]}"; } >"$log" 2>&1; then
-  cat "$log" >&2
-  echo "install-combat: apt-get failed" >&2
-  exit 1
-fi
+apt_install install-combat "${PKGS[@]}"
 
 if ! have_all; then
   echo "install-combat: packages installed but tclsh cannot load combat" >&2

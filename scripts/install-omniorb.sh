@@ -3,6 +3,7 @@
 # testdata/interop/ (Debian/Ubuntu, apt). Idempotent: does nothing when every
 # required tool and header is already present. Prints exactly one line.
 set -euo pipefail
+source "$(dirname "$0")/apt-install.sh"
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -21,33 +22,12 @@ if have_all; then
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-omniorb: apt-get not found; install omniORB 4.2 (omniidl, catior, headers), g++, pkg-config by hand" >&2
-  exit 1
-fi
-
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo -n env DEBIAN_FRONTEND=noninteractive)
-  else
-    echo "install-omniorb: not root and sudo is not available" >&2
-    exit 1
-  fi
-fi
-
 # omniorb-nameserver: omniNames, for the naming-service registration test;
 # systemd: systemd-analyze, which checks deploy/requestagent.service;
 # libssl-dev: OpenSSL's headers, which omniORB's sslContext.h includes, for
 # the peers linked with its SSL transport (testdata/tls).
 PKGS=(libomniorb4-dev omniidl omniorb omniorb-idl omniorb-nameserver g++ pkg-config make systemd libssl-dev)
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-if ! { "${SUDO[@]}" apt-get update && "${SUDO[@]}" apt-get install -y --no-install-recommends "${PKGS[@]}"; } >"$log" 2>&1; then
-  cat "$log" >&2
-  echo "install-omniorb: apt-get failed" >&2
-  exit 1
-fi
+apt_install install-omniorb "${PKGS[@]}"
 
 if ! have_all; then
   echo "install-omniorb: packages installed but omniidl/catior/CORBA.h/openssl/ssl.h/g++/pkg-config still missing" >&2
