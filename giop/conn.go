@@ -66,6 +66,10 @@ type Conn struct {
 	// slow is set once the connection is closed for queued bytes, so it
 	// is counted and logged once.
 	slow atomic.Bool
+	// writing is when the writer's current write started (Unix
+	// nanoseconds), 0 between writes: a write that has not returned for
+	// stallAfter means the peer is not reading.
+	writing atomic.Int64
 
 	// onClose is called once, after the connection is closed.
 	onClose func(*Conn)
@@ -623,7 +627,11 @@ func (c *Conn) replyVersion() Version {
 // its replies the connection closes (giop/SPEC.md "Limits").
 func (c *Conn) queue(f *outFrame) error {
 	n := len(f.buf)
-	if !c.queued.take(n) {
+	// Past its own limit a connection whose writer keeps up — a client
+	// that pipelines many large calls and reads at full speed — takes
+	// from the server's budget alone; only one whose writer is stuck in a
+	// write is a peer that does not read.
+	if !c.queued.take(n) && (c.writerStalled() || !c.queued.takeBeyondOwn(n)) {
 		f.release(false)
 		c.closeSlowReader(n)
 		return ErrConnClosed
@@ -644,6 +652,25 @@ func (c *Conn) queue(f *outFrame) error {
 		f.release(false)
 		return ErrConnClosed
 	}
+}
+
+// maxStall is how long a write may go on, at most, before the peer
+// counts as not reading: long enough for a large message on a slow link.
+// A shorter WriteTimeout makes it a sixth of that.
+const maxStall = 5 * time.Second
+
+// writerStalled reports whether the writer has been in one write for
+// longer than the stall time.
+func (c *Conn) writerStalled() bool {
+	started := c.writing.Load()
+	if started == 0 {
+		return false
+	}
+	stall := maxStall
+	if t := c.cfg.WriteTimeout / 6; t > 0 && t < stall {
+		stall = t
+	}
+	return time.Since(time.Unix(0, started)) > stall
 }
 
 // errSlowReader is why a connection whose peer does not read its replies
@@ -753,7 +780,9 @@ func (c *Conn) writeLoop() {
 		}
 		c.armWriteDeadline()
 		wb = bufs
+		c.writing.Store(time.Now().UnixNano())
 		_, err := wb.WriteTo(c.nc)
+		c.writing.Store(0)
 		// The written messages are given back and dropped at once: bufs
 		// would otherwise keep the last batch's buffers alive.
 		c.queued.give(queued)

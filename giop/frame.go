@@ -133,6 +133,20 @@ func (s *share) take(n int) bool {
 	return true
 }
 
+// takeBeyondOwn reserves n bytes from the server's budget alone, past
+// the connection's own limit: for a connection whose writer is keeping
+// up, which is busy rather than stalled (Conn.queue).
+func (s *share) takeBeyondOwn(n int) bool {
+	if s == nil || n <= 0 {
+		return true
+	}
+	if !s.server.take(n) {
+		return false
+	}
+	s.held.Add(int64(n))
+	return true
+}
+
 // give returns n bytes taken before.
 func (s *share) give(n int) {
 	if s != nil && n > 0 {

@@ -49,9 +49,15 @@ func bigRequest(id uint32, n int) []byte {
 // that does not read.
 func queuedConfig() *giop.Config {
 	cfg := hostileConfig()
-	cfg.WriteTimeout = time.Hour
+	// A writer stuck for a sixth of it (200 ms) is stalled; the write
+	// deadline itself comes well after the tests have seen the close.
+	cfg.WriteTimeout = 1200 * time.Millisecond
 	return cfg
 }
+
+// stallTime is longer than a writer of queuedConfig needs to count as
+// stalled.
+const stallTime = 400 * time.Millisecond
 
 // waitStats polls the server's stats until ok holds, for at most ioBound.
 func (h *hostile) waitStats(what string, ok func(giop.ServerStats) bool) giop.ServerStats {
@@ -153,9 +159,10 @@ func (p *pipeServer) dial() *rawClient {
 // TestQueued_PeerThatDoesNotReadIsClosed: a peer asks for large replies
 // and reads none. Its connection holds four of them (the writer blocked
 // on the first), while a well-behaved client is served; the fifth does
-// not fit the connection's 4 × (MaxMessageSize + 12), so the server
-// closes that connection, counts it once, gives back every byte, and
-// the requests' goroutines end. Only the well-behaved client stays.
+// not fit the connection's 4 × (MaxMessageSize + 12), and the writer has
+// been stuck in its write past the stall time, so the server closes that
+// connection, counts it once, gives back every byte, and the requests'
+// goroutines end. Only the well-behaved client stays.
 func TestQueued_PeerThatDoesNotReadIsClosed(t *testing.T) {
 	p := newPipeServer(t, func(*giop.Config) {})
 	stalled := p.dial()
@@ -164,6 +171,7 @@ func TestQueued_PeerThatDoesNotReadIsClosed(t *testing.T) {
 	}
 	p.waitStats("four replies queued", func(st giop.ServerStats) bool { return st.QueuedBytes >= 4*bigReply && st.Serving == 0 })
 	p.good.echo(3, "while four replies wait for a reader")
+	time.Sleep(stallTime) // the writer is stuck in its write for longer than the stall time
 	stalled.mustWrite(bigRequest(9, bigReply))
 	st := p.waitStats("the stalled connection closed", func(st giop.ServerStats) bool { return st.Open == 1 })
 	if st.SlowReaders != 1 {
@@ -208,7 +216,7 @@ func TestQueued_ServerBudgetAcrossConnections(t *testing.T) {
 // requests' goroutines end, every byte is given back, and a well-behaved
 // client is served throughout.
 func TestQueued_ManyRequestsNeverRead(t *testing.T) {
-	h := limitsServer(t, func(c *giop.Config) { c.WriteTimeout = time.Hour },
+	h := limitsServer(t, func(c *giop.Config) { c.WriteTimeout = 3 * time.Second },
 		map[string]giop.Servant{"Big": bigServant{}})
 	before := runtime.NumGoroutine()
 	stalled := dialRaw(t, h.addr)
@@ -222,6 +230,11 @@ func TestQueued_ManyRequestsNeverRead(t *testing.T) {
 		sent++
 		if sent == 20 {
 			h.good.echo(3, "while the stalled peer asks for more")
+		}
+		if sent > 20 {
+			// Paced, so that requests keep coming after the writer has
+			// been stuck for its stall time (500 ms here).
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	h.waitStats("the stalled connection closed", func(st giop.ServerStats) bool { return st.Open == 1 })
@@ -264,6 +277,31 @@ func TestQueued_PipelinedReaderIsNotClosed(t *testing.T) {
 	c.echo(1001, "still open")
 	p.waitDrained()
 	if st := p.srv.Stats(); st.SlowReaders != 0 {
+		t.Fatalf("stats %+v: a client that reads was closed", st)
+	}
+}
+
+// TestQueued_BurstReadAtFullSpeedIsNotClosed: a client sends 40 calls
+// with large replies in one burst over TCP — ten times what a connection
+// may hold of its own — and reads them as fast as they come. Its writer
+// never stalls, so the replies past the connection's own bound come from
+// the server's budget and the client is not taken for one that does not
+// read.
+func TestQueued_BurstReadAtFullSpeedIsNotClosed(t *testing.T) {
+	h := limitsServer(t, func(*giop.Config) {}, map[string]giop.Servant{"Big": bigServant{}})
+	c := dialRaw(t, h.addr)
+	var reqs [][]byte
+	var ids []uint32
+	for i := range 40 {
+		id := uint32(2*i + 1)
+		reqs = append(reqs, bigRequest(id, bigReply))
+		ids = append(ids, id)
+	}
+	c.mustWrite(reqs...)
+	c.expectBlobs(bigReply, ids...)
+	c.echo(1001, "still open")
+	h.waitDrained()
+	if st := h.srv.Stats(); st.SlowReaders != 0 {
 		t.Fatalf("stats %+v: a client that reads was closed", st)
 	}
 }
