@@ -2,8 +2,10 @@ package giop
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"net"
 )
@@ -121,21 +123,35 @@ func PeerIdentity(cert *x509.Certificate) string {
 	if cert == nil {
 		return ""
 	}
-	if s := cert.Subject.String(); s != "" {
-		return s
-	}
-	switch {
+	id := ""
+	switch s := cert.Subject.String(); {
+	case s != "":
+		id = s
+	// Each SAN kind has a prefix no distinguished name can start with
+	// (an attribute type is a keyword or a dotted number, then "="), so a
+	// SAN never reads as another certificate's subject.
 	case len(cert.URIs) > 0:
-		return cert.URIs[0].String()
+		id = "URI:" + cert.URIs[0].String()
 	case len(cert.DNSNames) > 0:
-		return "DNS:" + cert.DNSNames[0]
+		id = "DNS:" + cert.DNSNames[0]
 	case len(cert.EmailAddresses) > 0:
-		return "email:" + cert.EmailAddresses[0]
+		id = "email:" + cert.EmailAddresses[0]
 	case len(cert.IPAddresses) > 0:
-		return "IP:" + cert.IPAddresses[0].String()
+		id = "IP:" + cert.IPAddresses[0].String()
 	}
-	return ""
+	if len(id) > MaxIdentityLen {
+		// Stored with every object its holder makes: bounded, and still
+		// one identity per certificate subject.
+		sum := sha256.Sum256([]byte(id))
+		id = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return id
 }
+
+// MaxIdentityLen bounds an identity PeerIdentity returns: a longer one
+// (a subject of many attributes) is given as "sha256:" and the hex
+// digest of it.
+const MaxIdentityLen = 1024
 
 // connIdentity is the verified peer identity of a TLS connection whose
 // handshake is done; empty for a plain one or a peer without certificate.

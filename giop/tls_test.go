@@ -3,9 +3,14 @@ package giop_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,5 +224,28 @@ func TestSSLComponent_AddressPort(t *testing.T) {
 	prof.Port = 5555
 	if p := prof.AddressPort(); p != 5555 {
 		t.Fatalf("AddressPort with a plain port = %d, want 5555", p)
+	}
+}
+
+// TestPeerIdentity_Namespaces: a SAN-only certificate's identity cannot
+// read as another certificate's subject, and a subject of any length
+// gives an identity of at most MaxIdentityLen, distinct per subject.
+func TestPeerIdentity_Namespaces(t *testing.T) {
+	alice := &x509.Certificate{Subject: pkix.Name{CommonName: "alice", Organization: []string{"test"}}}
+	u, _ := url.Parse("CN=alice,O=test")
+	spoof := &x509.Certificate{URIs: []*url.URL{u}}
+	if a, s := giop.PeerIdentity(alice), giop.PeerIdentity(spoof); a == s || !strings.HasPrefix(s, "URI:") {
+		t.Fatalf("subject %q and URI SAN %q", a, s)
+	}
+	long := func(ou string) *x509.Certificate {
+		var ous []string
+		for i := range 80 {
+			ous = append(ous, fmt.Sprintf("%s-%02d-%s", ou, i, strings.Repeat("x", 50)))
+		}
+		return &x509.Certificate{Subject: pkix.Name{CommonName: "long", OrganizationalUnit: ous}}
+	}
+	a, b := giop.PeerIdentity(long("a")), giop.PeerIdentity(long("b"))
+	if len(a) > giop.MaxIdentityLen || len(b) > giop.MaxIdentityLen || a == b || !strings.HasPrefix(a, "sha256:") {
+		t.Fatalf("long subjects: %q (%d), %q (%d)", a, len(a), b, len(b))
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/urfave/cli/v2"
 
@@ -83,7 +85,7 @@ func listProxies(c *cli.Context) error {
 		if p.ToBeDestroyed {
 			state = "to be destroyed"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\tWaitReply=%v ReplyDropping=0x%02x RequestManualTrash=%v\n", p.ID, p.RepositoryID,
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\tWaitReply=%v ReplyDropping=0x%02x RequestManualTrash=%v\n", p.ID, shown(p.RepositoryID),
 			p.Requests, state, time.Since(p.Created).Round(time.Second), p.Properties.WaitReply, p.Properties.ReplyDropping,
 			p.Properties.ManualTrash)
 	}
@@ -117,7 +119,7 @@ func listRequests(c *cli.Context) error {
 		if where == "" {
 			where = "group " + r.Group
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Operation, r.State, r.Age, where, r.Tag)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, shown(r.Operation), r.State, r.Age, shown(where), shown(r.Tag))
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -172,22 +174,22 @@ func showRequest(c *cli.Context) error {
 	}
 	w := table()
 	fmt.Fprintf(w, "request\t%s\n", d.ID)
-	fmt.Fprintf(w, "interface\t%s\n", d.RepositoryID)
-	fmt.Fprintf(w, "operation\t%s\n", d.Operation)
+	fmt.Fprintf(w, "interface\t%s\n", shown(d.RepositoryID))
+	fmt.Fprintf(w, "operation\t%s\n", shown(d.Operation))
 	fmt.Fprintf(w, "state\t%s (age %s)\n", d.State, d.Age)
-	fmt.Fprintf(w, "target\t%s\n", d.Target)
+	fmt.Fprintf(w, "target\t%s\n", shown(d.Target))
 	if d.Identity != "" {
-		fmt.Fprintf(w, "identity\t%s\n", d.Identity)
+		fmt.Fprintf(w, "identity\t%s\n", shown(d.Identity))
 	}
 	if d.Recipient != "" {
-		fmt.Fprintf(w, "recipient\t%s\n", d.Recipient)
+		fmt.Fprintf(w, "recipient\t%s\n", shown(d.Recipient))
 		fmt.Fprintf(w, "callback\t%s\n", d.Callback)
 	}
 	if d.Tag != "" {
-		fmt.Fprintf(w, "tag\t%s\n", d.Tag)
+		fmt.Fprintf(w, "tag\t%s\n", shown(d.Tag))
 	}
 	if d.Cookie != "" {
-		fmt.Fprintf(w, "cookie\t%s\n", d.Cookie)
+		fmt.Fprintf(w, "cookie\t%s\n", shown(d.Cookie))
 	}
 	if d.Arguments != nil {
 		fmt.Fprintf(w, "arguments\t%s\n", d.Arguments)
@@ -196,7 +198,7 @@ func showRequest(c *cli.Context) error {
 		fmt.Fprintf(w, "reply\t%s %s\n", d.ReplyStatus, d.Reply)
 	}
 	if d.Note != "" {
-		fmt.Fprintf(w, "note\t%s\n", d.Note)
+		fmt.Fprintf(w, "note\t%s\n", shown(d.Note))
 	}
 	return w.Flush()
 }
@@ -216,7 +218,7 @@ func listRecipients(c *cli.Context) error {
 	w := table()
 	fmt.Fprintln(w, "RECIPIENT\tFAILING SINCE\tATTEMPTS\tGIVEN UP\tLAST ERROR")
 	for _, f := range fs {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", f.Recipient, f.Since.Format(time.RFC3339), f.Attempts, f.GivenUp, f.LastError)
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", shown(f.Recipient), f.Since.Format(time.RFC3339), f.Attempts, f.GivenUp, shown(f.LastError))
 	}
 	return w.Flush()
 }
@@ -235,4 +237,16 @@ func retryRecipients(c *cli.Context) error {
 	}
 	fmt.Printf("%d given-up callbacks queued again\n", n)
 	return nil
+}
+
+// shown makes text that came from clients, targets or certificates (an
+// operation name, a tag, a TLS identity, an error) safe for a terminal:
+// with a control or unprintable character in it, it is printed quoted
+// and escaped, so it cannot move the cursor, clear the screen or start a
+// line that looks like another row.
+func shown(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	return strconv.QuoteToGraphic(s)
 }

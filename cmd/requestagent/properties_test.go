@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -24,5 +25,20 @@ func TestReadPropertiesFile_ByteOrderMark(t *testing.T) {
 	os.WriteFile(latin, []byte("name=caf\xe9\n"), 0o644)
 	if m, err := readPropertiesFile(latin); err != nil || m["name"] != "café" {
 		t.Fatalf("ISO-8859-1: %q %v", m, err)
+	}
+}
+
+// TestShown_EscapesControlCharacters: text from the wire or a certificate
+// reaches an operator's terminal escaped when it holds a control
+// character, unchanged when it does not.
+func TestShown_EscapesControlCharacters(t *testing.T) {
+	evil := "x\x1b[2J\x1b[31mEVIL\nfake-row 00000000 get_quote replied"
+	if got := shown(evil); strings.ContainsAny(got, "\x1b\n") {
+		t.Fatalf("shown(%q) = %q", evil, got)
+	}
+	for _, s := range []string{"CN=alice,O=test", "add_stock", "café"} {
+		if got := shown(s); got != s {
+			t.Fatalf("shown(%q) = %q", s, got)
+		}
 	}
 }
