@@ -192,7 +192,17 @@ func (p TargetPolicy) compile() (*targetPolicy, error) {
 
 // allows reports whether the policy lets the agent call addr.
 func (p *targetPolicy) allows(addr netip.AddrPort) bool {
-	addr = netip.AddrPortFrom(addr.Addr().Unmap().WithZone(""), addr.Port())
+	ip := addr.Addr().Unmap().WithZone("")
+	// Dialling the unspecified address reaches this host's own services
+	// (Linux connects 0.0.0.0 and :: to loopback): judged as loopback, so
+	// that a rule against 127.0.0.0/8 or ::1 covers it.
+	switch {
+	case ip == netip.IPv4Unspecified():
+		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	case ip == netip.IPv6Unspecified():
+		ip = netip.IPv6Loopback()
+	}
+	addr = netip.AddrPortFrom(ip, addr.Port())
 	for _, r := range p.deny {
 		if r.matches(addr) {
 			return false

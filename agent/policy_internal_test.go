@@ -108,6 +108,10 @@ func TestTargetPolicy_Allows(t *testing.T) {
 		{"ipv6 zone", nil, []string{"fe80::/10"}, []check{{"[fe80::1%eth0]:80", false}, {"[fe80::1]:80", false}, {"[fec0::1]:80", true}}},
 		{"ipv6 /0 is not ipv4", nil, []string{"::/0"}, []check{{"[::1]:80", false}, {"127.0.0.1:80", true}}},
 		{"port 0 to 65535", []string{"192.0.2.1:0-65535"}, nil, []check{{"192.0.2.1:0", true}, {"192.0.2.1:65535", true}, {"192.0.2.2:1", false}}},
+		// Dialling the unspecified address reaches loopback.
+		{"unspecified is loopback", nil, []string{"127.0.0.0/8", "::1"}, []check{
+			{"0.0.0.0:80", false}, {"[::]:80", false}, {"[::ffff:0.0.0.0]:80", false}, {"10.0.0.1:80", true}}},
+		{"unspecified outside an allow list", []string{"10.0.0.0/8"}, nil, []check{{"0.0.0.0:80", false}, {"[::]:80", false}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := TargetPolicy{Allow: c.allow, Deny: c.deny}.compile()
