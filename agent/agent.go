@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -734,6 +735,27 @@ func (a *Agent) InjectStoreStall(release <-chan struct{}) { a.store.InjectStall(
 // Polling-group names: a proxy is one group; create_request names others.
 func proxyGroup(id poller.ID) string { return "p:" + string(id[:]) }
 func namedGroup(name string) string  { return "g:" + name }
+
+// callerGroup is the polling group a create_request or poll of the caller
+// on conn names. With BindIdentity groups belong to TLS identities too:
+// "g:" + identity + NUL + name, so that another identity can neither
+// read a group's tags nor unmask its replies (docs/deploying.md).
+func (a *Agent) callerGroup(conn *giop.Conn, name string) string {
+	if !a.cfg.TLS.BindIdentity {
+		return namedGroup(name)
+	}
+	return namedGroup(conn.PeerIdentity() + "\x00" + name)
+}
+
+// groupName is the name a client gave a create_request group, without
+// the identity callerGroup put before it.
+func groupName(group string) string {
+	name := strings.TrimPrefix(group, "g:")
+	if i := strings.IndexByte(name, 0); i >= 0 {
+		return name[i+1:]
+	}
+	return name
+}
 
 // Reference returns the IOR and corbaloc of the agent that would listen on
 // listen and advertise host (as Start computes them), without starting it.

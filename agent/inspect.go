@@ -84,7 +84,7 @@ func (a *Agent) requestInfo(r *requestRecord, now time.Time) RequestInfo {
 	if r.proxyID != (poller.ID{}) {
 		ri.Proxy = a.publicID(r.proxyID)
 	} else if len(r.group) > 2 {
-		ri.Group = r.group[2:]
+		ri.Group = groupName(r.group)
 	}
 	return ri
 }
@@ -205,7 +205,7 @@ func (f RequestFilter) matches(r *requestRecord, proxyID poller.ID, now time.Tim
 		return false
 	case f.Proxy != "" && r.proxyID != proxyID:
 		return false
-	case f.Group != "" && (r.proxyID != (poller.ID{}) || r.group != namedGroup(f.Group)):
+	case f.Group != "" && (r.proxyID != (poller.ID{}) || groupName(r.group) != f.Group):
 		return false
 	case f.OlderThan > 0 && now.Sub(time.Unix(0, r.created)) < f.OlderThan:
 		return false

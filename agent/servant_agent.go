@@ -52,7 +52,7 @@ func (s *agentServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 		if err := req.ArgsErr(); err != nil {
 			return err
 		}
-		return a.poll(ctx, req, namedGroup(group), timeout, unmask)
+		return a.poll(ctx, req, a.callerGroup(req.Conn, group), timeout, unmask)
 	case "destroy_request":
 		ref := req.Args.IOR()
 		if err := req.ArgsErr(); err != nil {
@@ -148,7 +148,7 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 	if err != nil {
 		return badParam(nmproto.BadProperty, err.Error())
 	}
-	rec.group = namedGroup(groupName)
+	rec.group = a.callerGroup(req.Conn, groupName)
 	rec.state = stateCreated
 	if err := a.addLive(rec); err != nil {
 		if err == errDuplicateTag {

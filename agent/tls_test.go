@@ -305,3 +305,28 @@ func TestTLS_BesidePlain(t *testing.T) {
 		t.Fatalf("proxy identities %v, want none and alice's", ids)
 	}
 }
+
+// TestTLS_NamedGroupsBelongToTheirIdentity: with BindIdentity a
+// create_request polling group is the identity's own: bob polling
+// alice's group name finds it empty (he can neither read her tags nor
+// unmask her replies), and her tags do not clash with his in it.
+func TestTLS_NamedGroupsBelongToTheirIdentity(t *testing.T) {
+	te := newTLSEnv(t, agent.ClientAuthRequest, true)
+	group := "g"
+	te.createRequest(t, "", "alice-tag", group, "")
+	if _, err := te.createRequestErr("", "alice-tag", group, ""); !isUser(err, "IDL:NativeMessaging/RequestAgent/DuplicatedRequestTag:1.0") {
+		t.Fatalf("alice's second request with her tag = %v, want DuplicatedRequestTag", err)
+	}
+	if tags, err := te.pollTags(te.agentRef, &group, 0, false); err != nil || len(tags) != 0 {
+		t.Fatalf("alice polls her group = %v %v, want no ready tags and no exception", tags, err)
+	}
+	te.client = te.clientFor(te.bob)
+	if tags, err := te.pollTags(te.agentRef, &group, 0, true); !isUser(err, "IDL:NativeMessaging/RequestAgent/PollingGroupIsEmpty:1.0") {
+		t.Fatalf("bob polls alice's group name = %v %v, want PollingGroupIsEmpty", tags, err)
+	}
+	te.createRequest(t, "", "alice-tag", group, "") // his own group: no clash
+	rs := te.agent.Requests()
+	if len(rs) != 2 || rs[0].Group != group || rs[1].Group != group {
+		t.Fatalf("requests = %+v, want two in group %q as the admin listing shows it", rs, group)
+	}
+}
