@@ -249,3 +249,32 @@ func TestPeerIdentity_Namespaces(t *testing.T) {
 		t.Fatalf("long subjects: %q (%d), %q (%d)", a, len(a), b, len(b))
 	}
 }
+
+// TestTLS_HandshakesTakeAtMostHalfThePlaces: connections that never
+// finish their handshake hold at most half of MaxConnections: the third
+// is refused, and the other half stays for the clients of the plain
+// listen point, which stalled handshakes cannot lock out.
+func TestTLS_HandshakesTakeAtMostHalfThePlaces(t *testing.T) {
+	ca := testcert.NewCA(t, "ca")
+	srvCert := ca.Server(t, "server")
+	cfg := giop.DefaultConfig()
+	cfg.MaxConnections = 4
+	cfg.TLSHandshakeTimeout = time.Minute
+	srv, _, addr := tlsServer(t, cfg, &tls.Config{Certificates: []tls.Certificate{srvCert.TLS}})
+	for i := range 3 {
+		c, err := net.Dial("tcp", addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if i == 1 {
+			waitStat(t, func() uint64 { return srv.Stats().Handshaking }, 2)
+		}
+	}
+	if n := waitStat(t, func() uint64 { return srv.Stats().Refused }, 1); n != 1 {
+		t.Fatalf("Refused = %d with two handshakes stalled and MaxConnections 4", n)
+	}
+	if n := srv.Stats().Handshaking; n != 2 {
+		t.Fatalf("Handshaking = %d, want 2", n)
+	}
+}
