@@ -49,15 +49,15 @@ func bigRequest(id uint32, n int) []byte {
 // that does not read.
 func queuedConfig() *giop.Config {
 	cfg := hostileConfig()
-	// A writer stuck for a sixth of it (200 ms) is stalled; the write
-	// deadline itself comes well after the tests have seen the close.
-	cfg.WriteTimeout = 1200 * time.Millisecond
+	// A writer stuck for a sixth of it (500 ms) is stalled; the write
+	// deadline itself comes seconds after the tests have seen the close.
+	cfg.WriteTimeout = 3 * time.Second
 	return cfg
 }
 
 // stallTime is longer than a writer of queuedConfig needs to count as
 // stalled.
-const stallTime = 400 * time.Millisecond
+const stallTime = time.Second
 
 // waitStats polls the server's stats until ok holds, for at most ioBound.
 func (h *hostile) waitStats(what string, ok func(giop.ServerStats) bool) giop.ServerStats {
