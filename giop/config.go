@@ -45,11 +45,12 @@ type Config struct {
 	// MaxQueuedBytes bounds, for a server, the memory of messages queued
 	// for writing over all its connections at once: replies its handlers
 	// have finished that the writer has not yet written to the socket.
-	// Each connection may also hold 16 KiB of its own beyond it, and at
-	// most 4 × (MaxMessageSize + 12) in all. A connection whose next
-	// message would go past either bound is closed, as a peer that does
-	// not read its replies (ServerStats.SlowReaders); the others are not
-	// touched. Not used by a Client. Default (zero, also in DefaultConfig)
+	// Each connection may also hold 16 KiB of its own beyond it, and, once
+	// its writer has been stuck in one write for a sixth of WriteTimeout
+	// (at most 5 s), no more than 4 × (MaxMessageSize + 12). A connection
+	// whose next message would go past MaxQueuedBytes, or past its own
+	// bound while stuck, is closed, as a peer that does not read its
+	// replies (ServerStats.SlowReaders); the others are not touched. Not used by a Client. Default (zero, also in DefaultConfig)
 	// 256 MiB, or 4 × MaxMessageSize if that is more. At least
 	// MaxMessageSize.
 	MaxQueuedBytes int

@@ -217,7 +217,7 @@ func (s *Server) accept(nc net.Conn) {
 	c.onProtocolError = func() { s.protocolErrors.Add(1) }
 	s.accepted.Add(1)
 	s.mu.Lock()
-	if !s.roomFor(nc, "giop: connection refused: too many connections") {
+	if !s.roomFor(nc, false) {
 		return
 	}
 	s.conns[c] = struct{}{}
@@ -359,22 +359,37 @@ func (s *Server) Addrs() []net.Addr {
 	return out
 }
 
-// roomFor reports whether a new connection may be taken, s.mu held. When
-// not — the server is shutting down, or MaxConnections are open or in
-// their TLS handshake (tls.go) — it unlocks s.mu, counts a refusal at
-// the limit, logs refused, and closes nc.
-func (s *Server) roomFor(nc net.Conn, refused string) bool {
+// roomFor reports whether a new connection may be taken, s.mu held;
+// handshake says it is about to do its TLS handshake (tls.go). When not — the server
+// is shutting down, MaxConnections are open or in their handshake, or a
+// TLS one would pass the handshakes' half of them — it unlocks s.mu,
+// counts a refusal at a limit, logs it, and closes nc.
+func (s *Server) roomFor(nc net.Conn, handshake bool) bool {
 	if s.shuttingDown.Load() {
 		s.mu.Unlock()
 		nc.Close()
 		return false
 	}
-	if len(s.conns)+len(s.handshaking) >= s.cfg.MaxConnections {
-		s.mu.Unlock()
-		s.refused.Add(1)
-		s.cfg.Logger.Warn().Int("limit", s.cfg.MaxConnections).Str("peer", nc.RemoteAddr().String()).Msg(refused)
-		nc.Close()
-		return false
+	what, limit := "connection", s.cfg.MaxConnections
+	if handshake {
+		what = "TLS connection"
 	}
-	return true
+	why := ""
+	switch {
+	case len(s.conns)+len(s.handshaking) >= limit:
+		why = "too many connections"
+	// Handshakes take at most half the places: peers that open TLS
+	// connections and never finish them must not lock out everyone else,
+	// the plain port's clients too, for the handshake deadline.
+	case handshake && len(s.handshaking) >= max(1, limit/2):
+		why, limit = "too many handshakes in progress", max(1, limit/2)
+	default:
+		return true
+	}
+	s.mu.Unlock()
+	s.refused.Add(1)
+	s.cfg.Logger.Warn().Int("limit", limit).Str("peer", nc.RemoteAddr().String()).
+		Msg("giop: " + what + " refused: " + why)
+	nc.Close()
+	return false
 }

@@ -195,18 +195,7 @@ func (s *Server) ServeTLS(ln net.Listener, cfg *tls.Config) error {
 // listen point, if there is room for it.
 func (s *Server) acceptTLS(nc net.Conn, cfg *tls.Config) {
 	s.mu.Lock()
-	if !s.roomFor(nc, "giop: TLS connection refused: too many connections") {
-		return
-	}
-	// Handshakes take at most half the places: peers that open TLS
-	// connections and never finish them must not lock out everyone else,
-	// the plain port's clients too, for the handshake deadline.
-	if len(s.handshaking) >= max(1, s.cfg.MaxConnections/2) {
-		s.mu.Unlock()
-		s.refused.Add(1)
-		s.cfg.Logger.Warn().Int("limit", s.cfg.MaxConnections/2).Str("peer", nc.RemoteAddr().String()).
-			Msg("giop: TLS connection refused: too many handshakes in progress")
-		nc.Close()
+	if !s.roomFor(nc, true) {
 		return
 	}
 	s.handshaking[nc] = struct{}{}
