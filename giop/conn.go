@@ -68,7 +68,7 @@ type Conn struct {
 	slow atomic.Bool
 	// writing is when the writer's current write started (Unix
 	// nanoseconds), 0 between writes: a write that has not returned for
-	// stallAfter means the peer is not reading.
+	// the stall time (writerStalled) means the peer is not reading.
 	writing atomic.Int64
 
 	// onClose is called once, after the connection is closed.
@@ -622,9 +622,10 @@ func (c *Conn) replyVersion() Version {
 
 // queue hands a frame to the writer. It fails when the connection is
 // closed, in which case the frame's encoder is recycled here, and when the
-// frame's bytes do not fit the connection's part of MaxQueuedBytes: then
-// the peer is not reading what it asked for, and rather than hold more of
-// its replies the connection closes (giop/SPEC.md "Limits").
+// frame's bytes do not fit MaxQueuedBytes, or the connection's own bound
+// while its writer is stuck: then the peer is not reading what it asked
+// for, and rather than hold more of its replies the connection closes
+// (giop/SPEC.md "Limits").
 func (c *Conn) queue(f *outFrame) error {
 	n := len(f.buf)
 	// Past its own limit a connection whose writer keeps up — a client
@@ -778,9 +779,10 @@ func (c *Conn) writeLoop() {
 				f.sent.Store(true)
 			}
 		}
-		c.armWriteDeadline()
+		now := time.Now()
+		c.armWriteDeadline(now)
 		wb = bufs
-		c.writing.Store(time.Now().UnixNano())
+		c.writing.Store(now.UnixNano())
 		_, err := wb.WriteTo(c.nc)
 		c.writing.Store(0)
 		// The written messages are given back and dropped at once: bufs
@@ -803,9 +805,9 @@ func (c *Conn) writeLoop() {
 // left: setting a deadline updates a runtime timer under a lock, which
 // once per write was a measurable share of a relayed call. A write that
 // is stuck therefore fails after at least WriteTimeout, as before, and at
-// most half as long again. Only the writer calls it.
-func (c *Conn) armWriteDeadline() {
-	now := time.Now()
+// most half as long again. Only the writer calls it, with the time its
+// write starts.
+func (c *Conn) armWriteDeadline(now time.Time) {
 	if c.writeDeadline.Sub(now) >= c.cfg.WriteTimeout {
 		return
 	}
