@@ -142,9 +142,10 @@ func Start(cfg Config) (*Agent, error) {
 		store.Close()
 		return nil, err
 	}
+	// The TLS files, for a TLS listen point, or for calls out over TLS
+	// alone (the agent then dials TLS to targets that offer it).
 	var tf *tlsFiles
-	var tlsLn net.Listener
-	if cfg.TLS.Enabled() {
+	if cfg.TLS.Enabled() || cfg.TLS.OutboundCAFile != "" || cfg.TLS.OutboundCertFile != "" {
 		tf = &tlsFiles{cfg: cfg.TLS}
 		st, err := tf.load()
 		if err != nil {
@@ -152,6 +153,9 @@ func Start(cfg Config) (*Agent, error) {
 			return nil, err
 		}
 		tf.cur.Store(st)
+	}
+	var tlsLn net.Listener
+	if cfg.TLS.Enabled() {
 		if tlsLn, err = net.Listen("tcp", cfg.TLS.Listen); err != nil {
 			store.Close()
 			return nil, fmt.Errorf("agent: listen for TLS on %s: %w", cfg.TLS.Listen, err)
@@ -169,13 +173,16 @@ func Start(cfg Config) (*Agent, error) {
 		store.Close()
 		return nil, fmt.Errorf("agent: listen on %s: %w", cfg.Listen, err)
 	}
-	addr := ln.Addr().(*net.TCPAddr)
-	pubAddrs, err := publishedAddrs(cfg.Host, addr)
-	if err != nil {
+	closeListeners := func() {
 		ln.Close()
 		if tlsLn != nil && tlsLn != ln {
 			tlsLn.Close()
 		}
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	pubAddrs, err := publishedAddrs(cfg.Host, addr)
+	if err != nil {
+		closeListeners()
 		store.Close()
 		return nil, err
 	}
@@ -217,35 +224,21 @@ func Start(cfg Config) (*Agent, error) {
 	a.queue = newQueue(threads, queued, limit(cfg.MaxThreadsPerTarget, DefaultMaxThreadsPerTarget, threads),
 		limit(cfg.MaxQueuePerTarget, DefaultMaxQueuePerTarget, queued), cfg.BlockingTimeout, a.launch)
 	a.client.SetGuard(a.guard)
-	if tf != nil {
+	if tlsLn != nil {
 		a.ownTLS = newOwnAddrs(tlsLn)
 		stamp := tf.stampNow()
 		tf.stamp.Store(&stamp)
 		tf.reload = func() { _ = a.ReloadTLS() } // logged there
+	}
+	if tf != nil {
 		a.client.SetTLS(tf.cur.Load().outbound)
-	} else if cfg.TLS.OutboundCAFile != "" || cfg.TLS.OutboundCertFile != "" {
-		// TLS outbound only: the agent dials TLS to targets that offer it.
-		tf = &tlsFiles{cfg: cfg.TLS}
-		st, err := tf.load()
-		if err != nil {
-			ln.Close()
-			a.client.Close()
-			store.Close()
-			return nil, err
-		}
-		tf.cur.Store(st)
-		a.tls = tf
-		a.client.SetTLS(st.outbound)
 	}
 	a.metrics = newMetrics(a)
 	a.delegations = workerpool.New(a.runDelegation, maxIdleDelegators)
 	a.tracked = workerpool.New(a.runTracked, maxIdleTracked)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	if err := a.recoverState(); err != nil {
-		ln.Close()
-		if tlsLn != nil && tlsLn != ln {
-			tlsLn.Close()
-		}
+		closeListeners()
 		a.cancel()
 		a.client.Close()
 		a.wg.Wait()
