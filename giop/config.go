@@ -183,6 +183,11 @@ func DefaultConfig() *Config {
 	}
 }
 
+// WithDefaults returns a copy of c (or of the defaults when c is nil)
+// with zero fields set to their defaults: the bounds a Server or Client
+// made from c applies, for whoever sizes something by them.
+func (c *Config) WithDefaults() *Config { return c.withDefaults() }
+
 // withDefaults returns a copy of c (or of the defaults when c is nil) with
 // zero fields set to their defaults.
 func (c *Config) withDefaults() *Config {

@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/requestagent/requestagent/agent"
-	"github.com/requestagent/requestagent/giop"
 )
 
 // memoryBase is what the process holds beyond the budgets it is given:
@@ -33,15 +32,8 @@ func memoryLimit(c *cli.Context, cfg agent.Config) int64 {
 	if index < 0 {
 		return -1 // no budget to derive it from
 	}
-	buffered := int64(max(giop.DefaultMaxBufferedBytes, 4*cfg.GIOP.MaxMessageSize))
-	if cfg.GIOP.MaxBufferedBytes > 0 {
-		buffered = int64(cfg.GIOP.MaxBufferedBytes)
-	}
-	queued := int64(max(giop.DefaultMaxQueuedBytes, 4*cfg.GIOP.MaxMessageSize))
-	if cfg.GIOP.MaxQueuedBytes > 0 {
-		queued = int64(cfg.GIOP.MaxQueuedBytes)
-	}
-	return index + buffered + queued + memoryBase
+	g := cfg.GIOP.WithDefaults()
+	return index + int64(g.MaxBufferedBytes) + int64(g.MaxQueuedBytes) + memoryBase
 }
 
 // setMemoryLimit applies memoryLimit unless GOMEMLIMIT is set, and says
