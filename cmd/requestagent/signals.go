@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/requestagent/requestagent/agent"
 )
 
 // hurry is closed by a second SIGINT or SIGTERM.
@@ -30,4 +32,23 @@ func handleSignals() context.Context {
 		os.Exit(1)
 	}()
 	return ctx
+}
+
+// reloadOnHangup rereads the agent's TLS files on each SIGHUP until stop
+// is called: rotated certificates are served without a restart.
+func reloadOnHangup(a *agent.Agent) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range hup {
+			_ = a.ReloadTLS() // logged by the agent; the files loaded before stay in use
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(hup)
+		<-done
+	}
 }

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/requestagent/requestagent/agent"
@@ -41,23 +37,4 @@ func tlsConfig(c *cli.Context) agent.TLSConfig {
 		ClientAuth: agent.ClientAuth(c.String("tls-client-auth")), BindIdentity: c.Bool("bind-identity"),
 		OutboundCAFile: c.Path("tls-outbound-ca"), OutboundCertFile: c.Path("tls-outbound-cert"),
 		OutboundKeyFile: c.Path("tls-outbound-key")}
-}
-
-// reloadOnHangup rereads the agent's TLS files on each SIGHUP until stop
-// is called: rotated certificates are served without a restart.
-func reloadOnHangup(a *agent.Agent) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range hup {
-			_ = a.ReloadTLS() // logged by the agent; the files loaded before stay in use
-		}
-	}()
-	return func() {
-		signal.Stop(hup)
-		close(hup)
-		<-done
-	}
 }
