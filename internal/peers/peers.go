@@ -381,6 +381,22 @@ func (p *Process) Served(t testing.TB, want int) []string {
 	return got
 }
 
+// PollingTranscript is what clients/cpp/examples/polling_client prints
+// when it passes: two create_request calls, each premature and then the
+// target's result, and the group empty at the end.
+func PollingTranscript() []string {
+	return []string{
+		"create_request -> Request",
+		"add_stock -> premature (REPLY_NOT_AVAILABLE)",
+		"add_stock -> TRUE",
+		"create_request -> Request",
+		"find_closest_symbol -> premature (REPLY_NOT_AVAILABLE)",
+		"find_closest_symbol -> TRUE ACME",
+		"poll -> PollingGroupIsEmpty",
+		"PASS",
+	}
+}
+
 // StockPair checks that served (from Served) holds the seed programs' two
 // calls, add_stock ACME and find_closest_symbol ACMA, and returns what
 // find_closest_symbol answered. The agent delegates the two concurrently,
