@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/rawgiop"
 )
 
 // Hostile peers (SPEC.md): a raw-bytes client on
@@ -181,17 +182,6 @@ func blobRequest(id uint32, blob []byte) []byte {
 		ObjectKey: echoKey, Operation: "echoBlob"}, func(e *giop.Encoder) { e.WriteOctets(blob) })
 }
 
-// header builds a bare GIOP header.
-func header(major, minor, flags byte, t giop.MsgType, size uint32) []byte {
-	b := []byte{'G', 'I', 'O', 'P', major, minor, flags, byte(t), 0, 0, 0, 0}
-	if flags&1 != 0 {
-		binary.LittleEndian.PutUint32(b[8:], size)
-	} else {
-		binary.BigEndian.PutUint32(b[8:], size)
-	}
-	return b
-}
-
 // hostile is one test's server, its address and a well-behaved client.
 type hostile struct {
 	t    *testing.T
@@ -248,20 +238,20 @@ func TestHostile(t *testing.T) {
 			c.expectMessageErrorThenClose()
 		}},
 		{"giop_1_3", func(h *hostile, c *rawClient) {
-			c.mustWrite(header(1, 3, 1, giop.MsgRequest, 0))
+			c.mustWrite(rawgiop.Header(1, 3, 1, giop.MsgRequest, 0))
 			c.expectMessageErrorThenClose()
 		}},
 		{"unknown_message_type", func(h *hostile, c *rawClient) {
-			c.mustWrite(header(1, 2, 1, 8, 0))
+			c.mustWrite(rawgiop.Header(1, 2, 1, 8, 0))
 			c.expectMessageErrorThenClose()
 		}},
 		{"fragment_type_in_1_0", func(h *hostile, c *rawClient) {
-			c.mustWrite(header(1, 0, 1, giop.MsgFragment, 0))
+			c.mustWrite(rawgiop.Header(1, 0, 1, giop.MsgFragment, 0))
 			c.expectMessageErrorThenClose()
 		}},
 		// §6 "message_size": refused from the header, before any body.
 		{"oversized_message_size", func(h *hostile, c *rawClient) {
-			c.mustWrite(header(1, 2, 1, giop.MsgRequest, 1<<20))
+			c.mustWrite(rawgiop.Header(1, 2, 1, giop.MsgRequest, 1<<20))
 			c.expectMessageErrorThenClose()
 		}},
 		// §2.5: omniORB answers a header string of length 0x7fffffff with
@@ -293,14 +283,14 @@ func TestHostile(t *testing.T) {
 		}},
 		// §6 "Fragments": a Fragment without a fragmented message.
 		{"fragment_without_message", func(h *hostile, c *rawClient) {
-			c.mustWrite(append(header(1, 2, 1, giop.MsgFragment, 8), 99, 0, 0, 0, 1, 2, 3, 4))
+			c.mustWrite(append(rawgiop.Header(1, 2, 1, giop.MsgFragment, 8), 99, 0, 0, 0, 1, 2, 3, 4))
 			c.expectMessageErrorThenClose()
 		}},
 		// §6 "Fragments": watch for floods of empty fragments.
 		{"never_ending_fragment_chain", func(h *hostile, c *rawClient) {
 			parts := giop.FragmentMessage(echoRequest(giop.V1_2, 5, "x"), 16, 24)
 			msgs := [][]byte{parts[0]}
-			empty := append(header(1, 2, 1|2, giop.MsgFragment, 4), 5, 0, 0, 0)
+			empty := append(rawgiop.Header(1, 2, 1|2, giop.MsgFragment, 4), 5, 0, 0, 0)
 			for range hostileConfig().MaxFragments + 1 {
 				msgs = append(msgs, empty)
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/rawgiop"
 )
 
 // Server-wide limits (giop/SPEC.md "Limits"): the bytes of messages being
@@ -184,7 +185,7 @@ func TestHostile_SpentByteBudgetStillReadsSmallMessages(t *testing.T) {
 		c.MaxBufferedBytes = giop.HeaderSize + body
 	}, nil)
 	holder := dialRaw(t, h.addr)
-	holder.mustWrite(append(header(1, 2, 1, giop.MsgRequest, body), make([]byte, body-1)...))
+	holder.mustWrite(append(rawgiop.Header(1, 2, 1, giop.MsgRequest, body), make([]byte, body-1)...))
 	h.waitBuffered(giop.HeaderSize + body)
 	h.good.echo(3, "while the budget is spent")
 	fresh := dialRaw(t, h.addr)
@@ -313,7 +314,7 @@ func TestHostile_HeadersCostLittle(t *testing.T) {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	conns := dialMany(t, h.addr, n)
-	msg := append(header(1, 2, 1, giop.MsgRequest, 60000), 0)
+	msg := append(rawgiop.Header(1, 2, 1, giop.MsgRequest, 60000), 0)
 	for _, nc := range conns {
 		if _, err := nc.Write(msg); err != nil {
 			t.Fatal(err)

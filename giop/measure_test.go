@@ -2,8 +2,6 @@ package giop_test
 
 import (
 	"bytes"
-	"encoding/binary"
-	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/rawgiop"
 )
 
 // Measurements of what hostile but legal peers cost a server with the
@@ -44,7 +43,7 @@ func TestMeasure_Slowloris(t *testing.T) {
 	c := startChildServer(t)
 	logStats(t, "idle server", c.stats())
 	conns := dialMany(t, c.addr, n)
-	hdr := header(1, 2, 1, giop.MsgRequest, 1<<20)
+	hdr := rawgiop.Header(1, 2, 1, giop.MsgRequest, 1<<20)
 	for _, nc := range conns {
 		nc.Write(hdr)
 	}
@@ -58,32 +57,6 @@ func TestMeasure_Slowloris(t *testing.T) {
 	c.waitStats("every connection closed", func(s *childStats) bool { return s.stat("Open") == 0 })
 	logStats(t, "after they closed", c.stats())
 	c.quit()
-}
-
-// fragmentChains writes chains legal GIOP 1.2 fragment chains of
-// about 2 MiB each (a 64 KiB Request with MORE_FRAGMENTS, then 31 Fragments
-// of 64 KiB, the last never sent) and reports whether all were written.
-func fragmentChains(nc net.Conn, chains int) bool {
-	const part = 64 << 10
-	first := header(1, 2, 3, giop.MsgRequest, part-giop.HeaderSize)
-	first = append(first, make([]byte, part-giop.HeaderSize)...)
-	frag := header(1, 2, 3, giop.MsgFragment, part-giop.HeaderSize)
-	frag = append(frag, make([]byte, part-giop.HeaderSize)...)
-	nc.SetWriteDeadline(time.Now().Add(time.Minute))
-	for i := range chains {
-		id := uint32(2*i + 1)
-		binary.LittleEndian.PutUint32(first[giop.HeaderSize:], id)
-		binary.LittleEndian.PutUint32(frag[giop.HeaderSize:], id)
-		if _, err := nc.Write(first); err != nil {
-			return false
-		}
-		for range 31 {
-			if _, err := nc.Write(frag); err != nil {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // TestMeasure_FragmentChains: 128 connections each hold legal GIOP 1.2
@@ -129,7 +102,7 @@ func measureChains(t *testing.T, chains int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if fragmentChains(nc, chains) {
+			if rawgiop.FragmentChains(nc, chains) {
 				complete.Add(1)
 			}
 		}()

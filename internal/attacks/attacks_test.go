@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	crand "crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +23,7 @@ import (
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/rawgiop"
 	"github.com/requestagent/requestagent/nmproto"
 )
 
@@ -580,31 +579,6 @@ func logMessage(l string) string {
 
 // --- 5. Fragments ----------------------------------------------------------
 
-// fragmentChains writes chains legal GIOP 1.2 fragment chains of about
-// 2 MiB each (giop/measure_test.go) and reports whether all were written.
-func fragmentChains(nc net.Conn, chains int) bool {
-	const part = 64 << 10
-	first := header(1, 2, 3, giop.MsgRequest, part-giop.HeaderSize)
-	first = append(first, make([]byte, part-giop.HeaderSize)...)
-	frag := header(1, 2, 3, giop.MsgFragment, part-giop.HeaderSize)
-	frag = append(frag, make([]byte, part-giop.HeaderSize)...)
-	nc.SetWriteDeadline(time.Now().Add(time.Minute))
-	for i := range chains {
-		id := uint32(2*i + 1)
-		binary.LittleEndian.PutUint32(first[giop.HeaderSize:], id)
-		binary.LittleEndian.PutUint32(frag[giop.HeaderSize:], id)
-		if _, err := nc.Write(first); err != nil {
-			return false
-		}
-		for range 31 {
-			if _, err := nc.Write(frag); err != nil {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 func attackFragments(t *testing.T, s *suite) {
 	r := s.start(t, "waitreply")
 	n, chains := s.n(128), 8
@@ -616,7 +590,7 @@ func attackFragments(t *testing.T, s *suite) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if fragmentChains(nc, chains) {
+			if rawgiop.FragmentChains(nc, chains) {
 				complete.Add(1)
 			}
 		}()
@@ -1153,7 +1127,7 @@ func runHelper(spec string) int {
 		return 2
 	}
 	conns, failed := dialMany(addr, n)
-	hdr := header(1, 2, 1, giop.MsgRequest, 2<<20)
+	hdr := rawgiop.Header(1, 2, 1, giop.MsgRequest, 2<<20)
 	for _, nc := range conns {
 		nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		nc.Write(hdr)

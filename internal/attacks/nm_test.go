@@ -3,7 +3,6 @@ package attacks
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -278,17 +277,6 @@ func rawRequest(id uint32, key []byte, op string, args func(*giop.Encoder)) []by
 		args(e)
 	}
 	return bytes.Clone(e.FinishMessage())
-}
-
-// header is a bare 12-byte GIOP header.
-func header(major, minor, flags byte, t giop.MsgType, size uint32) []byte {
-	b := []byte{'G', 'I', 'O', 'P', major, minor, flags, byte(t), 0, 0, 0, 0}
-	if flags&1 != 0 {
-		binary.LittleEndian.PutUint32(b[8:], size)
-	} else {
-		binary.BigEndian.PutUint32(b[8:], size)
-	}
-	return b
 }
 
 // readMessage reads one GIOP message (header and body) from nc.

@@ -1,0 +1,52 @@
+// Package rawgiop writes GIOP messages byte by byte, as a hostile or
+// careless peer would, for the tests that attack a GIOP server: the
+// giop package's own and the attacks on the real binary
+// (internal/attacks).
+package rawgiop
+
+import (
+	"encoding/binary"
+	"net"
+	"time"
+
+	"github.com/requestagent/requestagent/giop"
+)
+
+// Header returns a GIOP header of the given version, flags (bit 0: little
+// endian; bit 1: more fragments), message type and declared body size,
+// whatever it claims.
+func Header(major, minor, flags byte, t giop.MsgType, size uint32) []byte {
+	b := []byte{'G', 'I', 'O', 'P', major, minor, flags, byte(t), 0, 0, 0, 0}
+	if flags&1 != 0 {
+		binary.LittleEndian.PutUint32(b[8:], size)
+	} else {
+		binary.BigEndian.PutUint32(b[8:], size)
+	}
+	return b
+}
+
+// FragmentChains writes chains legal GIOP 1.2 fragment chains of about
+// 2 MiB each (a 64 KiB Request with MORE_FRAGMENTS, then 31 Fragments of
+// 64 KiB, the last never sent) and reports whether all were written.
+func FragmentChains(nc net.Conn, chains int) bool {
+	const part = 64 << 10
+	first := Header(1, 2, 3, giop.MsgRequest, part-giop.HeaderSize)
+	first = append(first, make([]byte, part-giop.HeaderSize)...)
+	frag := Header(1, 2, 3, giop.MsgFragment, part-giop.HeaderSize)
+	frag = append(frag, make([]byte, part-giop.HeaderSize)...)
+	nc.SetWriteDeadline(time.Now().Add(time.Minute))
+	for i := range chains {
+		id := uint32(2*i + 1)
+		binary.LittleEndian.PutUint32(first[giop.HeaderSize:], id)
+		binary.LittleEndian.PutUint32(frag[giop.HeaderSize:], id)
+		if _, err := nc.Write(first); err != nil {
+			return false
+		}
+		for range 31 {
+			if _, err := nc.Write(frag); err != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
