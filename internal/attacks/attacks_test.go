@@ -801,6 +801,26 @@ func attackBigGroup(t *testing.T, s *suite) {
 
 // --- 10. A corrupt store ---------------------------------------------------------------
 
+// ackedThenKilled starts an agent, has n 2PIs acknowledged, kills it with
+// SIGKILL and returns it with the pollers, its newest memtable log and
+// how many bytes of that log were written: the store the corruption
+// attacks then damage.
+func ackedThenKilled(t *testing.T, s *suite, n int) (r *run, acked []*giop.IOR, mem string, used int64) {
+	t.Helper()
+	r = s.start(t, "waitreply")
+	c := giop.NewClient(nil)
+	defer c.Close()
+	_, rcv := proxyAndReceiver(t, c, r.p.ref, r.target)
+	acked = sendAcked(t, r.p, rcv, n)
+	time.Sleep(200 * time.Millisecond)
+	r.p.kill()
+	mem, used, err := newestMem(r.p.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, acked, mem, used
+}
+
 // newestMem returns the newest memtable log of a Badger directory and how
 // many of its bytes are written (the rest is the zeroes of its
 // preallocation).
@@ -894,17 +914,7 @@ func logSaid(stderr string) string {
 func attackCorruption(t *testing.T, s *suite) {
 	n := s.n(2000)
 	t.Run("flip", func(t *testing.T) {
-		r := s.start(t, "waitreply")
-		c := giop.NewClient(nil)
-		defer c.Close()
-		_, rcv := proxyAndReceiver(t, c, r.p.ref, r.target)
-		acked := sendAcked(t, r.p, rcv, n)
-		time.Sleep(200 * time.Millisecond)
-		r.p.kill()
-		mem, used, err := newestMem(r.p.dataDir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, acked, mem, used := ackedThenKilled(t, s, n)
 		f, err := os.OpenFile(mem, os.O_RDWR, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -934,17 +944,7 @@ func attackCorruption(t *testing.T, s *suite) {
 		frac    float64
 	}{{"10b", "truncate", 0.5}, {"10c", "empty", 0}} {
 		t.Run(cut.name, func(t *testing.T) {
-			r := s.start(t, "waitreply")
-			c := giop.NewClient(nil)
-			defer c.Close()
-			_, rcv := proxyAndReceiver(t, c, r.p.ref, r.target)
-			acked := sendAcked(t, r.p, rcv, n)
-			time.Sleep(200 * time.Millisecond)
-			r.p.kill()
-			mem, used, err := newestMem(r.p.dataDir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r, acked, mem, used := ackedThenKilled(t, s, n)
 			if err := os.Truncate(mem, int64(float64(used)*cut.frac)); err != nil {
 				t.Fatal(err)
 			}
