@@ -209,19 +209,7 @@ func TestPolicy_BoundRecipientIsNotJudged(t *testing.T) {
 	if _, err := e.createProxy(e.target, "", away); !refusedNo(err) {
 		t.Fatalf("proxy with an unbound recipient the policy denies = %v, want NO_PERMISSION/TARGET_NOT_ALLOWED", err)
 	}
-	_, rcv := proxyAndReceiver(t, c, e.agentRef, e.target, away, boolProp(agent.PropRecipientOnConnection, true))
-	if _, err := c.Invoke(e.ctx(), rcv, &giop.Invocation{Operation: "add_stock", Args: addStockArgs("ACME", 1),
-		Contexts: reqInfoCtx("", "bound", 0, false), RawReply: true}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case d := <-r.arrived:
-		if d.cookie != "bound" || d.pullErr != nil || !d.result {
-			t.Fatalf("delivery over the bound connection: %+v", d)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no callback over the bound connection; failures: %+v", e.agent.RecipientFailures())
-	}
+	e.expectBoundCallback(t, c, r, away)
 	if n := len(e.agent.Proxies()); n != 1 {
 		t.Fatalf("%d proxies stored, want the bound one only", n)
 	}

@@ -265,7 +265,16 @@ func TestCallback_ExplicitConnectionBinding(t *testing.T) {
 	c.OfferBiDir(ad, nil)
 	unreachable := giop.NewIOR(agent.ReplyRecipientID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
 		Port: uint16(freePort(t)), ObjectKey: []byte("Recipient")})
-	_, rcv := proxyAndReceiver(t, c, e.agentRef, e.target, unreachable, boolProp(agent.PropRecipientOnConnection, true))
+	e.expectBoundCallback(t, c, r, unreachable)
+}
+
+// expectBoundCallback makes a 2PI through a proxy whose recipient (at
+// recipient, never dialled) is bound to c's connection
+// (RecipientOnConnection), and waits for its callback to reach r over
+// that connection.
+func (e *env) expectBoundCallback(t *testing.T, c *giop.Client, r *goRecipient, recipient *giop.IOR) {
+	t.Helper()
+	_, rcv := proxyAndReceiver(t, c, e.agentRef, e.target, recipient, boolProp(agent.PropRecipientOnConnection, true))
 	if _, err := c.Invoke(e.ctx(), rcv, &giop.Invocation{Operation: "add_stock", Args: addStockArgs("ACME", 1),
 		Contexts: reqInfoCtx("", "bound", 0, false), RawReply: true}); err != nil {
 		t.Fatal(err)
