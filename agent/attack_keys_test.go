@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -207,15 +206,6 @@ func (r *derivingRecipient) Invoke(ctx context.Context, req *giop.ServerRequest)
 // startServant serves s under key on a loopback port and returns its IOR.
 func startServant(t *testing.T, key string, s giop.Servant) *giop.IOR {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ad := giop.NewAdapter()
-	ad.Register([]byte(key), s)
-	srv := giop.NewServer(nil, ad)
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return giop.NewIOR(s.RepositoryID(), &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
-		Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte(key)})
+	ior, _ := servedAt(t, key, s)
+	return ior
 }
