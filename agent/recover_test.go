@@ -33,18 +33,25 @@ func TestRestart_StoreWithLegacyKeys(t *testing.T) {
 	testRestart(t, toLegacyKeys)
 }
 
-// testRestart runs the restart of TestRestart_NothingAcknowledgedIsLost;
-// rewrite, if set, changes the store while the agent is stopped.
-func testRestart(t *testing.T, rewrite func(t *testing.T, dir string)) {
-	dir := t.TempDir()
-	cfg := agent.Config{
+// restartEnv is an agent with one delegation thread on a durable store in
+// a directory of its own, at a fixed address so that a restart keeps the
+// references handed out, with a proxy and its typed receiver.
+func restartEnv(t *testing.T) (dir string, cfg agent.Config, e *env, proxy, rcv *giop.IOR) {
+	dir = t.TempDir()
+	cfg = agent.Config{
 		Listen:     fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)),
 		Store:      storage.Config{Dir: dir, Durable: true},
 		MaxThreads: 1,
 	}
-	e := newEnv(t, cfg)
-	proxy := e.mustProxy()
-	rcv := e.receiver(proxy)
+	e = newEnv(t, cfg)
+	proxy = e.mustProxy()
+	return dir, cfg, e, proxy, e.receiver(proxy)
+}
+
+// testRestart runs the restart of TestRestart_NothingAcknowledgedIsLost;
+// rewrite, if set, changes the store while the agent is stopped.
+func testRestart(t *testing.T, rewrite func(t *testing.T, dir string)) {
+	dir, cfg, e, proxy, rcv := restartEnv(t)
 
 	done := e.call(rcv, "add_stock", reqInfoCtx("done", "", 0, false), addStockArgs("DONE", 1))
 	// unmask=FALSE reports without consuming: wait until the reply is stored.
@@ -154,15 +161,7 @@ func toLegacyKeys(t *testing.T, dir string) {
 // (docs/deploying.md), instead of being sent during the grace period and
 // cut off by its end as COMM_FAILURE/MAYBE.
 func TestShutdown_QueuedRequestsStayQueued(t *testing.T) {
-	dir := t.TempDir()
-	cfg := agent.Config{
-		Listen:     fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)),
-		Store:      storage.Config{Dir: dir, Durable: true},
-		MaxThreads: 1,
-	}
-	e := newEnv(t, cfg)
-	proxy := e.mustProxy()
-	rcv := e.receiver(proxy)
+	_, cfg, e, _, rcv := restartEnv(t)
 	release := e.sm.hold()
 	inflight := e.call(rcv, "add_stock", reqInfoCtx("inflight", "", 0, false), addStockArgs("INFLIGHT", 1))
 	<-e.sm.entered
