@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/configerr"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/storage"
 )
@@ -231,9 +232,7 @@ func (c *Config) withDefaults() {
 // Validate reports the first invalid field; errors wrap ErrBadConfig and
 // name the field.
 func (c *Config) Validate() error {
-	bad := func(field string, v any, why string) error {
-		return fmt.Errorf("%w: %s=%v: %s", ErrBadConfig, field, v, why)
-	}
+	bad := func(field string, v any, why string) error { return configerr.New(ErrBadConfig, field, v, why) }
 	if err := c.TLS.validate(); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/configerr"
 	"github.com/requestagent/requestagent/nmproto"
 )
 
@@ -182,7 +183,7 @@ func (p TargetPolicy) compile() (*targetPolicy, error) {
 		for _, s := range set.rules {
 			r, err := parseTargetRule(s)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s=%q: %v", ErrBadConfig, set.name, s, err)
+				return nil, configerr.Quoted(ErrBadConfig, set.name, s, err.Error())
 			}
 			*set.into = append(*set.into, r)
 		}

@@ -1,13 +1,13 @@
 package agent
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/configerr"
 )
 
 // Published addresses (docs/deploying.md): what the agent puts in every
@@ -45,12 +45,12 @@ func publishedAddrs(hosts string, listen *net.TCPAddr) (published, error) {
 		if host, p, err := net.SplitHostPort(h); err == nil {
 			n, err := strconv.Atoi(p)
 			if err != nil || n <= 0 || n > 65535 {
-				return published{}, fmt.Errorf("%w: Host=%q: bad port", ErrBadConfig, h)
+				return published{}, configerr.Quoted(ErrBadConfig, "Host", h, "bad port")
 			}
 			a = giop.AlternateAddress{Host: host, Port: uint16(n)}
 		}
 		if !validHost(a.Host) {
-			return published{}, fmt.Errorf("%w: Host=%q: not a host name or IP address", ErrBadConfig, h)
+			return published{}, configerr.Quoted(ErrBadConfig, "Host", h, "not a host name or IP address")
 		}
 		addrs = append(addrs, a)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/configerr"
 )
 
 // IIOP over TLS and client identity (giop/SPEC.md, "IIOP over TLS";
@@ -80,9 +81,7 @@ func (c *TLSConfig) Enabled() bool { return c.Listen != "" }
 
 // validate checks the fields that can be checked without reading files.
 func (c *TLSConfig) validate() error {
-	bad := func(field, v, why string) error {
-		return fmt.Errorf("%w: %s=%q: %s", ErrBadConfig, field, v, why)
-	}
+	bad := func(field, v, why string) error { return configerr.Quoted(ErrBadConfig, field, v, why) }
 	switch c.ClientAuth {
 	case "", ClientAuthNone, ClientAuthRequest, ClientAuthRequire:
 	default:

@@ -1,10 +1,11 @@
 package giop
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/requestagent/requestagent/internal/configerr"
 )
 
 // Config holds the limits and timeouts of GIOP connections, for servers and
@@ -230,9 +231,7 @@ func (c *Config) withDefaults() *Config {
 // Validate reports the first field that is out of range. Errors wrap
 // ErrBadConfig and name the field.
 func (c *Config) Validate() error {
-	bad := func(field string, v any, why string) error {
-		return fmt.Errorf("%w: %s=%v: %s", ErrBadConfig, field, v, why)
-	}
+	bad := func(field string, v any, why string) error { return configerr.New(ErrBadConfig, field, v, why) }
 	msgSize := c.MaxMessageSize
 	if msgSize == 0 {
 		msgSize = DefaultMaxMessageSize

@@ -1,10 +1,11 @@
 package storage
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/requestagent/requestagent/internal/configerr"
 )
 
 // Config configures a Store. Zero fields take their defaults.
@@ -134,9 +135,7 @@ func (c *Config) withDefaults() {
 
 // Validate reports the first invalid field.
 func (c *Config) Validate() error {
-	bad := func(field string, v any, why string) error {
-		return fmt.Errorf("%w: %s=%v: %s", ErrBadConfig, field, v, why)
-	}
+	bad := func(field string, v any, why string) error { return configerr.New(ErrBadConfig, field, v, why) }
 	switch {
 	case c.Dir == "" && !c.InMemory:
 		return bad("Dir", `""`, "a data directory is required")

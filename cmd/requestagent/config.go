@@ -1,15 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/configerr"
 	"github.com/requestagent/requestagent/storage"
 )
 
@@ -155,17 +155,13 @@ var configFlags = map[string]string{
 	"MaxConnections": "max-connections", "Host": "host",
 }
 
-// configFieldError is how agent and giop Validate name a field:
-// "<pkg>: invalid configuration: Field=value: why".
-var configFieldError = regexp.MustCompile(`^\w+: invalid configuration: ([\w.]+)=(.*)$`)
-
 // configError turns a Config's validation error into one line naming the
 // flag (exit 2); a field no flag sets keeps its own name.
 func configError(err error) error {
-	if m := configFieldError.FindStringSubmatch(err.Error()); m != nil {
-		if flag, ok := configFlags[m[1]]; ok {
-			value, why, _ := strings.Cut(m[2], ": ")
-			return badFlag(flag, fmt.Sprintf("%s: %s", value, why))
+	var f *configerr.Field
+	if errors.As(err, &f) {
+		if flag, ok := configFlags[f.Name]; ok {
+			return badFlag(flag, f.Value+": "+f.Why)
 		}
 	}
 	return cli.Exit(err.Error(), 2)
