@@ -3,8 +3,10 @@ package giop
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"runtime"
@@ -38,6 +40,11 @@ type Conn struct {
 	// handshake is done, before the connection starts.
 	identity string
 	frames   *frameReader
+	// joinWrites is set when nc cannot write a vector in one system call
+	// (TLS: net.Buffers.WriteTo would make each message a record and a
+	// write of its own): the writer copies a batch into one buffer
+	// first. Immutable.
+	joinWrites bool
 	// ops interns the peer's operation names; only the reader uses it.
 	ops map[string]string
 
@@ -190,6 +197,7 @@ func newConnOffering(nc net.Conn, cfg *Config, h Handler, accepted bool, offer [
 		offer:    offer,
 		identity: connIdentity(nc),
 	}
+	_, c.joinWrites = nc.(*tls.Conn)
 	if accepted {
 		c.nextID = 1
 	}
@@ -781,9 +789,14 @@ func (c *Conn) writeLoop() {
 		}
 		now := time.Now()
 		c.armWriteDeadline(now)
-		wb = bufs
 		c.writing.Store(now.UnixNano())
-		_, err := wb.WriteTo(c.nc)
+		var err error
+		if c.joinWrites && len(bufs) > 1 {
+			err = writeJoined(c.nc, bufs)
+		} else {
+			wb = bufs
+			_, err = wb.WriteTo(c.nc)
+		}
 		c.writing.Store(0)
 		// The written messages are given back and dropped at once: bufs
 		// would otherwise keep the last batch's buffers alive.
@@ -798,6 +811,27 @@ func (c *Conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// joinBuffers holds the buffers writeJoined copies batches into, each of
+// maxBatchBytes: a batch of several frames is never larger (writeLoop), so
+// they do not grow, and they are held only for the length of a write.
+var joinBuffers = sync.Pool{New: func() any { b := make([]byte, 0, maxBatchBytes); return &b }}
+
+// writeJoined writes bufs, at most maxBatchBytes in all, with one Write:
+// over TLS one record (or as few as its size needs) and one system call
+// for a whole batch, where a Write per message costs a record, a seal and
+// a system call each.
+func writeJoined(w io.Writer, bufs net.Buffers) error {
+	bp := joinBuffers.Get().(*[]byte)
+	b := (*bp)[:0]
+	for _, x := range bufs {
+		b = append(b, x...)
+	}
+	_, err := w.Write(b)
+	*bp = b[:0]
+	joinBuffers.Put(bp)
+	return err
 }
 
 // armWriteDeadline keeps the write deadline between WriteTimeout and 1.5 ×
