@@ -9,8 +9,10 @@
 //	(c) the request agent, in this process, with the store durable and
 //	    not, driven by omniORB C++ clients (nm_bench_client) and by Go
 //	    clients (loadgen.Run), in the WaitReply and 2PI models, and both
-//	    timing only a durable 2PI's send (its acknowledgement); and a
-//	    durable C++ 2PI in suppressed mode;
+//	    timing only a durable 2PI's send (its acknowledgement); a
+//	    durable C++ 2PI in suppressed mode; and the C++ WaitReply and
+//	    durable 2PI again with the client on IIOP over mutual TLS
+//	    (nm_bench_client_tls, omniORB's SSL transport);
 //	(r) plain Badger: conc writers each writing a record and waiting until
 //	    it is durable, coalesced into one transaction per batch — the raw
 //	    batched write rate the durable acknowledgements are held against;
@@ -66,7 +68,11 @@ const rawRecordOverhead = 192
 type Row struct {
 	Path, Client, Model string
 	Durable             bool // (c) only
-	Conc, Size          int
+	// TLS: (c) with the client on IIOP over mutual TLS (TLS 1.3, a client
+	// certificate required), the agent serving TLS only; the target stays
+	// in clear, so the row differs from its clear-text twin only there.
+	TLS        bool
+	Conc, Size int
 	// Calls and PerSec are over both halves of the row's measurement: all
 	// calls ÷ the two halves' wall time. P50, P90 and P99 are the mean of
 	// the halves' percentiles.
@@ -101,7 +107,21 @@ func (r Row) Key() string {
 	if r.Durable {
 		d = "durable"
 	}
+	if r.TLS {
+		d += ", TLS"
+	}
 	return fmt.Sprintf("(c) agent, %s %s, %s", r.Client, r.Model, d)
+}
+
+// clearTwin returns the row r is over TLS, and whether rows hold it.
+func clearTwin(rows []Row, r Row) (Row, bool) {
+	for _, c := range rows {
+		if c.Path == r.Path && c.Client == r.Client && c.Model == r.Model && c.Durable == r.Durable && !c.TLS &&
+			c.Conc == r.Conc && c.Size == r.Size && c.Err == "" && c.PerSec > 0 {
+			return c, true
+		}
+	}
+	return Row{}, false
 }
 
 // ratio returns r's throughput over that of the rows of path at the same

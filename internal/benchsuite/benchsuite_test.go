@@ -75,8 +75,8 @@ func TestRun_Smoke(t *testing.T) {
 		t.Skip("starts omniORB peers and agents")
 	}
 	rows := Run(t, Config{Concurrency: []int{1, 3}, Sizes: []int{0, 64}, Calls: 60, Logf: t.Logf})
-	if len(rows) != 2*2*14 {
-		t.Fatalf("%d rows, want 56", len(rows))
+	if len(rows) != 2*2*16 {
+		t.Fatalf("%d rows, want 64", len(rows))
 	}
 	for _, r := range rows {
 		// (r) measures a rate only: no latencies.
@@ -94,7 +94,8 @@ func TestRun_Smoke(t *testing.T) {
 	m := ReadMachine(peers.RepoRoot())
 	checkXML(t, SVG(m, rows))
 	md := Markdown(m, rows, "x.svg")
-	for _, want := range []string{"(c) agent, Go 2pi, durable", "(c) agent, Go send, durable", "(c) agent, C++ send, durable", "(c) agent, C++ 2pi suppressed, durable", "(r) raw batched Badger"} {
+	for _, want := range []string{"(c) agent, Go 2pi, durable", "(c) agent, Go send, durable", "(c) agent, C++ send, durable", "(c) agent, C++ 2pi suppressed, durable",
+		"(c) agent, C++ 2pi, durable, TLS", "(r) raw batched Badger", "IIOP over mutual TLS against clear text"} {
 		if !strings.Contains(md, want) {
 			t.Fatalf("Markdown lacks %q:\n%s", want, md)
 		}
@@ -115,6 +116,9 @@ func fakeRows() []Row {
 				mk(PathAgent, ClientCxx, ModelWaitReply, false, 0.25), mk(PathAgent, ClientGo, Model2PI, true, 0.1),
 				mk(PathAgent, ClientGo, ModelSend, true, 0.2), Row{Path: PathRaw, Client: ClientGo, Model: ModelRecord,
 					Durable: true, Conc: conc, Size: size, Calls: 1000, PerSec: base * 0.8})
+			tls := mk(PathAgent, ClientCxx, ModelWaitReply, false, 0.2)
+			tls.TLS, tls.AgentCPU = true, 50*time.Microsecond
+			rows = append(rows, tls)
 		}
 	}
 	rows[3].Err = "loadgen: 1 of 1000 calls failed | oops"
@@ -143,6 +147,10 @@ func TestMarkdown(t *testing.T) {
 		"| (r) raw batched Badger, a record per caller | 800 | 12,800 | 51,200 | 800 | 12,800 | 51,200 |",
 		"| (c) agent, Go send, durable | 200 · 0.25 | 3,200 · 0.25 | 12,800 · 0.25 | 200 · 0.25 |",
 		"| 16 | (r) raw batched Badger, a record per caller | 1,000 | 12,800 | +0% | – | – | – | – | – |",
+		// TLS against its clear twin: calls/s ratio, agent CPU clear → TLS
+		// (the twin's CPU is set at 64 B, conc 1 only).
+		"| C++ waitreply, not durable, TLS | 0.80 · 40.0 → 50.0 | 0.80 · – → 50.0 |",
+		"| 1 | (c) agent, C++ waitreply, not durable, TLS | 1,000 | 200 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md)
@@ -197,7 +205,7 @@ func TestSVG_WellFormed(t *testing.T) {
 	m := Machine{CPU: `A & B <"cpu">`, Cores: 2, Kernel: "6.0", Commit: "`abc`", Date: time.Now()}
 	s := SVG(m, fakeRows())
 	checkXML(t, s)
-	if !strings.Contains(s, "A &amp; B &lt;&quot;cpu&quot;&gt;") || strings.Count(s, "<polyline") != 2*5*3 {
+	if !strings.Contains(s, "A &amp; B &lt;&quot;cpu&quot;&gt;") || strings.Count(s, "<polyline") != 2*6*3 {
 		t.Fatalf("SVG: %d polylines, or the CPU name unescaped:\n%s", strings.Count(s, "<polyline"), s)
 	}
 	checkXML(t, SVG(m, nil)) // no rows: still a document

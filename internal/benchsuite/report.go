@@ -111,6 +111,10 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 	w("  `send` (durable): each call is a 2PI's send only, timed to its premature return — the\n")
 	w("  agent's acknowledgement that the request is on disk; every reply is pulled after the timed\n")
 	w("  part (its CPU is in the row's, its time is not).\n")
+	w("  **TLS**: the C++ `waitreply` and durable `2pi` rows again with the client on IIOP over\n")
+	w("  mutual TLS: the agent serves TLS only (TLS 1.3, a client certificate required) and its\n")
+	w("  references carry `TAG_SSL_SEC_TRANS`; the client is `nm_bench_client_tls`, the same program\n")
+	w("  linked with omniORB's SSL transport. The target stays in clear, so only the client's hop differs.\n")
 	w("* **(r) raw batched Badger**: no agent, no network: `conc` goroutines each write one record\n")
 	w("  (payload + 192 B, so 256 B for 64 B payloads, as in the performance anchors) and wait until\n")
 	w("  it is durable; a plain loop commits all that wait in one `SyncWrites` transaction\n")
@@ -152,6 +156,18 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 			return fmtInt(r.PerSec)
 		}
 		return fmtInt(r.PerSec) + " · " + fmtRatio(ratio(rows, r, PathRaw))
+	})
+
+	w("**IIOP over mutual TLS against clear text** (the aim: ≥ 0.8): the TLS row's calls/s ÷ its\n")
+	w("clear-text twin's, and the agent's CPU µs per call, clear → TLS.\n\n")
+	grid(&b, rows, concs, sizes, "row", func(key string) (string, bool) {
+		return strings.TrimPrefix(key, "(c) agent, "), strings.HasSuffix(key, ", TLS")
+	}, func(r Row) string {
+		c, ok := clearTwin(rows, r)
+		if !ok {
+			return "–"
+		}
+		return fmtRatio(r.PerSec/c.PerSec) + " · " + fmtCPUTime(c.AgentCPU) + " → " + fmtCPUTime(r.AgentCPU)
 	})
 
 	for _, s := range sizes {
@@ -310,11 +326,13 @@ func fmtInt(x float64) string {
 // fmtCPU formats a row's CPU per call, agent · target · client, with –
 // for a process the row does not have.
 func fmtCPU(r Row) string {
-	f := func(d time.Duration) string {
-		if d <= 0 {
-			return "–"
-		}
-		return fmt.Sprintf("%.1f", float64(d)/float64(time.Microsecond))
+	return fmtCPUTime(r.AgentCPU) + " · " + fmtCPUTime(r.TargetCPU) + " · " + fmtCPUTime(r.ClientCPU)
+}
+
+// fmtCPUTime formats CPU time per call in µs, – when not measured.
+func fmtCPUTime(d time.Duration) string {
+	if d <= 0 {
+		return "–"
 	}
-	return f(r.AgentCPU) + " · " + f(r.TargetCPU) + " · " + f(r.ClientCPU)
+	return fmt.Sprintf("%.1f", us(d))
 }

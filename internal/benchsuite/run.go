@@ -15,6 +15,7 @@ import (
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/idl"
 	"github.com/requestagent/requestagent/internal/peers"
+	"github.com/requestagent/requestagent/internal/testcert"
 	"github.com/requestagent/requestagent/loadgen"
 	"github.com/requestagent/requestagent/storage"
 )
@@ -63,8 +64,8 @@ const clientTimeout = 5 * time.Minute
 
 // Run measures every row: for each payload and concurrency, (a), (b),
 // the eight (c) rows (durable off and on × C++ and Go × waitreply and
-// 2pi), durable sends from C++ and Go, a durable suppressed C++ 2pi, and
-// (r). Each row is measured in two halves:
+// 2pi), durable sends from C++ and Go, a durable suppressed C++ 2pi, the
+// C++ WaitReply and durable 2pi over TLS, and (r). Each row is measured in two halves:
 // the group's rows one after the other, then again in reverse order, so
 // that a machine whose speed drifts during the run (a shared VM's does,
 // by a third at times) weighs alike on every row rather than on the last
@@ -82,6 +83,8 @@ func Run(t testing.TB, cfg Config) []Row {
 		t.Fatalf("echo_server printed %q, want its IOR", target)
 	}
 	r := &runner{t: t, cfg: cfg, interop: interop, bench: bench, target: target, srv: srv, dataDir: t.TempDir()}
+	r.ca = testcert.NewCA(t, "bench-ca")
+	r.agentLeaf, r.clientLeaf = r.ca.Server(t, "requestagent"), r.ca.Client(t, "nm-bench-client")
 	var rows []Row
 	for _, size := range cfg.Sizes {
 		for _, conc := range cfg.Concurrency {
@@ -99,6 +102,8 @@ func Run(t testing.TB, cfg Config) []Row {
 			group = append(group, Row{Path: PathAgent, Client: ClientCxx, Model: ModelSend, Durable: true},
 				Row{Path: PathAgent, Client: ClientCxx, Model: Model2PISuppressed, Durable: true},
 				Row{Path: PathAgent, Client: ClientGo, Model: ModelSend, Durable: true},
+				Row{Path: PathAgent, Client: ClientCxx, Model: ModelWaitReply, TLS: true},
+				Row{Path: PathAgent, Client: ClientCxx, Model: Model2PI, Durable: true, TLS: true},
 				Row{Path: PathRaw, Client: ClientGo, Model: ModelRecord, Durable: true})
 			first := make([]Row, len(group))
 			for i := range group {
@@ -149,6 +154,9 @@ type runner struct {
 	interop, bench, target string
 	srv                    *peers.Process // the omniORB echo_server target
 	dataDir                string         // the agents' stores, one directory per row
+	// The TLS rows' certificates: the agent's, and the C++ client's.
+	ca                    *testcert.CA
+	agentLeaf, clientLeaf *testcert.Leaf
 }
 
 // measurement is one run of a client.
@@ -177,6 +185,10 @@ func (r *runner) half(row Row, calls int) Row {
 				r.t.Fatal(err)
 			}
 			cfg.IDL = agent.RepositoryIDL(repo)
+		}
+		if row.TLS {
+			cfg.TLS = agent.TLSConfig{Listen: "127.0.0.1:0", Only: true, CertFile: r.agentLeaf.CertFile,
+				KeyFile: r.agentLeaf.KeyFile, CAFile: r.ca.File, ClientAuth: agent.ClientAuthRequire}
 		}
 		a, err := agent.Start(cfg)
 		if err != nil {
@@ -235,6 +247,7 @@ func (r *runner) measure(row Row, agentRef string, calls int) (measurement, erro
 	common := []string{"--bench", strconv.Itoa(calls), "--size", strconv.Itoa(row.Size),
 		"--threads", strconv.Itoa(row.Conc)}
 	var dir, prog string
+	var env []string
 	switch row.Path {
 	case PathDirect:
 		dir, prog = r.interop, "echo_client"
@@ -249,10 +262,16 @@ func (r *runner) measure(row Row, agentRef string, calls int) (measurement, erro
 			model = []string{"--model", Model2PI, "--suppress", "1"}
 		}
 		args = append(append(append(args, model...), common...), agentRef, r.target)
+		if row.TLS {
+			// The same client with omniORB's SSL transport, turned on from
+			// the environment (testdata/tls/ssl_init.cc).
+			prog = "nm_bench_client_tls"
+			env = []string{"PEER_SSL_CA=" + r.ca.File, "PEER_SSL_KEY=" + r.clientLeaf.BothFile}
+		}
 	default:
 		return measurement{}, fmt.Errorf("no C++ client for path %q", row.Path)
 	}
-	p := peers.StartIn(r.t, dir, prog, args...)
+	p := peers.StartInEnv(r.t, dir, prog, env, args...)
 	lines, err := p.Wait(r.t, clientTimeout)
 	for _, l := range lines {
 		if strings.HasPrefix(l, "BENCH ") {
