@@ -157,3 +157,51 @@ func TestTLSInterop_CatiorReadsAgentReference(t *testing.T) {
 		t.Fatalf("catior of the agent's reference lacks %q or port 0:\n%s", want, out)
 	}
 }
+
+// TestTLSInterop_LeakedKeyRefusedForAnotherIdentity: with identity binding
+// on, alice's omniORB client leaves a 2PI unread; bob's omniORB client,
+// with a certificate from the same CA and alice's request reference, gets
+// NO_PERMISSION completed NO for a pull and for destroy_request, and his
+// poll of the same group name sees only his own (empty) group. Alice
+// then pulls her reply, and the target ran the request once.
+func TestTLSInterop_LeakedKeyRefusedForAnotherIdentity(t *testing.T) {
+	e := newTLSSeedEnv(t)
+	alice, bob := sslEnv(e.ca, e.ca.Client(t, "alice")), sslEnv(e.ca, e.ca.Client(t, "bob"))
+	step := func(env []string, args ...string) []string {
+		t.Helper()
+		p := peers.StartInEnv(t, e.dir, "leaked_key_client", env, append(args[:1:1], append([]string{e.agent.IOR().String()}, args[1:]...)...)...)
+		lines, err := p.Wait(t, 90*time.Second)
+		if err != nil || len(lines) == 0 || lines[len(lines)-1] != "PASS" {
+			t.Fatalf("leaked_key_client %s failed (%v):\n%s", args[0], err, p.Output())
+		}
+		return lines[:len(lines)-1]
+	}
+	made := step(alice, "make", e.target)
+	if len(made) != 1 || !strings.HasPrefix(made[0], "REQUEST IOR:") {
+		t.Fatalf("make printed %q, want the request's reference", made)
+	}
+	request := strings.TrimPrefix(made[0], "REQUEST ")
+	if rs := e.agent.Requests(); len(rs) != 1 || rs[0].Identity != "CN=alice,O=test" {
+		t.Fatalf("requests = %+v, want alice's one", rs)
+	}
+
+	used := step(bob, "use", request)
+	if len(used) != 3 {
+		t.Fatalf("use printed %q, want three lines", used)
+	}
+	for i, call := range []string{"add_stock", "destroy_request"} {
+		line := used[2*i] // add_stock is line 0, destroy_request line 2
+		if !strings.HasPrefix(line, call+" -> NO_PERMISSION ") || !strings.HasSuffix(line, "completed=NO") {
+			t.Errorf("bob's %s with alice's reference: %q, want NO_PERMISSION completed=NO", call, line)
+		}
+	}
+	if !strings.HasPrefix(used[1], "poll -> PollingGroupIsEmpty") {
+		t.Errorf("bob's poll of group \"leak\": %q, want PollingGroupIsEmpty (his own group, not alice's)", used[1])
+	}
+
+	peers.CheckLines(t, "alice's pull", step(alice, "pull", request), []string{"add_stock -> TRUE"})
+	peers.CheckLines(t, "stock_server", e.server.Served(t, 1), []string{"add_stock ACME -> TRUE"})
+	if rs := e.agent.Requests(); len(rs) != 0 {
+		t.Fatalf("requests after alice's pull = %+v, want none (a reply read is trashed)", rs)
+	}
+}

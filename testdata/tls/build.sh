@@ -5,7 +5,8 @@
 # clients/cpp/examples, from their sources unchanged, linked with the
 # shipped runtime (clients/cpp), omniORB's SSL transport (libomnisslTP4,
 # OpenSSL) and ssl_init.cc, which turns it on from PEER_SSL_CA and
-# PEER_SSL_KEY (see ssl_init.cc).
+# PEER_SSL_KEY (see ssl_init.cc); and OUTDIR/leaked_key_client, this
+# directory's own, the same way.
 source "$(dirname "$0")/../peers.sh"
 peers_init "$@"
 
@@ -24,3 +25,8 @@ OBJS=("$OUT/StockManagerSK.o" "$OUT/ssl_init.o" "$NMLIB")
 for prog in stock_server polling_client recipient_client; do
   link "$prog" "${OBJS[@]}" -- "$OUT/StockManager.hh"
 done
+
+# Ours, with the examples' helpers (demo_util.hh) on the include path.
+SRC=$TLS_SRC
+NMLIB_INC+=(-I"$EX_SRC")
+link leaked_key_client "${OBJS[@]}" -- "$OUT/StockManager.hh" "$EX_SRC/demo_util.hh"
