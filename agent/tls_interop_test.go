@@ -25,6 +25,8 @@ type tlsSeedEnv struct {
 	seedEnv
 	ca     *testcert.CA
 	client []string // the environment of an omniORB client with a good certificate
+	// The agent's certificate and key files, copies to rotate in place.
+	certFile, keyFile string
 }
 
 // sslEnv is the environment that turns on a testdata/tls peer's SSL
@@ -47,8 +49,12 @@ func newTLSSeedEnv(t *testing.T) *tlsSeedEnv {
 		t.Fatalf("stock_server's first line is not an IOR: %q", e.target)
 	}
 	srv, out := ca.Server(t, "requestagent"), ca.Client(t, "requestagent-out")
+	dir := t.TempDir()
+	e.certFile, e.keyFile = filepath.Join(dir, "agent.pem"), filepath.Join(dir, "agent.key")
+	copyFile(t, srv.CertFile, e.certFile)
+	copyFile(t, srv.KeyFile, e.keyFile)
 	a, err := agent.Start(agent.Config{Listen: "127.0.0.1:0", ConnectRetryBudget: 5 * time.Second,
-		TLS: agent.TLSConfig{Listen: "127.0.0.1:0", Only: true, CertFile: srv.CertFile, KeyFile: srv.KeyFile,
+		TLS: agent.TLSConfig{Listen: "127.0.0.1:0", Only: true, CertFile: e.certFile, KeyFile: e.keyFile,
 			CAFile: ca.File, ClientAuth: agent.ClientAuthRequire, BindIdentity: true,
 			OutboundCAFile: ca.File, OutboundCertFile: out.CertFile, OutboundKeyFile: out.KeyFile}})
 	if err != nil {
@@ -141,6 +147,28 @@ func TestTLSInterop_ClientWithoutValidCertificateRefused(t *testing.T) {
 	if n := len(e.agent.Requests()); n != 0 {
 		t.Fatalf("%d requests made by a refused client", n)
 	}
+}
+
+// TestTLSInterop_RotatedCertificatePickedUp: an omniORB client that
+// trusts only a new CA cannot use the agent until the agent's certificate
+// files are rewritten with one that CA signed; after ReloadTLS (the
+// command's SIGHUP) the same client makes its 2PIs, with no restart.
+func TestTLSInterop_RotatedCertificatePickedUp(t *testing.T) {
+	e := newTLSSeedEnv(t)
+	next := testcert.NewCA(t, "next")
+	// Its own certificate is from the agent's CA, which the agent trusts.
+	env := []string{"PEER_SSL_CA=" + next.File, "PEER_SSL_KEY=" + e.ca.Server(t, "omniorb-client").BothFile}
+	p := peers.StartInEnv(t, e.dir, "polling_client", env, e.agent.IOR().String(), e.target)
+	if lines, err := p.Wait(t, 90*time.Second); err == nil || (len(lines) > 0 && lines[len(lines)-1] == "PASS") {
+		t.Fatalf("polling_client trusting only the next CA passed before the rotation:\n%s", p.Output())
+	}
+	rotated := next.Server(t, "requestagent")
+	copyFile(t, rotated.CertFile, e.certFile)
+	copyFile(t, rotated.KeyFile, e.keyFile)
+	if err := e.agent.ReloadTLS(); err != nil {
+		t.Fatal(err)
+	}
+	peers.CheckLines(t, "polling_client", e.runTLS(t, "polling_client", env), peers.PollingTranscript())
 }
 
 // TestTLSInterop_CatiorReadsAgentReference: omniORB's catior reads the
