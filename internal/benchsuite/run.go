@@ -62,6 +62,10 @@ func (c *Config) defaults() {
 // clientTimeout bounds one client run (a pilot or a measured row).
 const clientTimeout = 5 * time.Minute
 
+// benchBlockingTimeout is the agents' BlockingTimeout (VisiBroker's
+// blockingTimeout): how long a send waits for queue room.
+const benchBlockingTimeout = 30 * time.Second
+
 // Run measures every row: for each payload and concurrency, (a), (b),
 // the eight (c) rows (durable off and on × C++ and Go × waitreply and
 // 2pi), durable sends from C++ and Go, a durable suppressed C++ 2pi, the
@@ -177,7 +181,13 @@ func (r *runner) half(row Row, calls int) Row {
 			r.t.Fatal(err)
 		}
 		defer os.RemoveAll(dir)
-		cfg := agent.Config{Listen: "127.0.0.1:0", Store: storage.Config{Dir: dir, Durable: row.Durable}}
+		// A client that sends faster than the target answers (the send
+		// rows: thousands of requests, no pull until the end) fills the
+		// queue a target may hold (agent.DefaultMaxQueuePerTarget); with a
+		// blocking timeout its sends wait for room, as a production
+		// client's would be told to, rather than fail with QUEUE_FULL.
+		cfg := agent.Config{Listen: "127.0.0.1:0", Store: storage.Config{Dir: dir, Durable: row.Durable},
+			BlockingTimeout: benchBlockingTimeout}
 		if row.Model == Model2PISuppressed {
 			// Suppressed premature returns are built from the target's IDL.
 			repo := idl.NewRepository()
