@@ -55,8 +55,11 @@ type Agent struct {
 	tlsLn  net.Listener
 	ownTLS *ownAddrs
 	tls    *tlsFiles
-	addrs  published // the addresses in its references (publish.go)
-	port   uint16    // the port it listens on
+	// identityRefusals spaces the log lines of calls refused for another
+	// TLS identity (refuseOther).
+	identityRefusals logEvery
+	addrs            published // the addresses in its references (publish.go)
+	port             uint16    // the port it listens on
 
 	// ctx ends when the agent stops for good; delegations watch it.
 	ctx    context.Context

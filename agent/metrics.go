@@ -50,6 +50,9 @@ type metrics struct {
 	delegations prometheus.Histogram
 	handed      prometheus.Counter
 	refusals    *prometheus.CounterVec
+	// otherIdentity counts calls refused for coming from another TLS
+	// identity than the object's (BindIdentity).
+	otherIdentity prometheus.Counter
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -77,6 +80,10 @@ func newMetrics(a *Agent) *metrics {
 	for _, at := range []string{refusedAtCreate, refusedAtDelegation, refusedAtCallback} {
 		m.refusals.WithLabelValues(at) // shown at 0 before the first refusal
 	}
+	m.otherIdentity = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "requestagent_identity_refusals_total",
+		Help: "Calls refused NO_PERMISSION because the object is bound to another TLS identity (--bind-identity): a reference used by someone it was not given to.",
+	})
 	buckets := prometheus.ExponentialBuckets(50e-6, 2, 16) // 50µs … 1.6s
 	m.acceptTime = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "requestagent_accept_seconds",
@@ -91,7 +98,7 @@ func newMetrics(a *Agent) *metrics {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	m.reg.MustRegister(m.requests, m.replies, m.callbacks, m.acceptTime, m.delegations, m.handed, m.refusals,
+	m.reg.MustRegister(m.requests, m.replies, m.callbacks, m.acceptTime, m.delegations, m.handed, m.refusals, m.otherIdentity,
 		gauge("requestagent_delegations_in_flight", "Delegations running now.", func() float64 {
 			r, _ := a.queue.depth()
 			return float64(r)

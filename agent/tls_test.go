@@ -159,6 +159,10 @@ func TestTLS_2PIRecordsIdentityAndBindsIt(t *testing.T) {
 			t.Errorf("%s: destroy_request of alice's poller = %v, want NO_PERMISSION completed NO", name, err)
 		}
 	}
+	// Two objects and destroy_request, for each of the two others.
+	if got := te.metric("requestagent_identity_refusals_total"); got != 6 {
+		t.Errorf("requestagent_identity_refusals_total = %v, want 6", got)
+	}
 	// Alice's request is still hers to pull.
 	te.client = te.clientFor(te.alice)
 	if got := te.call(r.poller, "add_stock", waitCtx(nmproto.WaitForever), addStockArgs("", 0)); got.err != nil || got.rna {
