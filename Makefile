@@ -50,7 +50,7 @@ test-short:
 bench: peers
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 	REQUESTAGENT_MAKE_BENCH=1 REQUESTAGENT_BENCH_CELL=$(BENCHCELL) \
-		$(GO) test -run '^TestMakeBench$$' -count=1 -timeout 30m -v ./internal/benchsuite/
+		$(GO) test -run '^TestMakeBench$$' -count=1 -timeout 30m -v ./tools/benchsuite/
 
 # Every fuzz target for FUZZTIME each; new crashers land in testdata/fuzz.
 fuzz:

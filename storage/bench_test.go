@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/requestagent/requestagent/storage"
+	"github.com/requestagent/requestagent/tools/rawbadger"
 )
 
 // BenchmarkDurableCommit_64Clients measures acknowledged durable writes
@@ -16,17 +17,17 @@ import (
 // the same run, the raw rate of Badger itself writing the same records in
 // transactions of 64 with SyncWrites — the best the group commit could do —
 // and of 64 clients writing through a plain coalescing loop over Badger
-// (storage.RawClientWriteRate). It reports the ratio to each (the goal is
+// (rawbadger.ClientWriteRate). It reports the ratio to each (the goal is
 // ≥ 0.8, BENCHMARKS.md). Numbers are reported, never asserted.
 func BenchmarkDurableCommit_64Clients(b *testing.B) {
 	const clients = 64
 	val := make([]byte, 256)
 
-	raw, err := storage.RawWriteRate(b.TempDir(), clients, 20000, len(val))
+	raw, err := rawbadger.WriteRate(b.TempDir(), clients, 20000, len(val))
 	if err != nil {
 		b.Fatal(err)
 	}
-	rawClients, err := storage.RawClientWriteRate(b.TempDir(), clients, 20000, len(val))
+	rawClients, err := rawbadger.ClientWriteRate(b.TempDir(), clients, 20000, len(val))
 	if err != nil {
 		b.Fatal(err)
 	}

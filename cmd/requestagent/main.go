@@ -20,9 +20,10 @@ import (
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/idl"
-	"github.com/requestagent/requestagent/loadgen"
 	"github.com/requestagent/requestagent/naming"
 	"github.com/requestagent/requestagent/storage"
+	"github.com/requestagent/requestagent/tools/loadgen"
+	"github.com/requestagent/requestagent/tools/rawbadger"
 )
 
 func main() {
@@ -170,11 +171,11 @@ func runBench(c *cli.Context) error {
 	}
 	fmt.Println(res)
 	if c.String("agent") == "" && c.Bool("durable") && c.Bool("baseline") {
-		raw, err := storage.RawWriteRate(filepath.Join(dir, "baseline"), c.Int("clients"), 20000, 256)
+		raw, err := rawbadger.WriteRate(filepath.Join(dir, "baseline"), c.Int("clients"), 20000, 256)
 		if err != nil {
 			return err
 		}
-		rawClients, err := storage.RawClientWriteRate(filepath.Join(dir, "baseline-clients"), c.Int("clients"), 20000, 256)
+		rawClients, err := rawbadger.ClientWriteRate(filepath.Join(dir, "baseline-clients"), c.Int("clients"), 20000, 256)
 		if err != nil {
 			return err
 		}

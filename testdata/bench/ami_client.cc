@@ -1,7 +1,7 @@
 // ami_client: omniORB's own asynchronous method invocation (CORBA AMI,
 // `omniidl -bcxx -Wbami`) against Demo::Echo, in the polling model: the
 // standard CORBA way to invoke asynchronously, without durability. Row (b)
-// of `make bench` (internal/benchsuite).
+// of `make bench` (tools/benchsuite).
 //
 //   ami_client [-ORB...] --bench N --size S [--threads T] <Echo-IOR-or-corbaloc>
 //     BENCH calls=N threads=T size=S ns_per_call=... p50_ns=... p90_ns=... p99_ns=...

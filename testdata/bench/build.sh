@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the omniORB clients of `make bench` (internal/benchsuite) into OUTDIR:
+# Build the omniORB clients of `make bench` (tools/benchsuite) into OUTDIR:
 #   testdata/bench/build.sh OUTDIR
 # -> OUTDIR/{ami_client,nm_bench_client,nm_bench_client_tls}
 # Both call Demo::Echo (../interop/demo.idl, served by ../interop/echo_server),

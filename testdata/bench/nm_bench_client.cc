@@ -1,6 +1,6 @@
 // nm_bench_client: an NM-aware omniORB client (the shipped runtime, clients/cpp) calling
 // Demo::Echo through the request agent. Row (c) of `make bench`
-// (internal/benchsuite), the C++ counterpart of loadgen's models.
+// (tools/benchsuite), the C++ counterpart of loadgen's models.
 //
 //   nm_bench_client [-ORB...] --model waitreply|2pi|send --bench N --size S [--threads T]
 //                   [--suppress 0|1] <agent-ref> <Echo-IOR>

@@ -79,7 +79,7 @@ func LoadAverage() string {
 func Markdown(m Machine, rows []Row, svgPath string) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	w("_Written by `make bench` (`internal/benchsuite`, `TestMakeBench`) on %s; edits between the markers are overwritten._\n\n",
+	w("_Written by `make bench` (`tools/benchsuite`, `TestMakeBench`) on %s; edits between the markers are overwritten._\n\n",
 		m.Date.Format("2006-01-02 15:04 MST"))
 	w("| | |\n|---|---|\n")
 	w("| CPU | `%s`, **%d cores** (`runtime.NumCPU`) |\n", m.CPU, m.Cores)
@@ -119,7 +119,7 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 	w("* **(r) raw batched Badger**: no agent, no network: `conc` goroutines each write one record\n")
 	w("  (payload + 192 B, so 256 B for 64 B payloads, as in the performance anchors) and wait until\n")
 	w("  it is durable; a plain loop commits all that wait in one `SyncWrites` transaction\n")
-	w("  (`storage.RawClientWriteRate`, on the same disk). Its calls/s are records/s.\n")
+	w("  (`rawbadger.ClientWriteRate`, on the same disk). Its calls/s are records/s.\n")
 	w("* Every C++ client runs with `-ORBmaxGIOPConnectionPerServer conc -ORBverifyObjectExistsAndType 0`\n")
 	w("  (a connection per caller; no LocateRequest before the first call on each new poller),\n")
 	w("  and each of its threads makes 10 untimed calls first.\n")

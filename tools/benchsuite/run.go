@@ -16,8 +16,9 @@ import (
 	"github.com/requestagent/requestagent/idl"
 	"github.com/requestagent/requestagent/internal/peers"
 	"github.com/requestagent/requestagent/internal/testcert"
-	"github.com/requestagent/requestagent/loadgen"
 	"github.com/requestagent/requestagent/storage"
+	"github.com/requestagent/requestagent/tools/loadgen"
+	"github.com/requestagent/requestagent/tools/rawbadger"
 )
 
 // Config is what Run measures and for how long.
@@ -311,7 +312,7 @@ func (r *runner) measureGo(row Row, agentRef string, calls int) (measurement, er
 	return measurement{calls: int(res.Calls), perSec: res.PerSecond, p50: res.P50, p90: res.P90, p99: res.P99}, nil
 }
 
-// measureRaw runs storage.RawClientWriteRate in a fresh directory: row.Conc
+// measureRaw runs rawbadger.ClientWriteRate in a fresh directory: row.Conc
 // writers, calls records of the payload plus rawRecordOverhead bytes.
 func (r *runner) measureRaw(row Row, calls int) (measurement, error) {
 	dir, err := os.MkdirTemp(r.dataDir, "raw")
@@ -319,7 +320,7 @@ func (r *runner) measureRaw(row Row, calls int) (measurement, error) {
 		return measurement{}, err
 	}
 	defer os.RemoveAll(dir)
-	rate, err := storage.RawClientWriteRate(dir, row.Conc, calls, row.Size+rawRecordOverhead)
+	rate, err := rawbadger.ClientWriteRate(dir, row.Conc, calls, row.Size+rawRecordOverhead)
 	if err != nil {
 		return measurement{}, err
 	}

@@ -1,4 +1,4 @@
-package storage
+package rawbadger
 
 import (
 	"encoding/binary"
@@ -7,16 +7,18 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/requestagent/requestagent/storage"
 )
 
-// RawWriteRate measures what the disk under dir allows: n records of
+// WriteRate measures what the disk under dir allows: n records of
 // valueSize bytes written straight into a fresh Badger database there, in
 // transactions of group records with SyncWrites on, from one goroutine. It
 // returns records per second. It is the baseline the benchmarks hold the
 // group commit and the agent's durable throughput against, measured in
 // the same run (BENCHMARKS.md). The database is closed, and its files are left
 // in dir.
-func RawWriteRate(dir string, group, n, valueSize int) (float64, error) {
+func WriteRate(dir string, group, n, valueSize int) (float64, error) {
 	db, err := openRaw(dir)
 	if err != nil {
 		return 0, err
@@ -40,17 +42,17 @@ func RawWriteRate(dir string, group, n, valueSize int) (float64, error) {
 	return float64(n) / time.Since(start).Seconds(), nil
 }
 
-// RawClientWriteRate measures what clients concurrent writers get from
+// ClientWriteRate measures what clients concurrent writers get from
 // Badger alone when each writes one record of valueSize bytes and waits
 // until it is durable, the writes being coalesced the plain way: a loop
 // takes every record waiting, commits them in one transaction with
 // SyncWrites on, and releases their writers. This is the "batched durable
 // writes at 64 clients" of the performance anchors (~21k/s on our kind of
-// machine) and the baseline of the durable 2PI goal (BENCHMARKS.md); RawWriteRate,
+// machine) and the baseline of the durable 2PI goal (BENCHMARKS.md); WriteRate,
 // whose batches are always full, is the ceiling above it. n records in
 // all; it returns records per second, closes the database and leaves its
 // files in dir.
-func RawClientWriteRate(dir string, clients, n, valueSize int) (float64, error) {
+func ClientWriteRate(dir string, clients, n, valueSize int) (float64, error) {
 	db, err := openRaw(dir)
 	if err != nil {
 		return 0, err
@@ -133,5 +135,5 @@ func RawClientWriteRate(dir string, clients, n, valueSize int) (float64, error) 
 // size, nothing else of the store's.
 func openRaw(dir string) (*badger.DB, error) {
 	return badger.Open(badger.DefaultOptions(dir).WithSyncWrites(true).
-		WithLogger(nil).WithMemTableSize(DefaultMemTableSize).WithDetectConflicts(false))
+		WithLogger(nil).WithMemTableSize(storage.DefaultMemTableSize).WithDetectConflicts(false))
 }

@@ -5,8 +5,8 @@ import (
 	"io"
 	"testing"
 
-	"github.com/requestagent/requestagent/loadgen"
-	"github.com/requestagent/requestagent/storage"
+	"github.com/requestagent/requestagent/tools/loadgen"
+	"github.com/requestagent/requestagent/tools/rawbadger"
 )
 
 // BenchmarkDurable2PI_64Clients is the throughput figure: durable
@@ -20,11 +20,11 @@ import (
 // each ratio compares a whole invocation with one record. It runs b.N 2PIs (at least 2,000);
 // nothing is asserted.
 func BenchmarkDurable2PI_64Clients(b *testing.B) {
-	raw, err := storage.RawWriteRate(b.TempDir(), 64, 20000, 256)
+	raw, err := rawbadger.WriteRate(b.TempDir(), 64, 20000, 256)
 	if err != nil {
 		b.Fatal(err)
 	}
-	rawClients, err := storage.RawClientWriteRate(b.TempDir(), 64, 20000, 256)
+	rawClients, err := rawbadger.ClientWriteRate(b.TempDir(), 64, 20000, 256)
 	if err != nil {
 		b.Fatal(err)
 	}

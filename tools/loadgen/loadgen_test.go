@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/requestagent/requestagent/loadgen"
+	"github.com/requestagent/requestagent/tools/loadgen"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
