@@ -29,7 +29,7 @@
 // Files: agent.go (state, IORs, lookup, trash, shutdown), servant_agent.go,
 // servant_proxy.go, receiver.go (accepting, premature and mature replies,
 // request objects and pollers), delegate.go, queue.go, callback.go,
-// recover.go, records.go (the store's schema), properties.go, idl.go,
+// recover.go, records.go (the store's schema; SPEC.md), properties.go, idl.go,
 // self.go and policy.go (where the agent may call). docs/architecture.md
 // follows one request through these files, model by model, and draws the
 // request's states (records.go) with the crash points between them.

@@ -10,8 +10,9 @@ import (
 	"github.com/requestagent/requestagent/poller"
 )
 
-// The store's schema. Records are CDR-encoded (little-endian, with a
-// version octet first) so that the codec is the one the wire uses.
+// The store's schema, field by field in SPEC.md. Records are CDR-encoded
+// (little-endian, with a version octet first) so that the codec is the one
+// the wire uses.
 //
 //	p/<proxy id>               proxyRecord
 //	q/<created><request id>    requestRecord: everything but the body
