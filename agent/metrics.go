@@ -206,6 +206,9 @@ func (m *metrics) policyRefused(at string)   { m.refusals.WithLabelValues(at).In
 
 // notAllowed reports whether err is the target policy's refusal.
 func notAllowed(err error) bool {
+	if err == nil {
+		return false // before x, which escapes: a delegation that succeeds allocates nothing here
+	}
 	var x *giop.SystemException
 	return errors.As(err, &x) && x.Name == giop.ExcNoPermission && x.Minor == nmproto.TargetNotAllowed
 }

@@ -113,6 +113,9 @@ type Response struct {
 	// costs one allocation besides its message.
 	hdr ReplyHeader
 	dec Decoder
+	// ctxBuf holds the reply's service contexts when there are few (a
+	// Native Messaging reply has one), so they need no allocation either.
+	ctxBuf [2]ServiceContext
 }
 
 // Version returns the GIOP version of the reply.

@@ -368,7 +368,7 @@ func (c *Conn) handleMessage(m *Message) error {
 		return c.handleRequest(m)
 	case MsgReply:
 		r := &Response{Conn: c, msg: *m}
-		if err := decodeReplyInto(&r.msg, &r.hdr, &r.dec); err != nil {
+		if err := decodeReplyInto(&r.msg, &r.hdr, &r.dec, r.ctxBuf[:]); err != nil {
 			return err
 		}
 		r.Header, r.Result, r.bodyStart = &r.hdr, &r.dec, r.dec.Pos()

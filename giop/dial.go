@@ -52,7 +52,8 @@ func (c *Client) Allowed(ctx context.Context, ref *IOR) error {
 	if guard == nil {
 		return nil
 	}
-	ips, err := c.resolve(ctx, prof.Host)
+	var literal [1]netip.Addr
+	ips, err := c.resolve(ctx, prof.Host, literal[:0])
 	if err != nil {
 		return nil
 	}
@@ -111,11 +112,12 @@ type resolution struct {
 }
 
 // resolve returns the addresses of a host from the wire: an IP literal
-// as it is (an IPv4-mapped IPv6 address as IPv4), a name through the
-// resolver, cached for resolveTTL.
-func (c *Client) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+// as it is (an IPv4-mapped IPv6 address as IPv4), appended to buf, which
+// spares every call to an address an allocation; a name through the
+// resolver, cached for resolveTTL (the cache's slice, not to be changed).
+func (c *Client) resolve(ctx context.Context, host string, buf []netip.Addr) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		return []netip.Addr{ip.Unmap()}, nil
+		return append(buf[:0], ip.Unmap()), nil
 	}
 	now := time.Now()
 	c.mu.Lock()
@@ -158,7 +160,8 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (
 	if body.Supported() {
 		narrow = body.Minor == 2 && v.Minor == 1
 	}
-	ips, err := c.resolve(ctx, prof.Host)
+	var literal [1]netip.Addr
+	ips, err := c.resolve(ctx, prof.Host, literal[:0])
 	if err != nil {
 		return nil, v, err
 	}

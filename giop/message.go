@@ -317,24 +317,25 @@ type ReplyHeader struct {
 // positioned at the body.
 func DecodeReply(m *Message) (*ReplyHeader, *Decoder, error) {
 	h, d := new(ReplyHeader), new(Decoder)
-	if err := decodeReplyInto(m, h, d); err != nil {
+	if err := decodeReplyInto(m, h, d, nil); err != nil {
 		return h, nil, err
 	}
 	return h, d, nil
 }
 
 // decodeReplyInto is DecodeReply into h and d, which the reader allocates
-// with the Response they belong to.
-func decodeReplyInto(m *Message, h *ReplyHeader, d *Decoder) error {
+// with the Response they belong to, and the service contexts into scBuf
+// when they fit.
+func decodeReplyInto(m *Message, h *ReplyHeader, d *Decoder, scBuf []ServiceContext) error {
 	m.decoderInto(d)
 	if m.Version.Minor < 2 {
-		h.ServiceContexts = d.serviceContexts()
+		h.ServiceContexts = d.serviceContextsInto(scBuf)
 		h.RequestID = d.ULong()
 		h.Status = ReplyStatus(d.ULong())
 	} else {
 		h.RequestID = d.ULong()
 		h.Status = ReplyStatus(d.ULong())
-		h.ServiceContexts = d.serviceContexts()
+		h.ServiceContexts = d.serviceContextsInto(scBuf)
 		d.AlignIfMore(8)
 	}
 	if d.err == nil {
