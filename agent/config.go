@@ -276,8 +276,9 @@ func (c *Config) Validate() error {
 		return bad("DelegationTimeout", c.DelegationTimeout, "must not be negative")
 	case c.ConnectRetryBudget < 0:
 		return bad("ConnectRetryBudget", c.ConnectRetryBudget, "must not be negative")
-	case c.Defaults.ReplyDropping&^dropAllBits != 0:
-		return bad("Defaults.ReplyDropping", c.Defaults.ReplyDropping, "only bits 0x01, 0x02, 0x04")
+	}
+	if name, v, err := c.Defaults.check(); err != nil {
+		return bad("Defaults."+name, v, err.Error())
 	}
 	if _, err := nmproto.NewRepoIDs(c.RepositoryIDPrefix, ""); err != nil {
 		return bad("RepositoryIDPrefix", c.RepositoryIDPrefix, err.Error())

@@ -28,13 +28,13 @@ func FuzzProperties(f *testing.F) {
 		if d.Err() != nil {
 			return
 		}
-		p, err := Properties{}.apply(props)
-		if err == nil && p.ReplyDropping&^dropAllBits != 0 {
+		p, err := Properties{}.apply(props, nmproto.ScopeProxy)
+		if err == nil && p.ReplyDropping&^(nmproto.DropNormal|nmproto.DropUserExceptions|nmproto.DropSystemExceptions) != 0 {
 			t.Fatalf("accepted ReplyDropping 0x%02x", p.ReplyDropping)
 		}
-		if _, err := (Properties{}).apply(props, PropRequestManualTrash); err == nil {
+		if _, err := (Properties{}).apply(props, nmproto.ScopeRequest); err == nil {
 			for _, pr := range props {
-				if pr.Name != PropRequestManualTrash {
+				if pr.Name != nmproto.PropRequestManualTrash {
 					t.Fatalf("create_request accepted property %q", pr.Name)
 				}
 			}

@@ -144,7 +144,7 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 	if err := a.admitStore(rec.target.Size() + rec.recipient.Size() + len(rec.cookie)); err != nil {
 		return err
 	}
-	rec.props, err = Properties{ManualTrash: a.cfg.Defaults.ManualTrash}.apply(props, PropRequestManualTrash)
+	rec.props, err = a.cfg.Defaults.scoped(nmproto.ScopeRequest).apply(props, nmproto.ScopeRequest)
 	if err != nil {
 		return badParam(nmproto.BadProperty, err.Error())
 	}
@@ -175,24 +175,14 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 	return nil
 }
 
-// takeBinding removes the RecipientOnConnection property from props and
-// returns its value.
-func takeBinding(props []Property) ([]Property, bool, error) {
-	out := props[:0:0]
-	bind := false
-	for _, p := range props {
-		if p.Name != PropRecipientOnConnection {
-			out = append(out, p)
-			continue
-		}
-		b, ok := p.Value.Value.(bool)
-		if !ok {
-			return nil, false, &propertyError{p.Name, "must be a boolean"}
-		}
-		bind = b
-	}
-	return out, bind, nil
-}
+// onConnection is the table's RecipientOnConnection: call the proxy's
+// recipient back over the connection create_request_proxy came on,
+// whatever the recipient's IOR says — the explicit binding of Ice's fixed
+// proxies, for a client whose ORB cannot announce listen points. The
+// binding lasts as long as that connection. create_request_proxy takes it
+// out of the properties first, since whether the recipient is bound
+// decides whether the target policy judges it.
+var onConnection, _ = nmproto.LookupProperty(nmproto.PropRecipientOnConnection)
 
 // checkTarget applies the RequestDesc rules (docs/native-messaging.md): a nil target
 // is BAD_PARAM; an empty repository id is taken from the target's IOR, and
@@ -245,18 +235,18 @@ func (a *Agent) createProxy(ctx context.Context, req *giop.ServerRequest) error 
 		return err
 	}
 	// Whether the recipient is bound decides whether the policy judges it.
-	props, bind, err := takeBinding(props)
+	props, bind, err := takeCreation(props, onConnection)
 	if err != nil {
 		return a.invalidProperty(err)
 	}
-	p.bound = bindsRecipient(req.Conn, p.recipient, bind)
+	p.bound = bindsRecipient(req.Conn, p.recipient, bind.(bool))
 	if err := a.checkAllowed(ctx, p.target, p.recipient, p.bound); err != nil {
 		return err
 	}
 	if err := a.admitStore(p.target.Size() + p.recipient.Size()); err != nil {
 		return err
 	}
-	if p.props, err = a.cfg.Defaults.apply(props); err != nil {
+	if p.props, err = a.cfg.Defaults.apply(props, nmproto.ScopeProxy); err != nil {
 		a.log.Info().Err(err).Msg("agent: create_request_proxy refused: InvalidProperty")
 		return a.invalidProperty(err)
 	}
