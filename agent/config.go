@@ -277,8 +277,10 @@ func (c *Config) Validate() error {
 	case c.ConnectRetryBudget < 0:
 		return bad("ConnectRetryBudget", c.ConnectRetryBudget, "must not be negative")
 	}
-	if name, v, err := c.Defaults.check(); err != nil {
-		return bad("Defaults."+name, v, err.Error())
+	if err := c.Defaults.Check(); err != nil {
+		pe := err.(*nmproto.PropertyError)
+		v, _ := c.Defaults.Get(pe.Name)
+		return bad("Defaults."+pe.Name, v, pe.Why)
 	}
 	if _, err := nmproto.NewRepoIDs(c.RepositoryIDPrefix, ""); err != nil {
 		return bad("RepositoryIDPrefix", c.RepositoryIDPrefix, err.Error())

@@ -7,12 +7,16 @@ import (
 	"github.com/requestagent/requestagent/giop"
 )
 
-// The Native Messaging properties the agent recognises, defined once: the
-// table below is what the agent parses from create_request_proxy's and a
-// RequestDesc's PropertySeq and lists in properties(), what the Go client
-// (nm/) names, what the command line's default-property flags are made
-// from, and what the admin listing shows. docs/native-messaging.md
-// ("Properties") prints the same table; a test keeps the two in step.
+// The Native Messaging properties the agent recognises, defined once in
+// this file: the table below, and Settings, the field each kept property
+// has. The agent parses create_request_proxy's and a RequestDesc's
+// PropertySeq with them (Settings.Apply) and lists them in properties()
+// (Settings.List); the Go client (nm/) names them and returns the table
+// (nm.KnownProperties); the command line makes its default-property flags
+// from the table; the admin listing prints Settings.String.
+// docs/native-messaging.md ("Properties") prints the table; a test keeps
+// the two in step. So a property is its entry, its field and its line in
+// the documentation.
 
 // The properties' names.
 const (
@@ -28,6 +32,29 @@ const (
 	DropUserExceptions   byte = 0x02 // user exceptions
 	DropSystemExceptions byte = 0x04 // system exceptions
 )
+
+// Settings are a proxy's (or a request's) settings: the value of every
+// property of the table that is kept (not OnCreation). The agent keeps
+// one per proxy and per live request, so it stays a few bytes.
+type Settings struct {
+	// WaitReply lets a call with a non-zero wait_timeout evolve into a 2PI:
+	// the agent waits for the mature reply up to the timeout.
+	WaitReply bool
+	// ReplyDropping says which kinds of replies are dropped (Drop* bits).
+	ReplyDropping byte
+	// ManualTrash keeps requests until destroy_request (and makes polling
+	// idempotent) instead of trashing them when their reply is read.
+	ManualTrash bool
+}
+
+// settingFields ties each kept property to its field of Settings, so that
+// parsing, listing and printing need nothing per property. A test checks
+// that every kept entry has a field of its Go type.
+var settingFields = map[string]func(*Settings) any{
+	PropWaitReply:          func(s *Settings) any { return &s.WaitReply },
+	PropReplyDropping:      func(s *Settings) any { return &s.ReplyDropping },
+	PropRequestManualTrash: func(s *Settings) any { return &s.ManualTrash },
+}
 
 // propertyTable is the table. Its order is the order in which properties()
 // lists a proxy's and the agent's properties, and the admin listing shows
@@ -177,3 +204,162 @@ func (d PropertyDef) Format(v any) string {
 
 // TypeName is the property's wire type as IDL spells it ("boolean").
 func (d PropertyDef) TypeName() string { return d.Kind.String() }
+
+// keptProperty is a table entry that Settings keeps, with its field.
+type keptProperty struct {
+	def   PropertyDef
+	field func(*Settings) any
+}
+
+// kept are the kept properties, in the table's order.
+var kept = func() []keptProperty {
+	var k []keptProperty
+	for _, def := range propertyTable {
+		if f := settingFields[def.Name]; f != nil && !def.OnCreation {
+			k = append(k, keptProperty{def, f})
+		}
+	}
+	return k
+}()
+
+// get reads a field through the pointer settingFields gives.
+func get(ptr any) any {
+	switch f := ptr.(type) {
+	case *bool:
+		return *f
+	case *byte:
+		return *f
+	}
+	panic("nmproto: a Settings field of an unsupported type")
+}
+
+// set writes a field through the pointer settingFields gives; v has been
+// checked to be of the property's type.
+func set(ptr, v any) {
+	switch f := ptr.(type) {
+	case *bool:
+		*f = v.(bool)
+	case *byte:
+		*f = v.(byte)
+	default:
+		panic("nmproto: a Settings field of an unsupported type")
+	}
+}
+
+// PropertyError says which property of a PropertySeq is refused and why.
+type PropertyError struct {
+	Name string
+	Why  string
+}
+
+// Error reads "property ReplyDropping: 0x08 has bits other than ...".
+func (e *PropertyError) Error() string { return "property " + e.Name + ": " + e.Why }
+
+// Apply returns s with props set over it. scope is where they were
+// given: ScopeProxy for create_request_proxy (and the agent's defaults),
+// ScopeRequest for a RequestDesc. A name the table does not have, one it
+// does not keep, or one outside scope is refused — "unknown", or "unknown
+// here" for a RequestDesc, which takes nothing but request properties —
+// and so is a value its entry refuses (PropertyDef.Check); the error is a
+// *PropertyError.
+func (s Settings) Apply(props []Property, scope Scope) (Settings, error) {
+	for _, pr := range props {
+		def, known := LookupProperty(pr.Name)
+		field := settingFields[pr.Name]
+		if !known || def.OnCreation {
+			field = nil
+		}
+		switch {
+		case scope == ScopeRequest && (field == nil || def.Scope&scope == 0):
+			return s, &PropertyError{pr.Name, "unknown here"}
+		case field == nil || def.Scope&scope == 0:
+			return s, &PropertyError{pr.Name, "unknown"}
+		}
+		if err := def.Check(pr.Value); err != nil {
+			return s, &PropertyError{pr.Name, err.Error()}
+		}
+		set(field(&s), pr.Value.Value)
+	}
+	return s, nil
+}
+
+// Only returns s with the properties of scope sc; the others are at their
+// zero value: a request made by create_request takes from the agent's
+// defaults only what a RequestDesc may set.
+func (s Settings) Only(sc Scope) Settings {
+	var o Settings
+	for _, k := range kept {
+		if k.def.Scope&sc != 0 {
+			set(k.field(&o), get(k.field(&s)))
+		}
+	}
+	return o
+}
+
+// Get returns the value of a kept property.
+func (s Settings) Get(name string) (any, bool) {
+	for _, k := range kept {
+		if k.def.Name == name {
+			return get(k.field(&s)), true
+		}
+	}
+	return nil, false
+}
+
+// Check returns a *PropertyError for the first property whose value its
+// entry refuses (a ReplyDropping with other bits).
+func (s Settings) Check() error {
+	for _, k := range kept {
+		if err := k.def.Check(k.def.Any(get(k.field(&s)))); err != nil {
+			return &PropertyError{k.def.Name, err.Error()}
+		}
+	}
+	return nil
+}
+
+// List returns the settings as a PropertySeq, in the table's order: what
+// properties() answers.
+func (s Settings) List() []Property {
+	out := make([]Property, len(kept))
+	for i, k := range kept {
+		out[i] = Property{Name: k.def.Name, Value: k.def.Any(get(k.field(&s)))}
+	}
+	return out
+}
+
+// String writes the settings as operators read them, in the table's
+// order: "WaitReply=false ReplyDropping=0x06 RequestManualTrash=true".
+func (s Settings) String() string {
+	var b strings.Builder
+	for i, k := range kept {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k.def.Name + "=" + k.def.Format(get(k.field(&s))))
+	}
+	return b.String()
+}
+
+// TakeProperty removes the property name, one that instructs a proxy's
+// creation (PropertyDef.OnCreation), from props and returns the rest and
+// its last value, or its default when it is not given. A value its entry
+// refuses is a *PropertyError.
+func TakeProperty(props []Property, name string) ([]Property, any, error) {
+	def, ok := LookupProperty(name)
+	if !ok {
+		return props, nil, &PropertyError{name, "unknown"}
+	}
+	out := props[:0:0]
+	v := def.Default
+	for _, p := range props {
+		if p.Name != name {
+			out = append(out, p)
+			continue
+		}
+		if err := def.Check(p.Value); err != nil {
+			return nil, nil, &PropertyError{p.Name, err.Error()}
+		}
+		v = p.Value.Value
+	}
+	return out, v, nil
+}

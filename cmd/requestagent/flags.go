@@ -106,7 +106,7 @@ func defaultsFromFlags(c *cli.Context) (agent.Properties, error) {
 			v = byte(u)
 		}
 		var err error
-		if defaults, err = defaults.With(agent.Property{Name: def.Name, Value: def.Any(v)}); err != nil {
+		if defaults, err = defaults.Apply([]agent.Property{{Name: def.Name, Value: def.Any(v)}}, nmproto.ScopeBoth); err != nil {
 			return agent.Properties{}, badFlag(name, err)
 		}
 	}
