@@ -24,7 +24,6 @@ const (
 	PropReplyDropping         = "ReplyDropping"
 	PropRequestManualTrash    = "RequestManualTrash"
 	PropRecipientOnConnection = "RecipientOnConnection"
-	PropToyFlag               = "ToyFlag"
 )
 
 // ReplyDropping bits: which replies are neither delivered nor kept.
@@ -46,8 +45,6 @@ type Settings struct {
 	// ManualTrash keeps requests until destroy_request (and makes polling
 	// idempotent) instead of trashing them when their reply is read.
 	ManualTrash bool
-	// ToyFlag is a toy.
-	ToyFlag bool
 }
 
 // settingFields ties each kept property to its field of Settings, so that
@@ -57,7 +54,6 @@ var settingFields = map[string]func(*Settings) any{
 	PropWaitReply:          func(s *Settings) any { return &s.WaitReply },
 	PropReplyDropping:      func(s *Settings) any { return &s.ReplyDropping },
 	PropRequestManualTrash: func(s *Settings) any { return &s.ManualTrash },
-	PropToyFlag:            func(s *Settings) any { return &s.ToyFlag },
 }
 
 // propertyTable is the table. Its order is the order in which properties()
@@ -71,8 +67,6 @@ var propertyTable = []PropertyDef{
 		Doc:  "replies neither delivered to the recipient nor kept: 0x01 normal returns, 0x02 user exceptions, 0x04 system exceptions (0x06 all exceptions)"},
 	{Name: PropRequestManualTrash, Kind: giop.TkBoolean, Scope: ScopeBoth, Default: false, VisiBroker: true,
 		Doc: "requests are trashed only by destroy_request, and polling is idempotent"},
-	{Name: PropToyFlag, Kind: giop.TkBoolean, Scope: ScopeBoth, Default: false,
-		Doc: "a toy that does nothing"},
 	{Name: PropRecipientOnConnection, Kind: giop.TkBoolean, Scope: ScopeProxy, Default: false, OnCreation: true,
 		Doc: "call the recipient back over the connection create_request_proxy came on, whatever its IOR says (docs/callbacks.md)"},
 }
