@@ -9,6 +9,7 @@ import (
 
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
 )
 
 // Attacks on bidirectional GIOP (docs/callbacks.md): a client announces, in
@@ -67,7 +68,7 @@ func TestAttack_AnnouncedTargetAddressDoesNotRedirectDelegations(t *testing.T) {
 	// The target's address spelt several ways, as an attacker would.
 	attacker := announce(t, e, f, "StockManager", lp,
 		giop.ListenPoint{Host: "::ffff:127.0.0.1", Port: lp.Port}, giop.ListenPoint{Host: "localhost", Port: lp.Port})
-	rcv := e.receiver(e.mustProxy(boolProp(agent.PropWaitReply, true)))
+	rcv := e.receiver(e.mustProxy(boolProp(nmproto.PropWaitReply, true)))
 
 	r := e.call(rcv, "add_stock", reqInfoCtx("", "", 10_000, false), addStockArgs("REAL", 1))
 	if r.err != nil || r.rna {
@@ -103,7 +104,7 @@ func TestAttack_ManyAnnouncementsLeaveNothingBehind(t *testing.T) {
 		}
 		announce(t, e, &forger{}, "x", pts...).Close()
 	}
-	rcv := e.receiver(e.mustProxy(boolProp(agent.PropWaitReply, true)))
+	rcv := e.receiver(e.mustProxy(boolProp(nmproto.PropWaitReply, true)))
 	r := e.call(rcv, "add_stock", reqInfoCtx("", "", 10_000, false), addStockArgs("REAL", 1))
 	if r.err != nil || r.rna || e.sm.calls.Load() != 1 {
 		t.Fatalf("after 1,024 announcements by closed connections: %+v, target calls %d", r, e.sm.calls.Load())

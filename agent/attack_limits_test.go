@@ -258,7 +258,7 @@ func TestAttack_HungTargetTakesOnlyItsShare(t *testing.T) {
 		t.Fatalf("%d requests stored, %d accepted", n, accepted)
 	}
 	// The real target is served meanwhile.
-	rcv := e.receiver(e.mustProxy(boolProp(agent.PropWaitReply, true)))
+	rcv := e.receiver(e.mustProxy(boolProp(nmproto.PropWaitReply, true)))
 	if r := e.call(rcv, "add_stock", reqInfoCtx("", "", 10_000, false), addStockArgs("OK", 1)); r.err != nil || r.rna {
 		t.Fatalf("another target beside the hung one: %+v", r)
 	}
@@ -269,7 +269,7 @@ func TestAttack_HungTargetTakesOnlyItsShare(t *testing.T) {
 // rather than returning premature at once.
 func TestWaitReply_QueuedRequestWaits(t *testing.T) {
 	e := newEnv(t, agent.Config{MaxThreads: 1})
-	rcv := e.receiver(e.mustProxy(boolProp(agent.PropWaitReply, true)))
+	rcv := e.receiver(e.mustProxy(boolProp(nmproto.PropWaitReply, true)))
 	release := e.sm.hold()
 	first := make(chan result, 1)
 	go func() { first <- e.call(rcv, "add_stock", reqInfoCtx("", "", 10_000, false), addStockArgs("FIRST", 1)) }()

@@ -131,7 +131,7 @@ func TestPolicy_OutsideRefusedAtCreation(t *testing.T) {
 	}
 
 	// Inside the policy: allowed by 127.0.0.0/8, on another port.
-	proxy := e.mustProxy(boolProp(agent.PropWaitReply, true))
+	proxy := e.mustProxy(boolProp(nmproto.PropWaitReply, true))
 	if r := e.call(e.receiver(proxy), "add_stock", reqInfoCtx("", "", 10_000, false), addStockArgs("IN", 1)); r.err != nil || r.rna {
 		t.Fatalf("call to a target inside the policy: %+v", r)
 	}
@@ -167,7 +167,7 @@ func TestPolicy_ForwardOutsideIsRefused(t *testing.T) {
 	e := newEnv(t, agent.Config{TargetPolicy: agent.TargetPolicy{Deny: []string{fmt.Sprintf("127.0.0.1:%d", dprof.Port)}}})
 	f := &forwarder{}
 	fref := startServant(t, "Forwarder", f)
-	proxy, err := e.createProxy(fref, stockID, nil, boolProp(agent.PropWaitReply, true))
+	proxy, err := e.createProxy(fref, stockID, nil, boolProp(nmproto.PropWaitReply, true))
 	if err != nil {
 		t.Fatal(err)
 	}

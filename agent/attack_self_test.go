@@ -159,7 +159,7 @@ func TestAttack_SpellingsShareOneConnection(t *testing.T) {
 		p := *prof
 		p.Host = h
 		ref := giop.NewIOR(stockID, &p)
-		proxy, err := e.createProxy(ref, "", nil, boolProp(agent.PropWaitReply, true))
+		proxy, err := e.createProxy(ref, "", nil, boolProp(nmproto.PropWaitReply, true))
 		if err != nil {
 			t.Fatalf("proxy at %s: %v", h, err)
 		}
@@ -242,7 +242,7 @@ func liar(t *testing.T) (*giop.IOR, *atomic.Int32) {
 func TestAttack_LyingTargetRunsARequestAtMostTwice(t *testing.T) {
 	e := newEnv(t, agent.Config{ConnectRetryBudget: 2 * time.Second})
 	ref, ran := liar(t)
-	proxy, err := e.createProxy(ref, "", nil, boolProp(agent.PropWaitReply, true))
+	proxy, err := e.createProxy(ref, "", nil, boolProp(nmproto.PropWaitReply, true))
 	if err != nil {
 		t.Fatal(err)
 	}

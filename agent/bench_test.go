@@ -67,7 +67,7 @@ func benchThroughAgentWith(b *testing.B, cfg agent.Config, c *giop.Client, targe
 		b.Fatal(err)
 	}
 	defer a.Close()
-	_, rcv := proxyAndReceiver(b, c, a.IOR(), target, nil, boolProp(agent.PropWaitReply, true))
+	_, rcv := proxyAndReceiver(b, c, a.IOR(), target, nil, boolProp(nmproto.PropWaitReply, true))
 	var send giop.ServiceContextList
 	if model == "waitreply" {
 		send = reqInfoCtx("", "", 10000, false)

@@ -20,13 +20,6 @@ import (
 // to ReplyRecipient::reply_available, valid only while that call runs.
 const keyHolder = 'H'
 
-// PropRecipientOnConnection asks the agent to call the proxy's recipient
-// back over the connection create_request_proxy came on, whatever the
-// recipient's IOR says — the explicit binding of Ice's fixed proxies, for a
-// client whose ORB cannot announce listen points. The binding lasts as long
-// as that connection.
-const PropRecipientOnConnection = "RecipientOnConnection"
-
 // DefaultCallbackTimeout bounds one reply_available call.
 const DefaultCallbackTimeout = 60 * time.Second
 

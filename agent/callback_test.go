@@ -274,7 +274,7 @@ func TestCallback_ExplicitConnectionBinding(t *testing.T) {
 // that connection.
 func (e *env) expectBoundCallback(t *testing.T, c *giop.Client, r *goRecipient, recipient *giop.IOR) {
 	t.Helper()
-	_, rcv := proxyAndReceiver(t, c, e.agentRef, e.target, recipient, boolProp(agent.PropRecipientOnConnection, true))
+	_, rcv := proxyAndReceiver(t, c, e.agentRef, e.target, recipient, boolProp(nmproto.PropRecipientOnConnection, true))
 	if _, err := c.Invoke(e.ctx(), rcv, &giop.Invocation{Operation: "add_stock", Args: addStockArgs("ACME", 1),
 		Contexts: reqInfoCtx("", "bound", 0, false), RawReply: true}); err != nil {
 		t.Fatal(err)

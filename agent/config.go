@@ -276,8 +276,11 @@ func (c *Config) Validate() error {
 		return bad("DelegationTimeout", c.DelegationTimeout, "must not be negative")
 	case c.ConnectRetryBudget < 0:
 		return bad("ConnectRetryBudget", c.ConnectRetryBudget, "must not be negative")
-	case c.Defaults.ReplyDropping&^dropAllBits != 0:
-		return bad("Defaults.ReplyDropping", c.Defaults.ReplyDropping, "only bits 0x01, 0x02, 0x04")
+	}
+	if err := c.Defaults.Check(); err != nil {
+		pe := err.(*nmproto.PropertyError)
+		v, _ := c.Defaults.Get(pe.Name)
+		return bad("Defaults."+pe.Name, v, pe.Why)
 	}
 	if _, err := nmproto.NewRepoIDs(c.RepositoryIDPrefix, ""); err != nil {
 		return bad("RepositoryIDPrefix", c.RepositoryIDPrefix, err.Error())

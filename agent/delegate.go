@@ -182,7 +182,7 @@ func replyLabel(y *replyRecord) string {
 // for it), and its request is trashed. A reply read by polling is never
 // dropped.
 func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
-	if !rec.recipient.IsNil() && rec.props.drops(y.status) {
+	if !rec.recipient.IsNil() && drops(rec.props, y.status) {
 		a.log.Debug().Str("request", a.publicID(rec.id)).Stringer("status", y.status).Msg("agent: reply dropped")
 		a.trash(rec.id)
 		return

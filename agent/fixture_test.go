@@ -111,14 +111,14 @@ const (
 
 // fixtureProps are the stored proxies' properties: none the defaults.
 var fixtureProps = map[string]agent.Properties{
-	fxProxyLive:     {WaitReply: true, ReplyDropping: agent.DropSystem},
-	fxProxyCallback: {ReplyDropping: agent.DropSystem, ManualTrash: true},
-	fxProxyDead:     {ReplyDropping: agent.DropUser | agent.DropNormal},
+	fxProxyLive:     {WaitReply: true, ReplyDropping: nmproto.DropSystemExceptions},
+	fxProxyCallback: {ReplyDropping: nmproto.DropSystemExceptions, ManualTrash: true},
+	fxProxyDead:     {ReplyDropping: nmproto.DropUserExceptions | nmproto.DropNormal},
 }
 
 func propsOf(p agent.Properties) []prop {
-	return []prop{boolProp(agent.PropWaitReply, p.WaitReply), octetProp(agent.PropReplyDropping, p.ReplyDropping),
-		boolProp(agent.PropRequestManualTrash, p.ManualTrash)}
+	return []prop{boolProp(nmproto.PropWaitReply, p.WaitReply), octetProp(nmproto.PropReplyDropping, p.ReplyDropping),
+		boolProp(nmproto.PropRequestManualTrash, p.ManualTrash)}
 }
 
 // fixtureServe serves the fixture's live target and recipient at
@@ -248,7 +248,7 @@ func TestFixture_Write(t *testing.T) {
 			enc.WriteOctets([]byte("c-" + name))
 			enc.WriteString(fixtureGroup)
 			enc.WriteOctets([]byte(name))
-			writeProps(enc, []prop{boolProp(agent.PropRequestManualTrash, true)})
+			writeProps(enc, []prop{boolProp(nmproto.PropRequestManualTrash, true)})
 		}})
 		if err != nil {
 			t.Fatalf("create_request %s: %v", name, err)
@@ -625,11 +625,11 @@ func readProperties(t *testing.T, d *giop.Decoder) agent.Properties {
 	var p agent.Properties
 	for _, pr := range props {
 		switch pr.Name {
-		case agent.PropWaitReply:
+		case nmproto.PropWaitReply:
 			p.WaitReply, _ = pr.Value.Value.(bool)
-		case agent.PropReplyDropping:
+		case nmproto.PropReplyDropping:
 			p.ReplyDropping, _ = pr.Value.Value.(byte)
-		case agent.PropRequestManualTrash:
+		case nmproto.PropRequestManualTrash:
 			p.ManualTrash, _ = pr.Value.Value.(bool)
 		}
 	}

@@ -18,7 +18,7 @@ func FuzzProperties(f *testing.F) {
 		}
 		return e.Bytes()
 	}
-	f.Add(seed(Properties{WaitReply: true, ReplyDropping: 6}.list()), true)
+	f.Add(seed(Properties{WaitReply: true, ReplyDropping: 6}.List()), true)
 	f.Add(seed([]Property{{Name: "RequestManualTrash", Value: giop.Any{Type: giop.TCBoolean, Value: true}}}), false)
 	f.Add(seed([]Property{{Name: "Nope", Value: giop.Any{Type: giop.TCString, Value: "x"}}}), true)
 	f.Add([]byte{0xff, 0xff, 0xff, 0x7f}, true)
@@ -28,13 +28,13 @@ func FuzzProperties(f *testing.F) {
 		if d.Err() != nil {
 			return
 		}
-		p, err := Properties{}.apply(props)
-		if err == nil && p.ReplyDropping&^dropAllBits != 0 {
+		p, err := Properties{}.Apply(props, nmproto.ScopeProxy)
+		if err == nil && p.ReplyDropping&^(nmproto.DropNormal|nmproto.DropUserExceptions|nmproto.DropSystemExceptions) != 0 {
 			t.Fatalf("accepted ReplyDropping 0x%02x", p.ReplyDropping)
 		}
-		if _, err := (Properties{}).apply(props, PropRequestManualTrash); err == nil {
+		if _, err := (Properties{}).Apply(props, nmproto.ScopeRequest); err == nil {
 			for _, pr := range props {
-				if pr.Name != PropRequestManualTrash {
+				if pr.Name != nmproto.PropRequestManualTrash {
 					t.Fatalf("create_request accepted property %q", pr.Name)
 				}
 			}

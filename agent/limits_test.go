@@ -42,7 +42,7 @@ func TestStoreFault_RefusesThenRecovers(t *testing.T) {
 func TestStoreFull_ImpLimit(t *testing.T) {
 	dir := t.TempDir()
 	e := newEnv(t, agent.Config{Store: storage.Config{Dir: dir, Durable: true}})
-	rcv := e.receiver(e.mustProxy(boolProp(agent.PropRequestManualTrash, true)))
+	rcv := e.receiver(e.mustProxy(boolProp(nmproto.PropRequestManualTrash, true)))
 	kept := e.call(rcv, "add_stock", reqInfoCtx("", "", 0, false), addStockArgs("KEPT", 1))
 	if kept.poller == nil {
 		t.Fatalf("first request: %+v", kept)

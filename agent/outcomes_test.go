@@ -161,7 +161,7 @@ func TestPollingPullingFailure(t *testing.T) {
 // be pulled again and again until destroy_request (docs/native-messaging.md).
 func TestManualTrash_IdempotentPolling(t *testing.T) {
 	e := newEnv(t, agent.Config{})
-	rcv := e.receiver(e.mustProxy(boolProp(agent.PropRequestManualTrash, true)))
+	rcv := e.receiver(e.mustProxy(boolProp(nmproto.PropRequestManualTrash, true)))
 	r := e.call(rcv, "find_closest_symbol", reqInfoCtx("t", "", 0, false), stringArg("X"))
 	for range 3 {
 		p := e.call(r.poller, "find_closest_symbol", waitCtx(nmproto.WaitForever), stringArg(""))
@@ -230,7 +230,7 @@ func TestGroupPolling(t *testing.T) {
 // a poll with a timeout and nothing ready returns an empty list.
 func TestPoll_UnmaskAndTimeout(t *testing.T) {
 	e := newEnv(t, agent.Config{})
-	proxy := e.mustProxy(boolProp(agent.PropRequestManualTrash, true))
+	proxy := e.mustProxy(boolProp(nmproto.PropRequestManualTrash, true))
 	rcv := e.receiver(proxy)
 	release := e.sm.hold()
 	defer release()
@@ -257,7 +257,7 @@ func TestPoll_UnmaskAndTimeout(t *testing.T) {
 // into a 2PI with a premature return.
 func TestWaitReply_EvolveInto2PI(t *testing.T) {
 	e := newEnv(t, agent.Config{})
-	rcv := e.receiver(e.mustProxy(boolProp(agent.PropWaitReply, true)))
+	rcv := e.receiver(e.mustProxy(boolProp(nmproto.PropWaitReply, true)))
 	fast := e.call(rcv, "add_stock", reqInfoCtx("", "", 10000, false), addStockArgs("FAST", 1))
 	if fast.err != nil || fast.rna || !fast.resp.Result.Bool() {
 		t.Fatalf("fast call = %v (rna %v), want the mature result", fast.err, fast.rna)
@@ -280,7 +280,7 @@ func TestWaitReply_EvolveInto2PI(t *testing.T) {
 // back mature rather than as a premature return.
 func TestWaitReply_Forever(t *testing.T) {
 	e := newEnv(t, agent.Config{})
-	rcv := e.receiver(e.mustProxy(boolProp(agent.PropWaitReply, true)))
+	rcv := e.receiver(e.mustProxy(boolProp(nmproto.PropWaitReply, true)))
 	release := e.sm.hold()
 	defer release()
 	got := make(chan result, 1)
@@ -302,7 +302,7 @@ func TestWaitReply_Forever(t *testing.T) {
 // sent) and no poller (docs/native-messaging.md: acknowledge only what is durable).
 func TestWaitReply_MatureNeedsNoStore(t *testing.T) {
 	e := newEnv(t, agent.Config{})
-	proxy := e.mustProxy(boolProp(agent.PropWaitReply, true))
+	proxy := e.mustProxy(boolProp(nmproto.PropWaitReply, true))
 	rcv := e.receiver(proxy)
 	e.agent.InjectStoreFault(errors.New("no space left on device"))
 	defer e.agent.InjectStoreFault(nil)
@@ -331,7 +331,7 @@ func TestWaitReply_MatureNeedsNoStore(t *testing.T) {
 func TestPull_ReplyHandedToWaitingPull(t *testing.T) {
 	e := newEnv(t, agent.Config{})
 	for _, manual := range []bool{false, true} {
-		proxy := e.mustProxy(boolProp(agent.PropRequestManualTrash, manual))
+		proxy := e.mustProxy(boolProp(nmproto.PropRequestManualTrash, manual))
 		release := e.sm.hold()
 		sent := e.call(e.receiver(proxy), "add_stock", reqInfoCtx("", "", 0, false), addStockArgs(fmt.Sprint("H", manual), 1))
 		if sent.poller == nil {
@@ -477,7 +477,7 @@ func TestReplyDropping(t *testing.T) {
 	recipient := startRecipient(t, r)
 	for _, c := range cases {
 		// With a recipient.
-		proxy, err := e.createProxy(e.target, "", recipient, octetProp(agent.PropReplyDropping, c.drop))
+		proxy, err := e.createProxy(e.target, "", recipient, octetProp(nmproto.PropReplyDropping, c.drop))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -502,7 +502,7 @@ func TestReplyDropping(t *testing.T) {
 			t.Fatalf("0x%02x %s: delivery %+v", c.drop, c.op, d)
 		}
 		// Without a recipient: kept for polling.
-		proxy = e.mustProxy(octetProp(agent.PropReplyDropping, c.drop))
+		proxy = e.mustProxy(octetProp(nmproto.PropReplyDropping, c.drop))
 		res := e.call(e.receiver(proxy), c.op, reqInfoCtx("x", "", 0, false), c.args)
 		if res.poller == nil || res.poller.IsNil() {
 			t.Fatalf("0x%02x %s: no poller (no recipient, so one is due)", c.drop, c.op)
@@ -518,7 +518,7 @@ func TestReplyDropping(t *testing.T) {
 // property filters what is sent to a recipient, not the caller's own call.
 func TestReplyDropping_WaitReplyMatures(t *testing.T) {
 	e := newEnv(t, agent.Config{})
-	rcv := e.receiver(e.mustProxy(boolProp(agent.PropWaitReply, true), octetProp(agent.PropReplyDropping, 0x06)))
+	rcv := e.receiver(e.mustProxy(boolProp(nmproto.PropWaitReply, true), octetProp(nmproto.PropReplyDropping, 0x06)))
 	r := e.call(rcv, "remove_stock", reqInfoCtx("", "", 10_000, false), stringArg("NOPE"))
 	if r.rna || !isUser(r.err, "IDL:StockManager/NotFound:1.0") {
 		t.Fatalf("WaitReply with ReplyDropping 0x06 = %+v (%v), want the mature user exception", r, r.err)
@@ -534,7 +534,7 @@ func TestReplyDropping_WaitReplyMatures(t *testing.T) {
 func TestReplyDropping_NoPollerWithRecipient(t *testing.T) {
 	e := newEnv(t, agent.Config{})
 	recipient := giop.NewIOR(agent.ReplyRecipientID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1", Port: 9, ObjectKey: []byte("rr")})
-	proxy, err := e.createProxy(e.target, "", recipient, octetProp(agent.PropReplyDropping, 0x06))
+	proxy, err := e.createProxy(e.target, "", recipient, octetProp(nmproto.PropReplyDropping, 0x06))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -616,7 +616,7 @@ func TestCreateRequest_Rules(t *testing.T) {
 	if err != nil || !resp.Result.Bool() {
 		t.Fatalf(`_is_a on a "*" request: %v`, err)
 	}
-	if _, err := e.createRequestErr("", "", "g", "", octetProp(agent.PropReplyDropping, 1)); !isSys(err, giop.ExcBadParam, nmproto.BadProperty) {
+	if _, err := e.createRequestErr("", "", "g", "", octetProp(nmproto.PropReplyDropping, 1)); !isSys(err, giop.ExcBadParam, nmproto.BadProperty) {
 		t.Fatalf("ReplyDropping on create_request = %v, want BAD_PARAM", err)
 	}
 	_, err = e.client.Invoke(e.ctx(), e.agentRef, &giop.Invocation{Operation: "create_request", Args: func(enc *giop.Encoder) {
@@ -639,15 +639,15 @@ func TestCreateProxy_InvalidProperty(t *testing.T) {
 	e := newEnv(t, agent.Config{})
 	for _, p := range []prop{
 		boolProp("NoSuchProperty", true),
-		octetProp(agent.PropWaitReply, 1),
-		boolProp(agent.PropReplyDropping, true),
-		octetProp(agent.PropReplyDropping, 0x08),
+		octetProp(nmproto.PropWaitReply, 1),
+		boolProp(nmproto.PropReplyDropping, true),
+		octetProp(nmproto.PropReplyDropping, 0x08),
 	} {
 		if _, err := e.createProxy(e.target, "", nil, p); !isUser(err, "IDL:NativeMessaging/InvalidProperty:1.0") {
 			t.Fatalf("property %s=%v: %v, want InvalidProperty", p.name, p.val, err)
 		}
 	}
-	proxy := e.mustProxy(octetProp(agent.PropReplyDropping, 0x06), boolProp(agent.PropWaitReply, true))
+	proxy := e.mustProxy(octetProp(nmproto.PropReplyDropping, 0x06), boolProp(nmproto.PropWaitReply, true))
 	resp, err := e.client.Invoke(e.ctx(), proxy, &giop.Invocation{Operation: "_get_properties"})
 	if err != nil {
 		t.Fatal(err)
@@ -658,7 +658,7 @@ func TestCreateProxy_InvalidProperty(t *testing.T) {
 		name := resp.Result.String()
 		got[name] = resp.Result.Any().Value
 	}
-	if got[agent.PropReplyDropping] != byte(0x06) || got[agent.PropWaitReply] != true || got[agent.PropRequestManualTrash] != false {
+	if got[nmproto.PropReplyDropping] != byte(0x06) || got[nmproto.PropWaitReply] != true || got[nmproto.PropRequestManualTrash] != false {
 		t.Fatalf("properties() = %v", got)
 	}
 }
@@ -819,7 +819,7 @@ func TestAgent_StandardOps(t *testing.T) {
 	n := resp.Result.ULong()
 	found := false
 	for range n {
-		if name, v := resp.Result.String(), resp.Result.Any(); name == agent.PropRequestManualTrash {
+		if name, v := resp.Result.String(), resp.Result.Any(); name == nmproto.PropRequestManualTrash {
 			found = v.Value == true
 		}
 	}

@@ -16,10 +16,10 @@ func userException(id string) error { return &giop.UserException{RepoID: id} }
 // invalidProperty raises InvalidProperty naming the property at fault,
 // with the configured repository id.
 func (a *Agent) invalidProperty(err error) error {
-	var pe *propertyError
+	var pe *nmproto.PropertyError
 	name := ""
 	if errors.As(err, &pe) {
-		name = pe.name
+		name = pe.Name
 	}
 	return &giop.UserException{RepoID: a.repo.InvalidProperty, Members: func(e *giop.Encoder) { e.WriteString(name) }}
 }
@@ -65,7 +65,7 @@ func (s *agentServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 	case "create_request_proxy":
 		return a.createProxy(ctx, req)
 	case "properties", "_get_properties":
-		return nmproto.WriteProperties(req.Results(), a.cfg.Defaults.list())
+		return nmproto.WriteProperties(req.Results(), a.cfg.Defaults.List())
 	case nmproto.BindRecipientOp:
 		r := req.Args.IOR()
 		if err := req.ArgsErr(); err != nil {
@@ -144,7 +144,7 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 	if err := a.admitStore(rec.target.Size() + rec.recipient.Size() + len(rec.cookie)); err != nil {
 		return err
 	}
-	rec.props, err = Properties{ManualTrash: a.cfg.Defaults.ManualTrash}.apply(props, PropRequestManualTrash)
+	rec.props, err = a.cfg.Defaults.Only(nmproto.ScopeRequest).Apply(props, nmproto.ScopeRequest)
 	if err != nil {
 		return badParam(nmproto.BadProperty, err.Error())
 	}
@@ -173,25 +173,6 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 	a.log.Debug().Str("request", a.publicID(rec.id)).Str("group", groupName).Str("repo_id", rec.repoID).Msg("agent: request created")
 	req.Results().WriteIOR(a.targetIOR(keyRequest, rec.id, rec.repoID, rec.target))
 	return nil
-}
-
-// takeBinding removes the RecipientOnConnection property from props and
-// returns its value.
-func takeBinding(props []Property) ([]Property, bool, error) {
-	out := props[:0:0]
-	bind := false
-	for _, p := range props {
-		if p.Name != PropRecipientOnConnection {
-			out = append(out, p)
-			continue
-		}
-		b, ok := p.Value.Value.(bool)
-		if !ok {
-			return nil, false, &propertyError{p.Name, "must be a boolean"}
-		}
-		bind = b
-	}
-	return out, bind, nil
 }
 
 // checkTarget applies the RequestDesc rules (docs/native-messaging.md): a nil target
@@ -244,19 +225,24 @@ func (a *Agent) createProxy(ctx context.Context, req *giop.ServerRequest) error 
 		a.metrics.outcome(outcomeTooLarge)
 		return err
 	}
-	// Whether the recipient is bound decides whether the policy judges it.
-	props, bind, err := takeBinding(props)
+	// RecipientOnConnection binds the recipient to this connection: it is
+	// called back over it, whatever its IOR says — the explicit binding of
+	// Ice's fixed proxies, for a client whose ORB cannot announce listen
+	// points — for as long as the connection lasts. It is taken out first,
+	// since whether the recipient is bound decides whether the target
+	// policy judges it.
+	props, bind, err := nmproto.TakeProperty(props, nmproto.PropRecipientOnConnection)
 	if err != nil {
 		return a.invalidProperty(err)
 	}
-	p.bound = bindsRecipient(req.Conn, p.recipient, bind)
+	p.bound = bindsRecipient(req.Conn, p.recipient, bind.(bool))
 	if err := a.checkAllowed(ctx, p.target, p.recipient, p.bound); err != nil {
 		return err
 	}
 	if err := a.admitStore(p.target.Size() + p.recipient.Size()); err != nil {
 		return err
 	}
-	if p.props, err = a.cfg.Defaults.apply(props); err != nil {
+	if p.props, err = a.cfg.Defaults.Apply(props, nmproto.ScopeProxy); err != nil {
 		a.log.Info().Err(err).Msg("agent: create_request_proxy refused: InvalidProperty")
 		return a.invalidProperty(err)
 	}

@@ -46,7 +46,7 @@ func (s *proxyServant) Invoke(ctx context.Context, req *giop.ServerRequest) erro
 		if snapshot.toBeDestroyed {
 			return proxyGone()
 		}
-		return nmproto.WriteProperties(req.Results(), snapshot.props.list())
+		return nmproto.WriteProperties(req.Results(), snapshot.props.List())
 	case "poll":
 		timeout := req.Args.ULong()
 		unmask := req.Args.Bool()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/idl"
 	"github.com/requestagent/requestagent/nm"
+	"github.com/requestagent/requestagent/nmproto"
 )
 
 // TestDial: by corbaloc and by IOR; refs that are not references, not an
@@ -100,6 +102,54 @@ func TestProperties(t *testing.T) {
 	}
 	if s := nm.WaitReply(true).String(); s != "WaitReply=true" {
 		t.Fatalf("Property.String() = %q", s)
+	}
+}
+
+// TestKnownProperties: the client and the agent see the same properties.
+// Each one nm.KnownProperties names is accepted by CreateRequestProxy at
+// its default, and by CreateRequest exactly when its scope has requests;
+// the agent's and a proxy's properties list exactly the kept ones, in
+// the table's order; and a name outside the table is refused.
+func TestKnownProperties(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	var kept []string
+	for _, def := range nm.KnownProperties() {
+		p := nm.Property{Name: def.Name, Value: def.Default}
+		if _, err := e.a.CreateRequestProxy(e.ctx(), e.stock, "", nil, p); err != nil {
+			t.Errorf("CreateRequestProxy(%v): %v", p, err)
+		}
+		_, err := e.a.CreateRequest(e.ctx(), nm.RequestDesc{Target: e.stock, Properties: []nm.Property{p}})
+		if forRequests := def.Scope&nmproto.ScopeRequest != 0; forRequests && err != nil {
+			t.Errorf("CreateRequest(%v): %v", p, err)
+		} else if !forRequests && !errors.Is(err, nm.ErrInvalidProperty) {
+			t.Errorf("CreateRequest(%v) = %v, want ErrInvalidProperty: its scope is %v", p, err, def.Scope)
+		}
+		if !def.OnCreation {
+			kept = append(kept, def.Name)
+		}
+	}
+	names := func(props []nm.Property, err error) []string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n []string
+		for _, p := range props {
+			n = append(n, p.Name)
+		}
+		return n
+	}
+	if got := names(e.a.Properties(e.ctx())); !slices.Equal(got, kept) {
+		t.Errorf("agent's properties %v, want %v", got, kept)
+	}
+	proxy, _ := e.receiver(e.stock, nil)
+	if got := names(proxy.Properties(e.ctx())); !slices.Equal(got, kept) {
+		t.Errorf("proxy's properties %v, want %v", got, kept)
+	}
+	for _, name := range []string{"NoSuchProperty", "waitreply"} {
+		if _, err := e.a.CreateRequestProxy(e.ctx(), e.stock, "", nil, nm.Property{Name: name, Value: true}); !errors.Is(err, nm.ErrInvalidProperty) {
+			t.Errorf("%s: %v, want ErrInvalidProperty", name, err)
+		}
 	}
 }
 

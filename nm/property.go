@@ -7,31 +7,28 @@ import (
 	"github.com/requestagent/requestagent/nmproto"
 )
 
-// Property names the agent recognises (docs/native-messaging.md; Native Messaging).
+// Property names the agent recognises: nmproto's table, which
+// KnownProperties returns with each one's type, scope, default and meaning
+// (docs/native-messaging.md, "Properties").
 const (
-	// PropRequestManualTrash (boolean, default false): requests are
-	// trashed only by DestroyRequest, and polling is idempotent.
-	PropRequestManualTrash = "RequestManualTrash"
-	// PropWaitReply (boolean, proxies only): a call on the typed receiver
-	// with a non-zero Current.WaitTimeout waits that long for the mature
-	// result before evolving into a two-phase invocation.
-	PropWaitReply = "WaitReply"
-	// PropReplyDropping (octet, proxies only): which replies are dropped
-	// rather than kept or delivered; see DropNormal and the others.
-	PropReplyDropping = "ReplyDropping"
-	// PropRecipientOnConnection (boolean, proxies only): call the reply
-	// recipient back over the connection create_request_proxy came on,
-	// whatever its IOR says — for ORBs that cannot announce listen
-	// points. HostRecipient does not need it.
-	PropRecipientOnConnection = "RecipientOnConnection"
+	PropRequestManualTrash    = nmproto.PropRequestManualTrash    // see RequestManualTrash
+	PropWaitReply             = nmproto.PropWaitReply             // see WaitReply
+	PropReplyDropping         = nmproto.PropReplyDropping         // see ReplyDropping
+	PropRecipientOnConnection = nmproto.PropRecipientOnConnection // for ORBs without listen points; HostRecipient does not need it
 )
 
 // ReplyDropping bits.
 const (
-	DropNormal           byte = 0x01 // normal returns
-	DropUserExceptions   byte = 0x02 // user exceptions
-	DropSystemExceptions byte = 0x04 // system exceptions
+	DropNormal           = nmproto.DropNormal           // normal returns
+	DropUserExceptions   = nmproto.DropUserExceptions   // user exceptions
+	DropSystemExceptions = nmproto.DropSystemExceptions // system exceptions
 )
+
+// KnownProperties returns the properties the agent recognises, in the
+// order Agent.Properties and Proxy.Properties list those that are kept.
+// A property's value goes as the Go type of its Default: bool for a
+// boolean, byte for an octet.
+func KnownProperties() []nmproto.PropertyDef { return nmproto.PropertyTable() }
 
 // Property is a proxy or request property: a name and a value, on the wire
 // a CORBA::NameValuePair (a string and an any). Value is a Go value of a
@@ -43,13 +40,18 @@ type Property struct {
 	Value any
 }
 
-// RequestManualTrash returns the RequestManualTrash property.
+// RequestManualTrash returns the RequestManualTrash property (proxies and
+// requests): requests are trashed only by DestroyRequest, and polling is
+// idempotent.
 func RequestManualTrash(on bool) Property { return Property{PropRequestManualTrash, on} }
 
-// WaitReply returns the WaitReply property.
+// WaitReply returns the WaitReply property (proxies): a call with a
+// non-zero Current.WaitTimeout waits that long for the mature result
+// before evolving into a two-phase invocation.
 func WaitReply(on bool) Property { return Property{PropWaitReply, on} }
 
-// ReplyDropping returns the ReplyDropping property; bits is an OR of
+// ReplyDropping returns the ReplyDropping property (proxies): which
+// replies are dropped rather than kept or delivered; bits is an OR of
 // DropNormal, DropUserExceptions and DropSystemExceptions.
 func ReplyDropping(bits byte) Property { return Property{PropReplyDropping, bits} }
 

@@ -5,6 +5,15 @@
 // interfaces and user exceptions, and the PropertySeq codec. The same definitions are written
 // once in IDL in idl/NativeMessaging.idl; a test keeps the two in step.
 //
+// The properties a PropertySeq may carry are defined here alone
+// (properties.go): one table of name, wire type, scope (proxy, request or
+// both), default and meaning (PropertyTable), and Settings, the field of
+// each one that is kept. The agent parses and lists properties with them,
+// the Go client names them, the command line makes its default-property
+// flags from them and the admin listing prints them; docs/native-messaging.md
+// ("Properties") shows the table, checked by a test. A new property is its
+// entry, its field and its line there; what it does is the agent's code.
+//
 // NMContextData is a union on its kind (Native Messaging, "NMService context"):
 //
 //	ReqInfo      client → typed receiver: request tag, cookie, wait timeout

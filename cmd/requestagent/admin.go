@@ -85,9 +85,8 @@ func listProxies(c *cli.Context) error {
 		if p.ToBeDestroyed {
 			state = "to be destroyed"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\tWaitReply=%v ReplyDropping=0x%02x RequestManualTrash=%v\n", p.ID, shown(p.RepositoryID),
-			p.Requests, state, time.Since(p.Created).Round(time.Second), p.Properties.WaitReply, p.Properties.ReplyDropping,
-			p.Properties.ManualTrash)
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", p.ID, shown(p.RepositoryID),
+			p.Requests, state, time.Since(p.Created).Round(time.Second), p.Properties)
 	}
 	if err := w.Flush(); err != nil {
 		return err

@@ -35,8 +35,9 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 	if err != nil {
 		return agent.Config{}, cli.Exit(err.Error(), 2)
 	}
-	if c.Uint("reply-dropping") > 0xFF {
-		return agent.Config{}, badFlag("reply-dropping", "must be an octet (0x00 to 0x07)")
+	defaults, err := defaultsFromFlags(c)
+	if err != nil {
+		return agent.Config{}, err
 	}
 	// VisiBroker's queue properties: 0 is unlimited, which Config spells
 	// as a negative bound (its zero takes the default).
@@ -132,9 +133,8 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 		InvalidPropertyScope:  c.String("invalid-property-scope"),
 		TargetPolicy:          agent.TargetPolicy{Allow: c.StringSlice("allow-target"), Deny: c.StringSlice("deny-target")},
 		TLS:                   tlsConfig(c),
-		Defaults: agent.Properties{WaitReply: c.Bool("wait-reply"), ReplyDropping: byte(c.Uint("reply-dropping")),
-			ManualTrash: c.Bool("request-manual-trash")},
-		Logger: log,
+		Defaults:              defaults,
+		Logger:                log,
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, configError(err)
@@ -150,7 +150,7 @@ var configFlags = map[string]string{
 	"ReplyRetention": "reply-retention", "RecipientRetryBudget": "recipient-retry-budget",
 	"CallbacksPerRecipient": "callbacks-per-recipient", "MaxCallbacks": "max-callbacks",
 	"DelegationTimeout": "delegation-timeout", "ConnectRetryBudget": "connect-retry-budget",
-	"Defaults.ReplyDropping": "reply-dropping", "RepositoryIDPrefix": "repository-id-prefix",
+	"RepositoryIDPrefix":   "repository-id-prefix",
 	"InvalidPropertyScope": "invalid-property-scope", "MaxMessageSize": "max-message-size",
 	"MaxConnections": "max-connections", "Host": "host",
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/requestagent/requestagent/admin"
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/recipient"
 	"github.com/requestagent/requestagent/storage"
 )
@@ -23,10 +24,94 @@ import (
 // --ReplyDropping, --RequestManualTrash), which properties files and -D
 // arguments use too. Flags may stand before or after a command.
 
-// visiBrokerNames are the flags VisiBroker has property names for.
-var visiBrokerNames = map[string]string{"max-threads": "maxThreads", "max-queue-size": "maxQueueSize",
-	"blocking-timeout": "blockingTimeout", "wait-reply": "WaitReply", "reply-dropping": "ReplyDropping",
-	"request-manual-trash": "RequestManualTrash"}
+// visiBrokerNames are the flags VisiBroker has property names for: its
+// queue settings, and the flags of the default properties it has
+// (propertyFlags).
+var visiBrokerNames = func() map[string]string {
+	names := map[string]string{"max-threads": "maxThreads", "max-queue-size": "maxQueueSize",
+		"blocking-timeout": "blockingTimeout"}
+	for _, def := range defaultProperties() {
+		if def.VisiBroker {
+			names[kebab(def.Name)] = def.Name
+		}
+	}
+	return names
+}()
+
+// defaultProperties are the properties of nmproto's table that the agent
+// has a default of, which a flag sets: those a proxy or request keeps.
+func defaultProperties() []nmproto.PropertyDef {
+	var defs []nmproto.PropertyDef
+	for _, def := range nmproto.PropertyTable() {
+		if !def.OnCreation {
+			defs = append(defs, def)
+		}
+	}
+	return defs
+}
+
+// propertyFlags are the flags of the agent's default properties, made
+// from nmproto's table so that a property added there has its flag: the
+// kebab-case name (--wait-reply), the property's own name as an alias
+// (--WaitReply, and so in properties files and -D arguments), and its
+// table line as usage.
+func propertyFlags() []cli.Flag {
+	var flags []cli.Flag
+	for _, def := range defaultProperties() {
+		name := kebab(def.Name)
+		usage := "default " + def.Name + " of new " + scopeNoun(def.Scope) + ": " + def.Doc
+		if def.VisiBroker {
+			usage = vbName(def.Name, usage)
+		}
+		switch def.Kind {
+		case giop.TkBoolean:
+			flags = append(flags, &cli.BoolFlag{Name: name, Aliases: []string{def.Name}, Value: def.Default.(bool),
+				EnvVars: env(name), Usage: usage})
+		case giop.TkOctet:
+			flags = append(flags, &cli.UintFlag{Name: name, Aliases: []string{def.Name}, Value: uint(def.Default.(byte)),
+				EnvVars: env(name), Usage: usage})
+		default:
+			panic("requestagent: no flag for a property of kind " + def.Kind.String())
+		}
+	}
+	return flags
+}
+
+// scopeNoun says what a property of scope s is the default of.
+func scopeNoun(s nmproto.Scope) string {
+	switch s {
+	case nmproto.ScopeProxy:
+		return "proxies"
+	case nmproto.ScopeRequest:
+		return "requests"
+	}
+	return "proxies and requests"
+}
+
+// defaultsFromFlags reads the agent's default properties from their
+// flags, each checked as create_request_proxy checks it.
+func defaultsFromFlags(c *cli.Context) (agent.Properties, error) {
+	var defaults agent.Properties
+	for _, def := range defaultProperties() {
+		name := kebab(def.Name)
+		var v any
+		switch def.Kind {
+		case giop.TkBoolean:
+			v = c.Bool(name)
+		case giop.TkOctet:
+			u := c.Uint(name)
+			if u > 0xFF {
+				return agent.Properties{}, badFlag(name, fmt.Sprintf("%d: must be an octet (0x00 to 0xff)", u))
+			}
+			v = byte(u)
+		}
+		var err error
+		if defaults, err = defaults.Apply([]agent.Property{{Name: def.Name, Value: def.Any(v)}}, nmproto.ScopeBoth); err != nil {
+			return agent.Properties{}, badFlag(name, err)
+		}
+	}
+	return defaults, nil
+}
 
 // vbName marks a flag's usage with the VisiBroker property name it takes.
 func vbName(name, usage string) string {
@@ -61,7 +146,7 @@ func adminFlags(extra ...cli.Flag) []cli.Flag {
 
 // serveFlags are the flags of the agent itself.
 func serveFlags() []cli.Flag {
-	return append([]cli.Flag{
+	flags := []cli.Flag{
 		listenFlag,
 		hostFlag,
 		dataDirFlag,
@@ -91,13 +176,9 @@ func serveFlags() []cli.Flag {
 			Usage: "delegations running at once to one target address (never above max-threads); 0 = unlimited"},
 		&cli.IntFlag{Name: "max-queue-per-target", Value: agent.DefaultMaxQueuePerTarget, EnvVars: env("max-queue-per-target"),
 			Usage: "requests waiting for a thread to one target address (never above max-queue-size); 0 = unlimited"},
-		&cli.BoolFlag{Name: "wait-reply", Aliases: []string{"WaitReply"}, EnvVars: env("wait-reply"),
-			Usage: vbName("WaitReply", "default WaitReply of new proxies")},
-		&cli.UintFlag{Name: "reply-dropping", Aliases: []string{"ReplyDropping"}, EnvVars: env("reply-dropping"),
-			Usage: vbName("ReplyDropping", "default ReplyDropping of new proxies: 0x01 normal returns, 0x02 user exceptions, 0x04 system exceptions (0x06 all exceptions)")},
-		&cli.BoolFlag{Name: "request-manual-trash", Aliases: []string{"RequestManualTrash"}, EnvVars: env("request-manual-trash"),
-			Usage: vbName("RequestManualTrash", "default RequestManualTrash of new proxies and requests")},
-
+	}
+	flags = append(flags, propertyFlags()...)
+	flags = append(flags, []cli.Flag{
 		&cli.IntFlag{Name: "max-message-size", Value: giop.DefaultMaxMessageSize, EnvVars: env("max-message-size"),
 			Usage: "largest GIOP message accepted, bytes (omniORB's default is 2 MiB too)"},
 		&cli.IntFlag{Name: "max-connections", Value: giop.DefaultMaxConnections, EnvVars: env("max-connections"),
@@ -153,7 +234,8 @@ func serveFlags() []cli.Flag {
 			Usage: "register the agent in this CORBA naming service (corbaloc or IOR of a NamingContext, e.g. corbaloc::host:2809/NameService)"},
 		&cli.StringFlag{Name: "naming-name", Value: "RequestAgent", EnvVars: env("naming-name"),
 			Usage: "the name to register under (a/b.kind syntax; missing contexts are made)"},
-	}, tlsFlags()...)
+	}...)
+	return append(flags, tlsFlags()...)
 }
 
 // flagString is a string flag's value wherever it was written: on the

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/requestagent/requestagent/nmproto"
 )
 
 // TestReadPropertiesFile_ByteOrderMark: a file that starts with a UTF-8
@@ -40,5 +46,51 @@ func TestShown_EscapesControlCharacters(t *testing.T) {
 		if got := shown(s); got != s {
 			t.Fatalf("shown(%q) = %q", s, got)
 		}
+	}
+}
+
+// TestPropertyFlags: every property the agent keeps has a flag for its
+// default, made from nmproto's table — its kebab-case name, the
+// property's own name as an alias, its environment variable, its table
+// default — and a VisiBroker property is named so in errors and --help.
+func TestPropertyFlags(t *testing.T) {
+	flags := map[string]cli.Flag{}
+	for _, f := range serveFlags() {
+		flags[f.Names()[0]] = f
+	}
+	n := 0
+	for _, def := range nmproto.PropertyTable() {
+		name := kebab(def.Name)
+		f, ok := flags[name]
+		if def.OnCreation {
+			if ok {
+				t.Errorf("--%s: %s is not kept, so it has no default", name, def.Name)
+			}
+			continue
+		}
+		n++
+		if !ok {
+			t.Errorf("%s: no flag --%s", def.Name, name)
+			continue
+		}
+		if got := f.Names(); !slices.Equal(got, []string{name, def.Name}) {
+			t.Errorf("--%s: names %v, want the property's name as alias", name, got)
+		}
+		df := f.(cli.DocGenerationFlag)
+		if got := df.GetEnvVars(); !slices.Equal(got, env(name)) {
+			t.Errorf("--%s: environment %v", name, got)
+		}
+		if got, want := df.GetDefaultText(), fmt.Sprint(def.Default); got != want {
+			t.Errorf("--%s: default %s, want %s", name, got, want)
+		}
+		if !strings.Contains(df.GetUsage(), def.Doc) {
+			t.Errorf("--%s: usage %q does not say what it does (%q)", name, df.GetUsage(), def.Doc)
+		}
+		if _, vb := visiBrokerNames[name]; vb != def.VisiBroker {
+			t.Errorf("--%s: VisiBroker name %v, the table says %v", name, vb, def.VisiBroker)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no default property flags")
 	}
 }

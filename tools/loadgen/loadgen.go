@@ -216,7 +216,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 	props := func(e *giop.Encoder) {
 		if cfg.Model == ModelWaitReply {
 			e.WriteULong(1)
-			e.WriteString(agent.PropWaitReply)
+			e.WriteString(nmproto.PropWaitReply)
 			e.WriteAny(giop.Any{Type: giop.TCBoolean, Value: true})
 			return
 		}
