@@ -133,6 +133,9 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	}
 	a.mu.Lock()
 	a.groups.SetValue(rec.id, rec)
+	if !d.t.immediate {
+		a.queued[rec.id] = &d.t // found by a trash from the moment it is
+	}
 	a.mu.Unlock()
 	a.log.Debug().Str("request", a.publicID(rec.id)).Str("operation", rec.operation).Str("tag", rec.tag).Msg("agent: request accepted")
 	crashPoint(CrashAfterStore)
