@@ -128,7 +128,7 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	if err := a.commit(b); err != nil {
 		a.queue.done(&d.t)
 		refuse()
-		a.metrics.outcome(outcomeStoreFailed)
+		a.metrics.outcome(storeOutcome(err))
 		return storeFailed(err)
 	}
 	a.mu.Lock()
