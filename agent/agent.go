@@ -118,6 +118,9 @@ type Agent struct {
 	// once (forget), rather than leave a ticket that would later start
 	// the delegation of a request that is gone.
 	queued map[poller.ID]*ticket
+	// unstored holds the replies finish could not write, for reads to
+	// find (storedReply) until the request's records are deleted.
+	unstored map[poller.ID]*replyRecord
 
 	noIDLOnce sync.Map // repository ids whose missing IDL was logged
 
@@ -221,6 +224,7 @@ func Start(cfg Config) (*Agent, error) {
 		reqBindings: make(map[poller.ID]*binding),
 		givenUp:     make(map[poller.ID]struct{}),
 		queued:      make(map[poller.ID]*ticket),
+		unstored:    make(map[poller.ID]*replyRecord),
 		failed:      make(chan struct{}),
 	}
 	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
@@ -623,6 +627,11 @@ func (a *Agent) trashRecords(r *requestRecord, replyStored, afterRead bool) {
 	b.Delete(bKey)
 	if replyStored {
 		b.Delete(yKey)
+	}
+	if replyStored {
+		a.mu.Lock()
+		delete(a.unstored, id)
+		a.mu.Unlock()
 	}
 	commit := a.commit
 	if afterRead {

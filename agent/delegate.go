@@ -267,16 +267,27 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 	for attempt := 0; ; attempt++ {
 		err := a.commit(&b)
 		if err == nil {
+			a.log.Debug().Str("request", a.publicID(rec.id)).Stringer("status", y.status).Msg("agent: reply stored")
 			break
 		}
 		if attempt == 4 {
-			// The reply cannot be kept; say so to whoever polls.
-			a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: reply could not be stored")
+			// The reply cannot be kept on disk. The request was
+			// acknowledged, so it is not lost while the agent runs: the
+			// reply stays in memory for its poller, its holder or its
+			// recipient, until it is read or trashed. A restart finds
+			// the request as last stored, caught mid-delegation, and
+			// makes it COMM_FAILURE/MAYBE (RELIABILITY.md, crash points).
+			a.mu.Lock()
+			if a.groups.Value(rec.id) != nil {
+				a.unstored[rec.id] = y
+			}
+			a.mu.Unlock()
+			a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Stringer("status", y.status).
+				Msg("agent: reply could not be stored; kept in memory until read, and lost with a restart (then COMM_FAILURE/MAYBE)")
 			break
 		}
 		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
 	}
-	a.log.Debug().Str("request", a.publicID(rec.id)).Stringer("status", y.status).Msg("agent: reply stored")
 	crashPoint(CrashAfterReply)
 	if s != nil {
 		a.mu.Lock()

@@ -351,15 +351,11 @@ var errReplyNotAvailable = giop.NewSystemException(giop.ExcNoResponse, nmproto.R
 // trashes it, or the recipient's callback will): the reply then carries
 // NMNoMoreReply, for Current::no_more_reply.
 func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord, last bool) error {
-	raw, err := a.store.Get(rec.key(prefixReply))
+	y, err := a.storedReply(rec)
 	if err != nil {
 		if errors.Is(err, storageErrNotFound) {
 			return trashed(req)
 		}
-		return storeFailed(err)
-	}
-	y, err := decodeReply(raw)
-	if err != nil {
 		return storeFailed(err)
 	}
 	reply, ok := a.relayReply(req, rec, y, last)
@@ -389,6 +385,25 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord, last bool) e
 		})
 	}
 	return reply
+}
+
+// storedReply reads a request's reply from the store — or from memory,
+// where finish keeps one it could not write (Agent.unstored).
+func (a *Agent) storedReply(rec *requestRecord) (*replyRecord, error) {
+	raw, err := a.store.Get(rec.key(prefixReply))
+	if err != nil {
+		a.mu.Lock()
+		y := a.unstored[rec.id]
+		a.mu.Unlock()
+		if y != nil {
+			// A copy: relayReply sets its raw field, and the holder of a
+			// request kept by RequestManualTrash may read it again at once.
+			c := *y
+			return &c, nil
+		}
+		return nil, err
+	}
+	return decodeReply(raw)
 }
 
 // relayReply returns the stored reply as the handler's answer — the body
