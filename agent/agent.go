@@ -464,7 +464,8 @@ func isA(repoID, asked string) bool {
 
 // Shutdown stops the agent gracefully: stop accepting, let requests in
 // progress and delegations finish until ctx ends, then close connections
-// and, last, the store (DEVELOPERS.md). It is idempotent.
+// and, last, the store, which everything before may still write to
+// (docs/deploying.md, sections 3 and 4). It is idempotent.
 func (a *Agent) Shutdown(ctx context.Context) error {
 	var err error
 	a.closeOnce.Do(func() {

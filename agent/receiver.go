@@ -320,7 +320,9 @@ func (a *Agent) checkRelay(rec *requestRecord, body []byte) error {
 func (a *Agent) premature(req *giop.ServerRequest, rec *requestRecord, suppress bool) error {
 	switch {
 	case rec.props.ReplyDropping != 0 && !rec.recipient.IsNil():
-		// The seed: no poller with a recipient and reply dropping.
+		// No poller with a recipient and reply dropping: its replies may
+		// be dropped, never kept for polling (docs/native-messaging.md,
+		// ReplyDropping).
 		req.SetReplyContexts(giop.ServiceContextList{encodePollerContext(nil)})
 	case rec.proxyID == (poller.ID{}):
 		req.SetReplyContexts(giop.ServiceContextList{a.pollerContext(keyRequest, rec)})
@@ -340,8 +342,9 @@ func (a *Agent) premature(req *giop.ServerRequest, rec *requestRecord, suppress 
 	return errReplyNotAvailable
 }
 
-// errReplyNotAvailable is the unsuppressed premature return (docs/native-messaging.md
-// §3), one value for all: nothing changes an exception once made.
+// errReplyNotAvailable is the unsuppressed premature return
+// (docs/native-messaging.md, "A call's outcomes"), one value for all:
+// nothing changes an exception once made.
 var errReplyNotAvailable = giop.NewSystemException(giop.ExcNoResponse, nmproto.ReplyNotAvailable, giop.CompletedNo)
 
 // mature answers with the stored reply of a request, and trashes the
