@@ -115,6 +115,15 @@ type Agent struct {
 	// givenUp holds the requests whose callbacks were given up, to be
 	// tried again when their recipient is handed over again.
 	givenUp map[poller.ID]struct{}
+	// queued holds the tickets of stored requests waiting for a
+	// delegation thread, from their store (or recovery) until their
+	// delegation claims them (delegate): a trash gives the place back at
+	// once (forget), rather than leave a ticket that would later start
+	// the delegation of a request that is gone.
+	queued map[poller.ID]*ticket
+	// unstored holds the replies finish could not write, for reads to
+	// find (storedReply) until the request's records are deleted.
+	unstored map[poller.ID]*replyRecord
 
 	noIDLOnce sync.Map // repository ids whose missing IDL was logged
 
@@ -217,6 +226,8 @@ func Start(cfg Config) (*Agent, error) {
 		bindings:    make(map[string][]*binding),
 		reqBindings: make(map[poller.ID]*binding),
 		givenUp:     make(map[poller.ID]struct{}),
+		queued:      make(map[poller.ID]*ticket),
+		unstored:    make(map[poller.ID]*replyRecord),
 		failed:      make(chan struct{}),
 	}
 	a.deliverer = recipient.New(recipient.Config{RetryBudget: cfg.RecipientRetryBudget,
@@ -456,7 +467,8 @@ func isA(repoID, asked string) bool {
 
 // Shutdown stops the agent gracefully: stop accepting, let requests in
 // progress and delegations finish until ctx ends, then close connections
-// and, last, the store (DEVELOPERS.md). It is idempotent.
+// and, last, the store, which everything before may still write to
+// (docs/deploying.md, sections 3 and 4). It is idempotent.
 func (a *Agent) Shutdown(ctx context.Context) error {
 	var err error
 	a.closeOnce.Do(func() {
@@ -542,10 +554,24 @@ func (a *Agent) trash(id poller.ID) bool {
 }
 
 // forget removes a request from memory: no poller, group or tag finds it
-// any more. It returns the request, or nil if it was unknown.
+// any more, and a request waiting for a delegation thread leaves the
+// queue. It returns the request, or nil if it was unknown.
 func (a *Agent) forget(id poller.ID) *requestRecord {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	r := a.forgetLocked(id)
+	t := a.queued[id]
+	delete(a.queued, id)
+	a.mu.Unlock()
+	if t != nil {
+		// Outside a.mu: the place may go to the next waiter, whose
+		// delegation starts.
+		a.queue.done(t)
+	}
+	return r
+}
+
+// forgetLocked is forget's part under a.mu.
+func (a *Agent) forgetLocked(id poller.ID) *requestRecord {
 	r := a.groups.Value(id)
 	if r != nil && a.groups.Remove(id) {
 		a.untrack(r)
@@ -605,6 +631,11 @@ func (a *Agent) trashRecords(r *requestRecord, replyStored, afterRead bool) {
 	b.Delete(bKey)
 	if replyStored {
 		b.Delete(yKey)
+	}
+	if replyStored {
+		a.mu.Lock()
+		delete(a.unstored, id)
+		a.mu.Unlock()
 	}
 	commit := a.commit
 	if afterRead {

@@ -60,6 +60,17 @@ func (a *Agent) startDelegation(d *delegation, rec *requestRecord, body []byte, 
 	return h
 }
 
+// resume puts a recovered request that was waiting for a thread back in
+// line (its ticket found by a trash, as send's are), whatever the limits
+// say: it was acknowledged before the restart.
+func (a *Agent) resume(d *delegation, lane string) {
+	a.mu.Lock()
+	a.queued[d.rec.id] = &d.t
+	a.mu.Unlock()
+	a.queue.admitRecovered(&d.t, lane)
+	a.queue.park(&d.t, d)
+}
+
 // launch runs a delegation whose ticket holds a thread, on a tracked
 // goroutine. It is the queue's start function too.
 func (a *Agent) launch(d *delegation) {
@@ -91,12 +102,36 @@ func (a *Agent) delegate(d *delegation, h *handoff) {
 		if a.ctx.Err() != nil {
 			return // stopping: the request stays stored as accepted
 		}
+		// Claim the request: one trashed while it waited (its ticket then
+		// released by forget, or about to be) is neither sent nor written
+		// again — its records are deleted, and a stateSending record now
+		// would bring it back after a restart as COMM_FAILURE/MAYBE.
+		a.mu.Lock()
+		delete(a.queued, rec.id)
+		live := a.groups.Value(rec.id) != nil
+		a.mu.Unlock()
+		if !live {
+			return
+		}
 		// About to send: after a crash from here on, it may have run.
 		rec.state = stateSending
 		var b storage.Batch
 		b.Set(rec.key(prefixRequest), rec.encode())
 		if err := a.commit(&b); err != nil {
 			a.finish(rec, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
+			return
+		}
+		// The live record follows (requestagent requests shows it
+		// delegating) — unless a trash came during the write, whose
+		// deletion that write may have followed: delete it again.
+		a.mu.Lock()
+		r := a.groups.Value(rec.id)
+		if r != nil {
+			r.state = stateSending
+		}
+		a.mu.Unlock()
+		if r == nil {
+			a.deleteTrashed(rec)
 			return
 		}
 		if body == nil {
@@ -143,6 +178,19 @@ func (a *Agent) delegate(d *delegation, h *handoff) {
 		return
 	}
 	a.finish(rec, y)
+}
+
+// deleteTrashed deletes again the records of a request trashed while a
+// write of them was on its way, which may have landed after the trash's
+// deletion.
+func (a *Agent) deleteTrashed(rec *requestRecord) {
+	var b storage.Batch
+	qKey, bKey, _ := rec.keys()
+	b.Delete(qKey)
+	b.Delete(bKey)
+	if err := a.commit(&b); err != nil {
+		a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: trash not stored; the request may reappear after a restart")
+	}
 }
 
 // targetLane names a target for the queue's per-target bounds: the
@@ -219,16 +267,27 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 	for attempt := 0; ; attempt++ {
 		err := a.commit(&b)
 		if err == nil {
+			a.log.Debug().Str("request", a.publicID(rec.id)).Stringer("status", y.status).Msg("agent: reply stored")
 			break
 		}
 		if attempt == 4 {
-			// The reply cannot be kept; say so to whoever polls.
-			a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: reply could not be stored")
+			// The reply cannot be kept on disk. The request was
+			// acknowledged, so it is not lost while the agent runs: the
+			// reply stays in memory for its poller, its holder or its
+			// recipient, until it is read or trashed. A restart finds
+			// the request as last stored, caught mid-delegation, and
+			// makes it COMM_FAILURE/MAYBE (RELIABILITY.md, crash points).
+			a.mu.Lock()
+			if a.groups.Value(rec.id) != nil {
+				a.unstored[rec.id] = y
+			}
+			a.mu.Unlock()
+			a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Stringer("status", y.status).
+				Msg("agent: reply could not be stored; kept in memory until read, and lost with a restart (then COMM_FAILURE/MAYBE)")
 			break
 		}
 		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
 	}
-	a.log.Debug().Str("request", a.publicID(rec.id)).Stringer("status", y.status).Msg("agent: reply stored")
 	crashPoint(CrashAfterReply)
 	if s != nil {
 		a.mu.Lock()

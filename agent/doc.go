@@ -4,13 +4,23 @@
 // requests to their targets through a bounded queue.
 //
 // A call on a typed receiver (or the first call on a request object) is a
-// request to delegate. The agent stores it, answers with a premature return
-// carrying the poller in the NMService context — a normal reply with zero
-// values in suppressed mode, NO_RESPONSE/REPLY_NOT_AVAILABLE otherwise — and
-// delegates it, relaying the body unchanged where GIOP allows and re-encoding
-// it through the target's IDL where it does not. The reply is stored until it
-// is read through the poller, pulled through a reply holder by the recipient
-// (callbacks, see package recipient), or dropped (ReplyDropping).
+// request to delegate. The agent gives it a place in the delegation queue,
+// stores it, starts its delegation — at once if it got a thread, else when
+// one frees — and answers with a premature return carrying the poller in
+// the NMService context: a normal reply with zero values in suppressed mode,
+// NO_RESPONSE/REPLY_NOT_AVAILABLE otherwise. The delegation relays the body
+// unchanged where GIOP allows and re-encodes it through the target's IDL
+// where it does not. A WaitReply call with a thread at once is delegated
+// first and stored only if its wait ends without the reply; a reply within
+// the wait goes to the caller and nothing of the request is ever stored.
+//
+// A reply is stored for reading through the poller or pulling through a
+// reply holder by the recipient (callbacks, see package recipient), and
+// kept until it is read (unless RequestManualTrash keeps it), trashed or
+// expired (ReplyRetention) — or dropped at once (ReplyDropping). Two replies
+// are not stored: one a pull is already waiting for is handed to it, and
+// one the store refuses is kept in memory until read, and lost with a
+// restart (its request then COMM_FAILURE/COMPLETED_MAYBE).
 //
 // Guarantees, and the choices behind them:
 //
@@ -26,11 +36,33 @@
 //     operator's target policy, judged at resolved addresses before every
 //     dial (docs/deploying.md).
 //
-// Files: agent.go (state, IORs, lookup, trash, shutdown), servant_agent.go,
-// servant_proxy.go, receiver.go (accepting, premature and mature replies,
-// request objects and pollers), delegate.go, queue.go, callback.go,
-// recover.go, records.go (the store's schema; SPEC.md), properties.go, idl.go,
-// self.go and policy.go (where the agent may call). docs/architecture.md
-// follows one request through these files, model by model, and draws the
-// request's states (records.go) with the crash points between them.
+// Files:
+//
+//   - agent.go: state, IORs, lookup, trash, retention, shutdown
+//   - config.go, errors.go: Config, its defaults and checks; sentinel errors
+//   - servant_agent.go, servant_proxy.go: the RequestAgent and RequestProxy
+//     servants
+//   - receiver.go: accepting, premature and mature replies, request objects
+//     and pollers
+//   - delegate.go, queue.go: delegation, and its bounded queue
+//   - relay.go: bodies across GIOP versions
+//   - callback.go, binding.go: callbacks through reply holders; recipients
+//     bound to a client's connection
+//   - recover.go, records.go: recovery at start; the store's schema
+//     (SPEC.md)
+//   - keys.go, publicid.go, pollerref.go: object keys; operators' public
+//     ids; the NMService context that carries a poller
+//   - publish.go, tls.go: the addresses in references; IIOP over TLS and
+//     client identity
+//   - properties.go, idl.go, idl_repository.go: proxy properties; what the
+//     agent needs of target interfaces, and the idl package's repository
+//     as that
+//   - self.go, policy.go: where the agent may call
+//   - limits.go, metrics.go, inspect.go: the bounds; Prometheus metrics;
+//     operators' listings and actions
+//   - crashpoint.go: the crash points of crash drills
+//
+// docs/architecture.md follows one request through these files, model by
+// model, and draws the request's states (records.go) with the crash points
+// between them.
 package agent

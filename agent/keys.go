@@ -13,7 +13,7 @@ import (
 // persistent: the same key finds the same object after a restart.
 const (
 	keyProxy    = 'P' // a RequestProxy; id = proxy id
-	keyReceiver = 'R' // a proxy's typed receiver; id = proxy id
+	keyReceiver = 'R' // a proxy's typed receiver; id = the proxy's receiverID (random: not the proxy's id)
 	keyRequest  = 'Q' // a request object from create_request; id = request id
 	keyPoller   = 'L' // a request's poller; id = request id
 	keyLen      = 1 + len(poller.ID{})

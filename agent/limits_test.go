@@ -3,6 +3,8 @@ package agent_test
 import (
 	"errors"
 	"fmt"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +101,43 @@ func TestReplyRetention(t *testing.T) {
 	if p := e.call(r.poller, "add_stock", waitCtx(0), addStockArgs("", 0)); !isSys(p.err, giop.ExcObjectNotExist, 0) {
 		t.Fatalf("expired request's poller = %v", p.err)
 	}
+}
+
+// TestStoreFull_RequestCountedStoreFull: a request whose commit the disk
+// guard refuses for lack of space gets IMP_LIMIT/STORE_FULL, and is
+// counted under the outcome store_full — what its client got — not
+// store_failed (PERSIST_STORE).
+func TestStoreFull_RequestCountedStoreFull(t *testing.T) {
+	e := newEnv(t, agent.Config{})
+	rcv := e.receiver(e.mustProxy())
+	e.agent.InjectStoreFault(fmt.Errorf("the guard: %w", storage.ErrNoSpace))
+	defer e.agent.InjectStoreFault(nil)
+	r := e.call(rcv, "add_stock", reqInfoCtx("", "", 0, false), addStockArgs("A", 1))
+	if !isSys(r.err, giop.ExcImpLimit, nmproto.StoreFull) || r.poller != nil {
+		t.Fatalf("request with the disk full = %v, want IMP_LIMIT/STORE_FULL", r.err)
+	}
+	if got := metricValue(t, e.agent, `requestagent_requests_total{outcome="store_full"}`); got != 1 {
+		t.Fatalf("store_full outcomes = %v, want 1", got)
+	}
+	if got := optionalMetric(t, e.agent, `requestagent_requests_total{outcome="store_failed"}`); got != 0 {
+		t.Fatalf("store_failed outcomes = %v, want 0", got)
+	}
+}
+
+// optionalMetric is metricValue for a labelled series that is absent
+// until first counted: 0 then.
+func optionalMetric(t *testing.T, a *agent.Agent, series string) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	a.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return 0
 }

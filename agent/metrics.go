@@ -23,7 +23,7 @@ const (
 	outcomeStoreFailed    = "store_failed"       // PERSIST_STORE, not acknowledged
 	outcomeUntranscoding  = "cannot_relay"       // MARSHAL/CANNOT_TRANSCODE
 	outcomeOneway         = "oneway"             // stored and delegated as oneway
-	outcomeStoreFull      = "store_full"         // IMP_LIMIT/STORE_FULL, nothing stored
+	outcomeStoreFull      = "store_full"         // IMP_LIMIT/STORE_FULL, nothing stored: MaxStoreBytes, the disk's reserve, or a commit the disk guard refused
 	outcomeTooMany        = "too_many_requests"  // IMP_LIMIT/TOO_MANY_REQUESTS: the memory budget
 	outcomeTooManyWaiting = "too_many_waiting"   // IMP_LIMIT/TOO_MANY_WAITING: a poll or pull refused
 	outcomeTooLarge       = "too_large"          // IMP_LIMIT/FIELD_TOO_LARGE, nothing stored

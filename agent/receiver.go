@@ -128,11 +128,14 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	if err := a.commit(b); err != nil {
 		a.queue.done(&d.t)
 		refuse()
-		a.metrics.outcome(outcomeStoreFailed)
+		a.metrics.outcome(storeOutcome(err))
 		return storeFailed(err)
 	}
 	a.mu.Lock()
 	a.groups.SetValue(rec.id, rec)
+	if !d.t.immediate {
+		a.queued[rec.id] = &d.t // found by a trash from the moment it is
+	}
 	a.mu.Unlock()
 	a.log.Debug().Str("request", a.publicID(rec.id)).Str("operation", rec.operation).Str("tag", rec.tag).Msg("agent: request accepted")
 	crashPoint(CrashAfterStore)
@@ -317,7 +320,9 @@ func (a *Agent) checkRelay(rec *requestRecord, body []byte) error {
 func (a *Agent) premature(req *giop.ServerRequest, rec *requestRecord, suppress bool) error {
 	switch {
 	case rec.props.ReplyDropping != 0 && !rec.recipient.IsNil():
-		// The seed: no poller with a recipient and reply dropping.
+		// No poller with a recipient and reply dropping: its replies may
+		// be dropped, never kept for polling (docs/native-messaging.md,
+		// ReplyDropping).
 		req.SetReplyContexts(giop.ServiceContextList{encodePollerContext(nil)})
 	case rec.proxyID == (poller.ID{}):
 		req.SetReplyContexts(giop.ServiceContextList{a.pollerContext(keyRequest, rec)})
@@ -337,8 +342,9 @@ func (a *Agent) premature(req *giop.ServerRequest, rec *requestRecord, suppress 
 	return errReplyNotAvailable
 }
 
-// errReplyNotAvailable is the unsuppressed premature return (docs/native-messaging.md
-// §3), one value for all: nothing changes an exception once made.
+// errReplyNotAvailable is the unsuppressed premature return
+// (docs/native-messaging.md, "A call's outcomes"), one value for all:
+// nothing changes an exception once made.
 var errReplyNotAvailable = giop.NewSystemException(giop.ExcNoResponse, nmproto.ReplyNotAvailable, giop.CompletedNo)
 
 // mature answers with the stored reply of a request, and trashes the
@@ -348,15 +354,11 @@ var errReplyNotAvailable = giop.NewSystemException(giop.ExcNoResponse, nmproto.R
 // trashes it, or the recipient's callback will): the reply then carries
 // NMNoMoreReply, for Current::no_more_reply.
 func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord, last bool) error {
-	raw, err := a.store.Get(rec.key(prefixReply))
+	y, err := a.storedReply(rec)
 	if err != nil {
 		if errors.Is(err, storageErrNotFound) {
 			return trashed(req)
 		}
-		return storeFailed(err)
-	}
-	y, err := decodeReply(raw)
-	if err != nil {
 		return storeFailed(err)
 	}
 	reply, ok := a.relayReply(req, rec, y, last)
@@ -386,6 +388,25 @@ func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord, last bool) e
 		})
 	}
 	return reply
+}
+
+// storedReply reads a request's reply from the store — or from memory,
+// where finish keeps one it could not write (Agent.unstored).
+func (a *Agent) storedReply(rec *requestRecord) (*replyRecord, error) {
+	raw, err := a.store.Get(rec.key(prefixReply))
+	if err != nil {
+		a.mu.Lock()
+		y := a.unstored[rec.id]
+		a.mu.Unlock()
+		if y != nil {
+			// A copy: relayReply sets its raw field, and the holder of a
+			// request kept by RequestManualTrash may read it again at once.
+			c := *y
+			return &c, nil
+		}
+		return nil, err
+	}
+	return decodeReply(raw)
 }
 
 // relayReply returns the stored reply as the handler's answer — the body

@@ -127,7 +127,7 @@ type proxyRecord struct {
 	// binding is that connection's binding (memory only; a.mu guards it).
 	binding *binding
 	// identity is the TLS identity of the client that created the proxy
-	// ("" over plain IIOP or without a client certificate; identity.go).
+	// ("" over plain IIOP or without a client certificate; tls.go).
 	identity string
 	// lane is targetLane(target), made once (memory only).
 	lane string
@@ -229,7 +229,7 @@ type requestRecord struct {
 	// nanoseconds, for ReplyRetention; memory only.
 	repliedAt int64
 	// identity is the TLS identity of the client that made the request
-	// (identity.go); "" over plain IIOP.
+	// (tls.go); "" over plain IIOP.
 	identity string
 }
 

@@ -109,8 +109,7 @@ func (a *Agent) recoverState() error {
 		} else {
 			lane = targetLane(r.target)
 		}
-		a.queue.admitRecovered(&d.t, lane)
-		a.queue.park(&d.t, d)
+		a.resume(d, lane)
 	}
 	for id, p := range a.proxies {
 		if p.toBeDestroyed {

@@ -203,6 +203,15 @@ func storeFailed(err error) error {
 	return giop.NewSystemExceptionCause(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo, err)
 }
 
+// storeOutcome is the outcome a request refused with storeFailed(err) is
+// counted under: the one that names what its client got.
+func storeOutcome(err error) string {
+	if errors.Is(err, storage.ErrNoSpace) {
+		return outcomeStoreFull
+	}
+	return outcomeStoreFailed
+}
+
 // createProxy serves RequestAgentEx::create_request_proxy.
 func (a *Agent) createProxy(ctx context.Context, req *giop.ServerRequest) error {
 	d := req.Args

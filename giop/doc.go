@@ -18,6 +18,10 @@
 //	client.go                       calling objects, forwards, re-sending
 //	dial.go                         outbound connections: resolving, the
 //	                                cache, the guard, idle closing, limits
+//	tls.go                          IIOP over TLS: TAG_SSL_SEC_TRANS, the
+//	                                listener's and the dialler's TLS, identities
+//	body.go                         bodies kept apart from their message
+//	version.go                      GIOP versions
 //	config.go, errors.go            limits and sentinel errors
 //
 // SPEC.md in this directory states the wire rules the package implements,

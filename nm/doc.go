@@ -1,5 +1,5 @@
 // Package nm is the Go client library of requestagent, for NM-aware
-// clients of a Native Messaging request agent (nm/doc.go, Native Messaging):
+// clients of a Native Messaging request agent (docs/native-messaging.md):
 // two-phase invocations (2PI) on ordinary IDL operations, with the
 // operation's own name and arguments — no sendc_ variants.
 //

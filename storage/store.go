@@ -745,7 +745,7 @@ func (s *Store) gcLoop() {
 
 // Close commits what is queued, stops the store's goroutines and closes
 // Badger. It is idempotent; the store must close after everything that
-// uses it (DEVELOPERS.md: the store closes last).
+// uses it (agent/agent.go, Agent.Shutdown, closes it last).
 func (s *Store) Close() error {
 	s.closeMu.Lock()
 	if s.closed {

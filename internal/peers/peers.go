@@ -1,6 +1,7 @@
 // Package peers builds and runs the omniORB C++ peers in testdata/ for
-// tests. The peers are the proof that requestagent
-// speaks GIOP as a real ORB does (DEVELOPERS.md: real peers, not mocks).
+// tests. The peers are the proof that requestagent speaks GIOP as a real
+// ORB does (README.md, "Set-up": real peers, not mocks, and under make
+// test a missing one is a failure).
 //
 // Each set of peers (testdata/interop, testdata/idl, testdata/nm) is built
 // once per test process by its build.sh into build/peers/<set> at the

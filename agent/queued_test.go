@@ -1,0 +1,136 @@
+package agent_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
+)
+
+// TestTrash_QueuedRequestLeavesTheQueue: a request trashed while it waits
+// for a delegation thread — by destroy_request, by an operator, by its
+// proxy's destroy(TRUE) — gives its place in the queue back at once, is
+// never sent, and is never written again: once the thread frees nothing of
+// it is in the store, and after a restart its poller finds a trashed
+// request (OBJECT_NOT_EXIST/REQUEST_TRASHED), not COMM_FAILURE/MAYBE.
+func TestTrash_QueuedRequestLeavesTheQueue(t *testing.T) {
+	dir, cfg, e, _, rcv := restartEnv(t)
+	release := e.sm.hold()
+	defer release()
+	inflight := e.call(rcv, "add_stock", reqInfoCtx("inflight", "", 0, false), addStockArgs("INFLIGHT", 1))
+	<-e.sm.entered // the one thread is busy
+	other := e.mustProxy()
+	var queued []result
+	for i, r := range []*giop.IOR{rcv, rcv, e.receiver(other)} {
+		q := e.call(r, "add_stock", reqInfoCtx(fmt.Sprint("q", i), "", 0, false), addStockArgs(fmt.Sprint("Q", i), 2))
+		if q.poller == nil || q.poller.IsNil() {
+			t.Fatalf("queued request %d not acknowledged: %+v", i, q)
+		}
+		queued = append(queued, q)
+	}
+	if d := metricValue(t, e.agent, "requestagent_queue_depth"); d != 3 {
+		t.Fatalf("queue depth %v, want 3", d)
+	}
+
+	// destroy_request on the agent, by the poller.
+	if _, err := e.client.Invoke(e.ctx(), e.agentRef, &giop.Invocation{Operation: "destroy_request",
+		Args: func(enc *giop.Encoder) { enc.WriteIOR(queued[0].poller) }}); err != nil {
+		t.Fatalf("destroy_request: %v", err)
+	}
+	// An operator's trash, by the public id (the one queued request of
+	// the first proxy left, besides the one in flight).
+	var id string
+	for _, r := range e.agent.Requests() {
+		if r.Tag == "q1" {
+			id = r.ID
+		}
+	}
+	if err := e.agent.Trash(id); err != nil {
+		t.Fatalf("trash %q: %v", id, err)
+	}
+	// The other proxy destroyed with its requests.
+	if _, err := e.client.Invoke(e.ctx(), other, &giop.Invocation{Operation: "destroy",
+		Args: func(enc *giop.Encoder) { enc.WriteBool(true) }}); err != nil {
+		t.Fatalf("destroy(TRUE): %v", err)
+	}
+	if d := metricValue(t, e.agent, "requestagent_queue_depth"); d != 0 {
+		t.Fatalf("queue depth %v after trashing every queued request, want 0", d)
+	}
+
+	release()
+	if p := e.call(inflight.poller, "add_stock", waitCtx(nmproto.WaitForever), addStockArgs("", 0)); p.err != nil || !p.resp.Result.Bool() {
+		t.Fatalf("the request in flight: %+v", p)
+	}
+	// Let the freed thread go wherever it would go.
+	deadline := time.Now().Add(20 * time.Second)
+	for metricValue(t, e.agent, "requestagent_delegations_in_flight") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a delegation still runs")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	e.agent.Close() // waits for the trash after the read
+	if got := e.sm.calls.Load(); got != 1 {
+		t.Fatalf("the target got %d calls, want 1 (the trashed requests never sent)", got)
+	}
+	if left := requestEntries(t, dir); len(left) != 0 {
+		t.Fatalf("entries of trashed requests left in the store: %q", left)
+	}
+
+	b, err := agent.Start(cfg)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	for i, q := range queued {
+		p := e.call(q.poller, "add_stock", waitCtx(0), addStockArgs("", 0))
+		if !isSys(p.err, giop.ExcObjectNotExist, nmproto.RequestTrashed) {
+			t.Fatalf("trashed request %d after the restart: %+v, want OBJECT_NOT_EXIST/REQUEST_TRASHED", i, p)
+		}
+	}
+	if got := e.sm.calls.Load(); got != 1 {
+		t.Fatalf("the target got %d calls after the restart, want 1", got)
+	}
+}
+
+// TestRequests_QueuedRequestShownDelegating: a request that waited in the
+// queue is shown delegating, not queued, once it has a thread and is on
+// its way to the target (docs/admin.md's states follow the request's).
+func TestRequests_QueuedRequestShownDelegating(t *testing.T) {
+	e := newEnv(t, agent.Config{MaxThreads: 1})
+	rcv := e.receiver(e.mustProxy())
+	first := e.sm.hold()
+	defer first()
+	e.call(rcv, "add_stock", reqInfoCtx("first", "", 0, false), addStockArgs("FIRST", 1))
+	<-e.sm.entered
+	e.call(rcv, "add_stock", reqInfoCtx("second", "", 0, false), addStockArgs("SECOND", 1))
+	state := func(tag string) string {
+		for _, r := range e.agent.Requests() {
+			if r.Tag == tag {
+				return r.State
+			}
+		}
+		return "gone"
+	}
+	if s := state("second"); s != "queued" {
+		t.Fatalf("the waiting request is %q, want queued", s)
+	}
+	// The first call waits on the first gate; the second will wait on this one.
+	second := e.sm.hold()
+	defer second()
+	first()
+	select {
+	case sym := <-e.sm.entered:
+		if sym != "SECOND" {
+			t.Fatalf("the target got %q", sym)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the queued request never reached the target")
+	}
+	if s := state("second"); s != "delegating" {
+		t.Fatalf("the request at its target is %q, want delegating", s)
+	}
+}
