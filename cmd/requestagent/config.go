@@ -100,9 +100,7 @@ func agentConfig(c *cli.Context, log zerolog.Logger) (agent.Config, error) {
 	gcfg := giop.DefaultConfig()
 	gcfg.MaxMessageSize = c.Int("max-message-size")
 	gcfg.MaxConnections = c.Int("max-connections")
-	if err := gcfg.Validate(); err != nil {
-		return agent.Config{}, configError(err)
-	}
+	// agent.Config.Validate checks it with the rest, below.
 	cfg := agent.Config{
 		Listen: c.String("listen"),
 		Host:   c.String("host"),
