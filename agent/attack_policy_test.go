@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,5 +311,52 @@ func TestPolicy_CallbackOutsideIsRefused(t *testing.T) {
 	}
 	if n := rsrv.Stats().Accepted; n != before {
 		t.Fatalf("the denied recipient was connected to %d times after the restart, want never", n-before)
+	}
+}
+
+// TestPolicy_UnspecifiedIsJudgedAsWhatItDials: a target written "::" is
+// judged as the addresses a dial of it reaches (::1, then 127.0.0.1),
+// not as ::1 alone: with 127.0.0.0/8 denied, a request to "[::]:port"
+// never reaches a service listening on 127.0.0.1:port, where Go's dialer
+// would have taken it.
+func TestPolicy_UnspecifiedIsJudgedAsWhatItDials(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var reached atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			reached.Add(1)
+			c.Close()
+		}
+	}()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	e := newEnv(t, agent.Config{ConnectRetryBudget: 100 * time.Millisecond,
+		TargetPolicy: agent.TargetPolicy{Deny: []string{"127.0.0.0/8"}}})
+	for _, host := range []string{"::", "0:0:0:0:0:0:0:0", "0.0.0.0"} {
+		canary := giop.NewIOR(stockID, &giop.IIOPProfile{Version: giop.V1_2, Host: host, Port: port, ObjectKey: []byte("StockManager")})
+		proxy, err := e.createProxy(canary, stockID, nil, boolProp(nmproto.PropWaitReply, true))
+		if err != nil {
+			// 0.0.0.0 is 127.0.0.1 alone: refused at once.
+			if !refusedNo(err) {
+				t.Errorf("proxy to %s: %v, want accepted or NO_PERMISSION/TARGET_NOT_ALLOWED", host, err)
+			}
+			continue
+		}
+		// "::" may be ::1, which the policy allows: the call goes there,
+		// where nothing listens.
+		r := e.call(e.receiver(proxy), "add_stock", reqInfoCtx("", "", 10_000, false), addStockArgs("X", 1))
+		if r.err == nil && !r.rna {
+			t.Errorf("call to %s succeeded; nothing should answer there", host)
+		}
+	}
+	if n := reached.Load(); n != 0 {
+		t.Fatalf("the service on 127.0.0.1:%d, denied, was reached %d times through the unspecified address", port, n)
 	}
 }

@@ -36,7 +36,9 @@ func (f *forwarder) Invoke(ctx context.Context, req *giop.ServerRequest) error {
 // would try, IPv4-mapped IPv6 ones above all.
 func spellings() []string {
 	out := []string{"127.0.0.1", "localhost", "LOCALHOST", "::ffff:127.0.0.1", "::FFFF:127.0.0.1",
-		"0:0:0:0:0:ffff:127.0.0.1", "0000:0000:0000:0000:0000:ffff:7f00:0001", "::ffff:7f00:1", "[::ffff:127.0.0.1]"}
+		"0:0:0:0:0:ffff:127.0.0.1", "0000:0000:0000:0000:0000:ffff:7f00:0001", "::ffff:7f00:1", "[::ffff:127.0.0.1]",
+		// The unspecified address: a dial of it reaches 127.0.0.1.
+		"0.0.0.0", "::ffff:0.0.0.0", "[::ffff:0.0.0.0]"}
 	for i := range 24 {
 		// Zero groups written with 1 to 4 digits, in both cases.
 		z := strings.Repeat("0", 1+i%4)

@@ -194,9 +194,11 @@ func (p TargetPolicy) compile() (*targetPolicy, error) {
 // allows reports whether the policy lets the agent call addr.
 func (p *targetPolicy) allows(addr netip.AddrPort) bool {
 	ip := addr.Addr().Unmap().WithZone("")
-	// Dialling the unspecified address reaches this host's own services
-	// (Linux connects 0.0.0.0 and :: to loopback): judged as loopback, so
-	// that a rule against 127.0.0.0/8 or ::1 covers it.
+	// Dialling the unspecified address reaches this host's own services.
+	// The giop client never asks about one — it judges and dials the
+	// loopback addresses a dial of it reaches instead (dialable,
+	// giop/dial.go) — but the policy holds alone too: judged as loopback,
+	// so that a rule against 127.0.0.0/8 or ::1 covers it.
 	switch {
 	case ip == netip.IPv4Unspecified():
 		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})

@@ -52,7 +52,7 @@ func (c *Client) Allowed(ctx context.Context, ref *IOR) error {
 	if guard == nil {
 		return nil
 	}
-	var literal [1]netip.Addr
+	var literal [2]netip.Addr
 	ips, err := c.resolve(ctx, prof.Host, literal[:0])
 	if err != nil {
 		return nil
@@ -115,9 +115,11 @@ type resolution struct {
 // as it is (an IPv4-mapped IPv6 address as IPv4), appended to buf, which
 // spares every call to an address an allocation; a name through the
 // resolver, cached for resolveTTL (the cache's slice, not to be changed).
+// An unspecified address becomes the loopback addresses a dial of it
+// reaches (dialable), so that what the Guard judges is what is dialled.
 func (c *Client) resolve(ctx context.Context, host string, buf []netip.Addr) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		return append(buf[:0], ip.Unmap()), nil
+		return dialable(buf[:0], ip.Unmap()), nil
 	}
 	now := time.Now()
 	c.mu.Lock()
@@ -133,9 +135,11 @@ func (c *Client) resolve(ctx context.Context, host string, buf []netip.Addr) ([]
 		return nil, &SystemException{Name: ExcTransient, Completed: CompletedNo,
 			cause: fmt.Errorf("giop: resolve %q: %w", host, err)}
 	}
-	for i := range addrs {
-		addrs[i] = addrs[i].Unmap()
+	out := addrs[:0:0]
+	for _, a := range addrs {
+		out = dialable(out, a.Unmap())
 	}
+	addrs = out
 	c.mu.Lock()
 	if len(c.hosts) >= maxHosts {
 		clear(c.hosts)
@@ -144,6 +148,24 @@ func (c *Client) resolve(ctx context.Context, host string, buf []netip.Addr) ([]
 	c.mu.Unlock()
 	return addrs, nil
 }
+
+// dialable appends to buf the addresses a dial of ip connects to: ip
+// itself, but for the unspecified addresses, which Go's dialer (as the
+// kernel) takes for this host: 0.0.0.0 is 127.0.0.1, and :: is ::1 or —
+// Go falls back to it — 127.0.0.1. Judged as given, "[::]" passed a rule
+// against 127.0.0.0/8 and then reached 127.0.0.1.
+func dialable(buf []netip.Addr, ip netip.Addr) []netip.Addr {
+	switch ip {
+	case netip.IPv4Unspecified():
+		return append(buf, loopback4)
+	case netip.IPv6Unspecified():
+		return append(buf, netip.IPv6Loopback(), loopback4)
+	}
+	return append(buf, ip)
+}
+
+// loopback4 is 127.0.0.1.
+var loopback4 = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 
 // connFor returns a connection to the profile's endpoint and the GIOP
 // version to speak: a cached one to any of the host's allowed addresses,
@@ -160,7 +182,7 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (
 	if body.Supported() {
 		narrow = body.Minor == 2 && v.Minor == 1
 	}
-	var literal [1]netip.Addr
+	var literal [2]netip.Addr
 	ips, err := c.resolve(ctx, prof.Host, literal[:0])
 	if err != nil {
 		return nil, v, err

@@ -3,6 +3,7 @@ package giop_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -206,6 +207,43 @@ func TestClient_GuardSeesResolvedAddresses(t *testing.T) {
 	select {
 	case p := <-echo.pinged:
 		t.Fatalf("the refused call reached the server: %q", p)
+	default:
+	}
+}
+
+// TestClient_UnspecifiedJudgedAsTheLoopbacksItReaches: a reference to
+// 0.0.0.0 or :: is judged, and dialled, as the loopback addresses a dial
+// of it reaches — 127.0.0.1 for 0.0.0.0, ::1 then 127.0.0.1 for :: — never
+// as the unspecified address, so a guard refusing 127.0.0.1 keeps the
+// call from the server listening there.
+func TestClient_UnspecifiedJudgedAsTheLoopbacksItReaches(t *testing.T) {
+	_, ref, echo := testServer(t, nil, nil)
+	prof, _ := ref.IIOP()
+	loop4 := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), prof.Port)
+	loop6 := netip.AddrPortFrom(netip.IPv6Loopback(), prof.Port)
+	for host, want := range map[string][]netip.AddrPort{
+		"0.0.0.0": {loop4}, "::": {loop6, loop4}, "::ffff:0.0.0.0": {loop4}, "[::]": {loop6, loop4},
+	} {
+		c := testClient(t)
+		var seen []netip.AddrPort
+		c.SetGuard(func(p *giop.IIOPProfile, addr netip.AddrPort) error {
+			seen = append(seen, addr)
+			if addr == loop4 {
+				return errors.New("refused")
+			}
+			return nil
+		})
+		_, err := c.Invoke(ctxT(t), at(ref, host), &giop.Invocation{Operation: "ping", Args: func(e *giop.Encoder) { e.WriteString("x") }})
+		if err == nil {
+			t.Errorf("%s: the call succeeded past a guard refusing 127.0.0.1", host)
+		}
+		if fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Errorf("%s: guard saw %v, want %v", host, seen, want)
+		}
+	}
+	select {
+	case p := <-echo.pinged:
+		t.Fatalf("a refused call reached the server on 127.0.0.1: %q", p)
 	default:
 	}
 }
