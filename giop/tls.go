@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -116,15 +118,16 @@ func (p *IIOPProfile) callPort(withTLS bool) (uint16, bool) {
 }
 
 // PeerIdentity returns the identity a TLS peer's certificate gives: its
-// subject's distinguished name, or when that is empty its first subject
-// alternative name (URI, DNS name, e-mail address, IP address, in that
-// order). Empty for no certificate.
+// subject's distinguished name as the certificate writes it (subjectDN),
+// or when that is empty its first subject alternative name (URI, DNS
+// name, e-mail address, IP address, in that order). Empty for no
+// certificate.
 func PeerIdentity(cert *x509.Certificate) string {
 	if cert == nil {
 		return ""
 	}
 	id := ""
-	switch s := cert.Subject.String(); {
+	switch s := subjectDN(cert); {
 	case s != "":
 		id = s
 	// Each SAN kind has a prefix no distinguished name can start with
@@ -146,6 +149,28 @@ func PeerIdentity(cert *x509.Certificate) string {
 		id = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return id
+}
+
+// subjectDN renders the subject from the certificate's own bytes
+// (RawSubject), every attribute in its order and each multi-valued RDN
+// joined with "+" (RFC 4514), so that two subjects are one string only
+// if they are one name. x509's parsed Subject is lossy for this: it keeps
+// the last CN alone, sorts attributes into a fixed order and flattens
+// multi-valued RDNs, so "/CN=bob/CN=alice/O=x", "/O=x/CN=alice" and
+// "/CN=alice+O=x" all read "CN=alice,O=x" there, and each would have
+// been alice's identity. A subject that does not parse (x509 parsed it
+// already, so it should) is its digest; a certificate built in memory,
+// without its bytes, renders its parsed Subject.
+func subjectDN(cert *x509.Certificate) string {
+	if len(cert.RawSubject) == 0 {
+		return cert.Subject.String()
+	}
+	var seq pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(cert.RawSubject, &seq); err != nil || len(rest) != 0 {
+		sum := sha256.Sum256(cert.RawSubject)
+		return "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return seq.String()
 }
 
 // MaxIdentityLen bounds an identity PeerIdentity returns: a longer one

@@ -2,12 +2,17 @@ package giop_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/url"
 	"strings"
@@ -276,5 +281,55 @@ func TestTLS_HandshakesTakeAtMostHalfThePlaces(t *testing.T) {
 	}
 	if n := srv.Stats().Handshaking; n != 2 {
 		t.Fatalf("Handshaking = %d, want 2", n)
+	}
+}
+
+// TestPeerIdentity_SubjectAsWritten: subjects that x509's parsed Subject
+// folds into one name — attributes reordered, a second CN, a
+// multi-valued RDN — are distinct identities, so none of them is alice's;
+// a subject in the order Go writes it reads as before.
+func TestPeerIdentity_SubjectAsWritten(t *testing.T) {
+	cn := func(v string) pkix.AttributeTypeAndValue {
+		return pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: v}
+	}
+	o := func(v string) pkix.AttributeTypeAndValue {
+		return pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 10}, Value: v}
+	}
+	subjects := map[string]pkix.RDNSequence{
+		"alice":       {{o("example")}, {cn("alice")}}, // as Go's pkix.Name writes it
+		"reordered":   {{cn("alice")}, {o("example")}},
+		"second CN":   {{cn("bob")}, {cn("alice")}, {o("example")}},
+		"multivalued": {{cn("alice"), o("example")}},
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for name, seq := range subjects {
+		raw, err := asn1.Marshal(seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(1), RawSubject: raw,
+			NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}, &x509.Certificate{RawSubject: raw}, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cert.Subject.String() != "CN=alice,O=example" {
+			t.Fatalf("%s: x509 reads the subject as %q; the test assumes it folds to CN=alice,O=example", name, cert.Subject.String())
+		}
+		id := giop.PeerIdentity(cert)
+		if other, ok := seen[id]; ok {
+			t.Errorf("%s and %s are both identity %q", name, other, id)
+		}
+		seen[id] = name
+		if name == "alice" && id != "CN=alice,O=example" {
+			t.Errorf("alice's identity = %q, want CN=alice,O=example as before", id)
+		}
 	}
 }
