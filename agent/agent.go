@@ -107,6 +107,10 @@ type Agent struct {
 	// storing holds the replies being written (finish), for a pull that
 	// comes meanwhile to take (takeStoring).
 	storing map[poller.ID]*storingReply
+	// writing holds the requests whose replies finish is committing, so
+	// that a trash meanwhile is undone after the commit, which would
+	// otherwise write the trashed request back (see trash).
+	writing map[poller.ID]*replyWrite
 	// bindings holds the bound recipients by recipientKey (binding.go);
 	// reqBindings those of bound requests made by create_request (a
 	// proxy's requests use the proxy's).
@@ -223,6 +227,7 @@ func Start(cfg Config) (*Agent, error) {
 		holders:     make(map[poller.ID]poller.ID),
 		pullers:     make(map[poller.ID]*handoff),
 		storing:     make(map[poller.ID]*storingReply),
+		writing:     make(map[poller.ID]*replyWrite),
 		bindings:    make(map[string][]*binding),
 		reqBindings: make(map[poller.ID]*binding),
 		givenUp:     make(map[poller.ID]struct{}),
@@ -549,9 +554,22 @@ func (a *Agent) trash(id poller.ID) bool {
 	if r == nil {
 		return false
 	}
+	a.mu.Lock()
+	if w := a.writing[id]; w != nil {
+		// finish's commit may land after this deletion: it deletes again.
+		w.trashed = true
+	}
+	a.mu.Unlock()
 	a.trashStored(r)
 	return true
 }
+
+// replyWrite is a reply finish is committing; a.mu guards trashed, set
+// when the request is trashed meanwhile. Only trash sets it, not every
+// forget: a pull takes a request out of memory for the length of a read,
+// and puts it back if the read fails, so absence alone does not mean
+// trashed.
+type replyWrite struct{ trashed bool }
 
 // forget removes a request from memory: no poller, group or tag finds it
 // any more, and a request waiting for a delegation thread leaves the

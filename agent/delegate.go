@@ -9,11 +9,13 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/timerpool"
 	"github.com/requestagent/requestagent/nmproto"
+	"github.com/requestagent/requestagent/poller"
 	"github.com/requestagent/requestagent/storage"
 )
 
@@ -236,9 +238,11 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 		return
 	}
 	var s *storingReply
+	w := &replyWrite{}
 	a.mu.Lock()
 	live := a.groups.Value(rec.id)
 	if live != nil {
+		a.writing[rec.id] = w
 		live.state = stateReplied
 		live.repliedAt = time.Now().UnixNano()
 		if handable(rec) {
@@ -257,6 +261,9 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 	a.mu.Unlock()
 	if live == nil {
 		return // trashed while in flight
+	}
+	if hook := beforeReplyCommit.Load(); hook != nil {
+		(*hook)(a, rec.id)
 	}
 	done := *rec
 	done.state = stateReplied
@@ -288,6 +295,15 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 		}
 		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
 	}
+	a.mu.Lock()
+	delete(a.writing, rec.id)
+	trashed := w.trashed
+	a.mu.Unlock()
+	if trashed {
+		// Trashed while the reply was written: the commit above may have
+		// put back what the trash deleted, and nobody may read it.
+		a.trashRecords(rec, true, false)
+	}
 	crashPoint(CrashAfterReply)
 	if s != nil {
 		a.mu.Lock()
@@ -297,11 +313,19 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 		a.mu.Unlock()
 		close(s.stored)
 	}
+	if trashed {
+		return
+	}
 	a.groups.SetReady(rec.id)
 	if !rec.recipient.IsNil() {
 		a.enqueueCallback(rec)
 	}
 }
+
+// beforeReplyCommit, nil but in tests, runs in finish between its check
+// that the request is live and the reply's commit: the window a trash may
+// land in (export_test.go).
+var beforeReplyCommit atomic.Pointer[func(a *Agent, id poller.ID)]
 
 // invokeTarget calls the target with the request's body, relayed
 // unchanged when the alignment allows and re-encoded through the IDL

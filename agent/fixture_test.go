@@ -450,9 +450,9 @@ func TestFixture_StoreV1(t *testing.T) {
 	}
 
 	// The listing, as recovery left it: the request caught mid-delegation
-	// has its result; the queued one may already have its own.
+	// has its result; the queued one may be on its way, or have its own.
 	wantState := map[string][]string{fxReplied: {"replied"}, fxUser: {"replied"}, fxGrouped: {"replied"},
-		fxCreated: {"created"}, fxCallback: {"replied"}, fxSending: {"replied"}, fxQueued: {"queued", "replied"}}
+		fxCreated: {"created"}, fxCallback: {"replied"}, fxSending: {"replied"}, fxQueued: {"queued", "delegating", "replied"}}
 	listed := map[string]agent.RequestInfo{}
 	for _, ri := range a.Requests() {
 		listed[ri.ID] = ri

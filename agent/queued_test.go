@@ -134,3 +134,38 @@ func TestRequests_QueuedRequestShownDelegating(t *testing.T) {
 		t.Fatalf("the request at its target is %q, want delegating", s)
 	}
 }
+
+// TestTrash_WhileTheReplyIsWrittenStaysTrashed: a request trashed after
+// finish found it live and before its reply's commit — the commit then
+// writes the request back — is deleted again once the commit is done:
+// nothing of it is left in the store, its poller finds it trashed after a
+// restart, and the reply is never made ready for anyone.
+func TestTrash_WhileTheReplyIsWrittenStaysTrashed(t *testing.T) {
+	dir, cfg, e, _, rcv := restartEnv(t)
+	done := make(chan struct{})
+	defer agent.TrashWhileReplyIsWritten(done)()
+	sent := e.call(rcv, "add_stock", reqInfoCtx("t", "", 0, false), addStockArgs("A", 1))
+	if sent.poller == nil || sent.poller.IsNil() {
+		t.Fatalf("not acknowledged: %+v", sent)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the reply was never written")
+	}
+	if p := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0)); !isSys(p.err, giop.ExcObjectNotExist, nmproto.RequestTrashed) {
+		t.Fatalf("pull of the trashed request: %+v, want OBJECT_NOT_EXIST/REQUEST_TRASHED", p)
+	}
+	e.agent.Close() // waits for the delegation, finish included
+	if left := requestEntries(t, dir); len(left) != 0 {
+		t.Fatalf("entries of the trashed request left in the store: %q", left)
+	}
+	b, err := agent.Start(cfg)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if p := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0)); !isSys(p.err, giop.ExcObjectNotExist, nmproto.RequestTrashed) {
+		t.Fatalf("the trashed request after the restart: %+v, want OBJECT_NOT_EXIST/REQUEST_TRASHED", p)
+	}
+}

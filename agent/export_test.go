@@ -1,0 +1,17 @@
+package agent
+
+import "github.com/requestagent/requestagent/poller"
+
+// TrashWhileReplyIsWritten makes the next reply finish writes have its
+// request trashed between finish's liveness check and its commit — the
+// window of a trash that lands while the reply is written — and closes
+// done once it did. It undoes itself after that one reply.
+func TrashWhileReplyIsWritten(done chan<- struct{}) (undo func()) {
+	hook := func(a *Agent, id poller.ID) {
+		beforeReplyCommit.Store(nil)
+		a.trash(id)
+		close(done)
+	}
+	beforeReplyCommit.Store(&hook)
+	return func() { beforeReplyCommit.Store(nil) }
+}
