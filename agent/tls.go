@@ -16,6 +16,7 @@ import (
 
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/configerr"
+	"github.com/requestagent/requestagent/nmproto"
 )
 
 // IIOP over TLS and client identity (giop/SPEC.md, "IIOP over TLS";
@@ -329,7 +330,7 @@ func (a *Agent) refuseOther(req *giop.ServerRequest, key []byte) error {
 			Uint64("refused_since_last_logged", n).
 			Msg("agent: call refused: the object is bound to another TLS identity (a leaked reference?)")
 	}
-	return giop.NewSystemExceptionCause(giop.ExcNoPermission, 0, giop.CompletedNo,
+	return giop.NewSystemExceptionCause(giop.ExcNoPermission, nmproto.OtherIdentity, giop.CompletedNo,
 		fmt.Errorf("%w (%s)", errOtherIdentity, strings.TrimSpace(req.Conn.PeerIdentity())))
 }
 

@@ -219,8 +219,8 @@ func TestTLSInterop_LeakedKeyRefusedForAnotherIdentity(t *testing.T) {
 	}
 	for i, call := range []string{"add_stock", "destroy_request"} {
 		line := used[2*i] // add_stock is line 0, destroy_request line 2
-		if !strings.HasPrefix(line, call+" -> NO_PERMISSION ") || !strings.HasSuffix(line, "completed=NO") {
-			t.Errorf("bob's %s with alice's reference: %q, want NO_PERMISSION completed=NO", call, line)
+		if !strings.HasPrefix(line, call+" -> NO_PERMISSION minor=0x4e4d0018 ") || !strings.HasSuffix(line, "completed=NO") {
+			t.Errorf("bob's %s with alice's reference: %q, want NO_PERMISSION minor OTHER_IDENTITY (0x4e4d0018) completed=NO", call, line)
 		}
 	}
 	if !strings.HasPrefix(used[1], "poll -> PollingGroupIsEmpty") {

@@ -42,6 +42,7 @@ func TestConstantsMatchIDL(t *testing.T) {
 		"TOO_MANY_REQUESTS":      nmproto.TooManyRequests,
 		"TOO_MANY_WAITING":       nmproto.TooManyWaiting,
 		"TARGET_NOT_ALLOWED":     nmproto.TargetNotAllowed,
+		"OTHER_IDENTITY":         nmproto.OtherIdentity,
 		"NMService":              nmproto.ServiceID,
 		"NM_PADDING":             nmproto.PaddingID,
 		"NMNoMoreReply":          nmproto.NoMoreReplyID,

@@ -84,6 +84,10 @@ const (
 	// recipient or a LOCATION_FORWARD is outside the agent's target
 	// policy (docs/deploying.md); nothing was stored, or nothing sent.
 	TargetNotAllowed = VMCID | 23
+	// OtherIdentity (NO_PERMISSION, completed NO): the object is bound to
+	// another TLS identity than the caller's (--bind-identity,
+	// docs/deploying.md); nothing was done.
+	OtherIdentity = VMCID | 24
 )
 
 // minorNames are the minor codes' names in NativeMessaging.idl.
@@ -96,7 +100,7 @@ var minorNames = map[uint32]string{
 	AgentShuttingDown: "AGENT_SHUTTING_DOWN", CannotTranscode: "CANNOT_TRANSCODE", StoreFailed: "STORE_FAILED",
 	BadProperty: "BAD_PROPERTY", StoreFull: "STORE_FULL", SelfDelegation: "SELF_DELEGATION",
 	FieldTooLarge: "FIELD_TOO_LARGE", TooManyRequests: "TOO_MANY_REQUESTS", TooManyWaiting: "TOO_MANY_WAITING",
-	TargetNotAllowed: "TARGET_NOT_ALLOWED",
+	TargetNotAllowed: "TARGET_NOT_ALLOWED", OtherIdentity: "OTHER_IDENTITY",
 }
 
 // MinorString writes a minor code as operators read it: hex, with its
