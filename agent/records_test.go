@@ -58,13 +58,15 @@ func TestRequestRecord_RoundTrip(t *testing.T) {
 }
 
 // FuzzRequestRecord: decoding a stored request record never panics, fails
-// only with errRecord, and what it accepts encodes back to a record that
-// decodes the same, whether or not its proxy is known.
-// Seeds: testdata/fuzz/FuzzRequestRecord.
+// only with errRecord, and what it accepts encodes back (at the current
+// version) to a record that decodes the same, whether or not its proxy is
+// known. Seeds: testdata/fuzz/FuzzRequestRecord, with records of version 1
+// (the requests of testdata/store-v1 among them) and 2.
 func FuzzRequestRecord(f *testing.F) {
 	p, recs := testRecords()
 	for _, r := range recs {
 		f.Add(r.encode())
+		f.Add(encodeRequestV1(r))
 	}
 	proxyOf := func(id poller.ID) *proxyRecord {
 		if id == p.id {
@@ -443,12 +445,14 @@ func sameProxy(a, b *proxyRecord) bool {
 }
 
 // FuzzProxyRecord: decoding a stored proxy record never panics, fails
-// only with errRecord, and what it accepts encodes back to a record that
-// decodes the same. Seeds: testdata/fuzz/FuzzProxyRecord (with the
-// proxies of testdata/store-v1).
+// only with errRecord, and what it accepts encodes back (at the current
+// version) to a record that decodes the same. Seeds:
+// testdata/fuzz/FuzzProxyRecord, with records of version 1 (the proxies of
+// testdata/store-v1 among them) and 2.
 func FuzzProxyRecord(f *testing.F) {
 	p, _ := testRecords()
 	f.Add(p.encode())
+	f.Add(encodeProxyV1(p))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := decodeProxy(b)
 		if err != nil {
