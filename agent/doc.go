@@ -29,8 +29,10 @@
 // Files: agent.go (state, IORs, lookup, trash, shutdown), servant_agent.go,
 // servant_proxy.go, receiver.go (accepting, premature and mature replies,
 // request objects and pollers), delegate.go, queue.go, callback.go,
-// recover.go, records.go (the store's schema; SPEC.md), properties.go, idl.go,
-// self.go and policy.go (where the agent may call). docs/architecture.md
+// recover.go, records.go (the store's keys and the live records; SPEC.md),
+// stored.go (the records as stored, each kind with its version, and their
+// codec), properties.go, idl.go, self.go and policy.go (where the agent may
+// call). docs/architecture.md
 // follows one request through these files, model by model, and draws the
 // request's states (records.go) with the crash points between them.
 package agent

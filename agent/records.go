@@ -98,6 +98,8 @@ const (
 
 var errRecord = errors.New("agent: corrupt record")
 
+// proxyRecord is a live proxy: what its record stores (storedProxy,
+// stored.go) and what memory alone keeps.
 type proxyRecord struct {
 	id poller.ID
 	// group is proxyGroup(id), made once: every request of the proxy
@@ -131,7 +133,9 @@ type proxyRecord struct {
 	lane string
 }
 
-// requestRecord is a request's metadata; the body is stored apart. One
+// requestRecord is a request's metadata, live: what its record stores
+// (storedRequest, stored.go) and what memory alone keeps; the body is
+// stored apart. One
 // is kept in memory per live request, so it is kept small (RELIABILITY.md:
 // a million pending requests): times as Unix nanoseconds, tag and cookie
 // as strings, nothing that only a call in progress needs.
@@ -175,8 +179,9 @@ type requestRecord struct {
 	identity string
 }
 
-// replyRecord is a stored reply: what the target answered, or the system
-// exception the agent made the result (target unreachable, connection lost).
+// replyRecord is a reply, live: what the target answered, or the system
+// exception the agent made the result (target unreachable, connection
+// lost), as stored (storedReply, stored.go), and its relayed form.
 type replyRecord struct {
 	status    giop.ReplyStatus
 	version   giop.Version
