@@ -496,3 +496,27 @@ func FuzzReplyRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestRecords_EncodeAllocations: writing a request or a reply record
+// costs one allocation, its buffer, properties by name included — a 2PI
+// writes its request's record and its reply on its way (SPEC.md, "What is
+// written together") — and reading a reply two, the record and its body.
+func TestRecords_EncodeAllocations(t *testing.T) {
+	_, recs := testRecords()
+	y := testReplies()[0]
+	enc := y.encode()
+	for what, f := range map[string]func(){
+		"request record": func() { keySink = recs[0].encode() },
+		"reply record":   func() { keySink = y.encode() },
+	} {
+		if n := testing.AllocsPerRun(100, f); n != 1 {
+			t.Errorf("writing a %s: %v allocations, want 1", what, n)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { replySink, _ = decodeReply(enc) }); n != 2 {
+		t.Errorf("reading a reply record: %v allocations, want 2", n)
+	}
+}
+
+// replySink keeps decoded replies from the stack in TestRecords_EncodeAllocations.
+var replySink *replyRecord
