@@ -48,7 +48,8 @@
 //   - relay.go: bodies across GIOP versions
 //   - callback.go, binding.go: callbacks through reply holders; recipients
 //     bound to a client's connection
-//   - recover.go, records.go: recovery at start; the store's schema
+//   - recover.go, records.go, stored.go: recovery at start; the live
+//     records and their keys; the records as stored, with their versions
 //     (SPEC.md)
 //   - keys.go, publicid.go, pollerref.go: object keys; operators' public
 //     ids; the NMService context that carries a poller

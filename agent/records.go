@@ -3,16 +3,15 @@ package agent
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/poller"
 )
 
-// The store's schema, field by field in SPEC.md. Records are CDR-encoded
-// (little-endian, with a version octet first) so that the codec is the one
-// the wire uses.
+// The store's schema, field by field in SPEC.md. This file has its keys
+// and the live records, the structs the agent works with; stored.go has
+// the records as they are written, each kind with its own version.
 //
 //	p/<proxy id>               proxyRecord
 //	q/<created><request id>    requestRecord: everything but the body
@@ -33,7 +32,6 @@ import (
 // request remembers the form of its keys (requestRecord.legacyKeys).
 //
 // A trashed request's q/, b/ and y/ go in one batch.
-const recordVersion = 1
 
 var (
 	prefixProxy   = []byte("p/")
@@ -100,6 +98,8 @@ const (
 
 var errRecord = errors.New("agent: corrupt record")
 
+// proxyRecord is a live proxy: what its record stores (storedProxy,
+// stored.go) and what memory alone keeps.
 type proxyRecord struct {
 	id poller.ID
 	// group is proxyGroup(id), made once: every request of the proxy
@@ -133,63 +133,9 @@ type proxyRecord struct {
 	lane string
 }
 
-func (p *proxyRecord) encode() []byte {
-	e := giop.NewEncoder(giop.V1_2, true)
-	e.WriteOctet(recordVersion)
-	e.WriteRaw(p.id[:])
-	e.WriteIOR(p.target)
-	e.WriteString(p.repoID)
-	e.WriteIOR(p.recipient)
-	writeProps(e, p.props)
-	e.WriteBool(p.toBeDestroyed)
-	e.WriteLongLong(p.created.UnixNano())
-	// Fields appended since the first stores, read only when present.
-	e.WriteRaw(p.receiverID[:])
-	e.WriteBool(p.bound)
-	e.WriteString(p.identity)
-	return e.Bytes()
-}
-
-func decodeProxy(b []byte) (*proxyRecord, error) {
-	d := giop.NewDecoder(b, giop.V1_2, true)
-	if v := d.Octet(); v != recordVersion && d.Err() == nil {
-		return nil, fmt.Errorf("%w: proxy record version %d", errRecord, v)
-	}
-	p := &proxyRecord{}
-	copy(p.id[:], d.Raw(len(p.id)))
-	p.group = proxyGroup(p.id)
-	p.target = d.IOR()
-	p.lane = targetLane(p.target)
-	p.repoID = d.String()
-	p.recipient = d.IOR()
-	p.props = readProps(d)
-	p.toBeDestroyed = d.Bool()
-	p.created = time.Unix(0, d.LongLong())
-	p.receiverID = p.id
-	if d.Remaining() > 0 {
-		copy(p.receiverID[:], d.Raw(len(p.receiverID)))
-		p.bound = d.Bool()
-	}
-	if d.Remaining() > 0 {
-		p.identity = d.BoundedString(maxIdentityLen, "identity")
-	}
-	if err := d.Err(); err != nil {
-		return nil, fmt.Errorf("%w: proxy: %v", errRecord, err)
-	}
-	return p, nil
-}
-
-func writeProps(e *giop.Encoder, p Properties) {
-	e.WriteBool(p.WaitReply)
-	e.WriteOctet(p.ReplyDropping)
-	e.WriteBool(p.ManualTrash)
-}
-
-func readProps(d *giop.Decoder) Properties {
-	return Properties{WaitReply: d.Bool(), ReplyDropping: d.Octet(), ManualTrash: d.Bool()}
-}
-
-// requestRecord is a request's metadata; the body is stored apart. One
+// requestRecord is a request's metadata, live: what its record stores
+// (storedRequest, stored.go) and what memory alone keeps; the body is
+// stored apart. One
 // is kept in memory per live request, so it is kept small (RELIABILITY.md:
 // a million pending requests): times as Unix nanoseconds, tag and cookie
 // as strings, nothing that only a call in progress needs.
@@ -233,117 +179,9 @@ type requestRecord struct {
 	identity string
 }
 
-func (r *requestRecord) encode() []byte {
-	e := giop.NewEncoder(giop.V1_2, true)
-	// The fixed part, the strings and two references: one allocation
-	// rather than a growth per doubling (six for a typical record).
-	e.Grow(recordFixedSize + len(r.group) + len(r.tag) + len(r.cookie) + len(r.repoID) + len(r.operation) +
-		2*iorSizeHint)
-	e.WriteOctet(recordVersion)
-	e.WriteRaw(r.id[:])
-	e.WriteRaw(r.proxyID[:])
-	e.WriteString(r.group)
-	writeOctetString(e, r.tag)
-	writeOctetString(e, r.cookie)
-	e.WriteIOR(r.target)
-	e.WriteString(r.repoID)
-	e.WriteIOR(r.recipient)
-	writeProps(e, r.props)
-	e.WriteString(r.operation)
-	e.WriteBool(r.oneway)
-	e.WriteBool(r.suppress)
-	e.WriteOctet(byte(r.state))
-	e.WriteOctet(r.version.Major)
-	e.WriteOctet(r.version.Minor)
-	e.WriteBool(r.little)
-	e.WriteOctet(byte(r.bodyAlign))
-	e.WriteLongLong(r.created)
-	// Fields appended since the first stores, read only when present.
-	e.WriteBool(r.bound)
-	e.WriteString(r.identity)
-	return e.Bytes()
-}
-
-// Size hints for encoding records: the fixed fields with their length
-// prefixes and padding, and a typical object reference (a type id, one
-// IIOP profile with a few components).
-const (
-	recordFixedSize = 96
-	iorSizeHint     = 160
-)
-
-// writeOctetString writes s as a sequence<octet>.
-func writeOctetString(e *giop.Encoder, s string) {
-	e.WriteULong(uint32(len(s)))
-	e.WriteRawString(s)
-}
-
-// decodeRequest decodes a request record. With proxyOf, a request of a
-// known proxy shares the proxy's group name and references (the records
-// repeat them) instead of decoding its own copies: a restart keeps one
-// copy per proxy in memory, not one per request.
-func decodeRequest(b []byte, proxyOf func(poller.ID) *proxyRecord) (*requestRecord, error) {
-	d := giop.NewDecoder(b, giop.V1_2, true)
-	if v := d.Octet(); v != recordVersion && d.Err() == nil {
-		return nil, fmt.Errorf("%w: request record version %d", errRecord, v)
-	}
-	r := &requestRecord{}
-	copy(r.id[:], d.Raw(len(r.id)))
-	copy(r.proxyID[:], d.Raw(len(r.proxyID)))
-	var p *proxyRecord
-	if proxyOf != nil && r.proxyID != (poller.ID{}) {
-		p = proxyOf(r.proxyID)
-	}
-	if p != nil {
-		d.StringBytes()
-		r.group = p.group
-	} else {
-		r.group = d.String()
-	}
-	r.tag = string(d.OctetsNoCopy())
-	r.cookie = string(d.OctetsNoCopy())
-	if p != nil {
-		d.SkipIOR()
-		d.StringBytes()
-		d.SkipIOR()
-		r.target, r.repoID, r.recipient = p.target, p.repoID, p.recipient
-	} else {
-		r.target = d.IOR()
-		r.repoID = d.String()
-		r.recipient = d.IOR()
-	}
-	r.props = readProps(d)
-	r.operation = d.String()
-	r.oneway = d.Bool()
-	r.suppress = d.Bool()
-	r.state = reqState(d.Octet())
-	r.version = giop.Version{Major: d.Octet(), Minor: d.Octet()}
-	r.little = d.Bool()
-	r.bodyAlign = int8(d.Octet())
-	r.created = d.LongLong()
-	if d.Remaining() > 0 {
-		r.bound = d.Bool()
-	}
-	if d.Remaining() > 0 {
-		id := d.StringBytes()
-		if len(id) > maxIdentityLen {
-			return nil, fmt.Errorf("%w: request: identity of %d bytes", errRecord, len(id))
-		}
-		if p != nil && string(id) == p.identity {
-			// One copy per proxy in memory, as for its references.
-			r.identity = p.identity
-		} else {
-			r.identity = string(id)
-		}
-	}
-	if err := d.Err(); err != nil {
-		return nil, fmt.Errorf("%w: request: %v", errRecord, err)
-	}
-	return r, nil
-}
-
-// replyRecord is a stored reply: what the target answered, or the system
-// exception the agent made the result (target unreachable, connection lost).
+// replyRecord is a reply, live: what the target answered, or the system
+// exception the agent made the result (target unreachable, connection
+// lost), as stored (storedReply, stored.go), and its relayed form.
 type replyRecord struct {
 	status    giop.ReplyStatus
 	version   giop.Version
@@ -353,35 +191,6 @@ type replyRecord struct {
 	// raw is the reply as relayReply returns it, kept here so that
 	// relaying costs no allocation; a replyRecord goes to one caller.
 	raw giop.RawReply
-}
-
-func (y *replyRecord) encode() []byte {
-	e := giop.NewEncoder(giop.V1_2, true)
-	e.Grow(recordFixedSize + len(y.body))
-	e.WriteOctet(recordVersion)
-	e.WriteULong(uint32(y.status))
-	e.WriteOctet(y.version.Major)
-	e.WriteOctet(y.version.Minor)
-	e.WriteBool(y.little)
-	e.WriteOctet(byte(y.bodyAlign))
-	e.WriteOctets(y.body)
-	return e.Bytes()
-}
-
-func decodeReply(b []byte) (*replyRecord, error) {
-	d := giop.NewDecoder(b, giop.V1_2, true)
-	if v := d.Octet(); v != recordVersion && d.Err() == nil {
-		return nil, fmt.Errorf("%w: reply record version %d", errRecord, v)
-	}
-	y := &replyRecord{status: giop.ReplyStatus(d.ULong())}
-	y.version = giop.Version{Major: d.Octet(), Minor: d.Octet()}
-	y.little = d.Bool()
-	y.bodyAlign = int8(d.Octet())
-	y.body = d.Octets()
-	if err := d.Err(); err != nil {
-		return nil, fmt.Errorf("%w: reply: %v", errRecord, err)
-	}
-	return y, nil
 }
 
 // systemExceptionReply makes the stored reply for a failure the agent

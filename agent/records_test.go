@@ -3,10 +3,13 @@ package agent
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
 )
 
@@ -55,13 +58,15 @@ func TestRequestRecord_RoundTrip(t *testing.T) {
 }
 
 // FuzzRequestRecord: decoding a stored request record never panics, fails
-// only with errRecord, and what it accepts encodes back to a record that
-// decodes the same, whether or not its proxy is known.
-// Seeds: testdata/fuzz/FuzzRequestRecord.
+// only with errRecord, and what it accepts encodes back (at the current
+// version) to a record that decodes the same, whether or not its proxy is
+// known. Seeds: testdata/fuzz/FuzzRequestRecord, with records of version 1
+// (the requests of testdata/store-v1 among them) and 2.
 func FuzzRequestRecord(f *testing.F) {
 	p, recs := testRecords()
 	for _, r := range recs {
 		f.Add(r.encode())
+		f.Add(encodeRequestV1(r))
 	}
 	proxyOf := func(id poller.ID) *proxyRecord {
 		if id == p.id {
@@ -133,6 +138,88 @@ func TestRequestKeys_Layout(t *testing.T) {
 	}
 }
 
+// The previous release's writers, as they were: version-1 records, with
+// the properties as three fixed fields (SPEC.md). Stores it wrote are
+// still read (testdata/store-v1); these make such records of any content.
+
+func encodeProxyV1(p *proxyRecord) []byte {
+	e := giop.NewEncoder(giop.V1_2, true)
+	e.WriteOctet(1)
+	e.WriteRaw(p.id[:])
+	e.WriteIOR(p.target)
+	e.WriteString(p.repoID)
+	e.WriteIOR(p.recipient)
+	writePropsV1(e, p.props)
+	e.WriteBool(p.toBeDestroyed)
+	e.WriteLongLong(p.created.UnixNano())
+	e.WriteRaw(p.receiverID[:])
+	e.WriteBool(p.bound)
+	e.WriteString(p.identity)
+	return e.Bytes()
+}
+
+func encodeRequestV1(r *requestRecord) []byte {
+	e := giop.NewEncoder(giop.V1_2, true)
+	e.WriteOctet(1)
+	e.WriteRaw(r.id[:])
+	e.WriteRaw(r.proxyID[:])
+	e.WriteString(r.group)
+	writeOctetString(e, r.tag)
+	writeOctetString(e, r.cookie)
+	e.WriteIOR(r.target)
+	e.WriteString(r.repoID)
+	e.WriteIOR(r.recipient)
+	writePropsV1(e, r.props)
+	e.WriteString(r.operation)
+	e.WriteBool(r.oneway)
+	e.WriteBool(r.suppress)
+	e.WriteOctet(byte(r.state))
+	e.WriteOctet(r.version.Major)
+	e.WriteOctet(r.version.Minor)
+	e.WriteBool(r.little)
+	e.WriteOctet(byte(r.bodyAlign))
+	e.WriteLongLong(r.created)
+	e.WriteBool(r.bound)
+	e.WriteString(r.identity)
+	return e.Bytes()
+}
+
+func writePropsV1(e *giop.Encoder, p Properties) {
+	e.WriteBool(p.WaitReply)
+	e.WriteOctet(p.ReplyDropping)
+	e.WriteBool(p.ManualTrash)
+}
+
+// TestRecords_Version1ReadsAsBefore: a version-1 proxy or request record
+// decodes to what a version-2 one of the same content does, properties
+// included, and is written back at version 2.
+func TestRecords_Version1ReadsAsBefore(t *testing.T) {
+	p, recs := testRecords()
+	p.receiverID, p.bound, p.identity, p.props.ManualTrash = newID(), true, "ZZZZ", true
+	v1 := encodeProxyV1(p)
+	want, err := decodeProxy(p.encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeProxy(v1)
+	if err != nil || !sameProxy(got, want) || got.props != p.props {
+		t.Fatalf("version-1 proxy: %+v, %v; want %+v", got, err, want)
+	}
+	if again := got.encode(); again[0] != proxyVersion || bytes.Equal(again, v1) {
+		t.Fatalf("a version-1 proxy is written back as version %d", again[0])
+	}
+	for _, want := range recs {
+		want.bound, want.identity = true, "ZZZZ"
+		got, err := decodeRequest(encodeRequestV1(want), nil)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("version-1 request:\n got %+v, %v\nwant %+v", got, err, want)
+		}
+		if v := got.encode()[0]; v != requestVersion {
+			t.Fatalf("a version-1 request is written back as version %d", v)
+		}
+	}
+}
+
 // beforeIdentity is the length a record ending in bound (true) and the
 // identity "ZZZZ" had before the identity was appended: its padding
 // included, what stores written before then hold.
@@ -152,14 +239,15 @@ func beforeIdentity(t *testing.T, rec []byte) int {
 // keySink keeps keys from the stack in TestRecordKeys, as a batch does.
 var keySink []byte
 
-// TestRecords_AppendedFieldsAreOptional: records written before the
-// fields appended since (a proxy's receiver id, bound flag and identity,
-// a request's bound flag and identity) still decode: a proxy's receiver then keeps the key it had
-// — the proxy's id — and nothing is bound.
+// TestRecords_AppendedFieldsAreOptional: version-1 records written before
+// the fields appended since (a proxy's receiver id, bound flag and
+// identity, a request's bound flag and identity) still decode: a proxy's
+// receiver then keeps the key it had — the proxy's id — and nothing is
+// bound. Version 2 always has them: one that ends before them is corrupt.
 func TestRecords_AppendedFieldsAreOptional(t *testing.T) {
 	p, recs := testRecords()
 	p.receiverID, p.bound, p.identity = newID(), true, "ZZZZ"
-	full := p.encode()
+	full := encodeProxyV1(p)
 	got, err := decodeProxy(full)
 	if err != nil || got.receiverID != p.receiverID || !got.bound || got.identity != "ZZZZ" {
 		t.Fatalf("proxy with appended fields: %+v, %v", got, err)
@@ -173,9 +261,13 @@ func TestRecords_AppendedFieldsAreOptional(t *testing.T) {
 	if err != nil || old.receiverID != p.id || old.bound {
 		t.Fatalf("proxy record without appended fields: receiver id %x bound %v, %v", old.receiverID, old.bound, err)
 	}
+	v2 := p.encode()
+	if _, err := decodeProxy(v2[:beforeIdentity(t, v2)]); !errors.Is(err, errRecord) {
+		t.Fatalf("version-2 proxy record without its identity: %v, want errRecord", err)
+	}
 	r := recs[1]
 	r.bound, r.identity = true, "ZZZZ"
-	enc := r.encode()
+	enc := encodeRequestV1(r)
 	if got, err := decodeRequest(enc, nil); err != nil || !got.bound || got.identity != "ZZZZ" {
 		t.Fatalf("request with appended fields: %+v, %v", got, err)
 	}
@@ -185,6 +277,119 @@ func TestRecords_AppendedFieldsAreOptional(t *testing.T) {
 	}
 	if got, err := decodeRequest(enc[:len(enc)-1], nil); err != nil || got.bound {
 		t.Fatalf("request record without appended fields: %+v, %v", got, err)
+	}
+	v2 = r.encode()
+	if _, err := decodeRequest(v2[:beforeIdentity(t, v2)], nil); !errors.Is(err, errRecord) {
+		t.Fatalf("version-2 request record without its identity: %v, want errRecord", err)
+	}
+}
+
+// TestRecords_NewerVersionRefused: a record of a version this agent does
+// not know — a later agent's — is refused, naming the kind and the
+// version, rather than read by this agent's layout; so is version 0,
+// never written.
+func TestRecords_NewerVersionRefused(t *testing.T) {
+	p, recs := testRecords()
+	decoders := []struct {
+		kind   string
+		rec    []byte
+		decode func([]byte) error
+	}{
+		{"proxy", p.encode(), func(b []byte) error { _, err := decodeProxy(b); return err }},
+		{"request", recs[0].encode(), func(b []byte) error { _, err := decodeRequest(b, nil); return err }},
+		{"reply", testReplies()[0].encode(), func(b []byte) error { _, err := decodeReply(b); return err }},
+	}
+	for _, c := range decoders {
+		if err := c.decode(c.rec); err != nil {
+			t.Fatalf("%s: %v", c.kind, err)
+		}
+		newer := append([]byte{c.rec[0] + 1}, c.rec[1:]...)
+		err := c.decode(newer)
+		var v *recordVersionError
+		if !errors.Is(err, errRecord) || !errors.As(err, &v) || v.version != c.rec[0]+1 ||
+			!strings.Contains(err.Error(), fmt.Sprintf("%s record of version %d", c.kind, c.rec[0]+1)) {
+			t.Errorf("%s record of version %d: %v, want a recordVersionError naming it", c.kind, newer[0], err)
+		}
+		if err := c.decode(append([]byte{0}, c.rec[1:]...)); !errors.Is(err, errRecord) || errors.As(err, &v) {
+			t.Errorf("%s record of version 0: %v, want errRecord", c.kind, err)
+		}
+	}
+}
+
+// nonDefault is a value of a property other than its default: what a
+// test sets to see it kept.
+func nonDefault(def nmproto.PropertyDef) any {
+	switch def.Kind {
+	case giop.TkBoolean:
+		return !def.Default.(bool)
+	case giop.TkOctet:
+		if def.Bits != 0 {
+			return def.Bits & -def.Bits // its lowest bit
+		}
+		return def.Default.(byte) + 1
+	}
+	panic("nonDefault: a kind of no test value")
+}
+
+// TestRecords_EveryPropertyStored: each property nmproto's table keeps,
+// set alone to a value other than its default, is written by name in a
+// proxy's and a request's record and read back: the store needs no
+// change for a property added to the table (SPEC.md, "Properties").
+func TestRecords_EveryPropertyStored(t *testing.T) {
+	p, recs := testRecords()
+	for _, pr := range (Properties{}).List() {
+		def, _ := nmproto.LookupProperty(pr.Name)
+		props, err := Properties{}.Apply([]Property{{Name: def.Name, Value: def.Any(nonDefault(def))}}, nmproto.ScopeBoth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.props, recs[0].props = props, props
+		for kind, enc := range map[string][]byte{"proxy": p.encode(), "request": recs[0].encode()} {
+			if !bytes.Contains(enc, append([]byte(def.Name), 0)) {
+				t.Errorf("%s record does not name %s", kind, def.Name)
+			}
+		}
+		if got, err := decodeProxy(p.encode()); err != nil || got.props != props {
+			t.Errorf("proxy with %s: %+v, %v; want %+v", def.Name, got, err, props)
+		}
+		if got, err := decodeRequest(recs[0].encode(), nil); err != nil || got.props != props {
+			t.Errorf("request with %s: %+v, %v; want %+v", def.Name, got, err, props)
+		}
+	}
+}
+
+// TestRecords_PropertiesByName: a stored property this agent does not
+// know — a later agent's — is skipped, one the record lacks has its
+// default, the order does not matter, and a value the agent would refuse
+// is a corrupt record.
+func TestRecords_PropertiesByName(t *testing.T) {
+	read := func(pairs ...func(*giop.Encoder)) (Properties, error) {
+		e := giop.NewEncoder(giop.V1_2, true)
+		e.WriteULong(uint32(len(pairs)))
+		for _, w := range pairs {
+			w(e)
+		}
+		d := giop.NewDecoder(e.Bytes(), giop.V1_2, true)
+		p := readProperties(d, 2)
+		return p, d.Err()
+	}
+	pair := func(name string, val ...byte) func(*giop.Encoder) {
+		return func(e *giop.Encoder) { e.WriteString(name); e.WriteOctets(val) }
+	}
+	got, err := read(pair("LaterProperty", 1, 2, 3, 4, 5), pair(nmproto.PropRequestManualTrash, 1),
+		pair(nmproto.PropRecipientOnConnection, 1), pair(nmproto.PropReplyDropping, nmproto.DropNormal))
+	if want := (Properties{ManualTrash: true, ReplyDropping: nmproto.DropNormal}); err != nil || got != want {
+		t.Errorf("properties %+v, %v; want %+v", got, err, want)
+	}
+	for _, bad := range []func(*giop.Encoder){
+		pair(nmproto.PropReplyDropping, 0x80),
+		pair(nmproto.PropWaitReply, 2),
+		pair(nmproto.PropWaitReply),
+		pair(nmproto.PropWaitReply, 1, 0),
+	} {
+		if _, err := read(bad); err == nil {
+			t.Errorf("a refused value was read")
+		}
 	}
 }
 
@@ -240,12 +445,14 @@ func sameProxy(a, b *proxyRecord) bool {
 }
 
 // FuzzProxyRecord: decoding a stored proxy record never panics, fails
-// only with errRecord, and what it accepts encodes back to a record that
-// decodes the same. Seeds: testdata/fuzz/FuzzProxyRecord (with the
-// proxies of testdata/store-v1).
+// only with errRecord, and what it accepts encodes back (at the current
+// version) to a record that decodes the same. Seeds:
+// testdata/fuzz/FuzzProxyRecord, with records of version 1 (the proxies of
+// testdata/store-v1 among them) and 2.
 func FuzzProxyRecord(f *testing.F) {
 	p, _ := testRecords()
 	f.Add(p.encode())
+	f.Add(encodeProxyV1(p))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := decodeProxy(b)
 		if err != nil {
@@ -289,3 +496,27 @@ func FuzzReplyRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestRecords_EncodeAllocations: writing a request or a reply record
+// costs one allocation, its buffer, properties by name included — a 2PI
+// writes its request's record and its reply on its way (SPEC.md, "What is
+// written together") — and reading a reply two, the record and its body.
+func TestRecords_EncodeAllocations(t *testing.T) {
+	_, recs := testRecords()
+	y := testReplies()[0]
+	enc := y.encode()
+	for what, f := range map[string]func(){
+		"request record": func() { keySink = recs[0].encode() },
+		"reply record":   func() { keySink = y.encode() },
+	} {
+		if n := testing.AllocsPerRun(100, f); n != 1 {
+			t.Errorf("writing a %s: %v allocations, want 1", what, n)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { replySink, _ = decodeReply(enc) }); n != 2 {
+		t.Errorf("reading a reply record: %v allocations, want 2", n)
+	}
+}
+
+// replySink keeps decoded replies from the stack in TestRecords_EncodeAllocations.
+var replySink *replyRecord

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"runtime"
 	"testing"
 
@@ -200,4 +201,67 @@ func TestShutdown_QueuedRequestsStayQueued(t *testing.T) {
 	if got := e.sm.calls.Load(); got != 4 {
 		t.Fatalf("the target got %d calls in all, want 4 (each request once)", got)
 	}
+}
+
+// TestRestart_EveryPropertyKept: a proxy created with every property of
+// nmproto's table that a proxy keeps, each at a value other than its
+// default, has them all after a restart. The store writes them by name
+// from the table (SPEC.md, "Properties"), so a property added there is
+// kept too, and this test covers it with no change.
+func TestRestart_EveryPropertyKept(t *testing.T) {
+	_, cfg, e, _, _ := restartEnv(t)
+	var props []prop
+	for _, def := range nmproto.PropertyTable() {
+		if _, kept := (agent.Properties{}).Get(def.Name); kept && def.Scope&nmproto.ScopeProxy != 0 {
+			props = append(props, prop{def.Name, def.Any(nonDefault(def))})
+		}
+	}
+	proxy := e.mustProxy(props...)
+	before := proxyProperties(t, e, proxy)
+	for _, p := range props {
+		if before[p.name] != p.val.Value {
+			t.Fatalf("before the restart %s = %#v, want %#v", p.name, before[p.name], p.val.Value)
+		}
+	}
+
+	e.agent.Close()
+	b, err := agent.Start(cfg)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if after := proxyProperties(t, e, proxy); !reflect.DeepEqual(after, before) {
+		t.Fatalf("properties after the restart %v, before %v", after, before)
+	}
+}
+
+// nonDefault is a value of a property other than its default.
+func nonDefault(def nmproto.PropertyDef) any {
+	switch def.Kind {
+	case giop.TkBoolean:
+		return !def.Default.(bool)
+	case giop.TkOctet:
+		if def.Bits != 0 {
+			return def.Bits & -def.Bits // its lowest bit
+		}
+		return def.Default.(byte) + 1
+	}
+	panic("nonDefault: a kind of no test value")
+}
+
+// proxyProperties is what the proxy's properties() answers, by name.
+func proxyProperties(t *testing.T, e *env, proxy *giop.IOR) map[string]any {
+	t.Helper()
+	resp, err := e.client.Invoke(e.ctx(), proxy, &giop.Invocation{Operation: "_get_properties"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{}
+	for _, p := range nmproto.ReadProperties(resp.Result) {
+		got[p.Name] = p.Value.Value
+	}
+	if err := resp.Result.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

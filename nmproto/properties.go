@@ -48,12 +48,28 @@ type Settings struct {
 }
 
 // settingFields ties each kept property to its field of Settings, so that
-// parsing, listing and printing need nothing per property. A test checks
-// that every kept entry has a field of its Go type.
-var settingFields = map[string]func(*Settings) any{
-	PropWaitReply:          func(s *Settings) any { return &s.WaitReply },
-	PropReplyDropping:      func(s *Settings) any { return &s.ReplyDropping },
-	PropRequestManualTrash: func(s *Settings) any { return &s.ManualTrash },
+// parsing, listing, printing and storing need nothing per property. A test
+// checks that every kept entry has a field of its Go type, and that both
+// accessors reach the same one.
+var settingFields = map[string]field{
+	PropWaitReply: {
+		func(s Settings) any { return s.WaitReply },
+		func(s *Settings) any { return &s.WaitReply }},
+	PropReplyDropping: {
+		func(s Settings) any { return s.ReplyDropping },
+		func(s *Settings) any { return &s.ReplyDropping }},
+	PropRequestManualTrash: {
+		func(s Settings) any { return s.ManualTrash },
+		func(s *Settings) any { return &s.ManualTrash }},
+}
+
+// field reaches one field of Settings. value reads it from a copy, so that
+// reading lets nothing escape and costs no allocation: the agent's store
+// writes every property of every request it keeps (Each). ptr gives the
+// field to set (set).
+type field struct {
+	value func(Settings) any
+	ptr   func(*Settings) any
 }
 
 // propertyTable is the table. Its order is the order in which properties()
@@ -208,32 +224,21 @@ func (d PropertyDef) TypeName() string { return d.Kind.String() }
 // keptProperty is a table entry that Settings keeps, with its field.
 type keptProperty struct {
 	def   PropertyDef
-	field func(*Settings) any
+	field field
 }
 
 // kept are the kept properties, in the table's order.
 var kept = func() []keptProperty {
 	var k []keptProperty
 	for _, def := range propertyTable {
-		if f := settingFields[def.Name]; f != nil && !def.OnCreation {
+		if f, ok := settingFields[def.Name]; ok && !def.OnCreation {
 			k = append(k, keptProperty{def, f})
 		}
 	}
 	return k
 }()
 
-// get reads a field through the pointer settingFields gives.
-func get(ptr any) any {
-	switch f := ptr.(type) {
-	case *bool:
-		return *f
-	case *byte:
-		return *f
-	}
-	panic("nmproto: a Settings field of an unsupported type")
-}
-
-// set writes a field through the pointer settingFields gives; v has been
+// set writes a field through the pointer field.ptr gives; v has been
 // checked to be of the property's type.
 func set(ptr, v any) {
 	switch f := ptr.(type) {
@@ -265,20 +270,18 @@ func (e *PropertyError) Error() string { return "property " + e.Name + ": " + e.
 func (s Settings) Apply(props []Property, scope Scope) (Settings, error) {
 	for _, pr := range props {
 		def, known := LookupProperty(pr.Name)
-		field := settingFields[pr.Name]
-		if !known || def.OnCreation {
-			field = nil
-		}
+		f, kept := settingFields[pr.Name]
+		kept = kept && known && !def.OnCreation
 		switch {
-		case scope == ScopeRequest && (field == nil || def.Scope&scope == 0):
+		case scope == ScopeRequest && (!kept || def.Scope&scope == 0):
 			return s, &PropertyError{pr.Name, "unknown here"}
-		case field == nil || def.Scope&scope == 0:
+		case !kept || def.Scope&scope == 0:
 			return s, &PropertyError{pr.Name, "unknown"}
 		}
 		if err := def.Check(pr.Value); err != nil {
 			return s, &PropertyError{pr.Name, err.Error()}
 		}
-		set(field(&s), pr.Value.Value)
+		set(f.ptr(&s), pr.Value.Value)
 	}
 	return s, nil
 }
@@ -290,7 +293,7 @@ func (s Settings) Only(sc Scope) Settings {
 	var o Settings
 	for _, k := range kept {
 		if k.def.Scope&sc != 0 {
-			set(k.field(&o), get(k.field(&s)))
+			set(k.field.ptr(&o), k.field.value(s))
 		}
 	}
 	return o
@@ -300,7 +303,7 @@ func (s Settings) Only(sc Scope) Settings {
 func (s Settings) Get(name string) (any, bool) {
 	for _, k := range kept {
 		if k.def.Name == name {
-			return get(k.field(&s)), true
+			return k.field.value(s), true
 		}
 	}
 	return nil, false
@@ -310,7 +313,7 @@ func (s Settings) Get(name string) (any, bool) {
 // entry refuses (a ReplyDropping with other bits).
 func (s Settings) Check() error {
 	for _, k := range kept {
-		if err := k.def.Check(k.def.Any(get(k.field(&s)))); err != nil {
+		if err := k.def.Check(k.def.Any(k.field.value(s))); err != nil {
 			return &PropertyError{k.def.Name, err.Error()}
 		}
 	}
@@ -322,9 +325,20 @@ func (s Settings) Check() error {
 func (s Settings) List() []Property {
 	out := make([]Property, len(kept))
 	for i, k := range kept {
-		out[i] = Property{Name: k.def.Name, Value: k.def.Any(get(k.field(&s)))}
+		out[i] = Property{Name: k.def.Name, Value: k.def.Any(k.field.value(s))}
 	}
 	return out
+}
+
+// Each calls f with the entry and the value of every kept property, in
+// the table's order, and costs no allocation: the agent's store writes
+// a proxy's and every request's settings with it, by name, so that a
+// property added to the table is kept across a restart with no change
+// there (agent/SPEC.md, "Properties").
+func (s Settings) Each(f func(def PropertyDef, v any)) {
+	for _, k := range kept {
+		f(k.def, k.field.value(s))
+	}
 }
 
 // String writes the settings as operators read them, in the table's
@@ -335,7 +349,7 @@ func (s Settings) String() string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(k.def.Name + "=" + k.def.Format(get(k.field(&s))))
+		b.WriteString(k.def.Name + "=" + k.def.Format(k.field.value(s)))
 	}
 	return b.String()
 }

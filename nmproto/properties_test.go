@@ -214,3 +214,48 @@ func docTable() string {
 	}
 	return b.String()
 }
+
+// nonDefault is a value of the property other than its default: what a
+// test sets to see it kept.
+func nonDefault(def nmproto.PropertyDef) any {
+	switch def.Kind {
+	case giop.TkBoolean:
+		return !def.Default.(bool)
+	case giop.TkOctet:
+		if def.Bits != 0 {
+			return def.Bits & -def.Bits // its lowest bit
+		}
+		return def.Default.(byte) + 1
+	}
+	panic("nonDefault: a kind of no test value")
+}
+
+// TestSettings_Each: Each gives every kept property, in the table's
+// order, with the value Apply set (the field it reads is the one Apply
+// writes), and costs no allocation, since the store writes every request's
+// settings with it (agent/SPEC.md).
+func TestSettings_Each(t *testing.T) {
+	for _, want := range (nmproto.Settings{}).List() {
+		def, _ := nmproto.LookupProperty(want.Name)
+		v := nonDefault(def)
+		s, err := nmproto.Settings{}.Apply([]nmproto.Property{{Name: def.Name, Value: def.Any(v)}}, nmproto.ScopeBoth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		s.Each(func(d nmproto.PropertyDef, got any) {
+			names = append(names, d.Name)
+			if d.Name == def.Name && got != v || d.Name != def.Name && got != d.Default {
+				t.Errorf("%s set: Each gives %s = %#v", def.Name, d.Name, got)
+			}
+		})
+		if len(names) != len(s.List()) {
+			t.Errorf("Each gave %v, List %v", names, s.List())
+		}
+	}
+	s := nmproto.Settings{WaitReply: true, ReplyDropping: nmproto.DropNormal}
+	n := 0
+	if a := testing.AllocsPerRun(100, func() { s.Each(func(nmproto.PropertyDef, any) { n++ }) }); a != 0 {
+		t.Errorf("Each allocated %v times", a)
+	}
+}
