@@ -606,7 +606,13 @@ func TestServe_NamingService(t *testing.T) {
 		out, err := exec.Command(nameclt, "-ORBInitRef", "NameService="+nsLoc, "resolve", name).CombinedOutput()
 		return string(out), err
 	}
+	// The agent registers once it serves, after startAgent has seen it
+	// ready: the name may take a moment to appear.
 	out, err := resolve()
+	for i := 0; err != nil && strings.Contains(out, "NotFound") && i < 200; i++ {
+		time.Sleep(50 * time.Millisecond)
+		out, err = resolve()
+	}
 	if err != nil {
 		t.Fatalf("nameclt resolve: %v\n%s", err, out)
 	}
