@@ -82,6 +82,7 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 	@scripts/check-no-print.sh
+	@scripts/check-fuzz-corpus.sh
 
 clean:
 	rm -rf bin build
