@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/configerr"
+	"github.com/requestagent/requestagent/internal/logevery"
 	"github.com/requestagent/requestagent/nmproto"
 )
 
@@ -325,36 +325,13 @@ func (a *Agent) refuseOther(req *giop.ServerRequest, key []byte) error {
 		return nil
 	}
 	a.metrics.otherIdentity.Inc()
-	if n, ok := a.identityRefusals.note(time.Now()); ok {
+	if n, ok := a.identityRefusals.Note(time.Now()); ok {
 		a.log.Warn().Str("identity", req.Conn.PeerIdentity()).Str("operation", req.Operation()).
-			Uint64("refused_since_last_logged", n).
+			Uint64(logevery.Field, n).
 			Msg("agent: call refused: the object is bound to another TLS identity (a leaked reference?)")
 	}
 	return giop.NewSystemExceptionCause(giop.ExcNoPermission, nmproto.OtherIdentity, giop.CompletedNo,
 		fmt.Errorf("%w (%s)", errOtherIdentity, strings.TrimSpace(req.Conn.PeerIdentity())))
-}
-
-// logEvery spaces the log lines of an event that a peer can repeat at
-// will, so that it cannot flood the log: one line a second at most, which
-// says how many went unlogged before it. The counter is exact in the
-// metrics.
-type logEvery struct {
-	mu     sync.Mutex // guards the fields below
-	last   time.Time
-	unsaid uint64
-}
-
-// note records one event at now; ok says to log it, with n the events
-// since the last one logged (this one included).
-func (l *logEvery) note(now time.Time) (n uint64, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.unsaid++
-	if !l.last.IsZero() && now.Sub(l.last) < time.Second {
-		return 0, false
-	}
-	n, l.unsaid, l.last = l.unsaid, 0, now
-	return n, true
 }
 
 // checkOwner is refuseOther for an object named by a reference in the
