@@ -300,14 +300,25 @@ func (a *Agent) logTLS() {
 const maxIdentityLen = 4096
 
 // identityHandler refuses, when the objects are bound to identities, the
-// calls on an object from a connection of another identity; the rest
-// goes to the adapter.
+// calls on an object from a connection of another identity, and its
+// LocateRequests, which would otherwise tell that peer whether the object
+// exists; the rest goes to the adapter.
 type identityHandler struct {
 	a *Agent
 	h giop.Handler
 }
 
 func (h identityHandler) Locate(key []byte) bool { return h.h.Locate(key) }
+
+// LocateConn implements giop.ConnLocator: another identity learns from a
+// LocateRequest what a call tells it, NO_PERMISSION completed NO (or, on
+// GIOP 1.0 and 1.1, UNKNOWN_OBJECT; giop/SPEC.md "Requests and replies").
+func (h identityHandler) LocateConn(c *giop.Conn, key []byte) (bool, *giop.SystemException) {
+	if x := h.a.refuseOn(c, "LocateRequest", key); x != nil {
+		return false, x
+	}
+	return h.h.Locate(key), nil
+}
 
 func (h identityHandler) ServeGIOP(ctx context.Context, req *giop.ServerRequest) error {
 	if err := h.a.refuseOther(req, req.ObjectKey()); err != nil {
@@ -320,18 +331,27 @@ func (h identityHandler) ServeGIOP(ctx context.Context, req *giop.ServerRequest)
 // identity than the one the object of key is bound to; nil when the call
 // may go on.
 func (a *Agent) refuseOther(req *giop.ServerRequest, key []byte) error {
+	if x := a.refuseOn(req.Conn, req.Operation(), key); x != nil {
+		return x
+	}
+	return nil
+}
+
+// refuseOn is refuseOther for what arrived on c: a call of operation, or
+// a LocateRequest.
+func (a *Agent) refuseOn(c *giop.Conn, operation string, key []byte) *giop.SystemException {
 	owner, ok := a.owner(key)
-	if !ok || owner == "" || owner == req.Conn.PeerIdentity() {
+	if !ok || owner == "" || owner == c.PeerIdentity() {
 		return nil
 	}
 	a.metrics.otherIdentity.Inc()
 	if n, ok := a.identityRefusals.Note(time.Now()); ok {
-		a.log.Warn().Str("identity", req.Conn.PeerIdentity()).Str("operation", req.Operation()).
+		a.log.Warn().Str("identity", c.PeerIdentity()).Str("operation", operation).
 			Uint64(logevery.Field, n).
 			Msg("agent: call refused: the object is bound to another TLS identity (a leaked reference?)")
 	}
 	return giop.NewSystemExceptionCause(giop.ExcNoPermission, nmproto.OtherIdentity, giop.CompletedNo,
-		fmt.Errorf("%w (%s)", errOtherIdentity, strings.TrimSpace(req.Conn.PeerIdentity())))
+		fmt.Errorf("%w (%s)", errOtherIdentity, strings.TrimSpace(c.PeerIdentity())))
 }
 
 // checkOwner is refuseOther for an object named by a reference in the
