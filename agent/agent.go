@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/logevery"
 	"github.com/requestagent/requestagent/internal/workerpool"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
@@ -57,7 +58,7 @@ type Agent struct {
 	tls    *tlsFiles
 	// identityRefusals spaces the log lines of calls refused for another
 	// TLS identity (refuseOther).
-	identityRefusals logEvery
+	identityRefusals logevery.Limiter
 	addrs            published // the addresses in its references (publish.go)
 	port             uint16    // the port it listens on
 

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/configerr"
+	"github.com/requestagent/requestagent/internal/logevery"
 	"github.com/requestagent/requestagent/nmproto"
 )
 
@@ -300,14 +300,25 @@ func (a *Agent) logTLS() {
 const maxIdentityLen = 4096
 
 // identityHandler refuses, when the objects are bound to identities, the
-// calls on an object from a connection of another identity; the rest
-// goes to the adapter.
+// calls on an object from a connection of another identity, and its
+// LocateRequests, which would otherwise tell that peer whether the object
+// exists; the rest goes to the adapter.
 type identityHandler struct {
 	a *Agent
 	h giop.Handler
 }
 
 func (h identityHandler) Locate(key []byte) bool { return h.h.Locate(key) }
+
+// LocateConn implements giop.ConnLocator: another identity learns from a
+// LocateRequest what a call tells it, NO_PERMISSION completed NO (or, on
+// GIOP 1.0 and 1.1, UNKNOWN_OBJECT; giop/SPEC.md "Requests and replies").
+func (h identityHandler) LocateConn(c *giop.Conn, key []byte) (bool, *giop.SystemException) {
+	if x := h.a.refuseOn(c, "LocateRequest", key); x != nil {
+		return false, x
+	}
+	return h.h.Locate(key), nil
+}
 
 func (h identityHandler) ServeGIOP(ctx context.Context, req *giop.ServerRequest) error {
 	if err := h.a.refuseOther(req, req.ObjectKey()); err != nil {
@@ -320,41 +331,27 @@ func (h identityHandler) ServeGIOP(ctx context.Context, req *giop.ServerRequest)
 // identity than the one the object of key is bound to; nil when the call
 // may go on.
 func (a *Agent) refuseOther(req *giop.ServerRequest, key []byte) error {
+	if x := a.refuseOn(req.Conn, req.Operation(), key); x != nil {
+		return x
+	}
+	return nil
+}
+
+// refuseOn is refuseOther for what arrived on c: a call of operation, or
+// a LocateRequest.
+func (a *Agent) refuseOn(c *giop.Conn, operation string, key []byte) *giop.SystemException {
 	owner, ok := a.owner(key)
-	if !ok || owner == "" || owner == req.Conn.PeerIdentity() {
+	if !ok || owner == "" || owner == c.PeerIdentity() {
 		return nil
 	}
 	a.metrics.otherIdentity.Inc()
-	if n, ok := a.identityRefusals.note(time.Now()); ok {
-		a.log.Warn().Str("identity", req.Conn.PeerIdentity()).Str("operation", req.Operation()).
-			Uint64("refused_since_last_logged", n).
+	if n, ok := a.identityRefusals.Note(time.Now()); ok {
+		a.log.Warn().Str("identity", c.PeerIdentity()).Str("operation", operation).
+			Uint64(logevery.Field, n).
 			Msg("agent: call refused: the object is bound to another TLS identity (a leaked reference?)")
 	}
 	return giop.NewSystemExceptionCause(giop.ExcNoPermission, nmproto.OtherIdentity, giop.CompletedNo,
-		fmt.Errorf("%w (%s)", errOtherIdentity, strings.TrimSpace(req.Conn.PeerIdentity())))
-}
-
-// logEvery spaces the log lines of an event that a peer can repeat at
-// will, so that it cannot flood the log: one line a second at most, which
-// says how many went unlogged before it. The counter is exact in the
-// metrics.
-type logEvery struct {
-	mu     sync.Mutex // guards the fields below
-	last   time.Time
-	unsaid uint64
-}
-
-// note records one event at now; ok says to log it, with n the events
-// since the last one logged (this one included).
-func (l *logEvery) note(now time.Time) (n uint64, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.unsaid++
-	if !l.last.IsZero() && now.Sub(l.last) < time.Second {
-		return 0, false
-	}
-	n, l.unsaid, l.last = l.unsaid, 0, now
-	return n, true
+		fmt.Errorf("%w (%s)", errOtherIdentity, strings.TrimSpace(c.PeerIdentity())))
 }
 
 // checkOwner is refuseOther for an object named by a reference in the

@@ -538,12 +538,27 @@ func (c *Conn) handleLocateRequest(m *Message) error {
 	if err != nil {
 		return err
 	}
+	here, refused := false, (*SystemException)(nil)
+	if cl, ok := c.handler.(ConnLocator); ok {
+		here, refused = cl.LocateConn(c, h.ObjectKey)
+	} else if c.handler != nil {
+		here = c.handler.Locate(h.ObjectKey)
+	}
 	status := UnknownObject
-	if c.handler != nil && c.handler.Locate(h.ObjectKey) {
+	switch {
+	case refused != nil && m.Version.Minor >= 2:
+		status = LocSystemException
+	case refused != nil:
+		// GIOP 1.0 and 1.1 cannot carry the exception: the least a
+		// refused peer can learn is that there is no such object.
+	case here:
 		status = ObjectHere
 	}
 	e := getEncoder()
 	e.StartLocateReply(m.Version, h.RequestID, status)
+	if status == LocSystemException {
+		e.WriteSystemException(refused) // the body, unaligned (§15.4.6.2)
+	}
 	c.queue(frameOf(e))
 	return nil
 }

@@ -24,6 +24,20 @@ type Handler interface {
 	Locate(key []byte) bool
 }
 
+// ConnLocator is implemented by a Handler whose answer to a LocateRequest
+// depends on the connection it came on — its peer's TLS identity — as its
+// answer to a call on the object does: Locate alone would tell a peer
+// that a call refuses whether the object exists. When the server's
+// Handler has it, a LocateRequest is answered by LocateConn, not Locate.
+type ConnLocator interface {
+	// LocateConn reports whether an object with this key lives here for
+	// the peer of c. A non-nil exception refuses that peer: the
+	// LocateReply is LOC_SYSTEM_EXCEPTION with it on GIOP 1.2, and
+	// UNKNOWN_OBJECT on 1.0 and 1.1, which have no such status
+	// (SPEC.md, "Requests and replies").
+	LocateConn(c *Conn, key []byte) (bool, *SystemException)
+}
+
 // ServerRequest is a request being served.
 type ServerRequest struct {
 	// Header is the decoded request header.

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/requestagent/requestagent/internal/logevery"
 	"github.com/requestagent/requestagent/internal/workerpool"
 )
 
@@ -47,6 +48,15 @@ type Server struct {
 	handshaking map[net.Conn]struct{}
 	// tlsFailures counts TLS handshakes that failed or timed out.
 	tlsFailures atomic.Uint64
+
+	// refusedLogs space the warn lines of connections refused at a limit,
+	// one Limiter for each of the three lines roomFor writes, and
+	// handshakeLog those of failed TLS handshakes: a peer can trigger
+	// either at will, thousands a second, so each is logged once a second
+	// at most with the count since its last line (internal/logevery).
+	// Refused and tlsFailures count every one.
+	refusedLogs  [3]logevery.Limiter
+	handshakeLog logevery.Limiter
 }
 
 // NewServer returns a server that serves requests with h. A nil cfg means
@@ -363,16 +373,17 @@ func (s *Server) Addrs() []net.Addr {
 // handshake says it is about to do its TLS handshake (tls.go). When not — the server
 // is shutting down, MaxConnections are open or in their handshake, or a
 // TLS one would pass the handshakes' half of them — it unlocks s.mu,
-// counts a refusal at a limit, logs it, and closes nc.
+// counts a refusal at a limit, logs it (once a second at most for each
+// kind of refusal, with the count since the last line), and closes nc.
 func (s *Server) roomFor(nc net.Conn, handshake bool) bool {
 	if s.shuttingDown.Load() {
 		s.mu.Unlock()
 		nc.Close()
 		return false
 	}
-	what, limit := "connection", s.cfg.MaxConnections
+	what, limit, kind := "connection", s.cfg.MaxConnections, 0
 	if handshake {
-		what = "TLS connection"
+		what, kind = "TLS connection", 1
 	}
 	why := ""
 	switch {
@@ -382,14 +393,16 @@ func (s *Server) roomFor(nc net.Conn, handshake bool) bool {
 	// connections and never finish them must not lock out everyone else,
 	// the plain port's clients too, for the handshake deadline.
 	case handshake && len(s.handshaking) >= max(1, limit/2):
-		why, limit = "too many handshakes in progress", max(1, limit/2)
+		why, limit, kind = "too many handshakes in progress", max(1, limit/2), 2
 	default:
 		return true
 	}
 	s.mu.Unlock()
 	s.refused.Add(1)
-	s.cfg.Logger.Warn().Int("limit", limit).Str("peer", nc.RemoteAddr().String()).
-		Msg("giop: " + what + " refused: " + why)
+	if n, ok := s.refusedLogs[kind].Note(time.Now()); ok {
+		s.cfg.Logger.Warn().Int("limit", limit).Str("peer", nc.RemoteAddr().String()).
+			Uint64(logevery.Field, n).Msg("giop: " + what + " refused: " + why)
+	}
 	nc.Close()
 	return false
 }

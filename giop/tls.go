@@ -10,6 +10,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"time"
+
+	"github.com/requestagent/requestagent/internal/logevery"
 )
 
 // IIOP over TLS (giop/SPEC.md, "IIOP over TLS").
@@ -207,7 +210,9 @@ func (c *Conn) PeerIdentity() string {
 // least whatever cfg says, within TLSHandshakeTimeout, and is served as a
 // GIOP connection once it is done. A connection in its handshake counts
 // against MaxConnections; one whose handshake fails or times out is
-// closed and counted in ServerStats.TLSHandshakeFailures.
+// closed, counted in ServerStats.TLSHandshakeFailures and logged at warn
+// with its reason and peer, once a second at most (the line says how many
+// failed since the last one).
 func (s *Server) ServeTLS(ln net.Listener, cfg *tls.Config) error {
 	cfg = cfg.Clone()
 	if cfg.MinVersion < tls.VersionTLS12 {
@@ -240,7 +245,14 @@ func (s *Server) acceptTLS(nc net.Conn, cfg *tls.Config) {
 		s.mu.Unlock()
 		if err != nil {
 			s.tlsFailures.Add(1)
-			s.cfg.Logger.Debug().Err(err).Str("peer", nc.RemoteAddr().String()).Msg("giop: TLS handshake failed")
+			// At warn: an expired or foreign certificate, none, an old TLS
+			// version or plain IIOP on the TLS port is what an operator
+			// needs to see to know why clients are refused; once a second
+			// at most, since any peer can fail handshakes at will.
+			if n, ok := s.handshakeLog.Note(time.Now()); ok {
+				s.cfg.Logger.Warn().Err(err).Str("peer", nc.RemoteAddr().String()).Uint64(logevery.Field, n).
+					Msg("giop: TLS handshake failed")
+			}
 			nc.Close()
 			return
 		}

@@ -6,6 +6,8 @@ package rawgiop
 
 import (
 	"encoding/binary"
+	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -49,4 +51,42 @@ func FragmentChains(nc net.Conn, chains int) bool {
 		}
 	}
 	return true
+}
+
+// Locate sends a LocateRequest of version v for key on nc and reads the
+// LocateReply: its status and, for LOC_SYSTEM_EXCEPTION, the exception
+// in its body.
+func Locate(nc net.Conn, v giop.Version, id uint32, key []byte) (giop.LocateStatus, *giop.SystemException, error) {
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	defer nc.SetDeadline(time.Time{})
+	if _, err := nc.Write(giop.NewEncoder(v, false).EncodeLocateRequest(v, id, key)); err != nil {
+		return 0, nil, err
+	}
+	buf := make([]byte, giop.HeaderSize)
+	if _, err := io.ReadFull(nc, buf); err != nil {
+		return 0, nil, err
+	}
+	h, err := giop.ParseHeader(buf)
+	if err != nil {
+		return 0, nil, err
+	}
+	if h.Type != giop.MsgLocateReply || h.Size > 1<<16 {
+		return 0, nil, fmt.Errorf("rawgiop: %v of %d bytes, want a LocateReply", h.Type, h.Size)
+	}
+	buf = append(buf, make([]byte, h.Size)...)
+	if _, err := io.ReadFull(nc, buf[giop.HeaderSize:]); err != nil {
+		return 0, nil, err
+	}
+	lh, d, err := giop.DecodeLocateReply(&giop.Message{Header: h, Buf: buf})
+	if err != nil {
+		return 0, nil, err
+	}
+	if lh.RequestID != id {
+		return 0, nil, fmt.Errorf("rawgiop: LocateReply for request %d, want %d", lh.RequestID, id)
+	}
+	if lh.Status != giop.LocSystemException {
+		return lh.Status, nil, nil
+	}
+	x := d.SystemException()
+	return lh.Status, x, d.Err()
 }
