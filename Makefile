@@ -83,6 +83,7 @@ lint:
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 	@scripts/check-no-print.sh
 	@scripts/check-fuzz-corpus.sh
+	@scripts/check-doc-names.sh docs/architecture.md
 
 clean:
 	rm -rf bin build
