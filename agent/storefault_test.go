@@ -1,36 +1,20 @@
 package agent_test
 
 import (
-	"bytes"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
 
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/syncbuf"
 	"github.com/requestagent/requestagent/nmproto"
 )
 
 // lockedBuffer is a log sink the agent's goroutines may share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = syncbuf.Buffer
 
 // TestStoreFault_ReplyNotStoredIsStillRead: a reply whose writes all fail
 // is not announced as stored, and the acknowledged request is not lost

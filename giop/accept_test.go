@@ -1,12 +1,10 @@
 package giop_test
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/syncbuf"
 )
 
 // The accept loop (giop/SPEC.md "Connections"): errors that pass are
@@ -81,22 +80,7 @@ func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
 // syncBuffer is a log sink safe for the accept loop's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) count(sub string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), sub)
-}
+type syncBuffer = syncbuf.Buffer
 
 // pipeConn is one end of an in-memory connection for the fake listener,
 // with the other end as a raw client.
@@ -147,9 +131,9 @@ func TestServe_RetriesAcceptErrorsThatPass(t *testing.T) {
 	if st := srv.Stats(); st.AcceptErrors != 8 || st.Listeners != 1 || st.Accepted != 2 {
 		t.Fatalf("stats %+v, want 8 accept errors, 1 listener, 2 connections accepted", st)
 	}
-	if n, m := logs.count("accept failing"), logs.count("accepting again"); n != 2 || m != 2 {
+	if n, m := logs.Count("accept failing"), logs.Count("accepting again"); n != 2 || m != 2 {
 		t.Fatalf("%d \"accept failing\" and %d \"accepting again\" lines for two bursts of four errors, want 2 and 2:\n%s",
-			n, m, logs.b.String())
+			n, m, logs.String())
 	}
 	srv.Close()
 	if err := <-done; !errors.Is(err, giop.ErrServerClosed) {

@@ -20,13 +20,11 @@ import (
 // each kind, with the count since the last line (server.go, tls.go;
 // internal/logevery); ServerStats counts every one.
 
-// lines returns the JSON log lines whose message is msg.
-func (s *syncBuffer) lines(t *testing.T, msg string) []map[string]any {
+// logLines returns the JSON log lines of s whose message is msg.
+func logLines(t *testing.T, s *syncBuffer, msg string) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(s.String()), "\n") {
 		if l == "" {
 			continue
 		}
@@ -45,7 +43,7 @@ func (s *syncBuffer) lines(t *testing.T, msg string) []map[string]any {
 // with count in its count field.
 func wantLines(t *testing.T, logs *syncBuffer, msg string, n int, count float64) map[string]any {
 	t.Helper()
-	ls := logs.lines(t, msg)
+	ls := logLines(t, logs, msg)
 	if len(ls) != n {
 		t.Fatalf("%q logged %d times, want %d", msg, len(ls), n)
 	}

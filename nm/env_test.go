@@ -1,7 +1,6 @@
 package nm_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"github.com/requestagent/requestagent/examples/stock"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/idl"
+	"github.com/requestagent/requestagent/internal/syncbuf"
 	"github.com/requestagent/requestagent/nm"
 )
 
@@ -82,22 +82,7 @@ func (v *vault) Invoke(ctx context.Context, req *giop.ServerRequest) error {
 
 // lines is a concurrency-safe io.Writer collecting the target's "served"
 // lines.
-type lines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type lines = syncbuf.Buffer
 
 // env is an in-process agent, the Go StockManager and Vault targets, and
 // an nm.Agent dialled to the agent.

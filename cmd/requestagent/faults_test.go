@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,13 +11,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/peers"
+	"github.com/requestagent/requestagent/internal/syncbuf"
 )
 
 // limitEnv, set on a re-run of the test binary, makes it lower its limit
@@ -144,19 +143,4 @@ func httpGet(t *testing.T, url string) (int, string) {
 }
 
 // syncBuffer is a buffer a child process writes to while a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = syncbuf.Buffer

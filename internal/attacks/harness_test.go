@@ -2,7 +2,6 @@ package attacks
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,36 +20,19 @@ import (
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/syncbuf"
 )
 
 // The harness: one agent process per attack, its figures sampled from the
 // admin listener, and a bystander client measuring what the attack costs
 // everybody else.
 
-// syncBuffer is a bytes.Buffer safe for the process's stderr copier and
-// the test to use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// syncBuffer is a buffer safe for the process's stderr copier and the
+// test to use at once; made with Keep 4 MiB (newSyncBuffer), as a long run
+// logs a lot.
+type syncBuffer = syncbuf.Buffer
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// Keep the last 4 MiB: a long run logs a lot.
-	if s.b.Len() > 8<<20 {
-		rest := append([]byte(nil), s.b.Bytes()[s.b.Len()-(4<<20):]...)
-		s.b.Reset()
-		s.b.Write(rest)
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func newSyncBuffer() *syncBuffer { return &syncBuffer{Keep: 4 << 20} }
 
 // agentProc is one running requestagent.
 type agentProc struct {
@@ -110,7 +92,7 @@ func (p *agentProc) start() {
 	argv := append(append([]string(nil), p.wrap...), p.bin)
 	argv = append(argv, args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	stderr := &syncBuffer{}
+	stderr := newSyncBuffer()
 	cmd.Stderr = stderr
 	cmd.Stdout = io.Discard
 	// Should this test process die without its clean-ups (a -timeout
