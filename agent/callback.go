@@ -234,5 +234,5 @@ func (s *holderServant) Invoke(ctx context.Context, req *giop.ServerRequest) err
 	// it has no reply any more, unless RequestManualTrash keeps it.
 	last := !rec.props.ManualTrash
 	rec.props.ManualTrash = true
-	return a.mature(req, &rec, last)
+	return a.readStored(req, &rec, last)
 }

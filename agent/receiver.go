@@ -347,13 +347,13 @@ func (a *Agent) premature(req *giop.ServerRequest, rec *requestRecord, suppress 
 // nothing changes an exception once made.
 var errReplyNotAvailable = giop.NewSystemException(giop.ExcNoResponse, nmproto.ReplyNotAvailable, giop.CompletedNo)
 
-// mature answers with the stored reply of a request, and trashes the
+// readStored answers with the stored reply of a request, and trashes the
 // request unless RequestManualTrash keeps it (then polling is idempotent).
 //
 // last says whether this read leaves the request without a reply (it
 // trashes it, or the recipient's callback will): the reply then carries
 // NMNoMoreReply, for Current::no_more_reply.
-func (a *Agent) mature(req *giop.ServerRequest, rec *requestRecord, last bool) error {
+func (a *Agent) readStored(req *giop.ServerRequest, rec *requestRecord, last bool) error {
 	y, err := a.storedReply(rec)
 	if err != nil {
 		if errors.Is(err, storageErrNotFound) {
@@ -561,7 +561,7 @@ func (a *Agent) handToPuller(id poller.ID, y *replyRecord) bool {
 	return h != nil && h.deliver(y)
 }
 
-// matureHanded answers a pull with the reply handed over by the
+// readHanded answers a pull with the reply handed over by the
 // delegation (stored nil), or taken while finish writes it (stored closes
 // when that write is done), and trashes the request once the reply has
 // reached the socket. Should it not get there (or not be relayable), the
@@ -571,7 +571,7 @@ func (a *Agent) handToPuller(id poller.ID, y *replyRecord) bool {
 // restart is COMM_FAILURE/MAYBE (RELIABILITY.md) — or, once a reply taken
 // while written is on disk, with that reply; only a caller that polls
 // again after reading the real result can see either.
-func (a *Agent) matureHanded(req *giop.ServerRequest, rec *requestRecord, y *replyRecord, stored <-chan struct{}) error {
+func (a *Agent) readHanded(req *giop.ServerRequest, rec *requestRecord, y *replyRecord, stored <-chan struct{}) error {
 	a.metrics.handed.Inc() // before the reply goes out: whoever sees it sees the count
 	read := a.forget(rec.id)
 	if read == nil {
@@ -701,7 +701,7 @@ func (a *Agent) awaitResult(ctx context.Context, req *giop.ServerRequest, rec *r
 		if h := a.awaitReply(rec); h != nil {
 			y, told := a.waitPuller(ctx, rec.id, h, poller.Timeout(wait))
 			if y != nil {
-				return a.matureHanded(req, rec, y, nil)
+				return a.readHanded(req, rec, y, nil)
 			}
 			if !told {
 				wait = 0 // waited already; the reply may have been stored meanwhile
@@ -710,7 +710,7 @@ func (a *Agent) awaitResult(ctx context.Context, req *giop.ServerRequest, rec *r
 		}
 		// A reply being written is taken now rather than after its flush.
 		if s := a.takeStoring(rec.id); s != nil {
-			return a.matureHanded(req, rec, s.y, s.stored)
+			return a.readHanded(req, rec, s.y, s.stored)
 		}
 	}
 	if !a.groups.Wait(ctx, rec.id, poller.Timeout(wait)) {
@@ -722,5 +722,5 @@ func (a *Agent) awaitResult(ctx context.Context, req *giop.ServerRequest, rec *r
 		}
 		return a.premature(req, rec, suppress)
 	}
-	return a.mature(req, rec, !rec.props.ManualTrash)
+	return a.readStored(req, rec, !rec.props.ManualTrash)
 }
