@@ -199,6 +199,22 @@ func (d PropertyDef) Check(a giop.Any) error {
 }
 
 // bitList writes the bits the property may have: "0x01, 0x02, 0x04".
+// Other returns a valid value of the property other than its default
+// (of Kind's Go type): what a test or a drill sets to see the property
+// taken, kept and restored. For a set of bits it is the lowest allowed bit.
+func (d PropertyDef) Other() any {
+	switch d.Kind {
+	case giop.TkBoolean:
+		return !d.Default.(bool)
+	case giop.TkOctet:
+		if d.Bits != 0 {
+			return d.Bits & -d.Bits
+		}
+		return d.Default.(byte) + 1
+	}
+	panic(fmt.Sprintf("nmproto: property %s has no other value of kind %v", d.Name, d.Kind))
+}
+
 func (d PropertyDef) bitList() string {
 	var s []string
 	for b := 1; b < 0x100; b <<= 1 {

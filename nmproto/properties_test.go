@@ -215,21 +215,6 @@ func docTable() string {
 	return b.String()
 }
 
-// nonDefault is a value of the property other than its default: what a
-// test sets to see it kept.
-func nonDefault(def nmproto.PropertyDef) any {
-	switch def.Kind {
-	case giop.TkBoolean:
-		return !def.Default.(bool)
-	case giop.TkOctet:
-		if def.Bits != 0 {
-			return def.Bits & -def.Bits // its lowest bit
-		}
-		return def.Default.(byte) + 1
-	}
-	panic("nonDefault: a kind of no test value")
-}
-
 // TestSettings_Each: Each gives every kept property, in the table's
 // order, with the value Apply set (the field it reads is the one Apply
 // writes), and costs no allocation, since the store writes every request's
@@ -237,7 +222,7 @@ func nonDefault(def nmproto.PropertyDef) any {
 func TestSettings_Each(t *testing.T) {
 	for _, want := range (nmproto.Settings{}).List() {
 		def, _ := nmproto.LookupProperty(want.Name)
-		v := nonDefault(def)
+		v := def.Other()
 		s, err := nmproto.Settings{}.Apply([]nmproto.Property{{Name: def.Name, Value: def.Any(v)}}, nmproto.ScopeBoth)
 		if err != nil {
 			t.Fatal(err)
