@@ -121,8 +121,8 @@ func (p *IIOPProfile) callPort(withTLS bool) (uint16, bool) {
 }
 
 // PeerIdentity returns the identity a TLS peer's certificate gives: its
-// subject's distinguished name as the certificate writes it (subjectDN),
-// or when that is empty its first subject alternative name (URI, DNS
+// subject's distinguished name (subjectDN), or when that is empty its
+// first subject alternative name (URI, DNS
 // name, e-mail address, IP address, in that order). Empty for no
 // certificate.
 func PeerIdentity(cert *x509.Certificate) string {
@@ -154,16 +154,18 @@ func PeerIdentity(cert *x509.Certificate) string {
 	return id
 }
 
-// subjectDN renders the subject from the certificate's own bytes
-// (RawSubject), every attribute in its order and each multi-valued RDN
-// joined with "+" (RFC 4514), so that two subjects are one string only
-// if they are one name. x509's parsed Subject is lossy for this: it keeps
-// the last CN alone, sorts attributes into a fixed order and flattens
-// multi-valued RDNs, so "/CN=bob/CN=alice/O=x", "/O=x/CN=alice" and
-// "/CN=alice+O=x" all read "CN=alice,O=x" there, and each would have
-// been alice's identity. A subject that does not parse (x509 parsed it
-// already, so it should) is its digest; a certificate built in memory,
-// without its bytes, renders its parsed Subject.
+// subjectDN names the certificate's subject. x509's parsed Subject,
+// which earlier releases stored as the identity, folds some names into
+// others: a multi-valued RDN is flattened and only the last CN and
+// serialNumber are kept, so "/CN=bob/CN=alice/O=example" and
+// "/CN=alice+O=example" both read "CN=alice,O=example", alice's identity.
+// A subject it does not fold keeps that rendering, so identities stored
+// before stay their certificates' (attributes in another order are one
+// identity, as there). A subject it folds is rendered whole from the
+// certificate's bytes, every attribute in order (RFC 4514), after "DN:",
+// which no rendering of x509's starts with: it is nobody else's. A subject
+// that does not parse (x509 parsed it, so it should) is its digest; a
+// certificate built in memory, without its bytes, is its parsed Subject.
 func subjectDN(cert *x509.Certificate) string {
 	if len(cert.RawSubject) == 0 {
 		return cert.Subject.String()
@@ -173,8 +175,37 @@ func subjectDN(cert *x509.Certificate) string {
 		sum := sha256.Sum256(cert.RawSubject)
 		return "sha256:" + hex.EncodeToString(sum[:])
 	}
-	return seq.String()
+	if !folds(seq) {
+		return cert.Subject.String()
+	}
+	return "DN:" + seq.String()
 }
+
+// folds reports whether x509's parsed Subject loses part of seq: an RDN of
+// several attributes, or a second CN or serialNumber.
+func folds(seq pkix.RDNSequence) bool {
+	cn, serial := 0, 0
+	for _, rdn := range seq {
+		if len(rdn) > 1 {
+			return true
+		}
+		for _, atv := range rdn {
+			switch {
+			case atv.Type.Equal(oidCommonName):
+				cn++
+			case atv.Type.Equal(oidSerialNumber):
+				serial++
+			}
+		}
+	}
+	return cn > 1 || serial > 1
+}
+
+// The attribute types x509's Subject keeps one of.
+var (
+	oidCommonName   = asn1.ObjectIdentifier{2, 5, 4, 3}
+	oidSerialNumber = asn1.ObjectIdentifier{2, 5, 4, 5}
+)
 
 // MaxIdentityLen bounds an identity PeerIdentity returns: a longer one
 // (a subject of many attributes) is given as "sha256:" and the hex
