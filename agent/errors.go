@@ -10,6 +10,17 @@ var ErrBadConfig = errors.New("agent: invalid configuration")
 // which.
 var ErrBadArgument = errors.New("agent: bad argument")
 
+// ErrCorruptRecord means a record in the store does not decode: the agent
+// does not start rather than serve a history it misreads (storage's
+// ErrCorrupt is the same for the store's own files). The message names the
+// record.
+var ErrCorruptRecord = errors.New("agent: corrupt record")
+
+// ErrNewerRecord means a record in the store is of a version newer than
+// this agent reads: a later release wrote the store (agent/SPEC.md,
+// "Versions and compatibility"). It is an ErrCorruptRecord too.
+var ErrNewerRecord = errors.New("agent: record written by a newer release")
+
 // errNotAllowed is why a call outside the target policy is refused
 // (policy.go); the refusal names the address.
 var errNotAllowed = errors.New("agent: the target policy does not allow calling this address")

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"encoding/binary"
-	"errors"
 	"time"
 
 	"github.com/requestagent/requestagent/giop"
@@ -95,8 +94,6 @@ const (
 	// RequestManualTrash keeps the request.
 	stateDelivered
 )
-
-var errRecord = errors.New("agent: corrupt record")
 
 // proxyRecord is a live proxy: what its record stores (storedProxy,
 // stored.go) and what memory alone keeps.

@@ -58,7 +58,7 @@ func TestRequestRecord_RoundTrip(t *testing.T) {
 }
 
 // FuzzRequestRecord: decoding a stored request record never panics, fails
-// only with errRecord, and what it accepts encodes back (at the current
+// only with ErrCorruptRecord, and what it accepts encodes back (at the current
 // version) to a record that decodes the same, whether or not its proxy is
 // known. Seeds: testdata/fuzz/FuzzRequestRecord, with records of version 1
 // (the requests of testdata/store-v1 among them) and 2.
@@ -78,8 +78,8 @@ func FuzzRequestRecord(f *testing.F) {
 		for _, of := range []func(poller.ID) *proxyRecord{nil, proxyOf} {
 			r, err := decodeRequest(b, of)
 			if err != nil {
-				if !errors.Is(err, errRecord) {
-					t.Fatalf("error %v is not errRecord", err)
+				if !errors.Is(err, ErrCorruptRecord) {
+					t.Fatalf("error %v is not ErrCorruptRecord", err)
 				}
 				continue
 			}
@@ -262,8 +262,8 @@ func TestRecords_AppendedFieldsAreOptional(t *testing.T) {
 		t.Fatalf("proxy record without appended fields: receiver id %x bound %v, %v", old.receiverID, old.bound, err)
 	}
 	v2 := p.encode()
-	if _, err := decodeProxy(v2[:beforeIdentity(t, v2)]); !errors.Is(err, errRecord) {
-		t.Fatalf("version-2 proxy record without its identity: %v, want errRecord", err)
+	if _, err := decodeProxy(v2[:beforeIdentity(t, v2)]); !errors.Is(err, ErrCorruptRecord) {
+		t.Fatalf("version-2 proxy record without its identity: %v, want ErrCorruptRecord", err)
 	}
 	r := recs[1]
 	r.bound, r.identity = true, "ZZZZ"
@@ -279,8 +279,8 @@ func TestRecords_AppendedFieldsAreOptional(t *testing.T) {
 		t.Fatalf("request record without appended fields: %+v, %v", got, err)
 	}
 	v2 = r.encode()
-	if _, err := decodeRequest(v2[:beforeIdentity(t, v2)], nil); !errors.Is(err, errRecord) {
-		t.Fatalf("version-2 request record without its identity: %v, want errRecord", err)
+	if _, err := decodeRequest(v2[:beforeIdentity(t, v2)], nil); !errors.Is(err, ErrCorruptRecord) {
+		t.Fatalf("version-2 request record without its identity: %v, want ErrCorruptRecord", err)
 	}
 }
 
@@ -306,12 +306,12 @@ func TestRecords_NewerVersionRefused(t *testing.T) {
 		newer := append([]byte{c.rec[0] + 1}, c.rec[1:]...)
 		err := c.decode(newer)
 		var v *recordVersionError
-		if !errors.Is(err, errRecord) || !errors.As(err, &v) || v.version != c.rec[0]+1 ||
+		if !errors.Is(err, ErrCorruptRecord) || !errors.As(err, &v) || v.version != c.rec[0]+1 ||
 			!strings.Contains(err.Error(), fmt.Sprintf("%s record of version %d", c.kind, c.rec[0]+1)) {
 			t.Errorf("%s record of version %d: %v, want a recordVersionError naming it", c.kind, newer[0], err)
 		}
-		if err := c.decode(append([]byte{0}, c.rec[1:]...)); !errors.Is(err, errRecord) || errors.As(err, &v) {
-			t.Errorf("%s record of version 0: %v, want errRecord", c.kind, err)
+		if err := c.decode(append([]byte{0}, c.rec[1:]...)); !errors.Is(err, ErrCorruptRecord) || errors.As(err, &v) {
+			t.Errorf("%s record of version 0: %v, want ErrCorruptRecord", c.kind, err)
 		}
 	}
 }
@@ -430,7 +430,7 @@ func sameProxy(a, b *proxyRecord) bool {
 }
 
 // FuzzProxyRecord: decoding a stored proxy record never panics, fails
-// only with errRecord, and what it accepts encodes back (at the current
+// only with ErrCorruptRecord, and what it accepts encodes back (at the current
 // version) to a record that decodes the same. Seeds:
 // testdata/fuzz/FuzzProxyRecord, with records of version 1 (the proxies of
 // testdata/store-v1 among them) and 2.
@@ -441,8 +441,8 @@ func FuzzProxyRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := decodeProxy(b)
 		if err != nil {
-			if !errors.Is(err, errRecord) {
-				t.Fatalf("error %v is not errRecord", err)
+			if !errors.Is(err, ErrCorruptRecord) {
+				t.Fatalf("error %v is not ErrCorruptRecord", err)
 			}
 			return
 		}
@@ -457,7 +457,7 @@ func FuzzProxyRecord(f *testing.F) {
 }
 
 // FuzzReplyRecord: decoding a stored reply record never panics, fails
-// only with errRecord, and what it accepts encodes back to a record that
+// only with ErrCorruptRecord, and what it accepts encodes back to a record that
 // decodes the same. Seeds: testdata/fuzz/FuzzReplyRecord (with the
 // replies of testdata/store-v1).
 func FuzzReplyRecord(f *testing.F) {
@@ -467,8 +467,8 @@ func FuzzReplyRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		y, err := decodeReply(b)
 		if err != nil {
-			if !errors.Is(err, errRecord) {
-				t.Fatalf("error %v is not errRecord", err)
+			if !errors.Is(err, ErrCorruptRecord) {
+				t.Fatalf("error %v is not ErrCorruptRecord", err)
 			}
 			return
 		}

@@ -21,10 +21,10 @@ import (
 func (a *Agent) recoverState() error {
 	var resume, unknown, callbacks []*requestRecord
 	replied := 0
-	err := a.store.Scan(prefixProxy, func(_, v []byte) error {
+	err := a.store.Scan(prefixProxy, func(k, v []byte) error {
 		p, err := decodeProxy(v)
 		if err != nil {
-			return err
+			return a.recordError(err, k, len(prefixProxy))
 		}
 		a.proxies[p.id] = p
 		a.receivers[p.receiverID] = p
@@ -44,13 +44,13 @@ func (a *Agent) recoverState() error {
 		// bodies).
 		r, err := decodeRequest(v, proxyOf)
 		if err != nil {
-			return err
+			return a.recordError(err, k, len(k)-len(poller.ID{}))
 		}
 		r.legacyKeys = len(k) == legacyRequestKeyLen
 		var want [requestKeyLen]byte
 		if !bytes.Equal(k, r.appendKey(want[:0], prefixRequest)) {
 			// Its body, reply and trash would be looked for elsewhere.
-			return fmt.Errorf("%w: request record under key %x", errRecord, k)
+			return fmt.Errorf("%w: request record under key %x", ErrCorruptRecord, k)
 		}
 		if r.proxyID == (poller.ID{}) {
 			r.group = intern(r.group)
@@ -120,6 +120,18 @@ func (a *Agent) recoverState() error {
 		Int("resumed", len(resume)).Int("maybe_run", len(unknown)).Int("replies", replied).
 		Msg("agent: state recovered")
 	return nil
+}
+
+// recordError names the record whose decoding failed with err by the
+// public id the admin listing gives its proxy or request (the key holds
+// the secret id, at idAt, which is not for logs).
+func (a *Agent) recordError(err error, key []byte, idAt int) error {
+	var id poller.ID
+	if idAt < 0 || idAt+len(id) > len(key) {
+		return fmt.Errorf("%w (under a key of %d bytes)", err, len(key))
+	}
+	copy(id[:], key[idAt:])
+	return fmt.Errorf("%w (the record of %s)", err, a.publicID(id))
 }
 
 // freeAfterRecovery is how many recovered requests make returning the

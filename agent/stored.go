@@ -33,7 +33,7 @@ const (
 
 // recordVersionError is a record of a version newer than this agent
 // reads: a later agent wrote the store. The agent does not start on it
-// (it is an errRecord) rather than serve a store it would misread.
+// (it is an ErrCorruptRecord) rather than serve a store it would misread.
 type recordVersionError struct {
 	kind    string // "proxy", "request", "reply"
 	version byte
@@ -45,8 +45,11 @@ func (e *recordVersionError) Error() string {
 		e.kind, e.version, e.newest)
 }
 
-// Is makes a recordVersionError an errRecord: a record the agent cannot read.
-func (e *recordVersionError) Is(target error) bool { return target == errRecord }
+// Is makes a recordVersionError an ErrNewerRecord, and so an
+// ErrCorruptRecord: a record the agent cannot read.
+func (e *recordVersionError) Is(target error) bool {
+	return target == ErrNewerRecord || target == ErrCorruptRecord
+}
 
 // readVersion reads a record's version octet and refuses one this agent
 // does not read. Version 0 was never written.
@@ -54,11 +57,11 @@ func readVersion(d *giop.Decoder, kind string, newest byte) (byte, error) {
 	v := d.Octet()
 	switch {
 	case d.Err() != nil:
-		return 0, fmt.Errorf("%w: %s: %v", errRecord, kind, d.Err())
+		return 0, fmt.Errorf("%w: %s: %v", ErrCorruptRecord, kind, d.Err())
 	case v > newest:
 		return 0, &recordVersionError{kind, v, newest}
 	case v == 0:
-		return 0, fmt.Errorf("%w: %s record of version 0", errRecord, kind)
+		return 0, fmt.Errorf("%w: %s record of version 0", ErrCorruptRecord, kind)
 	}
 	return v, nil
 }
@@ -143,7 +146,7 @@ func (s *storedProxy) decode(b []byte) error {
 		s.identity = d.BoundedString(maxIdentityLen, "identity")
 	}
 	if err := d.Err(); err != nil {
-		return fmt.Errorf("%w: proxy: %v", errRecord, err)
+		return fmt.Errorf("%w: proxy: %v", ErrCorruptRecord, err)
 	}
 	return nil
 }
@@ -296,7 +299,7 @@ func (s *storedRequest) decode(b []byte, proxyOf func(poller.ID) *proxyRecord) e
 	if v >= 2 || d.Remaining() > 0 {
 		id := d.StringBytes()
 		if len(id) > maxIdentityLen {
-			return fmt.Errorf("%w: request: identity of %d bytes", errRecord, len(id))
+			return fmt.Errorf("%w: request: identity of %d bytes", ErrCorruptRecord, len(id))
 		}
 		if p != nil && string(id) == p.identity {
 			// One copy per proxy in memory, as for its references.
@@ -306,7 +309,7 @@ func (s *storedRequest) decode(b []byte, proxyOf func(poller.ID) *proxyRecord) e
 		}
 	}
 	if err := d.Err(); err != nil {
-		return fmt.Errorf("%w: request: %v", errRecord, err)
+		return fmt.Errorf("%w: request: %v", ErrCorruptRecord, err)
 	}
 	return nil
 }
@@ -366,7 +369,7 @@ func (s *storedReply) decode(b []byte) error {
 	s.bodyAlign = int8(d.Octet())
 	s.body = d.Octets()
 	if err := d.Err(); err != nil {
-		return fmt.Errorf("%w: reply: %v", errRecord, err)
+		return fmt.Errorf("%w: reply: %v", ErrCorruptRecord, err)
 	}
 	return nil
 }

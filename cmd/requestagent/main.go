@@ -54,7 +54,8 @@ func main() {
 // The exit codes other than 0 (stopped), 1 (failed while serving) and 2
 // (bad configuration), for an operator's restart policy.
 const (
-	// exitCorrupt: the store is damaged and was not opened.
+	// exitCorrupt: the store is damaged, or was written by a newer release,
+	// and was not opened.
 	exitCorrupt = 3
 	// exitNoSpace: the data directory's filesystem is too full to start.
 	exitNoSpace = 4
@@ -233,6 +234,16 @@ func serve(c *cli.Context) error {
 			// the log, for whoever reads the journal, and as the last
 			// line, for whoever ran it.
 			log.Error().Err(err).Str("data_dir", cfg.Store.Dir).Msg("requestagent: the store is damaged; not starting")
+			return cli.Exit(err.Error(), exitCorrupt)
+		case errors.Is(err, agent.ErrNewerRecord):
+			// A later release wrote the store: restarting this one cannot
+			// help either (docs/deploying.md, "Upgrades").
+			log.Error().Err(err).Str("data_dir", cfg.Store.Dir).
+				Msg("requestagent: the store was written by a newer release, which this one cannot read; not starting: run that release, or restore the copy of the data directory taken before the upgrade")
+			return cli.Exit(err.Error(), exitCorrupt)
+		case errors.Is(err, agent.ErrCorruptRecord):
+			log.Error().Err(err).Str("data_dir", cfg.Store.Dir).
+				Msg("requestagent: a record in the store does not decode; not starting: restore the data directory from a backup")
 			return cli.Exit(err.Error(), exitCorrupt)
 		case errors.Is(err, storage.ErrNoSpace):
 			log.Error().Err(err).Str("data_dir", cfg.Store.Dir).Msg("requestagent: no room on the store's filesystem; not starting")

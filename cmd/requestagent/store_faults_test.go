@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/requestagent/requestagent/internal/tmpfs"
 	"net"
 	"os"
 	"os/exec"
@@ -19,7 +18,9 @@ import (
 
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/peers"
+	"github.com/requestagent/requestagent/internal/tmpfs"
 	"github.com/requestagent/requestagent/nmproto"
+	"github.com/requestagent/requestagent/storage"
 )
 
 // echo is a Go StockManager target whose find_closest_symbol gives back
@@ -255,4 +256,48 @@ func TestServe_DamagedStoreRefusesToStart(t *testing.T) {
 	}
 	r.kill()
 	startAgent(t, data, peers.FreePort(t))
+}
+
+// TestServe_StoreOfANewerReleaseRefused: a store holding a record of a
+// version this release does not read — a later release wrote it — is not
+// served: exit 3, which the unit does not restart, with a last line that
+// says so and names the record by its public id, and the store is left as
+// it was.
+func TestServe_StoreOfANewerReleaseRefused(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	_, target := startTarget(t)
+	port := peers.FreePort(t)
+	p := startAgent(t, data, port)
+	c := newClient(t, port)
+	c.receiver(target, nil) // a proxy, stored
+	p.kill()
+
+	st, err := storage.Open(storage.Config{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b storage.Batch
+	n := 0
+	if err := st.Scan([]byte("p/"), func(k, v []byte) error {
+		v = append([]byte(nil), v...)
+		v[0] = 99 // a version no release has written yet
+		b.Set(append([]byte(nil), k...), v)
+		n++
+		return nil
+	}); err != nil || n != 1 {
+		t.Fatalf("proxy records: %d, %v", n, err)
+	}
+	if err := st.CommitWithin(&b, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	code, last := startFails(t, data)
+	if code != exitCorrupt || !strings.Contains(last, "version 99") || !strings.Contains(last, "the record of ") {
+		t.Fatalf("a start on a newer release's store: exit %d, last line %q; want exit %d naming the version and the record",
+			code, last, exitCorrupt)
+	}
+	if code, again := startFails(t, data); code != exitCorrupt || again != last {
+		t.Fatalf("the second start: exit %d, %q; want the same refusal", code, again)
+	}
 }
