@@ -71,12 +71,12 @@
 //
 // Badger deletes a flushed memtable's log by emptying the file and then
 // removing it (ristretto's z.MmapFile.Delete); a kill in between — at a
-// shutdown, whose Close flushes the memtable, or after a memtable
-// rotation — leaves an empty log whose entries are in a table. Badger
-// cannot open it. Damage that empties a log holding unflushed
-// acknowledged writes looks the same, so Open removes an empty log (and
-// says so at Warn, with the reason) only when it can show that nothing in
-// it is lost:
+// shutdown, whose Close flushes the memtable, after a memtable rotation,
+// or in the Open after a crash — leaves an empty log whose entries are
+// in a table. Badger cannot open it. Damage that empties a log holding
+// unflushed acknowledged writes looks the same, so Open removes an empty
+// log (and says so at Warn, with the reason) only when it can show that
+// nothing in it is lost:
 //
 //   - the tables the MANIFEST lists, or the older memtable logs, hold a
 //     version at least as high as the last the empty log could have
@@ -84,7 +84,11 @@
 //     newer log that has one;
 //   - or, for the newest log, the version Store.Close recorded in
 //     REQUESTAGENT-CLOSING (written durably before Badger's Close, removed
-//     after it, and by the next Open once it has judged the logs).
+//     after it, and by the next Open once it has judged the logs);
+//   - or, failing both, the last version the log held when the Open that
+//     replayed it began, which REQUESTAGENT-LOGENDS records with its cut:
+//     a kill during that Open, as Badger flushes the replayed memtable,
+//     leaves the log empty before the newer log has a transaction.
 //
 // This is sound because Badger commits transactions in version order
 // (its writeChLock), puts each whole into one memtable, and flushes

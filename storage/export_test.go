@@ -55,6 +55,9 @@ func LogEntries(path string) ([]LogEntry, int, error) {
 // holding version v.
 func WriteClosing(dir string, v uint64) error { return writeClosing(dir, v) }
 
+// LogEndsFile is the record of where replays cut the logs.
+const LogEndsFile = logEndsFile
+
 // ClosingFile is the marker's name.
 const ClosingFile = closingFile
 

@@ -38,7 +38,8 @@ func FuzzWalkLog(f *testing.F) {
 // FuzzReadLogEnds: the record of replay cuts that Open reads back is
 // parsed or refused, whatever the file holds.
 func FuzzReadLogEnds(f *testing.F) {
-	f.Add([]byte(logEndsMagic + "\n00001.mem 4096 abcdef\nend\n"))
+	f.Add([]byte(logEndsMagic + "\n00001.mem 4096 abcdef 42\nend\n"))
+	f.Add([]byte(logEndsMagicV2 + "\n00001.mem 4096 abcdef\nend\n"))
 	f.Add([]byte(logEndsMagic + "\nend\n"))
 	f.Add([]byte(logEndsMagic + "\n00001.mem -1 x\nend\n"))
 	f.Add([]byte("requestagent log ends v1\nend\n"))

@@ -218,3 +218,58 @@ func TestDamage_ManifestMissing(t *testing.T) {
 		t.Fatalf("000001.sst changed (%d bytes, was %d): %v", len(after), len(before), err)
 	}
 }
+
+// TestLeftover_KillInTheReplayOpen: the Open after a crash records where
+// its replay cuts the memtable log and the last version the log holds;
+// Badger then flushes the replayed memtable into a table and empties and
+// removes its log, while the next log, just made, holds no transaction. A
+// kill between the emptying and the removal leaves that state. The record
+// shows the tables hold every version the emptied log held: the next Open
+// removes it and serves every acknowledged batch. Without the version in
+// the record (a record of the release before), it is refused.
+func TestLeftover_KillInTheReplayOpen(t *testing.T) {
+	dir, acks := crashedStore(t)
+	mem := filepath.Join(dir, "00001.mem")
+	raw, err := os.ReadFile(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Open that replays the crashed log, as far as the flush: a clean
+	// Close has flushed it into a table too, and left the record.
+	s := checkAcks(t, dir, acks, crashValue)
+	s.Close()
+	ends, err := os.ReadFile(filepath.Join(dir, storage.LogEndsFile))
+	if err != nil || !strings.Contains(string(ends), "00001.mem ") {
+		t.Fatalf("no record of 00001.mem's replay: %q, %v", ends, err)
+	}
+	// What the kill leaves: 00001.mem emptied, 00002.mem made (a header,
+	// then its preallocated zeroes) and holding nothing.
+	next := append(append([]byte{}, raw[:20]...), make([]byte, len(raw)-20)...)
+	next[10] ^= 0xff // another file's header
+	damaged := t.TempDir()
+	if err := os.CopyFS(damaged, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, damaged} {
+		createEmpty(t, filepath.Join(d, "00001.mem"))
+		if err := os.WriteFile(filepath.Join(d, "00002.mem"), next, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = checkAcks(t, dir, acks, crashValue)
+	s.Close()
+
+	// The same with a record of version 2, which has no versions.
+	var v2 strings.Builder
+	v2.WriteString("requestagent log ends v2\n")
+	for _, l := range strings.Split(strings.TrimSpace(string(ends)), "\n")[1:] {
+		if f := strings.Fields(l); len(f) == 4 {
+			l = strings.Join(f[:3], " ")
+		}
+		v2.WriteString(l + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(damaged, storage.LogEndsFile), []byte(v2.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantCorrupt(t, damaged, "00001.mem")
+}

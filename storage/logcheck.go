@@ -490,15 +490,23 @@ func dataExtentsEnd(f *os.File, size int64) (int64, bool) {
 // wait for the writeback of everything written before.
 type logEnds map[string]logEnd
 
-// logEnd is where Badger cut one log, and which file that was (logState.id).
+// logEnd is where Badger cut one log, and which file that was (logState.id);
+// for a memtable log, lastTs is the last version it held then (0 in records
+// of version 2), which tells, should a kill leave the log emptied during the
+// Open that replays it, that the tables hold what it held (leftoverLog).
 type logEnd struct {
-	end int64
-	id  string
+	end    int64
+	id     string
+	lastTs uint64
 }
 
 const logEndsFile = "REQUESTAGENT-LOGENDS"
 
-const logEndsMagic = "requestagent log ends v2"
+// The record's first line: version 3 adds lastTs; version 2 is still read.
+const (
+	logEndsMagic   = "requestagent log ends v3"
+	logEndsMagicV2 = "requestagent log ends v2"
+)
 
 // readLogEnds reads the record; a missing one is empty. A record that
 // does not parse is reported: without it, replayed logs would be taken
@@ -513,8 +521,12 @@ func readLogEnds(dir string) (logEnds, error) {
 		return nil, err
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
-	if !sc.Scan() || sc.Text() != logEndsMagic {
+	if !sc.Scan() || sc.Text() != logEndsMagic && sc.Text() != logEndsMagicV2 {
 		return nil, fmt.Errorf("%s: not a log-ends record", logEndsFile)
+	}
+	fields := 4
+	if sc.Text() == logEndsMagicV2 {
+		fields = 3
 	}
 	complete := false
 	for sc.Scan() {
@@ -524,14 +536,20 @@ func readLogEnds(dir string) (logEnds, error) {
 			break
 		}
 		f := strings.Fields(line)
-		if len(f) != 3 {
+		if len(f) != fields {
 			return nil, fmt.Errorf("%s: bad line %q", logEndsFile, line)
 		}
 		n, err := strconv.ParseInt(f[1], 10, 64)
 		if err != nil || n < 0 || strings.ContainsRune(f[0], '/') {
 			return nil, fmt.Errorf("%s: bad line %q", logEndsFile, line)
 		}
-		ends[f[0]] = logEnd{end: n, id: f[2]}
+		e := logEnd{end: n, id: f[2]}
+		if fields == 4 {
+			if e.lastTs, err = strconv.ParseUint(f[3], 10, 64); err != nil {
+				return nil, fmt.Errorf("%s: bad line %q", logEndsFile, line)
+			}
+		}
+		ends[f[0]] = e
 	}
 	if !complete {
 		return nil, fmt.Errorf("%s: cut short", logEndsFile)
@@ -550,7 +568,7 @@ func writeLogEnds(dir string, ends logEnds) error {
 	var b strings.Builder
 	b.WriteString(logEndsMagic + "\n")
 	for _, n := range names {
-		fmt.Fprintf(&b, "%s %d %s\n", n, ends[n].end, ends[n].id)
+		fmt.Fprintf(&b, "%s %d %s %d\n", n, ends[n].end, ends[n].id, ends[n].lastTs)
 	}
 	b.WriteString("end\n")
 	return writeAtomic(dir, logEndsFile, b.String())
@@ -697,7 +715,7 @@ func checkDir(dir string, memTableSize int64) (dirCheck, error) {
 	tables := tablesMax{dir: dir}
 	for i := range c.logs {
 		if c.logs[i].empty {
-			if why := leftoverLog(c.logs, i, closingTs, closing, &tables); why != "" {
+			if why := leftoverLog(c.logs, i, closingTs, closing, recorded, &tables); why != "" {
 				c.logs[i].damage, c.logs[i].at, c.logs[i].leftover = "", -1, why
 			}
 		}
@@ -739,7 +757,7 @@ func checkDir(dir string, memTableSize int64) (dirCheck, error) {
 		}
 		replayed := strings.HasSuffix(st.name, ".mem") || st.name == lastName(vlogs)
 		if replayed && st.id != "" && st.end < st.size {
-			c.ends[st.name] = logEnd{end: st.end, id: st.id}
+			c.ends[st.name] = logEnd{end: st.end, id: st.id, lastTs: st.lastTs}
 		}
 	}
 	for _, st := range c.logs {
@@ -771,8 +789,10 @@ func checkDir(dir string, memTableSize int64) (dirCheck, error) {
 // still to be replayed, hold a version at least as high as the last one it
 // could have held: the one before the first transaction of a newer
 // memtable log; or, for the newest log, the last version the store had
-// when its Close began (closingFile).
-func leftoverLog(mems []logState, i int, closingTs uint64, closing bool, tables *tablesMax) string {
+// when its Close began (closingFile); or, failing both, the last version
+// it held when the Open that replayed it began (logEnds: a kill while that
+// Open flushed it, before the newer log's first transaction).
+func leftoverLog(mems []logState, i int, closingTs uint64, closing bool, recorded logEnds, tables *tablesMax) string {
 	var bound uint64
 	var basis string
 	found := false
@@ -786,6 +806,10 @@ func leftoverLog(mems []logState, i int, closingTs uint64, closing bool, tables 
 	if !found && closing && (i == len(mems)-1 || !strings.HasSuffix(mems[i+1].name, ".mem")) {
 		bound, found = closingTs, true
 		basis = "the last the store had when its Close began"
+	}
+	if r := recorded[mems[i].name]; !found && r.lastTs != 0 {
+		bound, found = r.lastTs, true
+		basis = "the last it held when the Open that replayed it began (" + logEndsFile + ")"
 	}
 	if !found {
 		return ""
