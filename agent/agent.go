@@ -38,7 +38,7 @@ const (
 type Agent struct {
 	cfg    Config
 	log    zerolog.Logger
-	store  *storage.Store
+	store  Store
 	pub    ids                              // public ids for operators (publicid.go)
 	repo   nmproto.RepoIDs                  // NativeMessaging's repository ids, as configured
 	groups *poller.Registry[*requestRecord] // also the live requests by id
@@ -148,9 +148,13 @@ func Start(cfg Config) (*Agent, error) {
 		scfg.InMemory = true
 	}
 	scfg.Logger = cfg.Logger
-	store, err := storage.Open(scfg)
-	if err != nil {
-		return nil, err
+	var store Store = cfg.Backend
+	if store == nil {
+		st, err := storage.Open(scfg)
+		if err != nil {
+			return nil, err
+		}
+		store = st
 	}
 	repoIDs, _ := nmproto.NewRepoIDs(cfg.RepositoryIDPrefix, cfg.InvalidPropertyScope) // checked by Validate
 	policy, _ := cfg.TargetPolicy.compile()                                            // checked by Validate
@@ -767,16 +771,26 @@ func (a *Agent) expire(now time.Time) {
 
 // InjectStoreFault makes every write to the store fail with err until it
 // is called with nil — for fault drills and tests: the agent must refuse
-// new work it cannot keep, and take it again when the fault clears.
-func (a *Agent) InjectStoreFault(err error) { a.store.InjectFault(err) }
+// new work it cannot keep, and take it again when the fault clears. A
+// no-op on a Backend that offers no such drill.
+func (a *Agent) InjectStoreFault(err error) {
+	if f, ok := a.store.(faultInjector); ok {
+		f.InjectFault(err)
+	}
+}
 
 // StoreStats returns the store's counters: group commits, their batches
 // and entries, and the committer's busy time.
 func (a *Agent) StoreStats() storage.Stats { return a.store.Stats() }
 
 // InjectStoreStall holds every write to the store until release is closed
-// (nil: no more stalls) — for drills and tests of a slow disk.
-func (a *Agent) InjectStoreStall(release <-chan struct{}) { a.store.InjectStall(release) }
+// (nil: no more stalls) — for drills and tests of a slow disk; a no-op on
+// a Backend that offers none.
+func (a *Agent) InjectStoreStall(release <-chan struct{}) {
+	if f, ok := a.store.(stallInjector); ok {
+		f.InjectStall(release)
+	}
+}
 
 // Polling-group names: a proxy is one group; create_request names others.
 func proxyGroup(id poller.ID) string { return "p:" + string(id[:]) }

@@ -32,6 +32,10 @@ type Config struct {
 	// Store configures the durable store. Default: in memory (nothing
 	// survives a restart) — the command line sets a data directory.
 	Store storage.Config
+	// Backend, when set, is the store the agent uses instead of opening
+	// Store's (which is then ignored): another backend than Badger, or one
+	// a test builds. The agent closes it.
+	Backend Store
 	// GIOP holds the connection limits, for clients and targets alike.
 	// Default giop.DefaultConfig().
 	GIOP *giop.Config

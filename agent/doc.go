@@ -51,6 +51,8 @@
 //   - recover.go, records.go, stored.go: recovery at start; the live
 //     records and their keys; the records as stored, with their versions
 //     (SPEC.md)
+//   - store.go: Store, what the agent asks of its store (storage's Badger
+//     store by default; Config.Backend another)
 //   - keys.go, publicid.go, pollerref.go: object keys; operators' public
 //     ids; the NMService context that carries a poller
 //   - publish.go, tls.go: the addresses in references; IIOP over TLS and

@@ -29,7 +29,7 @@ var publicIDKey = []byte("m/public-id-key")
 type ids struct{ block cipher.Block }
 
 // loadIDs reads the store's public-id key, making one on first use.
-func loadIDs(store *storage.Store) (ids, error) {
+func loadIDs(store Store) (ids, error) {
 	key, err := store.Get(publicIDKey)
 	if errors.Is(err, storage.ErrNotFound) {
 		key = make([]byte, 16)

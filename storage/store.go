@@ -151,6 +151,15 @@ func (b *Batch) Delete(key []byte) {
 // Len returns the number of mutations in the batch.
 func (b *Batch) Len() int { return len(b.ops) }
 
+// Each calls fn for each mutation in order: a Set with its value, a
+// Delete with del true — for a backend other than this package's to
+// apply the batch.
+func (b *Batch) Each(fn func(key, val []byte, del bool)) {
+	for _, m := range b.ops {
+		fn(m.key, m.val, m.del)
+	}
+}
+
 // pendingPool recycles pendings and their channels (two allocations per
 // commit otherwise). Only a pending whose answer was received goes back.
 var pendingPool = sync.Pool{New: func() any { return &pending{done: make(chan error, 1)} }}

@@ -1,0 +1,57 @@
+package agent_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/internal/memstore"
+	"github.com/requestagent/requestagent/internal/peers"
+	"github.com/requestagent/requestagent/nmproto"
+)
+
+// TestStore_AnotherBackend: the agent asks of its store only what the
+// Store interface says. On the in-memory backend (internal/memstore), no
+// Badger and no disk, a 2PI is acknowledged, its reply stored and left
+// unread; after a restart on the same data — a new agent, the same
+// address — the request is pollable under its old reference, its reply is
+// the target's, and the old proxy takes a new request.
+func TestStore_AnotherBackend(t *testing.T) {
+	mem := memstore.New()
+	cfg := agent.Config{Listen: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), Backend: mem}
+	e := newEnv(t, cfg)
+	proxy := e.mustProxy()
+	rcv := e.receiver(proxy)
+	sent := e.call(rcv, "add_stock", reqInfoCtx("t1", "", 0, false), addStockArgs("MEM", 1))
+	if sent.poller == nil || sent.poller.IsNil() {
+		t.Fatalf("not acknowledged: %+v", sent)
+	}
+	// The reply is stored before the request is listed as replied.
+	if tags, err := e.pollTags(proxy, nil, 20_000, false); err != nil || joined(tags) != "t1" {
+		t.Fatalf("the reply never became ready: %v %v", tags, err)
+	}
+	if mem.Stats().Commits == 0 {
+		t.Fatal("nothing was committed to the backend")
+	}
+	e.agent.Close()
+
+	cfg.Backend = mem.Reopen()
+	b, err := agent.Start(cfg)
+	if err != nil {
+		t.Fatalf("restart on the same data: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if p := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0)); p.err != nil || p.rna || !p.resp.Result.Bool() {
+		t.Fatalf("pull after the restart: %+v", p)
+	}
+	again := e.call(rcv, "add_stock", reqInfoCtx("t2", "", 0, false), addStockArgs("MEM2", 2))
+	if again.poller == nil || again.poller.IsNil() {
+		t.Fatalf("the old proxy after the restart: %+v", again)
+	}
+	if p := e.call(again.poller, "add_stock", waitCtx(nmproto.WaitForever), addStockArgs("", 0)); p.err != nil || !p.resp.Result.Bool() {
+		t.Fatalf("the new request's pull: %+v", p)
+	}
+	if got := e.sm.calls.Load(); got != 2 {
+		t.Fatalf("the target ran %d calls, want 2", got)
+	}
+}
