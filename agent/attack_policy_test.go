@@ -2,11 +2,7 @@ package agent_test
 
 import (
 	"fmt"
-	"io"
 	"net"
-	"net/http/httptest"
-	"regexp"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,20 +65,10 @@ func refusedNo(err error) bool {
 }
 
 // metric returns the value of one sample of the agent's metrics, by its
-// name and labels as the exposition writes them.
+// name and labels as the exposition writes them; 0 when absent.
 func (e *env) metric(sample string) float64 {
 	e.t.Helper()
-	rec := httptest.NewRecorder()
-	e.agent.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	body, _ := io.ReadAll(rec.Body)
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sample) + ` (\S+)$`).FindSubmatch(body)
-	if m == nil {
-		return 0
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		e.t.Fatalf("metric %s: %v", sample, err)
-	}
+	v, _ := scrapeMetric(e.t, e.agent, sample)
 	return v
 }
 

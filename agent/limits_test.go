@@ -3,8 +3,6 @@ package agent_test
 import (
 	"errors"
 	"fmt"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -128,16 +126,6 @@ func TestStoreFull_RequestCountedStoreFull(t *testing.T) {
 // until first counted: 0 then.
 func optionalMetric(t *testing.T, a *agent.Agent, series string) float64 {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	a.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	for _, line := range strings.Split(rec.Body.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			var f float64
-			if _, err := fmt.Sscan(v, &f); err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	return 0
+	v, _ := scrapeMetric(t, a, series)
+	return v
 }

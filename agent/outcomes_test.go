@@ -435,19 +435,29 @@ func TestPull_ReplyTakenWhileBeingStored(t *testing.T) {
 // metricValue reads one unlabelled metric from the agent's /metrics.
 func metricValue(t *testing.T, a *agent.Agent, name string) float64 {
 	t.Helper()
+	v, ok := scrapeMetric(t, a, name)
+	if !ok {
+		t.Fatalf("metric %s not found", name)
+	}
+	return v
+}
+
+// scrapeMetric reads one sample, by its name and labels as the exposition
+// writes them, from the agent's /metrics; ok is false when there is none.
+func scrapeMetric(t *testing.T, a *agent.Agent, sample string) (float64, bool) {
+	t.Helper()
 	rec := httptest.NewRecorder()
 	a.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, line := range strings.Split(rec.Body.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("metric %s: %v", sample, err)
 			}
-			return f
+			return f, true
 		}
 	}
-	t.Fatalf("metric %s not found", name)
-	return 0
+	return 0, false
 }
 
 // TestReplyDropping: ReplyDropping filters what is sent to the reply

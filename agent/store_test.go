@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/memstore"
 	"github.com/requestagent/requestagent/internal/peers"
 	"github.com/requestagent/requestagent/nmproto"
@@ -41,8 +42,12 @@ func TestStore_AnotherBackend(t *testing.T) {
 		t.Fatalf("restart on the same data: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
+	// A client of its own: the old one's connection went with the old
+	// agent, and a call on it may meet its end first.
+	e.client.Close()
+	e.client = giop.NewClient(nil) // closed by the env
 	if p := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0)); p.err != nil || p.rna || !p.resp.Result.Bool() {
-		t.Fatalf("pull after the restart: %+v", p)
+		t.Fatalf("pull after the restart: %+v (%v)", p, p.err)
 	}
 	again := e.call(rcv, "add_stock", reqInfoCtx("t2", "", 0, false), addStockArgs("MEM2", 2))
 	if again.poller == nil || again.poller.IsNil() {
