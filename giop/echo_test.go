@@ -86,6 +86,21 @@ func (s *echoServant) Invoke(ctx context.Context, r *giop.ServerRequest) error {
 // echoKey is the object key of the Go echo servant, as omniINSPOA's "Echo".
 var echoKey = []byte("Echo")
 
+// serveUntilCleanup runs serve — srv.Serve or srv.ServeTLS on a listener —
+// until the test ends, then closes srv and checks that serve returned
+// ErrServerClosed.
+func serveUntilCleanup(t testing.TB, srv *giop.Server, serve func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- serve() }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-done; !errors.Is(err, giop.ErrServerClosed) {
+			t.Errorf("serving returned %v, want ErrServerClosed", err)
+		}
+	})
+}
+
 // testServer runs a GIOP server with an Echo servant on a loopback port and
 // returns the servant's IOR.
 func testServer(t testing.TB, cfg *giop.Config, extra map[string]giop.Servant) (*giop.Server, *giop.IOR, *echoServant) {
@@ -101,14 +116,7 @@ func testServer(t testing.TB, cfg *giop.Config, extra map[string]giop.Servant) (
 		a.Register([]byte(k), s)
 	}
 	srv := giop.NewServer(cfg, a)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, giop.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	})
+	serveUntilCleanup(t, srv, func() error { return srv.Serve(ln) })
 	port := ln.Addr().(*net.TCPAddr).Port
 	return srv, objectIOR("IDL:Demo/Echo:1.0", port, echoKey), echo
 }

@@ -1,7 +1,6 @@
 package giop_test
 
 import (
-	"errors"
 	"net"
 	"testing"
 
@@ -43,14 +42,7 @@ func TestLocate_ConnLocatorRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := giop.NewServer(nil, h)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, giop.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	})
+	serveUntilCleanup(t, srv, func() error { return srv.Serve(ln) })
 	nc, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)

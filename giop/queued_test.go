@@ -2,7 +2,6 @@ package giop_test
 
 import (
 	"context"
-	"errors"
 	"net"
 	"runtime"
 	"sync"
@@ -130,14 +129,7 @@ func newPipeServer(t *testing.T, tune func(*giop.Config)) *pipeServer {
 	a.Register([]byte("Big"), bigServant{})
 	srv := giop.NewServer(cfg, a)
 	ln := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, giop.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	})
+	serveUntilCleanup(t, srv, func() error { return srv.Serve(ln) })
 	p := &pipeServer{hostile: &hostile{t: t, srv: srv}, ln: ln}
 	p.good = p.dial()
 	p.good.echo(1, "before")

@@ -66,14 +66,7 @@ func tlsServer(t *testing.T, cfg *giop.Config, tc *tls.Config) (*giop.Server, *g
 	a := giop.NewAdapter()
 	a.Register(echoKey, identityEcho{})
 	srv := giop.NewServer(cfg, a)
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeTLS(ln, tc) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, giop.ErrServerClosed) {
-			t.Errorf("ServeTLS returned %v", err)
-		}
-	})
+	serveUntilCleanup(t, srv, func() error { return srv.ServeTLS(ln, tc) })
 	ref := objectIOR("IDL:Demo/Echo:1.0", 0, echoKey)
 	prof, _ := ref.IIOP()
 	prof.Components = append(prof.Components, giop.SSLComponent{Supports: giop.OmniORBSSLOptions,
