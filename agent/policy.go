@@ -194,16 +194,19 @@ func (p TargetPolicy) compile() (*targetPolicy, error) {
 // allows reports whether the policy lets the agent call addr.
 func (p *targetPolicy) allows(addr netip.AddrPort) bool {
 	ip := addr.Addr().Unmap().WithZone("")
-	// Dialling the unspecified address reaches this host's own services.
-	// The giop client never asks about one — it judges and dials the
-	// loopback addresses a dial of it reaches instead (dialable,
-	// giop/dial.go) — but the policy holds alone too: judged as loopback,
-	// so that a rule against 127.0.0.0/8 or ::1 covers it.
-	switch {
-	case ip == netip.IPv4Unspecified():
-		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-	case ip == netip.IPv6Unspecified():
-		ip = netip.IPv6Loopback()
+	if ip.IsUnspecified() {
+		// Dialling the unspecified address reaches this host's own
+		// services. The giop client never asks about one — it judges the
+		// addresses a dial of it reaches instead — but the policy holds
+		// alone too, judging the same ones (giop.Dialable): each must be
+		// allowed, so a rule against 127.0.0.0/8 or ::1 covers it.
+		var room [2]netip.Addr
+		for _, d := range giop.Dialable(room[:0], ip) {
+			if !p.allows(netip.AddrPortFrom(d, addr.Port())) {
+				return false
+			}
+		}
+		return true
 	}
 	addr = netip.AddrPortFrom(ip, addr.Port())
 	for _, r := range p.deny {

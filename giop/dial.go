@@ -116,10 +116,10 @@ type resolution struct {
 // spares every call to an address an allocation; a name through the
 // resolver, cached for resolveTTL (the cache's slice, not to be changed).
 // An unspecified address becomes the loopback addresses a dial of it
-// reaches (dialable), so that what the Guard judges is what is dialled.
+// reaches (Dialable), so that what the Guard judges is what is dialled.
 func (c *Client) resolve(ctx context.Context, host string, buf []netip.Addr) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		return dialable(buf[:0], ip.Unmap()), nil
+		return Dialable(buf[:0], ip.Unmap()), nil
 	}
 	now := time.Now()
 	c.mu.Lock()
@@ -137,7 +137,7 @@ func (c *Client) resolve(ctx context.Context, host string, buf []netip.Addr) ([]
 	}
 	out := addrs[:0:0]
 	for _, a := range addrs {
-		out = dialable(out, a.Unmap())
+		out = Dialable(out, a.Unmap())
 	}
 	addrs = out
 	c.mu.Lock()
@@ -149,12 +149,12 @@ func (c *Client) resolve(ctx context.Context, host string, buf []netip.Addr) ([]
 	return addrs, nil
 }
 
-// dialable appends to buf the addresses a dial of ip connects to: ip
+// Dialable appends to buf the addresses a dial of ip connects to: ip
 // itself, but for the unspecified addresses, which Go's dialer (as the
 // kernel) takes for this host: 0.0.0.0 is 127.0.0.1, and :: is ::1 or —
 // Go falls back to it — 127.0.0.1. Judged as given, "[::]" passed a rule
 // against 127.0.0.0/8 and then reached 127.0.0.1.
-func dialable(buf []netip.Addr, ip netip.Addr) []netip.Addr {
+func Dialable(buf []netip.Addr, ip netip.Addr) []netip.Addr {
 	switch ip {
 	case netip.IPv4Unspecified():
 		return append(buf, loopback4)
