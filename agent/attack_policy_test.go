@@ -207,13 +207,7 @@ func TestPolicy_BoundRecipientIsNotJudged(t *testing.T) {
 // target, ends with the result NO_PERMISSION/TARGET_NOT_ALLOWED completed
 // NO and is never sent (docs/deploying.md).
 func TestPolicy_StoredRequestMeetsAStricterPolicy(t *testing.T) {
-	cfg := agent.Config{
-		Listen:     fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)),
-		Store:      storage.Config{Dir: t.TempDir(), Durable: true},
-		MaxThreads: 1,
-	}
-	e := newEnv(t, cfg)
-	rcv := e.receiver(e.mustProxy())
+	_, cfg, e, _, rcv := restartEnv(t)
 	release := e.sm.hold()
 	first := e.call(rcv, "add_stock", reqInfoCtx("first", "", 0, false), addStockArgs("FIRST", 1))
 	<-e.sm.entered
