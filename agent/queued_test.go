@@ -76,21 +76,11 @@ func TestTrash_QueuedRequestLeavesTheQueue(t *testing.T) {
 	if got := e.sm.calls.Load(); got != 1 {
 		t.Fatalf("the target got %d calls, want 1 (the trashed requests never sent)", got)
 	}
-	if left := requestEntries(t, dir); len(left) != 0 {
-		t.Fatalf("entries of trashed requests left in the store: %q", left)
+	var pollers []*giop.IOR
+	for _, q := range queued {
+		pollers = append(pollers, q.poller)
 	}
-
-	b, err := agent.Start(cfg)
-	if err != nil {
-		t.Fatalf("restart: %v", err)
-	}
-	t.Cleanup(func() { b.Close() })
-	for i, q := range queued {
-		p := e.call(q.poller, "add_stock", waitCtx(0), addStockArgs("", 0))
-		if !isSys(p.err, giop.ExcObjectNotExist, nmproto.RequestTrashed) {
-			t.Fatalf("trashed request %d after the restart: %+v, want OBJECT_NOT_EXIST/REQUEST_TRASHED", i, p)
-		}
-	}
+	wantTrashedAfterRestart(t, dir, cfg, e, pollers...)
 	if got := e.sm.calls.Load(); got != 1 {
 		t.Fatalf("the target got %d calls after the restart, want 1", got)
 	}
@@ -157,15 +147,26 @@ func TestTrash_WhileTheReplyIsWrittenStaysTrashed(t *testing.T) {
 		t.Fatalf("pull of the trashed request: %+v, want OBJECT_NOT_EXIST/REQUEST_TRASHED", p)
 	}
 	e.agent.Close() // waits for the delegation, finish included
+	wantTrashedAfterRestart(t, dir, cfg, e, sent.poller)
+}
+
+// wantTrashedAfterRestart checks, once e's agent is closed, that nothing
+// of the trashed requests is left in the store under dir, and that after
+// a restart on cfg each of their pollers finds its request trashed
+// (OBJECT_NOT_EXIST/REQUEST_TRASHED), not come back.
+func wantTrashedAfterRestart(t *testing.T, dir string, cfg agent.Config, e *env, pollers ...*giop.IOR) {
+	t.Helper()
 	if left := requestEntries(t, dir); len(left) != 0 {
-		t.Fatalf("entries of the trashed request left in the store: %q", left)
+		t.Fatalf("entries of trashed requests left in the store: %q", left)
 	}
 	b, err := agent.Start(cfg)
 	if err != nil {
 		t.Fatalf("restart: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
-	if p := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0)); !isSys(p.err, giop.ExcObjectNotExist, nmproto.RequestTrashed) {
-		t.Fatalf("the trashed request after the restart: %+v, want OBJECT_NOT_EXIST/REQUEST_TRASHED", p)
+	for i, pl := range pollers {
+		if p := e.call(pl, "add_stock", waitCtx(0), addStockArgs("", 0)); !isSys(p.err, giop.ExcObjectNotExist, nmproto.RequestTrashed) {
+			t.Fatalf("trashed request %d after the restart: %+v, want OBJECT_NOT_EXIST/REQUEST_TRASHED", i, p)
+		}
 	}
 }
