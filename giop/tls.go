@@ -122,9 +122,8 @@ func (p *IIOPProfile) callPort(withTLS bool) (uint16, bool) {
 
 // PeerIdentity returns the identity a TLS peer's certificate gives: its
 // subject's distinguished name (subjectDN), or when that is empty its
-// first subject alternative name (URI, DNS
-// name, e-mail address, IP address, in that order). Empty for no
-// certificate.
+// first subject alternative name (URI, DNS name, e-mail address, IP
+// address, in that order). Empty for no certificate.
 func PeerIdentity(cert *x509.Certificate) string {
 	if cert == nil {
 		return ""
