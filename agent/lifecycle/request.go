@@ -1,0 +1,299 @@
+package lifecycle
+
+// Request is what the core knows of one request: its state and the facts
+// that decide its moves. The shell builds it from its live record for
+// each step (agent's requestRecord.life) and keeps the state it returns.
+type Request struct {
+	State State
+	// Oneway: no reply is expected.
+	Oneway bool
+	// Object: made by create_request (a request object, not a proxy's).
+	Object bool
+	// Recipient: a recipient is called back with the reply.
+	Recipient bool
+	// ManualTrash: RequestManualTrash — reads do not trash.
+	ManualTrash bool
+	// Created and RepliedAt are Unix nanoseconds: when the request was
+	// made, and when its reply was stored or recovered (Expired).
+	Created, RepliedAt int64
+}
+
+// handable reports whether the request's reply may go to a waiting pull
+// from memory, never read from the store: not when a recipient is to be
+// called with it (or its reply dropped), nor when reads do not trash.
+func (r Request) handable() bool { return !r.Recipient && !r.ManualTrash }
+
+// live reports whether the request is in the table of live requests,
+// where a trash finds it.
+func (s State) live() bool {
+	switch s {
+	case Created, Claimed, Queued, Sending, Unstored, Handed, Replied, Delivered:
+		return true
+	}
+	return false
+}
+
+// Step is a request's move on an event: the state it goes to and the
+// effects to carry out, in order; ErrNotApplicable when the event does
+// not apply to its state (the shell then does nothing).
+func Step(r Request, ev Event) (Transition, error) {
+	t := Transition{To: r.State}
+	s := r.State
+	switch ev.Kind {
+	case Create:
+		if s != New {
+			break
+		}
+		t.To = Created
+		t.add(write(RecordKey), do(Publish))
+		return t, nil
+
+	case Claim:
+		if s != Created {
+			break
+		}
+		t.To = Claimed
+		return t, nil
+
+	case Accept:
+		if s != New && s != Claimed {
+			break
+		}
+		if ev.WaitReply && ev.Thread && !r.Oneway {
+			// Delegated first, stored only if the wait ends first.
+			t.To = Unstored
+			t.add(do(Publish), do(Delegate))
+			return t, nil
+		}
+		// A request that gets a thread at once is stored as already being
+		// sent: one durable write instead of two, and after a crash it is
+		// rightly treated as possibly run.
+		t.To = Queued
+		if ev.Thread {
+			t.To = Sending
+		}
+		t.add(crash(BeforeStore), write(RecordKey|BodyKey), do(Publish), crash(AfterStore), do(Delegate))
+		switch {
+		case r.Oneway:
+		case ev.WaitReply:
+			t.add(do(Await))
+		default:
+			t.add(do(Ack))
+		}
+		return t, nil
+
+	case Refuse:
+		switch s {
+		case New, Claimed, Queued, Sending, Unstored:
+		default:
+			return t, ErrNotApplicable
+		}
+		if r.Object {
+			// A request object may be invoked again.
+			t.To = Created
+			return t, nil
+		}
+		t.To = Trashed
+		t.add(do(Forget))
+		return t, nil
+
+	case Evolve:
+		if s != Unstored {
+			break
+		}
+		t.To = Sending
+		t.add(crash(BeforeStore), write(RecordKey|BodyKey), crash(AfterStore), do(Ack))
+		return t, nil
+
+	case Mature:
+		if s != Unstored {
+			break
+		}
+		t.To = Trashed
+		t.add(do(Forget), do(Reap), relay(true))
+		return t, nil
+
+	case Start:
+		if s != Sending && s != Unstored {
+			break
+		}
+		t.add(crash(BeforeSend), do(Send))
+		return t, nil
+
+	case Dispatch:
+		if s != Queued {
+			break
+		}
+		// About to send: after a crash from here on, it may have run.
+		t.To = Sending
+		t.add(write(RecordKey), crash(BeforeSend), do(Send))
+		return t, nil
+
+	case Answer:
+		if s != Sending && s != Unstored {
+			break
+		}
+		t.add(crash(AfterSend))
+		switch {
+		case r.Oneway:
+			t.To = Trashed
+			t.add(do(Forget), del(AllKeys), do(Reap))
+		case s == Unstored || r.handable():
+			t.add(do(Offer))
+		default:
+			t = storeOrDrop(t, r, ev.Dropped)
+		}
+		return t, nil
+
+	case HandOver:
+		switch s {
+		case Unstored:
+			return t, nil // the WaitReply caller has it: Mature follows
+		case Sending:
+			t.To = Handed
+			return t, nil
+		}
+
+	case Store:
+		if s != Sending {
+			break
+		}
+		return storeOrDrop(t, r, ev.Dropped), nil
+
+	case Pull:
+		switch {
+		case !s.live():
+			t.add(do(Gone))
+		case ev.WrongOperation:
+			t.add(do(WrongOp))
+		case s != Replied && s != Delivered:
+			t.add(do(Premature))
+		case ev.Holder:
+			// A callback's read never trashes: the call back's return does.
+			t.add(relay(!r.ManualTrash))
+		case r.ManualTrash:
+			t.add(relay(false)) // polling is idempotent
+		default:
+			// Read means trashed, once the reply is on the socket; until
+			// then the request is out of the table, so no poll sees it.
+			t.To = Reading
+			t.add(do(Forget), relay(true))
+		}
+		return t, nil
+
+	case Take:
+		if s != Handed && (s != Replied || !r.handable()) {
+			break
+		}
+		t.To = Reading
+		t.add(do(Forget), relay(true))
+		return t, nil
+
+	case Written:
+		if s != Reading {
+			break
+		}
+		switch {
+		case !ev.Written && ev.ReplyStored:
+			// Not delivered: pollable again, as if never read.
+			t.To = Replied
+			t.add(do(Restore))
+			return t, nil
+		case !ev.Written:
+			// A handed reply not delivered is stored: pollable again.
+			t.To = Sending
+			t.add(do(Restore))
+			return stored(t, r), nil
+		}
+		keys := RecordKey | BodyKey
+		if ev.ReplyStored {
+			keys |= ReplyKey
+		}
+		t.To = Trashed
+		t.add(crash(BeforeTrash), joining(keys), crash(AfterTrash), do(Reap))
+		return t, nil
+
+	case Attempt:
+		if s != Replied || !r.Recipient {
+			break
+		}
+		t.add(do(Hold))
+		return t, nil
+
+	case CalledBack:
+		if s != Replied {
+			break
+		}
+		if r.ManualTrash {
+			// Marked delivered, so a restart does not call back again.
+			t.To = Delivered
+			t.add(crash(AfterCallback), write(RecordKey))
+			return t, nil
+		}
+		t.To = Trashed
+		t.add(crash(AfterCallback), do(Forget), del(AllKeys), do(Reap))
+		return t, nil
+
+	case Trash:
+		if !s.live() {
+			break
+		}
+		t.To = Trashed
+		t.add(do(Forget), del(AllKeys), do(Reap))
+		return t, nil
+
+	case Recover:
+		switch s {
+		case Created:
+			t.add(do(Restore))
+		case Queued:
+			// Acknowledged, never refused for room: delegated in turn.
+			t.add(do(Restore), do(Delegate))
+		case Sending:
+			// It may have run: its result is COMM_FAILURE/MAYBE, never a
+			// second call.
+			t.add(do(Restore))
+			if r.Oneway {
+				t.To = Trashed
+				t.add(do(Forget), del(AllKeys), do(Reap))
+			} else {
+				t.add(do(MaybeRun))
+			}
+		case Replied:
+			t.add(do(Restore))
+			if r.Recipient {
+				t.add(do(CallBack))
+			}
+		case Delivered:
+			t.add(do(Restore))
+		default:
+			return t, ErrNotApplicable
+		}
+		return t, nil
+	}
+	return Transition{To: s}, ErrNotApplicable
+}
+
+// storeOrDrop adds to t the storing of a reply, or its drop: ReplyDropping
+// filters what is sent to the recipient (docs/native-messaging.md), so a
+// dropped reply is neither delivered nor kept (no poller was handed out
+// for it), and its request is trashed.
+func storeOrDrop(t Transition, r Request, dropped bool) Transition {
+	if dropped && r.Recipient {
+		t.To = Trashed
+		t.add(do(Forget), del(AllKeys), do(Reap))
+		return t
+	}
+	return stored(t, r)
+}
+
+// stored adds the storing of a reply to t: written with the request's
+// record, made ready, and called back.
+func stored(t Transition, r Request) Transition {
+	t.To = Replied
+	t.add(write(ReplyKey|RecordKey), crash(AfterReply), do(Ready))
+	if r.Recipient {
+		t.add(do(CallBack))
+	}
+	return t
+}
