@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/requestagent/requestagent/agent/lifecycle"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/logevery"
 	"github.com/requestagent/requestagent/internal/workerpool"
@@ -551,21 +552,17 @@ func (a *Agent) commitJoining(b *storage.Batch) error {
 // (PERSIST_STORE) rather than hanging them.
 const commitTimeout = 30 * time.Second
 
-// trash deletes a request everywhere: its polling group entry, its
-// records, and its proxy if that was waiting for its last request
-// ("to be destroyed"). It reports false for an unknown request.
+// trash is the Trash move (destroy_request, a proxy's destroy(TRUE),
+// requestagent trash, a retention): the request leaves memory, its
+// records are deleted, and its proxy goes if that was waiting for its
+// last request ("to be destroyed"). It reports false for a request that
+// is not live (unknown, or being read).
 func (a *Agent) trash(id poller.ID) bool {
-	r := a.forget(id)
-	if r == nil {
+	r, tr, next, ok := a.moveLive(id, lifecycle.Event{Kind: lifecycle.Trash}, nil)
+	if !ok {
 		return false
 	}
-	a.mu.Lock()
-	if w := a.writing[id]; w != nil {
-		// finish's commit may land after this deletion: it deletes again.
-		w.trashed = true
-	}
-	a.mu.Unlock()
-	a.trashStored(r)
+	a.carry(r, tr.Effects()[next:], nil, nil) // deletes only: no write to fail
 	return true
 }
 
@@ -612,20 +609,14 @@ func (a *Agent) forgetLocked(id poller.ID) *requestRecord {
 	return r
 }
 
-// restore puts back a forgotten request whose read did not reach the
-// client: it is pollable again, as if never read.
-func (a *Agent) restore(r *requestRecord) {
-	a.mu.Lock()
-	a.reinsert(r, true)
-	a.mu.Unlock()
-	a.log.Debug().Str("request", a.publicID(r.id)).Msg("agent: reply not delivered; the request stays pollable")
-}
-
-// reinsert puts a request (back) in its group under its tag — or untagged
-// if another live request has taken the tag meanwhile: being reachable by
-// its poller matters more than the tag. It reports whether the tag had to
-// go. a.mu must be held, except during recovery.
-func (a *Agent) reinsert(r *requestRecord, ready bool) (untagged bool) {
+// restoreLocked puts a request (back) in the table of live requests —
+// the Restore effect: a read whose reply did not reach the client, or a
+// record found at start — in its group under its tag, ready for polls or
+// not; or untagged if another live request has taken the tag
+// meanwhile: being reachable by its poller matters more than the tag. It
+// reports whether the tag had to go. a.mu must be held, except during
+// recovery.
+func (a *Agent) restoreLocked(r *requestRecord, ready bool) (untagged bool) {
 	defer a.track(r)
 	if err := a.groups.Insert(r.group, r.id, r.tag, ready, r); err != nil {
 		a.groups.Insert(r.group, r.id, "", ready, r)
@@ -634,61 +625,37 @@ func (a *Agent) reinsert(r *requestRecord, ready bool) (untagged bool) {
 	return false
 }
 
-// trashStored deletes a forgotten request's records, then its proxy if
-// that was waiting for its last request.
-func (a *Agent) trashStored(r *requestRecord) {
-	a.trashRecords(r, true, false)
-}
-
-// trashRecords is trashStored; without replyStored, the request has no
-// reply record to delete (its reply went straight to a puller). With
-// afterRead (its result was just read, and nobody waits for the
-// deletion), the deletion joins the next group commit rather than starting
-// a flush of its own: it is durable a little later, and the client's next
-// request does not wait behind it (storage.Store.CommitJoining).
-func (a *Agent) trashRecords(r *requestRecord, replyStored, afterRead bool) {
-	id, proxyID := r.id, r.proxyID
-	var b storage.Batch
-	qKey, bKey, yKey := r.keys()
-	b.Delete(qKey)
-	b.Delete(bKey)
-	if replyStored {
-		b.Delete(yKey)
-	}
-	if replyStored {
-		a.mu.Lock()
-		delete(a.unstored, id)
-		a.mu.Unlock()
-	}
-	commit := a.commit
-	if afterRead {
-		commit = a.commitJoining
-	}
-	if err := commit(&b); err != nil {
-		a.log.Error().Err(err).Str("request", a.publicID(id)).Msg("agent: trash not stored; the request may reappear after a restart")
-	}
-	a.log.Debug().Str("request", a.publicID(id)).Msg("agent: request trashed")
-	if proxyID != (poller.ID{}) {
-		a.maybeReapProxy(proxyID)
-	}
-}
-
-// maybeReapProxy deletes a "to be destroyed" proxy whose last request is gone.
+// maybeReapProxy is the ProxyReap move: it deletes a "to be destroyed"
+// proxy whose last request is gone, out of memory first — a crash before
+// the deletion leaves it to be destroyed, and recovery reaps it.
 func (a *Agent) maybeReapProxy(pid poller.ID) {
 	a.mu.Lock()
 	p := a.proxies[pid]
-	if p == nil || !p.toBeDestroyed || a.groups.Len(proxyGroup(pid)) > 0 {
+	if p == nil {
 		a.mu.Unlock()
 		return
 	}
-	delete(a.proxies, pid)
-	delete(a.receivers, p.receiverID)
-	a.release(p.binding)
+	_, tr, err := lifecycle.StepProxy(p.state(), lifecycle.ProxyEvent{Kind: lifecycle.ProxyReap, Empty: a.groups.Len(proxyGroup(pid)) == 0})
+	if err != nil {
+		a.mu.Unlock()
+		return
+	}
+	effs := tr.Effects()
+	i := 0
+	for ; i < len(effs) && effs[i].Kind == lifecycle.Forget; i++ {
+		delete(a.proxies, pid)
+		delete(a.receivers, p.receiverID)
+		a.release(p.binding)
+	}
 	a.mu.Unlock()
-	var b storage.Batch
-	b.Delete(proxyKey(pid))
-	if err := a.commit(&b); err != nil {
-		a.log.Error().Err(err).Msg("agent: proxy deletion not stored")
+	for _, e := range effs[i:] {
+		if e.Kind == lifecycle.Delete {
+			var b storage.Batch
+			b.Delete(proxyKey(pid))
+			if err := a.commit(&b); err != nil {
+				a.log.Error().Err(err).Msg("agent: proxy deletion not stored")
+			}
+		}
 	}
 	a.log.Debug().Str("proxy", a.publicID(pid)).Msg("agent: proxy destroyed")
 }
@@ -730,8 +697,8 @@ func (a *Agent) expire(now time.Time) {
 	if oldest == 0 {
 		return
 	}
-	repliedCut := now.Add(-replied).UnixNano()
-	createdCut := now.Add(-created).UnixNano()
+	keep := lifecycle.Retention{Reply: int64(replied), Created: int64(created)}
+	at := now.UnixNano()
 	stopAt := now.Add(-oldest).UnixNano()
 	var keys [][]byte
 	var old []poller.ID
@@ -740,12 +707,11 @@ func (a *Agent) expire(now time.Time) {
 		a.mu.Lock()
 		for _, k := range keys {
 			r := a.groups.Value(idOfRequestKey(k))
-			switch {
-			case r == nil:
-			case replied > 0 && (r.state == stateReplied || r.state == stateDelivered) && r.repliedAt < repliedCut:
-				old, why = append(old, r.id), append(why, "unread reply expired")
-			case created > 0 && r.state == stateCreated && r.created < createdCut:
-				old, why = append(old, r.id), append(why, "request never invoked expired")
+			if r == nil {
+				continue
+			}
+			if expired, reason := lifecycle.Expired(r.life(), at, keep); expired {
+				old, why = append(old, r.id), append(why, reason)
 			}
 		}
 		a.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/requestagent/requestagent/agent/lifecycle"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
@@ -105,11 +106,16 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 		}
 	}
 	holder := newID()
-	if r != nil && r.state == stateReplied {
-		a.holders[holder] = id
+	hold := false
+	if r != nil {
+		// The Attempt: a holder, for a reply still there to deliver.
+		_, err := lifecycle.Step(r.life(), lifecycle.Event{Kind: lifecycle.Attempt})
+		if hold = err == nil; hold {
+			a.holders[holder] = id
+		}
 	}
 	a.mu.Unlock()
-	if r == nil || rec.state != stateReplied {
+	if !hold {
 		return nil // trashed (read by polling, destroyed) or delivered: nothing to do
 	}
 	if rec.bound && via == nil {
@@ -151,34 +157,35 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 		a.metrics.callback("failed_attempt")
 		return err
 	}
-	crashPoint(CrashAfterCallback)
 	a.metrics.callback("delivered")
 	a.log.Debug().Str("request", a.publicID(id)).Msg("agent: reply delivered to its recipient")
 	a.delivered(&rec)
 	return nil
 }
 
-// delivered records that the callback returned: the request is trashed,
-// unless RequestManualTrash keeps it (then it is marked delivered, so a
-// restart does not call the recipient again).
+// delivered is the CalledBack move: reply_available returned, and the
+// request is trashed — unless RequestManualTrash keeps it: then it is
+// marked delivered, so a restart does not call the recipient again.
 func (a *Agent) delivered(rec *requestRecord) {
-	if !rec.props.ManualTrash {
-		a.trash(rec.id)
+	var enc []byte
+	r, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.CalledBack}, func(live *requestRecord, tr *lifecycle.Transition) {
+		if tr.To == lifecycle.Delivered {
+			enc = live.encode() // the live record's fields are a.mu's
+		}
+	})
+	if !ok {
 		return
 	}
-	a.mu.Lock()
-	r := a.groups.Value(rec.id)
-	if r == nil {
-		a.mu.Unlock()
-		return
-	}
-	r.state = stateDelivered
-	enc := r.encode()
-	a.mu.Unlock()
-	var b storage.Batch
-	b.Set(r.key(prefixRequest), enc)
-	if err := a.commit(&b); err != nil {
-		a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: delivery not recorded; the callback may be repeated after a restart")
+	for _, e := range tr.Effects()[next:] {
+		if e.Kind != lifecycle.Write {
+			a.carry(r, []lifecycle.Effect{e}, nil, nil)
+			continue
+		}
+		var b storage.Batch
+		b.Set(r.key(prefixRequest), enc)
+		if err := a.commit(&b); err != nil {
+			a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: delivery not recorded; the callback may be repeated after a restart")
+		}
 	}
 }
 
@@ -225,14 +232,9 @@ func (s *holderServant) Invoke(ctx context.Context, req *giop.ServerRequest) err
 		return giop.NewSystemExceptionCause(giop.ExcObjectNotExist, nmproto.ReplyHolderExpired, giop.CompletedNo,
 			errors.New("reply holders are valid only inside reply_available"))
 	}
-	if req.Operation() != rec.operation {
-		return giop.NewSystemExceptionCause(giop.ExcBadOperation, nmproto.WrongOperation, giop.CompletedNo,
-			errors.New("the holder's request is "+rec.operation))
-	}
 	// Reading through the holder is what delivery completes; the request is
 	// trashed when reply_available returns, not by this read — and then
-	// it has no reply any more, unless RequestManualTrash keeps it.
-	last := !rec.props.ManualTrash
-	rec.props.ManualTrash = true
-	return a.readStored(req, &rec, last)
+	// it has no reply any more, unless RequestManualTrash keeps it. A
+	// holder lives only while its request's reply is ready.
+	return a.pullMove(req, &rec, lifecycle.Event{Holder: true, Ready: true, WrongOperation: req.Operation() != rec.operation}, false)
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/requestagent/requestagent/agent/lifecycle"
 )
 
 // Crash points are the moments between the durable steps of a request's
@@ -44,6 +46,10 @@ var crashPlan = func() (p struct {
 }()
 
 var crashPasses atomic.Int64
+
+// crashAt is crashPoint for the crash point a lifecycle transition names
+// between its effects; the names are the same.
+func crashAt(p lifecycle.Point) { crashPoint(p.String()) }
 
 // crashPoint exits the process abruptly if the drill names this point.
 func crashPoint(name string) {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/requestagent/requestagent/agent/lifecycle"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/timerpool"
 	"github.com/requestagent/requestagent/nmproto"
@@ -95,88 +96,115 @@ func (a *Agent) runDelegation(d *delegation) {
 
 // delegate sends an accepted request to its target and stores the reply.
 // It runs in its own goroutine, holding a thread of the delegation queue.
+// Its moves: Start (a thread from the start) or Dispatch (a thread now),
+// then Answer; the answer is offered to whoever waits for it, and Store
+// follows if nobody takes it.
 //
 // h, when set, gets the reply first: the WaitReply caller still waiting.
 func (a *Agent) delegate(d *delegation, h *handoff) {
 	defer a.queue.done(&d.t)
 	rec, body := &d.rec, d.body
+	ev := lifecycle.Event{Kind: lifecycle.Start}
 	if !d.t.immediate {
 		if a.ctx.Err() != nil {
-			return // stopping: the request stays stored as accepted
+			return // stopping: the request stays stored as queued
 		}
-		// Claim the request: one trashed while it waited (its ticket then
-		// released by forget, or about to be) is neither sent nor written
-		// again — its records are deleted, and a stateSending record now
-		// would bring it back after a restart as COMM_FAILURE/MAYBE.
-		a.mu.Lock()
+		ev.Kind = lifecycle.Dispatch
+	}
+	// Claim the request: one trashed while it waited (its ticket then
+	// released by forget, or about to be) is neither sent nor written
+	// again — its records are deleted, and a sending record now would
+	// bring it back after a restart as COMM_FAILURE/MAYBE.
+	_, tr, next, ok := a.moveLive(rec.id, ev, func(*requestRecord, *lifecycle.Transition) {
 		delete(a.queued, rec.id)
-		live := a.groups.Value(rec.id) != nil
-		a.mu.Unlock()
-		if !live {
-			return
-		}
-		// About to send: after a crash from here on, it may have run.
-		rec.state = stateSending
-		var b storage.Batch
-		b.Set(rec.key(prefixRequest), rec.encode())
-		if err := a.commit(&b); err != nil {
-			a.finish(rec, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
-			return
-		}
-		// The live record follows (requestagent requests shows it
-		// delegating) — unless a trash came during the write, whose
-		// deletion that write may have followed: delete it again.
-		a.mu.Lock()
-		r := a.groups.Value(rec.id)
-		if r != nil {
-			r.state = stateSending
-		}
-		a.mu.Unlock()
-		if r == nil {
-			a.deleteTrashed(rec)
-			return
-		}
-		if body == nil {
-			var err error
-			if body, err = a.store.Get(rec.key(prefixBody)); err != nil {
-				a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: a queued request's body cannot be read")
+	})
+	if !ok {
+		return
+	}
+	rec.state = tr.To // the delegation's own copy follows the live record
+	for _, e := range tr.Effects()[next:] {
+		switch e.Kind {
+		case lifecycle.Write:
+			// About to send: after a crash from here on, it may have run.
+			if err := a.commit(recordBatch(rec, e.Keys, nil, nil)); err != nil {
 				a.finish(rec, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
 				return
 			}
+			// A trash during the write, whose deletion that write may
+			// have followed: delete it again.
+			a.mu.Lock()
+			live := a.groups.Value(rec.id) != nil
+			a.mu.Unlock()
+			if !live {
+				a.deleteTrashed(rec)
+				return
+			}
+			if body == nil {
+				var err error
+				if body, err = a.store.Get(rec.key(prefixBody)); err != nil {
+					a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: a queued request's body cannot be read")
+					a.finish(rec, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
+					return
+				}
+			}
+		case lifecycle.Crash:
+			crashAt(e.Point)
+		case lifecycle.Send:
+			a.sendToTarget(d, rec, body, h)
 		}
 	}
+}
+
+// sendToTarget is the Send effect: the call to the target, and the Answer move
+// with what it answered.
+func (a *Agent) sendToTarget(d *delegation, rec *requestRecord, body []byte, h *handoff) {
 	started := time.Now()
-	crashPoint(CrashBeforeSend)
 	resp, err := a.invokeTarget(rec, body)
-	crashPoint(CrashAfterSend)
 	a.metrics.delegated(started)
 	if notAllowed(err) {
 		a.metrics.policyRefused(refusedAtDelegation)
 		a.log.Debug().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: delegation refused by the target policy; not sent")
 	}
-	if rec.oneway {
-		if err != nil {
-			a.log.Warn().Err(err).Str("operation", rec.operation).Msg("agent: oneway delegation failed")
-		}
-		a.trash(rec.id)
-		return
-	}
 	var y *replyRecord
-	if err != nil {
-		y = systemExceptionReply(targetFailure(err))
-	} else {
-		d.reply = replyRecord{status: resp.Header.Status, version: resp.Version(), little: resp.LittleEndian(),
-			bodyAlign: int8(resp.BodyAlign()), body: resp.Body()} // the Response owns its buffer: no copy
-		y = &d.reply
+	if !rec.oneway {
+		if err != nil {
+			y = systemExceptionReply(targetFailure(err))
+		} else {
+			d.reply = replyRecord{status: resp.Header.Status, version: resp.Version(), little: resp.LittleEndian(),
+				bodyAlign: int8(resp.BodyAlign()), body: resp.Body()} // the Response owns its buffer: no copy
+			y = &d.reply
+		}
+		a.metrics.reply(replyLabel(y))
+	} else if err != nil {
+		a.log.Warn().Err(err).Str("operation", rec.operation).Msg("agent: oneway delegation failed")
 	}
-	a.metrics.reply(replyLabel(y))
+	_, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.Answer}, nil)
+	if ok {
+		for _, e := range tr.Effects()[next:] {
+			if e.Kind != lifecycle.Offer {
+				a.carry(rec, []lifecycle.Effect{e}, nil, nil) // a oneway's trash
+			}
+		}
+		if tr.To == lifecycle.Trashed {
+			return
+		}
+	}
+	// The WaitReply caller, if it still waits, takes the answer (HandOver
+	// leaves it unstored: the caller's Mature follows). One that gave up
+	// is storing the request, or forgot it: the reply waits for that, so
+	// that its write never precedes the request's.
 	if h != nil {
 		if h.deliver(y) {
-			return // the caller waiting for it has it
+			return
 		}
 		<-h.decided
 	}
-	if a.handToPuller(rec.id, y) {
+	if !ok {
+		return // trashed while in flight
+	}
+	// The offer to a pull waiting on the poller (only handable requests'
+	// pullers wait for one), else Store.
+	if tr.Has(lifecycle.Offer) && a.handToPuller(rec.id, y) {
 		return
 	}
 	a.finish(rec, y)
@@ -186,13 +214,7 @@ func (a *Agent) delegate(d *delegation, h *handoff) {
 // write of them was on its way, which may have landed after the trash's
 // deletion.
 func (a *Agent) deleteTrashed(rec *requestRecord) {
-	var b storage.Batch
-	qKey, bKey, _ := rec.keys()
-	b.Delete(qKey)
-	b.Delete(bKey)
-	if err := a.commit(&b); err != nil {
-		a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: trash not stored; the request may reappear after a restart")
-	}
+	a.deleteRecords(rec, lifecycle.RecordKey|lifecycle.BodyKey, false)
 }
 
 // targetLane names a target for the queue's per-target bounds: the
@@ -225,65 +247,99 @@ func replyLabel(y *replyRecord) string {
 	return "other"
 }
 
-// finish stores a request's reply and makes it pollable — or drops it,
-// per ReplyDropping, when it is due to a recipient: ReplyDropping filters
-// what is sent to the reply recipient (docs/native-messaging.md), so a
-// dropped reply is neither delivered nor kept (no poller was handed out
-// for it), and its request is trashed. A reply read by polling is never
-// dropped.
+// finish is the Store move: it stores a request's reply and makes it
+// pollable — or drops it, per ReplyDropping, when it is due to a
+// recipient (lifecycle.Store). A reply read by polling is never dropped.
+// Every reply the agent stores is written here.
 func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
-	if !rec.recipient.IsNil() && drops(rec.props, y.status) {
-		a.log.Debug().Str("request", a.publicID(rec.id)).Stringer("status", y.status).Msg("agent: reply dropped")
-		a.trash(rec.id)
-		return
-	}
+	dropped := !rec.recipient.IsNil() && drops(rec.props, y.status)
 	var s *storingReply
-	w := &replyWrite{}
-	a.mu.Lock()
-	live := a.groups.Value(rec.id)
-	if live != nil {
-		a.writing[rec.id] = w
-		live.state = stateReplied
-		live.repliedAt = time.Now().UnixNano()
-		if handable(rec) {
-			// A pull that comes while the reply is written takes it
-			// rather than wait for the flush (pull).
-			s = &storingReply{y: y, stored: make(chan struct{})}
-			a.storing[rec.id] = s
-		}
-	}
-	if h := a.pullers[rec.id]; h != nil {
-		// A caller began waiting after the delegation looked for one: it
-		// is told to look again, and takes this reply from storing.
-		delete(a.pullers, rec.id)
-		h.deliver(nil)
-	}
-	a.mu.Unlock()
-	if live == nil {
+	var w *replyWrite
+	_, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.Store, Dropped: dropped},
+		func(live *requestRecord, tr *lifecycle.Transition) {
+			if tr.To != lifecycle.Replied {
+				return
+			}
+			w = &replyWrite{}
+			a.writing[rec.id] = w
+			live.repliedAt = time.Now().UnixNano()
+			if live.life().Handable() {
+				// A pull that comes while the reply is written takes it
+				// rather than wait for the flush (pull).
+				s = &storingReply{y: y, stored: make(chan struct{})}
+				a.storing[rec.id] = s
+			}
+			if h := a.pullers[rec.id]; h != nil {
+				// A caller began waiting after the delegation looked for
+				// one: it is told to look again, and takes this reply
+				// from storing.
+				delete(a.pullers, rec.id)
+				h.deliver(nil)
+			}
+		})
+	if !ok {
 		return // trashed while in flight
 	}
-	if hook := beforeReplyCommit.Load(); hook != nil {
-		(*hook)(a, rec.id)
+	if tr.To == lifecycle.Trashed {
+		a.log.Debug().Str("request", a.publicID(rec.id)).Stringer("status", y.status).Msg("agent: reply dropped")
+		a.carry(rec, tr.Effects()[next:], nil, nil)
+		return
 	}
-	done := *rec
-	done.state = stateReplied
-	var b storage.Batch
-	qKey, _, yKey := rec.keys()
-	b.Set(yKey, y.encode())
-	b.Set(qKey, done.encode())
+	trashed := false
+	for _, e := range tr.Effects()[next:] {
+		switch e.Kind {
+		case lifecycle.Write:
+			if hook := beforeReplyCommit.Load(); hook != nil {
+				(*hook)(a, rec.id)
+			}
+			done := *rec
+			done.state = tr.To
+			a.writeReply(recordBatch(&done, e.Keys, nil, y), rec, y)
+			a.mu.Lock()
+			delete(a.writing, rec.id)
+			trashed = w.trashed
+			a.mu.Unlock()
+			if trashed {
+				// Trashed while the reply was written: the commit above may
+				// have put back what the trash deleted, and nobody may read
+				// it.
+				a.deleteRecords(rec, lifecycle.AllKeys, false)
+			}
+		case lifecycle.Crash:
+			crashAt(e.Point)
+		case lifecycle.Ready:
+			if s != nil {
+				a.mu.Lock()
+				if a.storing[rec.id] == s {
+					delete(a.storing, rec.id)
+				}
+				a.mu.Unlock()
+				close(s.stored)
+			}
+			if trashed {
+				return
+			}
+			a.groups.SetReady(rec.id)
+		default:
+			a.carry(rec, []lifecycle.Effect{e}, nil, y) // the call back
+		}
+	}
+}
+
+// writeReply commits a reply's write, retried a few times. A reply that
+// cannot be kept on disk stays in memory: the request was acknowledged,
+// so it is not lost while the agent runs — the reply stays for its
+// poller, its holder or its recipient until it is read or trashed. A
+// restart finds the request as last stored, caught mid-delegation, and
+// makes it COMM_FAILURE/MAYBE (RELIABILITY.md, crash points).
+func (a *Agent) writeReply(b *storage.Batch, rec *requestRecord, y *replyRecord) {
 	for attempt := 0; ; attempt++ {
-		err := a.commit(&b)
+		err := a.commit(b)
 		if err == nil {
 			a.log.Debug().Str("request", a.publicID(rec.id)).Stringer("status", y.status).Msg("agent: reply stored")
-			break
+			return
 		}
 		if attempt == 4 {
-			// The reply cannot be kept on disk. The request was
-			// acknowledged, so it is not lost while the agent runs: the
-			// reply stays in memory for its poller, its holder or its
-			// recipient, until it is read or trashed. A restart finds
-			// the request as last stored, caught mid-delegation, and
-			// makes it COMM_FAILURE/MAYBE (RELIABILITY.md, crash points).
 			a.mu.Lock()
 			if a.groups.Value(rec.id) != nil {
 				a.unstored[rec.id] = y
@@ -291,34 +347,9 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 			a.mu.Unlock()
 			a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Stringer("status", y.status).
 				Msg("agent: reply could not be stored; kept in memory until read, and lost with a restart (then COMM_FAILURE/MAYBE)")
-			break
+			return
 		}
 		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
-	}
-	a.mu.Lock()
-	delete(a.writing, rec.id)
-	trashed := w.trashed
-	a.mu.Unlock()
-	if trashed {
-		// Trashed while the reply was written: the commit above may have
-		// put back what the trash deleted, and nobody may read it.
-		a.trashRecords(rec, true, false)
-	}
-	crashPoint(CrashAfterReply)
-	if s != nil {
-		a.mu.Lock()
-		if a.storing[rec.id] == s {
-			delete(a.storing, rec.id)
-		}
-		a.mu.Unlock()
-		close(s.stored)
-	}
-	if trashed {
-		return
-	}
-	a.groups.SetReady(rec.id)
-	if !rec.recipient.IsNil() {
-		a.enqueueCallback(rec)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/requestagent/requestagent/agent/lifecycle"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
@@ -73,8 +74,13 @@ type RequestDetail struct {
 	Note string `json:"note,omitempty"`
 }
 
-var stateNames = map[reqState]string{stateCreated: "created", stateAccepted: "queued",
-	stateSending: "delegating", stateReplied: "replied", stateDelivered: "delivered"}
+// stateNames are the states as operators see them (docs/admin.md); the
+// lifecycle's moments only memory knows show as the stored state they
+// stand for: a claimed request object is still created, a WaitReply call
+// waiting unstored is being delegated, a reply handed over is replied.
+var stateNames = map[lifecycle.State]string{lifecycle.Created: "created", lifecycle.Queued: "queued",
+	lifecycle.Sending: "delegating", lifecycle.Replied: "replied", lifecycle.Delivered: "delivered",
+	lifecycle.Claimed: "created", lifecycle.Unstored: "delegating", lifecycle.Handed: "replied"}
 
 func (a *Agent) requestInfo(r *requestRecord, now time.Time) RequestInfo {
 	created := time.Unix(0, r.created)
@@ -410,9 +416,9 @@ func (a *Agent) Request(hexID string) (RequestDetail, error) {
 		switch {
 		case givenUp:
 			d.Callback = "given up after the retry budget; the reply is kept for polling (requestagent recipients retry)"
-		case rec.state == stateReplied:
+		case rec.state == lifecycle.Replied:
 			d.Callback = "due (reply_available being called or retried)"
-		case rec.state == stateDelivered:
+		case rec.state == lifecycle.Delivered:
 			d.Callback = "delivered"
 		default:
 			d.Callback = "when the reply comes"

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/requestagent/requestagent/agent/lifecycle"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/timerpool"
 	"github.com/requestagent/requestagent/nmproto"
@@ -51,6 +52,7 @@ func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) e
 		bound:     proxy.bound,
 		props:     proxy.props,
 		suppress:  info.Suppress,
+		state:     lifecycle.New,
 		created:   time.Now().UnixNano(),
 		identity:  req.Conn.PeerIdentity(),
 	}
@@ -101,8 +103,14 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 		}
 	}
 	refuse := func() {
-		if isNew {
-			a.dropLive(rec)
+		// The Refuse move: a new request leaves the table (dropLive
+		// undoes addLive); a request object may be invoked again, which
+		// its servant sees to on the live record.
+		if tr, err := lifecycle.Step(rec.life(), lifecycle.Event{Kind: lifecycle.Refuse}); err == nil {
+			rec.state = tr.To
+			if tr.Has(lifecycle.Forget) {
+				a.dropLive(rec)
+			}
 		}
 	}
 	d := new(delegation)
@@ -112,46 +120,53 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 		a.log.Info().Str("operation", rec.operation).Msg("agent: request refused: delegation queue full")
 		return giop.NewSystemExceptionCause(giop.ExcImpLimit, nmproto.QueueFull, giop.CompletedNo, err)
 	}
-	// A request that gets a thread at once is stored as already being
-	// sent: one durable write instead of two, and after a crash it is
-	// rightly treated as possibly run.
-	rec.state = stateAccepted
-	if d.t.immediate {
-		rec.state = stateSending
-	}
 	waitReply := rec.props.WaitReply && wait > 0 && !rec.oneway
-	if waitReply && d.t.immediate {
-		return a.sendWaiting(ctx, req, rec, body, d, wait, arrived)
-	}
-	b := requestBatch(rec, body)
-	crashPoint(CrashBeforeStore)
-	if err := a.commit(b); err != nil {
+	tr, err := lifecycle.Step(rec.life(), lifecycle.Event{Kind: lifecycle.Accept, Thread: d.t.immediate, WaitReply: waitReply})
+	if err != nil {
+		// Neither new nor claimed: a bug, never a client's doing.
 		a.queue.done(&d.t)
 		refuse()
-		a.metrics.outcome(storeOutcome(err))
-		return storeFailed(err)
+		return giop.NewSystemExceptionCause(giop.ExcInternal, 0, giop.CompletedNo, err)
 	}
-	a.mu.Lock()
-	a.groups.SetValue(rec.id, rec)
-	if !d.t.immediate {
-		a.queued[rec.id] = &d.t // found by a trash from the moment it is
+	rec.state = tr.To // not yet published: nobody else reads it
+	if tr.To == lifecycle.Unstored {
+		return a.sendWaiting(ctx, req, rec, body, d, &tr, wait, arrived)
 	}
-	a.mu.Unlock()
-	a.log.Debug().Str("request", a.publicID(rec.id)).Str("operation", rec.operation).Str("tag", rec.tag).Msg("agent: request accepted")
-	crashPoint(CrashAfterStore)
-	a.startDelegation(d, rec, body, false)
-	if rec.oneway {
-		a.metrics.outcome(outcomeOneway)
-		return nil
+	for _, e := range tr.Effects() {
+		switch e.Kind {
+		case lifecycle.Write:
+			if err := a.commit(recordBatch(rec, e.Keys, body, nil)); err != nil {
+				a.queue.done(&d.t)
+				refuse()
+				a.metrics.outcome(storeOutcome(err))
+				return storeFailed(err)
+			}
+		case lifecycle.Publish:
+			a.mu.Lock()
+			a.groups.SetValue(rec.id, rec)
+			if !d.t.immediate {
+				a.queued[rec.id] = &d.t // found by a trash from the moment it is
+			}
+			a.mu.Unlock()
+			a.log.Debug().Str("request", a.publicID(rec.id)).Str("operation", rec.operation).Str("tag", rec.tag).Msg("agent: request accepted")
+		case lifecycle.Delegate:
+			a.startDelegation(d, rec, body, false)
+		case lifecycle.Ack:
+			a.metrics.outcome(outcomeAccepted)
+			a.metrics.accepted(arrived)
+			return a.premature(req, rec, rec.suppress)
+		case lifecycle.Await:
+			// It waits for a thread: it is stored, and the caller waits for
+			// its reply as a pull on its poller would, up to wait_timeout.
+			a.metrics.outcome(outcomeAccepted)
+			a.metrics.accepted(arrived)
+			return a.awaitResult(ctx, req, rec, wait, rec.suppress)
+		case lifecycle.Crash:
+			crashAt(e.Point)
+		}
 	}
-	a.metrics.outcome(outcomeAccepted)
-	a.metrics.accepted(arrived)
-	if waitReply {
-		// It waits for a thread: it is stored, and the caller waits for
-		// its reply as a pull on its poller would, up to wait_timeout.
-		return a.awaitResult(ctx, req, rec, wait, rec.suppress)
-	}
-	return a.premature(req, rec, rec.suppress)
+	a.metrics.outcome(outcomeOneway) // acknowledged by nothing
+	return nil
 }
 
 // sendWaiting is send for a call that may evolve into a 2PI (WaitReply
@@ -162,45 +177,81 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 // acknowledges it (docs/native-messaging.md), waits for that write. A crash during
 // the wait loses nothing acknowledged: the caller sees its connection
 // fail, as it would calling the target directly, and nothing is re-sent.
+// accepted is the Accept move that made it unstored.
 func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *requestRecord,
-	body []byte, d *delegation, wait uint32, arrived time.Time) error {
-	a.mu.Lock()
-	a.groups.SetValue(rec.id, rec)
-	a.mu.Unlock()
-	h := a.startDelegation(d, rec, body, true)
+	body []byte, d *delegation, accepted *lifecycle.Transition, wait uint32, arrived time.Time) error {
+	var h *handoff
+	for _, e := range accepted.Effects() {
+		switch e.Kind {
+		case lifecycle.Publish:
+			a.mu.Lock()
+			a.groups.SetValue(rec.id, rec)
+			a.mu.Unlock()
+		case lifecycle.Delegate:
+			h = a.startDelegation(d, rec, body, true)
+		}
+	}
 
 	y, _ := h.await(ctx, poller.Timeout(wait))
 	if y != nil {
-		// Mature: the request is done, and nothing of it was stored.
-		a.forget(rec.id)
-		if rec.proxyID != (poller.ID{}) {
-			a.maybeReapProxy(rec.proxyID)
-		}
+		// Mature: the request is done, and nothing of it was stored. (One
+		// trashed during the wait is gone already; its caller still gets
+		// the reply it waited for.)
 		a.metrics.outcome(outcomeMature)
-		reply, _ := a.relayReply(req, rec, y, true)
-		return reply
+		_, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.Mature}, nil)
+		if !ok {
+			reply, _ := a.relayReply(req, rec, y, true)
+			return reply
+		}
+		for _, e := range tr.Effects()[next:] {
+			if e.Kind == lifecycle.Relay {
+				reply, _ := a.relayReply(req, rec, y, e.Last)
+				return reply
+			}
+			a.carry(rec, []lifecycle.Effect{e}, nil, nil)
+		}
 	}
-	// The delegation goes on: store the request before acknowledging it.
-	// The delegation holds its reply until this is decided, so that the
-	// reply's write never precedes (and is never undone by) this one.
-	crashPoint(CrashBeforeStore)
-	err := a.commit(requestBatch(rec, body))
-	if err != nil {
-		// The request is already on its way to the target, so it may run;
-		// but nothing durable acknowledges it, so no poller is given, and
-		// its reply will find it gone.
-		a.forget(rec.id)
+	// The wait ended first. The delegation goes on: the request is stored
+	// before it is acknowledged. The delegation holds its reply until this
+	// is decided, so that the reply's write never precedes (and is never
+	// undone by) this one.
+	_, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.Evolve}, nil)
+	if !ok {
+		// Trashed during the wait: nothing is written for it, and the call
+		// it may have been is over.
+		close(h.decided)
+		return giop.NewSystemException(giop.ExcObjectNotExist, nmproto.RequestTrashed, giop.CompletedMaybe)
 	}
-	close(h.decided)
-	if err != nil {
-		a.metrics.outcome(outcomeStoreFailed)
-		return giop.NewSystemExceptionCause(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedMaybe, err)
+	for _, e := range tr.Effects()[next:] {
+		switch e.Kind {
+		case lifecycle.Crash:
+			crashAt(e.Point)
+		case lifecycle.Write:
+			a.mu.Lock()
+			b := recordBatch(rec, e.Keys, body, nil) // rec is live: its fields are a.mu's
+			a.mu.Unlock()
+			err := a.commit(b)
+			if err != nil {
+				// The request is already on its way to the target, so it may
+				// run; but nothing durable acknowledges it, so no poller is
+				// given, and its reply will find it gone.
+				if _, refused, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.Refuse}, nil); ok {
+					a.carry(rec, refused.Effects()[next:], nil, nil)
+				}
+			}
+			close(h.decided)
+			if err != nil {
+				a.metrics.outcome(outcomeStoreFailed)
+				return giop.NewSystemExceptionCause(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedMaybe, err)
+			}
+		case lifecycle.Ack:
+			a.metrics.outcome(outcomeAccepted)
+			a.metrics.accepted(arrived)
+			a.log.Debug().Str("request", a.publicID(rec.id)).Str("operation", rec.operation).Msg("agent: request evolved into a 2PI")
+			return a.premature(req, rec, rec.suppress)
+		}
 	}
-	crashPoint(CrashAfterStore)
-	a.metrics.outcome(outcomeAccepted)
-	a.metrics.accepted(arrived)
-	a.log.Debug().Str("request", a.publicID(rec.id)).Str("operation", rec.operation).Msg("agent: request evolved into a 2PI")
-	return a.premature(req, rec, rec.suppress)
+	return a.premature(req, rec, rec.suppress) // not reached: Evolve acknowledges
 }
 
 // handoff passes a reply from a delegation to the caller waiting for it
@@ -347,13 +398,49 @@ func (a *Agent) premature(req *giop.ServerRequest, rec *requestRecord, suppress 
 // nothing changes an exception once made.
 var errReplyNotAvailable = giop.NewSystemException(giop.ExcNoResponse, nmproto.ReplyNotAvailable, giop.CompletedNo)
 
-// readStored answers with the stored reply of a request, and trashes the
-// request unless RequestManualTrash keeps it (then polling is idempotent).
+// pullMove answers a call asking for rec's reply (a pull, after any wait;
+// a reply holder's call) by the Pull move: OBJECT_NOT_EXIST if the request
+// is gone, BAD_OPERATION for another operation than its own, a premature
+// return while its reply is not ready, else the stored reply. A read
+// trashes the request unless RequestManualTrash keeps it (then polling is
+// idempotent) or the call is on a reply holder (the callback's return
+// trashes it): the request leaves memory at once, so no poll after this
+// read sees it, and it is trashed once the reply has reached the socket,
+// from where the kernel delivers it even if the agent dies. A reply lost
+// before that puts it back: nothing acknowledged is lost. The price is
+// the window between that write and the deletion's commit: a crash there
+// lets the client read the result once more after the restart
+// (at-least-once reads).
 //
-// last says whether this read leaves the request without a reply (it
-// trashes it, or the recipient's callback will): the reply then carries
-// NMNoMoreReply, for Current::no_more_reply.
-func (a *Agent) readStored(req *giop.ServerRequest, rec *requestRecord, last bool) error {
+// rec is the caller's copy of the request; ev carries the Pull's facts.
+func (a *Agent) pullMove(req *giop.ServerRequest, rec *requestRecord, ev lifecycle.Event, suppress bool) error {
+	ev.Kind = lifecycle.Pull
+	read, tr, next, ok := a.moveLive(rec.id, ev, nil)
+	if !ok {
+		return trashed(req) // the Pull of a request that is gone: Gone
+	}
+	for _, e := range tr.Effects()[next:] {
+		switch e.Kind {
+		case lifecycle.Gone:
+			return trashed(req)
+		case lifecycle.WrongOp:
+			return giop.NewSystemExceptionCause(giop.ExcBadOperation, nmproto.WrongOperation, giop.CompletedNo,
+				errors.New("the request's operation is "+rec.operation))
+		case lifecycle.Premature:
+			return a.premature(req, rec, suppress)
+		case lifecycle.Relay:
+			if tr.To != lifecycle.Reading {
+				return a.relayStored(req, rec, e.Last)
+			}
+			return a.readStored(req, rec, read, e.Last)
+		}
+	}
+	return trashed(req) // not reached: every Pull answers
+}
+
+// relayStored answers with the stored reply of a request the read leaves
+// as it is.
+func (a *Agent) relayStored(req *giop.ServerRequest, rec *requestRecord, last bool) error {
 	y, err := a.storedReply(rec)
 	if err != nil {
 		if errors.Is(err, storageErrNotFound) {
@@ -361,33 +448,51 @@ func (a *Agent) readStored(req *giop.ServerRequest, rec *requestRecord, last boo
 		}
 		return storeFailed(err)
 	}
-	reply, ok := a.relayReply(req, rec, y, last)
-	if ok && !rec.props.ManualTrash {
-		// Read means trashed — once the reply has reached the socket, from
-		// where the kernel delivers it even if the agent dies. A reply lost
-		// before that leaves the request pollable: nothing acknowledged is
-		// lost. The price is the window between that write and the
-		// deletion's commit: a crash there lets the client read the result
-		// once more after the restart (at-least-once reads).
-		// The request leaves memory now, so no poll after this read sees
-		// it, and is put back if the reply never reaches the socket.
-		read := a.forget(rec.id)
-		req.AfterReply(func(written bool) {
-			if read == nil {
-				return
-			}
-			a.goTracked(func() {
-				if !written {
-					a.restore(read)
-					return
-				}
-				crashPoint(CrashBeforeTrash)
-				a.trashRecords(read, true, true)
-				crashPoint(CrashAfterTrash)
-			})
-		})
-	}
+	reply, _ := a.relayReply(req, rec, y, last)
 	return reply
+}
+
+// readStored answers with the stored reply of read, a request the Pull
+// took out of memory (Reading), and carries out the Written move once
+// the reply is on the socket, or not.
+func (a *Agent) readStored(req *giop.ServerRequest, rec, read *requestRecord, last bool) error {
+	y, err := a.storedReply(rec)
+	if err != nil {
+		a.written(read, false, true, nil)
+		if errors.Is(err, storageErrNotFound) {
+			return trashed(req)
+		}
+		return storeFailed(err)
+	}
+	reply, ok := a.relayReply(req, rec, y, last)
+	if !ok {
+		a.written(read, false, true, nil) // cannot be relayed: pollable again
+		return reply
+	}
+	req.AfterReply(func(written bool) {
+		a.goTracked(func() { a.written(read, written, true, nil) })
+	})
+	return reply
+}
+
+// written is the Written move of read, a request out of memory while its
+// reply went to a caller: trashed once the reply reached the socket, else
+// put back — and, a reply handed over from memory (replyStored false, y
+// that reply), stored, so that it is pollable again.
+func (a *Agent) written(read *requestRecord, written, replyStored bool, y *replyRecord) {
+	tr, err := lifecycle.Step(read.life(), lifecycle.Event{Kind: lifecycle.Written, Written: written, ReplyStored: replyStored})
+	if err != nil {
+		return
+	}
+	read.state = tr.To // out of the table: this read's alone until Restore
+	a.carry(read, tr.Effects(), nil, nil)
+	switch {
+	case tr.To == lifecycle.Sending:
+		a.finish(read, y) // Store follows
+		a.log.Debug().Str("request", a.publicID(read.id)).Msg("agent: handed-over reply not delivered; the request stays pollable")
+	case tr.To != lifecycle.Trashed:
+		a.log.Debug().Str("request", a.publicID(read.id)).Msg("agent: reply not delivered; the request stays pollable")
+	}
 }
 
 // storedReply reads a request's reply from the store — or from memory,
@@ -486,30 +591,23 @@ func trashed(req *giop.ServerRequest) error {
 // is not there yet, so that the delegation hands it the reply as it
 // arrives — relayed at once, and never written: the request is then
 // trashed with one write instead of storing the reply and deleting it
-// after (two). Only a request whose reply nothing else needs qualifies:
-// no recipient to call back, no RequestManualTrash (reads that do not
-// trash); and only one caller at a time. It returns nil
-// when the reply must be waited for the usual way.
+// after (two). Only a request whose reply nothing else needs qualifies
+// (lifecycle.Request.Handable), one on its way (queued or sending), and
+// only one caller at a time. It returns nil when the reply must be waited
+// for the usual way.
 func (a *Agent) awaitReply(rec *requestRecord) *handoff {
-	if !handable(rec) {
+	if !rec.life().Handable() {
 		return nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	r := a.groups.Value(rec.id)
-	if r == nil || (r.state != stateAccepted && r.state != stateSending) || a.pullers[rec.id] != nil {
+	if r == nil || (r.state != lifecycle.Queued && r.state != lifecycle.Sending) || a.pullers[rec.id] != nil {
 		return nil
 	}
 	h := &handoff{ready: newReady()}
 	a.pullers[rec.id] = h
 	return h
-}
-
-// handable reports whether a pull may be handed the request's reply
-// without reading it from the store: not when a recipient is to be
-// called with it (or its reply dropped), nor when reads do not trash.
-func handable(rec *requestRecord) bool {
-	return rec.recipient.IsNil() && !rec.props.ManualTrash
 }
 
 // storingReply is a reply being written by finish. A pull that comes
@@ -522,17 +620,24 @@ type storingReply struct {
 	stored chan struct{} // closed by finish once the write is done (or failed)
 }
 
-// takeStoring takes the reply of a live request that is being written,
-// if there is one; only one caller gets it.
-func (a *Agent) takeStoring(id poller.ID) *storingReply {
+// takeStoring is the Take of a reply being written, if the live request
+// has one: the request leaves memory for this read (Reading; the Take's
+// Forget, under a.mu with the step), and only one caller gets it.
+func (a *Agent) takeStoring(id poller.ID) (*storingReply, *requestRecord) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := a.storing[id]
-	if s == nil || a.groups.Value(id) == nil {
-		return nil
+	s, r := a.storing[id], a.groups.Value(id)
+	if s == nil || r == nil {
+		return nil, nil
 	}
+	tr, err := lifecycle.Step(r.life(), lifecycle.Event{Kind: lifecycle.Take})
+	if err != nil {
+		return nil, nil
+	}
+	r.state = tr.To
 	delete(a.storing, id)
-	return s
+	a.forgetLocked(id) // no ticket: its delegation is done
+	return s, r
 }
 
 // waitPuller waits up to timeout for the reply to be handed over, and
@@ -551,31 +656,44 @@ func (a *Agent) waitPuller(ctx context.Context, id poller.ID, h *handoff, timeou
 	return y, told && y == nil
 }
 
-// handToPuller gives a delegation's reply to the caller waiting for it on
-// the poller, if there is one still waiting.
+// handToPuller offers a delegation's reply to the caller waiting for it
+// on the poller, if there is one still waiting; taken, it is the HandOver
+// move (the request is handed over, and that caller's Take follows). Under
+// a.mu, so that the Take finds the move made: deliver never blocks.
 func (a *Agent) handToPuller(id poller.ID, y *replyRecord) bool {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	h := a.pullers[id]
 	delete(a.pullers, id)
-	a.mu.Unlock()
-	return h != nil && h.deliver(y)
+	if h == nil || !h.deliver(y) {
+		return false
+	}
+	if r := a.groups.Value(id); r != nil {
+		if tr, err := lifecycle.Step(r.life(), lifecycle.Event{Kind: lifecycle.HandOver}); err == nil {
+			r.state = tr.To
+		}
+	}
+	return true
 }
 
-// readHanded answers a pull with the reply handed over by the
-// delegation (stored nil), or taken while finish writes it (stored closes
-// when that write is done), and trashes the request once the reply has
-// reached the socket. Should it not get there (or not be relayable), the
-// reply is stored and the request is pollable again: nothing is lost. A
-// crash before the trash is stored leaves the request as it was stored
+// readHanded answers a pull with the reply handed over by the delegation
+// (stored nil; the Take of the handed request here), or taken while
+// finish writes it (read already taken by takeStoring; stored closes when
+// that write is done), and trashes the request once the reply has reached
+// the socket (Written). Should it not get there (or not be relayable),
+// the reply is stored and the request is pollable again: nothing is lost.
+// A crash before the trash is stored leaves the request as it was stored
 // before its reply — caught mid-delegation, so its result after the
 // restart is COMM_FAILURE/MAYBE (RELIABILITY.md) — or, once a reply taken
 // while written is on disk, with that reply; only a caller that polls
 // again after reading the real result can see either.
-func (a *Agent) readHanded(req *giop.ServerRequest, rec *requestRecord, y *replyRecord, stored <-chan struct{}) error {
+func (a *Agent) readHanded(req *giop.ServerRequest, rec, read *requestRecord, y *replyRecord, stored <-chan struct{}) error {
 	a.metrics.handed.Inc() // before the reply goes out: whoever sees it sees the count
-	read := a.forget(rec.id)
 	if read == nil {
-		return trashed(req) // destroyed while the reply was on its way
+		var ok bool
+		if read, _, _, ok = a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.Take}, nil); !ok {
+			return trashed(req) // destroyed while the reply was on its way
+		}
 	}
 	// after runs once the reply is on the socket (written) or not; a
 	// reply taken while being written is first left to finish writing.
@@ -583,13 +701,7 @@ func (a *Agent) readHanded(req *giop.ServerRequest, rec *requestRecord, y *reply
 		if stored != nil {
 			<-stored
 		}
-		if !written {
-			a.restoreReplied(read, y)
-			return
-		}
-		crashPoint(CrashBeforeTrash)
-		a.trashRecords(read, stored != nil, true)
-		crashPoint(CrashAfterTrash)
+		a.written(read, written, stored != nil, y)
 	}
 	reply, ok := a.relayReply(req, rec, y, true)
 	if !ok {
@@ -600,16 +712,6 @@ func (a *Agent) readHanded(req *giop.ServerRequest, rec *requestRecord, y *reply
 		a.goTracked(func() { after(written) })
 	})
 	return reply
-}
-
-// restoreReplied puts back a request whose handed-over reply did not
-// reach its caller, and stores that reply: it is pollable again.
-func (a *Agent) restoreReplied(r *requestRecord, y *replyRecord) {
-	a.mu.Lock()
-	a.reinsert(r, false)
-	a.mu.Unlock()
-	a.finish(r, y)
-	a.log.Debug().Str("request", a.publicID(r.id)).Msg("agent: handed-over reply not delivered; the request stays pollable")
 }
 
 // requestServant is a request object (from create_request) or a poller.
@@ -630,19 +732,25 @@ func (s *requestServant) Invoke(ctx context.Context, req *giop.ServerRequest) er
 	a.mu.Lock()
 	r := a.groups.Value(s.id)
 	var rec requestRecord
+	first := false
 	if r != nil {
+		if !s.poller {
+			// The Claim of the first call, so a concurrent one pulls
+			// instead.
+			if tr, err := lifecycle.Step(r.life(), lifecycle.Event{Kind: lifecycle.Claim}); err == nil {
+				r.state, first = tr.To, true
+			}
+		}
 		rec = *r
-	}
-	first := r != nil && !s.poller && r.state == stateCreated
-	if first {
-		// Claim the first call, so a concurrent one pulls instead.
-		r.state = stateAccepted
 	}
 	a.mu.Unlock()
 	if r == nil {
 		return trashed(req)
 	}
 	info, err := reqInfo(req)
+	if first && err != nil {
+		a.unclaim(s.id)
+	}
 	if err != nil {
 		return err
 	}
@@ -651,16 +759,23 @@ func (s *requestServant) Invoke(ctx context.Context, req *giop.ServerRequest) er
 		err := a.send(ctx, req, &rec, info.WaitTimeout, false, targetLane(rec.target))
 		var x *giop.SystemException
 		if errors.As(err, &x) && x.Completed == giop.CompletedNo && x.Minor != nmproto.ReplyNotAvailable {
-			// Refused: the request object may be invoked again.
-			a.mu.Lock()
-			if r := a.groups.Value(s.id); r != nil && r.state == stateAccepted {
-				r.state = stateCreated
-			}
-			a.mu.Unlock()
+			a.unclaim(s.id)
 		}
 		return err
 	}
 	return a.pull(ctx, req, &rec)
+}
+
+// unclaim is the Refuse of a request object's first call: still claimed
+// (not accepted), it may be invoked again.
+func (a *Agent) unclaim(id poller.ID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r := a.groups.Value(id); r != nil && r.state == lifecycle.Claimed {
+		if tr, err := lifecycle.Step(r.life(), lifecycle.Event{Kind: lifecycle.Refuse}); err == nil {
+			r.state = tr.To
+		}
+	}
 }
 
 // pull serves a call on a poller: the real result once it is there, else,
@@ -668,8 +783,7 @@ func (s *requestServant) Invoke(ctx context.Context, req *giop.ServerRequest) er
 // Another operation than the request's is a polling failure.
 func (a *Agent) pull(ctx context.Context, req *giop.ServerRequest, rec *requestRecord) error {
 	if req.Operation() != rec.operation {
-		return giop.NewSystemExceptionCause(giop.ExcBadOperation, nmproto.WrongOperation, giop.CompletedNo,
-			errors.New("the poller's request is "+rec.operation))
+		return a.pullMove(req, rec, lifecycle.Event{WrongOperation: true}, false)
 	}
 	var wait uint32
 	suppress := false
@@ -701,7 +815,7 @@ func (a *Agent) awaitResult(ctx context.Context, req *giop.ServerRequest, rec *r
 		if h := a.awaitReply(rec); h != nil {
 			y, told := a.waitPuller(ctx, rec.id, h, poller.Timeout(wait))
 			if y != nil {
-				return a.readHanded(req, rec, y, nil)
+				return a.readHanded(req, rec, nil, y, nil)
 			}
 			if !told {
 				wait = 0 // waited already; the reply may have been stored meanwhile
@@ -709,18 +823,10 @@ func (a *Agent) awaitResult(ctx context.Context, req *giop.ServerRequest, rec *r
 			// Told: the reply is being stored, or the request is gone.
 		}
 		// A reply being written is taken now rather than after its flush.
-		if s := a.takeStoring(rec.id); s != nil {
-			return a.readHanded(req, rec, s.y, s.stored)
+		if s, read := a.takeStoring(rec.id); s != nil {
+			return a.readHanded(req, rec, read, s.y, s.stored)
 		}
 	}
-	if !a.groups.Wait(ctx, rec.id, poller.Timeout(wait)) {
-		a.mu.Lock()
-		live := a.groups.Value(rec.id) != nil
-		a.mu.Unlock()
-		if !live {
-			return trashed(req)
-		}
-		return a.premature(req, rec, suppress)
-	}
-	return a.readStored(req, rec, !rec.props.ManualTrash)
+	ready := a.groups.Wait(ctx, rec.id, poller.Timeout(wait))
+	return a.pullMove(req, rec, lifecycle.Event{Ready: ready}, suppress)
 }

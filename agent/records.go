@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"time"
 
+	"github.com/requestagent/requestagent/agent/lifecycle"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/poller"
 )
@@ -77,24 +78,6 @@ func (r *requestRecord) keys() (request, body, reply []byte) {
 	return buf[:q:q], buf[q:b:b], buf[b:len(buf):len(buf)]
 }
 
-// reqState is where a request is in its life.
-type reqState uint8
-
-const (
-	// stateCreated: made by create_request, not invoked yet.
-	stateCreated reqState = iota
-	// stateAccepted: stored and acknowledged, waiting for a delegation thread.
-	stateAccepted
-	// stateSending: being delegated; after a crash it may have run, so it
-	// becomes COMM_FAILURE/COMPLETED_MAYBE rather than being re-sent.
-	stateSending
-	// stateReplied: the reply is stored.
-	stateReplied
-	// stateDelivered: the reply was delivered to the recipient, and
-	// RequestManualTrash keeps the request.
-	stateDelivered
-)
-
 // proxyRecord is a live proxy: what its record stores (storedProxy,
 // stored.go) and what memory alone keeps.
 type proxyRecord struct {
@@ -155,7 +138,7 @@ type requestRecord struct {
 	operation string
 	oneway    bool
 	suppress  bool
-	state     reqState
+	state     lifecycle.State
 	// How the body was encoded: GIOP version, byte order, and its offset
 	// modulo 8 in the message it came in.
 	version   giop.Version
@@ -174,6 +157,22 @@ type requestRecord struct {
 	// identity is the TLS identity of the client that made the request
 	// (tls.go); "" over plain IIOP.
 	identity string
+}
+
+// state is where the live proxy is in its life (lifecycle.ProxyState):
+// its record keeps it as toBeDestroyed.
+func (p *proxyRecord) state() lifecycle.ProxyState {
+	if p.toBeDestroyed {
+		return lifecycle.ProxyDying
+	}
+	return lifecycle.ProxyLive
+}
+
+// life is what the lifecycle core knows of the request, for a step
+// (lifecycle.Step); the shell keeps the state the step returns.
+func (r *requestRecord) life() lifecycle.Request {
+	return lifecycle.Request{State: r.state, Oneway: r.oneway, Object: r.proxyID == (poller.ID{}),
+		Recipient: !r.recipient.IsNil(), ManualTrash: r.props.ManualTrash, Created: r.created, RepliedAt: r.repliedAt}
 }
 
 // replyRecord is a reply, live: what the target answered, or the system

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/requestagent/requestagent/agent/lifecycle"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
@@ -23,9 +24,9 @@ func testRecords() (*proxyRecord, []*requestRecord) {
 	p.group = proxyGroup(p.id)
 	ofProxy := &requestRecord{id: newID(), proxyID: p.id, group: p.group, tag: "t\x00\xff", cookie: "c",
 		target: p.target, repoID: p.repoID, recipient: p.recipient, props: p.props, operation: "add_stock",
-		state: stateReplied, version: giop.V1_1, little: false, bodyAlign: 4, created: 1234567890}
+		state: lifecycle.Replied, version: giop.V1_1, little: false, bodyAlign: 4, created: 1234567890}
 	made := &requestRecord{id: newID(), group: namedGroup("g"), target: target, repoID: "IDL:Other:1.0",
-		recipient: &giop.IOR{}, operation: "op", oneway: true, suppress: true, state: stateAccepted,
+		recipient: &giop.IOR{}, operation: "op", oneway: true, suppress: true, state: lifecycle.Queued,
 		version: giop.V1_2, little: true, bodyAlign: -1, created: -5}
 	return p, []*requestRecord{ofProxy, made}
 }
@@ -53,6 +54,27 @@ func TestRequestRecord_RoundTrip(t *testing.T) {
 			if of != nil && want.proxyID == p.id && (got.target != p.target || got.recipient != p.recipient) {
 				t.Fatal("a request of a known proxy has references of its own")
 			}
+		}
+	}
+}
+
+// TestRequestRecord_MemoryStateRefused: a record whose state is one only
+// memory knows (or none) is corrupt, and says so, rather than come back
+// in a state recovery has no move for.
+func TestRequestRecord_MemoryStateRefused(t *testing.T) {
+	_, recs := testRecords()
+	for st := lifecycle.New; st <= lifecycle.Trashed+1; st++ {
+		r := *recs[1]
+		r.state = st
+		if _, err := decodeRequest(r.encode(), nil); !errors.Is(err, ErrCorruptRecord) {
+			t.Errorf("a record in state %v: %v, want ErrCorruptRecord", st, err)
+		}
+	}
+	for st := lifecycle.Created; st <= lifecycle.Delivered; st++ {
+		r := *recs[1]
+		r.state = st
+		if _, err := decodeRequest(r.encode(), nil); err != nil {
+			t.Errorf("a record in state %v: %v", st, err)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/requestagent/requestagent/agent/lifecycle"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
@@ -20,6 +21,14 @@ import (
 // until a resumed request needs its own.
 func (a *Agent) recoverState() error {
 	var resume, unknown, callbacks []*requestRecord
+	// A move whose rest waits until every record is back (a oneway caught
+	// mid-delegation, trashed): its request and where its effects resume.
+	type rest struct {
+		r    *requestRecord
+		tr   lifecycle.Transition
+		next int
+	}
+	var rests []rest
 	replied := 0
 	err := a.store.Scan(prefixProxy, func(k, v []byte) error {
 		p, err := decodeProxy(v)
@@ -61,28 +70,34 @@ func (a *Agent) recoverState() error {
 				a.reqBindings[r.id] = b
 			}
 		}
-		ready := false
-		switch r.state {
-		case stateAccepted:
-			resume = append(resume, r)
-		case stateSending:
-			unknown = append(unknown, r)
-		case stateReplied:
-			r.repliedAt = now
-			ready = true
-			if !r.recipient.IsNil() {
-				callbacks = append(callbacks, r)
-			}
-		case stateDelivered:
-			r.repliedAt = now
-			ready = true
-		}
-		if a.reinsert(r, ready) {
-			// Cannot happen for records the agent wrote.
-			a.log.Warn().Str("request", a.publicID(r.id)).Msg("agent: recovered request's tag clashes; added untagged")
-		}
-		if r.state == stateReplied {
+		if r.state == lifecycle.Replied {
 			replied++
+		}
+		if r.state == lifecycle.Replied || r.state == lifecycle.Delivered {
+			r.repliedAt = now
+		}
+		tr, err := lifecycle.Step(r.life(), lifecycle.Event{Kind: lifecycle.Recover})
+		if err != nil {
+			return fmt.Errorf("%w: request record under key %x in state %d", ErrCorruptRecord, k, r.state)
+		}
+		r.state = tr.To
+		for i, e := range tr.Effects() {
+			switch e.Kind {
+			case lifecycle.Restore:
+				if a.restoreLocked(r, e.Ready) {
+					// Cannot happen for records the agent wrote.
+					a.log.Warn().Str("request", a.publicID(r.id)).Msg("agent: recovered request's tag clashes; added untagged")
+				}
+			case lifecycle.Delegate:
+				resume = append(resume, r) // stored as queued: delegated in turn
+			case lifecycle.MaybeRun:
+				unknown = append(unknown, r)
+			case lifecycle.CallBack:
+				callbacks = append(callbacks, r) // pending callbacks are retried
+			default:
+				rests = append(rests, rest{r, tr, i})
+				return nil
+			}
 		}
 		return nil
 	})
@@ -92,11 +107,11 @@ func (a *Agent) recoverState() error {
 	for _, r := range callbacks {
 		a.enqueueCallback(r) // pending callbacks are retried
 	}
+	for _, m := range rests {
+		a.carry(m.r, m.tr.Effects()[m.next:], nil, nil)
+	}
 	for _, r := range unknown {
-		if r.oneway {
-			a.trash(r.id)
-			continue
-		}
+		// It may have run: COMM_FAILURE/MAYBE is its result, stored.
 		a.finish(r, systemExceptionReply(giop.NewSystemException(giop.ExcCommFailure, nmproto.TargetConnectionLost, giop.CompletedMaybe)))
 	}
 	for _, r := range resume {
@@ -117,7 +132,7 @@ func (a *Agent) recoverState() error {
 		}
 	}
 	a.log.Info().Int("proxies", len(a.proxies)).Int("requests", a.groups.Count()).
-		Int("resumed", len(resume)).Int("maybe_run", len(unknown)).Int("replies", replied).
+		Int("resumed", len(resume)).Int("maybe_run", len(unknown)+len(rests)).Int("replies", replied).
 		Msg("agent: state recovered")
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/requestagent/requestagent/agent/lifecycle"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/peers"
 	"github.com/requestagent/requestagent/storage"
@@ -61,7 +62,7 @@ func BenchmarkScale_PendingRequests(b *testing.B) {
 	ctx := context.Background()
 	for i := range n {
 		r := &requestRecord{id: newID(), proxyID: p.id, group: proxyGroup(p.id), target: target,
-			repoID: p.repoID, operation: "add_stock", state: stateReplied, version: giop.V1_2, little: true, created: time.Now().UnixNano()}
+			repoID: p.repoID, operation: "add_stock", state: lifecycle.Replied, version: giop.V1_2, little: true, created: time.Now().UnixNano()}
 		qKey, bKey, yKey := r.keys()
 		batch.Set(qKey, r.encode())
 		batch.Set(bKey, body)

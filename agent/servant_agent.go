@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/requestagent/requestagent/agent/lifecycle"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
@@ -149,26 +150,32 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 		return badParam(nmproto.BadProperty, err.Error())
 	}
 	rec.group = a.callerGroup(req.Conn, groupName)
-	rec.state = stateCreated
+	rec.state = lifecycle.New
 	if err := a.addLive(rec); err != nil {
 		if err == errDuplicateTag {
 			return userException(a.repo.DuplicatedRequestTag)
 		}
 		return err
 	}
-	var b storage.Batch
-	b.Set(rec.key(prefixRequest), rec.encode())
-	if err := a.commit(&b); err != nil {
-		a.dropLive(rec)
-		return storeFailed(err)
-	}
+	tr, _ := lifecycle.Step(rec.life(), lifecycle.Event{Kind: lifecycle.Create})
+	rec.state = tr.To // not yet published: nobody else reads it
 	var rebound []*binding
-	a.mu.Lock()
-	a.groups.SetValue(rec.id, rec)
-	if rec.bound {
-		a.reqBindings[rec.id], rebound = a.bind(req.Conn, rec.recipient)
+	for _, e := range tr.Effects() {
+		switch e.Kind {
+		case lifecycle.Write:
+			if err := a.commit(recordBatch(rec, e.Keys, nil, nil)); err != nil {
+				a.dropLive(rec) // the Refuse of a request never stored
+				return storeFailed(err)
+			}
+		case lifecycle.Publish:
+			a.mu.Lock()
+			a.groups.SetValue(rec.id, rec)
+			if rec.bound {
+				a.reqBindings[rec.id], rebound = a.bind(req.Conn, rec.recipient)
+			}
+			a.mu.Unlock()
+		}
 	}
-	a.mu.Unlock()
 	a.rearm(rebound)
 	a.log.Debug().Str("request", a.publicID(rec.id)).Str("group", groupName).Str("repo_id", rec.repoID).Msg("agent: request created")
 	req.Results().WriteIOR(a.targetIOR(keyRequest, rec.id, rec.repoID, rec.target))
@@ -255,19 +262,26 @@ func (a *Agent) createProxy(ctx context.Context, req *giop.ServerRequest) error 
 		a.log.Info().Err(err).Msg("agent: create_request_proxy refused: InvalidProperty")
 		return a.invalidProperty(err)
 	}
-	var b storage.Batch
-	b.Set(proxyKey(p.id), p.encode())
-	if err := a.commit(&b); err != nil {
-		return storeFailed(err)
-	}
+	_, tr, _ := lifecycle.StepProxy(lifecycle.ProxyNew, lifecycle.ProxyEvent{Kind: lifecycle.ProxyCreate})
 	var rebound []*binding
-	a.mu.Lock()
-	a.proxies[p.id] = p
-	a.receivers[p.receiverID] = p
-	if p.bound {
-		p.binding, rebound = a.bind(req.Conn, p.recipient)
+	for _, e := range tr.Effects() {
+		switch e.Kind {
+		case lifecycle.Write: // stored before anything can find it
+			var b storage.Batch
+			b.Set(proxyKey(p.id), p.encode())
+			if err := a.commit(&b); err != nil {
+				return storeFailed(err)
+			}
+		case lifecycle.Publish:
+			a.mu.Lock()
+			a.proxies[p.id] = p
+			a.receivers[p.receiverID] = p
+			if p.bound {
+				p.binding, rebound = a.bind(req.Conn, p.recipient)
+			}
+			a.mu.Unlock()
+		}
 	}
-	a.mu.Unlock()
 	a.rearm(rebound)
 	a.log.Debug().Str("proxy", a.publicID(p.id)).Str("repo_id", p.repoID).Bool("bound", p.bound).Msg("agent: proxy created")
 	req.Results().WriteIOR(a.ior(a.repo.RequestProxy, objectKey(keyProxy, p.id)))

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 
+	"github.com/requestagent/requestagent/agent/lifecycle"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
@@ -93,13 +94,26 @@ func (a *Agent) destroyProxy(id poller.ID, destroyRequests bool) error {
 		a.mu.Unlock()
 		return proxyGone()
 	}
-	p.toBeDestroyed = true
+	next, tr, err := lifecycle.StepProxy(p.state(), lifecycle.ProxyEvent{Kind: lifecycle.ProxyDestroy})
+	if err != nil {
+		// To be destroyed already (an operator's destroy of a proxy its
+		// client destroyed): its requests went above, and it goes with
+		// its last one.
+		a.mu.Unlock()
+		a.maybeReapProxy(id)
+		return nil
+	}
+	p.toBeDestroyed = next == lifecycle.ProxyDying
 	rec := p.encode()
 	a.mu.Unlock()
-	var b storage.Batch
-	b.Set(proxyKey(id), rec)
-	if err := a.commit(&b); err != nil {
-		return storeFailed(err)
+	for _, e := range tr.Effects() {
+		if e.Kind == lifecycle.Write {
+			var b storage.Batch
+			b.Set(proxyKey(id), rec)
+			if err := a.commit(&b); err != nil {
+				return storeFailed(err)
+			}
+		}
 	}
 	a.maybeReapProxy(id)
 	return nil

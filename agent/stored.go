@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/requestagent/requestagent/agent/lifecycle"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
@@ -165,7 +166,7 @@ type storedRequest struct {
 	operation string
 	oneway    bool
 	suppress  bool
-	state     reqState
+	state     lifecycle.State
 	version   giop.Version
 	little    bool
 	bodyAlign int8
@@ -287,7 +288,7 @@ func (s *storedRequest) decode(b []byte, proxyOf func(poller.ID) *proxyRecord) e
 	s.operation = d.String()
 	s.oneway = d.Bool()
 	s.suppress = d.Bool()
-	s.state = reqState(d.Octet())
+	s.state = lifecycle.State(d.Octet())
 	s.version = giop.Version{Major: d.Octet(), Minor: d.Octet()}
 	s.little = d.Bool()
 	s.bodyAlign = int8(d.Octet())
@@ -310,6 +311,11 @@ func (s *storedRequest) decode(b []byte, proxyOf func(poller.ID) *proxyRecord) e
 	}
 	if err := d.Err(); err != nil {
 		return fmt.Errorf("%w: request: %v", ErrCorruptRecord, err)
+	}
+	if !s.state.Stored() {
+		// One of the moments only memory knows (lifecycle.State), or no
+		// state at all: nothing the agent writes.
+		return fmt.Errorf("%w: request: state %d", ErrCorruptRecord, s.state)
 	}
 	return nil
 }

@@ -18,8 +18,8 @@ const (
 	// Forget: take it out of the table: nothing finds it any more, and a
 	// request waiting for a thread leaves the line.
 	Forget
-	// Restore: put it (back) in the table, ready for polls if it has a
-	// reply.
+	// Restore: put it (back) in the table; ready for polls with
+	// Effect.Ready.
 	Restore
 	// Ready: its reply is there for polls and waiting pulls.
 	Ready
@@ -154,6 +154,8 @@ type Effect struct {
 	Joining bool
 	// Last: the Relay's reply is the request's last (NMNoMoreReply).
 	Last bool
+	// Ready: the Restore puts it back with its reply ready for polls.
+	Ready bool
 }
 
 // String writes the effect as the tests do: "write q b", "crash
@@ -171,6 +173,10 @@ func (e Effect) String() string {
 	case Relay:
 		if e.Last {
 			s += " last"
+		}
+	case Restore:
+		if e.Ready {
+			s += " ready"
 		}
 	}
 	return s
@@ -222,4 +228,5 @@ func joining(k Keys) Effect { return Effect{Kind: Delete, Keys: k, Joining: true
 func do(k EffectKind) Effect {
 	return Effect{Kind: k}
 }
-func relay(last bool) Effect { return Effect{Kind: Relay, Last: last} }
+func relay(last bool) Effect    { return Effect{Kind: Relay, Last: last} }
+func restore(ready bool) Effect { return Effect{Kind: Restore, Ready: ready} }

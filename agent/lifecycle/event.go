@@ -25,13 +25,14 @@ const (
 	// Dispatch: a queued request got a delegation thread.
 	Dispatch
 	// Answer: the target answered (or the agent made the request's
-	// result a system exception: unreachable, connection lost).
+	// result a system exception: unreachable, connection lost). Store
+	// follows, unless the answer is offered and taken (HandOver).
 	Answer
 	// HandOver: the waiting caller (WaitReply) or pull took the answer
 	// offered to it.
 	HandOver
-	// Store: the answer is to be stored — nobody took it — or, with
-	// Event.Dropped, dropped for the recipient.
+	// Store: the answer is to be stored — nobody took it, or it could not
+	// be offered — or, with Event.Dropped, dropped for the recipient.
 	Store
 	// Pull: a call on the poller, request object or reply holder asking
 	// for the reply, after any wait (Event.WrongOperation, Event.Holder).
@@ -88,9 +89,11 @@ type Event struct {
 	// WaitReply (Accept): the proxy has WaitReply and the call a non-zero
 	// wait timeout.
 	WaitReply bool
-	// Dropped (Answer, Store): ReplyDropping filters this reply out for
-	// the recipient.
+	// Dropped (Store): ReplyDropping filters this reply out for the
+	// recipient.
 	Dropped bool
+	// Ready (Pull): the reply is ready for polls — its Ready carried out.
+	Ready bool
 	// WrongOperation (Pull): the call names another operation than the
 	// request's.
 	WrongOperation bool

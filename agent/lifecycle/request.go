@@ -18,10 +18,10 @@ type Request struct {
 	Created, RepliedAt int64
 }
 
-// handable reports whether the request's reply may go to a waiting pull
+// Handable reports whether the request's reply may go to a waiting pull
 // from memory, never read from the store: not when a recipient is to be
 // called with it (or its reply dropped), nor when reads do not trash.
-func (r Request) handable() bool { return !r.Recipient && !r.ManualTrash }
+func (r Request) Handable() bool { return !r.Recipient && !r.ManualTrash }
 
 // live reports whether the request is in the table of live requests,
 // where a trash finds it.
@@ -138,11 +138,10 @@ func Step(r Request, ev Event) (Transition, error) {
 		case r.Oneway:
 			t.To = Trashed
 			t.add(do(Forget), del(AllKeys), do(Reap))
-		case s == Unstored || r.handable():
+		case s == Unstored || r.Handable():
 			t.add(do(Offer))
-		default:
-			t = storeOrDrop(t, r, ev.Dropped)
 		}
+		// Else, as when nobody takes the offer, Store follows.
 		return t, nil
 
 	case HandOver:
@@ -158,7 +157,21 @@ func Step(r Request, ev Event) (Transition, error) {
 		if s != Sending {
 			break
 		}
-		return storeOrDrop(t, r, ev.Dropped), nil
+		if ev.Dropped && r.Recipient {
+			// ReplyDropping filters what is sent to the recipient
+			// (docs/native-messaging.md): a dropped reply is neither
+			// delivered nor kept (no poller was handed out for it), and
+			// its request is trashed.
+			t.To = Trashed
+			t.add(do(Forget), del(AllKeys), do(Reap))
+			return t, nil
+		}
+		t.To = Replied
+		t.add(write(ReplyKey|RecordKey), crash(AfterReply), do(Ready))
+		if r.Recipient {
+			t.add(do(CallBack))
+		}
+		return t, nil
 
 	case Pull:
 		switch {
@@ -166,7 +179,9 @@ func Step(r Request, ev Event) (Transition, error) {
 			t.add(do(Gone))
 		case ev.WrongOperation:
 			t.add(do(WrongOp))
-		case s != Replied && s != Delivered:
+		case s != Replied && s != Delivered || !ev.Ready:
+			// Not there yet; memory says replied while the reply's write
+			// is on its way, and the reply is ready once it is done.
 			t.add(do(Premature))
 		case ev.Holder:
 			// A callback's read never trashes: the call back's return does.
@@ -182,7 +197,7 @@ func Step(r Request, ev Event) (Transition, error) {
 		return t, nil
 
 	case Take:
-		if s != Handed && (s != Replied || !r.handable()) {
+		if s != Handed && (s != Replied || !r.Handable()) {
 			break
 		}
 		t.To = Reading
@@ -197,13 +212,14 @@ func Step(r Request, ev Event) (Transition, error) {
 		case !ev.Written && ev.ReplyStored:
 			// Not delivered: pollable again, as if never read.
 			t.To = Replied
-			t.add(do(Restore))
+			t.add(restore(true))
 			return t, nil
 		case !ev.Written:
-			// A handed reply not delivered is stored: pollable again.
+			// A handed reply not delivered: back as it was stored, and
+			// Store follows — pollable again once the reply is written.
 			t.To = Sending
-			t.add(do(Restore))
-			return stored(t, r), nil
+			t.add(restore(false))
+			return t, nil
 		}
 		keys := RecordKey | BodyKey
 		if ev.ReplyStored {
@@ -245,14 +261,14 @@ func Step(r Request, ev Event) (Transition, error) {
 	case Recover:
 		switch s {
 		case Created:
-			t.add(do(Restore))
+			t.add(restore(false))
 		case Queued:
 			// Acknowledged, never refused for room: delegated in turn.
-			t.add(do(Restore), do(Delegate))
+			t.add(restore(false), do(Delegate))
 		case Sending:
 			// It may have run: its result is COMM_FAILURE/MAYBE, never a
 			// second call.
-			t.add(do(Restore))
+			t.add(restore(false))
 			if r.Oneway {
 				t.To = Trashed
 				t.add(do(Forget), del(AllKeys), do(Reap))
@@ -260,40 +276,16 @@ func Step(r Request, ev Event) (Transition, error) {
 				t.add(do(MaybeRun))
 			}
 		case Replied:
-			t.add(do(Restore))
+			t.add(restore(true))
 			if r.Recipient {
 				t.add(do(CallBack))
 			}
 		case Delivered:
-			t.add(do(Restore))
+			t.add(restore(true))
 		default:
 			return t, ErrNotApplicable
 		}
 		return t, nil
 	}
 	return Transition{To: s}, ErrNotApplicable
-}
-
-// storeOrDrop adds to t the storing of a reply, or its drop: ReplyDropping
-// filters what is sent to the recipient (docs/native-messaging.md), so a
-// dropped reply is neither delivered nor kept (no poller was handed out
-// for it), and its request is trashed.
-func storeOrDrop(t Transition, r Request, dropped bool) Transition {
-	if dropped && r.Recipient {
-		t.To = Trashed
-		t.add(do(Forget), del(AllKeys), do(Reap))
-		return t
-	}
-	return stored(t, r)
-}
-
-// stored adds the storing of a reply to t: written with the request's
-// record, made ready, and called back.
-func stored(t Transition, r Request) Transition {
-	t.To = Replied
-	t.add(write(ReplyKey|RecordKey), crash(AfterReply), do(Ready))
-	if r.Recipient {
-		t.add(do(CallBack))
-	}
-	return t
 }

@@ -101,6 +101,8 @@ func parseEvent(d *datadriven.TestData, args []datadriven.CmdArg) Event {
 			ev.Written = true
 		case "reply-stored":
 			ev.ReplyStored = true
+		case "ready":
+			ev.Ready = true
 		default:
 			d.Fatalf(nil, "unknown fact %q", a.Key)
 		}
@@ -111,6 +113,9 @@ func parseEvent(d *datadriven.TestData, args []datadriven.CmdArg) Event {
 // step applies one event and returns the move as the scenario files
 // print it.
 func (s *sim) step(ev Event) string {
+	if ev.Kind == Pull && s.ready {
+		ev.Ready = true // the model knows whether the reply is ready
+	}
 	from := s.r.State
 	t, err := Step(s.r, ev)
 	if err != nil {
@@ -162,9 +167,10 @@ func (s *sim) apply(e Effect) bool {
 		if e.Keys&ReplyKey != 0 {
 			s.storedReply = ""
 		}
-	case Publish, Restore:
-		s.inTable = true
-		s.ready = s.r.State == Replied || s.r.State == Delivered
+	case Publish:
+		s.inTable, s.ready = true, false
+	case Restore:
+		s.inTable, s.ready = true, e.Ready
 	case Forget:
 		s.inTable, s.ready = false, false
 	case Ready:
@@ -259,6 +265,9 @@ func (s *sim) drain(out *strings.Builder, pull bool) {
 		// reaches the socket.
 		switch {
 		case s.crashed:
+		case (ev.Kind == Answer || ev.Kind == Written) && s.r.State == Sending && !slices.ContainsFunc(s.next, func(e Event) bool { return e.Kind == HandOver || e.Kind == Store }):
+			// Nobody was offered the answer (or the read failed): Store.
+			s.next = append(s.next, Event{Kind: Store})
 		case ev.Kind == HandOver && s.r.State == Unstored:
 			s.next = append(s.next, Event{Kind: Mature})
 		case ev.Kind == HandOver && s.r.State == Handed:
@@ -411,10 +420,11 @@ func runScenario(s **sim, d *datadriven.TestData) string {
 func allEvents() []Event {
 	var evs []Event
 	for k := range eventNames {
-		for facts := 0; facts < 1<<7; facts++ {
+		for facts := 0; facts < 1<<8; facts++ {
 			evs = append(evs, Event{Kind: EventKind(k),
 				Thread: facts&1 != 0, WaitReply: facts&2 != 0, Dropped: facts&4 != 0,
-				WrongOperation: facts&8 != 0, Holder: facts&16 != 0, Written: facts&32 != 0, ReplyStored: facts&64 != 0})
+				WrongOperation: facts&8 != 0, Holder: facts&16 != 0, Written: facts&32 != 0, ReplyStored: facts&64 != 0,
+				Ready: facts&128 != 0})
 		}
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Kind < evs[j].Kind })
