@@ -106,10 +106,10 @@ type Agent struct {
 	// pullers holds the callers waiting on a poller for a reply that is
 	// not there yet, to be handed it as it arrives (see pull).
 	pullers map[poller.ID]*handoff
-	// storing holds the replies being written (finish), for a pull that
-	// comes meanwhile to take (takeStoring).
-	storing map[poller.ID]*storingReply
-	// writing holds the requests whose replies finish is committing, so
+	// inFlight holds the replies being written (storeReply), for a pull that
+	// comes meanwhile to take (takeInFlight).
+	inFlight map[poller.ID]*storeInFlight
+	// writing holds the requests whose replies storeReply is committing, so
 	// that a trash meanwhile is undone after the commit, which would
 	// otherwise write the trashed request back (see trash).
 	writing map[poller.ID]*replyWrite
@@ -127,7 +127,7 @@ type Agent struct {
 	// once (forget), rather than leave a ticket that would later start
 	// the delegation of a request that is gone.
 	queued map[poller.ID]*ticket
-	// unstored holds the replies finish could not write, for reads to
+	// unstored holds the replies storeReply could not write, for reads to
 	// find (storedReply) until the request's records are deleted.
 	unstored map[poller.ID]*replyRecord
 
@@ -232,7 +232,7 @@ func Start(cfg Config) (*Agent, error) {
 		receivers:   make(map[poller.ID]*proxyRecord),
 		holders:     make(map[poller.ID]poller.ID),
 		pullers:     make(map[poller.ID]*handoff),
-		storing:     make(map[poller.ID]*storingReply),
+		inFlight:    make(map[poller.ID]*storeInFlight),
 		writing:     make(map[poller.ID]*replyWrite),
 		bindings:    make(map[string][]*binding),
 		reqBindings: make(map[poller.ID]*binding),
@@ -566,7 +566,7 @@ func (a *Agent) trash(id poller.ID) bool {
 	return true
 }
 
-// replyWrite is a reply finish is committing; a.mu guards trashed, set
+// replyWrite is a reply storeReply is committing; a.mu guards trashed, set
 // when the request is trashed meanwhile. Only trash sets it, not every
 // forget: a pull takes a request out of memory for the length of a read,
 // and puts it back if the read fails, so absence alone does not mean

@@ -159,14 +159,14 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 	}
 	a.metrics.callback("delivered")
 	a.log.Debug().Str("request", a.publicID(id)).Msg("agent: reply delivered to its recipient")
-	a.delivered(&rec)
+	a.calledBack(&rec)
 	return nil
 }
 
-// delivered is the CalledBack move: reply_available returned, and the
+// calledBack is the CalledBack move: reply_available returned, and the
 // request is trashed — unless RequestManualTrash keeps it: then it is
 // marked delivered, so a restart does not call the recipient again.
-func (a *Agent) delivered(rec *requestRecord) {
+func (a *Agent) calledBack(rec *requestRecord) {
 	var enc []byte
 	r, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.CalledBack}, func(live *requestRecord, tr *lifecycle.Transition) {
 		if tr.To == lifecycle.Delivered {

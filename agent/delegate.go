@@ -127,7 +127,7 @@ func (a *Agent) delegate(d *delegation, h *handoff) {
 		case lifecycle.Write:
 			// About to send: after a crash from here on, it may have run.
 			if err := a.commit(recordBatch(rec, e.Keys, nil, nil)); err != nil {
-				a.finish(rec, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
+				a.storeReply(rec, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
 				return
 			}
 			// A trash during the write, whose deletion that write may
@@ -143,21 +143,21 @@ func (a *Agent) delegate(d *delegation, h *handoff) {
 				var err error
 				if body, err = a.store.Get(rec.key(prefixBody)); err != nil {
 					a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: a queued request's body cannot be read")
-					a.finish(rec, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
+					a.storeReply(rec, systemExceptionReply(giop.NewSystemException(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo)))
 					return
 				}
 			}
 		case lifecycle.Crash:
 			crashAt(e.Point)
 		case lifecycle.Send:
-			a.sendToTarget(d, rec, body, h)
+			a.send(d, rec, body, h)
 		}
 	}
 }
 
-// sendToTarget is the Send effect: the call to the target, and the Answer move
+// send is the Send effect: the call to the target, and the Answer move
 // with what it answered.
-func (a *Agent) sendToTarget(d *delegation, rec *requestRecord, body []byte, h *handoff) {
+func (a *Agent) send(d *delegation, rec *requestRecord, body []byte, h *handoff) {
 	started := time.Now()
 	resp, err := a.invokeTarget(rec, body)
 	a.metrics.delegated(started)
@@ -204,10 +204,10 @@ func (a *Agent) sendToTarget(d *delegation, rec *requestRecord, body []byte, h *
 	}
 	// The offer to a pull waiting on the poller (only handable requests'
 	// pullers wait for one), else Store.
-	if tr.Has(lifecycle.Offer) && a.handToPuller(rec.id, y) {
+	if tr.Has(lifecycle.Offer) && a.offerToPuller(rec.id, y) {
 		return
 	}
-	a.finish(rec, y)
+	a.storeReply(rec, y)
 }
 
 // deleteTrashed deletes again the records of a request trashed while a
@@ -247,13 +247,13 @@ func replyLabel(y *replyRecord) string {
 	return "other"
 }
 
-// finish is the Store move: it stores a request's reply and makes it
+// storeReply is the Store move: it stores a request's reply and makes it
 // pollable — or drops it, per ReplyDropping, when it is due to a
 // recipient (lifecycle.Store). A reply read by polling is never dropped.
 // Every reply the agent stores is written here.
-func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
+func (a *Agent) storeReply(rec *requestRecord, y *replyRecord) {
 	dropped := !rec.recipient.IsNil() && drops(rec.props, y.status)
-	var s *storingReply
+	var s *storeInFlight
 	var w *replyWrite
 	_, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.Store, Dropped: dropped},
 		func(live *requestRecord, tr *lifecycle.Transition) {
@@ -266,13 +266,13 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 			if live.life().Handable() {
 				// A pull that comes while the reply is written takes it
 				// rather than wait for the flush (pull).
-				s = &storingReply{y: y, stored: make(chan struct{})}
-				a.storing[rec.id] = s
+				s = &storeInFlight{y: y, stored: make(chan struct{})}
+				a.inFlight[rec.id] = s
 			}
 			if h := a.pullers[rec.id]; h != nil {
 				// A caller began waiting after the delegation looked for
 				// one: it is told to look again, and takes this reply
-				// from storing.
+				// from inFlight.
 				delete(a.pullers, rec.id)
 				h.deliver(nil)
 			}
@@ -310,8 +310,8 @@ func (a *Agent) finish(rec *requestRecord, y *replyRecord) {
 		case lifecycle.Ready:
 			if s != nil {
 				a.mu.Lock()
-				if a.storing[rec.id] == s {
-					delete(a.storing, rec.id)
+				if a.inFlight[rec.id] == s {
+					delete(a.inFlight, rec.id)
 				}
 				a.mu.Unlock()
 				close(s.stored)
@@ -353,7 +353,7 @@ func (a *Agent) writeReply(b *storage.Batch, rec *requestRecord, y *replyRecord)
 	}
 }
 
-// beforeReplyCommit, nil but in tests, runs in finish between its check
+// beforeReplyCommit, nil but in tests, runs in storeReply between its check
 // that the request is live and the reply's commit: the window a trash may
 // land in (export_test.go).
 var beforeReplyCommit atomic.Pointer[func(a *Agent, id poller.ID)]

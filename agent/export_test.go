@@ -2,8 +2,8 @@ package agent
 
 import "github.com/requestagent/requestagent/poller"
 
-// TrashWhileReplyIsWritten makes the next reply finish writes have its
-// request trashed between finish's liveness check and its commit — the
+// TrashWhileReplyIsWritten makes the next reply storeReply writes have its
+// request trashed between storeReply's Store move and its commit — the
 // window of a trash that lands while the reply is written — and closes
 // done once it did. It undoes itself after that one reply.
 func TrashWhileReplyIsWritten(done chan<- struct{}) (undo func()) {

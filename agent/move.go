@@ -17,7 +17,7 @@ import (
 // moveLive steps the live request id on ev under a.mu and keeps its new
 // state; the transition's leading crash points and its Forget are carried
 // out under that same lock, so nothing finds the request between its move
-// and its leaving the table — in particular not finish, which would
+// and its leaving the table — in particular not storeReply, which would
 // otherwise write back a request being trashed. A move to Trashed marks a
 // reply being written meanwhile (replyWrite), whose commit may land after
 // the deletion. It returns the request, the transition and the index of

@@ -126,7 +126,7 @@ func TestRequests_QueuedRequestShownDelegating(t *testing.T) {
 }
 
 // TestTrash_WhileTheReplyIsWrittenStaysTrashed: a request trashed after
-// finish found it live and before its reply's commit — the commit then
+// storeReply found it live and before its reply's commit — the commit then
 // writes the request back — is deleted again once the commit is done:
 // nothing of it is left in the store, its poller finds it trashed after a
 // restart, and the reply is never made ready for anyone.
@@ -146,7 +146,7 @@ func TestTrash_WhileTheReplyIsWrittenStaysTrashed(t *testing.T) {
 	if p := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0)); !isSys(p.err, giop.ExcObjectNotExist, nmproto.RequestTrashed) {
 		t.Fatalf("pull of the trashed request: %+v, want OBJECT_NOT_EXIST/REQUEST_TRASHED", p)
 	}
-	e.agent.Close() // waits for the delegation, finish included
+	e.agent.Close() // waits for the delegation, storeReply included
 	wantTrashedAfterRestart(t, dir, cfg, e, sent.poller)
 }
 

@@ -56,7 +56,7 @@ func (s *receiverServant) Invoke(ctx context.Context, req *giop.ServerRequest) e
 		created:   time.Now().UnixNano(),
 		identity:  req.Conn.PeerIdentity(),
 	}
-	return a.send(ctx, req, rec, info.WaitTimeout, true, proxy.lane)
+	return a.accept(ctx, req, rec, info.WaitTimeout, true, proxy.lane)
 }
 
 // reqInfo returns the NMService req_info of a request to a typed receiver.
@@ -73,14 +73,14 @@ func reqInfo(req *giop.ServerRequest) (nmproto.ReqInfo, error) {
 	return c.ReqInfo, nil
 }
 
-// send accepts a request: it checks it can be relayed, takes a place in
+// accept is the Accept move of a request: it checks it can be relayed, takes a place in
 // the delegation queue, stores it durably, starts its delegation and
 // answers the client — with the mature reply if WaitReply and it comes in
 // time, else with a premature return. Nothing is stored when the request is
 // refused (IMP_LIMIT, duplicate tag, …).
 //
 // lane names the request's target for the queue's per-target bounds.
-func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestRecord, wait uint32, isNew bool, lane string) error {
+func (a *Agent) accept(ctx context.Context, req *giop.ServerRequest, rec *requestRecord, wait uint32, isNew bool, lane string) error {
 	arrived := time.Now()
 	rec.operation = req.Operation()
 	rec.oneway = !req.ResponseExpected()
@@ -130,7 +130,7 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	}
 	rec.state = tr.To // not yet published: nobody else reads it
 	if tr.To == lifecycle.Unstored {
-		return a.sendWaiting(ctx, req, rec, body, d, &tr, wait, arrived)
+		return a.acceptWaiting(ctx, req, rec, body, d, &tr, wait, arrived)
 	}
 	for _, e := range tr.Effects() {
 		switch e.Kind {
@@ -169,7 +169,7 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 	return nil
 }
 
-// sendWaiting is send for a call that may evolve into a 2PI (WaitReply
+// acceptWaiting is send for a call that may evolve into a 2PI (WaitReply
 // and a wait_timeout): the request is delegated at once, and a reply that
 // comes within the wait goes straight to the caller — the request is then
 // never written at all. Only when the wait ends without a reply is the
@@ -178,7 +178,7 @@ func (a *Agent) send(ctx context.Context, req *giop.ServerRequest, rec *requestR
 // the wait loses nothing acknowledged: the caller sees its connection
 // fail, as it would calling the target directly, and nothing is re-sent.
 // accepted is the Accept move that made it unstored.
-func (a *Agent) sendWaiting(ctx context.Context, req *giop.ServerRequest, rec *requestRecord,
+func (a *Agent) acceptWaiting(ctx context.Context, req *giop.ServerRequest, rec *requestRecord,
 	body []byte, d *delegation, accepted *lifecycle.Transition, wait uint32, arrived time.Time) error {
 	var h *handoff
 	for _, e := range accepted.Effects() {
@@ -488,7 +488,7 @@ func (a *Agent) written(read *requestRecord, written, replyStored bool, y *reply
 	a.carry(read, tr.Effects(), nil, nil)
 	switch {
 	case tr.To == lifecycle.Sending:
-		a.finish(read, y) // Store follows
+		a.storeReply(read, y) // Store follows
 		a.log.Debug().Str("request", a.publicID(read.id)).Msg("agent: handed-over reply not delivered; the request stays pollable")
 	case tr.To != lifecycle.Trashed:
 		a.log.Debug().Str("request", a.publicID(read.id)).Msg("agent: reply not delivered; the request stays pollable")
@@ -496,7 +496,7 @@ func (a *Agent) written(read *requestRecord, written, replyStored bool, y *reply
 }
 
 // storedReply reads a request's reply from the store — or from memory,
-// where finish keeps one it could not write (Agent.unstored).
+// where storeReply keeps one it could not write (Agent.unstored).
 func (a *Agent) storedReply(rec *requestRecord) (*replyRecord, error) {
 	raw, err := a.store.Get(rec.key(prefixReply))
 	if err != nil {
@@ -610,23 +610,24 @@ func (a *Agent) awaitReply(rec *requestRecord) *handoff {
 	return h
 }
 
-// storingReply is a reply being written by finish. A pull that comes
-// meanwhile takes it (takeStoring) rather than wait for the flush: the
+// storeInFlight is a reply being written by storeReply (a Store move in
+// flight). A pull that comes
+// meanwhile takes it (takeInFlight) rather than wait for the flush: the
 // reply is handed over as if it had come while the pull waited, and its
 // request is trashed once stored closes — after the reply's own write,
 // which the deletion must follow.
-type storingReply struct {
+type storeInFlight struct {
 	y      *replyRecord
-	stored chan struct{} // closed by finish once the write is done (or failed)
+	stored chan struct{} // closed by storeReply once the write is done (or failed)
 }
 
-// takeStoring is the Take of a reply being written, if the live request
+// takeInFlight is the Take of a reply being written, if the live request
 // has one: the request leaves memory for this read (Reading; the Take's
 // Forget, under a.mu with the step), and only one caller gets it.
-func (a *Agent) takeStoring(id poller.ID) (*storingReply, *requestRecord) {
+func (a *Agent) takeInFlight(id poller.ID) (*storeInFlight, *requestRecord) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s, r := a.storing[id], a.groups.Value(id)
+	s, r := a.inFlight[id], a.groups.Value(id)
 	if s == nil || r == nil {
 		return nil, nil
 	}
@@ -635,7 +636,7 @@ func (a *Agent) takeStoring(id poller.ID) (*storingReply, *requestRecord) {
 		return nil, nil
 	}
 	r.state = tr.To
-	delete(a.storing, id)
+	delete(a.inFlight, id)
 	a.forgetLocked(id) // no ticket: its delegation is done
 	return s, r
 }
@@ -656,11 +657,11 @@ func (a *Agent) waitPuller(ctx context.Context, id poller.ID, h *handoff, timeou
 	return y, told && y == nil
 }
 
-// handToPuller offers a delegation's reply to the caller waiting for it
+// offerToPuller offers a delegation's reply to the caller waiting for it
 // on the poller, if there is one still waiting; taken, it is the HandOver
 // move (the request is handed over, and that caller's Take follows). Under
 // a.mu, so that the Take finds the move made: deliver never blocks.
-func (a *Agent) handToPuller(id poller.ID, y *replyRecord) bool {
+func (a *Agent) offerToPuller(id poller.ID, y *replyRecord) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	h := a.pullers[id]
@@ -678,7 +679,7 @@ func (a *Agent) handToPuller(id poller.ID, y *replyRecord) bool {
 
 // readHanded answers a pull with the reply handed over by the delegation
 // (stored nil; the Take of the handed request here), or taken while
-// finish writes it (read already taken by takeStoring; stored closes when
+// storeReply writes it (read already taken by takeInFlight; stored closes when
 // that write is done), and trashes the request once the reply has reached
 // the socket (Written). Should it not get there (or not be relayable),
 // the reply is stored and the request is pollable again: nothing is lost.
@@ -696,7 +697,7 @@ func (a *Agent) readHanded(req *giop.ServerRequest, rec, read *requestRecord, y 
 		}
 	}
 	// after runs once the reply is on the socket (written) or not; a
-	// reply taken while being written is first left to finish writing.
+	// reply taken while being written is first left to storeReply to write.
 	after := func(written bool) {
 		if stored != nil {
 			<-stored
@@ -756,7 +757,7 @@ func (s *requestServant) Invoke(ctx context.Context, req *giop.ServerRequest) er
 	}
 	if first {
 		rec.suppress = info.Suppress
-		err := a.send(ctx, req, &rec, info.WaitTimeout, false, targetLane(rec.target))
+		err := a.accept(ctx, req, &rec, info.WaitTimeout, false, targetLane(rec.target))
 		var x *giop.SystemException
 		if errors.As(err, &x) && x.Completed == giop.CompletedNo && x.Minor != nmproto.ReplyNotAvailable {
 			a.unclaim(s.id)
@@ -823,7 +824,7 @@ func (a *Agent) awaitResult(ctx context.Context, req *giop.ServerRequest, rec *r
 			// Told: the reply is being stored, or the request is gone.
 		}
 		// A reply being written is taken now rather than after its flush.
-		if s, read := a.takeStoring(rec.id); s != nil {
+		if s, read := a.takeInFlight(rec.id); s != nil {
 			return a.readHanded(req, rec, read, s.y, s.stored)
 		}
 	}

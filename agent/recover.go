@@ -112,7 +112,7 @@ func (a *Agent) recoverState() error {
 	}
 	for _, r := range unknown {
 		// It may have run: COMM_FAILURE/MAYBE is its result, stored.
-		a.finish(r, systemExceptionReply(giop.NewSystemException(giop.ExcCommFailure, nmproto.TargetConnectionLost, giop.CompletedMaybe)))
+		a.storeReply(r, systemExceptionReply(giop.NewSystemException(giop.ExcCommFailure, nmproto.TargetConnectionLost, giop.CompletedMaybe)))
 	}
 	for _, r := range resume {
 		// Acknowledged requests are never refused for queue room. Their

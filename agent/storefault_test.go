@@ -37,7 +37,7 @@ func TestStoreFault_ReplyNotStoredIsStillRead(t *testing.T) {
 	defer e.agent.InjectStoreFault(nil)
 	release()
 	// unmask=FALSE reports without consuming: wait until the reply is
-	// ready, which is after finish has given up writing it.
+	// ready, which is after storeReply has given up writing it.
 	if tags, err := e.pollTags(proxy, nil, 20_000, false); err != nil || joined(tags) != "t" {
 		t.Fatalf("the reply never became ready: %v %v", tags, err)
 	}
