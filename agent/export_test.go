@@ -15,3 +15,17 @@ func TrashWhileReplyIsWritten(done chan<- struct{}) (undo func()) {
 	beforeReplyCommit.Store(&hook)
 	return func() { beforeReplyCommit.Store(nil) }
 }
+
+// TrashBeforeEvolve makes the next WaitReply call whose wait ends unstored
+// have its request trashed just before it would be stored (the Evolve
+// move) — the window of a trash during the wait — and closes done once it
+// did. It undoes itself after that one call.
+func TrashBeforeEvolve(done chan<- struct{}) (undo func()) {
+	hook := func(a *Agent, id poller.ID) {
+		beforeEvolve.Store(nil)
+		a.trash(id)
+		close(done)
+	}
+	beforeEvolve.Store(&hook)
+	return func() { beforeEvolve.Store(nil) }
+}

@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -148,6 +149,54 @@ func TestTrash_WhileTheReplyIsWrittenStaysTrashed(t *testing.T) {
 	}
 	e.agent.Close() // waits for the delegation, storeReply included
 	wantTrashedAfterRestart(t, dir, cfg, e, sent.poller)
+}
+
+// TestTrash_DuringAWaitReplyWaitIsNeverStored: a WaitReply call's
+// request, trashed while the call waits for its reply unstored, is not
+// written when the wait ends: the caller gets OBJECT_NOT_EXIST/
+// REQUEST_TRASHED completed MAYBE (it was sent), no poller, and nothing of
+// it is in the store or comes back after a restart. (It was written, and
+// came back.)
+func TestTrash_DuringAWaitReplyWaitIsNeverStored(t *testing.T) {
+	dir, cfg, e, _, _ := restartEnv(t)
+	rcv := e.receiver(e.mustProxy(boolProp(nmproto.PropWaitReply, true)))
+	release := e.sm.hold()
+	defer release()
+	done := make(chan struct{})
+	defer agent.TrashBeforeEvolve(done)()
+	r := e.call(rcv, "add_stock", reqInfoCtx("w", "", 20, false), addStockArgs("W", 1))
+	<-done
+	var x *giop.SystemException
+	if !errors.As(r.err, &x) || x.Name != giop.ExcObjectNotExist || x.Minor != nmproto.RequestTrashed ||
+		x.Completed != giop.CompletedMaybe || r.poller != nil {
+		t.Fatalf("the call whose request was trashed during its wait: %+v, want OBJECT_NOT_EXIST/REQUEST_TRASHED completed MAYBE, no poller", r)
+	}
+	release()
+	e.agent.Close()
+	wantTrashedAfterRestart(t, dir, cfg, e)
+}
+
+// TestCreateRequest_FirstCallWithBadContextStaysInvokable: a request
+// object's first call refused for a malformed NMService context leaves it
+// as created, and the next call is its first: sent to the target, not a
+// pull of a request that never went. (It stayed claimed for ever.)
+func TestCreateRequest_FirstCallWithBadContextStaysInvokable(t *testing.T) {
+	e := newEnv(t, agent.Config{})
+	reqObj := e.createRequest(t, "", "", "g", "")
+	bad := giop.ServiceContextList{{ID: nmproto.ServiceID, Data: []byte{0xff, 0xff, 0xff}}}
+	if r := e.call(reqObj, "add_stock", bad, addStockArgs("ACME", 1)); !isSys(r.err, giop.ExcBadParam, nmproto.BadContext) {
+		t.Fatalf("first call with a malformed context = %v, want BAD_PARAM/BAD_CONTEXT", r.err)
+	}
+	if r := e.call(reqObj, "add_stock", nil, addStockArgs("ACME", 1)); !isSys(r.err, giop.ExcNoResponse, nmproto.ReplyNotAvailable) {
+		t.Fatalf("the next call = %v, want its premature return", r.err)
+	}
+	group := "g"
+	if tags, err := e.pollTags(e.agentRef, &group, nmproto.WaitForever, false); err != nil || len(tags) != 1 {
+		t.Fatalf("RequestAgent::poll = %v, %v", tags, err)
+	}
+	if n := e.sm.calls.Load(); n != 1 {
+		t.Fatalf("the target ran %d calls, want 1: the second call was the first", n)
+	}
 }
 
 // wantTrashedAfterRestart checks, once e's agent is closed, that nothing

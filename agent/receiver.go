@@ -12,7 +12,6 @@ import (
 	"github.com/requestagent/requestagent/internal/timerpool"
 	"github.com/requestagent/requestagent/nmproto"
 	"github.com/requestagent/requestagent/poller"
-	"github.com/requestagent/requestagent/storage"
 )
 
 // receiverServant is a proxy's typed receiver: every call on it, whatever
@@ -215,6 +214,9 @@ func (a *Agent) acceptWaiting(ctx context.Context, req *giop.ServerRequest, rec 
 	// before it is acknowledged. The delegation holds its reply until this
 	// is decided, so that the reply's write never precedes (and is never
 	// undone by) this one.
+	if hook := beforeEvolve.Load(); hook != nil {
+		(*hook)(a, rec.id)
+	}
 	_, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.Evolve}, nil)
 	if !ok {
 		// Trashed during the wait: nothing is written for it, and the call
@@ -253,6 +255,11 @@ func (a *Agent) acceptWaiting(ctx context.Context, req *giop.ServerRequest, rec 
 	}
 	return a.premature(req, rec, rec.suppress) // not reached: Evolve acknowledges
 }
+
+// beforeEvolve, nil but in tests, runs in acceptWaiting once the wait
+// ended and before the Evolve move: the window a trash may land in
+// (export_test.go).
+var beforeEvolve atomic.Pointer[func(a *Agent, id poller.ID)]
 
 // handoff passes a reply from a delegation to the caller waiting for it
 // (WaitReply), unless the caller gave up first; exactly one side wins.
@@ -327,15 +334,6 @@ func (h *handoff) giveUp() bool {
 	}
 	h.decided = nil
 	return false
-}
-
-// requestBatch is the write that stores an accepted request.
-func requestBatch(rec *requestRecord, body []byte) *storage.Batch {
-	b := new(storage.Batch)
-	qKey, bKey, _ := rec.keys()
-	b.Set(qKey, rec.encode())
-	b.Set(bKey, body)
-	return b
 }
 
 // checkRelay makes sure the body can reach the target: unchanged when it
