@@ -36,8 +36,22 @@
 //     operator's target policy, judged at resolved addresses before every
 //     dial (docs/deploying.md).
 //
+// Every move of a request or a proxy is decided by the lifecycle core,
+// package agent/lifecycle: a pure function from an event to the next
+// state and the effects to carry out. This package is its shell: the
+// servants, delegations and callbacks turn what happens into events, step
+// the core on the live record and carry out the effects in their order.
+//
+// Locks: a.mu guards the maps of Agent and the fields of the live request
+// and proxy records; a request's move (its step, its new state, its crash
+// points up to its Forget) is one critical section of it, taken in
+// Agent.moveLive. The table of live requests (poller.Registry) has its own
+// lock, taken inside a.mu, never the other way round.
+//
 // Files:
 //
+//   - move.go: the shell's half of the lifecycle: moveLive, carry, the
+//     writes and deletions of a request's records
 //   - agent.go: state, IORs, lookup, trash, retention, shutdown
 //   - config.go, errors.go: Config, its defaults and checks; sentinel errors
 //   - servant_agent.go, servant_proxy.go: the RequestAgent and RequestProxy
@@ -66,6 +80,6 @@
 //   - crashpoint.go: the crash points of crash drills
 //
 // docs/architecture.md follows one request through these files, model by
-// model, and draws the request's states (records.go) with the crash points
-// between them.
+// model, and draws the request's states (lifecycle.State) with the crash
+// points between its effects.
 package agent
