@@ -168,8 +168,8 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 // marked delivered, so a restart does not call the recipient again.
 func (a *Agent) calledBack(rec *requestRecord) {
 	var enc []byte
-	r, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.CalledBack}, func(live *requestRecord, tr *lifecycle.Transition) {
-		if tr.To == lifecycle.Delivered {
+	r, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.CalledBack}, func(live *requestRecord, to lifecycle.State) {
+		if to == lifecycle.Delivered {
 			enc = live.encode() // the live record's fields are a.mu's
 		}
 	})

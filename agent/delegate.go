@@ -115,7 +115,7 @@ func (a *Agent) delegate(d *delegation, h *handoff) {
 	// released by forget, or about to be) is neither sent nor written
 	// again — its records are deleted, and a sending record now would
 	// bring it back after a restart as COMM_FAILURE/MAYBE.
-	_, tr, next, ok := a.moveLive(rec.id, ev, func(*requestRecord, *lifecycle.Transition) {
+	_, tr, next, ok := a.moveLive(rec.id, ev, func(*requestRecord, lifecycle.State) {
 		delete(a.queued, rec.id)
 	})
 	if !ok {
@@ -256,8 +256,8 @@ func (a *Agent) storeReply(rec *requestRecord, y *replyRecord) {
 	var s *storeInFlight
 	var w *replyWrite
 	_, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.Store, Dropped: dropped},
-		func(live *requestRecord, tr *lifecycle.Transition) {
-			if tr.To != lifecycle.Replied {
+		func(live *requestRecord, to lifecycle.State) {
+			if to != lifecycle.Replied {
 				return
 			}
 			w = &replyWrite{}

@@ -23,8 +23,9 @@ import (
 // the deletion. It returns the request, the transition and the index of
 // the first effect left to carry out; ok is false when the request is not
 // live or the event does not apply to it. locked, if set, runs under the
-// lock right after the step, for a site's own bookkeeping of the move.
-func (a *Agent) moveLive(id poller.ID, ev lifecycle.Event, locked func(r *requestRecord, tr *lifecycle.Transition)) (
+// lock right after the step with the new state, for a site's own
+// bookkeeping of the move.
+func (a *Agent) moveLive(id poller.ID, ev lifecycle.Event, locked func(r *requestRecord, to lifecycle.State)) (
 	r *requestRecord, tr lifecycle.Transition, next int, ok bool) {
 	a.mu.Lock()
 	r = a.groups.Value(id)
@@ -39,7 +40,7 @@ func (a *Agent) moveLive(id poller.ID, ev lifecycle.Event, locked func(r *reques
 	}
 	r.state = tr.To
 	if locked != nil {
-		locked(r, &tr)
+		locked(r, tr.To)
 	}
 	var t *ticket
 	effs := tr.Effects()
