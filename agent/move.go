@@ -14,6 +14,20 @@ import (
 // the relay of a reply, the start of its delegation) itself, the rest
 // through carry.
 
+// stepLocked is the one place the state of a live request changes: the
+// core's step on it, and the state it returns kept. a.mu must be held. (A
+// request not yet published, or out of the table while it is read, is
+// its site's alone, which steps it the same way.) ok is false when the
+// event does not apply.
+func (a *Agent) stepLocked(r *requestRecord, ev lifecycle.Event) (tr lifecycle.Transition, ok bool) {
+	tr, err := lifecycle.Step(r.life(), ev)
+	if err != nil {
+		return tr, false
+	}
+	r.state = tr.To
+	return tr, true
+}
+
 // moveLive steps the live request id on ev under a.mu and keeps its new
 // state; the transition's leading crash points and its Forget are carried
 // out under that same lock, so nothing finds the request between its move
@@ -33,12 +47,10 @@ func (a *Agent) moveLive(id poller.ID, ev lifecycle.Event, locked func(r *reques
 		a.mu.Unlock()
 		return nil, tr, 0, false
 	}
-	tr, err := lifecycle.Step(r.life(), ev)
-	if err != nil {
+	if tr, ok = a.stepLocked(r, ev); !ok {
 		a.mu.Unlock()
 		return r, tr, 0, false
 	}
-	r.state = tr.To
 	if locked != nil {
 		locked(r, tr.To)
 	}

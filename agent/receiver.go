@@ -629,11 +629,9 @@ func (a *Agent) takeInFlight(id poller.ID) (*storeInFlight, *requestRecord) {
 	if s == nil || r == nil {
 		return nil, nil
 	}
-	tr, err := lifecycle.Step(r.life(), lifecycle.Event{Kind: lifecycle.Take})
-	if err != nil {
+	if _, ok := a.stepLocked(r, lifecycle.Event{Kind: lifecycle.Take}); !ok {
 		return nil, nil
 	}
-	r.state = tr.To
 	delete(a.inFlight, id)
 	a.forgetLocked(id) // no ticket: its delegation is done
 	return s, r
@@ -668,9 +666,7 @@ func (a *Agent) offerToPuller(id poller.ID, y *replyRecord) bool {
 		return false
 	}
 	if r := a.groups.Value(id); r != nil {
-		if tr, err := lifecycle.Step(r.life(), lifecycle.Event{Kind: lifecycle.HandOver}); err == nil {
-			r.state = tr.To
-		}
+		a.stepLocked(r, lifecycle.Event{Kind: lifecycle.HandOver})
 	}
 	return true
 }
@@ -736,9 +732,7 @@ func (s *requestServant) Invoke(ctx context.Context, req *giop.ServerRequest) er
 		if !s.poller {
 			// The Claim of the first call, so a concurrent one pulls
 			// instead.
-			if tr, err := lifecycle.Step(r.life(), lifecycle.Event{Kind: lifecycle.Claim}); err == nil {
-				r.state, first = tr.To, true
-			}
+			_, first = a.stepLocked(r, lifecycle.Event{Kind: lifecycle.Claim})
 		}
 		rec = *r
 	}
@@ -771,9 +765,7 @@ func (a *Agent) unclaim(id poller.ID) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if r := a.groups.Value(id); r != nil && r.state == lifecycle.Claimed {
-		if tr, err := lifecycle.Step(r.life(), lifecycle.Event{Kind: lifecycle.Refuse}); err == nil {
-			r.state = tr.To
-		}
+		a.stepLocked(r, lifecycle.Event{Kind: lifecycle.Refuse})
 	}
 }
 
