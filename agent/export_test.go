@@ -1,19 +1,17 @@
 package agent
 
-import "github.com/requestagent/requestagent/poller"
+import (
+	"sync/atomic"
+
+	"github.com/requestagent/requestagent/poller"
+)
 
 // TrashWhileReplyIsWritten makes the next reply storeReply writes have its
 // request trashed between storeReply's Store move and its commit — the
 // window of a trash that lands while the reply is written — and closes
 // done once it did. It undoes itself after that one reply.
 func TrashWhileReplyIsWritten(done chan<- struct{}) (undo func()) {
-	hook := func(a *Agent, id poller.ID) {
-		beforeReplyCommit.Store(nil)
-		a.trash(id)
-		close(done)
-	}
-	beforeReplyCommit.Store(&hook)
-	return func() { beforeReplyCommit.Store(nil) }
+	return trashOnce(&beforeReplyCommit, done)
 }
 
 // TrashBeforeEvolve makes the next WaitReply call whose wait ends unstored
@@ -21,11 +19,17 @@ func TrashWhileReplyIsWritten(done chan<- struct{}) (undo func()) {
 // move) — the window of a trash during the wait — and closes done once it
 // did. It undoes itself after that one call.
 func TrashBeforeEvolve(done chan<- struct{}) (undo func()) {
+	return trashOnce(&beforeEvolve, done)
+}
+
+// trashOnce sets the hook at to trash the request it is called for, once,
+// and close done.
+func trashOnce(at *atomic.Pointer[func(a *Agent, id poller.ID)], done chan<- struct{}) (undo func()) {
 	hook := func(a *Agent, id poller.ID) {
-		beforeEvolve.Store(nil)
+		at.Store(nil)
 		a.trash(id)
 		close(done)
 	}
-	beforeEvolve.Store(&hook)
-	return func() { beforeEvolve.Store(nil) }
+	at.Store(&hook)
+	return func() { at.Store(nil) }
 }

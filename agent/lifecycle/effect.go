@@ -63,12 +63,7 @@ var effectNames = [...]string{
 }
 
 // String is the effect's name, as the tests write it.
-func (k EffectKind) String() string {
-	if int(k) < len(effectNames) {
-		return effectNames[k]
-	}
-	return "effect(" + itoa(int(k)) + ")"
-}
+func (k EffectKind) String() string { return name(effectNames[:], k, "effect") }
 
 // Keys names a request's records (agent/SPEC.md).
 type Keys uint8
@@ -130,12 +125,7 @@ var pointNames = [...]string{
 }
 
 // String is the point's name, as REQUESTAGENT_CRASH_AT takes it.
-func (p Point) String() string {
-	if p > 0 && int(p) < len(pointNames) {
-		return pointNames[p]
-	}
-	return "point(" + itoa(int(p)) + ")"
-}
+func (p Point) String() string { return name(pointNames[:], p, "point") }
 
 // Points lists every crash point, in the order a plain 2PI meets them.
 func Points() []Point {

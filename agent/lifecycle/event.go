@@ -62,12 +62,7 @@ var eventNames = [...]string{
 }
 
 // String is the event's name, as the tests write it.
-func (k EventKind) String() string {
-	if int(k) < len(eventNames) {
-		return eventNames[k]
-	}
-	return "event(" + itoa(int(k)) + ")"
-}
+func (k EventKind) String() string { return name(eventNames[:], k, "event") }
 
 // EventKindByName returns the event of that name.
 func EventKindByName(name string) (EventKind, bool) {

@@ -18,12 +18,7 @@ const (
 var proxyStateNames = [...]string{ProxyNew: "new", ProxyLive: "live", ProxyDying: "dying", ProxyGone: "gone"}
 
 // String is the proxy state's name.
-func (s ProxyState) String() string {
-	if int(s) < len(proxyStateNames) {
-		return proxyStateNames[s]
-	}
-	return "proxy-state(" + itoa(int(s)) + ")"
-}
+func (s ProxyState) String() string { return name(proxyStateNames[:], s, "proxy-state") }
 
 // ProxyEventKind names what happened to a proxy.
 type ProxyEventKind uint8

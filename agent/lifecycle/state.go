@@ -52,11 +52,14 @@ var stateNames = [...]string{
 }
 
 // String is the state's name, as the state diagram and the tests write it.
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
+func (s State) String() string { return name(stateNames[:], s, "state") }
+
+// name is v's name in names, or kind(v) for a value without one.
+func name[T ~uint8](names []string, v T, kind string) string {
+	if int(v) < len(names) && names[v] != "" {
+		return names[v]
 	}
-	return "state(" + itoa(int(s)) + ")"
+	return kind + "(" + itoa(int(v)) + ")"
 }
 
 // itoa is strconv.Itoa for the few names here, which keeps this package's
