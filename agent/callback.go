@@ -185,6 +185,10 @@ func (a *Agent) calledBack(rec *requestRecord) {
 		b.Set(r.key(prefixRequest), enc)
 		if err := a.commit(&b); err != nil {
 			a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: delivery not recorded; the callback may be repeated after a restart")
+		} else if !a.live(rec.id) {
+			// Trashed between the move and this write, which may have put
+			// its record back: deleted again.
+			a.deleteRecords(r, lifecycle.AllKeys, false)
 		}
 	}
 }

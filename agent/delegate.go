@@ -42,12 +42,11 @@ type delegation struct {
 	reply replyRecord
 }
 
-// startDelegation delegates rec, accepted with d's ticket: at once if the
-// ticket holds a thread, else when it gets one — without its body, which
-// stays in the store meanwhile. With wait, the reply is offered first to
-// the caller through the returned handoff.
-func (a *Agent) startDelegation(d *delegation, rec *requestRecord, body []byte, wait bool) *handoff {
-	d.rec = *rec
+// startDelegation delegates d.rec, accepted with d's ticket: at once if
+// the ticket holds a thread, else when it gets one — without its body,
+// which stays in the store meanwhile. With wait, the reply is offered
+// first to the caller through the returned handoff.
+func (a *Agent) startDelegation(d *delegation, body []byte, wait bool) *handoff {
 	var h *handoff
 	if wait {
 		d.wait = true
@@ -119,6 +118,9 @@ func (a *Agent) delegate(d *delegation, h *handoff) {
 		delete(a.queued, rec.id)
 	})
 	if !ok {
+		a.mu.Lock()
+		delete(a.queued, rec.id) // trashed while it waited: its place is given back
+		a.mu.Unlock()
 		return
 	}
 	rec.state = tr.To // the delegation's own copy follows the live record
@@ -132,10 +134,7 @@ func (a *Agent) delegate(d *delegation, h *handoff) {
 			}
 			// A trash during the write, whose deletion that write may
 			// have followed: delete it again.
-			a.mu.Lock()
-			live := a.groups.Value(rec.id) != nil
-			a.mu.Unlock()
-			if !live {
+			if !a.live(rec.id) {
 				a.deleteTrashed(rec)
 				return
 			}
@@ -255,11 +254,13 @@ func (a *Agent) storeReply(rec *requestRecord, y *replyRecord) {
 	dropped := !rec.recipient.IsNil() && drops(rec.props, y.status)
 	var s *storeInFlight
 	var w *replyWrite
+	var done requestRecord // the record as stored, copied while a.mu is held
 	_, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.Store, Dropped: dropped},
 		func(live *requestRecord, to lifecycle.State) {
 			if to != lifecycle.Replied {
 				return
 			}
+			done = *live
 			w = &replyWrite{}
 			a.writing[rec.id] = w
 			live.repliedAt = time.Now().UnixNano()
@@ -292,9 +293,7 @@ func (a *Agent) storeReply(rec *requestRecord, y *replyRecord) {
 			if hook := beforeReplyCommit.Load(); hook != nil {
 				(*hook)(a, rec.id)
 			}
-			done := *rec
-			done.state = tr.To
-			a.writeReply(recordBatch(&done, e.Keys, nil, y), rec, y)
+			a.writeReply(recordBatch(&done, e.Keys, nil, y), rec, y, w)
 			a.mu.Lock()
 			delete(a.writing, rec.id)
 			trashed = w.trashed
@@ -332,7 +331,7 @@ func (a *Agent) storeReply(rec *requestRecord, y *replyRecord) {
 // poller, its holder or its recipient until it is read or trashed. A
 // restart finds the request as last stored, caught mid-delegation, and
 // makes it COMM_FAILURE/MAYBE (RELIABILITY.md, crash points).
-func (a *Agent) writeReply(b *storage.Batch, rec *requestRecord, y *replyRecord) {
+func (a *Agent) writeReply(b *storage.Batch, rec *requestRecord, y *replyRecord, w *replyWrite) {
 	for attempt := 0; ; attempt++ {
 		err := a.commit(b)
 		if err == nil {
@@ -341,7 +340,9 @@ func (a *Agent) writeReply(b *storage.Batch, rec *requestRecord, y *replyRecord)
 		}
 		if attempt == 4 {
 			a.mu.Lock()
-			if a.groups.Value(rec.id) != nil {
+			if !w.trashed {
+				// Not the table: a pull may have taken the request out of
+				// it for a read that may yet fail and put it back.
 				a.unstored[rec.id] = y
 			}
 			a.mu.Unlock()

@@ -83,6 +83,33 @@ func (a *Agent) moveLive(id poller.ID, ev lifecycle.Event, locked func(r *reques
 	return r, tr, next, true
 }
 
+// publishLocked is the Publish effect: the request findable in the table
+// of live requests — unless, while it was accepted, its proxy was
+// destroyed (destroy(TRUE) while the call waited for room in the queue)
+// or, a request object, it was trashed (its claimed record gone): then it
+// is not published, and the error is the caller's answer; the caller
+// undoes what it did. a.mu must be held.
+func (a *Agent) publishLocked(r *requestRecord) error {
+	if r.proxyID != (poller.ID{}) {
+		if p := a.proxies[r.proxyID]; p == nil || p.toBeDestroyed {
+			return proxyGone()
+		}
+	}
+	if !a.groups.SetValue(r.id, r) {
+		return errTrashed
+	}
+	return nil
+}
+
+// live reports whether the request is in the table of live requests: a
+// write made after a move let go of a.mu checks it, since a trash in
+// between may have deleted first what the write then put back.
+func (a *Agent) live(id poller.ID) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.groups.Value(id) != nil
+}
+
 // carry carries out effects for r, in order: those every site carries
 // out the same way. A write writes r's records as r says (body and y for
 // the body and reply records); a failed one stops the effects and is

@@ -109,6 +109,9 @@ func (a *Agent) accept(ctx context.Context, req *giop.ServerRequest, rec *reques
 			rec.state = tr.To
 			if tr.Has(lifecycle.Forget) {
 				a.dropLive(rec)
+				if rec.proxyID != (poller.ID{}) {
+					a.maybeReapProxy(rec.proxyID) // destroyed while this call waited
+				}
 			}
 		}
 	}
@@ -128,6 +131,9 @@ func (a *Agent) accept(ctx context.Context, req *giop.ServerRequest, rec *reques
 		return giop.NewSystemExceptionCause(giop.ExcInternal, 0, giop.CompletedNo, err)
 	}
 	rec.state = tr.To // not yet published: nobody else reads it
+	// The delegation's own copy, taken while rec is still this call's:
+	// once published, the live record's state is a.mu's.
+	d.rec = *rec
 	if tr.To == lifecycle.Unstored {
 		return a.acceptWaiting(ctx, req, rec, body, d, &tr, wait, arrived)
 	}
@@ -142,14 +148,22 @@ func (a *Agent) accept(ctx context.Context, req *giop.ServerRequest, rec *reques
 			}
 		case lifecycle.Publish:
 			a.mu.Lock()
-			a.groups.SetValue(rec.id, rec)
+			if err := a.publishLocked(rec); err != nil {
+				a.mu.Unlock()
+				// Stored a moment ago for a request that may no longer be:
+				// the write is undone, and nothing was sent.
+				a.deleteRecords(rec, lifecycle.RecordKey|lifecycle.BodyKey, false)
+				a.queue.done(&d.t)
+				refuse()
+				return err
+			}
 			if !d.t.immediate {
 				a.queued[rec.id] = &d.t // found by a trash from the moment it is
 			}
 			a.mu.Unlock()
 			a.log.Debug().Str("request", a.publicID(rec.id)).Str("operation", rec.operation).Str("tag", rec.tag).Msg("agent: request accepted")
 		case lifecycle.Delegate:
-			a.startDelegation(d, rec, body, false)
+			a.startDelegation(d, body, false)
 		case lifecycle.Ack:
 			a.metrics.outcome(outcomeAccepted)
 			a.metrics.accepted(arrived)
@@ -184,10 +198,16 @@ func (a *Agent) acceptWaiting(ctx context.Context, req *giop.ServerRequest, rec 
 		switch e.Kind {
 		case lifecycle.Publish:
 			a.mu.Lock()
-			a.groups.SetValue(rec.id, rec)
+			err := a.publishLocked(rec)
 			a.mu.Unlock()
+			if err != nil {
+				a.queue.done(&d.t)
+				a.dropLive(rec)
+				a.maybeReapProxy(rec.proxyID)
+				return err
+			}
 		case lifecycle.Delegate:
-			h = a.startDelegation(d, rec, body, true)
+			h = a.startDelegation(d, body, true)
 		}
 	}
 
@@ -233,6 +253,14 @@ func (a *Agent) acceptWaiting(ctx context.Context, req *giop.ServerRequest, rec 
 			b := recordBatch(rec, e.Keys, body, nil) // rec is live: its fields are a.mu's
 			a.mu.Unlock()
 			err := a.commit(b)
+			if err == nil && !a.live(rec.id) {
+				// Trashed between the move and its write, which may have
+				// put back what the trash deleted: deleted again, and the
+				// call it may have been is over.
+				a.deleteTrashed(rec)
+				close(h.decided)
+				return giop.NewSystemException(giop.ExcObjectNotExist, nmproto.RequestTrashed, giop.CompletedMaybe)
+			}
 			if err != nil {
 				// The request is already on its way to the target, so it may
 				// run; but nothing durable acknowledges it, so no poller is
@@ -594,7 +622,9 @@ func trashed(req *giop.ServerRequest) error {
 // only one caller at a time. It returns nil when the reply must be waited
 // for the usual way.
 func (a *Agent) awaitReply(rec *requestRecord) *handoff {
-	if !rec.life().Handable() {
+	// Only the facts that never change: rec may be the live record, whose
+	// state is a.mu's.
+	if !(lifecycle.Request{Recipient: !rec.recipient.IsNil(), ManualTrash: rec.props.ManualTrash}).Handable() {
 		return nil
 	}
 	a.mu.Lock()
