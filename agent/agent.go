@@ -127,6 +127,11 @@ type Agent struct {
 	// once (forget), rather than leave a ticket that would later start
 	// the delegation of a request that is gone.
 	queued map[poller.ID]*ticket
+	// reading holds the requests a pull has taken out of the table while
+	// its reply goes out (lifecycle.Reading), so that another pull
+	// meanwhile is told to pull again rather than that the request is
+	// gone: the read may yet fail and put it back (Agent.written).
+	reading map[poller.ID]*requestRecord
 	// unstored holds the replies storeReply could not write, for reads to
 	// find (storedReply) until the request's records are deleted.
 	unstored map[poller.ID]*replyRecord
@@ -233,6 +238,7 @@ func Start(cfg Config) (*Agent, error) {
 		holders:     make(map[poller.ID]poller.ID),
 		pullers:     make(map[poller.ID]*handoff),
 		inFlight:    make(map[poller.ID]*storeInFlight),
+		reading:     make(map[poller.ID]*requestRecord),
 		writing:     make(map[poller.ID]*replyWrite),
 		bindings:    make(map[string][]*binding),
 		reqBindings: make(map[poller.ID]*binding),
@@ -422,7 +428,7 @@ func (a *Agent) locate(key []byte) giop.Servant {
 		// A request made by create_request is reached by its request
 		// object, one sent through a proxy by its poller: never the other
 		// way, so a key names exactly one object.
-		if r := a.groups.Value(id); r != nil && (kind == keyRequest) == (r.proxyID == poller.ID{}) {
+		if r := a.requestLocked(id); r != nil && (kind == keyRequest) == (r.proxyID == poller.ID{}) {
 			return &requestServant{a: a, id: id, repoID: r.repoID, poller: kind == keyPoller}
 		}
 	case keyHolder:
@@ -609,6 +615,16 @@ func (a *Agent) forgetLocked(id poller.ID) *requestRecord {
 	return r
 }
 
+// requestLocked finds a request by id: in the table of live requests, or
+// out of it while a pull reads its reply (a.reading) — there still, since
+// that read may fail and put it back. a.mu must be held.
+func (a *Agent) requestLocked(id poller.ID) *requestRecord {
+	if r := a.groups.Value(id); r != nil {
+		return r
+	}
+	return a.reading[id]
+}
+
 // restoreLocked puts a request (back) in the table of live requests —
 // the Restore effect: a read whose reply did not reach the client, or a
 // record found at start — in its group under its tag, ready for polls or
@@ -618,6 +634,7 @@ func (a *Agent) forgetLocked(id poller.ID) *requestRecord {
 // recovery.
 func (a *Agent) restoreLocked(r *requestRecord, ready bool) (untagged bool) {
 	defer a.track(r)
+	delete(a.reading, r.id)
 	if err := a.groups.Insert(r.group, r.id, r.tag, ready, r); err != nil {
 		a.groups.Insert(r.group, r.id, "", ready, r)
 		return true

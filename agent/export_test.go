@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/requestagent/requestagent/poller"
@@ -32,4 +33,22 @@ func trashOnce(at *atomic.Pointer[func(a *Agent, id poller.ID)], done chan<- str
 	}
 	at.Store(&hook)
 	return func() { at.Store(nil) }
+}
+
+// HoldWritten holds the next read's Written move until release is
+// called, closing entered once it is held: the read's reply is on its
+// way, and its request out of the table, for as long as a test needs.
+func HoldWritten(entered chan<- struct{}) (release func()) {
+	gate := make(chan struct{})
+	hook := func() {
+		beforeWritten.Store(nil)
+		close(entered)
+		<-gate
+	}
+	beforeWritten.Store(&hook)
+	var once sync.Once
+	return func() {
+		beforeWritten.Store(nil)
+		once.Do(func() { close(gate) })
+	}
 }

@@ -15,10 +15,10 @@ import (
 // through carry.
 
 // stepLocked is the one place the state of a live request changes: the
-// core's step on it, and the state it returns kept. a.mu must be held. (A
-// request not yet published, or out of the table while it is read, is
-// its site's alone, which steps it the same way.) ok is false when the
-// event does not apply.
+// core's step on it, and the state it returns kept. a.mu must be held.
+// Live means in the table, or out of it while a pull reads its reply
+// (a.reading). (A request not yet published is its site's alone, which
+// steps it the same way.) ok is false when the event does not apply.
 func (a *Agent) stepLocked(r *requestRecord, ev lifecycle.Event) (tr lifecycle.Transition, ok bool) {
 	tr, err := lifecycle.Step(r.life(), ev)
 	if err != nil {
@@ -68,6 +68,9 @@ func (a *Agent) moveLive(id poller.ID, ev lifecycle.Event, locked func(r *reques
 		a.forgetLocked(id)
 		t = a.queued[id]
 		delete(a.queued, id)
+		if tr.To == lifecycle.Reading {
+			a.reading[id] = r // out of the table, not gone: see pullMove
+		}
 	}
 	if tr.To == lifecycle.Trashed {
 		if w := a.writing[id]; w != nil {

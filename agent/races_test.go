@@ -416,3 +416,42 @@ func TestDestroyProxy_WithRequestsWhileOneWaitsForRoom(t *testing.T) {
 			r.err, r.poller != nil, e.sm.calls.Load(), err)
 	}
 }
+
+// TestPull_WhileAnotherReadsIsToldToPullAgain: a pull that comes while
+// another pull's reply of the same request goes out is told the reply is
+// not available (a premature return), not that the request is gone: that
+// read may yet fail and put it back (lifecycle.Reading). Once the reply is
+// on the socket the request is trashed, and the next pull says so.
+func TestPull_WhileAnotherReadsIsToldToPullAgain(t *testing.T) {
+	e := newEnv(t, agent.Config{})
+	proxy := e.mustProxy()
+	rcv := e.receiver(proxy)
+	sent := e.call(rcv, "add_stock", reqInfoCtx("t", "", 0, false), addStockArgs("A", 1))
+	if sent.poller == nil {
+		t.Fatalf("not acknowledged: %+v", sent)
+	}
+	if tags, err := e.pollTags(proxy, nil, 20_000, false); err != nil || joined(tags) != "t" {
+		t.Fatalf("the reply never became ready: %v %v", tags, err)
+	}
+	entered := make(chan struct{})
+	release := agent.HoldWritten(entered)
+	defer release()
+	if first := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0)); first.err != nil || !first.resp.Result.Bool() {
+		t.Fatalf("the first pull: %+v", first)
+	}
+	<-entered // its reply went out; its Written move is held
+	if second := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0)); !isSys(second.err, giop.ExcNoResponse, nmproto.ReplyNotAvailable) {
+		t.Fatalf("a pull while the first one's reply goes out: %v, want NO_RESPONSE/REPLY_NOT_AVAILABLE", second.err)
+	}
+	release()
+	for i := 0; ; i++ {
+		p := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0))
+		if isSys(p.err, giop.ExcObjectNotExist, nmproto.RequestTrashed) {
+			break
+		}
+		if i == 2000 || !isSys(p.err, giop.ExcNoResponse, nmproto.ReplyNotAvailable) {
+			t.Fatalf("a pull after the read: %+v, want REQUEST_TRASHED once the trash is done", p)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

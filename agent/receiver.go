@@ -284,6 +284,10 @@ func (a *Agent) acceptWaiting(ctx context.Context, req *giop.ServerRequest, rec 
 	return a.premature(req, rec, rec.suppress) // not reached: Evolve acknowledges
 }
 
+// beforeWritten, nil but in tests, runs before a read's Written move: the
+// window in which its request is out of the table (export_test.go).
+var beforeWritten atomic.Pointer[func()]
+
 // beforeEvolve, nil but in tests, runs in acceptWaiting once the wait
 // ended and before the Evolve move: the window a trash may land in
 // (export_test.go).
@@ -443,7 +447,15 @@ func (a *Agent) pullMove(req *giop.ServerRequest, rec *requestRecord, ev lifecyc
 	ev.Kind = lifecycle.Pull
 	read, tr, next, ok := a.moveLive(rec.id, ev, nil)
 	if !ok {
-		return trashed(req) // the Pull of a request that is gone: Gone
+		// Out of the table: being read by another pull (Reading), or gone.
+		gone := lifecycle.Request{State: lifecycle.Trashed}
+		a.mu.Lock()
+		if r := a.reading[rec.id]; r != nil {
+			gone = r.life()
+		}
+		a.mu.Unlock()
+		tr, _ = lifecycle.Step(gone, ev)
+		next = 0
 	}
 	for _, e := range tr.Effects()[next:] {
 		switch e.Kind {
@@ -506,11 +518,18 @@ func (a *Agent) readStored(req *giop.ServerRequest, rec, read *requestRecord, la
 // put back — and, a reply handed over from memory (replyStored false, y
 // that reply), stored, so that it is pollable again.
 func (a *Agent) written(read *requestRecord, written, replyStored bool, y *replyRecord) {
-	tr, err := lifecycle.Step(read.life(), lifecycle.Event{Kind: lifecycle.Written, Written: written, ReplyStored: replyStored})
-	if err != nil {
+	if hook := beforeWritten.Load(); hook != nil {
+		(*hook)()
+	}
+	a.mu.Lock()
+	tr, ok := a.stepLocked(read, lifecycle.Event{Kind: lifecycle.Written, Written: written, ReplyStored: replyStored})
+	if ok && tr.To == lifecycle.Trashed {
+		delete(a.reading, read.id) // a Restore takes it out of reading with it
+	}
+	a.mu.Unlock()
+	if !ok {
 		return
 	}
-	read.state = tr.To // out of the table: this read's alone until Restore
 	a.carry(read, tr.Effects(), nil, nil)
 	switch {
 	case tr.To == lifecycle.Sending:
@@ -664,6 +683,7 @@ func (a *Agent) takeInFlight(id poller.ID) (*storeInFlight, *requestRecord) {
 	}
 	delete(a.inFlight, id)
 	a.forgetLocked(id) // no ticket: its delegation is done
+	a.reading[id] = r
 	return s, r
 }
 
@@ -755,7 +775,7 @@ func (s *requestServant) IsA(id string) bool   { return isA(s.repoID, id) }
 func (s *requestServant) Invoke(ctx context.Context, req *giop.ServerRequest) error {
 	a := s.a
 	a.mu.Lock()
-	r := a.groups.Value(s.id)
+	r := a.requestLocked(s.id)
 	var rec requestRecord
 	first := false
 	if r != nil {

@@ -175,13 +175,16 @@ func Step(r Request, ev Event) (Transition, error) {
 
 	case Pull:
 		switch {
-		case !s.live():
+		case !s.live() && s != Reading:
 			t.add(do(Gone))
 		case ev.WrongOperation:
 			t.add(do(WrongOp))
 		case s != Replied && s != Delivered || !ev.Ready:
 			// Not there yet; memory says replied while the reply's write
-			// is on its way, and the reply is ready once it is done.
+			// is on its way, and the reply is ready once it is done. A
+			// reply another pull is reading is not there either: it is
+			// trashed once on that pull's socket, back if it fails to get
+			// there, and this caller's next pull finds which.
 			t.add(do(Premature))
 		case ev.Holder:
 			// A callback's read never trashes: the call back's return does.
