@@ -24,11 +24,18 @@ type Config struct {
 	KeyPrefix string
 	// DialTimeout bounds connecting to the cluster at Open. Default 5 s.
 	DialTimeout time.Duration
-	// CommitTimeout bounds one transaction's round trip to a quorum. Past
-	// it the group's callers get an error, and the outcome is unknown: the
-	// transaction may still commit. Default 5 s, several election timeouts
-	// (etcd's default is 1 s), so that a leader change costs no commit.
+	// CommitTimeout bounds a transaction's attempts (AttemptTimeout) to
+	// commit on a quorum. Past it the group's callers get an error, and
+	// the outcome is unknown: the transaction may still commit. Default
+	// 5 s, several election timeouts (etcd's default is 1 s), so that a
+	// leader change costs no commit.
 	CommitTimeout time.Duration
+	// AttemptTimeout bounds one attempt at a transaction within
+	// CommitTimeout: past it, or on an error that leaves its outcome
+	// unknown (no leader, a member gone), the transaction is sent again
+	// (store.go, send). Default 2 s, twice etcd's election timeout: a
+	// proposal lost with a dead leader then costs about one election.
+	AttemptTimeout time.Duration
 	// ReadTimeout bounds one read (a Get, a page of a scan, a size
 	// measurement). Default 5 s.
 	ReadTimeout time.Duration
@@ -84,6 +91,7 @@ const (
 	DefaultKeyPrefix       = "requestagent/"
 	DefaultDialTimeout     = 5 * time.Second
 	DefaultCommitTimeout   = 5 * time.Second
+	DefaultAttemptTimeout  = 2 * time.Second
 	DefaultReadTimeout     = 5 * time.Second
 	DefaultMaxTxnOps       = 128
 	DefaultMaxRequestBytes = 3 << 19 // 1.5 MiB
@@ -119,6 +127,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.CommitTimeout == 0 {
 		c.CommitTimeout = DefaultCommitTimeout
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = DefaultAttemptTimeout
 	}
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = DefaultReadTimeout
@@ -162,6 +173,8 @@ func (c *Config) Validate() error {
 		return bad("DialTimeout", c.DialTimeout, "must not be negative")
 	case c.CommitTimeout < 0:
 		return bad("CommitTimeout", c.CommitTimeout, "must not be negative")
+	case c.AttemptTimeout < 0:
+		return bad("AttemptTimeout", c.AttemptTimeout, "must not be negative")
 	case c.ReadTimeout < 0:
 		return bad("ReadTimeout", c.ReadTimeout, "must not be negative")
 	case c.MaxTxnOps < 0:

@@ -12,6 +12,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/requestagent/requestagent/internal/timerpool"
 	"github.com/requestagent/requestagent/storage"
@@ -312,9 +314,7 @@ func (s *Store) txn(group []*pending) error {
 	if s.cfg.Fence != nil {
 		cmps = s.cfg.Fence()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CommitTimeout)
-	defer cancel()
-	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	resp, err := s.send(cmps, ops)
 	switch {
 	case errors.Is(err, rpctypes.ErrTooManyOps), errors.Is(err, rpctypes.ErrRequestTooLarge):
 		if len(group) > 1 {
@@ -342,6 +342,47 @@ func (s *Store) txn(group []*pending) error {
 	s.commits.Add(int64(len(group)))
 	s.groups.Add(1)
 	return nil
+}
+
+// send commits the transaction, sending it again while its outcome is
+// unknown (an attempt past AttemptTimeout, no leader, a member gone) and
+// CommitTimeout lasts. Sending it again is safe: the committer is the only
+// writer of its keys and sends nothing else meanwhile, so a second copy
+// writes what the first did, and the fence's compares still hold or
+// fail the copy. A proposal lost with its leader is not answered until
+// etcd's own request timeout (7 s at the defaults); the next attempt goes
+// to the new leader instead.
+func (s *Store) send(cmps []clientv3.Cmp, ops []clientv3.Op) (*clientv3.TxnResponse, error) {
+	deadline := time.Now().Add(s.cfg.CommitTimeout)
+	for {
+		left := time.Until(deadline)
+		ctx, cancel := context.WithTimeout(context.Background(), min(left, s.cfg.AttemptTimeout))
+		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		cancel()
+		if err == nil || !retriable(err) || time.Until(deadline) < retryPause {
+			return resp, err
+		}
+		s.log.Warn().Err(err).Msg("etcdstore: commit's outcome unknown: sending it again")
+		time.Sleep(retryPause)
+	}
+}
+
+// retryPause is the pause before a transaction is sent again: a member
+// gone answers at once, and the client needs a moment to move on.
+const retryPause = 50 * time.Millisecond
+
+// retriable reports whether err leaves the transaction's outcome unknown
+// or says it was not applied for want of a leader or a member: sending
+// it again may commit it.
+func retriable(err error) bool {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, rpctypes.ErrLeaderChanged), errors.Is(err, rpctypes.ErrNoLeader),
+		errors.Is(err, rpctypes.ErrTimeout), errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail),
+		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost), errors.Is(err, rpctypes.ErrStopped):
+		return true
+	}
+	return status.Code(err) == codes.Unavailable
 }
 
 // Close commits what is queued, waits for the store's goroutines and

@@ -339,7 +339,9 @@ func TestStore_Fence(t *testing.T) {
 	if _, err := cli.Put(t.Context(), owner, "agent-1", clientv3.WithLease(lease.ID)); err != nil {
 		t.Fatal(err)
 	}
-	fence := func() []clientv3.Cmp { return []clientv3.Cmp{clientv3.Compare(clientv3.LeaseValue(owner), "=", lease.ID)} }
+	fence := func() []clientv3.Cmp {
+		return []clientv3.Cmp{clientv3.Compare(clientv3.LeaseValue(owner), "=", lease.ID)}
+	}
 	s := open(t, c, etcdstore.Config{Fence: fence})
 	if err := s.CommitWithin(batch("k1", "v1"), timeout); err != nil {
 		t.Fatalf("commit while owning: %v", err)
@@ -419,15 +421,17 @@ func TestStore_MemberLoss(t *testing.T) {
 				victim = leader
 			}
 			atStop := count()
-			stopped := time.Now()
-			c.stop(victim)
-			waitFor(atStop + 200)
+			stopping := time.Now()
+			c.stop(victim) // embed's Close takes about a second
+			stopped, during := time.Now(), count()-atStop
+			waitFor(count() + 200)
 			resumed := time.Since(stopped)
 			close(stop)
 			wg.Wait()
 			st := s.Stats()
-			t.Logf("stopped the %s (m%d) after %d commits; 200 more within %v; %d acknowledged, %d failed; %d groups",
-				which, victim, atStop, resumed.Round(time.Millisecond), len(acked), failed, st.Groups)
+			t.Logf("stopped the %s (m%d) after %d commits, in %v (%d acknowledged meanwhile); 200 more within %v after; "+
+				"%d acknowledged, %d failed; %d groups", which, victim, atStop, stopped.Sub(stopping).Round(time.Millisecond),
+				during, resumed.Round(time.Millisecond), len(acked), failed, st.Groups)
 
 			// Read back from the survivors alone.
 			r := open(t, c, etcdstore.Config{Endpoints: c.endpoints()})
