@@ -745,8 +745,12 @@ func (a *Agent) expire(now time.Time) {
 		return true, nil
 	})
 	check()
+	// The Expire move judges each again as it trashes it: the walk's
+	// decision is older, and a request object invoked since is not
+	// expired any more.
 	for i, id := range old {
-		if a.trash(id) {
+		if r, tr, next, ok := a.moveLive(id, lifecycle.Event{Kind: lifecycle.Expire, Now: at, Keep: keep}, nil); ok {
+			a.carry(r, tr.Effects()[next:], nil, nil)
 			a.log.Info().Str("request", a.publicID(id)).Msg("agent: " + why[i])
 		}
 	}

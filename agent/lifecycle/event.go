@@ -47,9 +47,13 @@ const (
 	Attempt
 	// CalledBack: reply_available returned.
 	CalledBack
-	// Trash: destroy_request, a proxy's destroy(TRUE), requestagent trash,
-	// or a retention.
+	// Trash: destroy_request, a proxy's destroy(TRUE), or requestagent
+	// trash.
 	Trash
+	// Expire: a retention's trash (Event.Now, Event.Keep): it applies only
+	// while the request is expired at that time, so a request object
+	// invoked since the retention looked is not trashed.
+	Expire
 	// Recover: the request's record was found in the store at start.
 	Recover
 )
@@ -58,7 +62,7 @@ var eventNames = [...]string{
 	Create: "create", Claim: "claim", Accept: "accept", Refuse: "refuse", Evolve: "evolve", Mature: "mature",
 	Start: "start", Dispatch: "dispatch", Answer: "answer", HandOver: "hand-over", Store: "store",
 	Pull: "pull", Take: "take", Written: "written", Attempt: "attempt", CalledBack: "called-back",
-	Trash: "trash", Recover: "recover",
+	Trash: "trash", Expire: "expire", Recover: "recover",
 }
 
 // String is the event's name, as the tests write it.
@@ -96,6 +100,10 @@ type Event struct {
 	Holder bool
 	// Written (Written): the reply reached the socket.
 	Written bool
+	// Now and Keep (Expire): the time, in Unix nanoseconds, and the
+	// retentions the request is judged by (Expired).
+	Now  int64
+	Keep Retention
 	// ReplyStored (Written): the reply read has its record — read from
 	// the store, or taken while being written — which goes with the
 	// trash; a reply handed over from memory has none.

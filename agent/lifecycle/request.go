@@ -253,8 +253,11 @@ func Step(r Request, ev Event) (Transition, error) {
 		t.add(crash(AfterCallback), do(Forget), del(AllKeys), do(Reap))
 		return t, nil
 
-	case Trash:
+	case Trash, Expire:
 		if !s.live() {
+			break
+		}
+		if expired, _ := Expired(r, ev.Now, ev.Keep); ev.Kind == Expire && !expired {
 			break
 		}
 		t.To = Trashed

@@ -103,6 +103,9 @@ func parseEvent(d *datadriven.TestData, args []datadriven.CmdArg) Event {
 			ev.ReplyStored = true
 		case "ready":
 			ev.Ready = true
+		case "expired":
+			// Long past any retention of a nanosecond.
+			ev.Now, ev.Keep = 1<<62, Retention{Reply: 1, Created: 1}
 		default:
 			d.Fatalf(nil, "unknown fact %q", a.Key)
 		}
@@ -425,6 +428,11 @@ func allEvents() []Event {
 				Thread: facts&1 != 0, WaitReply: facts&2 != 0, Dropped: facts&4 != 0,
 				WrongOperation: facts&8 != 0, Holder: facts&16 != 0, Written: facts&32 != 0, ReplyStored: facts&64 != 0,
 				Ready: facts&128 != 0})
+		}
+	}
+	for i := range evs {
+		if evs[i].Kind == Expire && evs[i].Thread {
+			evs[i].Now, evs[i].Keep = 1<<62, Retention{Reply: 1, Created: 1} // half of them expired
 		}
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Kind < evs[j].Kind })
