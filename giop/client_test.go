@@ -401,3 +401,39 @@ func TestServer_CloseCancelsAndWaitsForHandlers(t *testing.T) {
 		t.Fatal("the blocked call succeeded after Close")
 	}
 }
+
+// TestClient_TriesAlternateAddresses: a reference whose profile address
+// refuses connections reaches the object at its TAG_ALTERNATE_IIOP_ADDRESS
+// (CORBA 3.0 §13.6.10.3), as omniORB does (SPEC.md, "omniORB 4.2.5 when a
+// server goes away"), and later calls stay on the connection to it.
+func TestClient_TriesAlternateAddresses(t *testing.T) {
+	srv, live, _ := testServer(t, nil, nil)
+	liveProf, _ := live.IIOP()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // nothing listens there now
+	ref := giop.NewIOR(live.TypeID, &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1", Port: uint16(dead),
+		ObjectKey: liveProf.ObjectKey, Components: []giop.TaggedComponent{
+			giop.DefaultCodeSets.Component(),
+			giop.AlternateAddress{Host: "127.0.0.1", Port: uint16(dead)}.Component(), // dead too
+			giop.AlternateAddress{Host: "127.0.0.1", Port: liveProf.Port}.Component(),
+		}})
+	c := testClient(t)
+	for i := range 3 {
+		got, err := callString(context.Background(), c, ref, "echoString", "alt")
+		if err != nil || got != "alt" {
+			t.Fatalf("call %d through the alternate = %q, %v", i, got, err)
+		}
+	}
+	if n := srv.Stats().Accepted; n != 1 {
+		t.Fatalf("%d connections to the alternate, want 1: later calls stay on it", n)
+	}
+	// Without the alternates, the same reference fails as it should.
+	bare := objectIOR(live.TypeID, dead, liveProf.ObjectKey)
+	if _, err := callString(context.Background(), c, bare, "echoString", "x"); err == nil {
+		t.Fatal("a reference with only a dead address was served")
+	}
+}

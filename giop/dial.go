@@ -182,15 +182,25 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (
 	if body.Supported() {
 		narrow = body.Minor == 2 && v.Minor == 1
 	}
-	var literal [2]netip.Addr
-	ips, err := c.resolve(ctx, prof.Host, literal[:0])
-	if err != nil {
-		return nil, v, err
-	}
 	c.mu.Lock()
 	guard := c.guard
 	port, useTLS := prof.callPort(c.tls != nil)
 	c.mu.Unlock()
+	var literal [2]netip.Addr
+	ips, err := c.resolve(ctx, prof.Host, literal[:0])
+	// The profile's TAG_ALTERNATE_IIOP_ADDRESS addresses (CORBA 3.0
+	// §13.6.10.3: the same object at another address, in no prescribed
+	// order), over clear text, which is what they name: tried in turn when
+	// the profile's own address cannot be reached, as omniORB does, so that
+	// a reference carrying several agents' addresses outlives any one of
+	// them (docs/cluster.md).
+	var alts []netip.AddrPort
+	if !useTLS && hasAlternates(prof) {
+		alts = c.alternates(ctx, prof, guard)
+	}
+	if err != nil && len(alts) == 0 {
+		return nil, v, err
+	}
 	var allowed [4]netip.AddrPort
 	addrs := allowed[:0]
 	var refused error
@@ -204,7 +214,7 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (
 		}
 		addrs = append(addrs, ap)
 	}
-	if len(addrs) == 0 {
+	if len(addrs) == 0 && len(alts) == 0 {
 		return nil, v, refusal(refused)
 	}
 	c.mu.Lock()
@@ -212,17 +222,21 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (
 		c.mu.Unlock()
 		return nil, v, &SystemException{Name: ExcBadInvOrder, Completed: CompletedNo, cause: ErrConnClosed}
 	}
-	for _, ap := range addrs {
-		if ep := c.endpoints[epKey{ap, v.Minor, narrow, useTLS}]; ep != nil {
-			if conn := ep.conn.Load(); conn != nil && conn.Err() == nil {
-				c.mu.Unlock()
-				ep.uses.Add(1)
-				return conn, v, nil
+	// A connection already open to an alternate serves before the primary
+	// is dialled again: one that failed over stays over.
+	for _, list := range [2][]netip.AddrPort{addrs, alts} {
+		for _, ap := range list {
+			if ep := c.endpoints[epKey{ap, v.Minor, narrow, useTLS}]; ep != nil {
+				if conn := ep.conn.Load(); conn != nil && conn.Err() == nil {
+					c.mu.Unlock()
+					ep.uses.Add(1)
+					return conn, v, nil
+				}
 			}
 		}
 	}
 	c.mu.Unlock()
-	var last error
+	last := err // the primary's resolution, if it failed
 	for _, ap := range addrs {
 		conn, err := c.dial(ctx, epKey{ap, v.Minor, narrow, useTLS}, prof.Host)
 		if err == nil {
@@ -230,8 +244,56 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (
 		}
 		last = err
 	}
+	for _, ap := range alts {
+		conn, err := c.dial(ctx, epKey{ap, v.Minor, narrow, useTLS}, ap.Addr().String())
+		if err == nil {
+			return conn, v, nil
+		}
+		last = err
+	}
 	return nil, v, last
 }
+
+// hasAlternates reports whether the profile names alternate addresses.
+func hasAlternates(prof *IIOPProfile) bool {
+	for _, c := range prof.Components {
+		if c.Tag == TagAlternateIIOPAddress {
+			return true
+		}
+	}
+	return false
+}
+
+// alternates resolves the profile's alternate addresses, those the guard
+// allows, in the profile's order, at most maxAlternates.
+func (c *Client) alternates(ctx context.Context, prof *IIOPProfile, guard Guard) []netip.AddrPort {
+	var out []netip.AddrPort
+	first := true
+	prof.eachAddress(func(a AlternateAddress) bool {
+		if first { // the profile's own address
+			first = false
+			return true
+		}
+		var buf [2]netip.Addr
+		ips, err := c.resolve(ctx, a.Host, buf[:0])
+		if err != nil {
+			return true
+		}
+		for _, ip := range ips {
+			ap := netip.AddrPortFrom(ip, a.Port)
+			if guard != nil && guard(prof, ap) != nil {
+				continue
+			}
+			out = append(out, ap)
+		}
+		return len(out) < maxAlternates
+	})
+	return out
+}
+
+// maxAlternates bounds the alternate addresses a call tries: an IOR from
+// the wire may carry any number.
+const maxAlternates = 8
 
 // refusal is the error of a call whose every address the guard refused.
 func refusal(err error) error {
