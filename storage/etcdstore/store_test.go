@@ -14,6 +14,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/requestagent/requestagent/internal/configerr"
+	"github.com/requestagent/requestagent/internal/etcdtest"
 	"github.com/requestagent/requestagent/internal/memstore"
 	"github.com/requestagent/requestagent/storage"
 	"github.com/requestagent/requestagent/storage/etcdstore"
@@ -22,10 +23,10 @@ import (
 const timeout = 10 * time.Second
 
 // open opens a store on c with cfg's other fields, closed on cleanup.
-func open(t *testing.T, c *cluster, cfg etcdstore.Config) *etcdstore.Store {
+func open(t *testing.T, c *etcdtest.Cluster, cfg etcdstore.Config) *etcdstore.Store {
 	t.Helper()
 	if cfg.Endpoints == nil {
-		cfg.Endpoints = c.endpoints()
+		cfg.Endpoints = c.Endpoints()
 	}
 	s, err := etcdstore.Open(cfg)
 	if err != nil {
@@ -109,8 +110,8 @@ func keysStep(prefix, from string, limit int) step {
 // cross pages) and wants every observation the same: the agent sees no
 // difference between the backends.
 func TestStore_SameAsMemstore(t *testing.T) {
-	c := newCluster(t, nil)
-	etcd := open(t, c, etcdstore.Config{Endpoints: c.endpoints(), PageSize: 3})
+	c := etcdtest.New(t, nil)
+	etcd := open(t, c, etcdstore.Config{Endpoints: c.Endpoints(), PageSize: 3})
 	mem := memstore.New()
 	var many []string
 	for i := range 10 {
@@ -151,7 +152,7 @@ func TestStore_SameAsMemstore(t *testing.T) {
 // TestStore_KeyPrefix checks that every key is written under KeyPrefix,
 // and that stores of two prefixes on one cluster do not see each other.
 func TestStore_KeyPrefix(t *testing.T) {
-	c := newCluster(t, nil)
+	c := etcdtest.New(t, nil)
 	a := open(t, c, etcdstore.Config{KeyPrefix: "agents/a/"})
 	b := open(t, c, etcdstore.Config{KeyPrefix: "agents/b/"})
 	if err := a.CommitWithin(batch("k", "from a"), timeout); err != nil {
@@ -174,9 +175,9 @@ func TestStore_KeyPrefix(t *testing.T) {
 	}
 }
 
-func client(t *testing.T, c *cluster) *clientv3.Client {
+func client(t *testing.T, c *etcdtest.Cluster) *clientv3.Client {
 	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.endpoints(), DialTimeout: 5 * time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func client(t *testing.T, c *cluster) *clientv3.Client {
 // fewer transactions than batches: the committer groups what queues while
 // a transaction is in flight.
 func TestStore_GroupCommit(t *testing.T) {
-	c := newCluster(t, nil)
+	c := etcdtest.New(t, nil)
 	s := open(t, c, etcdstore.Config{})
 	const writers, each = 64, 20
 	var wg sync.WaitGroup
@@ -247,7 +248,7 @@ func TestStore_GroupCommit(t *testing.T) {
 // in the next of the same group (which etcd refuses in one transaction)
 // commits.
 func TestStore_TxnLimits(t *testing.T) {
-	c := newCluster(t, nil)
+	c := etcdtest.New(t, nil)
 	s := open(t, c, etcdstore.Config{})
 	big := &storage.Batch{}
 	for i := range etcdstore.DefaultMaxTxnOps + 1 {
@@ -329,7 +330,7 @@ func TestStore_TxnLimits(t *testing.T) {
 // commits go through; once it is revoked the next commit fails with
 // ErrFenced and nothing of its group is written.
 func TestStore_Fence(t *testing.T) {
-	c := newCluster(t, nil)
+	c := etcdtest.New(t, nil)
 	cli := client(t, c)
 	lease, err := cli.Grant(t.Context(), 30)
 	if err != nil {
@@ -375,7 +376,7 @@ func TestStore_Fence(t *testing.T) {
 func TestStore_MemberLoss(t *testing.T) {
 	for _, which := range []string{"follower", "leader"} {
 		t.Run(which, func(t *testing.T) {
-			c := newCluster(t, nil)
+			c := etcdtest.New(t, nil)
 			s := open(t, c, etcdstore.Config{})
 			var (
 				mu     sync.Mutex
@@ -415,14 +416,14 @@ func TestStore_MemberLoss(t *testing.T) {
 				}
 			}
 			waitFor(200)
-			leader := c.leader()
+			leader := c.Leader()
 			victim := (leader + 1) % 3
 			if which == "leader" {
 				victim = leader
 			}
 			atStop := count()
 			stopping := time.Now()
-			c.stop(victim) // embed's Close takes about a second
+			c.Stop(victim) // embed's Close takes about a second
 			stopped, during := time.Now(), count()-atStop
 			waitFor(count() + 200)
 			resumed := time.Since(stopped)
@@ -434,7 +435,7 @@ func TestStore_MemberLoss(t *testing.T) {
 				during, resumed.Round(time.Millisecond), len(acked), failed, st.Groups)
 
 			// Read back from the survivors alone.
-			r := open(t, c, etcdstore.Config{Endpoints: c.endpoints()})
+			r := open(t, c, etcdstore.Config{Endpoints: c.Endpoints()})
 			for _, k := range acked {
 				if _, err := r.Get([]byte(k)); err != nil {
 					t.Fatalf("acknowledged %s lost: %v", k, err)
@@ -448,7 +449,7 @@ func TestStore_MemberLoss(t *testing.T) {
 // answers storage.ErrClosed after it, and that a batch queued before it
 // commits.
 func TestStore_Close(t *testing.T) {
-	c := newCluster(t, nil)
+	c := etcdtest.New(t, nil)
 	s := open(t, c, etcdstore.Config{})
 	joined := make(chan error, 1)
 	go func() { joined <- s.CommitJoining(batch("late", "v"), timeout) }()
@@ -480,7 +481,7 @@ func TestStore_Close(t *testing.T) {
 // database would grow past QuotaBytes less AdmitReserve, and DiskBytes
 // is the database's size.
 func TestStore_Admit(t *testing.T) {
-	c := newCluster(t, nil)
+	c := etcdtest.New(t, nil)
 	s := open(t, c, etcdstore.Config{QuotaBytes: 64 << 20, AdmitReserve: 16 << 20})
 	used := s.DiskBytes()
 	if used <= 0 {
@@ -501,7 +502,7 @@ func TestStore_Admit(t *testing.T) {
 // raises its NOSPACE alarm, and wants the commit etcd refuses to fail
 // with storage.ErrNoSpace and Admit to refuse after it.
 func TestStore_NoSpace(t *testing.T) {
-	c := newCluster(t, func(cfg *embed.Config) { cfg.QuotaBackendBytes = 1 << 20 })
+	c := etcdtest.New(t, func(cfg *embed.Config) { cfg.QuotaBackendBytes = 1 << 20 })
 	s := open(t, c, etcdstore.Config{QuotaBytes: 1 << 20, AdmitReserve: 1})
 	val := strings.Repeat("x", 64<<10)
 	var err error

@@ -1,11 +1,19 @@
-package etcdstore_test
+// Package etcdtest is test support for what runs on etcd: a real etcd
+// cluster of three members started in the test's own process (etcd's embed
+// package), on loopback, and a TestMain that waits for the goroutines its
+// stopped members leave behind.
+package etcdtest
 
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"go.etcd.io/etcd/server/v3/etcdserver/api/rafthttp"
+	"go.uber.org/goleak"
 
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -15,22 +23,22 @@ import (
 	"github.com/requestagent/requestagent/internal/syncbuf"
 )
 
-// cluster is a real etcd cluster of three members in this process, on
+// Cluster is a real etcd cluster of three members in this process, on
 // loopback, each in a directory of its own.
-type cluster struct {
-	t       *testing.T
+type Cluster struct {
+	t       testing.TB
 	members []*embed.Etcd
 	clients []string // client URLs, by member
 	stopped []bool
 }
 
-// newCluster starts a 3-member cluster, tuned by tune (nil: etcd's
-// defaults) for each member, waits for it to elect a leader, and stops
-// it on cleanup.
-func newCluster(t *testing.T, tune func(*embed.Config)) *cluster {
+// New starts a 3-member cluster, tuned by tune (nil: etcd's defaults)
+// for each member, waits for it to elect a leader, and stops it on
+// cleanup.
+func New(t testing.TB, tune func(*embed.Config)) *Cluster {
 	t.Helper()
 	const n = 3
-	c := &cluster{t: t, stopped: make([]bool, n)}
+	c := &Cluster{t: t, stopped: make([]bool, n)}
 	// The members log at error level into log, shown if the test fails:
 	// a member closing logs its listeners' ends as errors.
 	log := &syncbuf.Buffer{}
@@ -64,12 +72,12 @@ func newCluster(t *testing.T, tune func(*embed.Config)) *cluster {
 		}
 		e, err := embed.StartEtcd(cfg)
 		if err != nil {
-			c.stopAll()
+			c.StopAll()
 			t.Fatalf("start etcd member %d: %v", i, err)
 		}
 		c.members = append(c.members, e)
 	}
-	t.Cleanup(c.stopAll)
+	t.Cleanup(c.StopAll)
 	for i, e := range c.members {
 		select {
 		case <-e.Server.ReadyNotify():
@@ -80,8 +88,8 @@ func newCluster(t *testing.T, tune func(*embed.Config)) *cluster {
 	return c
 }
 
-// endpoints are the client URLs of the members still running.
-func (c *cluster) endpoints() []string {
+// Endpoints are the client URLs of the members still running.
+func (c *Cluster) Endpoints() []string {
 	var eps []string
 	for i, u := range c.clients {
 		if !c.stopped[i] {
@@ -91,8 +99,8 @@ func (c *cluster) endpoints() []string {
 	return eps
 }
 
-// leader is the index of the member the others follow.
-func (c *cluster) leader() int {
+// Leader is the index of the member the others follow.
+func (c *Cluster) Leader() int {
 	c.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -107,16 +115,39 @@ func (c *cluster) leader() int {
 	return -1
 }
 
-// stop stops member i.
-func (c *cluster) stop(i int) {
+// Stop stops member i.
+func (c *Cluster) Stop(i int) {
 	if !c.stopped[i] {
 		c.stopped[i] = true
 		c.members[i].Close()
 	}
 }
 
-func (c *cluster) stopAll() {
+// StopAll stops every member.
+func (c *Cluster) StopAll() {
 	for i := range c.members {
-		c.stop(i)
+		c.Stop(i)
 	}
+}
+
+// Main runs the tests and checks that no goroutine outlives them, as goleak's
+// VerifyTestMain does, but waits longer for the last ones to end: a
+// stopped member's peer connections (net/http's persistConn.readLoop
+// and writeLoop, and conn.serve in connReader.abortPendingRead, between
+// etcd's rafthttp transports) end only when their reads time out,
+// rafthttp.DefaultConnReadTimeout (5 s) after the members closed, and
+// goleak gives up after about 2 s. Nothing is ignored.
+func Main(m *testing.M) {
+	code := m.Run()
+	deadline := time.Now().Add(rafthttp.DefaultConnReadTimeout + 2*time.Second)
+	err := goleak.Find()
+	for err != nil && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		err = goleak.Find()
+	}
+	if err != nil {
+		os.Stderr.WriteString("goleak: errors on successful test run: " + err.Error() + "\n")
+		code = 1
+	}
+	os.Exit(code)
 }
