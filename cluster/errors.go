@@ -1,0 +1,11 @@
+package cluster
+
+import "errors"
+
+var (
+	// ErrBadConfig is a Config that does not validate.
+	ErrBadConfig = errors.New("cluster: bad configuration")
+	// ErrLost is the ownership ended while Acquire waited or held it: the
+	// lease expired or was revoked, or etcd stopped answering.
+	ErrLost = errors.New("cluster: ownership lost")
+)

@@ -1,0 +1,204 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/requestagent/requestagent/internal/configerr"
+)
+
+// Config says what an Owner owns and how long a silence lasts.
+type Config struct {
+	// Key is the ownership key: whoever's lease holds it owns the prefix
+	// it guards. Required; put it outside the agent's own keys (the agent
+	// writes one-letter prefixes, agent/SPEC.md), e.g. "<prefix>cluster/owner".
+	Key string
+	// Name is this agent's name, the key's value, for operators and for
+	// the standby's log line. Required.
+	Name string
+	// TTL is the lease's time to live, in whole seconds: how long after
+	// an owner stops renewing it a standby may take over. Default 10 s,
+	// at least 2 s (etcd's election timeout is 1 s: a shorter lease could
+	// expire across a leader change).
+	TTL time.Duration
+	// Logger is where the standby's waiting and the loss are said.
+	Logger zerolog.Logger
+}
+
+// DefaultTTL is Config.TTL's default.
+const DefaultTTL = 10 * time.Second
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	switch {
+	case c.Key == "":
+		return configerr.Quoted(ErrBadConfig, "Key", c.Key, "required")
+	case c.Name == "":
+		return configerr.Quoted(ErrBadConfig, "Name", c.Name, "required")
+	case c.TTL != 0 && (c.TTL < 2*time.Second || c.TTL%time.Second != 0):
+		return configerr.New(ErrBadConfig, "TTL", c.TTL, "whole seconds, at least 2 s")
+	}
+	return nil
+}
+
+// Owner is this agent's ownership of a key prefix: the ownership key held
+// under a lease it keeps alive.
+type Owner struct {
+	cli   *clientv3.Client
+	key   string
+	lease clientv3.LeaseID
+	ttl   time.Duration
+	log   zerolog.Logger
+
+	lost     chan struct{} // closed once the ownership ended
+	lostOnce sync.Once
+	stop     context.CancelFunc // ends the keep-alives
+	wg       sync.WaitGroup     // the keep-alive watcher
+	release  sync.Once
+}
+
+// Acquire takes the ownership of cfg.Key for this agent: at once if
+// nobody holds it, else once its holder's lease ends — a standby, until
+// then, or until ctx ends. Its lease is kept alive from the start, so a
+// long wait costs nothing.
+func Acquire(ctx context.Context, cli *clientv3.Client, cfg Config) (*Owner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	grant, err := cli.Grant(ctx, int64(cfg.TTL/time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: lease: %w", err)
+	}
+	kctx, stop := context.WithCancel(context.Background())
+	alive, err := cli.KeepAlive(kctx, grant.ID)
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("cluster: keep the lease alive: %w", err)
+	}
+	o := &Owner{cli: cli, key: cfg.Key, lease: grant.ID, ttl: cfg.TTL, log: cfg.Logger,
+		lost: make(chan struct{}), stop: stop}
+	o.wg.Add(1)
+	go o.watch(alive)
+	waited := false
+	for {
+		resp, err := cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(cfg.Key), "=", 0)).
+			Then(clientv3.OpPut(cfg.Key, cfg.Name, clientv3.WithLease(grant.ID))).
+			Else(clientv3.OpGet(cfg.Key)).Commit()
+		if err != nil {
+			o.Release(context.Background())
+			return nil, fmt.Errorf("cluster: take %s: %w", cfg.Key, err)
+		}
+		if resp.Succeeded {
+			break
+		}
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 0 {
+			continue // gone between the compare and the read: try again
+		}
+		if !waited {
+			waited = true
+			o.log.Info().Str("owner", string(kvs[0].Value)).Str("key", cfg.Key).
+				Msg("cluster: standby: another agent owns the store; waiting for its lease to end")
+		}
+		if err := o.waitDeleted(ctx, kvs[0].ModRevision); err != nil {
+			o.Release(context.Background())
+			return nil, err
+		}
+	}
+	o.log.Info().Str("key", cfg.Key).Str("name", cfg.Name).Dur("ttl", cfg.TTL).Msg("cluster: this agent owns the store")
+	return o, nil
+}
+
+// waitDeleted waits until the key, as of revision rev, is deleted (its
+// holder's lease ended), or the ownership was lost, or ctx ended. A watch
+// that fails (the revision compacted away, a member gone) returns nil:
+// the caller looks again.
+func (o *Owner) waitDeleted(ctx context.Context, rev int64) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := o.cli.Watch(wctx, o.key, clientv3.WithRev(rev+1))
+	for {
+		select {
+		case <-o.lost:
+			return ErrLost
+		case <-ctx.Done():
+			return ctx.Err()
+		case wr, ok := <-w:
+			if !ok || wr.Err() != nil {
+				return nil
+			}
+			for _, ev := range wr.Events {
+				if ev.Type == mvccpb.DELETE {
+					return nil
+				}
+			}
+		}
+	}
+}
+
+// watch reads the keep-alive responses; the ownership is lost when they
+// end (the lease expired or was revoked) or when none came for two thirds
+// of the TTL: the lease expires on etcd no sooner than TTL after the last
+// renewal it answered, so stopping then leaves a third of the TTL for the
+// owner to stop acting before a standby may start.
+func (o *Owner) watch(alive <-chan *clientv3.LeaseKeepAliveResponse) {
+	defer o.wg.Done()
+	defer o.markLost()
+	silence := o.ttl * 2 / 3
+	t := time.NewTimer(silence)
+	defer t.Stop()
+	for {
+		select {
+		case resp, ok := <-alive:
+			if !ok || resp == nil || resp.TTL <= 0 {
+				return
+			}
+			t.Reset(silence)
+		case <-t.C:
+			o.log.Error().Dur("silence", silence).Msg("cluster: etcd has not renewed the lease; ownership lost")
+			return
+		}
+	}
+}
+
+func (o *Owner) markLost() { o.lostOnce.Do(func() { close(o.lost) }) }
+
+// Fence is the compare that conditions a write on this ownership: the
+// ownership key is still held by this owner's lease (for
+// etcdstore.Config.Fence).
+func (o *Owner) Fence() []clientv3.Cmp {
+	return []clientv3.Cmp{clientv3.Compare(clientv3.LeaseValue(o.key), "=", o.lease)}
+}
+
+// Lost is closed once the ownership ended: the owner must stop acting —
+// delegating, relaying, calling back — at once, since a standby may take
+// over.
+func (o *Owner) Lost() <-chan struct{} { return o.lost }
+
+// Release gives the ownership up: the lease is revoked, which deletes the
+// key, and a standby takes over at once rather than after the TTL. It
+// stops the keep-alives, and may be called more than once.
+func (o *Owner) Release(ctx context.Context) error {
+	var err error
+	o.release.Do(func() {
+		o.stop()
+		o.wg.Wait()
+		o.markLost()
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if _, rerr := o.cli.Revoke(rctx, o.lease); rerr != nil {
+			err = fmt.Errorf("cluster: revoke the lease (it ends by itself within %v): %w", o.ttl, rerr)
+		}
+	})
+	return err
+}
