@@ -119,6 +119,7 @@ func Catior(t testing.TB) string {
 // Process is a running peer.
 type Process struct {
 	cmd    *exec.Cmd
+	stdin  io.WriteCloser // nil unless started by StartInteractive
 	lines  chan string
 	mu     sync.Mutex
 	output bytes.Buffer // everything it printed, for failure messages
@@ -196,6 +197,30 @@ func StartIn(t testing.TB, dir, name string, args ...string) *Process {
 // (KEY=value), such as testdata/tls's PEER_SSL_CA and PEER_SSL_KEY.
 func StartInEnv(t testing.TB, dir, name string, env []string, args ...string) *Process {
 	t.Helper()
+	return start(t, dir, name, env, false, args)
+}
+
+// StartInteractive is StartIn with a pipe to the peer's stdin, for peers
+// driven line by line (Send), such as testdata/interop's failover_client.
+func StartInteractive(t testing.TB, dir, name string, args ...string) *Process {
+	t.Helper()
+	return start(t, dir, name, nil, true, args)
+}
+
+// Send writes line and a newline to the stdin of a peer started by
+// StartInteractive, failing the test if it cannot.
+func (p *Process) Send(t testing.TB, line string) {
+	t.Helper()
+	if p.stdin == nil {
+		t.Fatal("peers: Send on a peer not started by StartInteractive")
+	}
+	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
+		t.Fatalf("writing to the peer's stdin: %v\n%s", err, p.Output())
+	}
+}
+
+func start(t testing.TB, dir, name string, env []string, interactive bool, args []string) *Process {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(dir, name), args...)
 	cmd.Env = append(append(os.Environ(), "OMNIORB_CONFIG=/dev/null"), env...)
 	stdout, err := cmd.StdoutPipe()
@@ -203,6 +228,11 @@ func StartInEnv(t testing.TB, dir, name string, env []string, args ...string) *P
 		t.Fatal(err)
 	}
 	p := &Process{cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
+	if interactive {
+		if p.stdin, err = cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cmd.Stderr = &lockedWriter{p: p}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -256,6 +286,20 @@ func (p *Process) Line(t testing.TB, timeout time.Duration) string {
 		t.Fatalf("peer printed nothing within %v\n%s", timeout, p.Output())
 	}
 	return ""
+}
+
+// LineWithin returns the next line the peer prints on stdout within
+// timeout, and false if none comes (or the peer exits first): for checking
+// that a peer stays silent, where Line would fail the test.
+func (p *Process) LineWithin(timeout time.Duration) (string, bool) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case l, ok := <-p.lines:
+		return l, ok
+	case <-t.C:
+		return "", false
+	}
 }
 
 // Wait waits for the peer to exit and returns its stdout lines and error.
