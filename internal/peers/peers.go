@@ -52,7 +52,7 @@ type set struct {
 }
 
 var (
-	interopSet = &set{name: "interop"} // echo and bidir peers (giop)
+	interopSet = &set{name: "interop"} // echo, bidir and failover peers (giop, internal/failover)
 	idlSet     = &set{name: "idl"}     // round-trip peers (idl)
 	nmSet      = &set{name: "nm"}      // Native Messaging's StockManager and clients (agent)
 	benchSet   = &set{name: "bench"}   // omniORB AMI and NM-aware bench clients (make bench)
