@@ -235,6 +235,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "naming-name", Value: "RequestAgent", EnvVars: env("naming-name"),
 			Usage: "the name to register under (a/b.kind syntax; missing contexts are made)"},
 	}...)
+	flags = append(flags, clusterFlags()...)
 	return append(flags, tlsFlags()...)
 }
 

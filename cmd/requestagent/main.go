@@ -18,6 +18,7 @@ import (
 
 	"github.com/requestagent/requestagent/admin"
 	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/cluster"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/idl"
 	"github.com/requestagent/requestagent/naming"
@@ -219,10 +220,21 @@ func serve(c *cli.Context) error {
 	if err := adminCfg.Validate(); err != nil {
 		return badFlag("admin", err)
 	}
-	if err := os.MkdirAll(cfg.Store.Dir, 0o750); err != nil {
-		return badFlag("data-dir", err)
+	var owner *cluster.Owner
+	if c.String("cluster") != "" {
+		// A standby waits here, serving nothing, until it owns the store.
+		o, leave, err := joinCluster(c.Context, c, &cfg, log)
+		if err != nil {
+			return err
+		}
+		defer leave()
+		owner = o
+	} else {
+		if err := os.MkdirAll(cfg.Store.Dir, 0o750); err != nil {
+			return badFlag("data-dir", err)
+		}
+		log.Info().Str("data_dir", cfg.Store.Dir).Msg("requestagent: store")
 	}
-	log.Info().Str("data_dir", cfg.Store.Dir).Msg("requestagent: store")
 	a, err := agent.Start(cfg)
 	if err != nil {
 		switch {
@@ -280,6 +292,13 @@ func serve(c *cli.Context) error {
 		log.Info().Msg("requestagent: shutting down (a second signal ends the grace)")
 	case <-a.Failed():
 		log.Error().Err(a.Healthy()).Msg("requestagent: shutting down: the agent cannot serve")
+	case <-lost(owner):
+		// Another agent may own the store already: nothing more may be
+		// delegated, relayed or called back from here, so no grace.
+		log.Error().Msg("requestagent: the ownership of the cluster's store is lost; stopping at once (a standby takes over)")
+		a.Close()
+		adm.Shutdown(context.Background())
+		return cli.Exit("requestagent: cluster: ownership lost", 1)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-grace"))
 	defer cancel()
