@@ -117,3 +117,101 @@ func lost(o *cluster.Owner) <-chan struct{} {
 	}
 	return o.Lost()
 }
+
+// clusterCommand is "requestagent cluster status": what etcd says of the
+// cluster, asked of etcd itself, so that it works while no agent owns.
+func clusterCommand() *cli.Command {
+	flags := []cli.Flag{clusterFlags()[0], clusterFlags()[1], jsonFlag}
+	return &cli.Command{Name: "cluster", Usage: "cluster mode on etcd (docs/cluster.md)",
+		Subcommands: []*cli.Command{{Name: "status", Flags: flags, Action: clusterStatus,
+			Usage: "the etcd members, the agent that owns the store, and the requests and proxies it holds"}}}
+}
+
+// clusterState is what "cluster status" prints.
+type clusterState struct {
+	Members []clusterMember `json:"members"`
+	Owner   string          `json:"owner"` // "" while nobody owns the store
+	// Requests and Proxies are the records in the store: requests not
+	// trashed (pending, replied or kept), and proxies.
+	Requests int64 `json:"requests"`
+	Proxies  int64 `json:"proxies"`
+}
+
+type clusterMember struct {
+	Name     string `json:"name"`
+	Endpoint string `json:"endpoint"`
+	Leader   bool   `json:"leader"`
+	DBBytes  int64  `json:"db_bytes"`
+	Error    string `json:"error,omitempty"`
+}
+
+func clusterStatus(c *cli.Context) error {
+	if c.String("cluster") == "" {
+		return badFlag("cluster", "required: the etcd endpoints of the cluster")
+	}
+	eps, err := clusterEndpoints(c.String("cluster"))
+	if err != nil {
+		return badFlag("cluster", err.Error())
+	}
+	prefix := c.String("cluster-prefix")
+	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return fmt.Errorf("requestagent: etcd %v: %w", eps, err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
+	defer cancel()
+	var st clusterState
+	for _, ep := range eps {
+		m := clusterMember{Endpoint: ep}
+		if s, err := cli.Status(ctx, ep); err != nil {
+			m.Error = err.Error()
+		} else {
+			m.Leader, m.DBBytes = s.Leader == s.Header.MemberId, s.DbSize
+			if ml, err := cli.MemberList(ctx); err == nil {
+				for _, mm := range ml.Members {
+					if mm.ID == s.Header.MemberId {
+						m.Name = mm.Name
+					}
+				}
+			}
+		}
+		st.Members = append(st.Members, m)
+	}
+	owner, err := cli.Get(ctx, prefix+"cluster/owner")
+	if err != nil {
+		return fmt.Errorf("requestagent: cluster status: %w", err)
+	}
+	if len(owner.Kvs) > 0 {
+		st.Owner = string(owner.Kvs[0].Value)
+	}
+	for _, k := range []struct {
+		prefix string
+		n      *int64
+	}{{"q/", &st.Requests}, {"p/", &st.Proxies}} {
+		resp, err := cli.Get(ctx, prefix+k.prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			return fmt.Errorf("requestagent: cluster status: %w", err)
+		}
+		*k.n = resp.Count
+	}
+	if c.Bool("json") {
+		return printJSON(st)
+	}
+	owned := st.Owner
+	if owned == "" {
+		owned = "nobody (no agent serves: the standbys take over as one starts)"
+	}
+	fmt.Printf("owner: %s\nrequests: %d\nproxies: %d\nmembers:\n", owned, st.Requests, st.Proxies)
+	for _, m := range st.Members {
+		switch {
+		case m.Error != "":
+			fmt.Printf("  %s  DOWN: %s\n", m.Endpoint, m.Error)
+		case m.Leader:
+			fmt.Printf("  %s  %s  leader  db %d bytes\n", m.Endpoint, m.Name, m.DBBytes)
+		default:
+			fmt.Printf("  %s  %s  follower  db %d bytes\n", m.Endpoint, m.Name, m.DBBytes)
+		}
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -60,6 +61,7 @@ func TestServe_ClusterStandbyTakesOver(t *testing.T) {
 			t.Fatalf("the second agent never said it waits as a standby:\n%s", b.stderr)
 		}
 	}
+	wantOwner(t, c, fmt.Sprint("agent-", portA))
 	cl := newClient(t, portA)
 	rcv := cl.receiver(target, nil)
 	poller, err := cl.send(rcv, "BEFORE")
@@ -85,6 +87,7 @@ func TestServe_ClusterStandbyTakesOver(t *testing.T) {
 		}
 	}
 	t.Logf("failover: %v from the kill to the first answer through the standby", time.Since(killed).Round(time.Millisecond))
+	wantOwner(t, c, fmt.Sprint("agent-", portB))
 	switch resp.Header.Status {
 	case giop.ReplyNoException:
 		if !resp.Result.Bool() {
@@ -124,6 +127,29 @@ func (s *stock) count(sym string) int32 {
 		return 0
 	}
 	return n.(*atomic.Int32).Load()
+}
+
+// wantOwner checks that "requestagent cluster status" names owner, sees
+// the three members, one the leader, and the proxy the test made.
+func wantOwner(t *testing.T, c *etcdtest.Cluster, owner string) {
+	t.Helper()
+	out, errOut, code := run(t, nil, "cluster", "status", "--cluster", strings.Join(c.Endpoints(), ","), "--json")
+	if code != 0 {
+		t.Fatalf("cluster status: exit %d: %s", code, errOut)
+	}
+	var st clusterState
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("cluster status --json: %v\n%s", err, out)
+	}
+	leaders := 0
+	for _, m := range st.Members {
+		if m.Leader {
+			leaders++
+		}
+	}
+	if st.Owner != owner || len(st.Members) != 3 || leaders != 1 {
+		t.Fatalf("cluster status: %+v, want owner %s and 3 members, one the leader", st, owner)
+	}
 }
 
 // TestClusterEndpoints: --cluster takes an etcd:// list or client URLs,

@@ -119,6 +119,7 @@ func newApp() *cli.App {
 				Subcommands: []*cli.Command{{Name: "retry", ArgsUsage: "[HOST:PORT]",
 					Usage: "try again the callbacks given up for the recipients at HOST:PORT (all when none is named)",
 					Flags: adminFlags(), Action: retryRecipients}}},
+			clusterCommand(),
 		},
 	}
 	var fix func([]*cli.Command)
