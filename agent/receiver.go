@@ -144,7 +144,7 @@ func (a *Agent) accept(ctx context.Context, req *giop.ServerRequest, rec *reques
 				a.queue.done(&d.t)
 				refuse()
 				a.metrics.outcome(storeOutcome(err))
-				return storeFailed(err)
+				return a.writeRefused(rec, e.Keys, err)
 			}
 		case lifecycle.Publish:
 			a.mu.Lock()

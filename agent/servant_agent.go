@@ -165,7 +165,7 @@ func (a *Agent) createRequest(ctx context.Context, req *giop.ServerRequest) erro
 		case lifecycle.Write:
 			if err := a.commit(recordBatch(rec, e.Keys, nil, nil)); err != nil {
 				a.dropLive(rec) // the Refuse of a request never stored
-				return storeFailed(err)
+				return a.writeRefused(rec, e.Keys, err)
 			}
 		case lifecycle.Publish:
 			a.mu.Lock()
@@ -208,6 +208,24 @@ func storeFailed(err error) error {
 		return giop.NewSystemExceptionCause(giop.ExcImpLimit, nmproto.StoreFull, giop.CompletedNo, err)
 	}
 	return giop.NewSystemExceptionCause(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedNo, err)
+}
+
+// writeRefused is the answer to a call refused because the write that
+// would have stored its request failed with err. A write that timed out
+// (context.DeadlineExceeded: the store's committer still has it) may yet
+// land: a deletion of what it wrote is sent behind it, so that a request
+// refused is not found in the store after a restart, and the call is
+// answered COMPLETED_MAYBE, since that cannot be promised — etcd, unlike
+// Badger's one committer, does not order a timed-out transaction before
+// the next (docs/cluster.md).
+func (a *Agent) writeRefused(rec *requestRecord, keys lifecycle.Keys, err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return storeFailed(err)
+	}
+	a.deleteRecords(rec, keys, false)
+	a.log.Warn().Err(err).Str("request", a.publicID(rec.id)).
+		Msg("agent: request refused: its write timed out and may yet land; deleted again behind it")
+	return giop.NewSystemExceptionCause(giop.ExcPersistStore, nmproto.StoreFailed, giop.CompletedMaybe, err)
 }
 
 // storeOutcome is the outcome a request refused with storeFailed(err) is

@@ -1,14 +1,20 @@
 package agent_test
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/memstore"
 	"github.com/requestagent/requestagent/internal/peers"
 	"github.com/requestagent/requestagent/nmproto"
+	"github.com/requestagent/requestagent/storage"
 )
 
 // TestStore_AnotherBackend: the agent asks of its store only what the
@@ -58,5 +64,57 @@ func TestStore_AnotherBackend(t *testing.T) {
 	}
 	if got := e.sm.calls.Load(); got != 2 {
 		t.Fatalf("the target ran %d calls, want 2", got)
+	}
+}
+
+// lateStore is a store whose next commit of a request record lands, and
+// yet answers its caller that it timed out: a write the store's committer
+// made after the caller stopped waiting.
+type lateStore struct {
+	*memstore.Store
+	armed atomic.Bool
+}
+
+func (s *lateStore) CommitWithin(b *storage.Batch, timeout time.Duration) error {
+	late := false
+	b.Each(func(key, _ []byte, del bool) {
+		late = late || (!del && bytes.HasPrefix(key, []byte("q/")))
+	})
+	err := s.Store.CommitWithin(b, timeout)
+	if late && err == nil && s.armed.CompareAndSwap(true, false) {
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// TestStore_TimedOutWriteMayLand: a request whose write timed out is
+// refused COMPLETED_MAYBE (the write may yet land), not COMPLETED_NO, and
+// with no poller; what the write put in the store is deleted behind it, so
+// the request does not come back after a restart.
+func TestStore_TimedOutWriteMayLand(t *testing.T) {
+	mem := &lateStore{Store: memstore.New()}
+	cfg := agent.Config{Listen: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), Backend: mem}
+	e := newEnv(t, cfg)
+	rcv := e.receiver(e.mustProxy())
+	mem.armed.Store(true)
+	r := e.call(rcv, "add_stock", reqInfoCtx("late", "", 0, false), addStockArgs("LATE", 1))
+	var x *giop.SystemException
+	if !errors.As(r.err, &x) || x.Name != giop.ExcPersistStore || x.Completed != giop.CompletedMaybe || r.poller != nil {
+		t.Fatalf("the call whose write timed out: %+v, want PERSIST_STORE completed MAYBE and no poller", r)
+	}
+	var left []string
+	mem.ScanKeysFrom([]byte("q/"), nil, func(k []byte) (bool, error) { left = append(left, string(k)); return true, nil })
+	if len(left) != 0 {
+		t.Fatalf("request records left behind the refused write: %q", left)
+	}
+	e.agent.Close()
+	cfg.Backend = &lateStore{Store: mem.Reopen()}
+	b, err := agent.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if reqs := b.Requests(); len(reqs) != 0 {
+		t.Fatalf("the refused request came back after a restart: %+v", reqs)
 	}
 }
