@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"strings"
 	"sync"
@@ -274,4 +277,100 @@ func TestServe_ClusterEtcdMembersKilledUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d acknowledged, all read with their real result, each run once; %d refused while etcd members were killed",
 		len(acks), refused.Load())
+}
+
+// heldStock is a StockManager whose add_stock holds until release closes,
+// counting its calls.
+type heldStock struct {
+	calls   atomic.Int32
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *heldStock) RepositoryID() string { return "IDL:StockManager:1.0" }
+func (s *heldStock) Invoke(ctx context.Context, r *giop.ServerRequest) error {
+	if s.calls.Add(1) == 1 {
+		close(s.entered)
+	}
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+	}
+	r.Results().WriteBool(true)
+	return nil
+}
+
+// TestServe_ClusterPausedOwnerIsFenced: the owner is SIGSTOPped past its
+// lease while its delegation is at the target. The standby takes over and
+// makes the request COMM_FAILURE/MAYBE — it may have run — without
+// sending it again. The target then answers the paused owner, which is
+// SIGCONTed: it stops by itself, its ownership lost, and its late reply
+// never reaches the store (the standby still gives COMM_FAILURE/MAYBE, not
+// the real result: nobody gets two results). Two guards stand in its way —
+// the owner stopping on Lost, and the fence on its every write — and in
+// this run the first acts; without either the test fails. The fence alone
+// is proved by cluster's TestOwner_RevokedLeaseFencesItsStore.
+func TestServe_ClusterPausedOwnerIsFenced(t *testing.T) {
+	c := etcdtest.New(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := &heldStock{entered: make(chan struct{}), release: make(chan struct{})}
+	ad := giop.NewAdapter()
+	ad.Register([]byte("StockManager"), held)
+	srv := giop.NewServer(nil, ad)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	target := giop.NewIOR(held.RepositoryID(), &giop.IIOPProfile{Version: giop.V1_2, Host: "127.0.0.1",
+		Port: uint16(ln.Addr().(*net.TCPAddr).Port), ObjectKey: []byte("StockManager"),
+		Components: []giop.TaggedComponent{giop.DefaultCodeSets.Component()}})
+
+	portA, portB := peers.FreePort(t), peers.FreePort(t)
+	hosts := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", portA, portB)
+	a := startClusterAgent(t, c, portA, hosts)
+	waitReady(t, a)
+	b := startClusterAgent(t, c, portB, hosts)
+	cl := newClient(t, portA)
+	poller, err := cl.send(cl.receiver(target, nil), "HELD")
+	if err != nil {
+		t.Fatalf("a 2PI on the owner: %v", err)
+	}
+	select {
+	case <-held.entered: // the owner's delegation is at the target
+	case <-time.After(60 * time.Second):
+		t.Fatal("the request never reached the target")
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, b) // the lease ended: the standby owns the store
+	close(held.release)
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- a.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(a.stderr.String(), "ownership") {
+			t.Fatalf("the woken owner ended with %v, want exit 1 for its lost ownership:\n%s", err, a.stderr)
+		}
+	case <-time.After(60 * time.Second):
+		a.cmd.Process.Kill()
+		<-exited // one Wait at a time: the cleanup's comes after
+		t.Fatal("the woken owner never stopped")
+	}
+	cl = newClient(t, portB)
+	resp, err := cl.invoke(poller, "add_stock", nil, func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+	if err != nil || resp.Header.Status != giop.ReplySystemException {
+		t.Fatalf("the request through the standby: %v %v, want COMM_FAILURE/MAYBE", err, resp)
+	}
+	if x := resp.Result.SystemException(); x.Name != giop.ExcCommFailure || x.Completed != giop.CompletedMaybe {
+		t.Fatalf("the request through the standby: %v, want COMM_FAILURE/MAYBE (the paused owner's late reply refused)", x)
+	}
+	if n := held.calls.Load(); n != 1 {
+		t.Fatalf("the target ran the request %d times, want once", n)
+	}
 }
