@@ -126,3 +126,48 @@ func TestDockerfile_BuildsWithTheReleaseScript(t *testing.T) {
 		t.Fatalf("--version of the image's binary: %v: %s", err, out)
 	}
 }
+
+// TestClusterCompose_AgentsAgree: deploy/cluster/docker-compose.yml runs
+// three agents whose flags are all the binary's own, each publishing all
+// three agents' addresses and naming all three etcd members (what makes a
+// reference work on whichever agent owns, docs/cluster.md).
+func TestClusterCompose_AgentsAgree(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join(peers.RepoRoot(), "deploy", "cluster", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	help, err := exec.Command(buildRelease(t, t.TempDir()), "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--help: %v\n%s", err, help)
+	}
+	var agents []string
+	lines := strings.Split(string(text), "\n")
+	for i, line := range lines {
+		if strings.HasPrefix(line, "  agent") && strings.HasSuffix(line, ":") {
+			// The service's command: its lines up to ports.
+			var cmd []string
+			for _, l := range lines[i+1:] {
+				if strings.Contains(l, "ports:") {
+					break
+				}
+				cmd = append(cmd, l)
+			}
+			agents = append(agents, strings.Join(cmd, " "))
+		}
+	}
+	if len(agents) != 3 {
+		t.Fatalf("%d agents in the compose file, want 3", len(agents))
+	}
+	for i, cmd := range agents {
+		for _, f := range strings.Fields(strings.NewReplacer("[", " ", "]", " ", ",", " ").Replace(cmd)) {
+			if strings.HasPrefix(f, "--") && !strings.Contains(string(help), f+" ") && !strings.Contains(string(help), f+"=") {
+				t.Errorf("agent %d: %s is not a flag of the binary", i+1, f)
+			}
+		}
+		for _, want := range []string{":15555,", ":15556,", ":15557\"", "etcd://etcd1:2379,etcd2:2379,etcd3:2379", "--cluster-name, agent"} {
+			if !strings.Contains(cmd, want) {
+				t.Errorf("agent %d does not have %q: %s", i+1, want, cmd)
+			}
+		}
+	}
+}
