@@ -12,7 +12,7 @@ export REQUESTAGENT_PEERS := $(PEERS)
 
 SOAK      ?= 10m
 
-.PHONY: all build run test test-short bench fuzz soak lint deps peers clean
+.PHONY: all build run test test-short bench fuzz soak cluster-soak lint deps peers clean
 
 all: lint test
 
@@ -60,6 +60,12 @@ fuzz:
 # under load, and the acknowledged-request log checked at the end. Not in CI.
 soak:
 	REQUESTAGENT_SOAK=$(SOAK) $(GO) test -run '^TestCrash_SIGKILLUnderLoad$$' -count=1 -timeout 0 -v ./agent/
+
+# Cluster mode under chaos (docs/cluster.md): three agents on three etcd
+# processes, agents SIGKILLed and paused past their lease, etcd members
+# SIGKILLed, for SOAK; every acknowledged request checked. Not in make test.
+cluster-soak:
+	REQUESTAGENT_CLUSTER_SOAK=$(SOAK) $(GO) test -run '^TestCluster_Soak$$' -count=1 -timeout 0 -v ./cmd/requestagent/
 
 # The attacks and faults of RELIABILITY.md ("Attacks and faults from
 # outside") against a real binary, one fresh process per attack, printed as
