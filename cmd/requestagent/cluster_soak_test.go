@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -121,42 +120,11 @@ func TestCluster_Soak(t *testing.T) {
 		}
 	}
 
-	type acked struct {
-		sym    string
-		poller *giop.IOR
-	}
-	var (
-		mu      sync.Mutex
-		acks    []acked
-		refused atomic.Int64
-		stop    = make(chan struct{})
-		wg      sync.WaitGroup
-	)
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &client{t: t, c: giop.NewClient(nil), agent: ref}
-			defer c.c.Close()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				sym := fmt.Sprintf("W%d-%d", w, i)
-				p, err := c.send(rcv, sym)
-				if err != nil {
-					refused.Add(1)
-					time.Sleep(20 * time.Millisecond)
-					continue
-				}
-				mu.Lock()
-				acks = append(acks, acked{sym, p})
-				mu.Unlock()
-			}
-		}()
-	}
+	ld := startLoad(4, func() *client {
+		c := &client{t: t, c: giop.NewClient(nil), agent: ref}
+		t.Cleanup(func() { c.c.Close() })
+		return c
+	}, rcv, 20*time.Millisecond)
 
 	var kills, pauses, etcdKills int
 	end := time.Now().Add(length)
@@ -188,8 +156,7 @@ func TestCluster_Soak(t *testing.T) {
 			etcd.WaitUp(m)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	acks := ld.end()
 	for _, a := range agents {
 		if a.exited() {
 			a.start(t)
@@ -226,7 +193,7 @@ func TestCluster_Soak(t *testing.T) {
 	}
 	t.Logf("cluster soak %v: %d agent SIGKILLs, %d agent pauses past the lease, %d etcd member SIGKILLs; "+
 		"%d acknowledged: %d real results, %d COMM_FAILURE/MAYBE, 0 lost, 0 run twice; %d calls refused meanwhile",
-		length, kills, pauses, etcdKills, len(acks), real, maybe, refused.Load())
+		length, kills, pauses, etcdKills, len(acks), real, maybe, ld.refused.Load())
 }
 
 // isMaybe reports whether x is the result of a request caught

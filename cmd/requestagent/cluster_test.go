@@ -26,21 +26,67 @@ import (
 func startClusterAgent(t *testing.T, c *etcdtest.Cluster, port int, hosts string) *agentProc {
 	t.Helper()
 	p := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), stderr: &syncBuffer{}}
-	p.cmd = exec.Command(binary(t), "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", hosts,
+	p.run(t, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", hosts,
 		"--admin", p.adminAddr, "--data-dir", t.TempDir(),
 		"--cluster", strings.Join(c.Endpoints(), ","), "--cluster-lease", "2s", "--cluster-name", fmt.Sprint("agent-", port))
-	p.cmd.Stderr = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-		if t.Failed() {
-			t.Logf("agent on %d, stderr:\n%s", port, p.stderr)
-		}
-	})
 	return p
+}
+
+// load is 2PIs sent by clients until stopped, and the pollers they were
+// acknowledged with.
+type load struct {
+	mu      sync.Mutex
+	acks    []acked
+	refused atomic.Int64
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// acked is one acknowledged request: its symbol (unique) and its poller.
+type acked struct {
+	sym    string
+	poller *giop.IOR
+}
+
+// startLoad starts n clients, each made by newClient, sending 2PIs on rcv;
+// a refused call is counted and tried again after pause.
+func startLoad(n int, newClient func() *client, rcv *giop.IOR, pause time.Duration) *load {
+	l := &load{stop: make(chan struct{})}
+	for w := range n {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			c := newClient()
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				sym := fmt.Sprintf("W%d-%d", w, i)
+				p, err := c.send(rcv, sym)
+				if err != nil {
+					l.refused.Add(1)
+					time.Sleep(pause)
+					continue
+				}
+				l.mu.Lock()
+				l.acks = append(l.acks, acked{sym, p})
+				l.mu.Unlock()
+			}
+		}()
+	}
+	return l
+}
+
+// count is how many were acknowledged so far.
+func (l *load) count() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.acks) }
+
+// end stops the clients and returns what was acknowledged.
+func (l *load) end() []acked {
+	close(l.stop)
+	l.wg.Wait()
+	return l.acks
 }
 
 // TestServe_ClusterStandbyTakesOver: two agents in cluster mode on a real
@@ -188,57 +234,13 @@ func TestServe_ClusterEtcdMembersKilledUnderLoad(t *testing.T) {
 	sm, target := startTarget(t)
 	port := peers.FreePort(t)
 	a := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), stderr: &syncBuffer{}}
-	a.cmd = exec.Command(binary(t), "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", "127.0.0.1",
+	a.run(t, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", "127.0.0.1",
 		"--admin", a.adminAddr, "--cluster", strings.Join(etcd.Endpoints(), ","))
-	a.cmd.Stderr = a.stderr
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		a.cmd.Process.Kill()
-		a.cmd.Wait()
-		if t.Failed() {
-			t.Logf("agent stderr:\n%s", a.stderr)
-		}
-	})
 	waitReady(t, a)
 	rcv := newClient(t, port).receiver(target, nil)
 
-	type acked struct {
-		sym    string
-		poller *giop.IOR
-	}
-	var (
-		mu      sync.Mutex
-		acks    []acked
-		refused atomic.Int32
-		stop    = make(chan struct{})
-		wg      sync.WaitGroup
-	)
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cl := newClient(t, port)
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				sym := fmt.Sprintf("W%d-%d", w, i)
-				p, err := cl.send(rcv, sym)
-				if err != nil {
-					refused.Add(1)
-					continue
-				}
-				mu.Lock()
-				acks = append(acks, acked{sym, p})
-				mu.Unlock()
-			}
-		}()
-	}
-	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acks) }
+	ld := startLoad(4, func() *client { return newClient(t, port) }, rcv, 0)
+	count := ld.count
 	waitMore := func(n int) { // some acknowledged since: the agent goes on
 		for deadline := time.Now().Add(60 * time.Second); count() < n; time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
@@ -260,8 +262,7 @@ func TestServe_ClusterEtcdMembersKilledUnderLoad(t *testing.T) {
 	etcd.Start(leader)
 	etcd.WaitUp(leader)
 	waitMore(count() + 200)
-	close(stop)
-	wg.Wait()
+	acks := ld.end()
 
 	cl := newClient(t, port)
 	wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
@@ -276,7 +277,7 @@ func TestServe_ClusterEtcdMembersKilledUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged, all read with their real result, each run once; %d refused while etcd members were killed",
-		len(acks), refused.Load())
+		len(acks), ld.refused.Load())
 }
 
 // heldStock is a StockManager whose add_stock holds until release closes,

@@ -146,6 +146,15 @@ func startAgent(t *testing.T, dataDir string, port int, extra ...string) *agentP
 	p := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", adminPort), stderr: &syncBuffer{}}
 	args := append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", "127.0.0.1",
 		"--admin", p.adminAddr, "--data-dir", dataDir}, extra...)
+	p.run(t, args...)
+	waitReady(t, p)
+	return p
+}
+
+// run starts the binary with args as p, and kills it on cleanup, showing
+// its stderr if the test failed.
+func (p *agentProc) run(t *testing.T, args ...string) {
+	t.Helper()
 	p.cmd = exec.Command(binary(t), args...)
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -155,11 +164,9 @@ func startAgent(t *testing.T, dataDir string, port int, extra ...string) *agentP
 		p.cmd.Process.Kill()
 		p.cmd.Wait()
 		if t.Failed() {
-			t.Logf("agent stderr:\n%s", p.stderr)
+			t.Logf("agent on %d, stderr:\n%s", p.port, p.stderr)
 		}
 	})
-	waitReady(t, p)
-	return p
 }
 
 // stock is a Go StockManager target for these tests.
