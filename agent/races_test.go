@@ -16,6 +16,30 @@ import (
 	"github.com/requestagent/requestagent/storage"
 )
 
+// destroyByTag calls RequestProxy::destroy_request(tag) on proxy from a
+// client of its own, again and again, until the returned stop is called.
+func (e *env) destroyByTag(proxy *giop.IOR, tag string) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	c := giop.NewClient(nil)
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			c.Invoke(e.ctx(), proxy, &giop.Invocation{Operation: "destroy_request",
+				Args: func(enc *giop.Encoder) { enc.WriteOctets([]byte(tag)) }})
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+		c.Close()
+	}
+}
+
 // destroyRequest calls RequestAgent::destroy_request(ref).
 func (e *env) destroyRequest(ref *giop.IOR) error {
 	resp, err := e.client.Invoke(e.ctx(), e.agentRef, &giop.Invocation{Operation: "destroy_request",
@@ -104,30 +128,14 @@ func TestTrash_ByTagRacingAcceptance(t *testing.T) {
 	e := newEnv(t, agent.Config{})
 	proxy := e.mustProxy()
 	rcv := e.receiver(proxy)
-	stop := make(chan struct{})
-	spam := make(chan struct{})
-	c2 := giop.NewClient(nil)
-	defer c2.Close()
-	go func() {
-		defer close(spam)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			c2.Invoke(e.ctx(), proxy, &giop.Invocation{Operation: "destroy_request",
-				Args: func(enc *giop.Encoder) { enc.WriteOctets([]byte("t")) }})
-		}
-	}()
+	stopSpam := e.destroyByTag(proxy, "t")
 	for range 3000 {
 		r := e.call(rcv, "add_stock", reqInfoCtx("t", "", 0, false), addStockArgs("T", 1))
 		if r.err != nil && !isSys(r.err, giop.ExcNoResponse, nmproto.ReplyNotAvailable) && !isSys(r.err, giop.ExcBadInvOrder, nmproto.DuplicatedRequestTag) {
 			t.Fatalf("a request: %+v", r)
 		}
 	}
-	close(stop)
-	<-spam
+	stopSpam()
 }
 
 // TestWaitReply_QueuedCallsRacingDispatch: WaitReply calls with a wait
@@ -317,22 +325,7 @@ func TestTrash_ByTagRacingEvolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	rcv := e.receiver(proxy)
-	stop := make(chan struct{})
-	spam := make(chan struct{})
-	c2 := giop.NewClient(nil)
-	defer c2.Close()
-	go func() {
-		defer close(spam)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			c2.Invoke(e.ctx(), proxy, &giop.Invocation{Operation: "destroy_request",
-				Args: func(enc *giop.Encoder) { enc.WriteOctets([]byte("t")) }})
-		}
-	}()
+	stopSpam := e.destroyByTag(proxy, "t")
 	acked := 0
 	for range 400 {
 		r := e.call(rcv, "add_stock", reqInfoCtx("t", "", 1, false), addStockArgs("T", 1))
@@ -340,8 +333,7 @@ func TestTrash_ByTagRacingEvolve(t *testing.T) {
 			acked++
 		}
 	}
-	close(stop)
-	<-spam
+	stopSpam()
 	if _, err := e.client.Invoke(e.ctx(), proxy, &giop.Invocation{Operation: "destroy",
 		Args: func(enc *giop.Encoder) { enc.WriteBool(true) }}); err != nil {
 		t.Fatalf("destroy(TRUE): %v", err)
