@@ -186,6 +186,26 @@ func (s *Store) commitLoop() {
 	fits := func(ops, bytes int, p *pending) bool {
 		return ops+p.ops <= s.cfg.MaxTxnOps && bytes+p.bytes <= s.budget
 	}
+	// drain adds to the group every batch queued, committing the group
+	// whenever the next does not fit, and commits what is left; ops and
+	// bytes are what the group holds already.
+	drain := func(ops, bytes int) {
+		for {
+			select {
+			case p := <-s.commitCh:
+				if !fits(ops, bytes, p) {
+					s.commitGroup(group)
+					group, ops, bytes = group[:0], 0, 0
+				}
+				group = append(group, p)
+				ops += p.ops
+				bytes += p.bytes
+			default:
+				s.commitGroup(group)
+				return
+			}
+		}
+	}
 	for {
 		var first *pending
 		select {
@@ -214,21 +234,8 @@ func (s *Store) commitLoop() {
 			// is queued, then exit.
 			ops, bytes := heldOps, heldBytes
 			takeHeld()
-			for {
-				select {
-				case p := <-s.commitCh:
-					if !fits(ops, bytes, p) {
-						s.commitGroup(group)
-						group, ops, bytes = group[:0], 0, 0
-					}
-					group = append(group, p)
-					ops += p.ops
-					bytes += p.bytes
-				default:
-					s.commitGroup(group)
-					return
-				}
-			}
+			drain(ops, bytes)
+			return
 		}
 		ops, bytes := heldOps, heldBytes
 		if !fits(ops, bytes, first) {
@@ -238,24 +245,7 @@ func (s *Store) commitLoop() {
 		}
 		takeHeld()
 		group = append(group, first)
-		ops += first.ops
-		bytes += first.bytes
-	gather:
-		for {
-			select {
-			case p := <-s.commitCh:
-				if !fits(ops, bytes, p) {
-					s.commitGroup(group)
-					group, ops, bytes = group[:0], 0, 0
-				}
-				group = append(group, p)
-				ops += p.ops
-				bytes += p.bytes
-			default:
-				break gather
-			}
-		}
-		s.commitGroup(group)
+		drain(ops+first.ops, bytes+first.bytes)
 	}
 }
 
