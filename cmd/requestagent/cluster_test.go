@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/etcdtest"
 	"github.com/requestagent/requestagent/internal/peers"
@@ -372,6 +373,57 @@ func TestServe_ClusterPausedOwnerIsFenced(t *testing.T) {
 		t.Fatalf("the request through the standby: %v, want COMM_FAILURE/MAYBE (the paused owner's late reply refused)", x)
 	}
 	if n := held.calls.Load(); n != 1 {
+		t.Fatalf("the target ran the request %d times, want once", n)
+	}
+}
+
+// TestServe_ClusterOmniORBClientFailsOver: issue 19's proof with an
+// unchanged omniORB client (testdata/nm/failover_client, a plain client
+// of the shipped runtime). It makes a request object through the agent's
+// reference — which carries both agents' addresses — and sends the
+// request; its reply is stored on the owner, which is then SIGKILLed; the
+// client pulls through the same request object reference, and omniORB,
+// finding the owner gone, reaches the standby, which has taken over and
+// answers with the target's real result. The target ran it once.
+func TestServe_ClusterOmniORBClientFailsOver(t *testing.T) {
+	c := etcdtest.New(t, nil)
+	sm, target := startTarget(t)
+	portA, portB := peers.FreePort(t), peers.FreePort(t)
+	hosts := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", portA, portB)
+	a := startClusterAgent(t, c, portA, hosts)
+	waitReady(t, a)
+	startClusterAgent(t, c, portB, hosts) // the standby
+	ref, _, err := agent.Reference(fmt.Sprintf("127.0.0.1:%d", portA), hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := peers.StartInteractive(t, peers.NMDir(t), "failover_client", ref, target.String())
+	if line := client.Line(t, 60*time.Second); line != "sent" {
+		t.Fatalf("the omniORB client: %q, want sent", line)
+	}
+	// The reply stored on the owner: the group's poll (unmask FALSE)
+	// reports it without reading it.
+	cl := newClient(t, portA)
+	group := "failover"
+	resp, err := cl.invoke(cl.agent, "poll", nil, func(e *giop.Encoder) {
+		e.WriteString(group)
+		e.WriteULong(20_000)
+		e.WriteBool(false)
+	})
+	if err != nil || resp.Header.Status != giop.ReplyNoException {
+		t.Fatalf("poll of the group on the owner: %v %v", err, resp)
+	}
+	killed := time.Now()
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	client.Send(t, "pull")
+	line := client.Line(t, 90*time.Second)
+	if !strings.HasPrefix(line, "result TRUE") {
+		t.Fatalf("the omniORB client after the owner's kill: %q, want its real result", line)
+	}
+	t.Logf("omniORB client: %s; %v from the kill", line, time.Since(killed).Round(time.Millisecond))
+	if n := sm.count("FAILOVER"); n != 1 {
 		t.Fatalf("the target ran the request %d times, want once", n)
 	}
 }

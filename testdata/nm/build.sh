@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the omniORB Native Messaging peers (the Native Messaging documents' examples) into OUTDIR:
 #   testdata/nm/build.sh OUTDIR
-# -> OUTDIR/{stock_server,polling_client,group_client,waitreply_client,recipient_client},
+# -> OUTDIR/{stock_server,polling_client,group_client,waitreply_client,recipient_client,
+# failover_client},
 # the programs of clients/cpp/examples linked with the shipped runtime
 # (clients/cpp, built into OUTDIR/../cpp), which holds the stubs of
 # ../../idl/NativeMessaging.idl.
@@ -18,6 +19,12 @@ compile "$OUT/StockManagerSK.o" "$OUT/StockManagerSK.cc" "$OUT/StockManager.hh"
 for prog in stock_server polling_client group_client waitreply_client recipient_client; do
   link "$prog" "$OUT/StockManagerSK.o" "$NMLIB" -- "$OUT/StockManager.hh"
 done
+
+# The failover client, a test peer of this directory's own (docs/cluster.md).
+EXAMPLES=$SRC BASE_FLAGS=$CXXFLAGS
+SRC="$ROOT/testdata/nm" CXXFLAGS="$CXXFLAGS -I$EXAMPLES"
+link failover_client "$OUT/StockManagerSK.o" "$NMLIB" -- "$OUT/StockManager.hh" "$EXAMPLES/demo_util.hh"
+SRC=$EXAMPLES CXXFLAGS=$BASE_FLAGS
 
 # The group client again, compiled against NativeMessaging.idl under a
 # #pragma prefix, as applications compiled against VisiBroker's IDL are:
