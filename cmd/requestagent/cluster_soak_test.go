@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -70,10 +71,11 @@ func (a *soakAgent) kill() {
 // three etcd processes under 4 clients sending 2PIs through references
 // that carry every agent's address, while agents are SIGKILLed and
 // SIGSTOPped past their lease and etcd members SIGKILLed, at random, for
-// REQUESTAGENT_CLUSTER_SOAK (a duration). Then every request a client got
-// a poller for is pulled: none may be lost (its real result, or
-// COMM_FAILURE/MAYBE for one caught mid-delegation) and none may have run
-// twice. Not in make test: set the variable.
+// REQUESTAGENT_CLUSTER_SOAK (a duration). Every request a client got a
+// poller for is read — as the soak goes (readingLoad), the rest at its
+// end: none may be lost (its real result, or COMM_FAILURE/MAYBE for one
+// caught mid-delegation) and none may have run twice. Not in make test:
+// set the variable.
 func TestCluster_Soak(t *testing.T) {
 	spec := os.Getenv("REQUESTAGENT_CLUSTER_SOAK")
 	if spec == "" {
@@ -120,11 +122,11 @@ func TestCluster_Soak(t *testing.T) {
 		}
 	}
 
-	ld := startLoad(4, func() *client {
+	rd := startReadingLoad(4, func() *client {
 		c := &client{t: t, c: giop.NewClient(nil), agent: ref}
 		t.Cleanup(func() { c.c.Close() })
 		return c
-	}, rcv, 20*time.Millisecond)
+	}, rcv)
 
 	var kills, pauses, etcdKills int
 	end := time.Now().Add(length)
@@ -156,44 +158,155 @@ func TestCluster_Soak(t *testing.T) {
 			etcd.WaitUp(m)
 		}
 	}
-	acks := ld.end()
+	rd.end()
 	for _, a := range agents {
 		if a.exited() {
 			a.start(t)
 		}
 	}
-
+	// What is still outstanding is pulled, waiting as long as it takes.
 	c := &client{t: t, c: giop.NewClient(nil), agent: ref}
 	defer c.c.Close()
-	wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
-	var real, maybe int
-	for _, ack := range acks {
-		var resp *giop.Response
+	for _, ack := range rd.pending {
 		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			resp, err = c.invoke(ack.poller, "add_stock", giop.ServiceContextList{wait.Encode()},
-				func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
-			if err == nil {
+			got := pullOnce(c, ack.poller, nmproto.WaitForever)
+			if got != pullNotYet {
+				rd.record(ack, got)
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("acknowledged %s: no agent answers its poller: %v", ack.sym, err)
+				t.Fatalf("acknowledged %s: no agent answers its poller", ack.sym)
 			}
 		}
-		switch {
-		case resp.Header.Status == giop.ReplyNoException && resp.Result.Bool():
-			real++
-		case resp.Header.Status == giop.ReplySystemException && isMaybe(resp.Result.SystemException()):
-			maybe++
-		default:
-			t.Fatalf("acknowledged %s LOST: %v %v", ack.sym, resp.Header.Status, resp.Result.SystemException())
-		}
-		if n := sm.count(ack.sym); n > 1 {
-			t.Fatalf("acknowledged %s ran %d times", ack.sym, n)
+	}
+	if len(rd.lost) > 0 || len(rd.odd) > 0 {
+		t.Fatalf("acknowledged and LOST (OBJECT_NOT_EXIST): %v; answered otherwise than its result: %v", rd.lost, rd.odd)
+	}
+	for sym := range rd.syms {
+		if n := sm.count(sym); n > 1 {
+			t.Fatalf("acknowledged %s ran %d times", sym, n)
 		}
 	}
 	t.Logf("cluster soak %v: %d agent SIGKILLs, %d agent pauses past the lease, %d etcd member SIGKILLs; "+
 		"%d acknowledged: %d real results, %d COMM_FAILURE/MAYBE, 0 lost, 0 run twice; %d calls refused meanwhile",
-		length, kills, pauses, etcdKills, len(acks), real, maybe, ld.refused.Load())
+		length, kills, pauses, etcdKills, rd.acked, rd.real, rd.maybe, rd.refused.Load())
+}
+
+// pullResult is what one pull of a poller told.
+type pullResult int
+
+const (
+	pullNotYet pullResult = iota // a premature return, or no agent reached
+	pullReal                     // the target's result
+	pullMaybe                    // COMM_FAILURE/MAYBE: caught mid-delegation
+	pullGone                     // OBJECT_NOT_EXIST: the request is not there
+	pullOdd                      // anything else
+)
+
+// pullOnce pulls poller once, waiting up to wait ms.
+func pullOnce(c *client, poller *giop.IOR, wait uint32) pullResult {
+	w := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: wait}
+	resp, err := c.invoke(poller, "add_stock", giop.ServiceContextList{w.Encode()},
+		func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+	switch {
+	case err != nil:
+		return pullNotYet
+	case resp.Header.Status == giop.ReplyNoException && resp.Result.Bool():
+		return pullReal
+	case resp.Header.Status != giop.ReplySystemException:
+		return pullOdd
+	}
+	switch x := resp.Result.SystemException(); {
+	case x.Name == giop.ExcNoResponse:
+		return pullNotYet
+	case isMaybe(x):
+		return pullMaybe
+	case x.Name == giop.ExcObjectNotExist:
+		return pullGone
+	}
+	return pullOdd
+}
+
+// readingLoad is clients that send 2PIs and read their replies as they
+// go: after each send, a client pulls its oldest request still
+// outstanding, so that the store stays about as full as a real one, and
+// a lost request shows while the soak runs.
+type readingLoad struct {
+	mu                 sync.Mutex
+	pending            []acked // outstanding once the clients stop
+	syms               map[string]bool
+	acked, real, maybe int
+	lost, odd          []string
+	refused            atomic.Int64
+	stop               chan struct{}
+	wg                 sync.WaitGroup
+}
+
+func (l *readingLoad) record(a acked, r pullResult) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch r {
+	case pullReal:
+		l.real++
+	case pullMaybe:
+		l.maybe++
+	case pullGone:
+		l.lost = append(l.lost, a.sym)
+	case pullOdd:
+		l.odd = append(l.odd, a.sym)
+	}
+}
+
+func startReadingLoad(n int, newClient func() *client, rcv *giop.IOR) *readingLoad {
+	l := &readingLoad{stop: make(chan struct{}), syms: map[string]bool{}}
+	for w := range n {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			c := newClient()
+			var mine []acked
+			defer func() {
+				l.mu.Lock()
+				l.pending = append(l.pending, mine...)
+				l.mu.Unlock()
+			}()
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				if len(mine) < 64 {
+					sym := fmt.Sprintf("W%d-%d", w, i)
+					if p, err := c.send(rcv, sym); err != nil {
+						l.refused.Add(1)
+						time.Sleep(20 * time.Millisecond)
+					} else {
+						mine = append(mine, acked{sym, p})
+						l.mu.Lock()
+						l.acked++
+						l.syms[sym] = true
+						l.mu.Unlock()
+					}
+				}
+				if len(mine) == 0 {
+					continue
+				}
+				if r := pullOnce(c, mine[0].poller, 0); r != pullNotYet {
+					l.record(mine[0], r)
+					mine = mine[1:]
+				} else if len(mine) >= 64 {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	return l
+}
+
+func (l *readingLoad) end() {
+	close(l.stop)
+	l.wg.Wait()
 }
 
 // isMaybe reports whether x is the result of a request caught
