@@ -291,6 +291,9 @@ func Start(cfg Config) (*Agent, error) {
 	if cfg.TLS.BindIdentity {
 		handler = identityHandler{a: a, h: a.adapter}
 	}
+	if cfg.Owned != nil {
+		handler = ownedHandler{owned: cfg.Owned, h: handler}
+	}
 	a.server = giop.NewServer(&gcfg, handler)
 	if !cfg.TLS.Only {
 		a.wg.Add(1)

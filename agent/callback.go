@@ -93,6 +93,9 @@ func (a *Agent) retryGivenUp(match func(*requestRecord) bool) int {
 // served while this one is outstanding (every request has its own
 // goroutine, docs/callbacks.md). The holder dies when the call returns.
 func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
+	if err := a.mayAct(); err != nil {
+		return err // retried by the deliverer; another agent may own the store
+	}
 	a.mu.Lock()
 	r := a.groups.Value(id)
 	var rec requestRecord

@@ -36,6 +36,13 @@ type Config struct {
 	// Store's (which is then ignored): another backend than Badger, or one
 	// a test builds. The agent closes it.
 	Backend Store
+	// Owned, when set, is asked before the agent serves a call, sends a
+	// request to its target or calls a recipient back: nil while the agent
+	// may act, an error once it may not (cluster mode: its ownership of
+	// the store is not known to be held, cluster.Owner.Held). A call is
+	// then refused TRANSIENT completed NO, and nothing is sent or called
+	// back: another agent may own the store already.
+	Owned func() error
 	// GIOP holds the connection limits, for clients and targets alike.
 	// Default giop.DefaultConfig().
 	GIOP *giop.Config

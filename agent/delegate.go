@@ -149,6 +149,12 @@ func (a *Agent) delegate(d *delegation, h *handoff) {
 		case lifecycle.Crash:
 			crashAt(e.Point)
 		case lifecycle.Send:
+			if err := a.mayAct(); err != nil {
+				// Another agent may own the store: it finds the request
+				// stored as being sent, and makes it COMM_FAILURE/MAYBE.
+				a.log.Warn().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: not sent: this agent may no longer own the store")
+				return
+			}
 			a.send(d, rec, body, h)
 		}
 	}

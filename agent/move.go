@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"context"
+
 	"github.com/requestagent/requestagent/agent/lifecycle"
+	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/poller"
 	"github.com/requestagent/requestagent/storage"
 )
@@ -195,4 +198,30 @@ func (a *Agent) deleteRecords(r *requestRecord, keys lifecycle.Keys, joining boo
 		a.log.Error().Err(err).Str("request", a.publicID(r.id)).Msg("agent: trash not stored; the request may reappear after a restart")
 	}
 	a.log.Debug().Str("request", a.publicID(r.id)).Msg("agent: request trashed")
+}
+
+// ownedHandler refuses every call while Config.Owned says the agent may
+// not act: TRANSIENT, completed NO — nothing of it was done — which a
+// client meets for the moment before a deposed owner stops.
+type ownedHandler struct {
+	owned func() error
+	h     giop.Handler
+}
+
+func (h ownedHandler) Locate(key []byte) bool { return h.owned() == nil && h.h.Locate(key) }
+
+func (h ownedHandler) ServeGIOP(ctx context.Context, req *giop.ServerRequest) error {
+	if err := h.owned(); err != nil {
+		return giop.NewSystemExceptionCause(giop.ExcTransient, 0, giop.CompletedNo, err)
+	}
+	return h.h.ServeGIOP(ctx, req)
+}
+
+// mayAct reports whether the agent may act on the store's requests now
+// (Config.Owned): before a send to a target and a call back.
+func (a *Agent) mayAct() error {
+	if a.cfg.Owned == nil {
+		return nil
+	}
+	return a.cfg.Owned()
 }

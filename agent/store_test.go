@@ -118,3 +118,50 @@ func TestStore_TimedOutWriteMayLand(t *testing.T) {
 		t.Fatalf("the refused request came back after a restart: %+v", reqs)
 	}
 }
+
+// TestOwned_RefusesAndSendsNothingWhileNotOwned: while Config.Owned says
+// the agent may not act (cluster mode, its ownership not known to be
+// held), every call is refused TRANSIENT completed NO, and a queued
+// request whose turn comes is not sent to its target: another agent may
+// own the store and send it. Once Owned says yes again, calls are served.
+func TestOwned_RefusesAndSendsNothingWhileNotOwned(t *testing.T) {
+	var notOwned atomic.Bool
+	e := newEnv(t, agent.Config{MaxThreads: 1, Owned: func() error {
+		if notOwned.Load() {
+			return errors.New("not the owner")
+		}
+		return nil
+	}})
+	rcv := e.receiver(e.mustProxy())
+	release := e.sm.hold()
+	defer release()
+	busy := e.call(rcv, "add_stock", reqInfoCtx("busy", "", 0, false), addStockArgs("BUSY", 1))
+	<-e.sm.entered // the one thread
+	queued := e.call(rcv, "add_stock", reqInfoCtx("queued", "", 0, false), addStockArgs("QUEUED", 1))
+	if busy.poller == nil || queued.poller == nil {
+		t.Fatalf("not acknowledged: %+v %+v", busy, queued)
+	}
+	notOwned.Store(true)
+	r := e.call(rcv, "add_stock", reqInfoCtx("refused", "", 0, false), addStockArgs("REFUSED", 1))
+	var x *giop.SystemException
+	if !errors.As(r.err, &x) || x.Name != giop.ExcTransient || x.Completed != giop.CompletedNo {
+		t.Fatalf("a call while not owned: %v, want TRANSIENT completed NO", r.err)
+	}
+	release() // the queued request's turn comes while not owned
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
+		waiting := false
+		for _, r := range e.agent.Requests() {
+			waiting = waiting || r.State == "queued"
+		}
+		if !waiting {
+			break // dispatched: a send, if any, is under way, and Close waits for it
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the queued request was never dispatched")
+		}
+	}
+	e.agent.Close()
+	if n := e.sm.calls.Load(); n != 1 {
+		t.Fatalf("the target got %d calls, want 1: nothing is sent while the agent may not act", n)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -56,6 +57,10 @@ type Owner struct {
 	ttl   time.Duration
 	log   zerolog.Logger
 
+	// renewed is when etcd last answered a keep-alive (monotonic
+	// nanoseconds since start), for Held.
+	renewed  atomic.Int64
+	start    time.Time
 	lost     chan struct{} // closed once the ownership ended
 	lostOnce sync.Once
 	stop     context.CancelFunc // ends the keep-alives
@@ -85,7 +90,7 @@ func Acquire(ctx context.Context, cli *clientv3.Client, cfg Config) (*Owner, err
 		return nil, fmt.Errorf("cluster: keep the lease alive: %w", err)
 	}
 	o := &Owner{cli: cli, key: cfg.Key, lease: grant.ID, ttl: cfg.TTL, log: cfg.Logger,
-		lost: make(chan struct{}), stop: stop}
+		lost: make(chan struct{}), stop: stop, start: time.Now()}
 	o.wg.Add(1)
 	go o.watch(alive)
 	waited := false
@@ -115,6 +120,7 @@ func Acquire(ctx context.Context, cli *clientv3.Client, cfg Config) (*Owner, err
 			return nil, err
 		}
 	}
+	o.renewed.Store(int64(time.Since(o.start))) // the lease was renewed by the take's own transaction
 	o.log.Info().Str("key", cfg.Key).Str("name", cfg.Name).Dur("ttl", cfg.TTL).Msg("cluster: this agent owns the store")
 	return o, nil
 }
@@ -163,6 +169,7 @@ func (o *Owner) watch(alive <-chan *clientv3.LeaseKeepAliveResponse) {
 			if !ok || resp == nil || resp.TTL <= 0 {
 				return
 			}
+			o.renewed.Store(int64(time.Since(o.start)))
 			t.Reset(silence)
 		case <-t.C:
 			o.log.Error().Dur("silence", silence).Msg("cluster: etcd has not renewed the lease; ownership lost")
@@ -178,6 +185,23 @@ func (o *Owner) markLost() { o.lostOnce.Do(func() { close(o.lost) }) }
 // etcdstore.Config.Fence).
 func (o *Owner) Fence() []clientv3.Cmp {
 	return []clientv3.Cmp{clientv3.Compare(clientv3.LeaseValue(o.key), "=", o.lease)}
+}
+
+// Held reports, at once, whether this agent may still act as the owner:
+// the ownership is not lost, and etcd answered a keep-alive less than two
+// thirds of the TTL ago. It reads the monotonic clock, which runs on while
+// a process is stopped: an owner woken from a SIGSTOP past its lease knows
+// it at its first question, before its watchdog has run (ErrLost then).
+func (o *Owner) Held() error {
+	select {
+	case <-o.lost:
+		return ErrLost
+	default:
+	}
+	if time.Since(o.start)-time.Duration(o.renewed.Load()) > o.ttl*2/3 {
+		return ErrLost
+	}
+	return nil
 }
 
 // Lost is closed once the ownership ended: the owner must stop acting —

@@ -124,6 +124,9 @@ func TestOwner_RevokedLeaseFencesItsStore(t *testing.T) {
 	if err := st.CommitWithin(&b, 10*time.Second); err != nil {
 		t.Fatalf("the owner's write: %v", err)
 	}
+	if err := a.Held(); err != nil {
+		t.Fatalf("Held while it owns: %v", err)
+	}
 	lease, err := cli.Get(context.Background(), ownerKey)
 	if err != nil || len(lease.Kvs) != 1 {
 		t.Fatalf("the ownership key: %v %v", lease, err)
@@ -137,6 +140,9 @@ func TestOwner_RevokedLeaseFencesItsStore(t *testing.T) {
 		t.Fatalf("the deposed owner's write: %v, want ErrFenced", err)
 	}
 	waitClosed(t, a.Lost(), "the loss of a revoked lease")
+	if err := a.Held(); !errors.Is(err, cluster.ErrLost) {
+		t.Fatalf("Held after the loss: %v, want ErrLost", err)
+	}
 	next := acquire(t, client(t, c), "b")
 	st2, err := etcdstore.Open(etcdstore.Config{Endpoints: c.Endpoints(), Fence: next.Fence})
 	if err != nil {

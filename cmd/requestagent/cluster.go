@@ -102,6 +102,7 @@ func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, log zer
 		return nil, nil, fmt.Errorf("requestagent: cluster: %w", err)
 	}
 	cfg.Backend = store
+	cfg.Owned = owner.Held
 	return owner, func() {
 		if err := owner.Release(context.Background()); err != nil {
 			log.Warn().Err(err).Msg("requestagent: cluster: giving up the ownership")
