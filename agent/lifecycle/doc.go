@@ -14,7 +14,7 @@
 //     reading, handed over, trashed)
 //   - event.go: Event, what happens to a request: create, claim, accept,
 //     refuse, evolve, mature, start, dispatch, answer, hand over, store,
-//     pull, take, written, attempt, called back, trash, recover
+//     pull, take, written, attempt, called back, trash, expire, recover
 //   - effect.go: Effect and Transition: what the shell does, in order, and
 //     the crash points (Point) between its durable steps
 //   - request.go: Request, the facts of a request that decide its moves,
