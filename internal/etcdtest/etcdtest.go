@@ -37,6 +37,23 @@ type Cluster struct {
 // cleanup.
 func New(t testing.TB, tune func(*embed.Config)) *Cluster {
 	t.Helper()
+	// A port found free may be taken before a member binds it: start
+	// again on new ports, a few times.
+	for attempt := 1; ; attempt++ {
+		c, err := start(t, tune)
+		if err == nil {
+			return c
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("etcd: %v; starting again on other ports", err)
+	}
+}
+
+// start is New's one attempt.
+func start(t testing.TB, tune func(*embed.Config)) (*Cluster, error) {
+	t.Helper()
 	const n = 3
 	c := &Cluster{t: t, stopped: make([]bool, n)}
 	// The members log at error level into log, shown if the test fails:
@@ -73,7 +90,7 @@ func New(t testing.TB, tune func(*embed.Config)) *Cluster {
 		e, err := embed.StartEtcd(cfg)
 		if err != nil {
 			c.StopAll()
-			t.Fatalf("start etcd member %d: %v", i, err)
+			return nil, fmt.Errorf("start etcd member %d: %w", i, err)
 		}
 		c.members = append(c.members, e)
 	}
@@ -82,10 +99,11 @@ func New(t testing.TB, tune func(*embed.Config)) *Cluster {
 		select {
 		case <-e.Server.ReadyNotify():
 		case <-time.After(30 * time.Second):
-			t.Fatalf("etcd member %d not ready within 30 s", i)
+			c.StopAll()
+			return nil, fmt.Errorf("etcd member %d not ready within 30 s", i)
 		}
 	}
-	return c
+	return c, nil
 }
 
 // Endpoints are the client URLs of the members still running.

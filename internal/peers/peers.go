@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -338,9 +339,24 @@ func Run(ctx context.Context, t testing.TB, name string, args ...string) (string
 	return string(out), err
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that was free a moment ago. It is
+// drawn below Linux's ephemeral range (32768–60999 by default), from which
+// every outgoing connection takes its local port: a port the kernel hands
+// out for :0 may go to one of the many connections the tests open (etcd's
+// clients, gRPC, the agents) between its close here and its listen there,
+// which an etcd member's "address already in use" showed. Below that range
+// only another listener can take it, and each is drawn at random.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	for range 200 {
+		port := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken: draw again
+		}
+		ln.Close()
+		return port
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -348,6 +364,10 @@ func FreePort(t testing.TB) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// The range FreePort draws from: below the ephemeral range, above the
+// ports services are registered at.
+const freePortLow, freePortHigh = 20000, 32700
 
 // ClosedPort returns a loopback port on which nothing listens.
 func ClosedPort(t testing.TB) int { return FreePort(t) }
