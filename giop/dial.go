@@ -188,19 +188,6 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (
 	c.mu.Unlock()
 	var literal [2]netip.Addr
 	ips, err := c.resolve(ctx, prof.Host, literal[:0])
-	// The profile's TAG_ALTERNATE_IIOP_ADDRESS addresses (CORBA 3.0
-	// §13.6.10.3: the same object at another address, in no prescribed
-	// order), over clear text, which is what they name: tried in turn when
-	// the profile's own address cannot be reached, as omniORB does, so that
-	// a reference carrying several agents' addresses outlives any one of
-	// them (docs/cluster.md).
-	var alts []netip.AddrPort
-	if !useTLS && hasAlternates(prof) {
-		alts = c.alternates(ctx, prof, guard)
-	}
-	if err != nil && len(alts) == 0 {
-		return nil, v, err
-	}
 	var allowed [4]netip.AddrPort
 	addrs := allowed[:0]
 	var refused error
@@ -214,28 +201,44 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (
 		}
 		addrs = append(addrs, ap)
 	}
-	if len(addrs) == 0 && len(alts) == 0 {
-		return nil, v, refusal(refused)
-	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return nil, v, &SystemException{Name: ExcBadInvOrder, Completed: CompletedNo, cause: ErrConnClosed}
 	}
-	// A connection already open to an alternate serves before the primary
-	// is dialled again: one that failed over stays over.
-	for _, list := range [2][]netip.AddrPort{addrs, alts} {
-		for _, ap := range list {
-			if ep := c.endpoints[epKey{ap, v.Minor, narrow, useTLS}]; ep != nil {
-				if conn := ep.conn.Load(); conn != nil && conn.Err() == nil {
-					c.mu.Unlock()
-					ep.uses.Add(1)
-					return conn, v, nil
-				}
-			}
-		}
+	if conn := c.openLocked(addrs, v, narrow, useTLS); conn != nil {
+		c.mu.Unlock()
+		return conn, v, nil
 	}
 	c.mu.Unlock()
+	// No connection open to the profile's own address: its
+	// TAG_ALTERNATE_IIOP_ADDRESS addresses (CORBA 3.0 §13.6.10.3: the same
+	// object at another address, in no prescribed order), over clear text,
+	// which is what they name — tried in turn when the profile's own
+	// address cannot be reached, as omniORB does, so that a reference
+	// carrying several agents' addresses outlives any one of them
+	// (docs/cluster.md). Resolved only here, off the path of a call that
+	// has its connection.
+	var alts []netip.AddrPort
+	if !useTLS && hasAlternates(prof) {
+		alts = c.alternates(ctx, prof, guard)
+	}
+	if len(addrs) == 0 && len(alts) == 0 {
+		if err != nil {
+			return nil, v, err
+		}
+		return nil, v, refusal(refused)
+	}
+	if len(alts) > 0 {
+		// A connection already open to an alternate serves before the
+		// primary is dialled again: one that failed over stays over.
+		c.mu.Lock()
+		conn := c.openLocked(alts, v, narrow, useTLS)
+		c.mu.Unlock()
+		if conn != nil {
+			return conn, v, nil
+		}
+	}
 	last := err // the primary's resolution, if it failed
 	for _, ap := range addrs {
 		conn, err := c.dial(ctx, epKey{ap, v.Minor, narrow, useTLS}, prof.Host)
@@ -252,6 +255,20 @@ func (c *Client) connFor(ctx context.Context, prof *IIOPProfile, body Version) (
 		last = err
 	}
 	return nil, v, last
+}
+
+// openLocked returns an open connection the client holds to one of addrs
+// at version v, or nil; it counts the use. c.mu must be held.
+func (c *Client) openLocked(addrs []netip.AddrPort, v Version, narrow, useTLS bool) *Conn {
+	for _, ap := range addrs {
+		if ep := c.endpoints[epKey{ap, v.Minor, narrow, useTLS}]; ep != nil {
+			if conn := ep.conn.Load(); conn != nil && conn.Err() == nil {
+				ep.uses.Add(1)
+				return conn
+			}
+		}
+	}
+	return nil
 }
 
 // hasAlternates reports whether the profile names alternate addresses.
