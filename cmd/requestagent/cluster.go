@@ -122,7 +122,8 @@ func lost(o *cluster.Owner) <-chan struct{} {
 // clusterCommand is "requestagent cluster status": what etcd says of the
 // cluster, asked of etcd itself, so that it works while no agent owns.
 func clusterCommand() *cli.Command {
-	flags := []cli.Flag{clusterFlags()[0], clusterFlags()[1], jsonFlag}
+	cf := clusterFlags()
+	flags := []cli.Flag{cf[0], cf[1], jsonFlag} // --cluster, --cluster-prefix
 	return &cli.Command{Name: "cluster", Usage: "cluster mode on etcd (docs/cluster.md)",
 		Subcommands: []*cli.Command{{Name: "status", Flags: flags, Action: clusterStatus,
 			Usage: "the etcd members, the agent that owns the store, and the requests and proxies it holds"}}}
@@ -162,20 +163,19 @@ func clusterStatus(c *cli.Context) error {
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
 	defer cancel()
+	names := map[uint64]string{} // member ids to names, asked once
+	if ml, err := cli.MemberList(ctx); err == nil {
+		for _, mm := range ml.Members {
+			names[mm.ID] = mm.Name
+		}
+	}
 	var st clusterState
 	for _, ep := range eps {
 		m := clusterMember{Endpoint: ep}
 		if s, err := cli.Status(ctx, ep); err != nil {
 			m.Error = err.Error()
 		} else {
-			m.Leader, m.DBBytes = s.Leader == s.Header.MemberId, s.DbSize
-			if ml, err := cli.MemberList(ctx); err == nil {
-				for _, mm := range ml.Members {
-					if mm.ID == s.Header.MemberId {
-						m.Name = mm.Name
-					}
-				}
-			}
+			m.Leader, m.DBBytes, m.Name = s.Leader == s.Header.MemberId, s.DbSize, names[s.Header.MemberId]
 		}
 		st.Members = append(st.Members, m)
 	}
