@@ -539,6 +539,15 @@ func (c *Conn) handleLocateRequest(m *Message) error {
 		return err
 	}
 	here, refused := false, (*SystemException)(nil)
+	if lf, ok := c.handler.(LocateForwarder); ok {
+		if to := lf.LocateForward(h.ObjectKey); to != nil {
+			e := getEncoder()
+			e.StartLocateReply(m.Version, h.RequestID, ObjectForward)
+			e.WriteIOR(to) // the body, unaligned (§15.4.6.2)
+			c.queue(frameOf(e))
+			return nil
+		}
+	}
 	if cl, ok := c.handler.(ConnLocator); ok {
 		here, refused = cl.LocateConn(c, h.ObjectKey)
 	} else if c.handler != nil {

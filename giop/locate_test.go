@@ -86,3 +86,56 @@ func TestLocate_ConnLocatorRefuses(t *testing.T) {
 		}
 	}
 }
+
+// forwardingLocator answers LocateRequests for keys it does not serve
+// with a forward to elsewhere (giop.LocateForwarder), as a cluster standby
+// forwards to the owner.
+type forwardingLocator struct {
+	*giop.Adapter
+	elsewhere *giop.IOR
+}
+
+func (l forwardingLocator) LocateForward(key []byte) *giop.IOR {
+	if l.Locate(key) {
+		return nil
+	}
+	return l.elsewhere
+}
+
+// TestLocate_ForwarderAnswersObjectForward: a LocateRequest the handler
+// forwards gets OBJECT_FORWARD with the reference, at every GIOP version,
+// and one it does not is answered as Locate would (SPEC.md, "Requests and
+// replies").
+func TestLocate_ForwarderAnswersObjectForward(t *testing.T) {
+	ad := giop.NewAdapter()
+	ad.Register(echoKey, newEchoServant())
+	to := giop.NewIOR("IDL:omg.org/CORBA/Object:1.0", &giop.IIOPProfile{
+		Version: giop.V1_2, Host: "127.0.0.1", Port: 4711, ObjectKey: []byte("Elsewhere")})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := giop.NewServer(nil, forwardingLocator{Adapter: ad, elsewhere: to})
+	serveUntilCleanup(t, srv, func() error { return srv.Serve(ln) })
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	for i, v := range []giop.Version{giop.V1_0, giop.V1_1, giop.V1_2} {
+		st, _, ior, err := rawgiop.LocateForward(nc, v, uint32(2*i+1), []byte("Nobody"))
+		if err != nil {
+			t.Fatalf("GIOP %s: %v", v, err)
+		}
+		if st != giop.ObjectForward || ior == nil {
+			t.Fatalf("GIOP %s: status %d with %v, want OBJECT_FORWARD with a reference", v, st, ior)
+		}
+		p, err := ior.IIOP()
+		if err != nil || p.Port != 4711 || string(p.ObjectKey) != "Elsewhere" {
+			t.Errorf("GIOP %s: forwarded to %+v (%v), want 127.0.0.1:4711 Elsewhere", v, p, err)
+		}
+		if st, _, _, err := rawgiop.LocateForward(nc, v, uint32(2*i+2), echoKey); err != nil || st != giop.ObjectHere {
+			t.Errorf("GIOP %s: a key served here: status %d (%v), want OBJECT_HERE", v, st, err)
+		}
+	}
+}

@@ -38,6 +38,19 @@ type ConnLocator interface {
 	LocateConn(c *Conn, key []byte) (bool, *SystemException)
 }
 
+// LocateForwarder is implemented by a Handler that answers for objects
+// living elsewhere: a cluster standby that forwards every call to the
+// owner (docs/cluster.md). When the server's Handler has it, a
+// LocateRequest it answers with a reference gets OBJECT_FORWARD with that
+// reference (§15.4.6.1), as its calls get LOCATION_FORWARD, rather than
+// UNKNOWN_OBJECT, which an ORB takes for OBJECT_NOT_EXIST.
+type LocateForwarder interface {
+	// LocateForward returns where the object with this key lives, or nil
+	// to answer the LocateRequest as the Handler's Locate would. It runs
+	// on the connection's reader, so it must not block.
+	LocateForward(key []byte) *IOR
+}
+
 // ServerRequest is a request being served.
 type ServerRequest struct {
 	// Header is the decoded request header.

@@ -57,36 +57,47 @@ func FragmentChains(nc net.Conn, chains int) bool {
 // LocateReply: its status and, for LOC_SYSTEM_EXCEPTION, the exception
 // in its body.
 func Locate(nc net.Conn, v giop.Version, id uint32, key []byte) (giop.LocateStatus, *giop.SystemException, error) {
+	st, x, _, err := LocateForward(nc, v, id, key)
+	return st, x, err
+}
+
+// LocateForward is Locate that also returns the reference an
+// OBJECT_FORWARD (or OBJECT_FORWARD_PERM) reply carries.
+func LocateForward(nc net.Conn, v giop.Version, id uint32, key []byte) (giop.LocateStatus, *giop.SystemException, *giop.IOR, error) {
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	defer nc.SetDeadline(time.Time{})
 	if _, err := nc.Write(giop.NewEncoder(v, false).EncodeLocateRequest(v, id, key)); err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	buf := make([]byte, giop.HeaderSize)
 	if _, err := io.ReadFull(nc, buf); err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	h, err := giop.ParseHeader(buf)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if h.Type != giop.MsgLocateReply || h.Size > 1<<16 {
-		return 0, nil, fmt.Errorf("rawgiop: %v of %d bytes, want a LocateReply", h.Type, h.Size)
+		return 0, nil, nil, fmt.Errorf("rawgiop: %v of %d bytes, want a LocateReply", h.Type, h.Size)
 	}
 	buf = append(buf, make([]byte, h.Size)...)
 	if _, err := io.ReadFull(nc, buf[giop.HeaderSize:]); err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	lh, d, err := giop.DecodeLocateReply(&giop.Message{Header: h, Buf: buf})
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if lh.RequestID != id {
-		return 0, nil, fmt.Errorf("rawgiop: LocateReply for request %d, want %d", lh.RequestID, id)
+		return 0, nil, nil, fmt.Errorf("rawgiop: LocateReply for request %d, want %d", lh.RequestID, id)
 	}
-	if lh.Status != giop.LocSystemException {
-		return lh.Status, nil, nil
+	switch lh.Status {
+	case giop.LocSystemException:
+		x := d.SystemException()
+		return lh.Status, x, nil, d.Err()
+	case giop.ObjectForward, giop.ObjectForwardPerm:
+		ior := d.IOR()
+		return lh.Status, nil, ior, d.Err()
 	}
-	x := d.SystemException()
-	return lh.Status, x, d.Err()
+	return lh.Status, nil, nil, nil
 }
