@@ -23,6 +23,16 @@ type Config struct {
 	// Name is this agent's name, the key's value, for operators and for
 	// the standby's log line. Required.
 	Name string
+	// Addrs are the GIOP addresses (host:port) this agent serves on, the
+	// first preferred: the key's value names them, and a standby
+	// forwards the calls it gets there. Optional: without them standbys
+	// hold calls until they own.
+	Addrs []string
+	// Members is the key prefix under which every agent, standby or
+	// owner, registers its name and addresses for as long as its lease
+	// lives, for "requestagent cluster status". Optional: empty registers
+	// nothing.
+	Members string
 	// TTL is the lease's time to live, in whole seconds: how long after
 	// an owner stops renewing it a standby may take over. Default 10 s,
 	// at least 2 s (etcd's election timeout is 1 s: a shorter lease could
@@ -93,11 +103,18 @@ func Acquire(ctx context.Context, cli *clientv3.Client, cfg Config) (*Owner, err
 		lost: make(chan struct{}), stop: stop, start: time.Now()}
 	o.wg.Add(1)
 	go o.watch(alive)
+	me := Holder{Name: cfg.Name, GIOP: cfg.Addrs}.encode()
+	if cfg.Members != "" {
+		if _, err := cli.Put(ctx, cfg.Members+cfg.Name, me, clientv3.WithLease(grant.ID)); err != nil {
+			o.Release(context.Background())
+			return nil, fmt.Errorf("cluster: register in %s: %w", cfg.Members, err)
+		}
+	}
 	waited := false
 	for {
 		resp, err := cli.Txn(ctx).
 			If(clientv3.Compare(clientv3.CreateRevision(cfg.Key), "=", 0)).
-			Then(clientv3.OpPut(cfg.Key, cfg.Name, clientv3.WithLease(grant.ID))).
+			Then(clientv3.OpPut(cfg.Key, me, clientv3.WithLease(grant.ID))).
 			Else(clientv3.OpGet(cfg.Key)).Commit()
 		if err != nil {
 			o.Release(context.Background())
@@ -112,7 +129,7 @@ func Acquire(ctx context.Context, cli *clientv3.Client, cfg Config) (*Owner, err
 		}
 		if !waited {
 			waited = true
-			o.log.Info().Str("owner", string(kvs[0].Value)).Str("key", cfg.Key).
+			o.log.Info().Str("owner", DecodeHolder(kvs[0].Value).Name).Str("key", cfg.Key).
 				Msg("cluster: standby: another agent owns the store; waiting for its lease to end")
 		}
 		if err := o.waitDeleted(ctx, kvs[0].ModRevision); err != nil {
@@ -226,3 +243,21 @@ func (o *Owner) Release(ctx context.Context) error {
 	})
 	return err
 }
+
+// Members lists the agents registered under prefix (Config.Members),
+// standbys and owner alike, by name.
+func Members(ctx context.Context, cli *clientv3.Client, prefix string) ([]Holder, error) {
+	resp, err := cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend),
+		clientv3.WithLimit(maxMembersListed))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Holder, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		out = append(out, DecodeHolder(kv.Value))
+	}
+	return out, nil
+}
+
+// maxMembersListed bounds Members: a cluster of agents is a handful.
+const maxMembersListed = 1000

@@ -57,7 +57,7 @@ func holder(t *testing.T, cli *clientv3.Client) string {
 	if len(resp.Kvs) == 0 {
 		return ""
 	}
-	return string(resp.Kvs[0].Value)
+	return cluster.DecodeHolder(resp.Kvs[0].Value).Name
 }
 
 func waitClosed(t *testing.T, c <-chan struct{}, what string) {

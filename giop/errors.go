@@ -30,6 +30,14 @@ var (
 	// ErrServerClosed is returned by Server.Serve after Shutdown or Close.
 	ErrServerClosed = errors.New("giop: server closed")
 
+	// ErrReissue, returned by a Handler, sends no reply: the request was
+	// not run, and the CloseConnection of the server's Shutdown, which
+	// must follow, tells the client to send it again on a new connection
+	// (§15.5.2). A cluster standby answers so the calls it held while it
+	// became the owner, for the agent to serve them on the listener it
+	// takes over (cluster/standby).
+	ErrReissue = errors.New("giop: not run; reissue after CloseConnection")
+
 	// ErrBadIOR means a stringified or encoded IOR could not be parsed.
 	ErrBadIOR = errors.New("giop: bad IOR")
 

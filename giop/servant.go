@@ -210,6 +210,13 @@ func (r *ServerRequest) finish(err error) {
 	if !r.respond {
 		return
 	}
+	if err == ErrReissue {
+		// No reply: the Shutdown that follows says CloseConnection.
+		if r.after != nil {
+			r.after(false)
+		}
+		return
+	}
 	c := r.Conn
 	if err == nil {
 		e := r.Results()

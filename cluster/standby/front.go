@@ -1,0 +1,286 @@
+package standby
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/requestagent/requestagent/agent"
+	"github.com/requestagent/requestagent/cluster"
+	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/configerr"
+)
+
+// Owners is who holds the store's ownership, as a cluster.Follower says.
+type Owners interface {
+	// Holder returns the holder, and false while nobody holds it.
+	Holder() (cluster.Holder, bool)
+	// Changed is closed at the next change of holder.
+	Changed() <-chan struct{}
+}
+
+// Config configures a Front.
+type Config struct {
+	// Owners says who owns the store. Required.
+	Owners Owners
+	// Self is this agent's cluster name: a holder of that name is this
+	// agent, about to serve, never forwarded to. Required.
+	Self string
+	// Hold bounds how long a call waits while no agent owns the store
+	// (a takeover); past it the call is answered TRANSIENT completed NO.
+	// Default DefaultHold.
+	Hold time.Duration
+	// GIOP bounds the front's connections and requests as the agent's
+	// are bounded (nil: giop's defaults).
+	GIOP *giop.Config
+	// Registerer takes the front's metrics (nil: none).
+	Registerer prometheus.Registerer
+	// Logger is where forwards and held calls are said.
+	Logger zerolog.Logger
+}
+
+// DefaultHold is Config.Hold's default: past the default lease (10 s,
+// cluster.DefaultTTL), within which a standby takes over an owner that
+// died, with room for its recovery.
+const DefaultHold = 15 * time.Second
+
+// MaxHold bounds Config.Hold: each held call keeps a request of the
+// front's budget.
+const MaxHold = 5 * time.Minute
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	switch {
+	case c.Owners == nil:
+		return configerr.New(ErrBadConfig, "Owners", nil, "required")
+	case c.Self == "":
+		return configerr.Quoted(ErrBadConfig, "Self", c.Self, "required")
+	case c.Hold < 0 || c.Hold > MaxHold:
+		return configerr.New(ErrBadConfig, "Hold", c.Hold, "between 0 and "+MaxHold.String())
+	}
+	return nil
+}
+
+// ParseAddrs reads host:port addresses, as a holder names them.
+func ParseAddrs(addrs []string) ([]giop.AlternateAddress, error) {
+	out := make([]giop.AlternateAddress, 0, len(addrs))
+	for _, a := range addrs {
+		host, p, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil, err
+		}
+		port, err := strconv.Atoi(p)
+		if err != nil || port <= 0 || port > 65535 || host == "" {
+			return nil, errors.New("not a host:port")
+		}
+		out = append(out, giop.AlternateAddress{Host: host, Port: uint16(port)})
+	}
+	return out, nil
+}
+
+// Front is a standby's GIOP listener: it forwards every call to the owner
+// and holds calls while nobody owns (docs/cluster.md, "Standbys forward").
+type Front struct {
+	cfg  Config
+	srv  *giop.Server
+	ln   *keptListener
+
+	handover chan struct{} // closed by Handover or Close: held calls go to this agent
+	once     sync.Once
+	stopped  chan struct{} // closed when Serve returned
+	given    atomic.Bool   // Handover gave the listener on: Close leaves it
+
+	held    atomic.Int64 // calls waiting now
+	metrics *frontMetrics
+}
+
+// Start serves ln as a standby front. Handover stops it and gives ln
+// back, open, for the agent to serve once this one owns; Close stops it
+// and closes ln.
+func Start(cfg Config, ln net.Listener) (*Front, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Hold == 0 {
+		cfg.Hold = DefaultHold
+	}
+	f := &Front{cfg: cfg, ln: &keptListener{Listener: ln}, handover: make(chan struct{}),
+		stopped: make(chan struct{})}
+	f.metrics = newFrontMetrics(f, cfg.Registerer)
+	f.srv = giop.NewServer(cfg.GIOP, f)
+	go func() {
+		defer close(f.stopped)
+		f.srv.Serve(f.ln) // ErrServerClosed, or a listener failed for good (logged by giop)
+	}()
+	cfg.Logger.Info().Str("listen", ln.Addr().String()).Dur("hold", cfg.Hold).
+		Msg("standby: serving as a front: calls are forwarded to the owner, or held while nobody owns")
+	return f, nil
+}
+
+// Ready is false: a standby serves nothing of its own (admin's /readyz).
+func (f *Front) Ready() bool { return false }
+
+// NotReady says why /readyz is false: who owns, if anyone.
+func (f *Front) NotReady() string {
+	if h, ok := f.cfg.Owners.Holder(); ok {
+		return "standby: " + h.Name + " owns the store; calls here are forwarded to it"
+	}
+	return "standby: nobody owns the store (a takeover): calls here are held"
+}
+
+// Handover stops the front for this agent to serve ln: the calls it holds,
+// and any that come meanwhile, get no reply, every connection is closed
+// with CloseConnection, which has the client send them again on a new
+// connection (§15.5.2), and ln is returned still open, so that those
+// connections wait in its backlog for the agent rather than being refused.
+func (f *Front) Handover(ctx context.Context) (net.Listener, error) {
+	f.once.Do(func() { close(f.handover) })
+	err := f.srv.Shutdown(ctx)
+	<-f.stopped
+	if rerr := f.ln.reopen(); rerr != nil {
+		return nil, rerr
+	}
+	f.given.Store(true)
+	return f.ln.Listener, err
+}
+
+// Close stops the front and closes its listener, unless Handover gave it
+// on. It is idempotent.
+func (f *Front) Close() error {
+	f.once.Do(func() { close(f.handover) })
+	f.srv.Close()
+	<-f.stopped
+	if f.given.Load() {
+		return nil
+	}
+	err := f.ln.Listener.Close()
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Locate answers yes for every key: the call that follows is forwarded to
+// the owner, which answers for the object, or held.
+func (f *Front) Locate([]byte) bool { return true }
+
+// LocateForward forwards a LocateRequest to the owner, when one is known.
+func (f *Front) LocateForward(key []byte) *giop.IOR {
+	if to := f.ownerAddrs(); to != nil {
+		f.metrics.forwarded.Inc()
+		return agent.ForwardIOR(key, to)
+	}
+	return nil
+}
+
+// ownerAddrs is the owner's addresses, or nil while nobody (or this agent)
+// owns or the owner named none.
+func (f *Front) ownerAddrs() []giop.AlternateAddress {
+	h, ok := f.cfg.Owners.Holder()
+	if !ok || h.Name == f.cfg.Self {
+		return nil
+	}
+	to, err := ParseAddrs(h.GIOP)
+	if err != nil || len(to) == 0 {
+		return nil
+	}
+	return to
+}
+
+// ServeGIOP forwards the call to the owner, holding it until one is
+// known, for up to Hold.
+func (f *Front) ServeGIOP(ctx context.Context, req *giop.ServerRequest) error {
+	t := time.NewTimer(f.cfg.Hold)
+	defer t.Stop()
+	counted := false
+	defer func() {
+		if counted {
+			f.held.Add(-1)
+		}
+	}()
+	for {
+		changed := f.cfg.Owners.Changed()
+		if to := f.ownerAddrs(); to != nil {
+			if counted {
+				f.metrics.heldForwarded.Inc()
+			} else {
+				f.metrics.forwarded.Inc()
+			}
+			return &giop.ForwardError{IOR: agent.ForwardIOR(req.ObjectKey(), to)}
+		}
+		if !counted {
+			counted = true
+			f.held.Add(1)
+		}
+		select {
+		case <-changed:
+		case <-f.handover:
+			// This agent owns now: the call is not answered here, and the
+			// CloseConnection of Handover's shutdown has the client send
+			// it again, to the listener this agent then serves.
+			f.metrics.reissued.Inc()
+			return giop.ErrReissue
+		case <-t.C:
+			f.metrics.heldOut.Inc()
+			f.cfg.Logger.Warn().Dur("hold", f.cfg.Hold).Str("operation", req.Operation()).
+				Msg("standby: no agent came to own the store within the hold: the call is answered TRANSIENT")
+			return giop.NewSystemException(giop.ExcTransient, 0, giop.CompletedNo)
+		case <-ctx.Done():
+			return ctx.Err() // the client left or the connection closed: nobody reads the answer
+		}
+	}
+}
+
+// keptListener is the front's listener as its GIOP server sees it: Close
+// stops Accept without closing the socket, which Handover gives on.
+type keptListener struct {
+	net.Listener
+	mu     sync.Mutex // guards closed
+	closed bool
+}
+
+// deadliner is a listener whose Accept a deadline ends (*net.TCPListener).
+type deadliner interface{ SetDeadline(time.Time) error }
+
+func (l *keptListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		if c != nil {
+			// Accepted as the front stopped, too late for its server to
+			// shut it down: the client retries elsewhere.
+			c.Close()
+		}
+		return nil, net.ErrClosed
+	}
+	return c, err
+}
+
+// Close ends Accept: through a deadline in the past where the listener
+// has one, else by closing it (then Handover has no listener to give on).
+func (l *keptListener) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	if d, ok := l.Listener.(deadliner); ok {
+		return d.SetDeadline(time.Unix(1, 0))
+	}
+	return l.Listener.Close()
+}
+
+// reopen clears the deadline Close set, for the agent's server.
+func (l *keptListener) reopen() error {
+	if d, ok := l.Listener.(deadliner); ok {
+		return d.SetDeadline(time.Time{})
+	}
+	return ErrNotHandedOver
+}
