@@ -88,9 +88,9 @@ func ParseAddrs(addrs []string) ([]giop.AlternateAddress, error) {
 // Front is a standby's GIOP listener: it forwards every call to the owner
 // and holds calls while nobody owns (docs/cluster.md, "Standbys forward").
 type Front struct {
-	cfg  Config
-	srv  *giop.Server
-	ln   *keptListener
+	cfg Config
+	srv *giop.Server
+	ln  *keptListener
 
 	handover chan struct{} // closed by Handover or Close: held calls go to this agent
 	once     sync.Once
