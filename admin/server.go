@@ -230,7 +230,11 @@ func Handler(a Agent, cfg HandlerConfig) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !a.Ready() {
-			http.Error(w, "not ready: recovering, shutting down, or the GIOP listener stopped", http.StatusServiceUnavailable)
+			why := "recovering, shutting down, or the GIOP listener stopped"
+			if nr, ok := a.(interface{ NotReady() string }); ok {
+				why = nr.NotReady()
+			}
+			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -392,6 +396,9 @@ func statusOf(err error) int {
 	}
 	if errors.Is(err, agent.ErrBadArgument) {
 		return http.StatusBadRequest
+	}
+	if errors.Is(err, ErrStandby) {
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

@@ -382,3 +382,41 @@ func TestHandler_BadArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestSwap_StandbyThenOwner: a cluster standby's admin interface says why
+// it is not ready and answers 503 for what only the owner knows; once its
+// agent starts, the same interface serves the agent.
+func TestSwap_StandbyThenOwner(t *testing.T) {
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "standby_metric 1\n") })
+	sw := admin.NewSwap(admin.Standby{Reason: func() string { return "standby: b owns the store" }, Metrics: metrics})
+	h := admin.Handler(sw, admin.HandlerConfig{Token: token})
+	for _, c := range []struct {
+		path string
+		code int
+		body string
+	}{
+		{"/healthz", 200, "ok"},
+		{"/readyz", 503, "standby: b owns the store"},
+		{"/metrics", 200, "standby_metric 1"},
+		{"/v1/requests", 503, "cluster standby"},
+		{"/v1/proxies", 503, "cluster standby"},
+	} {
+		if code, body := call(h, "GET", c.path, true, "", ""); code != c.code || !strings.Contains(body, c.body) {
+			t.Errorf("standby: GET %s = %d %q, want %d with %q", c.path, code, body, c.code, c.body)
+		}
+	}
+	sw.Set(startAgent(t))
+	for _, c := range []struct {
+		path string
+		code int
+		body string
+	}{
+		{"/readyz", 200, "ready"},
+		{"/metrics", 200, "requestagent_live_requests 0"},
+		{"/v1/requests", 200, `"requests": []`},
+	} {
+		if code, body := call(h, "GET", c.path, true, "", ""); code != c.code || !strings.Contains(body, c.body) {
+			t.Errorf("owner: GET %s = %d %q, want %d with %q", c.path, code, body, c.code, c.body)
+		}
+	}
+}

@@ -193,7 +193,10 @@ func Start(cfg Config) (*Agent, error) {
 		// No plain listen point: the TLS one stands in for it where the
 		// agent needs its own address (published host, self-dial guard).
 		ln = tlsLn
-	} else if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+	} else if ln = cfg.Listener; ln == nil {
+		ln, err = net.Listen("tcp", cfg.Listen)
+	}
+	if err != nil {
 		if tlsLn != nil {
 			tlsLn.Close()
 		}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/requestagent/requestagent/giop"
@@ -25,6 +26,11 @@ const AgentKey = "RequestAgent"
 type Config struct {
 	// Listen is the TCP address to serve GIOP on. Default ":5555".
 	Listen string
+	// Listener, when set, is served instead of listening on Listen: a
+	// socket already open, as a cluster standby's front gives on when it
+	// takes over (cluster/standby), so that the clients connecting
+	// meanwhile wait in its backlog. The agent closes it.
+	Listener net.Listener
 	// Host is the host name or address advertised in IORs. Default: the
 	// listening address's host, or "localhost" when it listens on all
 	// interfaces. Keep it stable: IORs handed out must stay valid.
@@ -43,6 +49,10 @@ type Config struct {
 	// then refused TRANSIENT completed NO, and nothing is sent or called
 	// back: another agent may own the store already.
 	Owned func() error
+	// Metrics, when set, are served with the agent's own on its metrics
+	// handler (MetricsHandler): the cluster's, which outlive the agent
+	// started when this one came to own the store.
+	Metrics prometheus.Gatherer
 	// GIOP holds the connection limits, for clients and targets alike.
 	// Default giop.DefaultConfig().
 	GIOP *giop.Config

@@ -215,5 +215,8 @@ func notAllowed(err error) bool {
 
 // MetricsHandler serves the agent's metrics in the Prometheus format.
 func (a *Agent) MetricsHandler() http.Handler {
+	if a.cfg.Metrics != nil {
+		return promhttp.HandlerFor(prometheus.Gatherers{a.metrics.reg, a.cfg.Metrics}, promhttp.HandlerOpts{})
+	}
 	return promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})
 }

@@ -3,6 +3,7 @@ package etcdstore
 import (
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -82,6 +83,9 @@ type Config struct {
 	// conditions every write on the owner's lease (docs/cluster.md). It
 	// must be fast and safe for concurrent use; at most MaxTxnOps compares.
 	Fence func() []clientv3.Cmp
+	// Registerer, when set, takes the store's metrics: the round trips
+	// of its transactions and reads (metrics.go).
+	Registerer prometheus.Registerer
 	// Logger receives the store's events and the etcd client's warnings.
 	Logger zerolog.Logger
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -21,7 +22,9 @@ func (s *Store) Get(key []byte) ([]byte, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ReadTimeout)
 	defer cancel()
+	sent := time.Now()
 	resp, err := s.cli.Get(ctx, s.key(key))
+	s.metrics.read(sent)
 	if err != nil {
 		return nil, fmt.Errorf("etcdstore: get %q: %w", key, err)
 	}
@@ -96,5 +99,6 @@ func (s *Store) page(start string, opts []clientv3.OpOption, rev int64) (*client
 	if rev != 0 {
 		opts = append(opts[:len(opts):len(opts)], clientv3.WithRev(rev))
 	}
+	defer s.metrics.read(time.Now())
 	return s.cli.Get(ctx, start, opts...)
 }

@@ -42,7 +42,8 @@ type Store struct {
 	noSpace         atomic.Int64 // batches etcd refused for its quota (Stats.NoSpace)
 	admitRefused    atomic.Int64 // Admit's refusals (Stats.AdmitRefused)
 
-	size sizeCache // the database size and the NOSPACE alarm (space.go)
+	size    sizeCache // the database size and the NOSPACE alarm (space.go)
+	metrics *storeMetrics
 }
 
 // Stats are the store's counters: storage.Stats, so that the agent's
@@ -88,6 +89,7 @@ func Open(cfg Config) (*Store, error) {
 		budget:   cfg.MaxRequestBytes - RequestHeadroom,
 		commitCh: make(chan *pending, cfg.MaxPending),
 		quitCh:   make(chan struct{}),
+		metrics:  newStoreMetrics(cfg.Registerer),
 	}
 	// The first measurement is made here, in full: it proves the cluster
 	// answers, and Admit then never judges on nothing.
@@ -347,8 +349,19 @@ func (s *Store) send(cmps []clientv3.Cmp, ops []clientv3.Op) (*clientv3.TxnRespo
 	for {
 		left := time.Until(deadline)
 		ctx, cancel := context.WithTimeout(context.Background(), min(left, s.cfg.AttemptTimeout))
+		sent := time.Now()
 		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 		cancel()
+		switch {
+		case err == nil && resp.Succeeded:
+			s.metrics.attempt("committed", sent)
+		case err == nil:
+			s.metrics.attempt("fenced", sent)
+		case retriable(err):
+			s.metrics.attempt("unknown", sent)
+		default:
+			s.metrics.attempt("failed", sent)
+		}
 		if err == nil || !retriable(err) || time.Until(deadline) < retryPause {
 			return resp, err
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 
@@ -343,7 +344,8 @@ func TestStore_Fence(t *testing.T) {
 	fence := func() []clientv3.Cmp {
 		return []clientv3.Cmp{clientv3.Compare(clientv3.LeaseValue(owner), "=", lease.ID)}
 	}
-	s := open(t, c, etcdstore.Config{Fence: fence})
+	reg := prometheus.NewRegistry()
+	s := open(t, c, etcdstore.Config{Fence: fence, Registerer: reg})
 	if err := s.CommitWithin(batch("k1", "v1"), timeout); err != nil {
 		t.Fatalf("commit while owning: %v", err)
 	}
@@ -366,6 +368,25 @@ func TestStore_Fence(t *testing.T) {
 	s.ScanKeysFrom([]byte("k"), nil, func(k []byte) (bool, error) { keys = append(keys, string(k)); return true, nil })
 	if !slices.Equal(keys, []string{"k1"}) {
 		t.Fatalf("after the fence failed the store holds %v, want [k1]", keys)
+	}
+	// The round trips are counted by result.
+	got := map[string]uint64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "/" + l.GetValue()
+			}
+			got[name] = m.GetHistogram().GetSampleCount()
+		}
+	}
+	if got["requestagent_etcd_txn_seconds/committed"] < 1 || got["requestagent_etcd_txn_seconds/fenced"] < 1 ||
+		got["requestagent_etcd_read_seconds"] < 1 {
+		t.Errorf("round trips counted %v, want committed, fenced and read ones", got)
 	}
 }
 
