@@ -7,30 +7,39 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/requestagent/requestagent/admin"
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/cluster"
+	"github.com/requestagent/requestagent/cluster/standby"
 	"github.com/requestagent/requestagent/storage/etcdstore"
 )
 
 // clusterFlags are cluster mode's (docs/cluster.md): the store on etcd,
-// owned by one agent at a time.
+// owned by one agent at a time, the others standbys that forward to it.
 func clusterFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "cluster", EnvVars: env("cluster"),
-			Usage: "cluster mode: keep the store on this etcd cluster (etcd://h1:2379,h2:2379,h3:2379, or http(s):// URLs, comma-separated) instead of --data-dir; one agent owns it at a time, the others wait as standbys and take over when its lease ends (docs/cluster.md)"},
+			Usage: "cluster mode: keep the store on this etcd cluster (etcd://h1:2379,h2:2379,h3:2379, or http(s):// URLs, comma-separated) instead of --data-dir; one agent owns it at a time, the others are standbys that forward calls to it and take over when its lease ends (docs/cluster.md)"},
 		&cli.StringFlag{Name: "cluster-prefix", Value: "requestagent/", EnvVars: env("cluster-prefix"),
 			Usage: "the etcd key prefix of this cluster's store: agents that share one are one cluster"},
 		&cli.StringFlag{Name: "cluster-name", EnvVars: env("cluster-name"),
-			Usage: "this agent's name in the cluster, shown to the standbys (default: the host name and the listen address)"},
+			Usage: "this agent's name in the cluster, unique in it (default: the host name and the listen address)"},
 		&cli.DurationFlag{Name: "cluster-lease", Value: cluster.DefaultTTL, EnvVars: env("cluster-lease"),
 			Usage: "the ownership lease: how long after an owner stops renewing it a standby takes over (whole seconds, at least 2s)"},
+		&cli.StringFlag{Name: "advertise", EnvVars: env("advertise"),
+			Usage: "this agent's own GIOP address, host:port, as clients and the other agents reach it: standbys forward calls to the owner's, and the owner's references list it first when it is in --host (default: the --listen address when it names a host, else this host's name and the --listen port)"},
+		&cli.DurationFlag{Name: "cluster-hold", Value: standby.DefaultHold, EnvVars: env("cluster-hold"),
+			Usage: "how long a standby holds a call while no agent owns the store (a takeover) before it answers TRANSIENT; 0 for the default, at most 5m"},
 	}
 }
 
@@ -64,14 +73,49 @@ func clusterEndpoints(s string) ([]string, error) {
 	return eps, nil
 }
 
-// joinCluster waits until this agent owns the cluster's store, then gives
-// the agent that store, every write of it fenced by the ownership. leave
-// gives the ownership up (a standby takes over at once) and ends the
-// connection; call it once the agent has stopped.
-func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, log zerolog.Logger) (owner *cluster.Owner, leave func(), err error) {
+// member is this agent's part in a cluster: its etcd client, its view of
+// who owns, the front it serves as a standby and the admin interface that
+// outlives it, and, once it owns, the ownership.
+type member struct {
+	cli      *clientv3.Client
+	follower *cluster.Follower
+	front    *standby.Front
+	swap     *admin.Swap
+	adm      *admin.Server
+	owner    atomic.Pointer[cluster.Owner] // set once it owns; read by the metrics
+	log      zerolog.Logger
+}
+
+// leave gives the ownership up (a standby takes over at once), stops the
+// front and ends the connection to etcd; call it once the agent has
+// stopped. The admin interface is the caller's to shut down.
+func (m *member) leave() {
+	if o := m.owner.Load(); o != nil {
+		if err := o.Release(context.Background()); err != nil {
+			m.log.Warn().Err(err).Msg("requestagent: cluster: giving up the ownership")
+		}
+	}
+	if m.front != nil {
+		m.front.Close() // after a handover, a no-op: the agent closed the listener
+	}
+	if m.follower != nil {
+		m.follower.Close()
+	}
+	m.cli.Close()
+}
+
+// errStandbyStopped is joinCluster's return when a signal ended the wait
+// as a standby: nothing to shut down but what it started.
+var errStandbyStopped = errors.New("requestagent: stopped as a standby")
+
+// joinCluster serves as a standby until this agent owns the cluster's
+// store — a GIOP front on --listen that forwards calls to the owner, and
+// the admin interface, not ready — then gives the agent the front's
+// listener and the store, every write of it fenced by the ownership.
+func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, adminCfg admin.Config, log zerolog.Logger) (m *member, err error) {
 	eps, err := clusterEndpoints(c.String("cluster"))
 	if err != nil {
-		return nil, nil, badFlag("cluster", err.Error())
+		return nil, badFlag("cluster", err.Error())
 	}
 	prefix := c.String("cluster-prefix")
 	name := c.String("cluster-name")
@@ -79,44 +123,138 @@ func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, log zer
 		host, _ := os.Hostname()
 		name = host + " " + cfg.Listen
 	}
-	ccfg := cluster.Config{Key: prefix + "cluster/owner", Name: name, TTL: c.Duration("cluster-lease"), Logger: log}
-	if err := ccfg.Validate(); err != nil {
-		return nil, nil, badFlag("cluster-lease", err.Error())
+	self, err := advertised(c.String("advertise"), cfg.Listen)
+	if err != nil {
+		return nil, badFlag("advertise", err.Error())
 	}
+	cfg.Host = selfFirst(cfg.Host, self)
+	ccfg := cluster.Config{Key: prefix + "cluster/owner", Name: name, Addrs: []string{self},
+		Members: prefix + "cluster/members/", TTL: c.Duration("cluster-lease"), Logger: log}
+	if err := ccfg.Validate(); err != nil {
+		return nil, badFlag("cluster-lease", err.Error())
+	}
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = reg
 	// etcd's client logs through zap; its retries are this agent's to
 	// report, in its own log.
 	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
-		return nil, nil, fmt.Errorf("requestagent: etcd %v: %w", eps, err)
+		return nil, fmt.Errorf("requestagent: etcd %v: %w", eps, err)
 	}
-	log.Info().Strs("etcd", eps).Str("prefix", prefix).Str("name", name).Msg("requestagent: cluster mode: taking the store's ownership")
-	owner, err = cluster.Acquire(ctx, cli, ccfg)
-	if err != nil {
-		cli.Close()
-		return nil, nil, fmt.Errorf("requestagent: cluster: %w", err)
+	m = &member{cli: cli, log: log}
+	defer func() {
+		if err != nil {
+			if m.adm != nil {
+				m.adm.Shutdown(context.Background())
+			}
+			m.leave()
+		}
+	}()
+	m.follower = cluster.Follow(cli, ccfg.Key, log)
+	scfg := standby.Config{Owners: m.follower, Self: name, Hold: c.Duration("cluster-hold"), GIOP: cfg.GIOP,
+		Registerer: reg, Logger: log}
+	if err := scfg.Validate(); err != nil {
+		return nil, badFlag("cluster-hold", err.Error())
 	}
-	store, err := etcdstore.Open(etcdstore.Config{Endpoints: eps, KeyPrefix: prefix, Fence: owner.Fence, Logger: log})
+	reason := func() string { return "standby: no GIOP front (TLS only): waiting to own the store" }
+	if !cfg.TLS.Only {
+		// The standby serves --listen from the start: clients whose
+		// references name this agent are forwarded to the owner rather
+		// than refused (docs/cluster.md, "Standbys forward").
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return m, fmt.Errorf("requestagent: listen on %s: %w", cfg.Listen, err)
+		}
+		if m.front, err = standby.Start(scfg, ln); err != nil {
+			ln.Close()
+			return m, err
+		}
+		reason = m.front.NotReady
+	}
+	registerClusterMetrics(reg, m)
+	m.swap = admin.NewSwap(admin.Standby{Reason: reason, Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})})
+	if m.adm, err = admin.Start(adminCfg, m.swap); err != nil {
+		return m, err
+	}
+	log.Info().Strs("etcd", eps).Str("prefix", prefix).Str("name", name).Str("advertise", self).
+		Msg("requestagent: cluster mode: taking the store's ownership")
+	owner, err := cluster.Acquire(ctx, cli, ccfg)
 	if err != nil {
-		owner.Release(context.Background())
-		cli.Close()
-		return nil, nil, fmt.Errorf("requestagent: cluster: %w", err)
+		if ctx.Err() != nil {
+			return m, errStandbyStopped
+		}
+		return m, fmt.Errorf("requestagent: cluster: %w", err)
+	}
+	m.owner.Store(owner)
+	if m.front != nil {
+		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ln, err := m.front.Handover(hctx)
+		cancel()
+		if err != nil && ln == nil {
+			return m, fmt.Errorf("requestagent: cluster: taking the front's listener over: %w", err)
+		}
+		cfg.Listener = ln
+	}
+	store, err := etcdstore.Open(etcdstore.Config{Endpoints: eps, KeyPrefix: prefix, Fence: owner.Fence,
+		Registerer: reg, Logger: log})
+	if err != nil {
+		if cfg.Listener != nil {
+			cfg.Listener.Close()
+		}
+		return m, fmt.Errorf("requestagent: cluster: %w", err)
 	}
 	cfg.Backend = store
 	cfg.Owned = owner.Held
-	return owner, func() {
-		if err := owner.Release(context.Background()); err != nil {
-			log.Warn().Err(err).Msg("requestagent: cluster: giving up the ownership")
-		}
-		cli.Close()
-	}, nil
+	return m, nil
 }
 
-// lost is the owner's Lost, or nil (never ready) without cluster mode.
-func lost(o *cluster.Owner) <-chan struct{} {
-	if o == nil {
-		return nil
+// registerClusterMetrics puts this member's role on reg.
+func registerClusterMetrics(reg *prometheus.Registry, m *member) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "requestagent_cluster_owner",
+		Help: "1 while this agent owns the cluster's store (and its lease is known to be held), 0 while it is a standby.",
+	}, func() float64 {
+		if o := m.owner.Load(); o != nil && o.Held() == nil {
+			return 1
+		}
+		return 0
+	}))
+}
+
+// advertised is --advertise, or its default: the --listen address when
+// it names a host, else this host's name and the listen port.
+func advertised(flag, listen string) (string, error) {
+	if flag != "" {
+		if _, err := standby.ParseAddrs([]string{flag}); err != nil {
+			return "", fmt.Errorf("%q: a host:port", flag)
+		}
+		return flag, nil
 	}
-	return o.Lost()
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("--listen %q: %v", listen, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if host, err = os.Hostname(); err != nil {
+			return "", fmt.Errorf("no host name to advertise (%v): set it", err)
+		}
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// selfFirst moves self to the front of the --host list when it is in it:
+// the references this agent hands out then name it first, and a client
+// reaches the owner without a forward. A list that does not name it (a
+// stable address in front of the agents) is left as it is.
+func selfFirst(hosts, self string) string {
+	list := strings.Split(hosts, ",")
+	for i, h := range list {
+		if strings.TrimSpace(h) == self && i > 0 {
+			out := append([]string{self}, list[:i]...)
+			return strings.Join(append(out, list[i+1:]...), ",")
+		}
+	}
+	return hosts
 }
 
 // clusterCommand is "requestagent cluster status": what etcd says of the
@@ -133,10 +271,20 @@ func clusterCommand() *cli.Command {
 type clusterState struct {
 	Members []clusterMember `json:"members"`
 	Owner   string          `json:"owner"` // "" while nobody owns the store
+	// OwnerGIOP are the owner's GIOP addresses, where standbys forward.
+	OwnerGIOP []string `json:"owner_giop,omitempty"`
+	// Agents are the agents registered, owner and standbys.
+	Agents []clusterAgent `json:"agents"`
 	// Requests and Proxies are the records in the store: requests not
 	// trashed (pending, replied or kept), and proxies.
 	Requests int64 `json:"requests"`
 	Proxies  int64 `json:"proxies"`
+}
+
+type clusterAgent struct {
+	Name string   `json:"name"`
+	GIOP []string `json:"giop"`
+	Role string   `json:"role"` // owner or standby
 }
 
 type clusterMember struct {
@@ -184,7 +332,20 @@ func clusterStatus(c *cli.Context) error {
 		return fmt.Errorf("requestagent: cluster status: %w", err)
 	}
 	if len(owner.Kvs) > 0 {
-		st.Owner = string(owner.Kvs[0].Value)
+		h := cluster.DecodeHolder(owner.Kvs[0].Value)
+		st.Owner, st.OwnerGIOP = h.Name, h.GIOP
+	}
+	agents, err := cluster.Members(ctx, cli, prefix+"cluster/members/")
+	if err != nil {
+		return fmt.Errorf("requestagent: cluster status: %w", err)
+	}
+	st.Agents = []clusterAgent{}
+	for _, h := range agents {
+		role := "standby"
+		if h.Name == st.Owner {
+			role = "owner"
+		}
+		st.Agents = append(st.Agents, clusterAgent{Name: h.Name, GIOP: h.GIOP, Role: role})
 	}
 	for _, k := range []struct {
 		prefix string
@@ -203,7 +364,14 @@ func clusterStatus(c *cli.Context) error {
 	if owned == "" {
 		owned = "nobody (no agent serves: the standbys take over as one starts)"
 	}
-	fmt.Printf("owner: %s\nrequests: %d\nproxies: %d\nmembers:\n", owned, st.Requests, st.Proxies)
+	if len(st.OwnerGIOP) > 0 {
+		owned += " at " + strings.Join(st.OwnerGIOP, ",")
+	}
+	fmt.Printf("owner: %s\nrequests: %d\nproxies: %d\nagents:\n", owned, st.Requests, st.Proxies)
+	for _, a := range st.Agents {
+		fmt.Printf("  %s  %s  %s\n", a.Name, strings.Join(a.GIOP, ","), a.Role)
+	}
+	fmt.Printf("etcd members:\n")
 	for _, m := range st.Members {
 		switch {
 		case m.Error != "":
@@ -215,4 +383,13 @@ func clusterStatus(c *cli.Context) error {
 		}
 	}
 	return nil
+}
+
+// lost is closed once the ownership is lost; nil (never ready) without
+// cluster mode.
+func (m *member) lost() <-chan struct{} {
+	if m == nil || m.owner.Load() == nil {
+		return nil
+	}
+	return m.owner.Load().Lost()
 }

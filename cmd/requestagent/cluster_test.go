@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -199,6 +200,13 @@ func wantOwner(t *testing.T, c *etcdtest.Cluster, owner string) {
 	}
 	if st.Owner != owner || len(st.Members) != 3 || leaders != 1 {
 		t.Fatalf("cluster status: %+v, want owner %s and 3 members, one the leader", st, owner)
+	}
+	listed := false
+	for _, a := range st.Agents {
+		listed = listed || (a.Name == owner && a.Role == "owner" && len(a.GIOP) == 1 && a.GIOP[0] == st.OwnerGIOP[0])
+	}
+	if !listed {
+		t.Fatalf("cluster status lists the agents %+v, want %s as the owner, at its address", st.Agents, owner)
 	}
 }
 
@@ -425,5 +433,72 @@ func TestServe_ClusterOmniORBClientFailsOver(t *testing.T) {
 	t.Logf("omniORB client: %s; %v from the kill", line, time.Since(killed).Round(time.Millisecond))
 	if n := sm.count("FAILOVER"); n != 1 {
 		t.Fatalf("the target ran the request %d times, want once", n)
+	}
+}
+
+// TestServe_ClusterOmniORBClientThroughAStandby: an unchanged omniORB
+// client whose reference names a standby first. Its calls are forwarded
+// to the owner (LOCATION_FORWARD, OBJECT_FORWARD for its LocateRequest),
+// and the standby says why it is not ready. The owner is SIGKILLed while
+// the client pulls: the pull that reaches the standby during the
+// takeover is held, not refused, and answered once the standby owns — so
+// the client sees at most the failure on its dead connection, not a
+// stream of TRANSIENTs — and the target ran the request once.
+func TestServe_ClusterOmniORBClientThroughAStandby(t *testing.T) {
+	c := etcdtest.New(t, nil)
+	sm, target := startTarget(t)
+	portA, portB := peers.FreePort(t), peers.FreePort(t)
+	hosts := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", portA, portB)
+	a := startClusterAgent(t, c, portA, hosts)
+	waitReady(t, a)
+	b := startClusterAgent(t, c, portB, hosts)
+	why := waitNotReady(t, b)
+	if !strings.Contains(why, fmt.Sprint("agent-", portA)) {
+		t.Fatalf("the standby's /readyz says %q, want the owner's name", why)
+	}
+	// The reference a client got from the standby when it owned: it
+	// names the standby first.
+	ref, _, err := agent.Reference(fmt.Sprintf("127.0.0.1:%d", portB), fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", portB, portA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := peers.StartInteractive(t, peers.NMDir(t), "failover_client", ref, target.String())
+	if line := client.Line(t, 60*time.Second); line != "sent" {
+		t.Fatalf("the omniORB client through the standby: %q, want sent", line)
+	}
+	if n := metric(t, b.adminAddr, `requestagent_standby_calls_total{answer="forwarded"}`); n < 1 {
+		t.Fatalf("the standby forwarded %v calls, want the client's", n)
+	}
+	killed := time.Now()
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	client.Send(t, "pull")
+	line := client.Line(t, 90*time.Second)
+	var pulls, failed int
+	if _, err := fmt.Sscanf(line, "result TRUE after %d pulls (%d failed", &pulls, &failed); err != nil {
+		t.Fatalf("the omniORB client after the owner's kill: %q, want its real result", line)
+	}
+	t.Logf("omniORB client: %s; %v from the kill", line, time.Since(killed).Round(time.Millisecond))
+	if failed > 1 {
+		t.Errorf("%d pulls failed during the takeover, want at most the one on the dead connection: the standby holds the others", failed)
+	}
+	if n := sm.count("FAILOVER"); n != 1 {
+		t.Fatalf("the target ran the request %d times, want once", n)
+	}
+	waitReady(t, b)
+}
+
+// waitNotReady waits until the agent's admin interface answers /readyz
+// (503, a standby) and returns its reason.
+func waitNotReady(t *testing.T, p *agentProc) string {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if code, body := httpGet(t, "http://"+p.adminAddr+"/readyz"); code == http.StatusServiceUnavailable && strings.Contains(body, "owns") {
+			return strings.TrimSpace(body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby's admin interface never said who owns:\n%s", p.stderr)
+		}
 	}
 }

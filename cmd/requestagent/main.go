@@ -18,7 +18,6 @@ import (
 
 	"github.com/requestagent/requestagent/admin"
 	"github.com/requestagent/requestagent/agent"
-	"github.com/requestagent/requestagent/cluster"
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/idl"
 	"github.com/requestagent/requestagent/naming"
@@ -221,15 +220,21 @@ func serve(c *cli.Context) error {
 	if err := adminCfg.Validate(); err != nil {
 		return badFlag("admin", err)
 	}
-	var owner *cluster.Owner
+	var member *member
 	if c.String("cluster") != "" {
-		// A standby waits here, serving nothing, until it owns the store.
-		o, leave, err := joinCluster(c.Context, c, &cfg, log)
+		// A standby waits here, forwarding calls to the owner, until it
+		// owns the store.
+		m, err := joinCluster(c.Context, c, &cfg, adminCfg, log)
+		if errors.Is(err, errStandbyStopped) {
+			log.Info().Msg("requestagent: stopped (a standby)")
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		defer leave()
-		owner = o
+		defer m.adm.Shutdown(context.Background()) // if the agent does not start; else a no-op after serve's own
+		defer m.leave()
+		member = m
 	} else {
 		if err := os.MkdirAll(cfg.Store.Dir, 0o750); err != nil {
 			return badFlag("data-dir", err)
@@ -264,8 +269,11 @@ func serve(c *cli.Context) error {
 		}
 		return err
 	}
-	adm, err := admin.Start(adminCfg, a)
-	if err != nil {
+	var adm *admin.Server
+	if member != nil {
+		adm = member.adm
+		member.swap.Set(a)
+	} else if adm, err = admin.Start(adminCfg, a); err != nil {
 		a.Close()
 		return err
 	}
@@ -293,7 +301,7 @@ func serve(c *cli.Context) error {
 		log.Info().Msg("requestagent: shutting down (a second signal ends the grace)")
 	case <-a.Failed():
 		log.Error().Err(a.Healthy()).Msg("requestagent: shutting down: the agent cannot serve")
-	case <-lost(owner):
+	case <-member.lost():
 		// Another agent may own the store already: nothing more may be
 		// delegated, relayed or called back from here, so no grace.
 		log.Error().Msg("requestagent: the ownership of the cluster's store is lost; stopping at once (a standby takes over)")
