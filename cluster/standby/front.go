@@ -99,6 +99,7 @@ type Front struct {
 
 	held    atomic.Int64 // calls waiting now
 	metrics *frontMetrics
+	live    *liveness // whether the owner answers
 }
 
 // Start serves ln as a standby front. Handover stops it and gives ln
@@ -111,7 +112,7 @@ func Start(cfg Config, ln net.Listener) (*Front, error) {
 	if cfg.Hold == 0 {
 		cfg.Hold = DefaultHold
 	}
-	f := &Front{cfg: cfg, ln: &keptListener{Listener: ln}, handover: make(chan struct{}),
+	f := &Front{cfg: cfg, live: newLiveness(), ln: &keptListener{Listener: ln}, handover: make(chan struct{}),
 		stopped: make(chan struct{})}
 	f.metrics = newFrontMetrics(f, cfg.Registerer)
 	f.srv = giop.NewServer(cfg.GIOP, f)
@@ -173,7 +174,7 @@ func (f *Front) Locate([]byte) bool { return true }
 
 // LocateForward forwards a LocateRequest to the owner, when one is known.
 func (f *Front) LocateForward(key []byte) *giop.IOR {
-	if to := f.ownerAddrs(); to != nil {
+	if to := f.ownerAddrs(); to != nil && f.live.answers(addrString(to[0]), false) {
 		f.metrics.forwarded.Inc()
 		return agent.ForwardIOR(key, to)
 	}
@@ -194,8 +195,13 @@ func (f *Front) ownerAddrs() []giop.AlternateAddress {
 	return to
 }
 
+// addrString is a as host:port.
+func addrString(a giop.AlternateAddress) string {
+	return net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port)))
+}
+
 // ServeGIOP forwards the call to the owner, holding it until one is
-// known, for up to Hold.
+// known and answers, for up to Hold.
 func (f *Front) ServeGIOP(ctx context.Context, req *giop.ServerRequest) error {
 	t := time.NewTimer(f.cfg.Hold)
 	defer t.Stop()
@@ -207,7 +213,8 @@ func (f *Front) ServeGIOP(ctx context.Context, req *giop.ServerRequest) error {
 	}()
 	for {
 		changed := f.cfg.Owners.Changed()
-		if to := f.ownerAddrs(); to != nil {
+		to := f.ownerAddrs()
+		if to != nil && f.live.answers(addrString(to[0]), true) {
 			if counted {
 				f.metrics.heldForwarded.Inc()
 			} else {
@@ -219,8 +226,15 @@ func (f *Front) ServeGIOP(ctx context.Context, req *giop.ServerRequest) error {
 			counted = true
 			f.held.Add(1)
 		}
+		var recheck <-chan time.Time
+		if to != nil {
+			// An owner named but not answering (dead, its lease not yet
+			// over): ask again soon.
+			recheck = time.After(probeEvery)
+		}
 		select {
 		case <-changed:
+		case <-recheck:
 		case <-f.handover:
 			// This agent owns now: the call is not answered here, and the
 			// CloseConnection of Handover's shutdown has the client send

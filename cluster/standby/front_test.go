@@ -282,3 +282,38 @@ func TestFront_Validate(t *testing.T) {
 		}
 	}
 }
+
+// TestFront_HoldsWhileTheOwnerDoesNotAnswer: etcd still names an owner
+// that died (its lease not yet over): a call is held rather than
+// forwarded to an address that refuses — which would send an omniORB
+// client into its back-off — and forwarded once the owner named answers.
+func TestFront_HoldsWhileTheOwnerDoesNotAnswer(t *testing.T) {
+	fx := startFront(t, hangGuard)
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close() // connects to it are refused now
+	fx.o.set(cluster.Holder{Name: "a", GIOP: []string{deadAddr}}, true)
+	type result struct {
+		name string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() { n, err := fx.call(t); got <- result{n, err} }()
+	waitHeld(t, fx.front)
+	select {
+	case r := <-got:
+		t.Fatalf("answered while the owner named does not answer: %+v", r)
+	case <-time.After(3 * probeEveryForTest):
+		// Several probes came and went: the call is still held.
+	}
+	fx.o.set(cluster.Holder{Name: "b", GIOP: []string{startOwner(t, "b")}}, true)
+	if r := <-got; r.err != nil || r.name != "b" {
+		t.Fatalf("the held call: %+v, want b's answer", r)
+	}
+}
+
+// probeEveryForTest is the front's probe period (liveness.go).
+const probeEveryForTest = 500 * time.Millisecond

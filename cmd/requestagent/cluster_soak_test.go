@@ -98,7 +98,7 @@ func TestCluster_Soak(t *testing.T) {
 	agents := make([]*soakAgent, 3)
 	for i, p := range ports {
 		agents[i] = &soakAgent{args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", p), "--host", strings.Join(hosts, ","),
-			"--admin", fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), "--cluster", strings.Join(etcd.Endpoints(), ","),
+			"--admin", fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), "--data-dir", t.TempDir(), "--cluster", strings.Join(etcd.Endpoints(), ","),
 			"--cluster-lease", "2s", "--cluster-name", fmt.Sprint("agent", i), "--shutdown-grace", "1s"}}
 		agents[i].start(t)
 	}

@@ -244,7 +244,7 @@ func TestServe_ClusterEtcdMembersKilledUnderLoad(t *testing.T) {
 	port := peers.FreePort(t)
 	a := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), stderr: &syncBuffer{}}
 	a.run(t, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", "127.0.0.1",
-		"--admin", a.adminAddr, "--cluster", strings.Join(etcd.Endpoints(), ","))
+		"--admin", a.adminAddr, "--data-dir", t.TempDir(), "--cluster", strings.Join(etcd.Endpoints(), ","))
 	waitReady(t, a)
 	rcv := newClient(t, port).receiver(target, nil)
 
@@ -452,22 +452,33 @@ func TestServe_ClusterOmniORBClientThroughAStandby(t *testing.T) {
 	a := startClusterAgent(t, c, portA, hosts)
 	waitReady(t, a)
 	b := startClusterAgent(t, c, portB, hosts)
-	why := waitNotReady(t, b)
-	if !strings.Contains(why, fmt.Sprint("agent-", portA)) {
-		t.Fatalf("the standby's /readyz says %q, want the owner's name", why)
-	}
+	waitNotReady(t, b, fmt.Sprint("agent-", portA))
 	// The reference a client got from the standby when it owned: it
 	// names the standby first.
 	ref, _, err := agent.Reference(fmt.Sprintf("127.0.0.1:%d", portB), fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", portB, portA))
 	if err != nil {
 		t.Fatal(err)
 	}
+	started := time.Now()
 	client := peers.StartInteractive(t, peers.NMDir(t), "failover_client", ref, target.String())
 	if line := client.Line(t, 60*time.Second); line != "sent" {
 		t.Fatalf("the omniORB client through the standby: %q, want sent", line)
 	}
+	t.Logf("the 2PI through the standby: sent %v after the client started", time.Since(started).Round(time.Millisecond))
 	if n := metric(t, b.adminAddr, `requestagent_standby_calls_total{answer="forwarded"}`); n < 1 {
 		t.Fatalf("the standby forwarded %v calls, want the client's", n)
+	}
+	// The reply stored on the owner before the kill (the group's poll,
+	// unmask FALSE, waits for it without reading it): a kill during the
+	// delegation would make the result COMM_FAILURE/MAYBE, which the
+	// client takes for its dead connection's.
+	cl := newClient(t, portA)
+	if resp, err := cl.invoke(cl.agent, "poll", nil, func(e *giop.Encoder) {
+		e.WriteString("failover")
+		e.WriteULong(20_000)
+		e.WriteBool(false)
+	}); err != nil || resp.Header.Status != giop.ReplyNoException {
+		t.Fatalf("poll of the group on the owner: %v %v", err, resp)
 	}
 	killed := time.Now()
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -487,18 +498,25 @@ func TestServe_ClusterOmniORBClientThroughAStandby(t *testing.T) {
 		t.Fatalf("the target ran the request %d times, want once", n)
 	}
 	waitReady(t, b)
+	t.Logf("the standby's front: %v calls forwarded, %v held then forwarded, %v left to be sent again at the handover",
+		metric(t, b.adminAddr, `requestagent_standby_calls_total{answer="forwarded"}`),
+		metric(t, b.adminAddr, `requestagent_standby_calls_total{answer="held_forwarded"}`),
+		metric(t, b.adminAddr, `requestagent_standby_calls_total{answer="reissued"}`))
 }
 
-// waitNotReady waits until the agent's admin interface answers /readyz
-// (503, a standby) and returns its reason.
-func waitNotReady(t *testing.T, p *agentProc) string {
+// waitNotReady waits until a standby's /readyz is 503 naming owner as
+// the owner.
+func waitNotReady(t *testing.T, p *agentProc, owner string) {
 	t.Helper()
+	var code int
+	var body string
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if code, body := httpGet(t, "http://"+p.adminAddr+"/readyz"); code == http.StatusServiceUnavailable && strings.Contains(body, "owns") {
-			return strings.TrimSpace(body)
+		code, body = httpGet(t, "http://"+p.adminAddr+"/readyz")
+		if code == http.StatusServiceUnavailable && strings.Contains(body, "standby: "+owner+" owns the store") {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the standby's admin interface never said who owns:\n%s", p.stderr)
+			t.Fatalf("the standby's /readyz: %d %q, want 503 naming %s as the owner\n%s", code, body, owner, p.stderr)
 		}
 	}
 }

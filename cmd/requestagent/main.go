@@ -220,6 +220,11 @@ func serve(c *cli.Context) error {
 	if err := adminCfg.Validate(); err != nil {
 		return badFlag("admin", err)
 	}
+	// The data directory holds the store, and the admin token in either
+	// mode (cluster mode keeps the store on etcd).
+	if err := os.MkdirAll(cfg.Store.Dir, 0o750); err != nil {
+		return badFlag("data-dir", err)
+	}
 	var member *member
 	if c.String("cluster") != "" {
 		// A standby waits here, forwarding calls to the owner, until it
@@ -236,9 +241,6 @@ func serve(c *cli.Context) error {
 		defer m.leave()
 		member = m
 	} else {
-		if err := os.MkdirAll(cfg.Store.Dir, 0o750); err != nil {
-			return badFlag("data-dir", err)
-		}
 		log.Info().Str("data_dir", cfg.Store.Dir).Msg("requestagent: store")
 	}
 	a, err := agent.Start(cfg)
