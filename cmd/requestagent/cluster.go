@@ -21,6 +21,7 @@ import (
 	"github.com/requestagent/requestagent/agent"
 	"github.com/requestagent/requestagent/cluster"
 	"github.com/requestagent/requestagent/cluster/standby"
+	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/storage/etcdstore"
 )
 
@@ -151,7 +152,13 @@ func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, adminCf
 		}
 	}()
 	m.follower = cluster.Follow(cli, ccfg.Key, log)
-	scfg := standby.Config{Owners: m.follower, Self: name, Hold: c.Duration("cluster-hold"), GIOP: cfg.GIOP,
+	// The front takes the agent's connection limits, and logs as it does.
+	gcfg := *giop.DefaultConfig()
+	if cfg.GIOP != nil {
+		gcfg = *cfg.GIOP
+	}
+	gcfg.Logger = log
+	scfg := standby.Config{Owners: m.follower, Self: name, Hold: c.Duration("cluster-hold"), GIOP: &gcfg,
 		Registerer: reg, Logger: log}
 	if err := scfg.Validate(); err != nil {
 		return nil, badFlag("cluster-hold", err.Error())
