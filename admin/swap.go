@@ -102,13 +102,17 @@ func (s Standby) ListRequests(agent.RequestFilter, string, int) (agent.RequestPa
 }
 
 // Request is ErrStandby.
-func (s Standby) Request(string) (agent.RequestDetail, error) { return agent.RequestDetail{}, ErrStandby }
+func (s Standby) Request(string) (agent.RequestDetail, error) {
+	return agent.RequestDetail{}, ErrStandby
+}
 
 // Trash is ErrStandby.
 func (s Standby) Trash(string) error { return ErrStandby }
 
 // ListProxies is ErrStandby.
-func (s Standby) ListProxies(string, int) (agent.ProxyPage, error) { return agent.ProxyPage{}, ErrStandby }
+func (s Standby) ListProxies(string, int) (agent.ProxyPage, error) {
+	return agent.ProxyPage{}, ErrStandby
+}
 
 // DestroyProxy is ErrStandby.
 func (s Standby) DestroyProxy(string) error { return ErrStandby }
