@@ -109,7 +109,7 @@ func (a *Agent) retryGivenUp(match func(*requestRecord) bool, maybeCalled bool) 
 // refused and it calls nobody, and the owner after it finds the mark and
 // does not call again (docs/cluster.md, fencing). A single node marks
 // nothing: nobody else calls its recipients, and a write per callback
-// would cost every callback (RELIABILITY.md, Known limits).
+// would cost every callback (RELIABILITY.md, "Callbacks in a cluster").
 func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 	if err := a.mayAct(); err != nil {
 		return err // retried by the deliverer; another agent may own the store

@@ -119,6 +119,6 @@ type Event struct {
 	// whose mark is refused, does not call back, and the new owner knows
 	// the recipient may have been called. A single node (no cluster) does
 	// not mark: a write per callback would cost it, and nobody else may
-	// call its recipients (RELIABILITY.md, "Crash points").
+	// call its recipients (RELIABILITY.md, "Callbacks in a cluster").
 	Fenced bool
 }

@@ -10,8 +10,9 @@ import (
 
 // TestScenarios replays testdata/*.txt: seed 003's outcome table
 // (outcomes.txt), RELIABILITY.md's crash-point table (crashpoints.txt),
-// and the moves of the state diagram (moves.txt), with no network and no
-// store. Run with -rewrite after a deliberate change, and read the diff.
+// the moves of the state diagram (moves.txt), and a cluster's marked
+// callbacks (callbacks.txt: RELIABILITY.md, "Callbacks in a cluster"),
+// with no network and no store. Run with -rewrite after a deliberate change, and read the diff.
 func TestScenarios(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		var s *sim
