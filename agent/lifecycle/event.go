@@ -57,9 +57,10 @@ const (
 	Expire
 	// Recover: the request's record was found in the store at start.
 	Recover
-	// Missed: a marked callback attempt failed before it reached its
-	// recipient (refused completed NO, its holder never read): its mark
-	// comes off, so that a restart or a takeover calls back again.
+	// Missed: a marked callback attempt surely did not reach its
+	// recipient (refused TRANSIENT completed NO, its holder never
+	// called): its mark comes off, so that a restart or a takeover calls
+	// back again.
 	Missed
 )
 
