@@ -101,8 +101,10 @@ type Agent struct {
 	proxies map[poller.ID]*proxyRecord
 	// receivers maps a typed receiver's id to its proxy.
 	receivers map[poller.ID]*proxyRecord
-	// holders maps a live reply holder to its request.
-	holders map[poller.ID]poller.ID
+	// holders maps a live reply holder to its request; holdersRead holds
+	// the ones the recipient called, which reached it (callRecipient).
+	holders     map[poller.ID]poller.ID
+	holdersRead map[poller.ID]struct{}
 	// pullers holds the callers waiting on a poller for a reply that is
 	// not there yet, to be handed it as it arrives (see pull).
 	pullers map[poller.ID]*handoff
@@ -121,6 +123,11 @@ type Agent struct {
 	// givenUp holds the requests whose callbacks were given up, to be
 	// tried again when their recipient is handed over again.
 	givenUp map[poller.ID]struct{}
+	// maybeCalled holds the requests recovered with a marked callback
+	// (lifecycle.MaybeCalled): their recipient may have been called, so
+	// only an operator calls it again (RetryCallbacks), never a recipient
+	// handed over again.
+	maybeCalled map[poller.ID]struct{}
 	// queued holds the tickets of stored requests waiting for a
 	// delegation thread, from their store (or recovery) until their
 	// delegation claims them (delegate): a trash gives the place back at
@@ -239,6 +246,8 @@ func Start(cfg Config) (*Agent, error) {
 		proxies:     make(map[poller.ID]*proxyRecord),
 		receivers:   make(map[poller.ID]*proxyRecord),
 		holders:     make(map[poller.ID]poller.ID),
+		holdersRead: make(map[poller.ID]struct{}),
+		maybeCalled: make(map[poller.ID]struct{}),
 		pullers:     make(map[poller.ID]*handoff),
 		inFlight:    make(map[poller.ID]*storeInFlight),
 		reading:     make(map[poller.ID]*requestRecord),
@@ -613,6 +622,7 @@ func (a *Agent) forgetLocked(id poller.ID) *requestRecord {
 		delete(a.reqBindings, id)
 	}
 	delete(a.givenUp, id)
+	delete(a.maybeCalled, id)
 	if h := a.pullers[id]; h != nil {
 		// A caller waiting for its reply is told it is gone.
 		delete(a.pullers, id)

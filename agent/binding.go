@@ -167,7 +167,7 @@ func (a *Agent) rearm(rebound []*binding) {
 			}
 		}
 		return false
-	})
+	}, false) // not the ones maybe made: only an operator calls those again
 	if n > 0 {
 		a.log.Info().Int("callbacks", n).Msg("agent: recipient handed over again; callbacks given up are tried again")
 	}

@@ -53,12 +53,15 @@ func recipientLabel(ref *giop.IOR) string {
 
 // RetryCallbacks tries again the callbacks given up for the recipients at
 // address (host:port, or a label RecipientFailures shows; "" for all), and
-// returns how many: for operators, once a recipient is back.
+// returns how many: for operators, once a recipient is back. It tries
+// too the callbacks a restart or a takeover found marked, which may have
+// been made (lifecycle.MaybeCalled): an operator's call to make, knowing
+// the recipient may be called a second time.
 func (a *Agent) RetryCallbacks(address string) int {
 	n := a.retryGivenUp(func(r *requestRecord) bool {
 		label := recipientLabel(r.recipient)
 		return address == "" || label == address || strings.HasPrefix(label, address+"/")
-	})
+	}, true)
 	if n > 0 {
 		a.log.Info().Int("callbacks", n).Str("recipients", address).Msg("agent: given-up callbacks tried again, by an operator")
 	}
@@ -66,19 +69,26 @@ func (a *Agent) RetryCallbacks(address string) int {
 }
 
 // retryGivenUp queues again the given-up callbacks of the requests that
-// match, and returns how many.
-func (a *Agent) retryGivenUp(match func(*requestRecord) bool) int {
+// match — with maybeCalled, those kept as maybe made too — and returns
+// how many.
+func (a *Agent) retryGivenUp(match func(*requestRecord) bool, maybeCalled bool) int {
 	var again []*requestRecord
 	a.mu.Lock()
-	for id := range a.givenUp {
-		r := a.groups.Value(id)
-		if r == nil {
-			delete(a.givenUp, id)
-			continue
-		}
-		if match(r) {
-			delete(a.givenUp, id)
-			again = append(again, r)
+	sets := []map[poller.ID]struct{}{a.givenUp}
+	if maybeCalled {
+		sets = append(sets, a.maybeCalled)
+	}
+	for _, set := range sets {
+		for id := range set {
+			r := a.groups.Value(id)
+			if r == nil {
+				delete(set, id)
+				continue
+			}
+			if match(r) {
+				delete(set, id)
+				again = append(again, r)
+			}
 		}
 	}
 	a.mu.Unlock()
@@ -92,47 +102,100 @@ func (a *Agent) retryGivenUp(match func(*requestRecord) bool) int {
 // result through the holder, a nested call back into the agent that is
 // served while this one is outstanding (every request has its own
 // goroutine, docs/callbacks.md). The holder dies when the call returns.
+//
+// Owned by a cluster (Config.Owned), the agent marks each attempt in the
+// store before the call (the Attempt move with Event.Fenced): every write
+// there is conditioned on the owner's lease, so a deposed owner's mark is
+// refused and it calls nobody, and the owner after it finds the mark and
+// does not call again (docs/cluster.md, fencing). A single node marks
+// nothing: nobody else calls its recipients, and a write per callback
+// would cost every callback (RELIABILITY.md, "Callbacks in a cluster").
 func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 	if err := a.mayAct(); err != nil {
 		return err // retried by the deliverer; another agent may own the store
 	}
+	ev := lifecycle.Event{Kind: lifecycle.Attempt, Fenced: a.cfg.Owned != nil}
 	a.mu.Lock()
 	r := a.groups.Value(id)
-	var rec requestRecord
-	if r != nil {
-		rec = *r
+	if r == nil {
+		a.mu.Unlock()
+		return nil // trashed (read by polling, destroyed): nothing to do
+	}
+	if _, err := lifecycle.Step(r.life(), ev); err != nil {
+		a.mu.Unlock()
+		return nil // delivered, or its reply being read: nothing to do
 	}
 	var via *giop.Conn
-	if r != nil && r.bound {
+	if r.bound {
 		if b := a.bindingOf(r); b != nil && b.live() {
 			via = b.conn
 		}
-	}
-	holder := newID()
-	hold := false
-	if r != nil {
-		// The Attempt: a holder, for a reply still there to deliver.
-		_, err := lifecycle.Step(r.life(), lifecycle.Event{Kind: lifecycle.Attempt})
-		if hold = err == nil; hold {
-			a.holders[holder] = id
+		if via == nil {
+			// Before the mark: nothing would leave, so nothing is marked.
+			a.mu.Unlock()
+			a.metrics.callback("recipient_away")
+			return giop.NewSystemExceptionCause(giop.ExcTransient, 0, giop.CompletedNo, errRecipientAway)
 		}
 	}
+	tr, _ := a.stepLocked(r, ev) // the Attempt, kept: marked, with Event.Fenced
+	rec := *r
+	holder := newID()
+	a.holders[holder] = id
 	a.mu.Unlock()
-	if !hold {
-		return nil // trashed (read by polling, destroyed) or delivered: nothing to do
-	}
-	if rec.bound && via == nil {
-		a.mu.Lock()
-		delete(a.holders, holder)
-		a.mu.Unlock()
-		a.metrics.callback("recipient_away")
-		return giop.NewSystemExceptionCause(giop.ExcTransient, 0, giop.CompletedNo, errRecipientAway)
-	}
 	defer func() {
 		a.mu.Lock()
 		delete(a.holders, holder)
+		delete(a.holdersRead, holder)
 		a.mu.Unlock()
 	}()
+	for _, e := range tr.Effects() {
+		switch e.Kind {
+		case lifecycle.Write:
+			if ok, err := a.markCallback(&rec, e.Keys); !ok {
+				return err
+			}
+		case lifecycle.Crash:
+			crashAt(e.Point)
+		case lifecycle.Hold:
+			return a.hold(ctx, &rec, holder, via)
+		}
+	}
+	return nil
+}
+
+// markCallback commits the mark of a callback attempt: the request's
+// record as calling. ok is false when the recipient is not to be called:
+// the write failed — in a cluster, ErrFenced says another agent may own
+// the store, and its owner decides the callback — or the request was
+// trashed meanwhile, whose deletion the write may have followed (deleted
+// again).
+func (a *Agent) markCallback(rec *requestRecord, keys lifecycle.Keys) (ok bool, err error) {
+	if err := a.commit(recordBatch(rec, keys, nil, nil)); err != nil {
+		a.metrics.callback("not_marked")
+		a.log.Warn().Err(err).Str("request", a.publicID(rec.id)).
+			Msg("agent: not called back: the callback's mark was not stored (this agent may no longer own the store)")
+		return false, err
+	}
+	if !a.present(rec.id) {
+		a.deleteRecords(rec, lifecycle.AllKeys, false)
+		return false, nil
+	}
+	return true, nil
+}
+
+// present reports whether the request is live: in the table, or out of it
+// while a pull reads its reply (a.reading), which may put it back.
+func (a *Agent) present(id poller.ID) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.groups.Value(id) != nil || a.reading[id] != nil
+}
+
+// hold is the Hold effect: reply_available with a holder of rec's reply,
+// over via when the recipient is bound to a connection, and the
+// CalledBack move when it returns — or, an attempt that surely never
+// reached the recipient, the Missed move.
+func (a *Agent) hold(ctx context.Context, rec *requestRecord, holder poller.ID, via *giop.Conn) error {
 	ref := a.targetIOR(keyHolder, holder, rec.repoID, rec.target)
 	inv := &giop.Invocation{Operation: "reply_available", Args: func(e *giop.Encoder) {
 		e.WriteIOR(ref)
@@ -158,12 +221,46 @@ func (a *Agent) callRecipient(ctx context.Context, id poller.ID) error {
 			a.metrics.policyRefused(refusedAtCallback)
 		}
 		a.metrics.callback("failed_attempt")
+		a.mu.Lock()
+		_, read := a.holdersRead[holder]
+		a.mu.Unlock()
+		if unsent(err) && !read {
+			a.missed(rec)
+		}
 		return err
 	}
 	a.metrics.callback("delivered")
-	a.log.Debug().Str("request", a.publicID(id)).Msg("agent: reply delivered to its recipient")
-	a.calledBack(&rec)
+	a.log.Debug().Str("request", a.publicID(rec.id)).Msg("agent: reply delivered to its recipient")
+	a.calledBack(rec)
 	return nil
+}
+
+// missed is the Missed move: a marked attempt that surely did not reach
+// its recipient (TRANSIENT completed NO, its holder never called) has its
+// mark taken off, so that a restart or a takeover calls back again rather
+// than keep the callback as maybe made. Without a mark it does nothing.
+func (a *Agent) missed(rec *requestRecord) {
+	var enc []byte
+	r, tr, next, ok := a.moveLive(rec.id, lifecycle.Event{Kind: lifecycle.Missed}, func(live *requestRecord, _ lifecycle.State) {
+		enc = live.encode() // the live record's fields are a.mu's
+	})
+	if !ok {
+		return
+	}
+	for _, e := range tr.Effects()[next:] {
+		if e.Kind != lifecycle.Write {
+			a.carry(r, []lifecycle.Effect{e}, nil, nil)
+			continue
+		}
+		var b storage.Batch
+		b.Set(r.key(prefixRequest), enc)
+		if err := a.commit(&b); err != nil {
+			a.log.Warn().Err(err).Str("request", a.publicID(rec.id)).
+				Msg("agent: a callback's mark not taken off; after a restart or a takeover it is kept as maybe made")
+		} else if !a.present(rec.id) {
+			a.deleteRecords(r, lifecycle.AllKeys, false)
+		}
+	}
 }
 
 // calledBack is the CalledBack move: reply_available returned, and the
@@ -231,6 +328,9 @@ func (s *holderServant) Invoke(ctx context.Context, req *giop.ServerRequest) err
 	var rec requestRecord
 	if r := a.groups.Value(id); ok && r != nil {
 		rec = *r
+		// The recipient was reached: an attempt that fails now may have
+		// delivered (hold).
+		a.holdersRead[s.holder] = struct{}{}
 	} else {
 		ok = false
 	}

@@ -23,8 +23,11 @@ const (
 	CrashBeforeTrash   = "before-trash"   // reply read, deletion not yet committed
 	CrashAfterTrash    = "after-trash"    // deletion committed
 	CrashAfterCallback = "after-callback" // reply_available returned, delivery not yet recorded
-	crashExitCode      = 99
-	crashEnv           = "REQUESTAGENT_CRASH_AT"
+	// CrashBeforeCallback: a callback's mark written, reply_available not
+	// yet called — met only in a cluster (Config.Owned), which marks.
+	CrashBeforeCallback = "before-callback"
+	crashExitCode       = 99
+	crashEnv            = "REQUESTAGENT_CRASH_AT"
 )
 
 var crashPlan = func() (p struct {

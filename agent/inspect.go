@@ -77,10 +77,13 @@ type RequestDetail struct {
 // stateNames are the states as operators see them (docs/admin.md); the
 // lifecycle's moments only memory knows show as the stored state they
 // stand for: a claimed request object is still created, a WaitReply call
-// waiting unstored is being delegated, a reply handed over is replied.
+// waiting unstored is being delegated, a reply handed over is replied;
+// a reply whose callback is marked (a cluster's) is replied too, and its
+// detail says more (RequestDetail.Callback).
 var stateNames = map[lifecycle.State]string{lifecycle.Created: "created", lifecycle.Queued: "queued",
 	lifecycle.Sending: "delegating", lifecycle.Replied: "replied", lifecycle.Delivered: "delivered",
-	lifecycle.Claimed: "created", lifecycle.Unstored: "delegating", lifecycle.Handed: "replied"}
+	lifecycle.Claimed: "created", lifecycle.Unstored: "delegating", lifecycle.Handed: "replied",
+	lifecycle.Calling: "replied"}
 
 func (a *Agent) requestInfo(r *requestRecord, now time.Time) RequestInfo {
 	created := time.Unix(0, r.created)
@@ -412,11 +415,14 @@ func (a *Agent) Request(hexID string) (RequestDetail, error) {
 		d.Recipient = recipientLabel(rec.recipient)
 		a.mu.Lock()
 		_, givenUp := a.givenUp[id]
+		_, maybe := a.maybeCalled[id]
 		a.mu.Unlock()
 		switch {
 		case givenUp:
 			d.Callback = "given up after the retry budget; the reply is kept for polling (requestagent recipients retry)"
-		case rec.state == lifecycle.Replied:
+		case maybe:
+			d.Callback = "maybe made before a restart or a takeover (its attempt was marked), so not made again; the reply is kept for polling (requestagent recipients retry calls it again, maybe a second time)"
+		case rec.state == lifecycle.Replied || rec.state == lifecycle.Calling:
 			d.Callback = "due (reply_available being called or retried)"
 		case rec.state == lifecycle.Delivered:
 			d.Callback = "delivered"

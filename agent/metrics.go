@@ -67,7 +67,7 @@ func newMetrics(a *Agent) *metrics {
 	}, []string{"status"})
 	m.callbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "requestagent_callbacks_total",
-		Help: "reply_available calls to recipients, by result (delivered, failed attempt, given_up).",
+		Help: "reply_available calls to recipients, by result (delivered, failed_attempt, recipient_away, not_marked: its mark refused in a cluster, given_up).",
 	}, []string{"result"})
 	m.handed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "requestagent_replies_handed_total",

@@ -63,19 +63,79 @@ func TestRequestRecord_RoundTrip(t *testing.T) {
 // in a state recovery has no move for.
 func TestRequestRecord_MemoryStateRefused(t *testing.T) {
 	_, recs := testRecords()
-	for st := lifecycle.New; st <= lifecycle.Trashed+1; st++ {
+	for st := lifecycle.New; st <= lifecycle.Calling+1; st++ {
+		if st == lifecycle.Calling {
+			continue // stored, as replied and marked (TestRecords_CallbackMark)
+		}
 		r := *recs[1]
 		r.state = st
 		if _, err := decodeRequest(r.encode(), nil); !errors.Is(err, ErrCorruptRecord) {
 			t.Errorf("a record in state %v: %v, want ErrCorruptRecord", st, err)
 		}
 	}
-	for st := lifecycle.Created; st <= lifecycle.Delivered; st++ {
+	for _, st := range []lifecycle.State{lifecycle.Created, lifecycle.Queued, lifecycle.Sending, lifecycle.Replied,
+		lifecycle.Delivered, lifecycle.Calling} {
 		r := *recs[1]
 		r.state = st
-		if _, err := decodeRequest(r.encode(), nil); err != nil {
-			t.Errorf("a record in state %v: %v", st, err)
+		if got, err := decodeRequest(r.encode(), nil); err != nil || got.state != st {
+			t.Errorf("a record in state %v: %v, %v", st, got.state, err)
 		}
+	}
+}
+
+// TestRecords_CallbackMark: a request whose callback attempt is marked
+// (lifecycle.Calling) is stored as replied with the mark appended to
+// version 2 (SPEC.md), so that an agent that knows no mark reads it as
+// replied; an unmarked record is byte for byte what it was before the
+// mark (a single node writes none); the mark on any other state, or the
+// state octet of calling itself, is corrupt.
+func TestRecords_CallbackMark(t *testing.T) {
+	_, recs := testRecords()
+	r := *recs[1]
+	r.state = lifecycle.Replied
+	replied := r.encode()
+	r.state = lifecycle.Calling
+	marked := r.encode()
+	if !bytes.Equal(marked, append(replied[:len(replied):len(replied)], 1)) {
+		t.Fatalf("a marked record is not the replied one and a TRUE:\n%x\n%x", marked, replied)
+	}
+	if got, err := decodeRequest(replied, nil); err != nil || got.state != lifecycle.Replied {
+		t.Fatalf("a record that ends before the mark: %v, %v; want replied", got.state, err)
+	}
+	if got, err := decodeRequest(append(replied[:len(replied):len(replied)], 0), nil); err != nil || got.state != lifecycle.Replied {
+		t.Fatalf("a record with the mark FALSE: %v, %v; want replied", got.state, err)
+	}
+	if got, err := decodeRequest(marked, nil); err != nil || got.state != lifecycle.Calling {
+		t.Fatalf("a marked record: %v, %v; want calling", got.state, err)
+	}
+	// The state octet: where a delivered record differs from a replied one.
+	r.state = lifecycle.Delivered
+	delivered := r.encode()
+	state := 0
+	for state < len(replied) && replied[state] == delivered[state] {
+		state++
+	}
+	if state == len(replied) || len(delivered) != len(replied) {
+		t.Fatal("no state octet found")
+	}
+	for _, octet := range []byte{byte(lifecycle.Created), byte(lifecycle.Sending), byte(lifecycle.Delivered), byte(lifecycle.Calling)} {
+		c := bytes.Clone(marked)
+		c[state] = octet
+		if _, err := decodeRequest(c, nil); !errors.Is(err, ErrCorruptRecord) {
+			t.Errorf("the mark with state octet %d: %v, want ErrCorruptRecord", octet, err)
+		}
+	}
+	c := bytes.Clone(replied)
+	c[state] = byte(lifecycle.Calling)
+	if _, err := decodeRequest(c, nil); !errors.Is(err, ErrCorruptRecord) {
+		t.Errorf("the state octet of calling, unmarked: %v, want ErrCorruptRecord", err)
+	}
+	// Version 1 never had the mark: a byte after its fields is a later
+	// writer's, not a mark.
+	r.state = lifecycle.Replied
+	r.bound, r.identity = true, "ZZZZ"
+	if got, err := decodeRequest(append(encodeRequestV1(&r), 1), nil); err != nil || got.state != lifecycle.Replied {
+		t.Errorf("a version-1 record with a byte more: %v, %v; want replied", got, err)
 	}
 }
 
@@ -90,6 +150,9 @@ func FuzzRequestRecord(f *testing.F) {
 		f.Add(r.encode())
 		f.Add(encodeRequestV1(r))
 	}
+	marked := *recs[1]
+	marked.state = lifecycle.Calling
+	f.Add(marked.encode())
 	proxyOf := func(id poller.ID) *proxyRecord {
 		if id == p.id {
 			return p
@@ -435,6 +498,10 @@ func TestRecords_TrailingFieldsIgnored(t *testing.T) {
 	same("proxy", p.encode(), func(b []byte) (any, error) { return decodeProxy(b) })
 	for _, r := range recs {
 		r.bound, r.identity = true, "ZZZZ"
+		// A later writer writes the callback mark, FALSE too, before its
+		// own fields (SPEC.md).
+		same("request", append(r.encode(), 0), func(b []byte) (any, error) { return decodeRequest(b, nil) })
+		r.state = lifecycle.Calling
 		same("request", r.encode(), func(b []byte) (any, error) { return decodeRequest(b, nil) })
 	}
 	for _, y := range testReplies() {

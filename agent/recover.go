@@ -73,7 +73,7 @@ func (a *Agent) recoverState() error {
 		if r.state == lifecycle.Replied {
 			replied++
 		}
-		if r.state == lifecycle.Replied || r.state == lifecycle.Delivered {
+		if r.state == lifecycle.Replied || r.state == lifecycle.Calling || r.state == lifecycle.Delivered {
 			r.repliedAt = now
 		}
 		tr, err := lifecycle.Step(r.life(), lifecycle.Event{Kind: lifecycle.Recover})
@@ -94,6 +94,10 @@ func (a *Agent) recoverState() error {
 				unknown = append(unknown, r)
 			case lifecycle.CallBack:
 				callbacks = append(callbacks, r) // pending callbacks are retried
+			case lifecycle.MaybeCalled:
+				// Marked: the recipient may have been called. Not again, but
+				// by an operator (RetryCallbacks); the reply stays pollable.
+				a.maybeCalled[r.id] = struct{}{}
 			default:
 				rests = append(rests, rest{r, tr, i})
 				return nil
@@ -131,9 +135,13 @@ func (a *Agent) recoverState() error {
 			a.maybeReapProxy(id)
 		}
 	}
+	if n := len(a.maybeCalled); n > 0 {
+		a.log.Warn().Int("callbacks", n).
+			Msg("agent: callbacks marked before the restart or takeover may have been made, and are not made again; their replies are kept for polling (requestagent recipients retry calls them again)")
+	}
 	a.log.Info().Int("proxies", len(a.proxies)).Int("requests", a.groups.Count()).
 		Int("resumed", len(resume)).Int("maybe_run", len(unknown)+len(rests)).Int("replies", replied).
-		Msg("agent: state recovered")
+		Int("maybe_called_back", len(a.maybeCalled)).Msg("agent: state recovered")
 	return nil
 }
 

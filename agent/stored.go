@@ -173,21 +173,34 @@ type storedRequest struct {
 	created   int64 // Unix nanoseconds
 	bound     bool
 	identity  string
+	// marked: a callback attempt is marked (SPEC.md: appended to version
+	// 2, written only when set); state is then replied.
+	marked bool
 }
 
 func (r *requestRecord) stored() storedRequest {
-	return storedRequest{id: r.id, proxyID: r.proxyID, group: r.group, tag: r.tag, cookie: r.cookie,
+	s := storedRequest{id: r.id, proxyID: r.proxyID, group: r.group, tag: r.tag, cookie: r.cookie,
 		target: r.target, repoID: r.repoID, recipient: r.recipient, props: r.props, operation: r.operation,
 		oneway: r.oneway, suppress: r.suppress, state: r.state, version: r.version, little: r.little,
 		bodyAlign: r.bodyAlign, created: r.created, bound: r.bound, identity: r.identity}
+	if s.state == lifecycle.Calling {
+		// Replied and marked, so that an agent that knows no mark reads a
+		// replied request, and calls back (SPEC.md).
+		s.state, s.marked = lifecycle.Replied, true
+	}
+	return s
 }
 
 // live makes the request the agent works with. Its key form and reply
 // time are memory only: recovery sets them (recover.go).
 func (s *storedRequest) live() *requestRecord {
+	state := s.state
+	if s.marked {
+		state = lifecycle.Calling
+	}
 	return &requestRecord{id: s.id, proxyID: s.proxyID, group: s.group, tag: s.tag, cookie: s.cookie,
 		target: s.target, repoID: s.repoID, recipient: s.recipient, props: s.props, operation: s.operation,
-		oneway: s.oneway, suppress: s.suppress, state: s.state, version: s.version, little: s.little,
+		oneway: s.oneway, suppress: s.suppress, state: state, version: s.version, little: s.little,
 		bodyAlign: s.bodyAlign, created: s.created, bound: s.bound, identity: s.identity}
 }
 
@@ -244,6 +257,11 @@ func (s *storedRequest) encode() []byte {
 	e.WriteLongLong(s.created)
 	e.WriteBool(s.bound)
 	e.WriteString(s.identity)
+	if s.marked {
+		// Absent reads false: the records of a single node, which marks
+		// nothing, stay as they were, byte for byte.
+		e.WriteBool(true)
+	}
 	return e.Bytes()
 }
 
@@ -309,10 +327,19 @@ func (s *storedRequest) decode(b []byte, proxyOf func(poller.ID) *proxyRecord) e
 			s.identity = string(id)
 		}
 	}
+	// Appended to version 2.
+	if v >= 2 && d.Remaining() > 0 {
+		s.marked = d.Bool()
+	}
 	if err := d.Err(); err != nil {
 		return fmt.Errorf("%w: request: %v", ErrCorruptRecord, err)
 	}
-	if !s.state.Stored() {
+	if s.marked && s.state != lifecycle.Replied {
+		// Only a replied request's callback is marked: nothing the agent
+		// writes.
+		return fmt.Errorf("%w: request: callback marked in state %d", ErrCorruptRecord, s.state)
+	}
+	if !s.state.Stored() || s.state == lifecycle.Calling {
 		// One of the moments only memory knows (lifecycle.State), or no
 		// state at all: nothing the agent writes.
 		return fmt.Errorf("%w: request: state %d", ErrCorruptRecord, s.state)

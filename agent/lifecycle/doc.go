@@ -9,12 +9,14 @@
 //
 // Concepts, a file each:
 //
-//   - state.go: State, where a request is in its life — the five stored
-//     states and the moments only memory knows (new, claimed, unstored,
-//     reading, handed over, trashed)
+//   - state.go: State, where a request is in its life — the stored
+//     states (calling among them: a callback marked, in cluster mode) and
+//     the moments only memory knows (new, claimed, unstored, reading,
+//     handed over, trashed)
 //   - event.go: Event, what happens to a request: create, claim, accept,
 //     refuse, evolve, mature, start, dispatch, answer, hand over, store,
-//     pull, take, written, attempt, called back, trash, expire, recover
+//     pull, take, written, attempt, missed, called back, trash, expire,
+//     recover
 //   - effect.go: Effect and Transition: what the shell does, in order, and
 //     the crash points (Point) between its durable steps
 //   - request.go: Request, the facts of a request that decide its moves,
@@ -26,7 +28,9 @@
 // The order of a transition's effects is the agent's promise: a premature
 // return ("acknowledged") comes only after the write that stores the
 // request; a request that may have run is never sent again; a read's
-// deletion follows the reply reaching the socket. The crash points sit
+// deletion follows the reply reaching the socket; in cluster mode a
+// callback follows its fenced mark, and a marked one is never made again
+// by a restart or a takeover. The crash points sit
 // between the effects, where REQUESTAGENT_CRASH_AT stops the process
 // (RELIABILITY.md, "Crash points"); the tests replay every row of that
 // table and of seed 003's outcome table over the transitions alone

@@ -53,13 +53,19 @@ const (
 	// Reap: delete its proxy if that is to be destroyed and this was its
 	// last request.
 	Reap
+	// MaybeCalled: the recipient may have been called back already — a
+	// marked attempt found at recovery — so it is not called again: the
+	// shell keeps the callback as given up, the reply pollable, for an
+	// operator to try again (requestagent recipients retry) knowing it may
+	// be a second call.
+	MaybeCalled
 )
 
 var effectNames = [...]string{
 	Crash: "crash", Write: "write", Delete: "delete", Publish: "publish", Forget: "forget", Restore: "restore",
 	Ready: "ready", Delegate: "delegate", Send: "send", Ack: "ack", Await: "await", Offer: "offer",
 	Relay: "relay", Premature: "premature", Gone: "gone", WrongOp: "wrong-op", MaybeRun: "maybe-run",
-	CallBack: "call-back", Hold: "hold", Reap: "reap",
+	CallBack: "call-back", Hold: "hold", Reap: "reap", MaybeCalled: "maybe-called",
 }
 
 // String is the effect's name, as the tests write it.
@@ -117,19 +123,24 @@ const (
 	AfterTrash
 	// AfterCallback: reply_available returned, delivery not yet recorded.
 	AfterCallback
+	// BeforeCallback: a callback attempt marked (Event.Fenced), the
+	// recipient not yet called.
+	BeforeCallback
 )
 
 var pointNames = [...]string{
 	BeforeStore: "before-store", AfterStore: "after-store", BeforeSend: "before-send", AfterSend: "after-send",
 	AfterReply: "after-reply", BeforeTrash: "before-trash", AfterTrash: "after-trash", AfterCallback: "after-callback",
+	BeforeCallback: "before-callback",
 }
 
 // String is the point's name, as REQUESTAGENT_CRASH_AT takes it.
 func (p Point) String() string { return name(pointNames[:], p, "point") }
 
-// Points lists every crash point, in the order a plain 2PI meets them.
+// Points lists every crash point, in the order a plain 2PI meets them
+// (and a callback: before-callback only when marked, Event.Fenced).
 func Points() []Point {
-	return []Point{BeforeStore, AfterStore, BeforeSend, AfterSend, AfterReply, BeforeTrash, AfterTrash, AfterCallback}
+	return []Point{BeforeStore, AfterStore, BeforeSend, AfterSend, AfterReply, BeforeTrash, AfterTrash, BeforeCallback, AfterCallback}
 }
 
 // Effect is one thing for the shell to do.

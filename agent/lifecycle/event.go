@@ -43,7 +43,8 @@ const (
 	// Written: the reply a read (or take) relayed reached the socket, or
 	// did not (Event.Written).
 	Written
-	// Attempt: a callback to the recipient is about to be made.
+	// Attempt: a callback to the recipient is about to be made
+	// (Event.Fenced: marked first).
 	Attempt
 	// CalledBack: reply_available returned.
 	CalledBack
@@ -56,13 +57,18 @@ const (
 	Expire
 	// Recover: the request's record was found in the store at start.
 	Recover
+	// Missed: a marked callback attempt surely did not reach its
+	// recipient (refused TRANSIENT completed NO, its holder never
+	// called): its mark comes off, so that a restart or a takeover calls
+	// back again.
+	Missed
 )
 
 var eventNames = [...]string{
 	Create: "create", Claim: "claim", Accept: "accept", Refuse: "refuse", Evolve: "evolve", Mature: "mature",
 	Start: "start", Dispatch: "dispatch", Answer: "answer", HandOver: "hand-over", Store: "store",
 	Pull: "pull", Take: "take", Written: "written", Attempt: "attempt", CalledBack: "called-back",
-	Trash: "trash", Expire: "expire", Recover: "recover",
+	Trash: "trash", Expire: "expire", Recover: "recover", Missed: "missed",
 }
 
 // String is the event's name, as the tests write it.
@@ -108,4 +114,12 @@ type Event struct {
 	// the store, or taken while being written — which goes with the
 	// trash; a reply handed over from memory has none.
 	ReplyStored bool
+	// Fenced (Attempt): the agent runs owned by a cluster, its store's
+	// every write conditioned on its lease (docs/cluster.md): the attempt
+	// is marked in the store before the call, so that a deposed owner,
+	// whose mark is refused, does not call back, and the new owner knows
+	// the recipient may have been called. A single node (no cluster) does
+	// not mark: a write per callback would cost it, and nobody else may
+	// call its recipients (RELIABILITY.md, "Callbacks in a cluster").
+	Fenced bool
 }

@@ -10,8 +10,9 @@ import (
 
 // TestScenarios replays testdata/*.txt: seed 003's outcome table
 // (outcomes.txt), RELIABILITY.md's crash-point table (crashpoints.txt),
-// and the moves of the state diagram (moves.txt), with no network and no
-// store. Run with -rewrite after a deliberate change, and read the diff.
+// the moves of the state diagram (moves.txt), and a cluster's marked
+// callbacks (callbacks.txt: RELIABILITY.md, "Callbacks in a cluster"),
+// with no network and no store. Run with -rewrite after a deliberate change, and read the diff.
 func TestScenarios(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		var s *sim
@@ -25,7 +26,7 @@ func TestScenarios(t *testing.T) {
 // its facts.
 func everyRequest() []Request {
 	var rs []Request
-	for st := Created; st <= Trashed; st++ {
+	for st := Created; int(st) < len(stateNames); st++ {
 		for f := 0; f < 1<<4; f++ {
 			rs = append(rs, Request{State: st, Oneway: f&1 != 0, Object: f&2 != 0, Recipient: f&4 != 0, ManualTrash: f&8 != 0})
 		}
@@ -107,6 +108,26 @@ func TestEffects_Invariants(t *testing.T) {
 				if e.Kind == Write && e.Keys&ReplyKey != 0 && (i+1 == len(es) || es[i+1] != crash(AfterReply)) {
 					t.Errorf("%v on %v: reply written without after-reply: %v", ev.Kind, r.State, es)
 				}
+			}
+			// A callback of an owner in a cluster is made only after its
+			// fenced mark is written: the write of the record saying
+			// calling comes first in the move that holds the reply for
+			// the recipient, so a deposed owner, whose write is refused,
+			// calls nobody.
+			if i := where(Hold); i >= 0 && ev.Fenced {
+				w := slices.IndexFunc(es, func(e Effect) bool { return e.Kind == Write && e.Keys&RecordKey != 0 })
+				if w < 0 || w > i || tr.To != Calling {
+					t.Errorf("%v on %v: a fenced callback without its mark written first: %v → %v", ev.Kind, r.State, es, tr.To)
+				}
+			}
+			// A marked callback is never made again by recovery: the
+			// recipient may have been called; and nothing but a fenced
+			// attempt marks one.
+			if ev.Kind == Recover && r.State == Calling && (tr.Has(CallBack) || tr.Has(Hold) || !tr.Has(MaybeCalled)) {
+				t.Errorf("recover of a marked callback calls back again: %v", es)
+			}
+			if tr.To == Calling && r.State != Calling && !(ev.Kind == Attempt && ev.Fenced) {
+				t.Errorf("%v on %v: marks a callback without a fenced attempt: %v", ev.Kind, r.State, es)
 			}
 			// A stored state is what a record may say; memory's moments
 			// are never written.

@@ -27,7 +27,7 @@ func (r Request) Handable() bool { return !r.Recipient && !r.ManualTrash }
 // where a trash finds it.
 func (s State) live() bool {
 	switch s {
-	case Created, Claimed, Queued, Sending, Unstored, Handed, Replied, Delivered:
+	case Created, Claimed, Queued, Sending, Unstored, Handed, Replied, Calling, Delivered:
 		return true
 	}
 	return false
@@ -179,7 +179,7 @@ func Step(r Request, ev Event) (Transition, error) {
 			t.add(do(Gone))
 		case ev.WrongOperation:
 			t.add(do(WrongOp))
-		case s != Replied && s != Delivered || !ev.Ready:
+		case !s.replied() || !ev.Ready:
 			// Not there yet; memory says replied while the reply's write
 			// is on its way, and the reply is ready once it is done. A
 			// reply another pull is reading is not there either: it is
@@ -233,14 +233,34 @@ func Step(r Request, ev Event) (Transition, error) {
 		return t, nil
 
 	case Attempt:
-		if s != Replied || !r.Recipient {
+		if s != Replied && s != Calling || !r.Recipient {
 			break
+		}
+		if ev.Fenced {
+			// Marked before every attempt, in the fenced store: a deposed
+			// owner's mark is refused before anything leaves it (the shell
+			// stops at the failed write), and the owner after it finds the
+			// mark and does not call again (Recover). A retry marks again,
+			// since only a write is checked against the lease.
+			t.To = Calling
+			t.add(write(RecordKey), crash(BeforeCallback), do(Hold))
+			return t, nil
 		}
 		t.add(do(Hold))
 		return t, nil
 
+	case Missed:
+		if s != Calling {
+			break
+		}
+		// Surely not delivered: back to a callback due, so that a restart
+		// or a takeover calls back rather than keep it as possibly made.
+		t.To = Replied
+		t.add(write(RecordKey))
+		return t, nil
+
 	case CalledBack:
-		if s != Replied {
+		if s != Replied && s != Calling {
 			break
 		}
 		if r.ManualTrash {
@@ -286,6 +306,12 @@ func Step(r Request, ev Event) (Transition, error) {
 			if r.Recipient {
 				t.add(do(CallBack))
 			}
+		case Calling:
+			// A marked attempt: the recipient may have been called (the
+			// owner before may even be calling it now, paused past its
+			// lease), so it is not called again — the request's "may have
+			// run" for callbacks. The reply stays pollable.
+			t.add(restore(true), do(MaybeCalled))
 		case Delivered:
 			t.add(restore(true))
 		default:

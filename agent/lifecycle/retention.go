@@ -2,7 +2,7 @@ package lifecycle
 
 // Retention is how long requests are kept, in nanoseconds; 0 keeps them.
 type Retention struct {
-	// Reply: an unread reply (Replied, Delivered), from when it was
+	// Reply: an unread reply (Replied, Calling, Delivered), from when it was
 	// stored or recovered.
 	Reply int64
 	// Created: a request object never invoked, from its creation.
@@ -13,7 +13,7 @@ type Retention struct {
 // nanoseconds), and why, in words for the log.
 func Expired(r Request, now int64, keep Retention) (bool, string) {
 	switch {
-	case keep.Reply > 0 && (r.State == Replied || r.State == Delivered) && r.RepliedAt < now-keep.Reply:
+	case keep.Reply > 0 && r.State.replied() && r.RepliedAt < now-keep.Reply:
 		return true, "unread reply expired"
 	case keep.Created > 0 && r.State == Created && r.Created < now-keep.Created:
 		return true, "request never invoked expired"

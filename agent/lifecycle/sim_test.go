@@ -14,7 +14,11 @@ import (
 // does with real ones — so that scenarios, crashes and restarts replay
 // with no network and no store. Each scenario file's commands:
 //
-//	new [oneway] [object] [recipient] [manual-trash]   a request, state New
+//	new [oneway] [object] [recipient] [manual-trash] [fenced]
+//	                                                    a request, state New;
+//	                                                    fenced: the agent runs
+//	                                                    owned by a cluster, and
+//	                                                    its attempts are marked
 //	step <event> [fact ...]                             one event; prints the move
 //	crash                                               memory lost, the store kept
 //	restart                                             Recover for the stored record
@@ -24,7 +28,8 @@ import (
 // run's paths: 2pi (a thread at once), queued (no thread at once),
 // wait-reply (a WaitReply call whose wait ends first), mature (its reply
 // comes in time), handed (a pull waits as the reply comes), callback (a
-// recipient is called back). After the crash, run restarts, carries the
+// recipient is called back; with fenced, each attempt marked). After the
+// crash — for an owner in a cluster, a takeover — run restarts, carries the
 // recovered request on and pulls it as the client would, and prints what
 // the client saw, what the target ran and what the store holds.
 type sim struct {
@@ -48,8 +53,15 @@ type sim struct {
 	points    []string // crash points passed, in order
 	offerTake bool     // a caller or pull waits and takes an Offer
 	// writeFails: the next Write fails, and the shell refuses the
-	// request (the store full or failing).
+	// request (the store full or failing) — or, a callback's mark (a
+	// fence failed: the owner deposed), does not call back.
 	writeFails bool
+	// fenced: the agent runs owned by a cluster; its callback attempts
+	// are Event.Fenced.
+	fenced bool
+	// maybeCalled: recovery kept a marked callback as possibly made,
+	// for an operator, rather than call back again.
+	maybeCalled bool
 	// pending events the effects imply (the shell's goroutines): run's
 	// driver takes them in order.
 	next []Event
@@ -68,6 +80,8 @@ func newSim(d *datadriven.TestData) *sim {
 			s.r.Recipient = true
 		case "manual-trash":
 			s.r.ManualTrash = true
+		case "fenced":
+			s.fenced = true
 		default:
 			d.Fatalf(nil, "new: unknown fact %q", a.Key)
 		}
@@ -103,6 +117,8 @@ func parseEvent(d *datadriven.TestData, args []datadriven.CmdArg) Event {
 			ev.ReplyStored = true
 		case "ready":
 			ev.Ready = true
+		case "fenced":
+			ev.Fenced = true
 		case "expired":
 			// Long past any retention of a nanosecond.
 			ev.Now, ev.Keep = 1<<62, Retention{Reply: 1, Created: 1}
@@ -134,10 +150,14 @@ func (s *sim) step(ev Event) string {
 		fmt.Fprintf(&b, "  %s\n", e)
 		if e.Kind == Write && s.writeFails {
 			// The shell stops at a failed write and refuses the request:
-			// nothing after it is carried out.
+			// nothing after it is carried out. A callback's failed mark
+			// stops its attempt: nobody is called, and the deliverer tries
+			// again later (the shell's error).
 			s.writeFails = false
 			b.WriteString("  WRITE FAILED\n")
-			b.WriteString(s.step(Event{Kind: Refuse}))
+			if ev.Kind != Attempt {
+				b.WriteString(s.step(Event{Kind: Refuse}))
+			}
 			break
 		}
 		if !s.apply(e) {
@@ -210,7 +230,9 @@ func (s *sim) apply(e Effect) bool {
 		s.reply = "COMM_FAILURE/MAYBE"
 		s.next = append(s.next, Event{Kind: Store})
 	case CallBack:
-		s.next = append(s.next, Event{Kind: Attempt})
+		s.next = append(s.next, Event{Kind: Attempt, Fenced: s.fenced})
+	case MaybeCalled:
+		s.maybeCalled = true
 	case Hold:
 		s.calls++
 		s.client = append(s.client, "called back: "+s.replyInHand())
@@ -361,6 +383,9 @@ func (s *sim) summary() string {
 	fmt.Fprintf(&b, "ran: %d", s.ran)
 	if s.r.Recipient {
 		fmt.Fprintf(&b, ", called back: %d", s.calls)
+		if s.maybeCalled {
+			b.WriteString(", kept as maybe called back")
+		}
 	}
 	b.WriteString("\n")
 	b.WriteString(s.show())
@@ -423,11 +448,11 @@ func runScenario(s **sim, d *datadriven.TestData) string {
 func allEvents() []Event {
 	var evs []Event
 	for k := range eventNames {
-		for facts := 0; facts < 1<<8; facts++ {
+		for facts := 0; facts < 1<<9; facts++ {
 			evs = append(evs, Event{Kind: EventKind(k),
 				Thread: facts&1 != 0, WaitReply: facts&2 != 0, Dropped: facts&4 != 0,
 				WrongOperation: facts&8 != 0, Holder: facts&16 != 0, Written: facts&32 != 0, ReplyStored: facts&64 != 0,
-				Ready: facts&128 != 0})
+				Ready: facts&128 != 0, Fenced: facts&256 != 0})
 		}
 	}
 	for i := range evs {

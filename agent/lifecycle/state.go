@@ -2,8 +2,9 @@ package lifecycle
 
 // State is where a request is in its life. The first five are stored in
 // the request's record (agent/SPEC.md: their byte values are the record's
-// state octet and never change); the others are moments only memory
-// knows, which a restart never finds.
+// state octet and never change), and so is Calling, as replied with the
+// record's callback mark; the others are moments only memory knows, which
+// a restart never finds.
 type State uint8
 
 const (
@@ -41,14 +42,28 @@ const (
 	Handed
 	// Trashed: gone from memory and store. The end.
 	Trashed
+
+	// Calling: replied, and a callback attempt is marked in the store
+	// (an owner in a cluster marks each one before it calls: the fencing
+	// of docs/cluster.md): the recipient may have been called
+	// back, so a restart or a takeover does not call it again (Recover's
+	// MaybeCalled). Stored: its record holds the state octet of replied
+	// and the callback mark (agent/SPEC.md), so that an agent that knows
+	// no mark reads it as replied.
+	Calling
 )
 
 // Stored reports whether the state is one a request's record holds.
-func (s State) Stored() bool { return s <= Delivered }
+func (s State) Stored() bool { return s <= Delivered || s == Calling }
+
+// replied reports whether the request's reply is stored and there to
+// read: by polls, pulls and a reply holder.
+func (s State) replied() bool { return s == Replied || s == Calling || s == Delivered }
 
 var stateNames = [...]string{
 	Created: "created", Queued: "queued", Sending: "sending", Replied: "replied", Delivered: "delivered",
 	New: "new", Claimed: "claimed", Unstored: "unstored", Reading: "reading", Handed: "handed", Trashed: "trashed",
+	Calling: "calling",
 }
 
 // String is the state's name, as the state diagram and the tests write it.
