@@ -103,7 +103,11 @@ func Markdown(run Run, res Result) string {
 		if r.Setup != SetupBadger {
 			etcd = fmt.Sprintf("%.1f", us(r.EtcdCPU))
 		}
-		w("| %s | %s | %.2f | %v | %v | %.1f · %s · %s |\n", r.Setup, fmtInt(r.PerSec), ratio(res, r),
+		rate := fmtInt(r.PerSec)
+		if r.Errors > 0 {
+			rate += fmt.Sprintf(" (and %d refused)", r.Errors)
+		}
+		w("| %s | %s | %.2f | %v | %v | %.1f · %s · %s |\n", r.Setup, rate, ratio(res, r),
 			r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), us(r.AgentCPU), standby, etcd)
 	}
 	w("\nCluster mode has one owner at a time (docs/cluster.md): with three agents one serves and two wait as standbys, serving nothing. ")
@@ -123,7 +127,11 @@ func Markdown(run Run, res Result) string {
 		w("| %v%s | %d | %s | %s | %s | %s |\n", f.Lease, def, len(f.Times), fmtSec(f.Quantile(0)),
 			fmtSec(f.Quantile(0.5)), fmtSec(f.Quantile(0.99)), fmtSec(f.Quantile(1)))
 	}
-	w("\nThe p99 is nearest-rank: of %d kills, the largest. ", run.Kills)
+	if run.Kills <= 100 {
+		w("\nThe p99 is nearest-rank: of %d kills, the largest. ", run.Kills)
+	} else {
+		w("\nThe p99 is nearest-rank. ")
+	}
 	w("Aims (issue 19): %s; %s.\n", ratioAim(res), failoverAim(res))
 	return b.String()
 }
