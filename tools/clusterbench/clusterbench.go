@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -299,7 +300,8 @@ func (b *bench) half(setup string, which int) (h half) {
 // (made through the agent reference that carries the three addresses)
 // until one is acknowledged, which is the failover time; the killed agent
 // is started again as a standby before the next kill, so that two
-// standbys wait at every kill.
+// standbys wait at every kill, and the next kill comes at a random point
+// of the new owner's keep-alive period.
 func (b *bench) failover(lease time.Duration) (f Failover) {
 	f.Lease = lease
 	b.seq++
@@ -353,6 +355,13 @@ func (b *bench) failover(lease time.Duration) (f Failover) {
 		if err := sendOnce(client, rcv); err != nil {
 			return fail(fmt.Errorf("kill %d: the owner does not acknowledge before its kill: %w", k+1, err))
 		}
+		// The kill lands at a random point of the owner's keep-alive
+		// period (etcd's client renews a lease every third of its TTL, and
+		// the owner's lease is kept alive from its start: cluster/owner.go):
+		// without it every kill would come a fixed delay after the last
+		// takeover, and the lease left to run at the kill would be the same
+		// each time rather than what a crash meets.
+		time.Sleep(rand.N(lease / 3))
 		killed := time.Now()
 		procs[owner].kill()
 		deadline := killed.Add(lease + time.Minute)

@@ -113,7 +113,7 @@ func Markdown(run Run, res Result) string {
 	w("\nCluster mode has one owner at a time (docs/cluster.md): with three agents one serves and two wait as standbys, serving nothing. ")
 	w("That row measures what the standbys cost the owner — their watch on the ownership key, their share of the cores — not a spread of the work.\n\n")
 	w("**Failover**: three agents; the owner SIGKILLed with nothing in flight, then durable sends every 5 ms through one receiver reference ")
-	w("(made through the agent reference, which carries the three addresses) until one is acknowledged; the killed agent started again as a standby before the next kill.\n\n")
+	w("(made through the agent reference, which carries the three addresses) until one is acknowledged; the killed agent started again as a standby, and the next kill at a random point of the new owner's keep-alive period (a third of the lease).\n\n")
 	w("| `--cluster-lease` | kills | min | p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, f := range res.Failovers {
 		def := ""
@@ -184,8 +184,10 @@ func failoverAim(res Result) string {
 	if p99 > aimFailover {
 		// Why, and what would: a standby can take over only once the
 		// owner's lease has ended on etcd (docs/cluster.md), which is the
-		// lease's length after its last renewal.
-		s += " (a standby waits out the dead owner's lease: no failover at this lease can be shorter than it"
+		// lease's length after its last renewal, and renewals come every
+		// third of it (cluster/owner.go keeps the lease alive with etcd's
+		// client): two thirds to all of the lease after the kill.
+		s += " (a standby waits out what is left of the dead owner's lease, two thirds to all of it: no failover at this lease is much shorter than two thirds of it"
 		for _, g := range res.Failovers {
 			if g.Lease < cluster.DefaultTTL && g.Err == "" && len(g.Times) > 0 {
 				s += fmt.Sprintf("; at a %v lease p99 %s, %s", g.Lease, fmtSec(g.Quantile(0.99)), met(g.Quantile(0.99) <= aimFailover))
