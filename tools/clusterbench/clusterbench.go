@@ -22,12 +22,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -97,7 +99,12 @@ type Row struct {
 	// together. The Go clients and the echo target run in the test
 	// process and are not counted.
 	AgentCPU, StandbyCPU, EtcdCPU time.Duration
-	Err                           string // not empty: the row failed
+	// Commits and Flushes per acknowledgement over the timed calls: the
+	// serving agent's store batches and the transactions they took (its
+	// requestagent_store_commits_total and _flushes_total): on etcd a
+	// flush is one etcd transaction, replicated and fsynced by a quorum.
+	Commits, Flushes float64
+	Err              string // not empty: the row failed
 }
 
 // Failover is the failover time at one lease over Kills kills.
@@ -168,6 +175,7 @@ type half struct {
 	res                           loadgen.Result
 	agents                        int
 	agentCPU, standbyCPU, etcdCPU time.Duration
+	commits, flushes              float64
 	err                           error
 }
 
@@ -190,6 +198,8 @@ func combine(setup string, h [2]half) Row {
 		r.AgentCPU = (h[0].agentCPU + h[1].agentCPU) / n
 		r.StandbyCPU = (h[0].standbyCPU + h[1].standbyCPU) / n
 		r.EtcdCPU = (h[0].etcdCPU + h[1].etcdCPU) / n
+		r.Commits = (h[0].commits + h[1].commits) / float64(r.Calls)
+		r.Flushes = (h[0].flushes + h[1].flushes) / float64(r.Calls)
 	}
 	return r
 }
@@ -261,6 +271,8 @@ func (b *bench) half(setup string, which int) (h half) {
 		return h
 	}
 	var a0, s0, e0 time.Duration
+	var c0, f0 float64
+	var merr error
 	cpu := func() (owner, standbys, etcd time.Duration) {
 		owner = peers.ProcCPU(procs[0].cmd.Process.Pid)
 		for _, p := range procs[1:] {
@@ -276,12 +288,20 @@ func (b *bench) half(setup string, which int) (h half) {
 	res, err := loadgen.Run(ctx, loadgen.Config{Agent: ref, Model: loadgen.ModelSend, Clients: benchClients,
 		Duration: b.cfg.Cell / 2, Size: benchSize, Timing: func(begin bool) {
 			a, s, e := cpu()
+			c, f, err := procs[0].storeCounts()
+			if err != nil {
+				merr = err
+			}
 			if begin {
-				a0, s0, e0 = a, s, e
+				a0, s0, e0, c0, f0 = a, s, e, c, f
 				return
 			}
 			h.agentCPU, h.standbyCPU, h.etcdCPU = a-a0, s-s0, e-e0
+			h.commits, h.flushes = c-c0, f-f0
 		}}, discard{})
+	if err == nil {
+		err = merr
+	}
 	if err != nil {
 		h.err = err
 		return h
@@ -472,6 +492,44 @@ func (p *agentProc) ready() bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// storeCounts reads p's store counters from its /metrics: batches
+// committed and the transactions (flushes) they took.
+func (p *agentProc) storeCounts() (commits, flushes float64, err error) {
+	resp, err := http.Get("http://" + p.adminAddr + "/metrics")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, err
+	}
+	found := 0
+	for _, l := range strings.Split(string(body), "\n") {
+		name, v, ok := strings.Cut(l, " ")
+		if !ok {
+			continue
+		}
+		var dst *float64
+		switch name {
+		case "requestagent_store_commits_total":
+			dst = &commits
+		case "requestagent_store_flushes_total":
+			dst = &flushes
+		default:
+			continue
+		}
+		if *dst, err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil {
+			return 0, 0, fmt.Errorf("%s: %q: %w", name, v, err)
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("agent on %d: its /metrics lacks the store's commits and flushes", p.port)
+	}
+	return commits, flushes, nil
 }
 
 // waitReady waits until p serves.

@@ -90,6 +90,9 @@ func TestMeasure_Smoke(t *testing.T) {
 		if r.Err != "" || r.Calls == 0 || r.PerSec <= 0 || r.AgentCPU <= 0 {
 			t.Errorf("%s: %+v, want acknowledgements and the agent's CPU", r.Setup, r)
 		}
+		if r.Commits <= 0 || r.Flushes <= 0 {
+			t.Errorf("%s: no store commits or flushes read", r.Setup)
+		}
 		if r.Setup != SetupBadger && r.EtcdCPU <= 0 {
 			t.Errorf("%s: no etcd CPU read", r.Setup)
 		}
@@ -122,7 +125,8 @@ func TestReport(t *testing.T) {
 	res := Result{
 		Rows: []Row{
 			{Setup: SetupBadger, Agents: 1, Calls: 40000, PerSec: 10000, AgentCPU: 80 * time.Microsecond},
-			{Setup: SetupEtcd1, Agents: 1, Calls: 16000, PerSec: 4000, AgentCPU: 120 * time.Microsecond, EtcdCPU: 90 * time.Microsecond},
+			{Setup: SetupEtcd1, Agents: 1, Calls: 16000, PerSec: 4000, AgentCPU: 120 * time.Microsecond, EtcdCPU: 90 * time.Microsecond,
+				Commits: 2.5, Flushes: 0.125},
 			{Setup: SetupEtcd3, Agents: 3, Err: "agent on 1 not ready\nits log"},
 		},
 		Failovers: []Failover{
@@ -136,7 +140,7 @@ func TestReport(t *testing.T) {
 	for _, want := range []string{
 		"| single-node Badger | 10,000 | 1.00 |",
 		"| cluster, 1 agent | 4,000 | 0.40 |",
-		"120.0 · – · 90.0 |",
+		"120.0 · – · 90.0 | 2.50 · 0.125 |",
 		"| " + SetupEtcd3 + " | failed: agent on 1 not ready |",
 		"| 10s (default) | 2 | 9.00 s | 9.00 s | 10.00 s | 10.00 s |",
 		"| 2s | 2 | 2.00 s | 2.00 s | 2.50 s | 2.50 s |",

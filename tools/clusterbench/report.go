@@ -89,10 +89,10 @@ func Markdown(run Run, res Result) string {
 		run.Elapsed.Round(time.Second), run.Cell, run.Kills)
 	w("**Durable acknowledgements**, 64 Go clients, 64 B (`requestagent bench --model send`'s workload: a 2PI's send timed to its premature return, every reply pulled afterwards), ")
 	w("each agent a `requestagent` process of its own; etcd three `tools/etcd` processes on loopback, fsync on:\n\n")
-	w("| store | acks/s | of Badger | p50 | p99 | CPU µs per ack: serving agent · standbys · etcd (3 members) |\n|---|---:|---:|---:|---:|---|\n")
+	w("| store | acks/s | of Badger | p50 | p99 | CPU µs per ack: serving agent · standbys · etcd (3 members) | store commits · transactions per ack |\n|---|---:|---:|---:|---:|---|---|\n")
 	for _, r := range res.Rows {
 		if r.Err != "" {
-			w("| %s | failed: %s | | | | |\n", r.Setup, oneLine(r.Err))
+			w("| %s | failed: %s | | | | | |\n", r.Setup, oneLine(r.Err))
 			continue
 		}
 		standby := "–"
@@ -107,8 +107,9 @@ func Markdown(run Run, res Result) string {
 		if r.Errors > 0 {
 			rate += fmt.Sprintf(" (and %d refused)", r.Errors)
 		}
-		w("| %s | %s | %.2f | %v | %v | %.1f · %s · %s |\n", r.Setup, rate, ratio(res, r),
-			r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), us(r.AgentCPU), standby, etcd)
+		w("| %s | %s | %.2f | %v | %v | %.1f · %s · %s | %.2f · %.3f |\n", r.Setup, rate, ratio(res, r),
+			r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), us(r.AgentCPU), standby, etcd,
+			r.Commits, r.Flushes)
 	}
 	w("\nCluster mode has one owner at a time (docs/cluster.md): with three agents one serves and two wait as standbys, serving nothing. ")
 	w("That row measures what the standbys cost the owner — their watch on the ownership key, their share of the cores — not a spread of the work.\n\n")
