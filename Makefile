@@ -46,7 +46,7 @@ test-short:
 # Go benchmarks plus the multi-process ones against omniORB; prints ratios.
 # Then the comparison (omniORB direct, omniORB AMI, the agent),
 # about BENCHCELL per row: rewrites its section of BENCHMARKS.md and
-# docs/bench-latency.svg.
+# docs/bench-latency.svg. Then the cluster rows (bench-cluster).
 bench: peers
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 	REQUESTAGENT_MAKE_BENCH=1 REQUESTAGENT_BENCH_CELL=$(BENCHCELL) \
