@@ -53,7 +53,7 @@ bench: peers
 		$(GO) test -run '^TestMakeBench$$' -count=1 -timeout 30m -v ./tools/benchsuite/
 	@$(MAKE) --no-print-directory bench-cluster
 
-# Issue 19's cluster rows alone (docs/cluster.md, BENCHMARKS.md "Cluster
+# The cluster rows alone (docs/cluster.md, BENCHMARKS.md "Cluster
 # mode"): durable acknowledgements on Badger, on 1 and 3 agents on three
 # etcd processes, and the failover over 20 SIGKILLs at the default and the
 # 2 s lease; about five minutes; rewrites its sections of both files.

@@ -1,5 +1,5 @@
-// Package clusterbench is `make bench`'s cluster rows (issue 19's, and
-// docs/cluster.md's measured part): in one run, on one machine,
+// Package clusterbench is `make bench`'s cluster rows (docs/cluster.md's
+// measured part): in one run, on one machine,
 //
 //   - durable acknowledgements per second at 64 Go clients, 64 B
 //     payloads — the workload of `requestagent bench --model send`

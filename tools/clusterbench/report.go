@@ -17,7 +17,7 @@ const (
 	EndMarker   = "<!-- cluster-bench:end -->"
 )
 
-// Aims of issue 19 for these rows (docs/cluster.md).
+// Aims for these rows (docs/cluster.md, "Measured").
 const (
 	aimRatio    = 0.5             // one agent's acknowledgements/s over Badger's
 	aimFailover = 3 * time.Second // p99, at the default lease
@@ -133,7 +133,7 @@ func Markdown(run Run, res Result) string {
 	} else {
 		w("\nThe p99 is nearest-rank. ")
 	}
-	w("Aims (issue 19): %s; %s.\n", ratioAim(res), failoverAim(res))
+	w("Aims (docs/cluster.md): %s; %s.\n", ratioAim(res), failoverAim(res))
 	return b.String()
 }
 
