@@ -12,7 +12,7 @@ export REQUESTAGENT_PEERS := $(PEERS)
 
 SOAK      ?= 10m
 
-.PHONY: all build run test test-short bench fuzz soak cluster-soak lint deps peers clean
+.PHONY: all build run test test-short bench bench-cluster fuzz soak cluster-soak lint deps peers clean
 
 all: lint test
 
@@ -46,11 +46,19 @@ test-short:
 # Go benchmarks plus the multi-process ones against omniORB; prints ratios.
 # Then the comparison (omniORB direct, omniORB AMI, the agent),
 # about BENCHCELL per row: rewrites its section of BENCHMARKS.md and
-# docs/bench-latency.svg.
+# docs/bench-latency.svg. Then the cluster rows (bench-cluster).
 bench: peers
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 	REQUESTAGENT_MAKE_BENCH=1 REQUESTAGENT_BENCH_CELL=$(BENCHCELL) \
 		$(GO) test -run '^TestMakeBench$$' -count=1 -timeout 30m -v ./tools/benchsuite/
+	@$(MAKE) --no-print-directory bench-cluster
+
+# The cluster rows alone (docs/cluster.md, BENCHMARKS.md "Cluster
+# mode"): durable acknowledgements on Badger, on 1 and 3 agents on three
+# etcd processes, and the failover over 20 SIGKILLs at the default and the
+# 2 s lease; about five minutes; rewrites its sections of both files.
+bench-cluster:
+	REQUESTAGENT_MAKE_BENCH=1 $(GO) test -run '^TestClusterBench$$' -count=1 -timeout 20m -v ./tools/clusterbench/
 
 # Every fuzz target for FUZZTIME each; new crashers land in testdata/fuzz.
 fuzz:

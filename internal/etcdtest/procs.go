@@ -116,6 +116,15 @@ func (p *Procs) Kill(i int) {
 	}
 }
 
+// Pid is member i's process id, or 0 while it does not run: for reading
+// its CPU time from /proc (tools/clusterbench).
+func (p *Procs) Pid(i int) int {
+	if cmd := p.cmds[i]; cmd != nil && cmd.Process != nil {
+		return cmd.Process.Pid
+	}
+	return 0
+}
+
 // Endpoints are the members' client URLs.
 func (p *Procs) Endpoints() []string { return p.clients }
 

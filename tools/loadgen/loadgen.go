@@ -49,6 +49,12 @@ type Config struct {
 	Durable bool
 	// DataDir is where an in-process durable agent stores; default a temp dir.
 	DataDir string
+	// Timing, when set, is called just before the timed calls start
+	// (true) and just after the last ends (false), before the send
+	// model's pulls: a caller reads its processes' CPU time there, so that
+	// a figure per call counts the calls timed, not the proxies made
+	// first or the pulls after (tools/clusterbench).
+	Timing func(begin bool)
 }
 
 // Result is what a run measured.
@@ -316,6 +322,9 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 	if storeStats != nil {
 		before = storeStats()
 	}
+	if cfg.Timing != nil {
+		cfg.Timing(true)
+	}
 	start := time.Now()
 	for i := range cfg.Clients {
 		wg.Add(1)
@@ -339,6 +348,9 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
 	}
 	wg.Wait()
 	res := Result{Elapsed: time.Since(start), Errors: errs.Load(), Calls: int64(len(lat))}
+	if cfg.Timing != nil {
+		cfg.Timing(false)
+	}
 	if storeStats != nil {
 		after := storeStats()
 		res.Store = &storage.Stats{Commits: after.Commits - before.Commits, Groups: after.Groups - before.Groups,

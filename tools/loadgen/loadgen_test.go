@@ -34,3 +34,18 @@ func TestRun_EveryModel(t *testing.T) {
 		t.Fatal("unknown model accepted")
 	}
 }
+
+// TestRun_TimingBracketsTheTimedCalls: Timing is called once as the timed
+// calls begin and once as they end, in that order, and the run's calls and
+// pulls are as without it.
+func TestRun_TimingBracketsTheTimedCalls(t *testing.T) {
+	var calls []bool
+	res, err := loadgen.Run(context.Background(), loadgen.Config{Model: loadgen.ModelSend, Clients: 4, Count: 100,
+		Durable: true, DataDir: t.TempDir(), Timing: func(begin bool) { calls = append(calls, begin) }}, &bytes.Buffer{})
+	if err != nil || res.Calls != 100 || res.Pulled != 100 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if len(calls) != 2 || !calls[0] || calls[1] {
+		t.Fatalf("Timing called %v, want [true false]", calls)
+	}
+}
