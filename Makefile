@@ -57,8 +57,10 @@ bench: peers
 # mode"): durable acknowledgements on Badger, on 1 and 3 agents on three
 # etcd processes, and the failover over 20 SIGKILLs at the default and the
 # 2 s lease; about five minutes; rewrites its sections of both files.
+# Then how often an etcd leader's loss costs a failover, by lease (printed).
 bench-cluster:
 	REQUESTAGENT_MAKE_BENCH=1 $(GO) test -run '^TestClusterBench$$' -count=1 -timeout 20m -v ./tools/clusterbench/
+	REQUESTAGENT_MAKE_BENCH=1 $(GO) test -run '^TestClusterBench_LeaderLossTakeovers$$' -count=1 -timeout 20m -v ./cmd/requestagent/
 
 # Every fuzz target for FUZZTIME each; new crashers land in testdata/fuzz.
 fuzz:

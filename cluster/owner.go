@@ -34,16 +34,20 @@ type Config struct {
 	// nothing.
 	Members string
 	// TTL is the lease's time to live, in whole seconds: how long after
-	// an owner stops renewing it a standby may take over. Default 10 s,
-	// at least 2 s (etcd's election timeout is 1 s: a shorter lease could
-	// expire across a leader change).
+	// an owner stops renewing it a standby may take over. Default 5 s
+	// (DefaultTTL), at least 2 s (etcd's election timeout is 1 s: a
+	// shorter lease could expire across a leader change).
 	TTL time.Duration
 	// Logger is where the standby's waiting and the loss are said.
 	Logger zerolog.Logger
 }
 
-// DefaultTTL is Config.TTL's default.
-const DefaultTTL = 10 * time.Second
+// DefaultTTL is Config.TTL's default: a failover takes two thirds to all
+// of it, and an owner gives its ownership up after two thirds of it
+// without an answer from etcd, which an etcd leader election (1 to 2 s)
+// must not reach. Measured (docs/cluster.md, "The lease"): at 2 s most
+// leader losses cost a failover, at 3 s some, at 5 s none.
+const DefaultTTL = 5 * time.Second
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {

@@ -46,7 +46,7 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
-// DefaultHold is Config.Hold's default: past the default lease (10 s,
+// DefaultHold is Config.Hold's default: past the default lease (5 s,
 // cluster.DefaultTTL), within which a standby takes over an owner that
 // died, with room for its recovery.
 const DefaultHold = 15 * time.Second
