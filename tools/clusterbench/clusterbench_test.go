@@ -142,10 +142,10 @@ func TestReport(t *testing.T) {
 		"| cluster, 1 agent | 4,000 | 0.40 |",
 		"120.0 · – · 90.0 | 2.50 · 0.125 |",
 		"| " + SetupEtcd3 + " | failed: agent on 1 not ready |",
-		"| 10s (default) | 2 | 9.00 s | 9.00 s | 10.00 s | 10.00 s |",
+		"| " + cluster.DefaultTTL.String() + " (default) | 2 | 9.00 s | 9.00 s | 10.00 s | 10.00 s |",
 		"| 2s | 2 | 2.00 s | 2.00 s | 2.50 s | 2.50 s |",
 		"one agent ≥ 0.5 of Badger: 0.40, not met",
-		"at the default 10s lease: 10.00 s, not met",
+		"at the default " + cluster.DefaultTTL.String() + " lease: 10.00 s, not met",
 		"at a 2s lease p99 2.50 s, met",
 		"1.00 0.50 0.20 before the run, 2.00 1.00 0.50 after",
 	} {
