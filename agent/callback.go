@@ -247,19 +247,9 @@ func (a *Agent) missed(rec *requestRecord) {
 	if !ok {
 		return
 	}
-	for _, e := range tr.Effects()[next:] {
-		if e.Kind != lifecycle.Write {
-			a.carry(r, []lifecycle.Effect{e}, nil, nil)
-			continue
-		}
-		var b storage.Batch
-		b.Set(r.key(prefixRequest), enc)
-		if err := a.commit(&b); err != nil {
-			a.log.Warn().Err(err).Str("request", a.publicID(rec.id)).
-				Msg("agent: a callback's mark not taken off; after a restart or a takeover it is kept as maybe made")
-		} else if !a.present(rec.id) {
-			a.deleteRecords(r, lifecycle.AllKeys, false)
-		}
+	if err := a.writeMoved(r, tr.Effects()[next:], enc, a.present); err != nil {
+		a.log.Warn().Err(err).Str("request", a.publicID(rec.id)).
+			Msg("agent: a callback's mark not taken off; after a restart or a takeover it is kept as maybe made")
 	}
 }
 
@@ -276,7 +266,20 @@ func (a *Agent) calledBack(rec *requestRecord) {
 	if !ok {
 		return
 	}
-	for _, e := range tr.Effects()[next:] {
+	if err := a.writeMoved(r, tr.Effects()[next:], enc, a.live); err != nil {
+		a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: delivery not recorded; the callback may be repeated after a restart")
+	}
+}
+
+// writeMoved carries out the effects left of a callback's move: its Write
+// is enc, the live record as the move left it. A request that still
+// reports false, trashed between the move and this write (which may have
+// put its record back), has its records deleted again.
+// The effects after a failed write are still carried out, as the move
+// has been made in memory; the write's error is returned.
+func (a *Agent) writeMoved(r *requestRecord, effs []lifecycle.Effect, enc []byte, still func(poller.ID) bool) error {
+	var failed error
+	for _, e := range effs {
 		if e.Kind != lifecycle.Write {
 			a.carry(r, []lifecycle.Effect{e}, nil, nil)
 			continue
@@ -284,13 +287,12 @@ func (a *Agent) calledBack(rec *requestRecord) {
 		var b storage.Batch
 		b.Set(r.key(prefixRequest), enc)
 		if err := a.commit(&b); err != nil {
-			a.log.Error().Err(err).Str("request", a.publicID(rec.id)).Msg("agent: delivery not recorded; the callback may be repeated after a restart")
-		} else if !a.live(rec.id) {
-			// Trashed between the move and this write, which may have put
-			// its record back: deleted again.
+			failed = err
+		} else if !still(r.id) {
 			a.deleteRecords(r, lifecycle.AllKeys, false)
 		}
 	}
+	return failed
 }
 
 // recipientGaveUp is told when a callback's retry budget is spent: the

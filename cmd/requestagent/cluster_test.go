@@ -34,6 +34,46 @@ func startClusterAgent(t *testing.T, c *etcdtest.Cluster, port int, hosts string
 	return p
 }
 
+// clusterPair is a real 3-member etcd with two agents on it, each
+// publishing both addresses: a owns the store, b is its standby. sm is
+// the StockManager target both delegate to.
+type clusterPair struct {
+	etcd         *etcdtest.Cluster
+	sm           *stock
+	target       *giop.IOR
+	portA, portB int
+	hosts        string
+	a, b         *agentProc
+}
+
+// startClusterPair starts the pair: a, ready, then b, not waited for.
+func startClusterPair(t *testing.T) *clusterPair {
+	t.Helper()
+	p := &clusterPair{etcd: etcdtest.New(t, nil), portA: peers.FreePort(t), portB: peers.FreePort(t)}
+	p.sm, p.target = startTarget(t)
+	p.hosts = fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", p.portA, p.portB)
+	p.a = startClusterAgent(t, p.etcd, p.portA, p.hosts)
+	waitReady(t, p.a)
+	p.b = startClusterAgent(t, p.etcd, p.portB, p.hosts)
+	return p
+}
+
+// waitGroupReply waits until a reply of the polling group is stored on the
+// agent at port: the group's poll, unmask FALSE, reports it without
+// reading it.
+func waitGroupReply(t *testing.T, port int, group string) {
+	t.Helper()
+	cl := newClient(t, port)
+	resp, err := cl.invoke(cl.agent, "poll", nil, func(e *giop.Encoder) {
+		e.WriteString(group)
+		e.WriteULong(20_000)
+		e.WriteBool(false)
+	})
+	if err != nil || resp.Header.Status != giop.ReplyNoException {
+		t.Fatalf("poll of the group %q: %v %v", group, err, resp)
+	}
+}
+
 // load is 2PIs sent by clients until stopped, and the pollers they were
 // acknowledged with.
 type load struct {
@@ -100,13 +140,8 @@ func (l *load) end() []acked {
 // kill caught it mid-delegation: RELIABILITY.md), and the old receiver
 // takes a new request, which runs once. The failover time is printed.
 func TestServe_ClusterStandbyTakesOver(t *testing.T) {
-	c := etcdtest.New(t, nil)
-	sm, target := startTarget(t)
-	portA, portB := peers.FreePort(t), peers.FreePort(t)
-	hosts := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", portA, portB)
-	a := startClusterAgent(t, c, portA, hosts)
-	waitReady(t, a)
-	b := startClusterAgent(t, c, portB, hosts)
+	p := startClusterPair(t)
+	c, sm, target, portA, portB, a, b := p.etcd, p.sm, p.target, p.portA, p.portB, p.a, p.b
 	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(b.stderr.String(), "standby"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the second agent never said it waits as a standby:\n%s", b.stderr)
@@ -394,13 +429,8 @@ func TestServe_ClusterPausedOwnerIsFenced(t *testing.T) {
 // finding the owner gone, reaches the standby, which has taken over and
 // answers with the target's real result. The target ran it once.
 func TestServe_ClusterOmniORBClientFailsOver(t *testing.T) {
-	c := etcdtest.New(t, nil)
-	sm, target := startTarget(t)
-	portA, portB := peers.FreePort(t), peers.FreePort(t)
-	hosts := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", portA, portB)
-	a := startClusterAgent(t, c, portA, hosts)
-	waitReady(t, a)
-	startClusterAgent(t, c, portB, hosts) // the standby
+	p := startClusterPair(t)
+	sm, target, portA, hosts, a := p.sm, p.target, p.portA, p.hosts, p.a
 	ref, _, err := agent.Reference(fmt.Sprintf("127.0.0.1:%d", portA), hosts)
 	if err != nil {
 		t.Fatal(err)
@@ -409,18 +439,7 @@ func TestServe_ClusterOmniORBClientFailsOver(t *testing.T) {
 	if line := client.Line(t, 60*time.Second); line != "sent" {
 		t.Fatalf("the omniORB client: %q, want sent", line)
 	}
-	// The reply stored on the owner: the group's poll (unmask FALSE)
-	// reports it without reading it.
-	cl := newClient(t, portA)
-	group := "failover"
-	resp, err := cl.invoke(cl.agent, "poll", nil, func(e *giop.Encoder) {
-		e.WriteString(group)
-		e.WriteULong(20_000)
-		e.WriteBool(false)
-	})
-	if err != nil || resp.Header.Status != giop.ReplyNoException {
-		t.Fatalf("poll of the group on the owner: %v %v", err, resp)
-	}
+	waitGroupReply(t, portA, "failover") // the reply stored on the owner
 	killed := time.Now()
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -445,13 +464,8 @@ func TestServe_ClusterOmniORBClientFailsOver(t *testing.T) {
 // the client sees at most the failure on its dead connection, not a
 // stream of TRANSIENTs — and the target ran the request once.
 func TestServe_ClusterOmniORBClientThroughAStandby(t *testing.T) {
-	c := etcdtest.New(t, nil)
-	sm, target := startTarget(t)
-	portA, portB := peers.FreePort(t), peers.FreePort(t)
-	hosts := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", portA, portB)
-	a := startClusterAgent(t, c, portA, hosts)
-	waitReady(t, a)
-	b := startClusterAgent(t, c, portB, hosts)
+	p := startClusterPair(t)
+	sm, target, portA, portB, a, b := p.sm, p.target, p.portA, p.portB, p.a, p.b
 	waitNotReady(t, b, fmt.Sprint("agent-", portA))
 	// The reference a client got from the standby when it owned: it
 	// names the standby first.
@@ -468,18 +482,10 @@ func TestServe_ClusterOmniORBClientThroughAStandby(t *testing.T) {
 	if n := metric(t, b.adminAddr, `requestagent_standby_calls_total{answer="forwarded"}`); n < 1 {
 		t.Fatalf("the standby forwarded %v calls, want the client's", n)
 	}
-	// The reply stored on the owner before the kill (the group's poll,
-	// unmask FALSE, waits for it without reading it): a kill during the
+	// The reply stored on the owner before the kill: a kill during the
 	// delegation would make the result COMM_FAILURE/MAYBE, which the
 	// client takes for its dead connection's.
-	cl := newClient(t, portA)
-	if resp, err := cl.invoke(cl.agent, "poll", nil, func(e *giop.Encoder) {
-		e.WriteString("failover")
-		e.WriteULong(20_000)
-		e.WriteBool(false)
-	}); err != nil || resp.Header.Status != giop.ReplyNoException {
-		t.Fatalf("poll of the group on the owner: %v %v", err, resp)
-	}
+	waitGroupReply(t, portA, "failover")
 	killed := time.Now()
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

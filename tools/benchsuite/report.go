@@ -154,9 +154,9 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 			(strings.Contains(key, " 2pi,") || strings.Contains(key, " send,"))
 	}, func(r Row) string {
 		if r.Path == PathRaw {
-			return fmtInt(r.PerSec)
+			return FmtInt(r.PerSec)
 		}
-		return fmtInt(r.PerSec) + " · " + fmtRatio(ratio(rows, r, PathRaw))
+		return FmtInt(r.PerSec) + " · " + fmtRatio(ratio(rows, r, PathRaw))
 	})
 
 	w("**IIOP over mutual TLS against clear text** (the aim: ≥ 0.8): the TLS row's calls/s ÷ its\n")
@@ -188,7 +188,7 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 				if r.Path == PathRaw {
 					toA, toB = 0, 0 // records are not calls
 				}
-				w("| %d | %s | %s | %s | %+.0f%% | %s | %s | %s | %s | %s | %s |\n", c, r.Key(), fmtInt(float64(r.Calls)), fmtInt(r.PerSec),
+				w("| %d | %s | %s | %s | %+.0f%% | %s | %s | %s | %s | %s | %s |\n", c, r.Key(), FmtInt(float64(r.Calls)), FmtInt(r.PerSec),
 					100*r.Drift, fmtUs(r.P50), fmtUs(r.P90), fmtUs(r.P99), fmtRatio(toA), fmtRatio(toB), fmtCPU(r))
 			}
 		}
@@ -306,13 +306,14 @@ func fmtUs(d time.Duration) string {
 	}
 	u := us(d)
 	if u >= 100 {
-		return fmtInt(u)
+		return FmtInt(u)
 	}
 	return fmt.Sprintf("%.1f", u)
 }
 
-// fmtInt rounds x and groups thousands with commas, as the other tables.
-func fmtInt(x float64) string {
+// FmtInt rounds x and groups thousands with commas, as every table of
+// BENCHMARKS.md does (tools/clusterbench's too).
+func FmtInt(x float64) string {
 	s := fmt.Sprintf("%.0f", x)
 	var b strings.Builder
 	for i, c := range s {

@@ -103,7 +103,7 @@ func Markdown(run Run, res Result) string {
 		if r.Setup != SetupBadger {
 			etcd = fmt.Sprintf("%.1f", us(r.EtcdCPU))
 		}
-		rate := fmtInt(r.PerSec)
+		rate := benchsuite.FmtInt(r.PerSec)
 		if r.Errors > 0 {
 			rate += fmt.Sprintf(" (and %d refused)", r.Errors)
 		}
@@ -148,7 +148,7 @@ func Summary(run Run, res Result) string {
 			w("- %s: failed\n", r.Setup)
 			continue
 		}
-		w("- %s: %s durable acknowledgements/s at 64 clients (%.2f of Badger), %.0f µs of agent CPU per ack", r.Setup, fmtInt(r.PerSec), ratio(res, r), us(r.AgentCPU))
+		w("- %s: %s durable acknowledgements/s at 64 clients (%.2f of Badger), %.0f µs of agent CPU per ack", r.Setup, benchsuite.FmtInt(r.PerSec), ratio(res, r), us(r.AgentCPU))
 		if r.Setup != SetupBadger {
 			w(", %.0f µs of etcd's", us(r.EtcdCPU))
 		}
@@ -221,19 +221,6 @@ func Update(doc []byte, section string) ([]byte, error) {
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 func fmtSec(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
-
-// fmtInt rounds x and groups thousands with commas, as the other tables.
-func fmtInt(x float64) string {
-	s := fmt.Sprintf("%.0f", x)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
 
 // oneLine keeps a table cell on one line: an error's first line.
 func oneLine(s string) string {
