@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -19,6 +20,9 @@ type Holder struct {
 	Name string `json:"name"`
 	// GIOP are the holder's Config.Addrs: host:port, the first preferred.
 	GIOP []string `json:"giop,omitempty"`
+	// Lease is the holder's etcd lease, as the key's metadata says (not
+	// in its value): what Follower.Depose revokes.
+	Lease int64 `json:"-"`
 }
 
 // maxHolderValue bounds the ownership key's value a reader decodes: a
@@ -37,6 +41,13 @@ func DecodeHolder(v []byte) Holder {
 		}
 		return Holder{Name: string(v)}
 	}
+	return h
+}
+
+// holderOf is the holder a key-value says, its lease included.
+func holderOf(kv *mvccpb.KeyValue) Holder {
+	h := DecodeHolder(kv.Value)
+	h.Lease = kv.Lease
 	return h
 }
 
@@ -87,6 +98,25 @@ func (f *Follower) Changed() <-chan struct{} {
 	return f.changed
 }
 
+// Depose revokes h's lease, which deletes the ownership key at once: for
+// a standby sure that h is dead (its address refuses connections), so
+// that the store need not wait out the lease. It is safe whatever h's
+// state: every write of h's is fenced by that lease (docs/cluster.md,
+// "The ownership protocol"), so an h still alive writes nothing more and
+// stops, as after a partition. A lease is never reused, so a holder that
+// took over meanwhile keeps its own.
+func (f *Follower) Depose(ctx context.Context, h Holder) error {
+	if h.Lease == 0 {
+		return ErrNoLease
+	}
+	if _, err := f.cli.Revoke(ctx, clientv3.LeaseID(h.Lease)); err != nil {
+		return fmt.Errorf("cluster: revoke %s's lease: %w", h.Name, err)
+	}
+	f.log.Warn().Str("owner", h.Name).Strs("giop", h.GIOP).
+		Msg("cluster: the owner's address refuses connections: its lease revoked, so that a standby takes over now")
+	return nil
+}
+
 // Close stops following. It is idempotent.
 func (f *Follower) Close() {
 	f.stop.Do(func() {
@@ -98,7 +128,7 @@ func (f *Follower) Close() {
 func (f *Follower) set(h Holder, held bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if held == f.held && h.Name == f.holder.Name && equalAddrs(h.GIOP, f.holder.GIOP) {
+	if held == f.held && h.Name == f.holder.Name && h.Lease == f.holder.Lease && equalAddrs(h.GIOP, f.holder.GIOP) {
 		return
 	}
 	f.holder, f.held = h, held
@@ -141,7 +171,7 @@ func (f *Follower) follow(ctx context.Context) {
 		if len(resp.Kvs) == 0 {
 			f.set(Holder{}, false)
 		} else {
-			f.set(DecodeHolder(resp.Kvs[0].Value), true)
+			f.set(holderOf(resp.Kvs[0]), true)
 		}
 		f.watch(ctx, resp.Header.Revision+1)
 		sleep(ctx, followRetry)
@@ -159,7 +189,7 @@ func (f *Follower) watch(ctx context.Context, rev int64) {
 			if ev.Type == mvccpb.DELETE {
 				f.set(Holder{}, false)
 			} else {
-				f.set(DecodeHolder(ev.Kv.Value), true)
+				f.set(holderOf(ev.Kv), true)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,12 @@ type Config struct {
 	// GIOP bounds the front's connections and requests as the agent's
 	// are bounded (nil: giop's defaults).
 	GIOP *giop.Config
+	// Depose, when set, revokes the owner's lease once its address has
+	// refused connections for refusedToDepose probes in a row: the owner
+	// is dead (its process gone, its machine up), and a standby takes
+	// over at once rather than after its lease (cluster.Follower.Depose).
+	// Nil: a dead owner's lease is waited out.
+	Depose func(ctx context.Context, h cluster.Holder) error
 	// Registerer takes the front's metrics (nil: none).
 	Registerer prometheus.Registerer
 	// Logger is where forwards and held calls are said.
@@ -97,7 +104,8 @@ type Front struct {
 	stopped  chan struct{} // closed when Serve returned
 	given    atomic.Bool   // Handover gave the listener on: Close leaves it
 
-	held    atomic.Int64 // calls waiting now
+	wg      sync.WaitGroup // the owner's watcher
+	held    atomic.Int64   // calls waiting now
 	metrics *frontMetrics
 	live    *liveness // whether the owner answers
 }
@@ -116,6 +124,8 @@ func Start(cfg Config, ln net.Listener) (*Front, error) {
 		stopped: make(chan struct{})}
 	f.metrics = newFrontMetrics(f, cfg.Registerer)
 	f.srv = giop.NewServer(cfg.GIOP, f)
+	f.wg.Add(1)
+	go func() { defer f.wg.Done(); f.watchOwner() }()
 	go func() {
 		defer close(f.stopped)
 		f.srv.Serve(f.ln) // ErrServerClosed, or a listener failed for good (logged by giop)
@@ -145,6 +155,7 @@ func (f *Front) Handover(ctx context.Context) (net.Listener, error) {
 	f.once.Do(func() { close(f.handover) })
 	err := f.srv.Shutdown(ctx)
 	<-f.stopped
+	f.wg.Wait()
 	if rerr := f.ln.reopen(); rerr != nil {
 		return nil, rerr
 	}
@@ -158,6 +169,7 @@ func (f *Front) Close() error {
 	f.once.Do(func() { close(f.handover) })
 	f.srv.Close()
 	<-f.stopped
+	f.wg.Wait()
 	if f.given.Load() {
 		return nil
 	}
@@ -297,4 +309,59 @@ func (l *keptListener) reopen() error {
 		return d.SetDeadline(time.Time{})
 	}
 	return ErrNotHandedOver
+}
+
+// refusedToDepose is how many probes in a row, probeEvery apart, must find
+// the owner's address refusing connections before its lease is revoked:
+// over a second of nobody listening there, which a live agent never shows
+// — it listens from its start, as a standby, to its exit. A paused or
+// partitioned owner is not refused (the kernel still accepts for a
+// stopped process; a partition drops or times out), and waits out its
+// lease as before.
+const refusedToDepose = 3
+
+// watchOwner probes the owner's first address every probeEvery, keeping
+// what the calls' forwards read (liveness), and deposes an owner whose
+// address refuses connections refusedToDepose times in a row.
+func (f *Front) watchOwner() {
+	t := time.NewTicker(probeEvery)
+	defer t.Stop()
+	var (
+		lease   int64 // the owner's the count is of
+		refused int
+		deposed int64 // the lease last revoked, so each is revoked once
+	)
+	for {
+		select {
+		case <-f.handover:
+			return
+		case <-t.C:
+		}
+		h, ok := f.cfg.Owners.Holder()
+		to := f.ownerAddrs()
+		if !ok || to == nil {
+			refused = 0
+			continue
+		}
+		if h.Lease != lease {
+			lease, refused = h.Lease, 0
+		}
+		if err := f.live.probe(addrString(to[0])); errors.Is(err, syscall.ECONNREFUSED) {
+			refused++
+		} else {
+			refused = 0
+		}
+		if refused < refusedToDepose || f.cfg.Depose == nil || deposed == h.Lease || h.Lease == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := f.cfg.Depose(ctx, h)
+		cancel()
+		if err != nil {
+			f.cfg.Logger.Warn().Err(err).Str("owner", h.Name).Msg("standby: the owner's address refuses connections, but its lease could not be revoked; waiting it out")
+			continue
+		}
+		deposed = h.Lease
+		f.metrics.deposed.Inc()
+	}
 }

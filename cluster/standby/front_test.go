@@ -98,12 +98,17 @@ type fixture struct {
 
 func startFront(t *testing.T, hold time.Duration) *fixture {
 	t.Helper()
+	return startFrontDeposing(t, hold, nil)
+}
+
+func startFrontDeposing(t *testing.T, hold time.Duration, depose func(context.Context, cluster.Holder) error) *fixture {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := newOwners()
-	f, err := standby.Start(standby.Config{Owners: o, Self: "me", Hold: hold,
+	f, err := standby.Start(standby.Config{Owners: o, Self: "me", Hold: hold, Depose: depose,
 		Logger: zerolog.Nop()}, ln)
 	if err != nil {
 		t.Fatal(err)
@@ -317,3 +322,42 @@ func TestFront_HoldsWhileTheOwnerDoesNotAnswer(t *testing.T) {
 
 // probeEveryForTest is the front's probe period (liveness.go).
 const probeEveryForTest = 500 * time.Millisecond
+
+// TestFront_DeposesAnOwnerWhoseAddressRefuses: an owner whose address
+// refuses connections probe after probe is dead (its process gone): its
+// lease is revoked, once, so that a standby takes over without waiting it
+// out. An owner that answers is never deposed.
+func TestFront_DeposesAnOwnerWhoseAddressRefuses(t *testing.T) {
+	deposed := make(chan cluster.Holder, 4)
+	fx := startFrontDeposing(t, hangGuard, func(_ context.Context, h cluster.Holder) error {
+		deposed <- h
+		return nil
+	})
+	live := startOwner(t, "a")
+	fx.o.set(cluster.Holder{Name: "a", GIOP: []string{live}, Lease: 7}, true)
+	select {
+	case h := <-deposed:
+		t.Fatalf("deposed %+v, whose address answers", h)
+	case <-time.After(6 * probeEveryForTest): // several probes, all answered
+	}
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	fx.o.set(cluster.Holder{Name: "b", GIOP: []string{deadAddr}, Lease: 42}, true)
+	select {
+	case h := <-deposed:
+		if h.Name != "b" || h.Lease != 42 {
+			t.Fatalf("deposed %+v, want b's lease 42", h)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("the dead owner was never deposed")
+	}
+	select {
+	case h := <-deposed:
+		t.Fatalf("deposed again: %+v", h)
+	case <-time.After(6 * probeEveryForTest):
+	}
+}

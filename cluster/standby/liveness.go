@@ -56,11 +56,20 @@ func (l *liveness) answers(addr string, probe bool) bool {
 	}
 	l.probing = true
 	l.mu.Unlock()
+	err := l.probe(addr)
+	l.mu.Lock()
+	l.probing = false
+	l.mu.Unlock()
+	return err == nil
+}
+
+// probe dials addr now and keeps the answer. Its callers are the front's
+// one watcher and at most one call's handler (probing), so probes stay at
+// most two at a time.
+func (l *liveness) probe(addr string) error {
 	err := l.dial(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.addr == addr {
-		l.alive, l.checked, l.probing = err == nil, time.Now(), false
-	}
-	return err == nil
+	l.addr, l.alive, l.checked = addr, err == nil, time.Now()
+	return err
 }

@@ -8,6 +8,7 @@ type frontMetrics struct {
 	heldForwarded prometheus.Counter // calls held, then forwarded
 	heldOut       prometheus.Counter // calls held past Hold: TRANSIENT
 	reissued      prometheus.Counter // calls left for the client to reissue at the handover
+	deposed       prometheus.Counter // owners whose lease this standby revoked
 }
 
 func newFrontMetrics(f *Front, reg prometheus.Registerer) *frontMetrics {
@@ -21,8 +22,12 @@ func newFrontMetrics(f *Front, reg prometheus.Registerer) *frontMetrics {
 		Name: "requestagent_standby_held_calls",
 		Help: "Calls a standby holds now, waiting for an agent to own the store.",
 	}, func() float64 { return float64(f.held.Load()) })
+	m.deposed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "requestagent_standby_deposed_total",
+		Help: "Owners whose lease this standby revoked, their address having refused connections for over a second: a takeover without waiting out the lease.",
+	})
 	if reg != nil {
-		reg.MustRegister(calls, held)
+		reg.MustRegister(calls, held, m.deposed)
 	}
 	return m
 }

@@ -39,6 +39,8 @@ func clusterFlags() []cli.Flag {
 			Usage: "the ownership lease: how long after an owner stops renewing it a standby takes over (whole seconds, at least 2s)"},
 		&cli.StringFlag{Name: "advertise", EnvVars: env("advertise"),
 			Usage: "this agent's own GIOP address, host:port, as clients and the other agents reach it: standbys forward calls to the owner's, and the owner's references list it first when it is in --host (default: the --listen address when it names a host, else this host's name and the --listen port)"},
+		&cli.BoolFlag{Name: "cluster-depose", Value: true, EnvVars: env("cluster-depose"),
+			Usage: "a standby revokes the owner's lease when the owner's --advertise address has refused connections for over a second (its process is gone), and takes over at once instead of waiting the lease out; safe, since a live owner's writes are fenced by that lease (docs/cluster.md)"},
 		&cli.DurationFlag{Name: "cluster-hold", Value: standby.DefaultHold, EnvVars: env("cluster-hold"),
 			Usage: "how long a standby holds a call while no agent owns the store (a takeover) before it answers TRANSIENT; 0 for the default, at most 5m"},
 	}
@@ -129,7 +131,12 @@ func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, adminCf
 		return nil, badFlag("advertise", err.Error())
 	}
 	cfg.Host = selfFirst(cfg.Host, self)
-	ccfg := cluster.Config{Key: prefix + "cluster/owner", Name: name, Addrs: []string{self},
+	addrs := []string{self}
+	if cfg.TLS.Only {
+		// No clear-text listener to forward to or to probe.
+		addrs = nil
+	}
+	ccfg := cluster.Config{Key: prefix + "cluster/owner", Name: name, Addrs: addrs,
 		Members: prefix + "cluster/members/", TTL: c.Duration("cluster-lease"), Logger: log}
 	if err := ccfg.Validate(); err != nil {
 		return nil, badFlag("cluster-lease", err.Error())
@@ -160,6 +167,9 @@ func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, adminCf
 	gcfg.Logger = log
 	scfg := standby.Config{Owners: m.follower, Self: name, Hold: c.Duration("cluster-hold"), GIOP: &gcfg,
 		Registerer: reg, Logger: log}
+	if c.Bool("cluster-depose") {
+		scfg.Depose = m.follower.Depose
+	}
 	if err := scfg.Validate(); err != nil {
 		return nil, badFlag("cluster-hold", err.Error())
 	}

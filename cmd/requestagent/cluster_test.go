@@ -27,10 +27,16 @@ import (
 // does not wait for it: a standby is not ready until it owns the store.
 func startClusterAgent(t *testing.T, c *etcdtest.Cluster, port int, hosts string) *agentProc {
 	t.Helper()
+	return startClusterAgentLease(t, c, port, hosts, "2s")
+}
+
+// startClusterAgentLease is startClusterAgent with another lease.
+func startClusterAgentLease(t *testing.T, c *etcdtest.Cluster, port int, hosts, lease string) *agentProc {
+	t.Helper()
 	p := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), stderr: &syncBuffer{}}
 	p.run(t, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", hosts,
 		"--admin", p.adminAddr, "--data-dir", t.TempDir(),
-		"--cluster", strings.Join(c.Endpoints(), ","), "--cluster-lease", "2s", "--cluster-name", fmt.Sprint("agent-", port))
+		"--cluster", strings.Join(c.Endpoints(), ","), "--cluster-lease", lease, "--cluster-name", fmt.Sprint("agent-", port))
 	return p
 }
 
@@ -524,5 +530,63 @@ func waitNotReady(t *testing.T, p *agentProc, owner string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the standby's /readyz: %d %q, want 503 naming %s as the owner\n%s", code, body, owner, p.stderr)
 		}
+	}
+}
+
+// TestServe_ClusterStandbyDeposesADeadOwner: with a lease far longer than
+// the test waits (60 s), the owner is SIGKILLed; its address refuses
+// connections, so the standby revokes its lease and takes over without
+// waiting it out, and the client's poller gets the request's real result,
+// run once.
+func TestServe_ClusterStandbyDeposesADeadOwner(t *testing.T) {
+	c := etcdtest.New(t, nil)
+	sm, target := startTarget(t)
+	portA, portB := peers.FreePort(t), peers.FreePort(t)
+	hosts := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", portA, portB)
+	a := startClusterAgentLease(t, c, portA, hosts, "60s")
+	waitReady(t, a)
+	b := startClusterAgentLease(t, c, portB, hosts, "60s")
+	waitNotReady(t, b, fmt.Sprint("agent-", portA))
+	cl := newClient(t, portA)
+	poller, err := cl.send(cl.receiver(target, nil), "DEPOSED")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); sm.count("DEPOSED") == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the target never ran the request")
+		}
+	}
+	killed := time.Now()
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, b) // within its 60 s: only a revoked lease lets it own
+	t.Logf("the standby owns %v after the owner's SIGKILL, its 60 s lease revoked", time.Since(killed).Round(time.Millisecond))
+	if n := metric(t, b.adminAddr, "requestagent_standby_deposed_total"); n != 1 {
+		t.Fatalf("the standby deposed %v owners, want 1", n)
+	}
+	wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
+	resp, err := newClient(t, portB).invoke(poller, "add_stock", giop.ServiceContextList{wait.Encode()},
+		func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+	if err != nil {
+		t.Fatalf("the poller through the new owner: %v", err)
+	}
+	switch resp.Header.Status {
+	case giop.ReplyNoException:
+		if !resp.Result.Bool() {
+			t.Fatal("add_stock answered false")
+		}
+	case giop.ReplySystemException:
+		// Killed between the target's answer and the reply's commit: the
+		// new owner says MAYBE (RELIABILITY.md), never runs it again.
+		if x := resp.Result.SystemException(); x.Name != giop.ExcCommFailure || x.Completed != giop.CompletedMaybe {
+			t.Fatalf("the request's result: %v, want its result or COMM_FAILURE/MAYBE", x)
+		}
+	default:
+		t.Fatalf("the request's result: status %v", resp.Header.Status)
+	}
+	if n := sm.count("DEPOSED"); n != 1 {
+		t.Fatalf("the target ran the request %d times, want once", n)
 	}
 }
