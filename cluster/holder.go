@@ -117,6 +117,21 @@ func (f *Follower) Depose(ctx context.Context, h Holder) error {
 	return nil
 }
 
+// LeaseLeft is how long h's lease has left, in etcd's whole seconds, and
+// the TTL it was granted: a live holder renews it every third of that, a
+// dead one lets it run down (Depose's evidence). A lease already ended
+// has nothing left.
+func (f *Follower) LeaseLeft(ctx context.Context, h Holder) (left, granted time.Duration, err error) {
+	if h.Lease == 0 {
+		return 0, 0, ErrNoLease
+	}
+	resp, err := f.cli.TimeToLive(ctx, clientv3.LeaseID(h.Lease))
+	if err != nil {
+		return 0, 0, fmt.Errorf("cluster: %s's lease: %w", h.Name, err)
+	}
+	return time.Duration(max(resp.TTL, 0)) * time.Second, time.Duration(resp.GrantedTTL) * time.Second, nil
+}
+
 // Close stops following. It is idempotent.
 func (f *Follower) Close() {
 	f.stop.Do(func() {

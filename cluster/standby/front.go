@@ -27,6 +27,14 @@ type Owners interface {
 	Changed() <-chan struct{}
 }
 
+// Deposer is what deposes a dead owner: cluster.Follower.
+type Deposer interface {
+	// LeaseLeft is how long h's lease has left, and its granted TTL.
+	LeaseLeft(ctx context.Context, h cluster.Holder) (left, granted time.Duration, err error)
+	// Depose revokes h's lease.
+	Depose(ctx context.Context, h cluster.Holder) error
+}
+
 // Config configures a Front.
 type Config struct {
 	// Owners says who owns the store. Required.
@@ -41,12 +49,12 @@ type Config struct {
 	// GIOP bounds the front's connections and requests as the agent's
 	// are bounded (nil: giop's defaults).
 	GIOP *giop.Config
-	// Depose, when set, revokes the owner's lease once its address has
-	// refused connections for refusedToDepose probes in a row: the owner
-	// is dead (its process gone, its machine up), and a standby takes
-	// over at once rather than after its lease (cluster.Follower.Depose).
-	// Nil: a dead owner's lease is waited out.
-	Depose func(ctx context.Context, h cluster.Holder) error
+	// Deposer, when set, revokes the lease of an owner that is dead —
+	// its address refuses connections and its lease is not being
+	// renewed (watchOwner) — so that a standby takes over at once rather
+	// than after the lease (cluster.Follower). Nil: a dead owner's lease
+	// is waited out.
+	Deposer Deposer
 	// Registerer takes the front's metrics (nil: none).
 	Registerer prometheus.Registerer
 	// Logger is where forwards and held calls are said.
@@ -312,24 +320,32 @@ func (l *keptListener) reopen() error {
 }
 
 // refusedToDepose is how many probes in a row, probeEvery apart, must find
-// the owner's address refusing connections before its lease is revoked:
-// over a second of nobody listening there, which a live agent never shows
-// — it listens from its start, as a standby, to its exit. A paused or
+// the owner's address refusing connections before it may be deposed: over
+// a second of nobody listening there, which a live agent never shows — it
+// listens from its start, as a standby, to its exit. A paused or
 // partitioned owner is not refused (the kernel still accepts for a
 // stopped process; a partition drops or times out), and waits out its
 // lease as before.
 const refusedToDepose = 3
 
 // watchOwner probes the owner's first address every probeEvery, keeping
-// what the calls' forwards read (liveness), and deposes an owner whose
-// address refuses connections refusedToDepose times in a row.
+// what the calls' forwards read (liveness), and deposes an owner that is
+// dead: its address has refused connections refusedToDepose times in a
+// row, and its lease was not renewed over a third of its TTL (half a
+// second more for etcd's one-second granularity) since the first refusal.
+// The second test keeps an owner that lives, but whose address refuses
+// this standby (a firewall's REJECT, forged resets), from being deposed:
+// it renews its lease every third of the TTL.
 func (f *Front) watchOwner() {
 	t := time.NewTicker(probeEvery)
 	defer t.Stop()
 	var (
-		lease   int64 // the owner's the count is of
-		refused int
-		deposed int64 // the lease last revoked, so each is revoked once
+		lease    int64 // the owner the count is of
+		refused  int
+		since    time.Time     // the first refusal of the run
+		leftThen time.Duration // the lease's time left at since
+		deposed  int64         // the lease last revoked, so each is revoked once
+		warned   int64         // the lease last said to be renewed while refused
 	)
 	for {
 		select {
@@ -339,29 +355,59 @@ func (f *Front) watchOwner() {
 		}
 		h, ok := f.cfg.Owners.Holder()
 		to := f.ownerAddrs()
-		if !ok || to == nil {
+		if !ok || to == nil || h.Lease == 0 {
 			refused = 0
 			continue
 		}
 		if h.Lease != lease {
 			lease, refused = h.Lease, 0
 		}
-		if err := f.live.probe(addrString(to[0])); errors.Is(err, syscall.ECONNREFUSED) {
-			refused++
-		} else {
+		if err := f.live.probe(addrString(to[0])); !errors.Is(err, syscall.ECONNREFUSED) {
 			refused = 0
+			continue
 		}
-		if refused < refusedToDepose || f.cfg.Depose == nil || deposed == h.Lease || h.Lease == 0 {
+		refused++
+		d := f.cfg.Deposer
+		if d == nil || deposed == h.Lease {
+			continue
+		}
+		if refused == 1 {
+			since = time.Now()
+			if leftThen, _, _ = f.leaseLeft(d, h); leftThen == 0 {
+				refused = 0 // not known: start again at the next probe
+			}
+			continue
+		}
+		left, granted, err := f.leaseLeft(d, h)
+		elapsed := time.Since(since)
+		if refused < refusedToDepose || err != nil || elapsed < granted/3+500*time.Millisecond {
+			continue
+		}
+		if left+elapsed > leftThen+time.Second {
+			// Renewed since the first refusal: alive, only not to us.
+			if warned != h.Lease {
+				warned = h.Lease
+				f.cfg.Logger.Warn().Str("owner", h.Name).Strs("giop", h.GIOP).
+					Msg("standby: the owner's address refuses this agent's connections, but the owner renews its lease: not deposed; check --advertise and the firewalls between the agents")
+			}
+			refused = 0
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := f.cfg.Depose(ctx, h)
+		err = d.Depose(ctx, h)
 		cancel()
 		if err != nil {
-			f.cfg.Logger.Warn().Err(err).Str("owner", h.Name).Msg("standby: the owner's address refuses connections, but its lease could not be revoked; waiting it out")
+			f.cfg.Logger.Warn().Err(err).Str("owner", h.Name).Msg("standby: the owner is dead, but its lease could not be revoked; waiting it out")
 			continue
 		}
 		deposed = h.Lease
 		f.metrics.deposed.Inc()
 	}
+}
+
+// leaseLeft asks d, within a bound.
+func (f *Front) leaseLeft(d Deposer, h cluster.Holder) (left, granted time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return d.LeaseLeft(ctx, h)
 }

@@ -101,14 +101,14 @@ func startFront(t *testing.T, hold time.Duration) *fixture {
 	return startFrontDeposing(t, hold, nil)
 }
 
-func startFrontDeposing(t *testing.T, hold time.Duration, depose func(context.Context, cluster.Holder) error) *fixture {
+func startFrontDeposing(t *testing.T, hold time.Duration, d standby.Deposer) *fixture {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := newOwners()
-	f, err := standby.Start(standby.Config{Owners: o, Self: "me", Hold: hold, Depose: depose,
+	f, err := standby.Start(standby.Config{Owners: o, Self: "me", Hold: hold, Deposer: d,
 		Logger: zerolog.Nop()}, ln)
 	if err != nil {
 		t.Fatal(err)
@@ -323,41 +323,71 @@ func TestFront_HoldsWhileTheOwnerDoesNotAnswer(t *testing.T) {
 // probeEveryForTest is the front's probe period (liveness.go).
 const probeEveryForTest = 500 * time.Millisecond
 
-// TestFront_DeposesAnOwnerWhoseAddressRefuses: an owner whose address
-// refuses connections probe after probe is dead (its process gone): its
-// lease is revoked, once, so that a standby takes over without waiting it
-// out. An owner that answers is never deposed.
-func TestFront_DeposesAnOwnerWhoseAddressRefuses(t *testing.T) {
-	deposed := make(chan cluster.Holder, 4)
-	fx := startFrontDeposing(t, hangGuard, func(_ context.Context, h cluster.Holder) error {
-		deposed <- h
-		return nil
-	})
-	live := startOwner(t, "a")
-	fx.o.set(cluster.Holder{Name: "a", GIOP: []string{live}, Lease: 7}, true)
-	select {
-	case h := <-deposed:
-		t.Fatalf("deposed %+v, whose address answers", h)
-	case <-time.After(6 * probeEveryForTest): // several probes, all answered
+// deposer is a hand-run Deposer: each lease's time left runs down from
+// its grant, from when it is first asked of, unless renewing says the
+// owner renews it.
+type deposer struct {
+	granted  time.Duration
+	renewing func(lease int64) bool
+	deposed  chan cluster.Holder
+
+	mu    sync.Mutex
+	asked map[int64]time.Time
+}
+
+func (d *deposer) LeaseLeft(_ context.Context, h cluster.Holder) (time.Duration, time.Duration, error) {
+	if d.renewing(h.Lease) {
+		return d.granted, d.granted, nil
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.asked[h.Lease]; !ok {
+		d.asked[h.Lease] = time.Now()
+	}
+	left := d.granted - time.Since(d.asked[h.Lease])
+	return max(left, 0).Truncate(time.Second), d.granted, nil
+}
+
+func (d *deposer) Depose(_ context.Context, h cluster.Holder) error {
+	d.deposed <- h
+	return nil
+}
+
+// TestFront_DeposesADeadOwner: an owner whose address refuses connections
+// probe after probe, and whose lease runs down unrenewed, is dead: its
+// lease is revoked, once, so that a standby takes over without waiting it
+// out. An owner that answers is never deposed, nor one that renews its
+// lease while its address refuses this standby (a firewall's REJECT).
+func TestFront_DeposesADeadOwner(t *testing.T) {
+	d := &deposer{granted: 6 * time.Second, asked: map[int64]time.Time{}, deposed: make(chan cluster.Holder, 4),
+		renewing: func(lease int64) bool { return lease != 42 }}
+	fx := startFrontDeposing(t, hangGuard, d)
+	none := func(what string) {
+		t.Helper()
+		select {
+		case h := <-d.deposed:
+			t.Fatalf("deposed %+v, %s", h, what)
+		case <-time.After(8 * probeEveryForTest): // past the window of evidence, 2.5 s at this grant
+		}
+	}
+	fx.o.set(cluster.Holder{Name: "a", GIOP: []string{startOwner(t, "a")}, Lease: 7}, true)
+	none("whose address answers")
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	deadAddr := dead.Addr().String()
 	dead.Close()
+	fx.o.set(cluster.Holder{Name: "c", GIOP: []string{deadAddr}, Lease: 9}, true)
+	none("who renews its lease")
 	fx.o.set(cluster.Holder{Name: "b", GIOP: []string{deadAddr}, Lease: 42}, true)
 	select {
-	case h := <-deposed:
+	case h := <-d.deposed:
 		if h.Name != "b" || h.Lease != 42 {
 			t.Fatalf("deposed %+v, want b's lease 42", h)
 		}
 	case <-time.After(hangGuard):
 		t.Fatal("the dead owner was never deposed")
 	}
-	select {
-	case h := <-deposed:
-		t.Fatalf("deposed again: %+v", h)
-	case <-time.After(6 * probeEveryForTest):
-	}
+	none("again")
 }

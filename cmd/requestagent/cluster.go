@@ -40,7 +40,7 @@ func clusterFlags() []cli.Flag {
 		&cli.StringFlag{Name: "advertise", EnvVars: env("advertise"),
 			Usage: "this agent's own GIOP address, host:port, as clients and the other agents reach it: standbys forward calls to the owner's, and the owner's references list it first when it is in --host (default: the --listen address when it names a host, else this host's name and the --listen port)"},
 		&cli.BoolFlag{Name: "cluster-depose", Value: true, EnvVars: env("cluster-depose"),
-			Usage: "a standby revokes the owner's lease when the owner's --advertise address has refused connections for over a second (its process is gone), and takes over at once instead of waiting the lease out; safe, since a live owner's writes are fenced by that lease (docs/cluster.md)"},
+			Usage: "a standby revokes the owner's lease when the owner's --advertise address has refused connections, and the lease gone unrenewed, for a third of the lease (its process is gone), and takes over at once instead of waiting the rest out; safe, since a live owner's writes are fenced by that lease (docs/cluster.md)"},
 		&cli.DurationFlag{Name: "cluster-hold", Value: standby.DefaultHold, EnvVars: env("cluster-hold"),
 			Usage: "how long a standby holds a call while no agent owns the store (a takeover) before it answers TRANSIENT; 0 for the default, at most 5m"},
 	}
@@ -168,7 +168,7 @@ func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, adminCf
 	scfg := standby.Config{Owners: m.follower, Self: name, Hold: c.Duration("cluster-hold"), GIOP: &gcfg,
 		Registerer: reg, Logger: log}
 	if c.Bool("cluster-depose") {
-		scfg.Depose = m.follower.Depose
+		scfg.Deposer = m.follower
 	}
 	if err := scfg.Validate(); err != nil {
 		return nil, badFlag("cluster-hold", err.Error())

@@ -214,6 +214,7 @@ func pullOnce(c *client, poller *giop.IOR, wait uint32) pullResult {
 	case resp.Header.Status == giop.ReplyNoException && resp.Result.Bool():
 		return pullReal
 	case resp.Header.Status != giop.ReplySystemException:
+		c.t.Logf("a pull answered with reply status %v", resp.Header.Status)
 		return pullOdd
 	}
 	switch x := resp.Result.SystemException(); {
@@ -223,8 +224,10 @@ func pullOnce(c *client, poller *giop.IOR, wait uint32) pullResult {
 		return pullMaybe
 	case x.Name == giop.ExcObjectNotExist:
 		return pullGone
+	default:
+		c.t.Logf("a pull answered %v", x)
+		return pullOdd
 	}
-	return pullOdd
 }
 
 // readingLoad is clients that send 2PIs and read their replies as they

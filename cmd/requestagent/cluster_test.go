@@ -533,19 +533,19 @@ func waitNotReady(t *testing.T, p *agentProc, owner string) {
 	}
 }
 
-// TestServe_ClusterStandbyDeposesADeadOwner: with a lease far longer than
-// the test waits (60 s), the owner is SIGKILLed; its address refuses
-// connections, so the standby revokes its lease and takes over without
-// waiting it out, and the client's poller gets the request's real result,
-// run once.
+// TestServe_ClusterStandbyDeposesADeadOwner: under a 30 s lease the owner
+// is SIGKILLed; its address refuses connections and its lease runs down
+// unrenewed for a third of it, so the standby revokes the lease and takes
+// over without waiting out the rest (at least 20 s more), and the
+// client's poller gets the request's real result, run once.
 func TestServe_ClusterStandbyDeposesADeadOwner(t *testing.T) {
 	c := etcdtest.New(t, nil)
 	sm, target := startTarget(t)
 	portA, portB := peers.FreePort(t), peers.FreePort(t)
 	hosts := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", portA, portB)
-	a := startClusterAgentLease(t, c, portA, hosts, "60s")
+	a := startClusterAgentLease(t, c, portA, hosts, "30s")
 	waitReady(t, a)
-	b := startClusterAgentLease(t, c, portB, hosts, "60s")
+	b := startClusterAgentLease(t, c, portB, hosts, "30s")
 	waitNotReady(t, b, fmt.Sprint("agent-", portA))
 	cl := newClient(t, portA)
 	poller, err := cl.send(cl.receiver(target, nil), "DEPOSED")
@@ -561,8 +561,8 @@ func TestServe_ClusterStandbyDeposesADeadOwner(t *testing.T) {
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitReady(t, b) // within its 60 s: only a revoked lease lets it own
-	t.Logf("the standby owns %v after the owner's SIGKILL, its 60 s lease revoked", time.Since(killed).Round(time.Millisecond))
+	waitReady(t, b)
+	t.Logf("the standby owns %v after the owner's SIGKILL, its 30 s lease revoked", time.Since(killed).Round(time.Millisecond))
 	if n := metric(t, b.adminAddr, "requestagent_standby_deposed_total"); n != 1 {
 		t.Fatalf("the standby deposed %v owners, want 1", n)
 	}
