@@ -93,6 +93,18 @@ struct State {
   // context points into it (not owned), so sending allocates nothing once
   // it has grown to the thread's largest tag and cookie.
   std::vector<CORBA::Octet> enc;
+  // The one-element buffer the request's context list is given when no
+  // other interceptor has added a context (not owned either): omniORB's
+  // list would otherwise allocate (and construct, and free) five
+  // ServiceContexts per call.
+  IOP::ServiceContext sc[1];
+  // The call this thread has sent last and the kind SendRequest found for
+  // it, so that ReceiveReply need not look at the reference again: a reply
+  // on the same GIOP_C in the same thread is that call's (a call nested in
+  // between, from another interceptor, has its own GIOP_C and clears
+  // this), and any other reply looks for itself.
+  const void* pending = nullptr;
+  RefKind pending_kind = kNotNM;
 };
 
 State& state() {
@@ -257,56 +269,89 @@ bool IsCoreOperation(const char* op) {
   return false;
 }
 
-RefKind KindOfCall(omni::GIOP_C& giop_c, const char* op) {
-  RefKind k = KindOfIOR(giop_c.ior());
-  if (k == kNotNM || IsCoreOperation(op)) return kNotNM;
+template <class Info>
+RefKind KindOfCall(Info& info) {
+  RefKind k = KindOfIOR(info.giop_c.ior());
+  if (k == kNotNM || IsCoreOperation(info.operation())) return kNotNM;
   return k;
 }
 
-// The encoder of docs/nm-wire.md: big-endian (byte-order octet 0), CDR
-// alignment counted from the encapsulation's first octet.
-void PutULong(std::vector<CORBA::Octet>& b, CORBA::ULong v) {
-  while (b.size() % 4 != 0) b.push_back(0);
-  b.push_back(static_cast<CORBA::Octet>(v >> 24));
-  b.push_back(static_cast<CORBA::Octet>(v >> 16));
-  b.push_back(static_cast<CORBA::Octet>(v >> 8));
-  b.push_back(static_cast<CORBA::Octet>(v));
-}
+// Writer is the encoder of docs/nm-wire.md: big-endian (byte-order octet
+// 0), CDR alignment counted from the encapsulation's first octet, into a
+// buffer sized beforehand (MaxSize), so that encoding is plain stores.
+struct Writer {
+  CORBA::Octet* base;
+  CORBA::Octet* p;
 
-void PutOctets(std::vector<CORBA::Octet>& b, const _CORBA_Unbounded_Sequence_Octet& o) {
-  PutULong(b, o.length());
-  if (o.length() > 0) b.insert(b.end(), o.get_buffer(), o.get_buffer() + o.length());
+  void Align4() {
+    while ((p - base) % 4 != 0) *p++ = 0;
+  }
+  void ULong(CORBA::ULong v) {
+    Align4();
+    p[0] = static_cast<CORBA::Octet>(v >> 24);
+    p[1] = static_cast<CORBA::Octet>(v >> 16);
+    p[2] = static_cast<CORBA::Octet>(v >> 8);
+    p[3] = static_cast<CORBA::Octet>(v);
+    p += 4;
+  }
+  void Octets(const _CORBA_Unbounded_Sequence_Octet& o) {
+    ULong(o.length());
+    if (o.length() > 0) std::memcpy(p, o.get_buffer(), o.length());
+    p += o.length();
+  }
+};
+
+// MaxSize bounds the NM_REQUEST_INFO encapsulation of tag and cookie: the
+// byte-order octet, four unsigned longs, the two octet strings, the
+// suppress_mode octet and at most three octets of padding before each
+// unsigned long.
+size_t MaxSize(const NativeMessaging::RequestTag& tag, const NativeMessaging::OctetSeq& cookie) {
+  return 1 + 4 * (4 + 3) + tag.length() + cookie.length() + 1;
 }
 
 CORBA::Boolean SendRequest(omniInterceptors::clientSendRequest_T::info_T& info) {
   if (!active.load(std::memory_order_relaxed)) return 1;
-  RefKind kind = KindOfCall(info.giop_c, info.operation());
-  if (kind == kNotNM) return 1;
+  RefKind kind = KindOfCall(info);
   State& s = state();
+  s.pending = &info.giop_c;
+  s.pending_kind = kind;
+  if (kind == kNotNM) return 1;
   // Until a reply says otherwise, this call is a failure between client
   // and agent: a call that never gets a reply leaves these.
   s.out.reply_not_available = 1;
   s.out.reset();
 
   std::vector<CORBA::Octet>& b = s.enc;
-  b.clear();
-  b.push_back(0);  // big-endian
+  size_t max = MaxSize(s.in.request_tag, s.in.the_cookie);
+  if (b.size() < max) b.resize(max);
+  Writer w{b.data(), b.data()};
+  *w.p++ = 0;  // big-endian
   if (kind == kTypedReceiver) {
-    PutULong(b, kReqInfo);
-    PutOctets(b, s.in.request_tag);
-    PutOctets(b, s.in.the_cookie);
-    PutULong(b, s.in.wait_timeout);
-    b.push_back(s.in.suppress_mode ? 1 : 0);
+    w.ULong(kReqInfo);
+    w.Octets(s.in.request_tag);
+    w.Octets(s.in.the_cookie);
+    w.ULong(s.in.wait_timeout);
+    *w.p++ = s.in.suppress_mode ? 1 : 0;
   } else {
-    PutULong(b, kWaitTimeout);
-    PutULong(b, s.in.wait_timeout);
+    w.ULong(kWaitTimeout);
+    w.ULong(s.in.wait_timeout);
   }
-  CORBA::ULong n = info.service_contexts.length();
-  info.service_contexts.length(n + 1);
-  IOP::ServiceContext& sc = info.service_contexts[n];
-  sc.context_id = kServiceId;
-  CORBA::ULong len = static_cast<CORBA::ULong>(b.size());
-  sc.context_data.replace(len, len, b.data(), 0);  // not owned: s.enc outlives the send
+  CORBA::ULong len = static_cast<CORBA::ULong>(w.p - w.base);
+  IOP::ServiceContextList& l = info.service_contexts;
+  CORBA::ULong n = l.length();
+  IOP::ServiceContext* sc;
+  if (n == 0 && l.NP_data() == nullptr) {
+    // Ours is the first context: the list takes the thread's buffer (not
+    // owned; a later interceptor that adds one makes omniORB copy it into
+    // a buffer of its own).
+    l.replace(1, 1, s.sc, 0);
+    sc = &s.sc[0];
+  } else {
+    l.length(n + 1);
+    sc = &l[n];
+  }
+  sc->context_id = kServiceId;
+  sc->context_data.replace(len, len, b.data(), 0);  // not owned: s.enc outlives the send
   return 1;
 }
 
@@ -326,8 +371,10 @@ bool ULongAt(const IOP::ServiceContext& sc, CORBA::ULong off, CORBA::ULong* v) {
 
 CORBA::Boolean ReceiveReply(omniInterceptors::clientReceiveReply_T::info_T& info) {
   if (!active.load(std::memory_order_relaxed)) return 1;
-  if (KindOfCall(info.giop_c, info.operation()) == kNotNM) return 1;
   State& s = state();
+  RefKind ref = s.pending == &info.giop_c ? s.pending_kind : KindOfCall(info);
+  s.pending = nullptr;
+  if (ref == kNotNM) return 1;
   s.out.reset();
   bool seen = false;
   for (CORBA::ULong i = 0; i < info.service_contexts.length(); i++) {
