@@ -9,10 +9,12 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -215,6 +217,51 @@ var (
 	wireWaitTimeout = []byte{0, 0, 0, 0, 0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF}
 )
 
+// agentReceiver is a fake agent's typed receiver: each add_stock is a
+// suppressed premature return (TRUE) naming the next of its pollers.
+type agentReceiver struct {
+	mu      sync.Mutex
+	pollers []*giop.IOR
+	next    int
+}
+
+func (r *agentReceiver) RepositoryID() string { return "IDL:StockManager:1.0" }
+
+func (r *agentReceiver) Invoke(_ context.Context, req *giop.ServerRequest) error {
+	if req.Operation() != "add_stock" {
+		return giop.BadOperation(req.Operation())
+	}
+	r.mu.Lock()
+	p := r.pollers[r.next%len(r.pollers)]
+	r.next++
+	r.mu.Unlock()
+	req.SetReplyContexts(giop.ServiceContextList{(&nmproto.Context{Kind: nmproto.KindThePoller, ThePoller: p}).Encode()})
+	req.Results().WriteBool(true)
+	return nil
+}
+
+// agentPoller is one of agentReceiver's pollers: it notes its key when
+// pulled and answers TRUE with NMNoMoreReply.
+type agentPoller struct {
+	mu     *sync.Mutex
+	pulled *[]string
+	key    string
+}
+
+func (p agentPoller) RepositoryID() string { return "IDL:StockManager:1.0" }
+
+func (p agentPoller) Invoke(_ context.Context, req *giop.ServerRequest) error {
+	if req.Operation() != "add_stock" {
+		return giop.BadOperation(req.Operation())
+	}
+	p.mu.Lock()
+	*p.pulled = append(*p.pulled, p.key)
+	p.mu.Unlock()
+	req.SetReplyContexts(giop.ServiceContextList{nmproto.NoMoreReplyContext})
+	req.Results().WriteBool(true)
+	return nil
+}
+
 // wireServant is a fake typed receiver or poller: it keeps the NMService
 // data of each add_stock and answers TRUE, the receiver with an NM_POLLER
 // context naming the poller, the poller with NMNoMoreReply.
@@ -264,17 +311,57 @@ func checkWire(t *testing.T, in installed) {
 	ad := giop.NewAdapter()
 	ad.Register([]byte("receiver"), wireServant{mu: &mu, got: &got, poller: poller})
 	ad.Register([]byte("poller"), wireServant{mu: &mu, got: &got})
+	// An agent's receiver: its pollers carry the agent's ORB type and
+	// differ only in their key, so the runtime makes all but the first from
+	// the first one's decoded IOR (src/current.cc, PollerTemplate). Each
+	// must still marshal as sent and reach its own object.
+	agentRef := func(key string, k nmproto.RefKind) *giop.IOR {
+		r := ref(key, k)
+		prof, _ := r.IIOP()
+		prof.Components = append([]giop.TaggedComponent{giop.ORBTypeComponent(giop.ORBTypeRequestAgent)}, prof.Components...)
+		return giop.NewIOR(r.TypeID, prof)
+	}
+	var agentPollers []*giop.IOR
+	var pulled []string
+	for i := range 3 {
+		key := fmt.Sprintf("agent-poller-%d", i)
+		agentPollers = append(agentPollers, agentRef(key, nmproto.RefPoller))
+		ad.Register([]byte(key), agentPoller{mu: &mu, pulled: &pulled, key: key})
+	}
+	ad.Register([]byte("agent-receiver"), &agentReceiver{pollers: agentPollers})
 	srv := giop.NewServer(nil, ad)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
-	p := peers.StartIn(t, in.examples, "nm_wire_client", ref("receiver", nmproto.RefTypedReceiver).String())
+	p := peers.StartIn(t, in.examples, "nm_wire_client", ref("receiver", nmproto.RefTypedReceiver).String(),
+		agentRef("agent-receiver", nmproto.RefTypedReceiver).String())
 	lines, err := p.Wait(t, 60*time.Second)
 	if err != nil || len(lines) == 0 || lines[len(lines)-1] != "PASS" {
 		t.Fatalf("nm_wire_client failed (%v):\n%s", err, p.Output())
 	}
+	var printed []string
+	for _, l := range lines {
+		if ior, ok := strings.CutPrefix(l, "POLLER "); ok {
+			printed = append(printed, ior)
+		}
+	}
+	if len(printed) != len(agentPollers) {
+		t.Fatalf("nm_wire_client printed %d pollers, want %d:\n%s", len(printed), len(agentPollers), p.Output())
+	}
+	for i, s := range printed {
+		got, err := giop.ParseIOR(s)
+		if err != nil {
+			t.Fatalf("poller %d: object_to_string gave %q: %v", i, s, err)
+		}
+		if want := agentPollers[i]; got.TypeID != want.TypeID || !reflect.DeepEqual(got.Profiles, want.Profiles) {
+			t.Errorf("poller %d marshals as\n  %+v\nwant the agent's\n  %+v", i, got, want)
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
+	if want := []string{"agent-poller-0", "agent-poller-1", "agent-poller-2"}; !reflect.DeepEqual(pulled, want) {
+		t.Errorf("the pulls reached %q, want %q", pulled, want)
+	}
 	if len(got) != 2 {
 		t.Fatalf("the fake saw %d add_stock calls, want 2", len(got))
 	}
