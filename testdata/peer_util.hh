@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -15,6 +16,17 @@ namespace peer {
 
 // Describe names an exception the way the Go tests read it back: a system
 // exception with its minor code and completion status (as a number).
+// CPUNanos is the CPU time, user and system, all threads, the process has
+// used: a bench client reads it where its clock starts and stops, so that
+// the CPU it reports per call is that of the timed calls alone, not its
+// start-up's and warm-up's (tools/benchsuite).
+inline long long CPUNanos() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return (static_cast<long long>(ru.ru_utime.tv_sec) + ru.ru_stime.tv_sec) * 1000000000LL +
+         (static_cast<long long>(ru.ru_utime.tv_usec) + ru.ru_stime.tv_usec) * 1000LL;
+}
+
 inline std::string Describe(const CORBA::Exception& e) {
   std::ostringstream os;
   if (auto* se = CORBA::SystemException::_downcast(&e)) {

@@ -4,7 +4,7 @@
 // of `make bench` (tools/benchsuite).
 //
 //   ami_client [-ORB...] --bench N --size S [--threads T] <Echo-IOR-or-corbaloc>
-//     BENCH calls=N threads=T size=S ns_per_call=... p50_ns=... p90_ns=... p99_ns=...
+//     BENCH calls=N threads=T size=S ns_per_call=... p50_ns=... p90_ns=... p99_ns=... cpu_ns=...
 //
 // Each of the T threads makes its share of the N calls one after the other,
 // each a send then a poll, the shape of a 2PI through the agent:

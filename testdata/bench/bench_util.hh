@@ -84,9 +84,10 @@ using Call = std::function<bool()>;
 // Call from setup (e.g. its own request proxy), makes kWarmup calls
 // (connections, LocateRequests), then waits until every thread is ready;
 // the clock starts then. Prints
-//   BENCH calls=N threads=T size=S ns_per_call=... p50_ns=... p90_ns=... p99_ns=...
+//   BENCH calls=N threads=T size=S ns_per_call=... p50_ns=... p90_ns=... p99_ns=... cpu_ns=...
 // ns_per_call = wall time / N; percentiles are per-call latencies
-// (steady_clock), nearest-rank, over all N calls.
+// (steady_clock), nearest-rank, over all N calls; cpu_ns the process's CPU
+// time over the timed calls (peer::CPUNanos).
 inline void Run(long calls, long threads, long size, const std::function<Call()>& setup) {
   using Clock = std::chrono::steady_clock;
   const int kWarmup = 10;
@@ -97,6 +98,7 @@ inline void Run(long calls, long threads, long size, const std::function<Call()>
   bool go = false;
   std::string err;
   Clock::time_point start;
+  long long cpu0 = 0;
 
   auto fail = [&](const std::string& what) {
     std::lock_guard<std::mutex> g(mu);
@@ -143,12 +145,14 @@ inline void Run(long calls, long threads, long size, const std::function<Call()>
   {
     std::unique_lock<std::mutex> g(mu);
     cv.wait(g, [&] { return ready == threads; });
+    cpu0 = peer::CPUNanos();
     start = Clock::now();
     go = true;
     cv.notify_all();
   }
   for (auto& th : pool) th.join();
   long long wall = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+  long long cpu = peer::CPUNanos() - cpu0;
   if (!err.empty()) throw Failure{err};
 
   std::sort(lat.begin(), lat.end());
@@ -157,8 +161,8 @@ inline void Run(long calls, long threads, long size, const std::function<Call()>
     if (rank < 1) rank = 1;
     return lat[std::min(rank, lat.size()) - 1];
   };
-  std::printf("BENCH calls=%ld threads=%ld size=%ld ns_per_call=%lld p50_ns=%lld p90_ns=%lld p99_ns=%lld\n",
-              calls, threads, size, wall / calls, pct(0.50), pct(0.90), pct(0.99));
+  std::printf("BENCH calls=%ld threads=%ld size=%ld ns_per_call=%lld p50_ns=%lld p90_ns=%lld p99_ns=%lld cpu_ns=%lld\n",
+              calls, threads, size, wall / calls, pct(0.50), pct(0.90), pct(0.99), cpu);
   std::fflush(stdout);
 }
 

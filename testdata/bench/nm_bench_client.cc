@@ -4,7 +4,7 @@
 //
 //   nm_bench_client [-ORB...] --model waitreply|2pi|send --bench N --size S [--threads T]
 //                   [--suppress 0|1] <agent-ref> <Echo-IOR>
-//     BENCH calls=N threads=T size=S ns_per_call=... p50_ns=... p90_ns=... p99_ns=...
+//     BENCH calls=N threads=T size=S ns_per_call=... p50_ns=... p90_ns=... p99_ns=... cpu_ns=...
 //     PULLED replies=R ns=...                      (send only)
 //
 // Each thread creates its own request proxy on the agent for the target

@@ -15,7 +15,7 @@
 //
 // Bench mode (one line, exit 0):
 //   echo_client [-ORB...] --bench N --size S [--threads T] <ref>
-//     BENCH calls=N threads=T size=S ns_per_call=... p50_ns=... p99_ns=... p90_ns=...
+//     BENCH calls=N threads=T size=S ns_per_call=... p50_ns=... p99_ns=... p90_ns=... cpu_ns=...
 //   N calls in total spread over T threads (default 1); each call is
 //   echoBlob(S bytes), or echoString("x") when S=0.  100 warm-up calls first.
 //   ns_per_call = total wall time / N; p50/p99 (and p90, last so that the
@@ -152,6 +152,7 @@ int Bench(Demo::Echo_ptr echo, long calls, long size, long threads) {
     }
   };
 
+  long long cpu0 = peer::CPUNanos();
   auto start = Clock::now();
   std::vector<std::thread> pool;
   for (long t = 0; t < threads; ++t) {
@@ -161,6 +162,7 @@ int Bench(Demo::Echo_ptr echo, long calls, long size, long threads) {
   for (auto& th : pool) th.join();
   long long wall =
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+  long long cpu = peer::CPUNanos() - cpu0;
   if (bad) throw Failure{err};
 
   std::sort(lat.begin(), lat.end());
@@ -170,8 +172,8 @@ int Bench(Demo::Echo_ptr echo, long calls, long size, long threads) {
     if (rank < 1) rank = 1;
     return lat[std::min(rank, lat.size()) - 1];
   };
-  std::printf("BENCH calls=%ld threads=%ld size=%ld ns_per_call=%lld p50_ns=%lld p99_ns=%lld p90_ns=%lld\n",
-              calls, threads, size, calls ? wall / calls : 0, pct(0.50), pct(0.99), pct(0.90));
+  std::printf("BENCH calls=%ld threads=%ld size=%ld ns_per_call=%lld p50_ns=%lld p99_ns=%lld p90_ns=%lld cpu_ns=%lld\n",
+              calls, threads, size, calls ? wall / calls : 0, pct(0.50), pct(0.99), pct(0.90), cpu);
   std::fflush(stdout);
   return 0;
 }

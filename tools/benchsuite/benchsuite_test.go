@@ -191,8 +191,17 @@ func TestParseBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.calls != 5000 || m.perSec != 80000 || m.p50 != 150*time.Microsecond || m.p90 != 290*time.Microsecond || m.p99 != 480*time.Microsecond {
+	if m.calls != 5000 || m.perSec != 80000 || m.p50 != 150*time.Microsecond || m.p90 != 290*time.Microsecond || m.p99 != 480*time.Microsecond ||
+		m.clientCPU != 0 {
 		t.Fatalf("%+v", m)
+	}
+	// The client's CPU over its timed calls, when it says it.
+	m, err = parseBench("BENCH calls=5000 threads=16 size=64 ns_per_call=12500 p50_ns=150000 p99_ns=480000 p90_ns=290000 cpu_ns=250000000")
+	if err != nil || m.clientCPU != 250*time.Millisecond {
+		t.Fatalf("%+v %v, want 250 ms of client CPU", m, err)
+	}
+	if _, err := parseBench("BENCH calls=1 ns_per_call=10 p50_ns=1 p90_ns=1 p99_ns=1 cpu_ns=x"); err == nil {
+		t.Error("parseBench took a cpu_ns that is not a number")
 	}
 	for _, bad := range []string{"BENCH calls=1 ns_per_call=10 p50_ns=1 p99_ns=1", "BENCH calls=1 ns_per_call=0 p50_ns=1 p90_ns=1 p99_ns=1"} {
 		if _, err := parseBench(bad); err == nil {

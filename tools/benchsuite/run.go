@@ -169,7 +169,7 @@ type measurement struct {
 	calls         int
 	perSec        float64
 	p50, p90, p99 time.Duration
-	clientCPU     time.Duration // the C++ client's, whole run; 0 for Go
+	clientCPU     time.Duration // the C++ client's over its timed calls (its BENCH line's cpu_ns); 0 for Go
 }
 
 // half measures one half of a row: calls calls, or as many as a pilot run
@@ -287,7 +287,11 @@ func (r *runner) measure(row Row, agentRef string, calls int) (measurement, erro
 	for _, l := range lines {
 		if strings.HasPrefix(l, "BENCH ") {
 			m, err := parseBench(l)
-			m.clientCPU = p.CPU()
+			if m.clientCPU == 0 {
+				// A client that does not say its timed CPU: the whole
+				// process's, start-up and warm-up included.
+				m.clientCPU = p.CPU()
+			}
 			return m, err
 		}
 	}
@@ -353,6 +357,13 @@ func parseBench(line string) (measurement, error) {
 	m.calls = int(vals["calls"])
 	m.perSec = 1e9 / float64(vals["ns_per_call"])
 	m.p50, m.p90, m.p99 = time.Duration(vals["p50_ns"]), time.Duration(vals["p90_ns"]), time.Duration(vals["p99_ns"])
+	if _, ok := f["cpu_ns"]; ok {
+		v, err := num("cpu_ns")
+		if err != nil {
+			return m, err
+		}
+		m.clientCPU = time.Duration(v)
+	}
 	return m, nil
 }
 
