@@ -130,10 +130,11 @@ func Markdown(m Machine, rows []Row, svgPath string) string {
 	w("  *drift* is the first half's calls/s less the second's, over the row's: how far to trust\n")
 	w("  its last digits. ÷ (a) and ÷ (b) are the row's calls/s over those of (a) and (b) at the\n")
 	w("  same conc and payload. One run on a small shared VM: read ratios and orders of magnitude.\n")
-	w("* CPU µs/call is each process's user+system CPU time over the client's whole run (start-up\n")
-	w("  and warm-up included) ÷ measured calls: the agent (this test process; for Go rows it holds\n")
-	w("  the Go client too; for (r), Badger), the omniORB target, the C++ client. On 2 cores the three share, the\n")
-	w("  sum bounds calls/s; it varies less between runs than calls/s does.\n\n")
+	w("* CPU µs/call is each process's user+system CPU time ÷ measured calls: the agent's (this test\n")
+	w("  process; for Go rows it holds the Go client too; for (r), Badger) and the omniORB target's\n")
+	w("  over the client's whole run (start-up and warm-up included); the C++ client's over its timed\n")
+	w("  calls alone (it reports its own, getrusage from its clock's start to its end). On 2 cores the\n")
+	w("  three share, the sum bounds calls/s; it varies less between runs than calls/s does.\n\n")
 
 	if svgPath != "" {
 		w("![Latency percentiles against concurrency](%s)\n\n", svgPath)
