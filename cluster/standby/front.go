@@ -320,19 +320,25 @@ func (l *keptListener) reopen() error {
 }
 
 // refusedToDepose is how many probes in a row, probeEvery apart, must find
-// the owner's address refusing connections before it may be deposed: over
-// a second of nobody listening there, which a live agent never shows — it
+// the owner's address refusing connections before it may be deposed: half
+// a second at least of nobody listening there, which a live agent never shows — it
 // listens from its start, as a standby, to its exit. A paused or
 // partitioned owner is not refused (the kernel still accepts for a
 // stopped process; a partition drops or times out), and waits out its
 // lease as before.
 const refusedToDepose = 3
 
+// renewalSlack is how late past a third of its TTL a live owner's
+// keep-alive may renew its lease and still count as renewing.
+const renewalSlack = 250 * time.Millisecond
+
 // watchOwner probes the owner's first address every probeEvery, keeping
 // what the calls' forwards read (liveness), and deposes an owner that is
 // dead: its address has refused connections refusedToDepose times in a
-// row, and its lease was not renewed over a third of its TTL (half a
-// second more for etcd's one-second granularity) since the first refusal.
+// row, and its lease was not renewed over a third of its TTL (and a
+// quarter of a second, for the owner's keep-alive to be late) since the
+// first refusal. etcd's whole seconds cannot make a dead lease look
+// renewed: the time left is rounded down.
 // The second test keeps an owner that lives, but whose address refuses
 // this standby (a firewall's REJECT, forged resets), from being deposed:
 // it renews its lease every third of the TTL.
@@ -380,7 +386,7 @@ func (f *Front) watchOwner() {
 		}
 		left, granted, err := f.leaseLeft(d, h)
 		elapsed := time.Since(since)
-		if refused < refusedToDepose || err != nil || elapsed < granted/3+500*time.Millisecond {
+		if refused < refusedToDepose || err != nil || elapsed < granted/3+renewalSlack {
 			continue
 		}
 		if left+elapsed > leftThen+time.Second {

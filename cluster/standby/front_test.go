@@ -311,7 +311,7 @@ func TestFront_HoldsWhileTheOwnerDoesNotAnswer(t *testing.T) {
 	select {
 	case r := <-got:
 		t.Fatalf("answered while the owner named does not answer: %+v", r)
-	case <-time.After(3 * probeEveryForTest):
+	case <-time.After(6 * probeEveryForTest):
 		// Several probes came and went: the call is still held.
 	}
 	fx.o.set(cluster.Holder{Name: "b", GIOP: []string{startOwner(t, "b")}}, true)
@@ -321,7 +321,7 @@ func TestFront_HoldsWhileTheOwnerDoesNotAnswer(t *testing.T) {
 }
 
 // probeEveryForTest is the front's probe period (liveness.go).
-const probeEveryForTest = 500 * time.Millisecond
+const probeEveryForTest = 250 * time.Millisecond
 
 // deposer is a hand-run Deposer: each lease's time left runs down from
 // its grant, from when it is first asked of, unless renewing says the
@@ -367,7 +367,7 @@ func TestFront_DeposesADeadOwner(t *testing.T) {
 		select {
 		case h := <-d.deposed:
 			t.Fatalf("deposed %+v, %s", h, what)
-		case <-time.After(8 * probeEveryForTest): // past the window of evidence, 2.5 s at this grant
+		case <-time.After(16 * probeEveryForTest): // past the window of evidence, 2.25 s at this grant
 		}
 	}
 	fx.o.set(cluster.Holder{Name: "a", GIOP: []string{startOwner(t, "a")}, Lease: 7}, true)

@@ -25,8 +25,10 @@ type liveness struct {
 
 // Probe timings: a probe is a TCP connect on loopback or a LAN, answered
 // in well under its timeout; its result serves every call for probeEvery.
+// Four a second from each standby is nothing to an owner, and bounds how
+// late a dead owner's first refusal is seen.
 const (
-	probeEvery   = 500 * time.Millisecond
+	probeEvery   = 250 * time.Millisecond
 	probeTimeout = 500 * time.Millisecond
 )
 
