@@ -46,7 +46,7 @@ type Config struct {
 // of it, and an owner gives its ownership up after two thirds of it
 // without an answer from etcd, which an etcd leader election (1 to 2 s)
 // must not reach. Measured (docs/cluster.md, "The lease"): at 2 s most
-// leader losses cost a failover, at 3 s some, at 5 s none.
+// leader losses cost a failover, at 3 s a few, at 5 s none.
 const DefaultTTL = 5 * time.Second
 
 // Validate checks the configuration.

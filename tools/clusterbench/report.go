@@ -183,12 +183,12 @@ func failoverAim(res Result) string {
 	p99 := f.Quantile(0.99)
 	s := fmt.Sprintf("failover p99 ≤ %v at the default %v lease: %s, %s", aimFailover, cluster.DefaultTTL, fmtSec(p99), met(p99 <= aimFailover))
 	if p99 > aimFailover {
-		// Why, and what would: a standby can take over only once the
-		// owner's lease has ended on etcd (docs/cluster.md), which is the
-		// lease's length after its last renewal, and renewals come every
-		// third of it (cluster/owner.go keeps the lease alive with etcd's
-		// client): two thirds to all of the lease after the kill.
-		s += " (a standby waits out what is left of the dead owner's lease, two thirds to all of it: no failover at this lease is much shorter than two thirds of it"
+		// Why, and what would: a standby deposes a SIGKILLed owner once
+		// its address has refused connections and its lease gone
+		// unrenewed for a third of the lease (cluster/standby), so no
+		// failover is much shorter than a third of it, plus the new
+		// owner's start (docs/cluster.md, "The lease").
+		s += " (a standby deposes the dead owner after a third of its lease, its address refusing and its lease unrenewed that long, then starts: no failover at this lease is much shorter than a third of it"
 		for _, g := range res.Failovers {
 			if g.Lease < cluster.DefaultTTL && g.Err == "" && len(g.Times) > 0 {
 				s += fmt.Sprintf("; at a %v lease p99 %s, %s", g.Lease, fmtSec(g.Quantile(0.99)), met(g.Quantile(0.99) <= aimFailover))
