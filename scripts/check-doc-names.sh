@@ -31,8 +31,9 @@ for doc in "$@"; do
 		*)
 			if [[ "$n" =~ ^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$ ]]; then
 				last=${n##*.}
-				# func last(, func (r T) last(, type last, a field or a const/var.
-				if grep -qE "^func (\([^)]*\) )?$last(\[[^]]*\])?\(|^type $last\b|^[[:space:]]+$last( +[A-Za-z*[]|,)|^(const|var) $last\b|^[[:space:]]+$last[[:space:]]*=|^	$last +[A-Za-z*\[]" $gofiles; then
+				# func last(, func (r T) last(, type last, a field or a const/var
+				# (an iota constant alone on its line, too).
+				if grep -qE "^func (\([^)]*\) )?$last(\[[^]]*\])?\(|^type $last\b|^[[:space:]]+$last( +[A-Za-z*[]|,)|^(const|var) $last\b|^[[:space:]]+$last[[:space:]]*=|^	$last +[A-Za-z*\[]|^	$last( *//.*)?\$" $gofiles; then
 					ok=1
 				fi
 				if [ -z "$ok" ] && [[ "$n" != *.* ]]; then
