@@ -158,7 +158,7 @@ func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, adminCf
 		gcfg = *cfg.GIOP
 	}
 	gcfg.Logger = log
-	scfg := standby.Config{Owners: m.follower, Self: name, Hold: c.Duration("cluster-hold"), GIOP: &gcfg,
+	scfg := standby.Config{Owners: m.follower, Self: name, Addrs: []string{self}, Hold: c.Duration("cluster-hold"), GIOP: &gcfg,
 		Registerer: reg, Logger: log}
 	if err := scfg.Validate(); err != nil {
 		return nil, badFlag("cluster-hold", err.Error())
