@@ -557,3 +557,77 @@ func TestAttack_HandoverUnderAFastSender(t *testing.T) {
 	t.Logf("%d calls sent: %d forwarded before the handover; %d sent again after it, %d of them refused TRANSIENT by the connection's budget",
 		n, n-want, want, len(refused))
 }
+
+// blackHole listens and accepts connections, and never reads or answers
+// on them: an owner frozen (SIGSTOP, a VM paused), whose kernel still
+// completes the connects, or a port someone else holds.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestAttack_OwnerThatAcceptsAndNeverAnswers: the owner named accepts
+// connections and answers nothing — frozen, or a port that is not an
+// agent's. A forward there would hang an omniORB client for good (no
+// reply, no timeout by default: giop/SPEC.md), so the front holds the
+// call as for an owner that refuses, and forwards it once an owner that
+// answers is named; the front itself hangs on nothing meanwhile.
+func TestAttack_OwnerThatAcceptsAndNeverAnswers(t *testing.T) {
+	fx := startFront(t, hangGuard)
+	fx.o.set(cluster.Holder{Name: "frozen", GIOP: []string{blackHole(t)}}, true)
+	type result struct {
+		name string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() { n, err := fx.call(t); got <- result{n, err} }()
+	waitHeld(t, fx.front)
+	select {
+	case r := <-got:
+		t.Fatalf("answered while the owner named answers nothing: %+v", r)
+	case <-time.After(3 * probeEveryForTest):
+		// Several probes came and went: the call is still held.
+	}
+	// A LocateRequest meanwhile is answered at once, and not with a
+	// forward to the owner that answers nothing.
+	nc, err := net.Dial("tcp", fx.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if st, _, to, err := rawgiop.LocateForward(nc, giop.V1_2, 1, key); err != nil || st == giop.ObjectForward {
+		t.Fatalf("a LocateRequest while the owner answers nothing: status %d to %v, %v; want no forward", st, to, err)
+	}
+	fx.o.set(cluster.Holder{Name: "b", GIOP: []string{startOwner(t, "b")}}, true)
+	if r := <-got; r.err != nil || r.name != "b" {
+		t.Fatalf("the held call: %+v, want b's answer", r)
+	}
+}
