@@ -941,10 +941,37 @@ func (c *Conn) shutdown(ctx context.Context) {
 	if c.queue(f) == nil {
 		select {
 		case <-f.written:
+			c.linger(ctx)
 		case <-c.doneCh:
 		case <-ctx.Done():
 		}
 	}
 	c.close(fmt.Errorf("%w: shut down", ErrConnClosed))
 	c.wg.Wait()
+}
+
+// lingerTimeout bounds how long a connection shut down waits for its
+// peer to close once CloseConnection is out.
+const lingerTimeout = time.Second
+
+// linger half-closes the connection after CloseConnection and waits,
+// while the reader reads on and drops what comes, until the peer closes
+// its end (an ORB does on CloseConnection), or lingerTimeout or ctx ends.
+// Closing at once with the peer's pipelined requests unread in the socket
+// would make the kernel answer with a reset, which discards what this
+// end wrote and the peer had not yet received: the CloseConnection that
+// tells it to send those requests again (§15.5.2), and the replies
+// before it.
+func (c *Conn) linger(ctx context.Context) {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	t := time.NewTimer(lingerTimeout)
+	defer t.Stop()
+	select {
+	case <-c.doneCh:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

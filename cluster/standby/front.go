@@ -42,6 +42,12 @@ type Config struct {
 	// Self is this agent's cluster name: a holder of that name is this
 	// agent, about to serve, never forwarded to. Required.
 	Self string
+	// Addrs are this agent's own GIOP addresses, host:port, as it
+	// advertises them (optional): an owner's address that is one of them,
+	// or the front's listen address, is never forwarded to, whatever name
+	// the ownership key gives with it — a forward to this front would send
+	// the client round in a loop.
+	Addrs []string
 	// Hold bounds how long a call waits while no agent owns the store
 	// (a takeover); past it the call is answered TRANSIENT completed NO.
 	// Default DefaultHold.
@@ -80,6 +86,9 @@ func (c *Config) Validate() error {
 	case c.Hold < 0 || c.Hold > MaxHold:
 		return configerr.New(ErrBadConfig, "Hold", c.Hold, "between 0 and "+MaxHold.String())
 	}
+	if _, err := ParseAddrs(c.Addrs); err != nil {
+		return configerr.New(ErrBadConfig, "Addrs", c.Addrs, "host:port addresses")
+	}
 	return nil
 }
 
@@ -112,8 +121,9 @@ type Front struct {
 	stopped  chan struct{} // closed when Serve returned
 	given    atomic.Bool   // Handover gave the listener on: Close leaves it
 
-	wg      sync.WaitGroup // the owner's watcher
-	held    atomic.Int64   // calls waiting now
+	wg      sync.WaitGroup          // the owner's watcher
+	self    []giop.AlternateAddress // Config.Addrs
+	held    atomic.Int64            // calls waiting now
 	metrics *frontMetrics
 	live    *liveness // whether the owner answers
 }
@@ -130,6 +140,7 @@ func Start(cfg Config, ln net.Listener) (*Front, error) {
 	}
 	f := &Front{cfg: cfg, live: newLiveness(), ln: &keptListener{Listener: ln}, handover: make(chan struct{}),
 		stopped: make(chan struct{})}
+	f.self, _ = ParseAddrs(cfg.Addrs) // checked by Validate
 	f.metrics = newFrontMetrics(f, cfg.Registerer)
 	f.srv = giop.NewServer(cfg.GIOP, f)
 	f.wg.Add(1)
@@ -209,10 +220,40 @@ func (f *Front) ownerAddrs() []giop.AlternateAddress {
 		return nil
 	}
 	to, err := ParseAddrs(h.GIOP)
-	if err != nil || len(to) == 0 {
+	if err != nil {
 		return nil
 	}
-	return to
+	out := to[:0]
+	for _, a := range to {
+		if !f.isSelf(a) {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// isSelf reports whether a is this front's own address: its listener's,
+// or one of Config.Addrs.
+func (f *Front) isSelf(a giop.AlternateAddress) bool {
+	if la, ok := f.ln.Addr().(*net.TCPAddr); ok && int(a.Port) == la.Port {
+		if giop.SameHost(a.Host, la.IP.String()) {
+			return true
+		}
+		// Listening on every address, the front is this host's loopback
+		// at its port too.
+		if ip := net.ParseIP(a.Host); la.IP.IsUnspecified() && ip != nil && ip.IsLoopback() {
+			return true
+		}
+	}
+	for _, s := range f.self {
+		if a.Port == s.Port && giop.SameHost(a.Host, s.Host) {
+			return true
+		}
+	}
+	return false
 }
 
 // addrString is a as host:port.
@@ -267,7 +308,12 @@ func (f *Front) ServeGIOP(ctx context.Context, req *giop.ServerRequest) error {
 				Msg("standby: no agent came to own the store within the hold: the call is answered TRANSIENT")
 			return giop.NewSystemException(giop.ExcTransient, 0, giop.CompletedNo)
 		case <-ctx.Done():
-			return ctx.Err() // the client left or the connection closed: nobody reads the answer
+			// The client cancelled the call, or its connection closed:
+			// nobody reads the answer, but what a reply says must hold
+			// — the call never ran — where a handler's error would be
+			// UNKNOWN completed MAYBE, and a warning in the log for
+			// every call a client abandons.
+			return giop.NewSystemException(giop.ExcTransient, 0, giop.CompletedNo)
 		}
 	}
 }

@@ -281,6 +281,7 @@ func TestFront_Validate(t *testing.T) {
 		{Owners: newOwners()},
 		{Owners: newOwners(), Self: "me", Hold: -time.Second},
 		{Owners: newOwners(), Self: "me", Hold: standby.MaxHold + 1},
+		{Owners: newOwners(), Self: "me", Addrs: []string{"no port"}},
 	} {
 		if err := cfg.Validate(); !errors.Is(err, standby.ErrBadConfig) {
 			t.Errorf("%+v: %v, want ErrBadConfig", cfg, err)

@@ -165,7 +165,7 @@ func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, adminCf
 		gcfg = *cfg.GIOP
 	}
 	gcfg.Logger = log
-	scfg := standby.Config{Owners: m.follower, Self: name, Hold: c.Duration("cluster-hold"), GIOP: &gcfg,
+	scfg := standby.Config{Owners: m.follower, Self: name, Addrs: []string{self}, Hold: c.Duration("cluster-hold"), GIOP: &gcfg,
 		Registerer: reg, Logger: log}
 	if c.Bool("cluster-depose") {
 		scfg.Deposer = m.follower
