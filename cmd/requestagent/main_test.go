@@ -400,12 +400,11 @@ func waitReady(t *testing.T, p *agentProc) {
 	// a store's tables and replays its logs can take many seconds.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get("http://" + p.adminAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+		// httpGet bounds each try: an admin listener out of file
+		// descriptors accepts nothing, and a Get without a timeout would
+		// wait past the deadline.
+		if code, _ := httpGet(t, "http://"+p.adminAddr+"/readyz"); code == http.StatusOK {
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("agent not ready:\n%s", p.stderr)
