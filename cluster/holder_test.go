@@ -12,14 +12,15 @@ import (
 	"github.com/requestagent/requestagent/internal/etcdtest"
 )
 
-// waitHolder waits until f says want (held false: nobody), or fails.
+// waitHolder waits until f says want (held false: nobody), or fails. A
+// holder's lease is etcd's to choose: it must be there, whatever it is.
 func waitHolder(t *testing.T, f *cluster.Follower, held bool, want cluster.Holder) {
 	t.Helper()
 	deadline := time.After(hangGuard)
 	for {
 		ch := f.Changed()
 		h, ok := f.Holder()
-		if ok == held && (!held || fmt.Sprint(h) == fmt.Sprint(want)) {
+		if ok == held && (!held || (h.Lease != 0 && fmt.Sprint(h.Name, h.GIOP) == fmt.Sprint(want.Name, want.GIOP))) {
 			return
 		}
 		select {
