@@ -603,19 +603,7 @@ func blackHole(t *testing.T) string {
 func TestAttack_OwnerThatAcceptsAndNeverAnswers(t *testing.T) {
 	fx := startFront(t, hangGuard)
 	fx.o.set(cluster.Holder{Name: "frozen", GIOP: []string{blackHole(t)}}, true)
-	type result struct {
-		name string
-		err  error
-	}
-	got := make(chan result, 1)
-	go func() { n, err := fx.call(t); got <- result{n, err} }()
-	waitHeld(t, fx.front)
-	select {
-	case r := <-got:
-		t.Fatalf("answered while the owner named answers nothing: %+v", r)
-	case <-time.After(3 * probeEveryForTest):
-		// Several probes came and went: the call is still held.
-	}
+	got := fx.callHeld(t, 6*probeEveryForTest, "while the owner named answers nothing")
 	// A LocateRequest meanwhile is answered at once, and not with a
 	// forward to the owner that answers nothing.
 	nc, err := net.Dial("tcp", fx.addr)

@@ -189,22 +189,42 @@ func TestFront_HoldsWhileNobodyOwns(t *testing.T) {
 	if st, _, _, err := rawgiop.LocateForward(nc, giop.V1_2, 1, key); err != nil || st != giop.ObjectHere {
 		t.Fatalf("LocateRequest while nobody owns: status %d, %v; want OBJECT_HERE", st, err)
 	}
-	type result struct {
-		name string
-		err  error
-	}
-	got := make(chan result, 1)
-	go func() { n, err := fx.call(t); got <- result{n, err} }()
-	waitHeld(t, fx.front)
-	select {
-	case r := <-got:
-		t.Fatalf("answered while nobody owns: %+v", r)
-	default:
-	}
+	got := fx.callHeld(t, 0, "while nobody owns")
 	fx.o.set(cluster.Holder{Name: "b", GIOP: []string{startOwner(t, "b")}}, true)
 	if r := <-got; r.err != nil || r.name != "b" {
 		t.Fatalf("the held call: %+v, want b's answer", r)
 	}
+}
+
+// callResult is a call's answer: the name of whoever served it, or why not.
+type callResult struct {
+	name string
+	err  error
+}
+
+// callHeld makes a call through the front in the background, waits until
+// the front holds it, and checks that it is still unanswered after wait
+// — several probes' worth, or none (0) — failing with why otherwise. The
+// call's answer comes on the channel.
+func (fx *fixture) callHeld(t *testing.T, wait time.Duration, why string) <-chan callResult {
+	t.Helper()
+	got := make(chan callResult, 1)
+	go func() { n, err := fx.call(t); got <- callResult{n, err} }()
+	waitHeld(t, fx.front)
+	if wait == 0 {
+		select {
+		case r := <-got:
+			t.Fatalf("answered %s: %+v", why, r)
+		default:
+		}
+		return got
+	}
+	select {
+	case r := <-got:
+		t.Fatalf("answered %s: %+v", why, r)
+	case <-time.After(wait):
+	}
+	return got
 }
 
 // waitHeld waits until the front says a call is held (its NotReady
@@ -302,19 +322,7 @@ func TestFront_HoldsWhileTheOwnerDoesNotAnswer(t *testing.T) {
 	deadAddr := dead.Addr().String()
 	dead.Close() // connects to it are refused now
 	fx.o.set(cluster.Holder{Name: "a", GIOP: []string{deadAddr}}, true)
-	type result struct {
-		name string
-		err  error
-	}
-	got := make(chan result, 1)
-	go func() { n, err := fx.call(t); got <- result{n, err} }()
-	waitHeld(t, fx.front)
-	select {
-	case r := <-got:
-		t.Fatalf("answered while the owner named does not answer: %+v", r)
-	case <-time.After(6 * probeEveryForTest):
-		// Several probes came and went: the call is still held.
-	}
+	got := fx.callHeld(t, 6*probeEveryForTest, "while the owner named does not answer")
 	fx.o.set(cluster.Holder{Name: "b", GIOP: []string{startOwner(t, "b")}}, true)
 	if r := <-got; r.err != nil || r.name != "b" {
 		t.Fatalf("the held call: %+v, want b's answer", r)
