@@ -126,11 +126,7 @@ func TestOwned_DeposedOwnerCallsNobody(t *testing.T) {
 	}
 	t.Cleanup(func() { b.Close() })
 	waitEntered(t, r, "d")
-	for deadline := time.Now().Add(20 * time.Second); len(b.Requests()) != 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not trashed after its callback: %+v", b.Requests())
-		}
-	}
+	waitTrashed(t, b, "not trashed after its callback")
 	if n := r.count("d"); n != 1 {
 		t.Fatalf("reply_available called %d times in all, want 1", n)
 	}
@@ -211,11 +207,7 @@ func TestOwned_MarkedCallbackNotMadeAgain(t *testing.T) {
 		t.Fatalf("RetryCallbacks queued %d, want the one left", n)
 	}
 	waitEntered(t, r, "retried")
-	for deadline := time.Now().Add(20 * time.Second); len(b.Requests()) != 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not trashed after the retried callback: %+v", b.Requests())
-		}
-	}
+	waitTrashed(t, b, "not trashed after the retried callback")
 	if q := r.count("retried"); q != 2 {
 		t.Fatalf("reply_available called %d times after the operator's retry, want 2", q)
 	}
@@ -258,11 +250,7 @@ func TestOwned_MarkedCallbackNotMadeAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	for deadline := time.Now().Add(20 * time.Second); len(d.Requests()) != 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the missed callback was not made after the takeover: %+v", d.Requests())
-		}
-	}
+	waitTrashed(t, d, "the missed callback was not made after the takeover")
 	if n := r.count("missed"); n < 2 {
 		t.Fatalf("reply_available called %d times, want the missed one and the one after the takeover", n)
 	}
@@ -287,5 +275,16 @@ func TestCallback_SingleNodeMarksNothing(t *testing.T) {
 	waitEntered(t, r, "s")
 	if got := storedStates(t, mem); !slices.Equal(got, []string{"replied"}) {
 		t.Fatalf("the store holds %v while a single node calls back, want [replied]", got)
+	}
+}
+
+// waitTrashed waits until a holds no request, failing with what
+// otherwise.
+func waitTrashed(t *testing.T, a *agent.Agent, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); len(a.Requests()) != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %+v", what, a.Requests())
+		}
 	}
 }
