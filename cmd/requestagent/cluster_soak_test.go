@@ -210,6 +210,12 @@ func pullOnce(c *client, poller *giop.IOR, wait uint32) pullResult {
 		func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
 	switch {
 	case err != nil:
+		// A pull that failed may have been read by an agent that then
+		// died before its reply arrived (reads are at-least-once only
+		// until the agent deletes the read request: RELIABILITY.md):
+		// logged, so that a request found gone afterwards can be told
+		// apart from one lost.
+		c.t.Logf("a pull of %s failed: %v", pollerKey(poller), err)
 		return pullNotYet
 	case resp.Header.Status == giop.ReplyNoException && resp.Result.Bool():
 		return pullReal
@@ -223,7 +229,12 @@ func pullOnce(c *client, poller *giop.IOR, wait uint32) pullResult {
 	case isMaybe(x):
 		return pullMaybe
 	case x.Name == giop.ExcObjectNotExist:
+		c.t.Logf("a pull of %s answered %v", pollerKey(poller), x)
 		return pullGone
+	case x.Name == giop.ExcTransient && x.Completed == giop.CompletedNo:
+		// Refused, nothing read: an agent that may no longer own, a
+		// standby past its hold, a server at its budget. Pulled again.
+		return pullNotYet
 	default:
 		c.t.Logf("a pull answered %v", x)
 		return pullOdd
@@ -254,7 +265,7 @@ func (l *readingLoad) record(a acked, r pullResult) {
 	case pullMaybe:
 		l.maybe++
 	case pullGone:
-		l.lost = append(l.lost, a.sym)
+		l.lost = append(l.lost, a.sym+" (poller "+pollerKey(a.poller)+")")
 	case pullOdd:
 		l.odd = append(l.odd, a.sym)
 	}
@@ -336,4 +347,13 @@ func tryReceiver(cl *client, target *giop.IOR) *giop.IOR {
 		return nil
 	}
 	return resp.Result.IOR()
+}
+
+// pollerKey names a poller by its object key, for the log.
+func pollerKey(ior *giop.IOR) string {
+	p, err := ior.IIOP()
+	if err != nil {
+		return "?"
+	}
+	return fmt.Sprintf("%x", p.ObjectKey)
 }
