@@ -119,6 +119,26 @@ func waitEntered(t *testing.T, r *gateRecipient, cookie string) {
 	}
 }
 
+// waitEnteredAll waits until a reply_available call with each cookie has
+// begun, in whatever order: callbacks to one recipient run several at a
+// time (CallbacksPerRecipient).
+func waitEnteredAll(t *testing.T, r *gateRecipient, cookies ...string) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, c := range cookies {
+		want[c] = true
+	}
+	deadline := time.After(20 * time.Second)
+	for len(want) > 0 {
+		select {
+		case c := <-r.entered:
+			delete(want, c)
+		case <-deadline:
+			t.Fatalf("no reply_available for %v", want)
+		}
+	}
+}
+
 // restartAndSettle closes the agent, checks nothing of any request is left
 // in its store, restarts it on that store and waits a little for any
 // callback the restart would make.
