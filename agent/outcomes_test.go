@@ -358,7 +358,14 @@ func TestPull_ReplyHandedToWaitingPull(t *testing.T) {
 		if want := map[bool]float64{false: 1, true: 0}[manual]; handed != want {
 			t.Fatalf("manual trash %v: %v replies handed over, want %v", manual, handed, want)
 		}
+		// The read's trash is committed after its reply is on the socket:
+		// a second read meanwhile is told to pull again (REPLY_NOT_AVAILABLE),
+		// then finds the request gone. With RequestManualTrash it reads the
+		// reply again.
 		again := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0))
+		for deadline := time.Now().Add(20 * time.Second); !manual && isSys(again.err, giop.ExcNoResponse, nmproto.ReplyNotAvailable) && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			again = e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0))
+		}
 		if trashed := isSys(again.err, giop.ExcObjectNotExist, 0); trashed == manual {
 			t.Fatalf("manual trash %v: second read = %v", manual, again.err)
 		}
