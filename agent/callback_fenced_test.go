@@ -223,6 +223,11 @@ func TestOwned_MarkedCallbackNotMadeAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	// A client of its own again: the last one's connection went with b
+	// (its next call would meet b's end, COMM_FAILURE).
+	prev := e.client
+	t.Cleanup(func() { prev.Close() })
+	e.client = giop.NewClient(nil) // closed by the env
 	r.fail.Store(true)
 	missed := e.call(e.receiver(proxy), "add_stock", reqInfoCtx("missed", "missed", 0, false), addStockArgs("M", 1))
 	if missed.poller == nil {
