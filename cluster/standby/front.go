@@ -215,7 +215,12 @@ func (f *Front) LocateForward(key []byte) *giop.IOR {
 // ownerAddrs is the owner's addresses, or nil while nobody (or this agent)
 // owns or the owner named none.
 func (f *Front) ownerAddrs() []giop.AlternateAddress {
-	h, ok := f.cfg.Owners.Holder()
+	return f.addrsOf(f.cfg.Owners.Holder())
+}
+
+// addrsOf is ownerAddrs for a holder already read (held false: nobody),
+// for a caller that acts on the holder too and must not read another.
+func (f *Front) addrsOf(h cluster.Holder, ok bool) []giop.AlternateAddress {
 	if !ok || h.Name == f.cfg.Self {
 		return nil
 	}
@@ -405,9 +410,11 @@ func (f *Front) watchOwner() {
 			return
 		case <-t.C:
 		}
+		// One read: the address probed and the lease deposed are one
+		// holder's, though the key may change between two reads.
 		h, ok := f.cfg.Owners.Holder()
-		to := f.ownerAddrs()
-		if !ok || to == nil || h.Lease == 0 {
+		to := f.addrsOf(h, ok)
+		if to == nil || h.Lease == 0 {
 			refused = 0
 			continue
 		}
