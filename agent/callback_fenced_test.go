@@ -76,6 +76,24 @@ func storedStates(t *testing.T, mem *memstore.Store) []string {
 // believes so too.
 func owned() error { return nil }
 
+// ownedCallbackEnv is an agent owned by a cluster (Owned) on store at a
+// fixed address, so that an owner after it on the same store keeps the
+// references, with a gateRecipient that pulls its replies and a proxy
+// that calls it back.
+func ownedCallbackEnv(t *testing.T, store agent.Store, budget time.Duration) (agent.Config, *env, *gateRecipient, *giop.IOR) {
+	t.Helper()
+	cfg := agent.Config{Listen: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), Backend: store, Owned: owned,
+		RecipientRetryBudget: budget}
+	e := newEnv(t, cfg)
+	r := newGateRecipient(e.client)
+	r.pull.Store(true)
+	proxy, err := e.createProxy(e.target, "", startRecipient2(t, r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, e, r, proxy
+}
+
 // TestOwned_DeposedOwnerCallsNobody: an owner whose lease is gone between
 // its reply's write and the callback — its ownership check still saying
 // yes, as after a pause — has its callback's mark refused by the fence,
@@ -84,16 +102,7 @@ func owned() error { return nil }
 // owner after it calls the recipient back: once in all.
 func TestOwned_DeposedOwnerCallsNobody(t *testing.T) {
 	mem := &fenceStore{Store: memstore.New()}
-	cfg := agent.Config{Listen: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), Backend: mem, Owned: owned,
-		RecipientRetryBudget: 300 * time.Millisecond}
-	e := newEnv(t, cfg)
-	r := newGateRecipient(e.client)
-	r.pull.Store(true)
-	ref := startRecipient2(t, r)
-	proxy, err := e.createProxy(e.target, "", ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, e, r, proxy := ownedCallbackEnv(t, mem, 300*time.Millisecond)
 	mem.deposeAfterReply.Store(true)
 	sent := e.call(e.receiver(proxy), "add_stock", reqInfoCtx("tag", "d", 0, false), addStockArgs("D", 1))
 	if sent.poller == nil {
@@ -142,16 +151,7 @@ func TestOwned_DeposedOwnerCallsNobody(t *testing.T) {
 // is not kept: that mark comes off, and the owner after calls back.
 func TestOwned_MarkedCallbackNotMadeAgain(t *testing.T) {
 	mem := memstore.New()
-	cfg := agent.Config{Listen: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), Backend: mem, Owned: owned,
-		RecipientRetryBudget: time.Minute}
-	e := newEnv(t, cfg)
-	r := newGateRecipient(e.client)
-	r.pull.Store(true)
-	ref := startRecipient2(t, r)
-	proxy, err := e.createProxy(e.target, "", ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, e, r, proxy := ownedCallbackEnv(t, mem, time.Minute)
 	release := r.hold()
 	defer release()
 	polled := e.call(e.receiver(proxy), "add_stock", reqInfoCtx("polled", "polled", 0, false), addStockArgs("P", 1))
