@@ -136,9 +136,14 @@ type Agent struct {
 	queued map[poller.ID]*ticket
 	// reading holds the requests a pull has taken out of the table while
 	// its reply goes out (lifecycle.Reading), so that another pull
-	// meanwhile is told to pull again rather than that the request is
-	// gone: the read may yet fail and put it back (Agent.written).
+	// meanwhile is not told that the request is gone: the read may yet
+	// fail and put it back (Agent.written). That pull waits for the read
+	// to end if its caller waits (awaitRead), else is told to pull again.
 	reading map[poller.ID]*requestRecord
+	// readEnds holds, for a request in reading that a pull waits on
+	// (awaitRead), the channel closed when that read ends: trashed, or
+	// put back (endReadLocked).
+	readEnds map[poller.ID]chan struct{}
 	// unstored holds the replies storeReply could not write, for reads to
 	// find (storedReply) until the request's records are deleted.
 	unstored map[poller.ID]*replyRecord
@@ -251,6 +256,7 @@ func Start(cfg Config) (*Agent, error) {
 		pullers:     make(map[poller.ID]*handoff),
 		inFlight:    make(map[poller.ID]*storeInFlight),
 		reading:     make(map[poller.ID]*requestRecord),
+		readEnds:    make(map[poller.ID]chan struct{}),
 		writing:     make(map[poller.ID]*replyWrite),
 		bindings:    make(map[string][]*binding),
 		reqBindings: make(map[poller.ID]*binding),
@@ -650,7 +656,7 @@ func (a *Agent) requestLocked(id poller.ID) *requestRecord {
 // recovery.
 func (a *Agent) restoreLocked(r *requestRecord, ready bool) (untagged bool) {
 	defer a.track(r)
-	delete(a.reading, r.id)
+	a.endReadLocked(r.id)
 	if err := a.groups.Insert(r.group, r.id, r.tag, ready, r); err != nil {
 		a.groups.Insert(r.group, r.id, "", ready, r)
 		return true

@@ -52,3 +52,7 @@ func HoldWritten(entered chan<- struct{}) (release func()) {
 		once.Do(func() { close(gate) })
 	}
 }
+
+// CallsWaiting is the number of polls and pulls counted against
+// MaxWaiting now.
+func (a *Agent) CallsWaiting() int64 { return a.waiting.n.Load() }

@@ -409,6 +409,50 @@ func TestDestroyProxy_WithRequestsWhileOneWaitsForRoom(t *testing.T) {
 	}
 }
 
+// TestPull_WhileAnotherReadsWaitsForItsEnd: a pull willing to wait that
+// comes while another pull's reply of the same request goes out waits for
+// that read to end, and is then told the request is gone, with
+// NMNoMoreReply — not given a premature return for a reply that is there:
+// a client that waits forever must not have to spin (awaitRead).
+func TestPull_WhileAnotherReadsWaitsForItsEnd(t *testing.T) {
+	e := newEnv(t, agent.Config{})
+	proxy := e.mustProxy()
+	rcv := e.receiver(proxy)
+	sent := e.call(rcv, "add_stock", reqInfoCtx("t", "", 0, false), addStockArgs("A", 1))
+	if sent.poller == nil {
+		t.Fatalf("not acknowledged: %+v", sent)
+	}
+	if tags, err := e.pollTags(proxy, nil, 20_000, false); err != nil || joined(tags) != "t" {
+		t.Fatalf("the reply never became ready: %v %v", tags, err)
+	}
+	entered := make(chan struct{})
+	release := agent.HoldWritten(entered)
+	defer release()
+	if first := e.call(sent.poller, "add_stock", waitCtx(0), addStockArgs("", 0)); first.err != nil || !first.resp.Result.Bool() {
+		t.Fatalf("the first pull: %+v", first)
+	}
+	<-entered // its reply went out; its Written move is held
+	second := make(chan result, 1)
+	go func() { second <- e.call(sent.poller, "add_stock", waitCtx(60_000), addStockArgs("", 0)) }()
+	// The second pull is in the agent, waiting, when the agent counts it.
+	for i := 0; e.agent.CallsWaiting() == 0; i++ {
+		if i == 5000 {
+			t.Fatal("the second pull never waited")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case r := <-second:
+		t.Fatalf("the second pull answered while the first read was held: %+v", r)
+	default:
+	}
+	release()
+	r := <-second
+	if !isSys(r.err, giop.ExcObjectNotExist, nmproto.RequestTrashed) || !nmproto.NoMoreReply(r.resp.Header.ServiceContexts) {
+		t.Fatalf("a waiting pull after the read: %+v, want REQUEST_TRASHED with NMNoMoreReply", r)
+	}
+}
+
 // TestPull_WhileAnotherReadsIsToldToPullAgain: a pull that comes while
 // another pull's reply of the same request goes out is told the reply is
 // not available (a premature return), not that the request is gone: that

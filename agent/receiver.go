@@ -524,7 +524,7 @@ func (a *Agent) written(read *requestRecord, written, replyStored bool, y *reply
 	a.mu.Lock()
 	tr, ok := a.stepLocked(read, lifecycle.Event{Kind: lifecycle.Written, Written: written, ReplyStored: replyStored})
 	if ok && tr.To == lifecycle.Trashed {
-		delete(a.reading, read.id) // a Restore takes it out of reading with it
+		a.endReadLocked(read.id) // a Restore takes it out of reading with it
 	}
 	a.mu.Unlock()
 	if !ok {
@@ -868,6 +868,51 @@ func (a *Agent) awaitResult(ctx context.Context, req *giop.ServerRequest, rec *r
 			return a.readHanded(req, rec, read, s.y, s.stored)
 		}
 	}
+	if wait != 0 {
+		a.awaitRead(ctx, rec.id, poller.Timeout(wait))
+	}
 	ready := a.groups.Wait(ctx, rec.id, poller.Timeout(wait))
 	return a.pullMove(req, rec, lifecycle.Event{Ready: ready}, suppress)
+}
+
+// awaitRead waits, up to timeout, while another pull reads the request's
+// reply (lifecycle.Reading): a caller willing to wait then learns how that
+// read ended — the request trashed, so OBJECT_NOT_EXIST with NMNoMoreReply,
+// or put back with its reply — rather than getting a premature return for
+// a reply that was there all along. The read ends as soon as its reply is
+// written to the socket (Agent.written), so the wait is short.
+func (a *Agent) awaitRead(ctx context.Context, id poller.ID, timeout time.Duration) {
+	a.mu.Lock()
+	if a.reading[id] == nil {
+		a.mu.Unlock()
+		return
+	}
+	ended := a.readEnds[id]
+	if ended == nil {
+		ended = make(chan struct{})
+		a.readEnds[id] = ended
+	}
+	a.mu.Unlock()
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := timerpool.Get(timeout)
+		defer timerpool.Put(t)
+		deadline = t.C
+	}
+	select {
+	case <-ended:
+	case <-deadline:
+	case <-ctx.Done():
+	}
+}
+
+// endReadLocked takes a request out of reading, its read ended, and wakes
+// the pulls waiting on that (awaitRead). a.mu must be held, except during
+// recovery.
+func (a *Agent) endReadLocked(id poller.ID) {
+	delete(a.reading, id)
+	if ended := a.readEnds[id]; ended != nil {
+		delete(a.readEnds, id)
+		close(ended)
+	}
 }

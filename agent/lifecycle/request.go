@@ -184,7 +184,8 @@ func Step(r Request, ev Event) (Transition, error) {
 			// is on its way, and the reply is ready once it is done. A
 			// reply another pull is reading is not there either: it is
 			// trashed once on that pull's socket, back if it fails to get
-			// there, and this caller's next pull finds which.
+			// there, and this caller's next pull finds which (a caller
+			// that waits is held by the shell until that read ends).
 			t.add(do(Premature))
 		case ev.Holder:
 			// A callback's read never trashes: the call back's return does.
