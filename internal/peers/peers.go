@@ -345,11 +345,16 @@ func Run(ctx context.Context, t testing.TB, name string, args ...string) (string
 // out for :0 may go to one of the many connections the tests open (etcd's
 // clients, gRPC, the agents) between its close here and its listen there,
 // which an etcd member's "address already in use" showed. Below that range
-// only another listener can take it, and each is drawn at random.
+// only another listener can take it, and each is drawn at random — never
+// one this process drew before: two draws in a row, not yet listened on,
+// could otherwise be the same port (an agent's GIOP and admin ports were).
 func FreePort(t testing.TB) int {
 	t.Helper()
 	for range 200 {
 		port := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		if !drawn.claim(port) {
+			continue
+		}
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue // taken: draw again
@@ -368,6 +373,29 @@ func FreePort(t testing.TB) int {
 // The range FreePort draws from: below the ephemeral range, above the
 // ports services are registered at.
 const freePortLow, freePortHigh = 20000, 32700
+
+// drawn is the ports FreePort has drawn in this process.
+var drawn drawnPorts
+
+// drawnPorts is a set of ports; mu guards ports.
+type drawnPorts struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}
+
+// claim adds port to the set, and reports whether it was not in it.
+func (d *drawnPorts) claim(port int) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ports[port] {
+		return false
+	}
+	if d.ports == nil {
+		d.ports = make(map[int]bool)
+	}
+	d.ports[port] = true
+	return true
+}
 
 // ClosedPort returns a loopback port on which nothing listens.
 func ClosedPort(t testing.TB) int { return FreePort(t) }
