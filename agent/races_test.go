@@ -491,3 +491,85 @@ func TestPull_WhileAnotherReadsIsToldToPullAgain(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestPull_CancelledWhileItReadsKeepsTheReply: a pull whose client gives
+// up (CancelRequest) while the agent reads the stored reply leaves the
+// request pollable: the client drops a reply sent after its cancel
+// (CORBA 3.0 §15.4.4), so deleting the request then would lose the one
+// reply it has. The next pull gets it.
+func TestPull_CancelledWhileItReadsKeepsTheReply(t *testing.T) {
+	st, err := storage.Open(storage.Config{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := &replyGetGateStore{Store: st, held: make(chan struct{}), release: make(chan struct{})}
+	defer gate.open()
+	e := newEnv(t, agent.Config{Backend: gate})
+	proxy := e.mustProxy()
+	rcv := e.receiver(proxy)
+	sent := e.call(rcv, "add_stock", reqInfoCtx("t", "", 0, false), addStockArgs("A", 1))
+	if sent.poller == nil {
+		t.Fatalf("not acknowledged: %+v", sent)
+	}
+	if tags, err := e.pollTags(proxy, nil, 20_000, false); err != nil || joined(tags) != "t" {
+		t.Fatalf("the reply never became ready: %v %v", tags, err)
+	}
+	gate.armed.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := e.client.Invoke(ctx, sent.poller, &giop.Invocation{Operation: "add_stock", Args: addStockArgs("", 0),
+			Contexts: waitCtx(0), RawReply: true})
+		gaveUp <- err
+	}()
+	select {
+	case <-gate.held: // the pull reads the reply from the store
+	case <-time.After(20 * time.Second):
+		t.Fatal("the pull never read the reply")
+	}
+	cancel()
+	if err := <-gaveUp; err == nil {
+		t.Fatal("the cancelled pull returned a reply")
+	}
+	// A call on the same connection answered after the CancelRequest was
+	// queued: the agent's reader took the cancel in, in order, before it.
+	if r := e.call(proxy, "_non_existent", nil, nil); r.err != nil {
+		t.Fatalf("_non_existent: %+v", r)
+	}
+	gate.open()
+	var again result
+	for i := 0; ; i++ { // the first read's Written move may still be on its way
+		again = e.call(sent.poller, "add_stock", waitCtx(20_000), addStockArgs("", 0))
+		if !isSys(again.err, giop.ExcNoResponse, nmproto.ReplyNotAvailable) || i == 100 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if again.err != nil || !again.resp.Result.Bool() {
+		t.Fatalf("the pull after a cancelled read: %+v, want the reply", again)
+	}
+}
+
+// replyGetGateStore holds the first Get of a reply once armed, until
+// released.
+type replyGetGateStore struct {
+	agent.Store
+	armed   atomic.Bool
+	once    sync.Once
+	held    chan struct{} // closed once a Get is held
+	release chan struct{}
+	opened  sync.Once
+}
+
+func (s *replyGetGateStore) open() { s.opened.Do(func() { close(s.release) }) }
+
+func (s *replyGetGateStore) Get(key []byte) ([]byte, error) {
+	if s.armed.Load() && len(key) > 2 && string(key[:2]) == "y/" {
+		s.once.Do(func() {
+			close(s.held)
+			<-s.release
+		})
+	}
+	return s.Store.Get(key)
+}

@@ -437,3 +437,57 @@ func TestClient_TriesAlternateAddresses(t *testing.T) {
 		t.Fatal("a reference with only a dead address was served")
 	}
 }
+
+// TestServer_ReplyToACancelledRequestIsNotWritten: a reply the handler
+// sends after the peer's CancelRequest is one the peer drops (§15.4.4), so
+// AfterReply is told it was not written — the agent then keeps a read
+// request pollable instead of deleting a reply nobody took. A reply not
+// cancelled is told written.
+func TestServer_ReplyToACancelledRequestIsNotWritten(t *testing.T) {
+	s := &afterReplyServant{started: make(chan struct{}, 1), after: make(chan bool, 1)}
+	_, ref, _ := testServer(t, nil, map[string]giop.Servant{"After": s})
+	prof, _ := ref.IIOP()
+	after := objectIOR("IDL:Demo/Echo:1.0", int(prof.Port), []byte("After"))
+	c := testClient(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := callString(ctx, c, after, "echoString", "wait")
+		errc <- err
+	}()
+	<-s.started
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled call = %v", err)
+	}
+	if written := <-s.after; written {
+		t.Fatal("the reply to a cancelled request was reported written")
+	}
+
+	if got, err := callString(context.Background(), c, after, "echoString", "now"); err != nil || got != "answer" {
+		t.Fatalf("call = %q, %v", got, err)
+	}
+	if written := <-s.after; !written {
+		t.Fatal("the reply to a request not cancelled was reported not written")
+	}
+}
+
+// afterReplyServant answers "answer" and reports what AfterReply was
+// told; for "wait" it first waits for the request's cancellation.
+type afterReplyServant struct {
+	started chan struct{}
+	after   chan bool
+}
+
+func (s *afterReplyServant) RepositoryID() string { return "IDL:Demo/Echo:1.0" }
+
+func (s *afterReplyServant) Invoke(ctx context.Context, r *giop.ServerRequest) error {
+	if r.Args.String() == "wait" {
+		s.started <- struct{}{}
+		<-ctx.Done()
+	}
+	r.AfterReply(func(written bool) { s.after <- written })
+	r.Results().WriteString("answer")
+	return nil
+}

@@ -124,6 +124,7 @@ func frameOf(e *Encoder) *outFrame {
 // encoder — last, since the frame may live inside it.
 func (f *outFrame) release(written bool) {
 	enc, done, after := f.enc, f.written, f.after
+	written = written && !f.unwanted
 	if enc != nil {
 		enc.frame = outFrame{}
 		putEncoder(enc)
@@ -145,6 +146,9 @@ type outFrame struct {
 	// after, if set, is told whether the bytes reached the socket; frames
 	// abandoned by a closing connection are told false.
 	after func(written bool)
+	// unwanted is set on a reply the peer cancelled: after is told false
+	// even once it is written, since the peer drops it.
+	unwanted bool
 }
 
 // call is one of our requests waiting for its reply.
@@ -391,7 +395,7 @@ func (c *Conn) handleMessage(m *Message) error {
 		req := c.serving[id]
 		c.mu.Unlock()
 		if req != nil {
-			req.ctx.cancel()
+			req.ctx.cancelByPeer()
 		}
 	case MsgCloseConnection:
 		return errPeerClosed

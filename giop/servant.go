@@ -88,9 +88,13 @@ type ServerRequest struct {
 // three allocations per request, this one (Done's channel) and only if
 // Done is called.
 type requestContext struct {
-	mu   sync.Mutex // guards done and err
+	mu   sync.Mutex // guards done, err and byPeer
 	done chan struct{}
 	err  error
+	// byPeer is set when the peer's CancelRequest ended the context: the
+	// client then no longer expects the reply (CORBA 3.0 §15.4.4), so a
+	// reply sent anyway is one it drops.
+	byPeer bool
 }
 
 // Deadline reports none: a request is bounded by its connection and by
@@ -137,6 +141,24 @@ func (c *requestContext) cancel() {
 	}
 }
 
+// cancelByPeer ends the context for the peer's CancelRequest.
+func (c *requestContext) cancelByPeer() {
+	c.mu.Lock()
+	if c.err == nil {
+		c.byPeer = true
+	}
+	c.mu.Unlock()
+	c.cancel()
+}
+
+// cancelledByPeer reports whether the peer's CancelRequest ended the
+// context.
+func (c *requestContext) cancelledByPeer() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byPeer
+}
+
 // Operation returns the operation name.
 func (r *ServerRequest) Operation() string { return r.Header.Operation }
 
@@ -163,8 +185,11 @@ func (r *ServerRequest) Body() []byte {
 // AfterReply registers f to learn whether the reply reached the socket
 // (once written there, the kernel delivers it even if this process dies).
 // The agent deletes a read request only then, so a reply lost with the
-// connection leaves its request pollable. f runs on the connection's writer
-// goroutine and must not block; it is not called for a oneway.
+// connection leaves its request pollable. A reply to a request the peer
+// cancelled (CancelRequest) before the handler returned counts as not
+// written: the peer has stopped waiting for it and drops it (CORBA 3.0
+// §15.4.4). f runs on the connection's writer goroutine and must not
+// block; it is not called for a oneway.
 func (r *ServerRequest) AfterReply(f func(written bool)) { r.after = f }
 
 // SetReplyContexts sets the service contexts of the reply. It must be
@@ -197,6 +222,9 @@ func (r *ServerRequest) ArgsErr() error {
 func (r *ServerRequest) frame(e *Encoder) *outFrame {
 	f := frameOf(e)
 	f.after = r.after
+	if r.after != nil && r.ctx.cancelledByPeer() {
+		f.unwanted = true
+	}
 	return f
 }
 

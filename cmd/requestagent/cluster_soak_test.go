@@ -164,12 +164,14 @@ func TestCluster_Soak(t *testing.T) {
 			a.start(t)
 		}
 	}
-	// What is still outstanding is pulled, waiting as long as it takes.
+	// What is still outstanding is pulled until it answers: each pull
+	// waits 5 s, within the client's 10 s call timeout, so that no pull is
+	// given up on while the agent waits on it.
 	c := &client{t: t, c: giop.NewClient(nil), agent: ref}
 	defer c.c.Close()
 	for _, ack := range rd.pending {
 		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			got := pullOnce(c, ack.poller, nmproto.WaitForever)
+			got := pullOnce(c, ack.poller, 5000)
 			if got != pullNotYet {
 				rd.record(ack, got)
 				break
