@@ -22,6 +22,7 @@ import (
 	"github.com/requestagent/requestagent/cluster"
 	"github.com/requestagent/requestagent/cluster/standby"
 	"github.com/requestagent/requestagent/giop"
+	"github.com/requestagent/requestagent/internal/configerr"
 	"github.com/requestagent/requestagent/storage/etcdstore"
 )
 
@@ -43,7 +44,24 @@ func clusterFlags() []cli.Flag {
 			Usage: "a standby revokes the owner's lease when the owner's --advertise address has refused connections, and the lease gone unrenewed, for a third of the lease (its process is gone), and takes over at once instead of waiting the rest out; safe, since a live owner's writes are fenced by that lease (docs/cluster.md)"},
 		&cli.DurationFlag{Name: "cluster-hold", Value: standby.DefaultHold, EnvVars: env("cluster-hold"),
 			Usage: "how long a standby holds a call while no agent owns the store (a takeover) before it answers TRANSIENT; 0 for the default, at most 5m"},
+		// The store cannot read etcd's limits from etcd: they are told,
+		// as the cluster's flags are set (docs/cluster.md, "etcd's limits").
+		&cli.IntFlag{Name: "cluster-max-txn-ops", Value: etcdstore.DefaultMaxTxnOps, EnvVars: env("cluster-max-txn-ops"),
+			Usage: "the etcd cluster's --max-txn-ops: one group commit holds at most this many mutations; raising both lets one etcd transaction carry more acknowledgements"},
+		&cli.IntFlag{Name: "cluster-max-request-bytes", Value: etcdstore.DefaultMaxRequestBytes, EnvVars: env("cluster-max-request-bytes"),
+			Usage: "the etcd cluster's --max-request-bytes: one group commit holds mutations up to this less 64 KiB; a request too big for it is refused IMP_LIMIT"},
+		&cli.Int64Flag{Name: "cluster-quota-backend-bytes", Value: etcdstore.DefaultQuotaBytes, EnvVars: env("cluster-quota-backend-bytes"),
+			Usage: "the etcd cluster's --quota-backend-bytes: new requests and proxies get IMP_LIMIT within an eighth of it, so that work already accepted still commits"},
 	}
+}
+
+// storeConfig is the etcd store's configuration from the flags; fence is
+// the owner's, once it owns.
+func storeConfig(c *cli.Context, eps []string, prefix string, fence func() []clientv3.Cmp, reg prometheus.Registerer,
+	log zerolog.Logger) etcdstore.Config {
+	return etcdstore.Config{Endpoints: eps, KeyPrefix: prefix, Fence: fence, Registerer: reg, Logger: log,
+		MaxTxnOps: c.Int("cluster-max-txn-ops"), MaxRequestBytes: c.Int("cluster-max-request-bytes"),
+		QuotaBytes: c.Int64("cluster-quota-backend-bytes")}
 }
 
 // clusterEndpoints reads --cluster: etcd://h1:2379,h2:2379, or client URLs.
@@ -136,6 +154,10 @@ func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, adminCf
 		// No clear-text listener to forward to or to probe.
 		addrs = nil
 	}
+	probe := storeConfig(c, eps, prefix, nil, nil, log)
+	if err := probe.Validate(); err != nil {
+		return nil, badFlag(storeFlag(err), err.Error())
+	}
 	ccfg := cluster.Config{Key: prefix + "cluster/owner", Name: name, Addrs: addrs,
 		Members: prefix + "cluster/members/", TTL: c.Duration("cluster-lease"), Logger: log}
 	if err := ccfg.Validate(); err != nil {
@@ -212,8 +234,7 @@ func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, adminCf
 		}
 		cfg.Listener = ln
 	}
-	store, err := etcdstore.Open(etcdstore.Config{Endpoints: eps, KeyPrefix: prefix, Fence: owner.Fence,
-		Registerer: reg, Logger: log})
+	store, err := etcdstore.Open(storeConfig(c, eps, prefix, owner.Fence, reg, log))
 	if err != nil {
 		if cfg.Listener != nil {
 			cfg.Listener.Close()
@@ -409,4 +430,20 @@ func (m *member) lost() <-chan struct{} {
 		return nil
 	}
 	return m.owner.Load().Lost()
+}
+
+// storeFlag names the flag behind the etcd store's invalid field.
+func storeFlag(err error) string {
+	var f *configerr.Field
+	if errors.As(err, &f) {
+		switch f.Name {
+		case "MaxTxnOps":
+			return "cluster-max-txn-ops"
+		case "MaxRequestBytes":
+			return "cluster-max-request-bytes"
+		case "QuotaBytes", "AdmitReserve":
+			return "cluster-quota-backend-bytes"
+		}
+	}
+	return "cluster"
 }

@@ -114,6 +114,11 @@ func TestBadConfiguration(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1:99999"}, "--listen"},
 		{[]string{"--host", "a b c"}, "--host"},
 		{[]string{"--host", ":::"}, "--host"},
+		// etcd's limits are checked before etcd is dialled (none listens
+		// at port 1).
+		{[]string{"--cluster", "etcd://127.0.0.1:1", "--cluster-max-request-bytes", "1000"}, "--cluster-max-request-bytes"},
+		{[]string{"--cluster", "etcd://127.0.0.1:1", "--cluster-max-txn-ops", "-1"}, "--cluster-max-txn-ops"},
+		{[]string{"--cluster", "etcd://127.0.0.1:1", "--cluster-quota-backend-bytes", "-1"}, "--cluster-quota-backend-bytes"},
 	}
 	for _, c := range cases {
 		args := append([]string{"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, c.args...)
