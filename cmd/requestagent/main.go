@@ -214,6 +214,13 @@ func serve(c *cli.Context) error {
 	}
 	commit, date := buildInfo()
 	log.Info().Str("version", version).Str("commit", commit).Str("built", date).Msg("requestagent: starting")
+	for _, v := range strayEnv(c.App, os.Environ()) {
+		ev := log.Warn().Str("variable", v.Name)
+		if v.Near != "" {
+			ev = ev.Str("did_you_mean", v.Near)
+		}
+		ev.Msg("requestagent: " + v.Name + " is no setting of the agent's, and is ignored (docs/configuration.md lists them)")
+	}
 	setMemoryLimit(c, cfg, log)
 	adminCfg := admin.Config{Listen: c.String("admin"), TokenFile: tokenFile(c), Public: c.Bool("admin-public"),
 		Pprof: c.Bool("pprof"), Logger: log}

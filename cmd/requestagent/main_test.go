@@ -366,7 +366,9 @@ func TestServe_PropertiesFileAndPrecedence(t *testing.T) {
 	props := filepath.Join(dir, "agent.properties")
 	os.WriteFile(props, []byte("# defaults\nvbroker.requestagent.RequestManualTrash = true\nReplyDropping = 6\n"), 0o644)
 	port := peers.FreePort(t)
-	cmdEnv := []string{"REQUESTAGENT_REPLY_DROPPING=2"}
+	// Beside the setting: a misspelt one, which is ignored with a
+	// warning, and a Kubernetes service link, which is ignored silently.
+	cmdEnv := []string{"REQUESTAGENT_REPLY_DROPPING=2", "REQUESTAGENT_REPLY_DROPING=3", "REQUESTAGENT_PORT=tcp://10.0.0.7:14000"}
 	p := &agentProc{}
 	{
 		// startAgent with an environment: inline, since it is the only one.
@@ -396,6 +398,13 @@ func TestServe_PropertiesFileAndPrecedence(t *testing.T) {
 	}
 	if got["RequestManualTrash"] != true || got["ReplyDropping"] != byte(2) {
 		t.Fatalf("defaults from file and environment: %v (want RequestManualTrash from the file, ReplyDropping 2 from the environment)", got)
+	}
+	log := p.stderr.String()
+	if !strings.Contains(log, `"variable":"REQUESTAGENT_REPLY_DROPING","did_you_mean":"REQUESTAGENT_REPLY_DROPPING"`) {
+		t.Errorf("the start-up log does not name the misspelt variable and the setting it may mean:\n%s", log)
+	}
+	if strings.Contains(log, `"variable":"REQUESTAGENT_PORT"`) {
+		t.Errorf("the start-up log warns of Kubernetes' REQUESTAGENT_PORT:\n%s", log)
 	}
 }
 
