@@ -95,6 +95,14 @@ func (p *agentProc) start() {
 	stderr := newSyncBuffer()
 	cmd.Stderr = stderr
 	cmd.Stdout = io.Discard
+	// The agent's settings are its flags; the suite's own REQUESTAGENT_*
+	// knobs (make attacks', the Makefile's REQUESTAGENT_PEERS) would each
+	// be logged as a stray variable and read as the attack's doing.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "REQUESTAGENT_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	// Should this test process die without its clean-ups (a -timeout
 	// panic), the agent dies with it rather than live on.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
