@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -33,11 +34,25 @@ func startClusterAgent(t *testing.T, c *etcdtest.Cluster, port int, hosts string
 // startClusterAgentLease is startClusterAgent with another lease.
 func startClusterAgentLease(t *testing.T, c *etcdtest.Cluster, port int, hosts, lease string) *agentProc {
 	t.Helper()
-	p := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), stderr: &syncBuffer{}}
+	p := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), dataDir: t.TempDir(),
+		stderr: &syncBuffer{}}
 	p.run(t, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", hosts,
-		"--admin", p.adminAddr, "--data-dir", t.TempDir(),
+		"--admin", p.adminAddr, "--data-dir", p.dataDir,
 		"--cluster", strings.Join(c.Endpoints(), ","), "--cluster-lease", lease, "--cluster-name", fmt.Sprint("agent-", port))
 	return p
+}
+
+// killForGood SIGKILLs p and removes its data directory: an agent gone
+// with its machine, never to come back, so that what still works cannot
+// need it.
+func killForGood(t *testing.T, p *agentProc) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(p.dataDir); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // clusterPair is a real 3-member etcd with two agents on it, each
@@ -426,12 +441,13 @@ func TestServe_ClusterPausedOwnerIsFenced(t *testing.T) {
 	}
 }
 
-// TestServe_ClusterOmniORBClientFailsOver: issue 19's proof with an
+// TestServe_ClusterOmniORBClientFailsOver: the failover with an
 // unchanged omniORB client (testdata/nm/failover_client, a plain client
 // of the shipped runtime). It makes a request object through the agent's
 // reference — which carries both agents' addresses — and sends the
-// request; its reply is stored on the owner, which is then SIGKILLed; the
-// client pulls through the same request object reference, and omniORB,
+// request; its reply is stored on the owner, which is then SIGKILLed, its
+// data directory removed, never to come back; the client pulls through
+// the same request object reference, and omniORB,
 // finding the owner gone, reaches the standby, which has taken over and
 // answers with the target's real result. The target ran it once.
 func TestServe_ClusterOmniORBClientFailsOver(t *testing.T) {
@@ -447,9 +463,7 @@ func TestServe_ClusterOmniORBClientFailsOver(t *testing.T) {
 	}
 	waitGroupReply(t, portA, "failover") // the reply stored on the owner
 	killed := time.Now()
-	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	killForGood(t, a)
 	client.Send(t, "pull")
 	line := client.Line(t, 90*time.Second)
 	if !strings.HasPrefix(line, "result TRUE") {
@@ -493,9 +507,7 @@ func TestServe_ClusterOmniORBClientThroughAStandby(t *testing.T) {
 	// client takes for its dead connection's.
 	waitGroupReply(t, portA, "failover")
 	killed := time.Now()
-	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	killForGood(t, a)
 	client.Send(t, "pull")
 	line := client.Line(t, 90*time.Second)
 	var pulls, failed int

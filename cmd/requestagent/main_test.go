@@ -142,6 +142,7 @@ type agentProc struct {
 	cmd       *exec.Cmd
 	port      int
 	adminAddr string
+	dataDir   string // set where a test removes it (cluster tests)
 	stderr    *syncBuffer
 }
 
