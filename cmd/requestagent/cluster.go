@@ -33,7 +33,7 @@ func clusterFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cluster", EnvVars: env("cluster"),
 			Usage: "cluster mode: keep the store on this etcd cluster (etcd://h1:2379,h2:2379,h3:2379, or http(s):// URLs, comma-separated) instead of --data-dir; one agent owns it at a time, the others are standbys that forward calls to it and take over when its lease ends (docs/cluster.md)"},
 		&cli.StringFlag{Name: "cluster-prefix", Value: "requestagent/", EnvVars: env("cluster-prefix"),
-			Usage: "the etcd key prefix of this cluster's store: agents that share one are one cluster"},
+			Usage: "the etcd key prefix of this cluster's keys: agents that share one are one cluster (a slash is added if it lacks one; it may not be empty)"},
 		&cli.StringFlag{Name: "cluster-name", EnvVars: env("cluster-name"),
 			Usage: "this agent's name in the cluster, unique in it (default: the host name and the listen address)"},
 		&cli.DurationFlag{Name: "cluster-lease", Value: cluster.DefaultTTL, EnvVars: env("cluster-lease"),
@@ -125,6 +125,23 @@ func (m *member) leave() {
 	m.cli.Close()
 }
 
+// clusterPrefix is --cluster-prefix as every key of the cluster takes
+// it: the ownership key, the members' and the store's records alike.
+// It ends with a slash, added if missing, so that "requestagent" and
+// "requestagent/" are one cluster, not two owners side by side; it may
+// not be empty, which the store would read as its default and the
+// ownership key would not, so that two agents could each own one store.
+func clusterPrefix(c *cli.Context) (string, error) {
+	prefix := strings.TrimSpace(c.String("cluster-prefix"))
+	if prefix == "" {
+		return "", badFlag("cluster-prefix", fmt.Sprintf("%q: the cluster's keys need a prefix of their own (default requestagent/)", c.String("cluster-prefix")))
+	}
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	return prefix, nil
+}
+
 // errStandbyStopped is joinCluster's return when a signal ended the wait
 // as a standby: nothing to shut down but what it started.
 var errStandbyStopped = errors.New("requestagent: stopped as a standby")
@@ -138,7 +155,10 @@ func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, adminCf
 	if err != nil {
 		return nil, badFlag("cluster", err.Error())
 	}
-	prefix := c.String("cluster-prefix")
+	prefix, err := clusterPrefix(c)
+	if err != nil {
+		return nil, err
+	}
 	name := c.String("cluster-name")
 	if name == "" {
 		host, _ := os.Hostname()
@@ -341,7 +361,10 @@ func clusterStatus(c *cli.Context) error {
 	if err != nil {
 		return badFlag("cluster", err.Error())
 	}
-	prefix := c.String("cluster-prefix")
+	prefix, err := clusterPrefix(c)
+	if err != nil {
+		return err
+	}
 	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return fmt.Errorf("requestagent: etcd %v: %w", eps, err)

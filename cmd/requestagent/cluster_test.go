@@ -31,14 +31,16 @@ func startClusterAgent(t *testing.T, c *etcdtest.Cluster, port int, hosts string
 	return startClusterAgentLease(t, c, port, hosts, "2s")
 }
 
-// startClusterAgentLease is startClusterAgent with another lease.
-func startClusterAgentLease(t *testing.T, c *etcdtest.Cluster, port int, hosts, lease string) *agentProc {
+// startClusterAgentLease is startClusterAgent with another lease, and
+// any flags besides.
+func startClusterAgentLease(t *testing.T, c *etcdtest.Cluster, port int, hosts, lease string, extra ...string) *agentProc {
 	t.Helper()
 	p := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), dataDir: t.TempDir(),
 		stderr: &syncBuffer{}}
-	p.run(t, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", hosts,
+	p.run(t, append([]string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", hosts,
 		"--admin", p.adminAddr, "--data-dir", p.dataDir,
-		"--cluster", strings.Join(c.Endpoints(), ","), "--cluster-lease", lease, "--cluster-name", fmt.Sprint("agent-", port))
+		"--cluster", strings.Join(c.Endpoints(), ","), "--cluster-lease", lease,
+		"--cluster-name", fmt.Sprint("agent-", port)}, extra...)...)
 	return p
 }
 
@@ -263,6 +265,49 @@ func wantOwner(t *testing.T, c *etcdtest.Cluster, owner string) {
 	}
 	if !listed {
 		t.Fatalf("cluster status lists the agents %+v, want %s as the owner, at its address", st.Agents, owner)
+	}
+}
+
+// TestServe_ClusterPrefixWithoutItsSlash: an agent given the default
+// prefix without its slash and one given the default are one cluster:
+// the second waits as the first's standby, and cluster status, asked
+// either way, names the first as the owner of its request. Before, the
+// two spellings were two clusters, each agent owning a store of its own
+// on one etcd, and a poller sent to the other agent's address was
+// OBJECT_NOT_EXIST.
+func TestServe_ClusterPrefixWithoutItsSlash(t *testing.T) {
+	c := etcdtest.New(t, nil)
+	_, target := startTarget(t)
+	portA, portB := peers.FreePort(t), peers.FreePort(t)
+	hosts := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", portA, portB)
+	a := startClusterAgentLease(t, c, portA, hosts, "2s", "--cluster-prefix", "requestagent")
+	waitReady(t, a)
+	cl := newClient(t, portA)
+	if _, err := cl.send(cl.receiver(target, nil), "SLASH"); err != nil {
+		t.Fatal(err)
+	}
+	b := startClusterAgent(t, c, portB, hosts)
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(b.stderr.String(), "standby"); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(b.stderr.String(), "agent: serving") {
+			t.Fatalf("the agent with the default prefix serves beside the owner:\n%s", b.stderr)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent with the default prefix never said it waits as a standby:\n%s", b.stderr)
+		}
+	}
+	if code, _ := httpGet(t, "http://"+b.adminAddr+"/readyz"); code == http.StatusOK {
+		t.Fatal("the standby is ready beside the owner")
+	}
+	for _, prefix := range []string{"requestagent", "requestagent/"} {
+		out, errOut, code := run(t, nil, "cluster", "status", "--cluster", strings.Join(c.Endpoints(), ","),
+			"--cluster-prefix", prefix, "--json")
+		var st clusterState
+		if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+			t.Fatalf("cluster status --cluster-prefix %s: exit %d: %s%s", prefix, code, out, errOut)
+		}
+		if want := fmt.Sprint("agent-", portA); st.Owner != want {
+			t.Errorf("cluster status --cluster-prefix %s: owner %q, want %s", prefix, st.Owner, want)
+		}
 	}
 }
 

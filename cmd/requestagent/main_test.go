@@ -119,6 +119,10 @@ func TestBadConfiguration(t *testing.T) {
 		{[]string{"--cluster", "etcd://127.0.0.1:1", "--cluster-max-request-bytes", "1000"}, "--cluster-max-request-bytes"},
 		{[]string{"--cluster", "etcd://127.0.0.1:1", "--cluster-max-txn-ops", "-1"}, "--cluster-max-txn-ops"},
 		{[]string{"--cluster", "etcd://127.0.0.1:1", "--cluster-quota-backend-bytes", "-1"}, "--cluster-quota-backend-bytes"},
+		// An empty prefix: the store would take its default, the
+		// ownership key would not, and two agents could own one store.
+		{[]string{"--cluster", "etcd://127.0.0.1:1", "--cluster-prefix", ""}, "--cluster-prefix"},
+		{[]string{"--cluster", "etcd://127.0.0.1:1", "--cluster-prefix", "  "}, "--cluster-prefix"},
 	}
 	for _, c := range cases {
 		args := append([]string{"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, c.args...)
