@@ -18,7 +18,12 @@ import (
 // raised. Admit reads it and never waits for the network: a stale
 // measurement starts a new one in the background.
 type sizeCache struct {
-	bytes     atomic.Int64
+	bytes atomic.Int64
+	// written is what groups committed (or may have: a commit whose
+	// outcome is unknown) since the measurement in bytes began: without
+	// it, writers faster than SizeEvery pass the floor between two
+	// measurements and drive etcd into its alarm.
+	written   atomic.Int64
 	alarm     atomic.Bool
 	at        atomic.Int64 // unix nanoseconds of the measurement
 	measuring atomic.Bool  // a background measurement is running
@@ -34,6 +39,9 @@ func (c *sizeCache) alarmed() { c.alarm.Store(true) }
 func (s *Store) measure(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// What is written from here on may or may not be in the sizes the
+	// members answer: it stays counted, which errs on the safe side.
+	written := s.size.written.Load()
 	var (
 		mu      sync.Mutex
 		largest int64
@@ -67,14 +75,15 @@ func (s *Store) measure(timeout time.Duration) error {
 		alarm = alarm || a.Alarm == pb.AlarmType_NOSPACE
 	}
 	s.size.bytes.Store(largest)
+	s.size.written.Add(-written)
 	s.size.alarm.Store(alarm)
 	s.size.at.Store(time.Now().UnixNano())
 	return nil
 }
 
-// current returns the cached size and alarm, first starting a new
-// measurement in the background if the cached one is older than
-// SizeEvery.
+// current returns the cached size, with what was written since it was
+// measured, and the alarm, first starting a new measurement in the
+// background if the cached one is older than SizeEvery.
 func (s *Store) current() (bytes int64, alarm bool) {
 	c := &s.size
 	if time.Now().UnixNano()-c.at.Load() > int64(s.cfg.SizeEvery) && c.measuring.CompareAndSwap(false, true) {
@@ -91,14 +100,18 @@ func (s *Store) current() (bytes int64, alarm bool) {
 		}
 		s.closeMu.RUnlock()
 	}
-	return c.bytes.Load(), c.alarm.Load()
+	return c.bytes.Load() + c.written.Load(), c.alarm.Load()
 }
+
+// wrote counts n bytes a group committed, or may have, towards the
+// size until the next measurement.
+func (c *sizeCache) wrote(n int) { c.written.Add(int64(n)) }
 
 // Admit is nil when the cluster takes new work that will write about n
 // bytes: the NOSPACE alarm is not raised, and the largest member's
 // database stays below QuotaBytes less AdmitReserve (the Admit floor).
 // Otherwise storage.ErrNoSpace. The size is measured at most every
-// SizeEvery.
+// SizeEvery; what the store committed since counts as grown by as much.
 func (s *Store) Admit(n int) error {
 	if s.isClosed() {
 		return storage.ErrClosed

@@ -271,6 +271,9 @@ func (s *Store) commitGroup(group []*pending) {
 		s.log.Error().Err(err).Int("batches", len(group)).Msg("etcdstore: group commit failed")
 	}
 	for _, p := range group {
+		// Refused groups too: a refusal whose outcome is unknown may
+		// have landed, and the next measurement corrects the rest.
+		s.size.wrote(p.bytes)
 		p.done <- err
 	}
 }

@@ -519,6 +519,42 @@ func TestStore_Admit(t *testing.T) {
 	}
 }
 
+// TestStore_AdmitCountsWhatWasWritten: writers faster than the size
+// measurement. With SizeEvery an hour, no measurement follows Open's, so
+// only what the store counts of its own commits can hold the floor.
+// Before, Admit compared the floor against the size measured before the
+// writes, and let a cluster be filled to its NOSPACE alarm within one
+// SizeEvery.
+func TestStore_AdmitCountsWhatWasWritten(t *testing.T) {
+	c := etcdtest.New(t, nil)
+	s := open(t, c, etcdstore.Config{QuotaBytes: 16 << 20, AdmitReserve: 4 << 20, SizeEvery: time.Hour})
+	const floor = 12 << 20
+	used := s.DiskBytes()
+	val := strings.Repeat("x", 512<<10)
+	admitted := -1
+	for i := range 64 { // 32 MiB, well past the floor
+		if err := s.Admit(len(val)); err != nil {
+			if !errors.Is(err, storage.ErrNoSpace) {
+				t.Fatal(err)
+			}
+			admitted = i
+			break
+		}
+		if err := s.CommitWithin(batch(fmt.Sprintf("fill/%03d", i), val), timeout); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Up to the floor, and no further: within one value of it.
+	room := (floor - int(used)) / len(val)
+	if admitted < 0 || admitted > room || admitted < room-1 {
+		t.Fatalf("from %d bytes, Admit took %d writes of 512 KiB before refusing (-1: never), want %d or %d below the 12 MiB floor",
+			used, admitted, room-1, room)
+	}
+	if got := s.DiskBytes(); got < used+int64(admitted*len(val)) {
+		t.Fatalf("DiskBytes %d after writing %d bytes on %d", got, admitted*len(val), used)
+	}
+}
+
 // TestStore_NoSpace fills a cluster whose quota is tiny until etcd
 // raises its NOSPACE alarm, and wants the commit etcd refuses to fail
 // with storage.ErrNoSpace and Admit to refuse after it.
