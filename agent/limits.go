@@ -163,8 +163,9 @@ func (a *Agent) startWaiting() (done func(), err error) {
 
 func (a *Agent) stopWaiting() { a.waiting.n.Add(-1) }
 
-// admitSpace refuses new work when the data directory's filesystem is
-// down to the store's reserve (storage.Config.DiskReserve): what is
+// admitSpace refuses new work when the store is down to its reserve (the
+// data directory's filesystem's storage.Config.DiskReserve, or etcd's
+// quota less etcdstore.Config.AdmitReserve): what is
 // already accepted keeps the room between the reserve and the floor for
 // its replies, state changes and trash.
 func (a *Agent) admitSpace(n int) error {
@@ -175,8 +176,10 @@ func (a *Agent) admitSpace(n int) error {
 	a.metrics.outcome(outcomeStoreFull)
 	if now, last := time.Now().UnixNano(), a.spaceWarned.Load(); errors.Is(err, storage.ErrNoSpace) &&
 		now-last > int64(time.Minute) && a.spaceWarned.CompareAndSwap(last, now) {
-		// Once a minute at most: a full disk refuses every request.
-		a.log.Warn().Err(err).Msg("agent: new work refused until the data directory's filesystem has room (--store-reserve)")
+		// Once a minute at most: a full disk refuses every request. The
+		// error says which store and what to do: the data directory's
+		// filesystem (--store-reserve), or etcd's quota in cluster mode.
+		a.log.Warn().Err(err).Msg("agent: new work refused until the store has room")
 	}
 	return giop.NewSystemExceptionCause(giop.ExcImpLimit, nmproto.StoreFull, giop.CompletedNo, err)
 }

@@ -144,7 +144,7 @@ func TestServe_FullDiskRefusesNewWorkAndLosesNothing(t *testing.T) {
 	if code, body := httpGet(t, "http://"+p.adminAddr+"/readyz"); code != 200 {
 		t.Fatalf("/readyz while new work is refused = %d %s", code, body)
 	}
-	if !strings.Contains(p.stderr.String(), "new work refused until the data directory's filesystem has room") {
+	if !strings.Contains(p.stderr.String(), "new work refused until the store has room") {
 		t.Errorf("the refusal is not logged")
 	}
 	if n := metric(t, p.adminAddr, "requestagent_store_disk_free_bytes"); n <= 0 || n > size {
