@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -74,6 +75,7 @@ type Owner struct {
 	// renewed is when etcd last answered a keep-alive (monotonic
 	// nanoseconds since start), for Held.
 	renewed  atomic.Int64
+	owning   atomic.Bool // the key is taken: no longer a standby's lease
 	start    time.Time
 	lost     chan struct{} // closed once the ownership ended
 	lostOnce sync.Once
@@ -84,8 +86,15 @@ type Owner struct {
 
 // Acquire takes the ownership of cfg.Key for this agent: at once if
 // nobody holds it, else once its holder's lease ends — a standby, until
-// then, or until ctx ends. Its lease is kept alive from the start, so a
-// long wait costs nothing.
+// then, or until ctx ends, which alone ends the wait (ctx's error). Its
+// lease is kept alive from the start, so a long wait costs nothing.
+//
+// A standby outlives etcd's faults: each step is bounded by the TTL, and
+// one that fails — etcd unreachable, without quorum, out of space — or a
+// standby lease etcd stopped renewing is tried again, with a fresh lease,
+// after RetryPause, and logged as a warning (the first failure, then at
+// most every RetryLogEvery). A standby owns nothing, so nothing is at
+// stake while it retries; an owner's lost lease is Lost, and final.
 func Acquire(ctx context.Context, cli *clientv3.Client, cfg Config) (*Owner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -93,7 +102,46 @@ func Acquire(ctx context.Context, cli *clientv3.Client, cfg Config) (*Owner, err
 	if cfg.TTL == 0 {
 		cfg.TTL = DefaultTTL
 	}
-	grant, err := cli.Grant(ctx, int64(cfg.TTL/time.Second))
+	var logged time.Time
+	for failures := 1; ; failures++ {
+		o, err := acquire(ctx, cli, cfg)
+		if err == nil {
+			if failures > 1 {
+				cfg.Logger.Info().Int("failures", failures-1).Msg("cluster: etcd answers again")
+			}
+			return o, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if now := time.Now(); now.Sub(logged) >= RetryLogEvery {
+			logged = now
+			cfg.Logger.Warn().Err(err).Int("failures", failures).Strs("etcd", cli.Endpoints()).
+				Msg("cluster: standby: cannot reach the ownership through etcd (unreachable, without quorum, or full?); trying again")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(RetryPause):
+		}
+	}
+}
+
+// A standby's retries (Acquire).
+const (
+	// RetryPause is the pause between a failed attempt and the next.
+	RetryPause = time.Second
+	// RetryLogEvery spaces the warnings of a long etcd outage.
+	RetryLogEvery = 30 * time.Second
+)
+
+// acquire is one attempt of Acquire, each call to etcd bounded by the
+// TTL: it returns the ownership, or the first failure, its lease revoked.
+func acquire(ctx context.Context, cli *clientv3.Client, cfg Config) (*Owner, error) {
+	bounded := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, cfg.TTL) }
+	gctx, cancel := bounded()
+	grant, err := cli.Grant(gctx, int64(cfg.TTL/time.Second))
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("cluster: lease: %w", err)
 	}
@@ -109,18 +157,25 @@ func Acquire(ctx context.Context, cli *clientv3.Client, cfg Config) (*Owner, err
 	go o.watch(alive)
 	me := Holder{Name: cfg.Name, GIOP: cfg.Addrs}.encode()
 	if cfg.Members != "" {
-		if _, err := cli.Put(ctx, cfg.Members+cfg.Name, me, clientv3.WithLease(grant.ID)); err != nil {
+		pctx, cancel := bounded()
+		_, err := cli.Put(pctx, cfg.Members+cfg.Name, me, clientv3.WithLease(grant.ID))
+		cancel()
+		if err != nil {
 			o.Release(context.Background())
 			return nil, fmt.Errorf("cluster: register in %s: %w", cfg.Members, err)
 		}
 	}
 	waited := false
 	for {
-		resp, err := cli.Txn(ctx).
+		tctx, cancel := bounded()
+		resp, err := cli.Txn(tctx).
 			If(clientv3.Compare(clientv3.CreateRevision(cfg.Key), "=", 0)).
 			Then(clientv3.OpPut(cfg.Key, me, clientv3.WithLease(grant.ID))).
 			Else(clientv3.OpGet(cfg.Key)).Commit()
+		cancel()
 		if err != nil {
+			// Taken or not, the lease goes: a take that landed unseen
+			// is released with it, or expires within the TTL.
 			o.Release(context.Background())
 			return nil, fmt.Errorf("cluster: take %s: %w", cfg.Key, err)
 		}
@@ -138,10 +193,14 @@ func Acquire(ctx context.Context, cli *clientv3.Client, cfg Config) (*Owner, err
 		}
 		if err := o.waitDeleted(ctx, kvs[0].ModRevision); err != nil {
 			o.Release(context.Background())
+			if errors.Is(err, ErrLost) {
+				return nil, errStandbyLease
+			}
 			return nil, err
 		}
 	}
 	o.renewed.Store(int64(time.Since(o.start))) // the lease was renewed by the take's own transaction
+	o.owning.Store(true)
 	o.log.Info().Str("key", cfg.Key).Str("name", cfg.Name).Dur("ttl", cfg.TTL).Msg("cluster: this agent owns the store")
 	return o, nil
 }
@@ -193,7 +252,11 @@ func (o *Owner) watch(alive <-chan *clientv3.LeaseKeepAliveResponse) {
 			o.renewed.Store(int64(time.Since(o.start)))
 			t.Reset(silence)
 		case <-t.C:
-			o.log.Error().Dur("silence", silence).Msg("cluster: etcd has not renewed the lease; ownership lost")
+			if o.owning.Load() {
+				o.log.Error().Dur("silence", silence).Msg("cluster: etcd has not renewed the lease; ownership lost")
+			} else {
+				o.log.Warn().Dur("silence", silence).Msg("cluster: standby: etcd has not renewed this standby's lease; taking a new one")
+			}
 			return
 		}
 	}

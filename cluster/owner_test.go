@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/requestagent/requestagent/internal/etcdtest"
 	"github.com/requestagent/requestagent/internal/nmtest"
 	"github.com/requestagent/requestagent/internal/peers"
+	"github.com/requestagent/requestagent/internal/syncbuf"
 	"github.com/requestagent/requestagent/storage"
 	"github.com/requestagent/requestagent/storage/etcdstore"
 )
@@ -104,6 +107,94 @@ func TestAcquire_OneOwnerAtATime(t *testing.T) {
 		t.Fatalf("the key names %q after the takeover, want b", h)
 	}
 	waitClosed(t, a.Lost(), "a's loss after its release")
+}
+
+// TestAcquire_StandbyOutlivesItsLease: a standby whose own lease ends
+// while it waits (revoked here, as etcd without quorum would let it
+// expire) takes a new one, registers again, and still owns once the owner
+// releases. Before, its wait ended with ErrLost, and the agent exited.
+func TestAcquire_StandbyOutlivesItsLease(t *testing.T) {
+	c := etcdtest.New(t, nil)
+	cli := client(t, c)
+	a := acquire(t, cli, "a")
+	const members = "requestagent/cluster/members/"
+	got := make(chan *cluster.Owner, 1)
+	go func() {
+		o, err := cluster.Acquire(context.Background(), client(t, c),
+			cluster.Config{Key: ownerKey, Name: "b", Members: members, TTL: 2 * time.Second})
+		if err != nil {
+			t.Errorf("the standby's wait: %v", err)
+		}
+		got <- o
+	}()
+	lease := func() clientv3.LeaseID {
+		resp, err := cli.Get(context.Background(), members+"b")
+		if err != nil || len(resp.Kvs) == 0 {
+			return 0
+		}
+		return clientv3.LeaseID(resp.Kvs[0].Lease)
+	}
+	var first clientv3.LeaseID
+	for deadline := time.Now().Add(hangGuard); first == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the standby never registered")
+		}
+		first = lease()
+	}
+	if _, err := cli.Revoke(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(hangGuard); ; time.Sleep(10 * time.Millisecond) {
+		if l := lease(); l != 0 && l != first {
+			break
+		}
+		select {
+		case o := <-got:
+			t.Fatalf("the standby's wait ended (%v) when its lease did", o)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the standby never registered again under a new lease")
+		}
+	}
+	if err := a.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-got:
+		if b == nil {
+			t.FailNow()
+		}
+		defer b.Release(context.Background())
+	case <-time.After(hangGuard):
+		t.Fatal("the standby never took over")
+	}
+	if h := holder(t, cli); h != "b" {
+		t.Fatalf("the key names %q after the takeover, want b", h)
+	}
+}
+
+// TestAcquire_UnreachableEtcdIsToldAndWaitedFor: with no etcd to answer,
+// Acquire neither fails nor waits in silence: it logs why and tries
+// again until its context ends.
+func TestAcquire_UnreachableEtcdIsToldAndWaitedFor(t *testing.T) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t))},
+		DialTimeout: time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	var log syncbuf.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	o, err := cluster.Acquire(ctx, cli, cluster.Config{Key: ownerKey, Name: "a", TTL: 2 * time.Second,
+		Logger: zerolog.New(&log)})
+	if o != nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Acquire with no etcd: %v, %v; want its context's end", o, err)
+	}
+	if !strings.Contains(log.String(), "cannot reach the ownership through etcd") || !strings.Contains(log.String(), `"level":"warn"`) {
+		t.Fatalf("Acquire with no etcd logged:\n%s", log.String())
+	}
 }
 
 // TestOwner_RevokedLeaseFencesItsStore: an owner whose lease ends while it
