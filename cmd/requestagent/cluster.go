@@ -242,7 +242,7 @@ func joinCluster(ctx context.Context, c *cli.Context, cfg *agent.Config, adminCf
 		if ctx.Err() != nil {
 			return m, errStandbyStopped
 		}
-		return m, fmt.Errorf("requestagent: cluster: %w", err)
+		return m, fmt.Errorf("requestagent: %w", err) // cluster's errors name it
 	}
 	m.owner.Store(owner)
 	if m.front != nil {

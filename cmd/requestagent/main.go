@@ -42,7 +42,11 @@ func main() {
 	app := newApp()
 	app.Metadata = map[string]any{definesKey: defines}
 	if err := app.RunContext(ctx, args); err != nil {
-		fmt.Fprintln(os.Stderr, "requestagent:", err)
+		if msg := err.Error(); strings.HasPrefix(msg, "requestagent:") {
+			fmt.Fprintln(os.Stderr, msg) // said once, not "requestagent: requestagent: …"
+		} else {
+			fmt.Fprintln(os.Stderr, "requestagent:", msg)
+		}
 		var ec cli.ExitCoder
 		if errors.As(err, &ec) {
 			os.Exit(ec.ExitCode())
