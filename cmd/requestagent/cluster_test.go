@@ -411,6 +411,92 @@ func (s *heldStock) Invoke(ctx context.Context, r *giop.ServerRequest) error {
 	return nil
 }
 
+// TestServe_ClusterStandbyOutlivesEtcdQuorumLoss: two of the three etcd
+// members SIGKILLed under an owner and its standby, past both their
+// leases, then started again. The owner stops (exit 1: it can no longer
+// know it owns); the standby does not — its own lease gone unrenewed, it
+// takes a new one and waits on — and owns once etcd has its quorum
+// again, with the request acknowledged before the loss pollable through
+// it. Before, the standby exited with the owner, and nobody owned until
+// a supervisor started one again.
+func TestServe_ClusterStandbyOutlivesEtcdQuorumLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills etcd processes")
+	}
+	etcd := etcdtest.StartProcs(t)
+	sm, target := startTarget(t)
+	portA, portB := peers.FreePort(t), peers.FreePort(t)
+	hosts := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", portA, portB)
+	start := func(port int) *agentProc {
+		p := &agentProc{port: port, adminAddr: fmt.Sprintf("127.0.0.1:%d", peers.FreePort(t)), stderr: &syncBuffer{}}
+		p.run(t, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--host", hosts, "--admin", p.adminAddr,
+			"--data-dir", t.TempDir(), "--cluster", strings.Join(etcd.Endpoints(), ","), "--cluster-lease", "3s",
+			"--cluster-name", fmt.Sprint("agent-", port))
+		return p
+	}
+	a := start(portA)
+	waitReady(t, a)
+	b := start(portB)
+	waitStandby(t, b)
+	cl := newClient(t, portA)
+	poller, err := cl.send(cl.receiver(target, nil), "QUORUM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); sm.count("QUORUM") == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the target never ran the request")
+		}
+	}
+	aExited := make(chan struct{})
+	go func() { a.cmd.Wait(); close(aExited) }()
+	leader := etcd.Leader()
+	other := (leader + 1) % 3
+	etcd.Kill(leader)
+	etcd.Kill(other)
+	select {
+	case <-aExited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the owner never stopped while etcd had no quorum:\n%s", a.stderr)
+	}
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(b.stderr.String(), "etcd has not renewed this standby's lease"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby never said its lease went unrenewed:\n%s", b.stderr)
+		}
+	}
+	if b.cmd.ProcessState != nil || strings.Contains(b.stderr.String(), "ownership lost") {
+		t.Fatalf("the standby stopped with the owner:\n%s", b.stderr)
+	}
+	etcd.Start(leader)
+	etcd.Start(other)
+	etcd.WaitUp(leader)
+	etcd.WaitUp(other)
+	waitReady(t, b)
+	wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
+	resp, err := newClient(t, portB).invoke(poller, "add_stock", giop.ServiceContextList{wait.Encode()},
+		func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+	if err != nil {
+		t.Fatalf("the request acknowledged before the loss, pulled through the new owner: %v", err)
+	}
+	// Its real result, or COMM_FAILURE/MAYBE if the loss caught its reply
+	// before it was stored (RELIABILITY.md); never a second run.
+	switch resp.Header.Status {
+	case giop.ReplyNoException:
+		if !resp.Result.Bool() {
+			t.Fatal("the request's result through the new owner: add_stock answered false")
+		}
+	case giop.ReplySystemException:
+		if x := resp.Result.SystemException(); x.Name != giop.ExcCommFailure || x.Completed != giop.CompletedMaybe {
+			t.Fatalf("the request's result through the new owner: %v, want its result or COMM_FAILURE/MAYBE", x)
+		}
+	default:
+		t.Fatalf("the request's result through the new owner: status %v", resp.Header.Status)
+	}
+	if n := sm.count("QUORUM"); n != 1 {
+		t.Fatalf("the target ran it %d times, want once", n)
+	}
+}
+
 // TestServe_ClusterPausedOwnerIsFenced: the owner is SIGSTOPped past its
 // lease while its delegation is at the target. The standby takes over and
 // makes the request COMM_FAILURE/MAYBE — it may have run — without
