@@ -162,7 +162,10 @@ func (f *Front) NotReady() string {
 	if h, ok := f.cfg.Owners.Holder(); ok {
 		return "standby: " + h.Name + " owns the store; calls here are forwarded to it"
 	}
-	return "standby: nobody owns the store (a takeover): calls here are held"
+	// The holder is read from etcd: none known is a takeover, or an etcd
+	// this standby cannot reach (Acquire logs that), told apart only in
+	// the log.
+	return "standby: no owner known (a takeover, or etcd unreachable: see the log): calls here are held"
 }
 
 // Handover stops the front for this agent to serve ln: the calls it holds,
