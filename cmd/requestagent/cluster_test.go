@@ -411,6 +411,49 @@ func (s *heldStock) Invoke(ctx context.Context, r *giop.ServerRequest) error {
 	return nil
 }
 
+// sentAndRun sends a 2PI of sym through the agent at port and waits
+// until the target has run it; it returns the request's poller.
+func sentAndRun(t *testing.T, port int, target *giop.IOR, sm *stock, sym string) *giop.IOR {
+	t.Helper()
+	cl := newClient(t, port)
+	poller, err := cl.send(cl.receiver(target, nil), sym)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); sm.count(sym) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the target never ran %s", sym)
+		}
+	}
+	return poller
+}
+
+// wantResultOrMaybe pulls poller's reply through the agent at port,
+// waiting for it: the request's real result, or COMM_FAILURE/MAYBE if a
+// fault caught it between the target's answer and the reply's commit —
+// the new owner then says MAYBE (RELIABILITY.md), never runs it again.
+func wantResultOrMaybe(t *testing.T, port int, poller *giop.IOR) {
+	t.Helper()
+	wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
+	resp, err := newClient(t, port).invoke(poller, "add_stock", giop.ServiceContextList{wait.Encode()},
+		func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+	if err != nil {
+		t.Fatalf("the poller through the agent at %d: %v", port, err)
+	}
+	switch resp.Header.Status {
+	case giop.ReplyNoException:
+		if !resp.Result.Bool() {
+			t.Fatal("the request's result: add_stock answered false")
+		}
+	case giop.ReplySystemException:
+		if x := resp.Result.SystemException(); x.Name != giop.ExcCommFailure || x.Completed != giop.CompletedMaybe {
+			t.Fatalf("the request's result: %v, want its result or COMM_FAILURE/MAYBE", x)
+		}
+	default:
+		t.Fatalf("the request's result: status %v", resp.Header.Status)
+	}
+}
+
 // TestServe_ClusterStandbyOutlivesEtcdQuorumLoss: two of the three etcd
 // members SIGKILLed under an owner and its standby, past both their
 // leases, then started again. The owner stops (exit 1: it can no longer
@@ -438,16 +481,7 @@ func TestServe_ClusterStandbyOutlivesEtcdQuorumLoss(t *testing.T) {
 	waitReady(t, a)
 	b := start(portB)
 	waitStandby(t, b)
-	cl := newClient(t, portA)
-	poller, err := cl.send(cl.receiver(target, nil), "QUORUM")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(60 * time.Second); sm.count("QUORUM") == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the target never ran the request")
-		}
-	}
+	poller := sentAndRun(t, portA, target, sm, "QUORUM")
 	aExited := make(chan struct{})
 	go func() { a.cmd.Wait(); close(aExited) }()
 	leader := etcd.Leader()
@@ -472,26 +506,7 @@ func TestServe_ClusterStandbyOutlivesEtcdQuorumLoss(t *testing.T) {
 	etcd.WaitUp(leader)
 	etcd.WaitUp(other)
 	waitReady(t, b)
-	wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
-	resp, err := newClient(t, portB).invoke(poller, "add_stock", giop.ServiceContextList{wait.Encode()},
-		func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
-	if err != nil {
-		t.Fatalf("the request acknowledged before the loss, pulled through the new owner: %v", err)
-	}
-	// Its real result, or COMM_FAILURE/MAYBE if the loss caught its reply
-	// before it was stored (RELIABILITY.md); never a second run.
-	switch resp.Header.Status {
-	case giop.ReplyNoException:
-		if !resp.Result.Bool() {
-			t.Fatal("the request's result through the new owner: add_stock answered false")
-		}
-	case giop.ReplySystemException:
-		if x := resp.Result.SystemException(); x.Name != giop.ExcCommFailure || x.Completed != giop.CompletedMaybe {
-			t.Fatalf("the request's result through the new owner: %v, want its result or COMM_FAILURE/MAYBE", x)
-		}
-	default:
-		t.Fatalf("the request's result through the new owner: status %v", resp.Header.Status)
-	}
+	wantResultOrMaybe(t, portB, poller) // acknowledged before the loss
 	if n := sm.count("QUORUM"); n != 1 {
 		t.Fatalf("the target ran it %d times, want once", n)
 	}
@@ -690,16 +705,7 @@ func TestServe_ClusterStandbyDeposesADeadOwner(t *testing.T) {
 	waitReady(t, a)
 	b := startClusterAgentLease(t, c, portB, hosts, "30s")
 	waitNotReady(t, b, fmt.Sprint("agent-", portA))
-	cl := newClient(t, portA)
-	poller, err := cl.send(cl.receiver(target, nil), "DEPOSED")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(60 * time.Second); sm.count("DEPOSED") == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the target never ran the request")
-		}
-	}
+	poller := sentAndRun(t, portA, target, sm, "DEPOSED")
 	killed := time.Now()
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -709,26 +715,7 @@ func TestServe_ClusterStandbyDeposesADeadOwner(t *testing.T) {
 	if n := metric(t, b.adminAddr, "requestagent_standby_deposed_total"); n != 1 {
 		t.Fatalf("the standby deposed %v owners, want 1", n)
 	}
-	wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
-	resp, err := newClient(t, portB).invoke(poller, "add_stock", giop.ServiceContextList{wait.Encode()},
-		func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
-	if err != nil {
-		t.Fatalf("the poller through the new owner: %v", err)
-	}
-	switch resp.Header.Status {
-	case giop.ReplyNoException:
-		if !resp.Result.Bool() {
-			t.Fatal("add_stock answered false")
-		}
-	case giop.ReplySystemException:
-		// Killed between the target's answer and the reply's commit: the
-		// new owner says MAYBE (RELIABILITY.md), never runs it again.
-		if x := resp.Result.SystemException(); x.Name != giop.ExcCommFailure || x.Completed != giop.CompletedMaybe {
-			t.Fatalf("the request's result: %v, want its result or COMM_FAILURE/MAYBE", x)
-		}
-	default:
-		t.Fatalf("the request's result: status %v", resp.Header.Status)
-	}
+	wantResultOrMaybe(t, portB, poller)
 	if n := sm.count("DEPOSED"); n != 1 {
 		t.Fatalf("the target ran the request %d times, want once", n)
 	}
