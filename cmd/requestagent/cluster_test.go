@@ -20,7 +20,6 @@ import (
 	"github.com/requestagent/requestagent/giop"
 	"github.com/requestagent/requestagent/internal/etcdtest"
 	"github.com/requestagent/requestagent/internal/peers"
-	"github.com/requestagent/requestagent/nmproto"
 )
 
 // startClusterAgent starts the binary in cluster mode on the etcd
@@ -185,9 +184,7 @@ func TestServe_ClusterStandbyTakesOver(t *testing.T) {
 	cl = newClient(t, portB) // the old client's connection died with the owner
 	var resp *giop.Response
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
-		resp, err = cl.invoke(poller, "add_stock", giop.ServiceContextList{wait.Encode()},
-			func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+		resp, err = cl.pull(poller)
 		if err == nil {
 			break
 		}
@@ -197,26 +194,12 @@ func TestServe_ClusterStandbyTakesOver(t *testing.T) {
 	}
 	t.Logf("failover: %v from the kill to the first answer through the standby", time.Since(killed).Round(time.Millisecond))
 	wantOwner(t, c, fmt.Sprint("agent-", portB))
-	switch resp.Header.Status {
-	case giop.ReplyNoException:
-		if !resp.Result.Bool() {
-			t.Fatal("the request's result through the standby: add_stock answered false")
-		}
-	case giop.ReplySystemException:
-		x := resp.Result.SystemException()
-		if x.Name != giop.ExcCommFailure || x.Completed != giop.CompletedMaybe {
-			t.Fatalf("the request's result through the standby: %v, want its result or COMM_FAILURE/MAYBE", x)
-		}
-	default:
-		t.Fatalf("the request's result through the standby: status %v", resp.Header.Status)
-	}
+	resultOrMaybe(t, resp)
 	again, err := cl.send(rcv, "AFTER")
 	if err != nil {
 		t.Fatalf("a new request through the old receiver: %v", err)
 	}
-	wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
-	if resp, err := cl.invoke(again, "add_stock", giop.ServiceContextList{wait.Encode()},
-		func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) }); err != nil || resp.Header.Status != giop.ReplyNoException || !resp.Result.Bool() {
+	if resp, err := cl.pull(again); err != nil || resp.Header.Status != giop.ReplyNoException || !resp.Result.Bool() {
 		t.Fatalf("the new request's pull: %v %v", err, resp)
 	}
 	for _, sym := range []string{"BEFORE", "AFTER"} {
@@ -375,10 +358,8 @@ func TestServe_ClusterEtcdMembersKilledUnderLoad(t *testing.T) {
 	acks := ld.end()
 
 	cl := newClient(t, port)
-	wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
 	for _, ack := range acks {
-		resp, err := cl.invoke(ack.poller, "add_stock", giop.ServiceContextList{wait.Encode()},
-			func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+		resp, err := cl.pull(ack.poller)
 		if err != nil || resp.Header.Status != giop.ReplyNoException || !resp.Result.Bool() {
 			t.Fatalf("acknowledged %s: %v %v, want its real result", ack.sym, err, resp)
 		}
@@ -428,18 +409,23 @@ func sentAndRun(t *testing.T, port int, target *giop.IOR, sm *stock, sym string)
 	return poller
 }
 
-// wantResultOrMaybe pulls poller's reply through the agent at port,
-// waiting for it: the request's real result, or COMM_FAILURE/MAYBE if a
-// fault caught it between the target's answer and the reply's commit —
-// the new owner then says MAYBE (RELIABILITY.md), never runs it again.
+// wantResultOrMaybe pulls poller's reply through the agent at port and
+// checks it with resultOrMaybe.
 func wantResultOrMaybe(t *testing.T, port int, poller *giop.IOR) {
 	t.Helper()
-	wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
-	resp, err := newClient(t, port).invoke(poller, "add_stock", giop.ServiceContextList{wait.Encode()},
-		func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+	resp, err := newClient(t, port).pull(poller)
 	if err != nil {
 		t.Fatalf("the poller through the agent at %d: %v", port, err)
 	}
+	resultOrMaybe(t, resp)
+}
+
+// resultOrMaybe checks a pulled reply after a failover: the request's
+// real result, or COMM_FAILURE/MAYBE if the fault caught it between the
+// target's answer and the reply's commit — the new owner then says MAYBE
+// (RELIABILITY.md), never runs it again.
+func resultOrMaybe(t *testing.T, resp *giop.Response) {
+	t.Helper()
 	switch resp.Header.Status {
 	case giop.ReplyNoException:
 		if !resp.Result.Bool() {

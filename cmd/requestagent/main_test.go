@@ -282,6 +282,13 @@ func (c *client) send(rcv *giop.IOR, sym string) (*giop.IOR, error) {
 	return nc.ThePoller, nil
 }
 
+// pull reads an add_stock 2PI's reply through its poller, waiting for it.
+func (c *client) pull(poller *giop.IOR) (*giop.Response, error) {
+	wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
+	return c.invoke(poller, "add_stock", giop.ServiceContextList{wait.Encode()},
+		func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+}
+
 // TestServe_DefaultsAdminAndMetrics: started with an assigned port, the
 // agent is reached by corbaloc; /metrics counts what the test did; the
 // admin commands list the requests it made, decoded through the IDL; trash
@@ -483,8 +490,7 @@ func TestServe_SIGTERMDuringLoadLosesNothing(t *testing.T) {
 	}
 	startAgent(t, filepath.Join(dir, "data"), port)
 	for sym, poller := range acked {
-		wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
-		resp, err := c.invoke(poller, "add_stock", giop.ServiceContextList{wait.Encode()}, func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+		resp, err := c.pull(poller)
 		if err != nil || resp.Header.Status != giop.ReplyNoException {
 			t.Fatalf("%s acknowledged before SIGTERM, after it: %v %v", sym, err, resp)
 		}
@@ -538,8 +544,7 @@ func TestServe_SecondSignalEndsTheGraceAndClosesTheStore(t *testing.T) {
 	c = newClient(t, port)
 	cut := 0
 	for sym, poller := range acked {
-		wait := nmproto.Context{Kind: nmproto.KindWaitTimeout, WaitTimeout: nmproto.WaitForever}
-		resp, err := c.invoke(poller, "add_stock", giop.ServiceContextList{wait.Encode()}, func(e *giop.Encoder) { e.WriteString(""); e.WriteDouble(0) })
+		resp, err := c.pull(poller)
 		if err == nil && resp.Header.Status == giop.ReplySystemException {
 			if x := resp.Result.SystemException(); x != nil && x.Name == giop.ExcCommFailure && x.Completed == giop.CompletedMaybe {
 				cut++
