@@ -103,11 +103,11 @@ func Acquire(ctx context.Context, cli *clientv3.Client, cfg Config) (*Owner, err
 		cfg.TTL = DefaultTTL
 	}
 	var logged time.Time
-	for failures := 1; ; failures++ {
+	for attempt := 1; ; attempt++ {
 		o, err := acquire(ctx, cli, cfg)
 		if err == nil {
-			if failures > 1 {
-				cfg.Logger.Info().Int("failures", failures-1).Msg("cluster: etcd answers again")
+			if attempt > 1 {
+				cfg.Logger.Info().Int("failures", attempt-1).Msg("cluster: etcd answers again")
 			}
 			return o, nil
 		}
@@ -116,7 +116,7 @@ func Acquire(ctx context.Context, cli *clientv3.Client, cfg Config) (*Owner, err
 		}
 		if now := time.Now(); now.Sub(logged) >= RetryLogEvery {
 			logged = now
-			cfg.Logger.Warn().Err(err).Int("failures", failures).Strs("etcd", cli.Endpoints()).
+			cfg.Logger.Warn().Err(err).Int("failures", attempt).Strs("etcd", cli.Endpoints()).
 				Msg("cluster: standby: cannot reach the ownership through etcd (unreachable, without quorum, or full?); trying again")
 		}
 		select {
