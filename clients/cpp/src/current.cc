@@ -162,6 +162,10 @@ struct Reader {
 
   bool little() const { return d[base] & 1; }
   bool ULong(CORBA::ULong* v) {
+    // CDR's byte-order octet is 0 or 1: any other is refused, since
+    // omniORB reads every non-zero one as little-endian and the two
+    // readings of one profile would name different object keys.
+    if (d[base] > 1) return false;
     at = base + (at - base + 3) / 4 * 4;
     if (at + 4 > d.size()) return false;
     const CORBA::Octet* p = &d[at];
@@ -371,7 +375,7 @@ RefKind KindOfComponents(const IOP::MultipleComponentProfile& comps) {
     if (comps[j].tag != kTagNMRef) continue;
     const _CORBA_Unbounded_Sequence_Octet& d = comps[j].component_data;
     // Either byte order: the octet follows the byte-order octet.
-    if (d.length() >= 2) {
+    if (d.length() >= 2 && d[0] <= 1) {
       CORBA::Octet v = d[1];
       if (v == kTypedReceiver || v == kPoller) return static_cast<RefKind>(v);
     }
@@ -535,7 +539,8 @@ CORBA::Boolean SendRequest(omniInterceptors::clientSendRequest_T::info_T& info) 
 bool ULongAt(const IOP::ServiceContext& sc, CORBA::ULong off, CORBA::ULong* v) {
   const CORBA::Octet* p = sc.context_data.get_buffer();
   if (sc.context_data.length() < off + 4) return false;
-  if (p[0] & 1)
+  if (p[0] > 1) return false;  // a byte order CDR does not have: undecodable
+  if (p[0] == 1)
     *v = CORBA::ULong(p[off]) | CORBA::ULong(p[off + 1]) << 8 | CORBA::ULong(p[off + 2]) << 16 |
          CORBA::ULong(p[off + 3]) << 24;
   else
